@@ -1,0 +1,100 @@
+"""The telemetry tables: a documented interface that BI tools and ad-hoc SQL read.
+
+Times are integers in Unix nanoseconds (OTLP's own unit, exact on both databases); ids are
+lowercase hex as in every tracing UI; attributes are JSON (TEXT on SQLite, JSONB on PostgreSQL).
+The ``hc_*`` columns lift the business attributes of DESIGN.md out of the JSON so SLA and
+dashboard queries can filter and index them. ``id`` grows with ingestion order and is the
+watermark readers use to pick up only what is new.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Float, Index, String, Table, Text, UniqueConstraint
+
+from vitals.db import BigIntId, JsonDocument, metadata
+
+spans = Table(
+    "spans",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("parent_span_id", String(16)),
+    Column("name", Text, nullable=False),
+    Column("service_name", Text, nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("start_time_unix_nano", BigInteger, nullable=False),
+    Column("end_time_unix_nano", BigInteger, nullable=False),
+    Column("duration_ns", BigInteger, nullable=False),
+    Column("event_time_unix_nano", BigInteger, nullable=False),
+    Column("status_code", String(8), nullable=False),
+    Column("status_message", Text),
+    Column("attributes", JsonDocument, nullable=False),
+    Column("resource_attributes", JsonDocument, nullable=False),
+    Column("events", JsonDocument),
+    Column("links", JsonDocument),
+    Column("scope_name", Text),
+    Column("hc_workflow", Text),
+    Column("hc_stage", Text),
+    Column("hc_system", Text),
+    Column("hc_message_type", Text),
+    Column("hc_facility", Text),
+    Column("hc_service_line", Text),
+    Column("hc_amount", Float),
+    Column("hc_denial_code", Text),
+    Column("messaging_destination", Text),
+    Column("received_at_unix_nano", BigInteger, nullable=False),
+    UniqueConstraint("trace_id", "span_id"),
+    Index(None, "start_time_unix_nano"),
+    Index(None, "service_name", "start_time_unix_nano"),
+    Index(None, "hc_stage", "event_time_unix_nano"),
+    sqlite_autoincrement=True,
+)
+
+#: One row per business correlation key on a span (``hc.key.<key_name>``, value already hashed),
+#: so a whole business object's journey across traces is one indexed lookup.
+span_keys = Table(
+    "span_keys",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("key_name", String(64), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("hc_stage", Text),
+    Column("event_time_unix_nano", BigInteger, nullable=False),
+    UniqueConstraint("key_hash", "key_name", "trace_id", "span_id"),
+    sqlite_autoincrement=True,
+)
+
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    # Hash of name, service, resource and point attributes: one id per time series.
+    Column("series_id", String(32), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("unit", Text),
+    Column("service_name", Text, nullable=False),
+    Column("time_unix_nano", BigInteger, nullable=False),
+    Column("start_time_unix_nano", BigInteger),
+    Column("value", Float),
+    Column("count", BigInteger),
+    Column("sum", Float),
+    Column("min", Float),
+    Column("max", Float),
+    Column("buckets", JsonDocument),
+    Column("temporality", String(12)),
+    Column("attributes", JsonDocument, nullable=False),
+    Column("resource_attributes", JsonDocument, nullable=False),
+    Column("scope_name", Text),
+    Column("queue", Text),
+    Column("received_at_unix_nano", BigInteger, nullable=False),
+    UniqueConstraint("series_id", "time_unix_nano"),
+    Index(None, "name", "time_unix_nano"),
+    Index(None, "queue", "name", "time_unix_nano"),
+    sqlite_autoincrement=True,
+)
+
+__all__ = ["metric_points", "span_keys", "spans"]

@@ -1,0 +1,160 @@
+"""The store: one SQLAlchemy engine factory and one schema for SQLite and PostgreSQL.
+
+Every package declares its tables on the shared ``metadata`` below and owns an Alembic branch
+of migrations (``<package>/migrations/``); ``migrate`` applies all branches' heads. SQLite gets
+WAL mode so the dashboard and the SLA engine read while the collector writes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import BigInteger, Integer, MetaData, Text, event
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
+from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+#: Packages whose ``tables`` module declares tables and whose ``migrations`` folder holds a branch.
+SCHEMA_PACKAGES: tuple[str, ...] = ("collector", "slas", "alerts")
+
+#: Auto-incrementing 64-bit id; SQLite needs INTEGER for a rowid alias.
+BigIntId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class _PgJsonb(UserDefinedType[Any]):
+    """JSONB without SQLAlchemy's own serialisation: writers hand over JSON text already."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "JSONB"
+
+
+class JsonDocument(TypeDecorator[Any]):
+    """JSON as TEXT on SQLite and JSONB on PostgreSQL, so ad-hoc SQL can query it natively.
+
+    Bind values may be JSON text (the fast path used by the collector) or Python objects;
+    results are always Python objects on both databases.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(_PgJsonb())
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return orjson.dumps(value).decode()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, str | bytes):
+            return orjson.loads(value)
+        return value
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://) and pick the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(normalize_url(engine_or_url))
+    return url.get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block the writer. NORMAL: a commit survives a process crash (kill -9);
+    # set VITALS_SQLITE_SYNCHRONOUS=FULL to also survive power loss at some cost in commit latency.
+    import os
+
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA synchronous={os.environ.get('VITALS_SQLITE_SYNCHRONOUS', 'NORMAL')}")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with the pragmas and pool settings Vitals relies on."""
+    url = normalize_url(url)
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() == "sqlite":
+        database = sa_url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        connect_args = kwargs.pop("connect_args", {})
+        connect_args.setdefault("check_same_thread", False)
+        engine = sa_create_engine(url, connect_args=connect_args, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa_create_engine(url, **kwargs)
+
+
+def load_all_tables() -> MetaData:
+    """Import every package's ``tables`` module so ``metadata`` knows the whole schema."""
+    for package in SCHEMA_PACKAGES:
+        try:
+            importlib.import_module(f"{package}.tables")
+        except ModuleNotFoundError as exc:  # a package that declares no tables yet
+            if exc.name != f"{package}.tables":
+                raise
+    return metadata
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parent
+    cfg = Config()
+    cfg.set_main_option("script_location", str(root / "migrations"))
+    locations = []
+    for package in SCHEMA_PACKAGES:
+        module = importlib.import_module(package)
+        versions = Path(next(iter(module.__path__))) / "migrations"
+        if versions.is_dir():
+            locations.append(str(versions))
+    cfg.set_main_option("version_locations", " ".join(locations))
+    cfg.set_main_option("path_separator", "space")
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision of every branch; safe to call on every start."""
+    from alembic import command
+
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two processes starting together must not both create the tables.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7243019)")
+        command.upgrade(_alembic_config(connection), "heads")
+
+
+def current_heads(engine: Engine) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())

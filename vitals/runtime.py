@@ -1,0 +1,52 @@
+"""How the parts of ``vitals serve`` plug into one process.
+
+The collector owns the process: its HTTP app, its gRPC server and the single durable writer.
+Other packages contribute through an ``install(ctx)`` function that adds scheduler jobs and HTTP
+routes; they never open their own listener or write telemetry around the writer (on SQLite there
+is one writer at a time, and the ingestion order of ``id`` is the readers' watermark).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy.engine import Engine
+
+    from vitals.settings import Settings
+
+
+#: Writes rows of ``metric_points`` (column name -> value) through the collector's durable writer;
+#: returns once they are committed. Duplicate (series_id, time_unix_nano) rows are stored once.
+MetricPointWriter = Callable[[Sequence[Mapping[str, Any]]], None]
+
+
+@dataclass
+class ServiceContext:
+    """What a component gets when ``vitals serve`` installs it."""
+
+    settings: Settings
+    engine: Engine
+    scheduler: BackgroundScheduler
+    http_app: web.Application
+    registry: CollectorRegistry
+    write_metric_points: MetricPointWriter
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    #: Component name -> a short human-readable status line for /readyz and the startup banner.
+    status: dict[str, str] = field(default_factory=dict)
+
+
+class Component(Protocol):
+    """A module with an ``install`` function (``slas.service``, ``alerts.service``, ...)."""
+
+    def install(self, ctx: ServiceContext) -> None: ...
+
+
+#: Installed by ``vitals serve`` in this order, each only if its module exists.
+COMPONENT_MODULES: tuple[str, ...] = ("collector.queues.service", "slas.service", "alerts.service")
