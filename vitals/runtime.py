@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 #: returns once they are committed. Duplicate (series_id, time_unix_nano) rows are stored once.
 MetricPointWriter = Callable[[Sequence[Mapping[str, Any]]], None]
 
+#: Applied by the OTLP metrics receiver to every ``metric_points`` row before it is written
+#: (rename engine-specific queue gauges to Vitals' standard names, say). Return the row (possibly
+#: changed) or None to keep it as it was.
+MetricTransform = Callable[[dict[str, Any]], dict[str, Any] | None]
+
 
 @dataclass
 class ServiceContext:
@@ -37,6 +42,8 @@ class ServiceContext:
     http_app: web.Application
     registry: CollectorRegistry
     write_metric_points: MetricPointWriter
+    #: Components append transforms in ``install``; the receiver applies them in order.
+    metric_transforms: list[MetricTransform] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
     #: Component name -> a short human-readable status line for /readyz and the startup banner.
     status: dict[str, str] = field(default_factory=dict)
