@@ -37,4 +37,84 @@ sla_evaluations = Table(
     sqlite_autoincrement=True,
 )
 
-__all__ = ["sla_evaluations"]
+
+#: Per-minute rollups by event time, per SLA and slice. Raw counts whose meaning depends on the
+#: SLI kind (see the README): ratio/latency/lag: events and bad events (good = events - bad),
+#: bad_amount = hc.amount of bad lag objects; gauge: samples and samples out of bound;
+#: freshness: matching events. ``slice`` is '' for events without a slice value.
+sla_minutes = Table(
+    "sla_minutes",
+    metadata,
+    Column("sla_id", String(128), primary_key=True),
+    Column("slice", Text, primary_key=True),
+    Column("minute_unix_nano", BigInteger, primary_key=True),
+    Column("events", BigInteger, nullable=False),
+    Column("bad", BigInteger, nullable=False),
+    Column("bad_amount", Float, nullable=False),
+)
+
+#: Every slice an SLA has seen, with its labels and first minute (a silent slice still exists).
+sla_series = Table(
+    "sla_series",
+    metadata,
+    Column("sla_id", String(128), primary_key=True),
+    Column("slice", Text, primary_key=True),
+    Column("labels", JsonDocument, nullable=False),
+    Column("first_minute_unix_nano", BigInteger, nullable=False),
+)
+
+#: Lag SLIs' business objects: open ones wait for their deadline, counted ones remember what they
+#: contributed so a late stage can correct it. ``key_hash`` is the hashed hc.key.<key> value.
+sla_lag_objects = Table(
+    "sla_lag_objects",
+    metadata,
+    Column("sla_id", String(128), primary_key=True),
+    Column("key_hash", String(128), primary_key=True),
+    Column("state", String(8), nullable=False),  # pending, good, bad, orphan (end without start)
+    Column("start_unix_nano", BigInteger),
+    Column("end_unix_nano", BigInteger),
+    Column("deadline_unix_nano", BigInteger),
+    Column("slice", Text, nullable=False),
+    Column("labels", JsonDocument, nullable=False),
+    Column("amount", Float),
+    Column("counted_slice", Text),
+    Column("counted_minute_unix_nano", BigInteger),
+    Column("counted_amount", Float),
+    Column("expires_unix_nano", BigInteger),
+    Index(None, "state", "deadline_unix_nano"),
+    Index(None, "expires_unix_nano"),
+)
+
+#: The registered SLA definitions: a changed rollup fingerprint back-fills the SLA from history.
+sla_definitions = Table(
+    "sla_definitions",
+    metadata,
+    Column("sla_id", String(128), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(12), nullable=False),  # backfilling, ready
+    Column("spans_todo", JsonDocument, nullable=False),  # [[lo, hi], ...] span ids still to back-fill
+    Column("points_todo", JsonDocument, nullable=False),
+    Column("definition", JsonDocument, nullable=False),
+    Column("registered_at_unix_nano", BigInteger, nullable=False),
+)
+
+#: Read positions in the telemetry tables (see slas/watermark.py). ``generation`` changes with
+#: every commit of SLA state so concurrent engines notice each other.
+sla_cursors = Table(
+    "sla_cursors",
+    metadata,
+    Column("source", String(32), primary_key=True),  # spans, metric_points
+    Column("watermark", BigInteger, nullable=False),
+    Column("seen", JsonDocument, nullable=False),
+    Column("generation", BigInteger, nullable=False),
+    Column("updated_at_unix_nano", BigInteger, nullable=False),
+)
+
+__all__ = [
+    "sla_cursors",
+    "sla_definitions",
+    "sla_evaluations",
+    "sla_lag_objects",
+    "sla_minutes",
+    "sla_series",
+]

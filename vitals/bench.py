@@ -11,6 +11,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ingest": ("collector.bench:ingest", "OTLP/HTTP ingest: end-to-end spans/s and peak RSS vs references."),
     "simulate": ("simulator.bench:simulate", "Back-fill one day of the synthetic estate: time and spans/s."),
     "sla": ("slas.bench:sla", "One SLA evaluation tick with 1M and 10M stored spans."),
+    "queues": ("collector.queues.bench:queues", "Trace-derived queue latency: spans/s read and joined."),
+    "alerts": (
+        "alerts.bench:alerts",
+        "Alert routing, one evaluate+plan cycle at scale, outbox delivery rate.",
+    ),
     "dashboard": ("dashboards.bench:dashboard", "Server-side render time of every dashboard page."),
 }
 

@@ -79,6 +79,8 @@ def main(log_level: str) -> None:
     if log_level.upper() != "DEBUG":
         # Migrations run on every start; their chatter is not news.
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        # Scheduled jobs run every few seconds; "Running job ..." lines would drown the log.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     os.environ.setdefault("VITALS_LOG_LEVEL", log_level.upper())
 
 

@@ -28,7 +28,7 @@ NAMING_CONVENTION = {
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 #: Packages whose ``tables`` module declares tables and whose ``migrations`` folder holds a branch.
-SCHEMA_PACKAGES: tuple[str, ...] = ("collector", "slas", "alerts")
+SCHEMA_PACKAGES: tuple[str, ...] = ("collector", "slas", "alerts", "dashboards")
 
 #: Auto-incrementing 64-bit id; SQLite needs INTEGER for a rowid alias.
 BigIntId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")

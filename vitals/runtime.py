@@ -56,4 +56,9 @@ class Component(Protocol):
 
 
 #: Installed by ``vitals serve`` in this order, each only if its module exists.
-COMPONENT_MODULES: tuple[str, ...] = ("collector.queues.service", "slas.service", "alerts.service")
+COMPONENT_MODULES: tuple[str, ...] = (
+    "collector.queues.service",
+    "slas.service",
+    "alerts.service",
+    "dashboards.service",
+)

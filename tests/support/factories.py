@@ -6,7 +6,6 @@ table shape is made in one place.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Engine
 
+from collector.rows import series_id
 from collector.tables import metric_points, span_keys, spans
 
 NS = 1_000_000_000
@@ -113,9 +113,7 @@ def metric_row(
 ) -> dict[str, Any]:
     attrs = dict(attributes or {})
     return {
-        "series_id": hashlib.sha256(
-            orjson.dumps([name, service, attrs], option=orjson.OPT_SORT_KEYS)
-        ).hexdigest()[:32],
+        "series_id": series_id(name, service, {"service.name": service}, attrs),
         "name": name,
         "kind": kind,
         "unit": unit,

@@ -1,0 +1,427 @@
+"""``vitals alerts``: check the routing config, test routes, acknowledge, silence, inspect delivery."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from alerts import actions
+from alerts import config as alerts_config
+from alerts.api import OPEN_STATES, AlertInfo, SilenceInfo
+from alerts.lifecycle import AckError
+from alerts.routing import Route
+from alerts.silences import SilenceError
+from alerts.store import NotFound
+from alerts.timeintervals import spec_from_json
+from vitals.configfile import ConfigError
+from vitals.options import settings_options
+from vitals.settings import Settings
+from vitals.units import parse_duration
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER", "unknown")
+
+
+def _load(settings: Settings, file: str | None) -> alerts_config.AlertsConfig:
+    try:
+        if file:
+            return alerts_config.load(file)
+        return alerts_config.load_for(settings.config_dir)
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid alerts config:\n{exc}") from exc
+
+
+def _store(settings: Settings) -> Any:
+    from alerts.sqlstore import SqlStore
+    from vitals.db import create_engine, migrate
+
+    engine = create_engine(settings.db_url)
+    migrate(engine)
+    return SqlStore(engine)
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+def _moment(text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time such as 2026-11-24T10:00:00Z") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+file_option = click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="An alerts.yaml to use instead of the config directory's.",
+)
+
+
+@click.group()
+def alerts() -> None:
+    """Alert routing tests, acknowledgements, silences and delivery status.
+
+    The routing config is alerts.yaml in the config directory (Alertmanager's format; see the
+    README). Commands that change state write to the store and the audit log; a running
+    `vitals serve` picks the change up within seconds.
+    """
+
+
+@alerts.command()
+@file_option
+@settings_options
+def check(settings: Settings, file: str | None) -> None:
+    """Validate alerts.yaml (errors name file, line and field)."""
+    path = file or str(Path(settings.config_dir) / alerts_config.FILE_NAME)
+    click.echo(f"Checking '{path}'", nl=False)
+    try:
+        cfg = alerts_config.load(file) if file else alerts_config.load_for(settings.config_dir)
+    except ConfigError as exc:
+        click.echo("  FAILED")
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo("  SUCCESS")
+    click.echo("Found:")
+    for name, count in cfg.summary().items():
+        click.echo(f" - {count} {name.replace('_', ' ')}")
+    for warning in alerts_config.missing_secrets(cfg, os.environ):
+        click.echo(f"warning: {warning}", err=True)
+
+
+@alerts.group()
+def routes() -> None:
+    """Show the routing tree or test where labels are routed (like amtool config routes)."""
+
+
+def _labels(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        for part in pair.strip().strip("{}").split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise click.BadParameter(f"{part!r}: expected LABEL=VALUE")
+            name, value = part.split("=", 1)
+            out[name.strip()] = value.strip().strip('"')
+    return out
+
+
+@routes.command("test")
+@click.argument("labels", nargs=-1)
+@click.option(
+    "--verify-receivers", default=None, help="Comma-separated receivers expected, in order; exit 1 if not."
+)
+@click.option("--tree", is_flag=True, help="Also show the matching routes with their keys and grouping.")
+@file_option
+@settings_options
+def routes_test(
+    settings: Settings, labels: tuple[str, ...], verify_receivers: str | None, tree: bool, file: str | None
+) -> None:
+    """Print the receivers an alert with LABEL=VALUE ... reaches, one per line, in order."""
+    cfg = _load(settings, file)
+    matched = cfg.route.match(_labels(labels))
+    receivers = [r.opts.receiver for r in matched]
+    for route in matched:
+        click.echo(route.opts.receiver)
+        if tree:
+            group_by = "..." if route.opts.group_by_all else ",".join(route.opts.group_by)
+            click.echo(f"  route {route.key} (line {route.line}) group_by [{group_by}]", err=True)
+    if verify_receivers is not None:
+        expected = [r.strip() for r in verify_receivers.split(",") if r.strip()]
+        if expected != receivers:
+            click.echo(f"WARNING: expected receivers {expected} but got {receivers}", err=True)
+            sys.exit(1)
+
+
+def _show(route: Route, depth: int) -> None:
+    matchers = ", ".join(str(m) for m in route.matchers) or "(every alert)"
+    extra = []
+    if route.continue_:
+        extra.append("continue")
+    if route.opts.mute_time_intervals:
+        extra.append("mute: " + ",".join(route.opts.mute_time_intervals))
+    if route.opts.active_time_intervals:
+        extra.append("active: " + ",".join(route.opts.active_time_intervals))
+    if route.opts.escalation_policy:
+        extra.append("escalation: " + route.opts.escalation_policy)
+    group_by = "..." if route.opts.group_by_all else ",".join(route.opts.group_by)
+    suffix = f" [{'; '.join(extra)}]" if extra else ""
+    click.echo(f"{'  ' * depth}{matchers} -> {route.opts.receiver} (group_by [{group_by}]){suffix}")
+    for child in route.routes:
+        _show(child, depth + 1)
+
+
+@routes.command("show")
+@file_option
+@settings_options
+def routes_show(settings: Settings, file: str | None) -> None:
+    """Print the routing tree."""
+    _show(_load(settings, file).route, 0)
+
+
+@alerts.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include alerts resolved in the last 24 hours.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@settings_options
+def list_alerts(settings: Settings, show_all: bool, as_json: bool) -> None:
+    """List open alerts (firing, acknowledged, suppressed)."""
+    store = _store(settings)
+    states = set(OPEN_STATES)
+    rows = store.list_alerts(
+        states | ({"resolved"} if show_all else set()), time.time() - 86400 if show_all else None, 500
+    )
+    infos = [AlertInfo.of(a) for a in rows]
+    if as_json:
+        click.echo(json.dumps([i.to_json() for i in infos], indent=2))
+        return
+    if not infos:
+        click.echo("no open alerts")
+        return
+    for i in infos:
+        extra = f" by {i.acknowledged_by}" if i.acknowledged_by else ""
+        if i.suppressed_by:
+            extra = " (" + ", ".join(i.suppressed_by) + ")"
+        click.echo(
+            f"{i.id:>5} {i.fingerprint} {i.state:<12}{extra} {i.priority} {i.sla_id} [{i.tier}] "
+            f"{i.slice or '(all)'} since {_when(i.started)}"
+        )
+
+
+@alerts.command()
+@click.argument("ref")
+@click.option("--by", default=None, help="Who acknowledges (default: your user name).")
+@click.option("--comment", "-c", default="", help="Why, or what you are doing about it.")
+@settings_options
+def ack(settings: Settings, ref: str, by: str | None, comment: str) -> None:
+    """Acknowledge alert REF (id or fingerprint): stops repeats and escalation until the ack timeout."""
+    store = _store(settings)
+    try:
+        alert = actions.acknowledge(store, ref, by or _user(), comment, source="cli", now=time.time())
+    except (NotFound, AckError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"acknowledged {alert.fingerprint} ({alert.sla_id} [{alert.tier}]) as {alert.acknowledged_by}")
+
+
+@alerts.group()
+def silence() -> None:
+    """Add, list and expire silences."""
+
+
+@silence.command("add")
+@click.argument("matchers", nargs=-1, required=True)
+@click.option("--duration", "-d", default=None, help="How long, e.g. 2h (default 1h unless --end).")
+@click.option("--start", default=None, help="Start time (ISO 8601); default now.")
+@click.option("--end", default=None, help="End time (ISO 8601).")
+@click.option("--author", "-a", default=None, help="Who silences (default: your user name).")
+@click.option("--comment", "-c", required=True, help="Why (shown with every silenced alert).")
+@click.option("--expire-on-resolve", is_flag=True, help="End the silence once the alerts it muted resolve.")
+@click.option(
+    "--recurring",
+    default=None,
+    help="Only inside this recurring window (an Alertmanager time_interval in YAML), e.g. "
+    "\"{weekdays: [saturday], times: [{start_time: '02:00', end_time: '04:00'}], "
+    'location: America/Chicago}".',
+)
+@settings_options
+def silence_add(  # noqa: PLR0917 - click passes every option
+    settings: Settings,
+    matchers: tuple[str, ...],
+    duration: str | None,
+    start: str | None,
+    end: str | None,
+    author: str | None,
+    comment: str,
+    expire_on_resolve: bool,
+    recurring: str | None,
+) -> None:
+    """Silence alerts matching MATCHERS (e.g. 'sla="gl-posting-errors"' 'facility=~"north.*"')."""
+    now = time.time()
+    starts = _moment(start) if start else None
+    if end and duration:
+        raise click.UsageError("give --end or --duration, not both")
+    try:
+        ends = _moment(end) if end else (starts or now) + parse_duration(duration or "1h")
+        specs = []
+        if recurring:
+            raw = yaml.safe_load(recurring)
+            for item in raw if isinstance(raw, list) else [raw]:
+                specs.append(spec_from_json(item))
+        sid = actions.create_silence(
+            _store(settings),
+            list(matchers),
+            starts_at=starts,
+            ends_at=ends,
+            author=author or _user(),
+            comment=comment,
+            now=now,
+            source="cli",
+            expire_on_resolve=expire_on_resolve,
+            time_intervals=specs,
+        )
+    except (SilenceError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(sid)
+
+
+@silence.command("list")
+@click.option("--expired", is_flag=True, help="Include expired silences.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@settings_options
+def silence_list(settings: Settings, expired: bool, as_json: bool) -> None:
+    """List silences (active and pending; --expired for all)."""
+    now = time.time()
+    infos = [SilenceInfo.of(s, now) for s in _store(settings).silences(now, include_expired=expired)]
+    if as_json:
+        click.echo(json.dumps([i.to_json() for i in infos], indent=2))
+        return
+    if not infos:
+        click.echo("no silences")
+        return
+    for i in infos:
+        flags = []
+        if i.expire_on_resolve:
+            flags.append("expire-on-resolve")
+        if i.time_intervals:
+            flags.append("recurring")
+        click.echo(
+            f"{i.id:>5} {i.status:<8} {' '.join(i.matchers)} until {_when(i.ends_at)} "
+            f"by {i.created_by}: {i.comment}" + (f" [{', '.join(flags)}]" if flags else "")
+        )
+
+
+@silence.command("expire")
+@click.argument("silence_ids", nargs=-1, type=int, required=True)
+@click.option("--by", default=None, help="Who expires it (default: your user name).")
+@settings_options
+def silence_expire(settings: Settings, silence_ids: tuple[int, ...], by: str | None) -> None:
+    """Expire silences now."""
+    store = _store(settings)
+    for sid in silence_ids:
+        try:
+            actions.expire_silence(store, sid, by or _user(), source="cli", now=time.time())
+        except (NotFound, SilenceError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"expired silence {sid}")
+
+
+@alerts.command()
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@settings_options
+def audit(settings: Settings, limit: int, as_json: bool) -> None:
+    """Who acknowledged, silenced or reloaded what, newest first."""
+    entries = _store(settings).audit_entries(limit)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "at": e.at,
+                        "actor": e.actor,
+                        "action": e.action,
+                        "target": e.target,
+                        "source": e.source,
+                        "detail": dict(e.detail),
+                    }
+                    for e in entries
+                ],
+                indent=2,
+            )
+        )
+        return
+    for e in entries:
+        at = datetime.fromtimestamp(e.at, tz=UTC)
+        click.echo(f"{_when(at)} {e.source:<9} {e.actor} {e.action} {e.target}")
+
+
+@alerts.command()
+@click.option(
+    "--status", default=None, help="Comma-separated statuses (pending,sending,sent,failed_over,dead,skipped)."
+)
+@click.option("--limit", default=50, show_default=True)
+@settings_options
+def outbox(settings: Settings, status: str | None, limit: int) -> None:
+    """Notifications and their delivery state, oldest first."""
+    store = _store(settings)
+    statuses = [s.strip() for s in status.split(",")] if status else None
+    for item in store.outbox_rows(statuses, limit):
+        result = item.result or {}
+        click.echo(
+            f"{item.id:>6} {item.status:<11} {item.action:<6} {item.receiver}/{item.integration} "
+            f"attempts={item.attempts} {item.key}"
+            + (f" ts={result['ts']}" if "ts" in result else "")
+            + (f" error={item.last_error}" if item.last_error and item.status != "sent" else "")
+        )
+    counts = store.outbox_counts()
+    click.echo("total: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "empty"))
+
+
+@alerts.command()
+@click.option("--once", is_flag=True, help="One evaluate/plan cycle, deliver what is due, then exit.")
+@click.option(
+    "--drain-timeout", default=30.0, show_default=True, help="With --once: how long to keep delivering."
+)
+@click.option(
+    "--deliver-only",
+    is_flag=True,
+    help="Only deliver the outbox (another process evaluates and plans): a separate dispatcher.",
+)
+@settings_options
+def run(settings: Settings, once: bool, drain_timeout: float, deliver_only: bool) -> None:
+    """Run alerting on its own (what `vitals serve` runs): evaluate, plan and deliver.
+
+    Several `run --deliver-only` processes may share one outbox: rows are claimed with leases,
+    so each notification is sent by exactly one of them.
+    """
+    import signal
+    import threading
+
+    from alerts.service import AlertsService
+    from vitals.db import create_engine, migrate
+
+    engine = create_engine(settings.db_url)
+    migrate(engine)
+    try:
+        service = AlertsService(engine, settings.config_dir)
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid alerts config:\n{exc}") from exc
+    click.echo(f"alerts: {service.status_line()}", err=True)
+    if once:
+        if not deliver_only:
+            service.cycle()
+        stats = service.dispatcher.drain(drain_timeout)
+        click.echo(
+            f"delivered {stats.sent}, reconciled {stats.reconciled}, failed over {stats.failed_over}, "
+            f"retrying {stats.retried + stats.rate_limited}, dead {stats.dead}"
+        )
+        return
+    signal.signal(signal.SIGTERM, lambda *_: service.stop.set())
+    deliverer = threading.Thread(target=service.deliver_forever, name="alerts-deliver", daemon=True)
+    deliverer.start()
+    try:
+        interval = service.config.current.delivery.dispatch_interval
+        while not service.stop.is_set():
+            if not deliver_only:
+                service.cycle()
+            service.stop.wait(interval)
+    except KeyboardInterrupt:
+        service.stop.set()
+    deliverer.join(timeout=30)

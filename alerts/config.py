@@ -1,0 +1,518 @@
+"""``alerts.yaml``: Alertmanager's configuration model, validated with file/line errors.
+
+The file keeps Alertmanager's sections and field names (``global``, ``route``, ``receivers``,
+``inhibit_rules``, ``time_intervals``, ``mute_time_intervals``) with the same meaning, and adds
+Vitals' own sections (``alerting``, ``escalation_policies``, ``delivery``, ``slack``,
+``dashboard``, ``api``) plus a few fields inside Alertmanager's (``escalation_policy`` on routes,
+``fallback`` on receivers, ``console_configs`` and ``alertmanager_configs`` receivers, ``*_env``
+secrets). Alertmanager fields Vitals does not implement are refused with a clear message rather
+than silently ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from alerts.escalation import EscalationLevel, EscalationPolicy
+from alerts.inhibition import InhibitRule
+from alerts.labels import DEFAULT_LABEL_ALLOWLIST, ObservationPolicy
+from alerts.lifecycle import LifecyclePolicy
+from alerts.matchers import MatcherError, from_equality_map, parse_matcher_list
+from alerts.routing import GROUP_BY_ALL, Route, RouteOpts, route_key
+from alerts.schema import LABEL_NAME, AlertsFileModel, HttpConfigModel, RouteModel
+from alerts.timeintervals import TimeIntervalSpec
+from vitals.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, parse_yaml, validate
+
+FILE_NAME = "alerts.yaml"
+
+# --- the validated, resolved configuration (the YAML shape is in alerts.schema) -------------
+
+IntegrationKind = Literal["slack_bot", "slack_webhook", "webhook", "alertmanager", "console"]
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret given inline, in a file or in an environment variable (read when used)."""
+
+    value: str | None = None
+    file: str | None = None
+    env: str | None = None
+
+    def describe(self) -> str:
+        if self.env:
+            return f"environment variable {self.env}"
+        if self.file:
+            return f"file {self.file}"
+        return "inline value" if self.value else "nothing"
+
+    def resolve(self, environ: Mapping[str, str]) -> str | None:
+        if self.value:
+            return self.value
+        if self.file:
+            try:
+                return Path(self.file).read_text(encoding="utf-8").strip() or None
+            except OSError:
+                return None
+        if self.env:
+            return environ.get(self.env) or None
+        return None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.value or self.file or self.env)
+
+
+@dataclass(frozen=True)
+class Integration:
+    receiver: str
+    name: str  # e.g. "slack_configs[0]"
+    kind: IntegrationKind
+    send_resolved: bool
+    send_updates: bool
+    url: Secret = Secret()
+    token: Secret = Secret()
+    basic_user: str | None = None
+    basic_password: Secret = Secret()
+    channel: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def threads(self) -> bool:
+        """Can update its messages in place and reply in their threads."""
+        return self.kind == "slack_bot"
+
+
+@dataclass(frozen=True)
+class Receiver:
+    name: str
+    integrations: tuple[Integration, ...]
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    dispatch_interval: float = 5.0
+    pace: float = 1.0
+    retry_initial: float = 2.0
+    retry_max: float = 300.0
+    fallback_after: float = 120.0
+    give_up_after: float = 24 * 3600.0
+    lease: float = 60.0
+
+
+@dataclass(frozen=True)
+class DashboardLinks:
+    url: str = "http://localhost:8501"
+    sla_path: str = "/sla?sla={sla}&slice={slice}"
+    evidence_path: str = "/sla?sla={sla}&slice={slice}&{range}"
+    alert_path: str = "/alerts?alert={fingerprint}"
+    silence_path: str = "/alerts?silence={fingerprint}"
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    route: Route
+    receivers: Mapping[str, Receiver]
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+    time_intervals: Mapping[str, tuple[TimeIntervalSpec, ...]] = field(default_factory=dict)
+    escalation_policies: Mapping[str, EscalationPolicy] = field(default_factory=dict)
+    lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
+    observation: ObservationPolicy = field(default_factory=ObservationPolicy)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    signing_secret: Secret = field(default_factory=lambda: Secret(env="VITALS_SLACK_SIGNING_SECRET"))
+    max_request_age: float = 300.0
+    dashboard: DashboardLinks = field(default_factory=DashboardLinks)
+    api_token_env: str = "VITALS_ALERTS_API_TOKEN"
+    source: str = "(built-in)"
+    digest: str = ""
+
+    def ack_timeout_for(self, opts: RouteOpts) -> float | None:
+        policy = self.escalation_policies.get(opts.escalation_policy or "")
+        if policy is not None and policy.ack_timeout is not None:
+            return policy.ack_timeout or None
+        return self.lifecycle.ack_timeout
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "routes": len(self.route.walk()),
+            "receivers": len(self.receivers),
+            "inhibit_rules": len(self.inhibit_rules),
+            "time_intervals": len(self.time_intervals),
+            "escalation_policies": len(self.escalation_policies),
+        }
+
+
+class _Issues:
+    def __init__(self, loaded: LoadedYaml) -> None:
+        self.loaded = loaded
+        self.items: list[ConfigIssue] = []
+
+    def add(self, path: tuple[str | int, ...], message: str) -> None:
+        dotted = ""
+        for part in path:
+            dotted += f"[{part}]" if isinstance(part, int) else (f".{part}" if dotted else str(part))
+        self.items.append(ConfigIssue(self.loaded.file, self.loaded.line_of(path), dotted, message))
+
+
+def _secret(value: str | None, file: str | None, env: str | None) -> Secret:
+    return Secret(value=value, file=file, env=env)
+
+
+def _auth(http: HttpConfigModel | None) -> tuple[Secret, str | None, Secret]:
+    if http is None:
+        return Secret(), None, Secret()
+    token = Secret()
+    if http.authorization is not None:
+        a = http.authorization
+        token = _secret(a.credentials, a.credentials_file, a.credentials_env)
+    user, password = None, Secret()
+    if http.basic_auth is not None:
+        b = http.basic_auth
+        user, password = b.username, _secret(b.password, b.password_file, b.password_env)
+    return token, user, password
+
+
+def _receivers(model: AlertsFileModel, issues: _Issues) -> dict[str, Receiver]:
+    out: dict[str, Receiver] = {}
+    g = model.global_
+    global_url = _secret(g.slack_api_url, g.slack_api_url_file, g.slack_api_url_env)
+    global_token, _, _ = _auth(g.http_config)
+    for r_index, r in enumerate(model.receivers):
+        path: tuple[str | int, ...] = ("receivers", r_index)
+        if r.name in out:
+            issues.add((*path, "name"), f"receiver {r.name!r} is defined twice")
+            continue
+        integrations: list[Integration] = []
+        for i, s in enumerate(r.slack_configs):
+            where = (*path, "slack_configs", i)
+            url = _secret(s.api_url, s.api_url_file, s.api_url_env)
+            if sum(bool(x) for x in (s.api_url, s.api_url_file, s.api_url_env)) > 1:
+                issues.add(where, "set only one of api_url, api_url_file and api_url_env")
+            url = url if url.configured else global_url
+            token, _, _ = _auth(s.http_config)
+            token = token if token.configured else global_token
+            if not url.configured:
+                issues.add(
+                    where,
+                    "no api_url: set api_url (an incoming webhook URL, or "
+                    "https://slack.com/api/chat.postMessage with a bot token) or global.slack_api_url",
+                )
+                continue
+            bot = bool(s.api_url and s.api_url.rstrip("/").endswith("/chat.postMessage")) or token.configured
+            if bot and not s.channel:
+                issues.add(where, "a bot-token Slack config needs a channel (name or ID)")
+            if bot and not token.configured:
+                issues.add(
+                    where,
+                    "chat.postMessage needs the bot token in http_config.authorization "
+                    "(credentials, credentials_file or credentials_env)",
+                )
+            integrations.append(
+                Integration(
+                    receiver=r.name,
+                    name=f"slack_configs[{i}]",
+                    kind="slack_bot" if bot else "slack_webhook",
+                    send_resolved=s.send_resolved,
+                    send_updates=False,
+                    url=url,
+                    token=token,
+                    channel=s.channel.lstrip("#") if s.channel else None,
+                    options={
+                        "username": s.username,
+                        "icon_emoji": s.icon_emoji,
+                        "icon_url": s.icon_url,
+                        "link_names": s.link_names,
+                        "timeout": s.timeout,
+                        "interactive": bot if s.interactive is None else s.interactive,
+                    },
+                )
+            )
+        for i, w in enumerate(r.webhook_configs):
+            where = (*path, "webhook_configs", i)
+            if sum(bool(x) for x in (w.url, w.url_file, w.url_env)) != 1:
+                issues.add(where, "set exactly one of url, url_file and url_env")
+            token, user, password = _auth(w.http_config)
+            integrations.append(
+                Integration(
+                    receiver=r.name,
+                    name=f"webhook_configs[{i}]",
+                    kind="webhook",
+                    send_resolved=w.send_resolved,
+                    send_updates=w.send_updates,
+                    url=_secret(w.url, w.url_file, w.url_env),
+                    token=token,
+                    basic_user=user,
+                    basic_password=password,
+                    options={"max_alerts": w.max_alerts, "timeout": w.timeout},
+                )
+            )
+        for i, a in enumerate(r.alertmanager_configs):
+            token, user, password = _auth(a.http_config)
+            integrations.append(
+                Integration(
+                    receiver=r.name,
+                    name=f"alertmanager_configs[{i}]",
+                    kind="alertmanager",
+                    send_resolved=a.send_resolved,
+                    send_updates=True,
+                    url=Secret(value=a.url.rstrip("/")),
+                    token=token,
+                    basic_user=user,
+                    basic_password=password,
+                    options={"timeout": a.timeout, "alert_ttl": a.alert_ttl},
+                )
+            )
+        for i, c in enumerate(r.console_configs):
+            integrations.append(
+                Integration(
+                    receiver=r.name,
+                    name=f"console_configs[{i}]",
+                    kind="console",
+                    send_resolved=c.send_resolved,
+                    send_updates=c.send_updates,
+                    options={"format": c.format, "path": c.path},
+                )
+            )
+        out[r.name] = Receiver(r.name, tuple(integrations), r.fallback)
+    for r_index, r in enumerate(model.receivers):
+        if r.fallback is None:
+            continue
+        where = ("receivers", r_index, "fallback")
+        if r.fallback not in out:
+            issues.add(where, f"fallback receiver {r.fallback!r} is not defined")
+            continue
+        seen = {r.name}
+        current: str | None = r.fallback
+        while current is not None:
+            if current in seen:
+                issues.add(where, f"fallback chain from {r.name!r} loops back to {current!r}")
+                break
+            seen.add(current)
+            nxt = out.get(current)
+            current = nxt.fallback if nxt else None
+    return out
+
+
+def _route(
+    model: RouteModel,
+    path: tuple[str | int, ...],
+    *,
+    parent: RouteOpts | None,
+    parent_key: str | None,
+    index: int | None,
+    ctx: _BuildCtx,
+) -> Route:
+    issues = ctx.issues
+    try:
+        matchers = parse_matcher_list(model.matchers or []) + from_equality_map(
+            model.match or {}, model.match_re or {}
+        )
+    except MatcherError as exc:  # pragma: no cover - validated by pydantic already
+        issues.add((*path, "matchers"), str(exc))
+        matchers = []
+    if parent is None:
+        if matchers:
+            issues.add((*path, "matchers"), "the root route must match every alert (no matchers)")
+        if model.continue_:
+            issues.add((*path, "continue"), "the root route cannot have continue")
+        if not model.receiver:
+            issues.add((*path, "receiver"), "the root route needs a receiver (the default for every alert)")
+        if model.mute_time_intervals or model.active_time_intervals:
+            issues.add(path, "the root route cannot have mute_time_intervals or active_time_intervals")
+    receiver = model.receiver or (parent.receiver if parent else "")
+    if model.receiver and model.receiver not in ctx.receivers:
+        issues.add((*path, "receiver"), f"receiver {model.receiver!r} is not defined under receivers")
+    group_by = parent.group_by if parent else ()
+    group_by_all = parent.group_by_all if parent else False
+    if model.group_by is not None:
+        group_by_all = model.group_by == [GROUP_BY_ALL]
+        group_by = () if group_by_all else tuple(model.group_by)
+    for field_name in ("mute_time_intervals", "active_time_intervals"):
+        for i, name in enumerate(getattr(model, field_name) or []):
+            if name not in ctx.time_intervals:
+                issues.add((*path, field_name, i), f"time interval {name!r} is not defined")
+    policy = model.escalation_policy or (parent.escalation_policy if parent else None)
+    if model.escalation_policy and model.escalation_policy not in ctx.policies:
+        issues.add(
+            (*path, "escalation_policy"), f"escalation policy {model.escalation_policy!r} is not defined"
+        )
+    default = RouteOpts(receiver="")
+    opts = RouteOpts(
+        receiver=receiver,
+        group_by=group_by,
+        group_by_all=group_by_all,
+        group_wait=_pick(model.group_wait, parent.group_wait if parent else default.group_wait),
+        group_interval=_pick(
+            model.group_interval, parent.group_interval if parent else default.group_interval
+        ),
+        repeat_interval=_pick(
+            model.repeat_interval, parent.repeat_interval if parent else default.repeat_interval
+        ),
+        mute_time_intervals=tuple(model.mute_time_intervals or ()),
+        active_time_intervals=tuple(model.active_time_intervals or ()),
+        escalation_policy=policy,
+    )
+    if opts.group_interval <= 0:
+        issues.add((*path, "group_interval"), "group_interval must be longer than 0s")
+    if opts.repeat_interval <= 0:
+        issues.add((*path, "repeat_interval"), "repeat_interval must be longer than 0s")
+    key = route_key(parent_key, matchers, index)
+    children = tuple(
+        _route(child, (*path, "routes", i), parent=opts, parent_key=key, index=i, ctx=ctx)
+        for i, child in enumerate(model.routes or [])
+    )
+    return Route(
+        key=key,
+        matchers=tuple(matchers),
+        continue_=model.continue_,
+        opts=opts,
+        routes=children,
+        line=ctx.issues.loaded.line_of(path),
+    )
+
+
+def _pick(value: float | None, inherited: float) -> float:
+    return inherited if value is None else value
+
+
+@dataclass
+class _BuildCtx:
+    issues: _Issues
+    receivers: Mapping[str, Receiver]
+    time_intervals: Mapping[str, tuple[TimeIntervalSpec, ...]]
+    policies: Mapping[str, EscalationPolicy]
+
+
+def build(model: AlertsFileModel, loaded: LoadedYaml, digest: str) -> AlertsConfig:
+    issues = _Issues(loaded)
+    receivers = _receivers(model, issues)
+    intervals: dict[str, tuple[TimeIntervalSpec, ...]] = {}
+    for section in ("time_intervals", "mute_time_intervals"):
+        for i, interval in enumerate(getattr(model, section)):
+            if interval.name in intervals:
+                issues.add((section, i, "name"), f"time interval {interval.name!r} is defined twice")
+            intervals[interval.name] = tuple(s.spec() for s in interval.time_intervals)
+    policies: dict[str, EscalationPolicy] = {}
+    for i, p in enumerate(model.escalation_policies):
+        if p.name in policies:
+            issues.add(("escalation_policies", i, "name"), f"escalation policy {p.name!r} is defined twice")
+        for j, level in enumerate(p.levels):
+            for target in level.targets():
+                if target not in receivers:
+                    issues.add(("escalation_policies", i, "levels", j), f"receiver {target!r} is not defined")
+        policies[p.name] = EscalationPolicy(
+            name=p.name,
+            levels=tuple(EscalationLevel(level.targets(), level.timeout) for level in p.levels),
+            repeat=p.repeat,
+            ack_timeout=p.ack_timeout,
+        )
+    ctx = _BuildCtx(issues, receivers, intervals, policies)
+    route = _route(model.route, ("route",), parent=None, parent_key=None, index=None, ctx=ctx)
+    rules = []
+    for i, rule in enumerate(model.inhibit_rules):
+        sources = parse_matcher_list(rule.source_matchers or []) + from_equality_map(
+            rule.source_match or {}, rule.source_match_re or {}
+        )
+        targets = parse_matcher_list(rule.target_matchers or []) + from_equality_map(
+            rule.target_match or {}, rule.target_match_re or {}
+        )
+        if not sources or not targets:
+            issues.add(("inhibit_rules", i), "an inhibit rule needs source and target matchers")
+        for j, name in enumerate(rule.equal):
+            if not LABEL_NAME.match(name):
+                issues.add(("inhibit_rules", i, "equal", j), f"{name!r} is not a label name")
+        rules.append(InhibitRule(tuple(sources), tuple(targets), tuple(rule.equal)))
+    if issues.items:
+        raise ConfigError(issues.items)
+    a = model.alerting
+    d = model.delivery
+    return AlertsConfig(
+        route=route,
+        receivers=receivers,
+        inhibit_rules=tuple(rules),
+        time_intervals=intervals,
+        escalation_policies=policies,
+        lifecycle=LifecyclePolicy(
+            resolve_after=a.resolve_after,
+            flap_window=a.flap_window,
+            flap_threshold=a.flap_threshold,
+            flap_resolve_after=a.flap_resolve_after,
+            ack_timeout=a.ack_timeout or None,
+            stale_after=a.stale_after or None,
+        ),
+        observation=ObservationPolicy(
+            objective_alerts=a.objective_alerts,
+            page_priorities=tuple(a.page_priorities),
+            label_allowlist=(*DEFAULT_LABEL_ALLOWLIST, *a.extra_labels),
+        ),
+        delivery=DeliverySettings(
+            dispatch_interval=d.dispatch_interval,
+            pace=d.pace,
+            retry_initial=d.retry_initial,
+            retry_max=d.retry_max,
+            fallback_after=d.fallback_after,
+            give_up_after=d.give_up_after,
+            lease=d.lease,
+        ),
+        signing_secret=Secret(file=model.slack.signing_secret_file, env=model.slack.signing_secret_env),
+        max_request_age=model.slack.max_request_age,
+        dashboard=DashboardLinks(**model.dashboard.model_dump()),
+        api_token_env=model.api.token_env,
+        source=loaded.file,
+        digest=digest,
+    )
+
+
+def parse(text: str, file: str | Path = FILE_NAME) -> AlertsConfig:
+    loaded = parse_yaml(text, file)
+    if not isinstance(loaded.data, dict):
+        raise ConfigError.single(str(file), 1, "", "alerts.yaml must be a mapping with route and receivers")
+    model = validate(AlertsFileModel, loaded)
+    assert isinstance(model, AlertsFileModel)
+    return build(model, loaded, hashlib.sha256(text.encode()).hexdigest()[:16])
+
+
+def load(path: str | Path) -> AlertsConfig:
+    loaded = load_yaml(path)  # raises ConfigError for a missing or unreadable file
+    text = Path(path).read_text(encoding="utf-8")
+    return parse(text, loaded.file)
+
+
+DEFAULT_TEXT = """\
+route:
+  receiver: console
+  group_by: [sla, slice]
+receivers:
+  - name: console
+    console_configs: [{}]
+"""
+
+
+def load_for(config_dir: str | Path) -> AlertsConfig:
+    """The config directory's alerts.yaml, or the built-in console-only default without one."""
+    path = Path(config_dir) / FILE_NAME
+    if not path.exists():
+        return parse(DEFAULT_TEXT, "(built-in default: no alerts.yaml in the config directory)")
+    return load(path)
+
+
+def missing_secrets(config: AlertsConfig, environ: Mapping[str, str]) -> list[str]:
+    """Warnings for secrets that are configured but cannot be read right now."""
+    out = []
+    for receiver in config.receivers.values():
+        for integration in receiver.integrations:
+            for label, secret in (("URL", integration.url), ("token", integration.token)):
+                if secret.configured and secret.resolve(environ) is None:
+                    where = f"receiver {receiver.name} {integration.name}"
+                    out.append(f"{where}: the {label} ({secret.describe()}) is not set")
+    uses_slack = any(i.kind.startswith("slack") for r in config.receivers.values() for i in r.integrations)
+    if uses_slack and config.signing_secret.resolve(environ) is None:
+        out.append(
+            f"the Slack signing secret ({config.signing_secret.describe()}) is not set: "
+            "Slack buttons (acknowledge, silence) will be refused"
+        )
+    return out

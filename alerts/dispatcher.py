@@ -1,0 +1,345 @@
+"""Delivering the outbox: lanes, leases, pacing, retries, fallback, crash recovery.
+
+Guarantees (see docs/readme/50-alerts.md, "Delivery guarantees"):
+
+- A row is claimed by compare-and-set with a lease before it is sent, so two dispatchers never
+  send the same row; a crashed dispatcher's lease is taken over when it expires, or at once when
+  its process is known to be gone (same host, pid not running).
+- Before sending, the attempt is recorded (``attempt_started_at``, committed). After success the
+  result (Slack's channel and ``ts``) is committed. A crash between the two leaves an attempt of
+  unknown outcome: the next dispatcher first asks the receiver (``Sender.reconcile``; Slack bot
+  messages carry their outbox key in message metadata) and only sends if it did not arrive.
+- A row is retried with exponential backoff on 5xx and connection errors, after ``Retry-After``
+  on 429, and moved to the receiver's ``fallback`` when the receiver has failed for
+  ``fallback_after`` (or refuses the payload outright). Rows are delivered in order per lane
+  (channel or webhook) and each lane is paced to one request per ``pace`` (1 s: Slack's
+  per-channel limit).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from alerts.config import AlertsConfig, Integration
+from alerts.model import Clock
+from alerts.outbox import OutboxItem, Status, backoff, fallback_rows, integration_of
+from alerts.senders import Delivery, DeliveryError, Sender
+from alerts.store import AlertStore
+
+log = logging.getLogger(__name__)
+
+#: How far before a recorded attempt to look for its message when reconciling.
+RECONCILE_MARGIN_S = 60.0
+#: Longest sleep between looks at the outbox while rows wait (backoff, pacing, leases).
+POLL_S = 1.0
+
+
+@dataclass
+class DispatchStats:
+    sent: int = 0
+    reconciled: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    failed_over: int = 0
+    dead: int = 0
+    skipped: int = 0
+
+    def total(self) -> int:
+        return (
+            self.sent
+            + self.reconciled
+            + self.retried
+            + self.rate_limited
+            + self.failed_over
+            + self.dead
+            + self.skipped
+        )
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """False if ``owner`` is a process on this host that no longer runs; None if we cannot tell."""
+    if not owner:
+        return False
+    parts = owner.split(":")
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return None
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Pacer:
+    """At most one request per ``pace`` seconds per lane; Retry-After pushes a lane back."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+
+    def wait(self, lane: str, now: float) -> float:
+        return max(0.0, self._next.get(lane, 0.0) - now)
+
+    def sent(self, lane: str, now: float, pace: float) -> None:
+        self._next[lane] = max(self._next.get(lane, 0.0), now + pace)
+
+    def block(self, lane: str, until: float) -> None:
+        self._next[lane] = max(self._next.get(lane, 0.0), until)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: AlertStore,
+        config: Callable[[], AlertsConfig],
+        senders: Callable[[Integration], Sender],
+        *,
+        clock: Clock = time.time,
+        sleep: Callable[[float], object] = time.sleep,
+        owner: str | None = None,
+        stop: threading.Event | None = None,
+        rng: random.Random | None = None,
+        on_outcome: Callable[[OutboxItem, str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.senders = senders
+        self.clock = clock
+        self.sleep = sleep
+        self.owner = owner or new_owner()
+        self.stop = stop or threading.Event()
+        self.rng = rng or random.Random()
+        self.on_outcome = on_outcome
+        self.pacer = Pacer()
+        self.down_since: dict[str, float] = {}
+
+    # --- scheduling ----------------------------------------------------------------------------
+
+    def _claimable(self, item: OutboxItem, now: float) -> bool:
+        if item.status == "pending":
+            return item.not_before <= now
+        if item.status == "sending":
+            if item.lease_until is not None and item.lease_until <= now:
+                return True  # its dispatcher (maybe this one, after an error) let the lease lapse
+            return item.lease_owner != self.owner and owner_alive(item.lease_owner) is False
+        return False
+
+    def run_once(self, budget: float = 10.0) -> DispatchStats:
+        """Deliver what is due for up to ``budget`` seconds; returns early when idle."""
+        stats = DispatchStats()
+        deadline = self.clock() + budget
+        while not self.stop.is_set():
+            now = self.clock()
+            if now >= deadline:
+                break
+            ready: list[OutboxItem] = []
+            wake: list[float] = []
+            for item in self.store.outbox_heads(500):
+                if self._claimable(item, now):
+                    wait = self.pacer.wait(item.target, now)
+                    if wait <= 0:
+                        ready.append(item)
+                    else:
+                        wake.append(now + wait)
+                elif item.status == "pending":
+                    wake.append(max(item.not_before, now + self.pacer.wait(item.target, now)))
+                elif item.lease_until is not None:
+                    wake.append(item.lease_until)
+            if not ready:
+                if not wake:
+                    break  # idle: nothing unfinished
+                # Wait for the earliest row, but look again at least every poll interval so
+                # newly planned notifications do not wait behind a long backoff.
+                self.sleep(max(0.0, min(*wake, deadline, now + POLL_S) - now))
+                continue
+            for item in ready:
+                if self.stop.is_set():
+                    break
+                self._deliver(item, stats)
+        return stats
+
+    # --- one row -------------------------------------------------------------------------------
+
+    def _outcome(self, item: OutboxItem, outcome: str) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(item, outcome)
+
+    def _deliver(self, head: OutboxItem, stats: DispatchStats) -> None:
+        config = self.config()
+        now = self.clock()
+        integration = integration_of(config.receivers, head)
+        if integration is None:
+            self.store.outbox_finish(
+                head, "dead", f"{head.receiver} {head.integration} is no longer configured"
+            )
+            log.error(
+                "outbox row %s: receiver %s/%s is no longer configured",
+                head.key,
+                head.receiver,
+                head.integration,
+            )
+            stats.dead += 1
+            self._outcome(head, "dead")
+            return
+        item = self.store.outbox_claim(head, self.owner, now, config.delivery.lease)
+        if item is None:
+            return  # another dispatcher took it
+        action = item.action
+        parent = None
+        if item.parent_key:
+            parent_row = self.store.outbox_get(item.parent_key)
+            if parent_row is not None and parent_row.status == "sent" and parent_row.result:
+                parent = parent_row.result
+            elif parent_row is None or parent_row.status in ("failed_over", "dead", "skipped"):
+                if item.action == "update":
+                    self.store.outbox_finish(item, "skipped", "its message was never delivered here")
+                    stats.skipped += 1
+                    self._outcome(item, "skipped")
+                    return
+                action = "post"  # the thread does not exist: say it as a message of its own
+            else:
+                self.store.outbox_retry(
+                    item,
+                    now + 1.0,
+                    "waiting for the parent message",
+                    item.first_failure_at,
+                    uncertain=item.attempt_started_at is not None,
+                )
+                return
+        if action == "update" and self.store.outbox_newer_update(item):
+            self.store.outbox_finish(item, "skipped", "superseded by a newer update of the same message")
+            stats.skipped += 1
+            self._outcome(item, "skipped")
+            return
+        receiver = config.receivers[item.receiver]
+        down = self.down_since.get(item.receiver)
+        if (
+            down is not None
+            and receiver.fallback
+            and now - down >= config.delivery.fallback_after
+            and item.attempt_started_at is None
+            and item.action != "update"
+            and self._fail_over(item, f"receiver {item.receiver} down since {down:.0f}", config, stats)
+        ):
+            return
+        delivery = Delivery(item, integration, action, parent, config.dashboard.url)
+        reconciling = item.attempt_started_at is not None
+        try:
+            sender = self.senders(integration)
+            if item.attempt_started_at is not None:
+                found = sender.reconcile(delivery, item.attempt_started_at - RECONCILE_MARGIN_S)
+                if found is not None:
+                    self.store.outbox_complete(item, found, self.clock())
+                    self.down_since.pop(item.receiver, None)
+                    stats.reconciled += 1
+                    log.info(
+                        "outbox row %s had been delivered before a crash; recorded, not re-sent", item.key
+                    )
+                    self._outcome(item, "reconciled")
+                    return
+            reconciling = False
+            item = self.store.outbox_start_attempt(item, now)
+            # Pace from the moment the request leaves, not from when this row was picked.
+            self.pacer.sent(item.target, self.clock(), config.delivery.pace)
+            result = sender.send(delivery)
+        except DeliveryError as exc:
+            self._failed(item, exc, config, stats, keep_attempt=reconciling)
+            return
+        except Exception as exc:  # a bug or an unforeseen client error: retried, and loud
+            log.exception("delivering %s to %s failed unexpectedly", item.key, item.receiver)
+            error = DeliveryError(f"unexpected error: {exc!r}", uncertain=True)
+            self._failed(item, error, config, stats, keep_attempt=reconciling)
+            return
+        self.store.outbox_complete(item, result, self.clock())
+        self.down_since.pop(item.receiver, None)
+        stats.sent += 1
+        self._outcome(item, "sent")
+
+    def _fail_over(self, item: OutboxItem, error: str, config: AlertsConfig, stats: DispatchStats) -> bool:
+        rows = fallback_rows(item, config.receivers, self.clock())
+        if not rows:
+            return False
+        self.store.outbox_fail_over(item, error, rows, self.clock())
+        stats.failed_over += 1
+        log.warning(
+            "notification %s for %s failed over to %s: %s", item.key, item.receiver, rows[0].receiver, error
+        )
+        self._outcome(item, "failed_over")
+        return True
+
+    def _failed(
+        self,
+        item: OutboxItem,
+        exc: DeliveryError,
+        config: AlertsConfig,
+        stats: DispatchStats,
+        keep_attempt: bool,
+    ) -> None:
+        now = self.clock()
+        settings = config.delivery
+        uncertain = exc.uncertain or keep_attempt
+        if exc.rate_limited:
+            until = now + (exc.retry_after if exc.retry_after is not None else 1.0)
+            self.pacer.block(item.target, until)
+            self.store.outbox_retry(item, until, str(exc), item.first_failure_at, uncertain=keep_attempt)
+            stats.rate_limited += 1
+            self._outcome(item, "rate_limited")
+            return
+        first = item.first_failure_at if item.first_failure_at is not None else now
+        if exc.retryable:
+            self.down_since.setdefault(item.receiver, first)
+        if not exc.retryable:
+            if item.action != "update" and self._fail_over(item, str(exc), config, stats):
+                return
+            status: Status = "skipped" if item.action == "update" else "dead"
+            self.store.outbox_finish(item, status, str(exc))
+            log.error("notification %s to %s not delivered: %s", item.key, item.receiver, exc)
+            stats.dead += status == "dead"
+            stats.skipped += status == "skipped"
+            self._outcome(item, status)
+            return
+        if (
+            now - first >= settings.fallback_after
+            and item.action != "update"
+            and self._fail_over(item, str(exc), config, stats)
+        ):
+            return
+        if now - first >= settings.give_up_after:
+            self.store.outbox_finish(item, "dead", f"gave up after {now - first:.0f}s: {exc}")
+            log.error("notification %s to %s given up: %s", item.key, item.receiver, exc)
+            stats.dead += 1
+            self._outcome(item, "dead")
+            return
+        delay = backoff(settings, max(item.attempts, 1), self.rng)
+        self.store.outbox_retry(item, now + delay, str(exc), first, uncertain=uncertain)
+        stats.retried += 1
+        log.info("notification %s to %s will be retried in %.1fs: %s", item.key, item.receiver, delay, exc)
+        self._outcome(item, "retried")
+
+    def drain(self, timeout: float, budget: float = 5.0) -> DispatchStats:
+        """Run until nothing is left to deliver now or ``timeout`` passes (CLI and tests)."""
+        total = DispatchStats()
+        deadline = self.clock() + timeout
+        while self.clock() < deadline and not self.stop.is_set():
+            stats = self.run_once(min(budget, max(deadline - self.clock(), 0.0)))
+            for name in total.__dataclass_fields__:
+                setattr(total, name, getattr(total, name) + getattr(stats, name))
+            if not any(i.status in ("pending", "sending") for i in self.store.outbox_heads(1)):
+                break
+        return total

@@ -1,0 +1,311 @@
+"""HTTP routes on ``vitals serve``'s aiohttp app: the alerts JSON API and Slack interactivity.
+
+JSON API (``/api/v1``): alerts, acknowledgements, silences, the audit log, outbox status and a
+config reload. When the environment variable named by ``api.token_env`` (default
+``VITALS_ALERTS_API_TOKEN``) is set, every API request needs ``Authorization: Bearer <token>``.
+``POST /slack/interactivity`` is authenticated by Slack's request signature instead.
+Database work runs in a worker thread so the collector's event loop never waits on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from alerts import actions
+from alerts.api import OPEN_STATES, AlertInfo, AuditInfo, SilenceInfo
+from alerts.lifecycle import AckError
+from alerts.model import Clock
+from alerts.reload import ConfigHolder
+from alerts.silences import SilenceError
+from alerts.slack_interactivity import SILENCE_DURATION_S, SignatureError, SlackAction, parse_actions, verify
+from alerts.sqlstore import SqlStore
+from alerts.store import Conflict, NotFound
+from alerts.timeintervals import spec_from_json
+from vitals.units import parse_duration
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _time(value: Any, name: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise SilenceError(
+            f"{name} must be an ISO 8601 time (2026-11-24T10:00:00Z) or Unix seconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+class AlertsHttp:
+    def __init__(
+        self,
+        store: SqlStore,
+        config: ConfigHolder,
+        clock: Clock = time.time,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.environ = environ if environ is not None else os.environ
+
+    def register(self, app: web.Application) -> None:
+        api = self._authenticated
+        app.router.add_get("/api/v1/alerts", api(self.list_alerts))
+        app.router.add_get("/api/v1/alerts/{ref}", api(self.get_alert))
+        app.router.add_post("/api/v1/alerts/{ref}/ack", api(self.acknowledge))
+        app.router.add_get("/api/v1/silences", api(self.list_silences))
+        app.router.add_post("/api/v1/silences", api(self.create_silence))
+        app.router.add_delete("/api/v1/silences/{id}", api(self.expire_silence))
+        app.router.add_get("/api/v1/alerting/audit", api(self.audit))
+        app.router.add_get("/api/v1/alerting/outbox", api(self.outbox))
+        app.router.add_post("/api/v1/alerting/reload", api(self.reload))
+        app.router.add_post("/slack/interactivity", self.slack)
+
+    def _authenticated(self, handler: Handler) -> Handler:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            token = self.environ.get(self.config.current.api_token_env)
+            if token:
+                given = request.headers.get("Authorization", "")
+                if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                    return _error(401, "missing or wrong bearer token (Authorization: Bearer ...)")
+            try:
+                return await handler(request)
+            except NotFound as exc:
+                return _error(404, str(exc))
+            except (AckError, SilenceError, ValueError) as exc:
+                return _error(400, str(exc))
+            except Conflict as exc:
+                return _error(409, str(exc))
+
+        return wrapped
+
+    async def _json(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ValueError("the request body must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise ValueError("the request body must be a JSON object")
+        return body
+
+    # --- alerts ---
+
+    async def list_alerts(self, request: web.Request) -> web.Response:
+        state = request.query.get("state", "open")
+        limit = min(int(request.query.get("limit", "500")), 5000)
+        if state == "open":
+            states: set[str] | None = set(OPEN_STATES)
+        elif state == "all":
+            states = None
+        else:
+            states = {s.strip() for s in state.split(",") if s.strip()}
+        rows = await asyncio.to_thread(self.store.list_alerts, states, None, limit)
+        return web.json_response({"alerts": [AlertInfo.of(a).to_json() for a in rows]})
+
+    async def get_alert(self, request: web.Request) -> web.Response:
+        ref = request.match_info["ref"]
+        alert = await asyncio.to_thread(self.store.get_alert, ref)
+        if alert is None:
+            raise NotFound(f"no alert with id or fingerprint {ref!r}")
+        events = await asyncio.to_thread(self.store.events_for, alert.fingerprint, 100)
+        history = [
+            {
+                "at": datetime.fromtimestamp(e.at, tz=UTC).isoformat(),
+                "kind": e.kind,
+                "actor": e.actor,
+                "detail": dict(e.detail),
+            }
+            for e in events
+        ]
+        return web.json_response({"alert": AlertInfo.of(alert).to_json(), "history": history})
+
+    async def acknowledge(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        by = str(body.get("by") or "").strip()
+        if not by:
+            raise ValueError('say who acknowledges: {"by": "name"}')
+        ref = request.match_info["ref"]
+        alert = await asyncio.to_thread(
+            actions.acknowledge,
+            self.store,
+            ref,
+            by,
+            str(body.get("comment") or ""),
+            source="api",
+            now=self.clock(),
+        )
+        stored = await asyncio.to_thread(self.store.get_alert, alert.fingerprint)
+        assert stored is not None
+        return web.json_response({"alert": AlertInfo.of(stored).to_json()})
+
+    # --- silences ---
+
+    async def list_silences(self, request: web.Request) -> web.Response:
+        include = request.query.get("expired", "false").lower() in ("1", "true", "yes")
+        now = self.clock()
+        silences = await asyncio.to_thread(self.store.silences, now, include)
+        return web.json_response({"silences": [SilenceInfo.of(s, now).to_json() for s in silences]})
+
+    async def create_silence(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        now = self.clock()
+        matchers = body.get("matchers")
+        if not matchers or not isinstance(matchers, list | str):
+            raise SilenceError('matchers is required: ["sla=\\"gl-posting-errors\\""]')
+        starts = _time(body["starts_at"], "starts_at") if body.get("starts_at") is not None else None
+        if body.get("ends_at") is not None:
+            ends = _time(body["ends_at"], "ends_at")
+        elif body.get("duration"):
+            ends = (starts or now) + parse_duration(body["duration"])
+        else:
+            raise SilenceError("give ends_at or duration")
+        specs = []
+        for raw in body.get("time_intervals") or []:
+            try:
+                specs.append(spec_from_json(raw))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SilenceError(f"invalid time interval {raw!r}: {exc}") from exc
+        sid = await asyncio.to_thread(
+            actions.create_silence,
+            self.store,
+            matchers,
+            starts_at=starts,
+            ends_at=ends,
+            author=str(body.get("created_by") or ""),
+            comment=str(body.get("comment") or ""),
+            now=now,
+            source="api",
+            expire_on_resolve=bool(body.get("expire_on_resolve", False)),
+            time_intervals=specs,
+        )
+        return web.json_response({"id": sid}, status=201)
+
+    async def expire_silence(self, request: web.Request) -> web.Response:
+        try:
+            sid = int(request.match_info["id"])
+        except ValueError:
+            raise NotFound(f"no silence with id {request.match_info['id']!r}") from None
+        by = request.query.get("by", "").strip()
+        if not by:
+            raise ValueError("say who expires the silence: ?by=name")
+        now = self.clock()
+        silence = await asyncio.to_thread(actions.expire_silence, self.store, sid, by, source="api", now=now)
+        return web.json_response({"silence": SilenceInfo.of(silence, now).to_json()})
+
+    # --- audit, outbox, reload ---
+
+    async def audit(self, request: web.Request) -> web.Response:
+        limit = min(int(request.query.get("limit", "100")), 5000)
+        entries = await asyncio.to_thread(self.store.audit_entries, limit, None)
+        out = []
+        for e in entries:
+            assert e.id is not None
+            out.append(
+                AuditInfo(
+                    e.id,
+                    datetime.fromtimestamp(e.at, tz=UTC),
+                    e.actor,
+                    e.action,
+                    e.target,
+                    e.source,
+                    e.detail,
+                ).to_json()
+            )
+        return web.json_response({"audit": out})
+
+    async def outbox(self, request: web.Request) -> web.Response:
+        counts = await asyncio.to_thread(self.store.outbox_counts)
+        return web.json_response({"outbox": counts})
+
+    async def reload(self, request: web.Request) -> web.Response:
+        by = request.query.get("by", "api").strip() or "api"
+        applied, message = await asyncio.to_thread(self.config.reload, by, "api")
+        return web.json_response({"applied": applied, "message": message}, status=200 if applied else 400)
+
+    # --- Slack ---
+
+    async def slack(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        config = self.config.current
+        secret = config.signing_secret.resolve(self.environ)
+        if not secret:
+            return _error(
+                503, f"Slack interactivity is not configured: set {config.signing_secret.describe()}"
+            )
+        try:
+            verify(
+                secret,
+                request.headers.get("X-Slack-Request-Timestamp"),
+                request.headers.get("X-Slack-Signature"),
+                body,
+                now=self.clock(),
+                max_age=config.max_request_age,
+            )
+        except SignatureError as exc:
+            log.warning("refused a Slack interactivity request from %s: %s", request.remote, exc)
+            return _error(401, str(exc))
+        try:
+            clicked = parse_actions(body)
+        except ValueError as exc:
+            return _error(400, f"not a Slack interactivity payload: {exc}")
+        results = await asyncio.to_thread(self._slack_actions, clicked)
+        return web.json_response({"text": "; ".join(results) or "nothing to do"})
+
+    def _slack_actions(self, clicked: list[SlackAction]) -> list[str]:
+        config = self.config.current
+        out = []
+        for action in clicked:
+            now = self.clock()
+            try:
+                if action.verb == "ack_alert":
+                    actions.acknowledge(
+                        self.store, action.ref, action.actor, "from Slack", source="slack", now=now
+                    )
+                    out.append(f"acknowledged alert {action.ref}")
+                elif action.verb == "ack_group":
+                    acked = actions.acknowledge_group(
+                        self.store,
+                        config,
+                        action.ref,
+                        action.actor,
+                        comment="from Slack",
+                        source="slack",
+                        now=now,
+                    )
+                    out.append(f"acknowledged {len(acked)} alert(s)")
+                elif action.verb == "silence_group":
+                    ids = actions.silence_group(
+                        self.store,
+                        config,
+                        action.ref,
+                        by=action.actor,
+                        duration_s=SILENCE_DURATION_S,
+                        source="slack",
+                        now=now,
+                    )
+                    out.append(
+                        f"created silence(s) {', '.join(map(str, ids))}" if ids else "nothing to silence"
+                    )
+            except (NotFound, AckError, SilenceError) as exc:
+                out.append(str(exc))
+        return out

@@ -1,0 +1,495 @@
+"""Senders: the edge that talks to Slack, webhooks, Alertmanager and the console.
+
+Each sender turns one outbox row into one request and reports the outcome as a result (what to
+remember, e.g. Slack's channel and ``ts``) or a ``DeliveryError`` saying whether to retry, after
+how long (Slack's ``Retry-After``) and whether the request may have been applied anyway
+(``uncertain``: the connection broke after sending). ``reconcile`` answers "did my earlier,
+uncertain attempt get through?" where the receiver can tell: Slack bot messages carry the outbox
+key in their message metadata, so the history of the channel (or thread) shows it.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from alerts.config import Integration
+from alerts.messages import slack_message, slack_reply
+from alerts.notification import Action
+from alerts.outbox import OutboxItem
+from alerts.payloads import alertmanager_alerts, console_line, webhook_body
+
+log = logging.getLogger(__name__)
+console_log = logging.getLogger("alerts.console")
+
+USER_AGENT = "vitals-alerts/0.1"
+METADATA_EVENT = "vitals_notification"
+
+#: Slack errors that a person must fix (token, channel membership): retried, then failed over.
+SLACK_RECEIVER_ERRORS = frozenset(
+    (
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "missing_scope",
+        "restricted_action",
+        "team_access_not_granted",
+    )
+)
+#: Slack errors on Slack's side: retried.
+SLACK_TRANSIENT_ERRORS = {
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "ratelimited",
+}
+
+
+class DeliveryError(Exception):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        uncertain: bool = False,
+        rate_limited: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.uncertain = uncertain
+        self.rate_limited = rate_limited
+
+
+@dataclass(frozen=True)
+class Delivery:
+    item: OutboxItem
+    integration: Integration
+    action: Action  # may differ from item.action (a reply whose thread is gone becomes a post)
+    parent: Mapping[str, Any] | None = None  # the parent message's result (channel, ts)
+    external_url: str = ""
+
+
+class Sender(Protocol):
+    def send(self, delivery: Delivery) -> Mapping[str, Any]: ...
+
+    def reconcile(self, delivery: Delivery, since: float) -> Mapping[str, Any] | None: ...
+
+
+def _retry_after(headers: Mapping[str, Any] | None, default: float = 1.0) -> float:
+    if not headers:
+        return default
+    for key, value in headers.items():
+        if str(key).lower() == "retry-after":
+            text = value[0] if isinstance(value, list | tuple) else value
+            try:
+                return max(float(str(text).strip()), 0.0)
+            except ValueError:
+                return default
+    return default
+
+
+def _connection_error(exc: BaseException) -> DeliveryError:
+    reason = getattr(exc, "reason", exc)
+    refused = isinstance(reason, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError)
+    # Refused: nothing was sent. Anything else (reset, timeout) may have been applied.
+    return DeliveryError(f"connection error: {reason}", uncertain=not refused)
+
+
+_CONNECTION_ERRORS = (
+    urllib.error.URLError,
+    http.client.HTTPException,
+    ConnectionError,
+    TimeoutError,
+    socket.timeout,
+    OSError,
+)
+
+
+def _http_status(status: int, body: str, headers: Mapping[str, Any] | None, what: str) -> DeliveryError:
+    text = body.strip()[:200]
+    if status == 429:
+        return DeliveryError(
+            f"{what}: 429 rate limited", retry_after=_retry_after(headers), rate_limited=True
+        )
+    if status >= 500 or status == 408:
+        return DeliveryError(f"{what}: HTTP {status} {text}", uncertain=status != 503)
+    if status in (401, 403, 404, 410):
+        return DeliveryError(f"{what}: HTTP {status} {text} (check the URL and credentials)")
+    return DeliveryError(f"{what}: HTTP {status} {text}", retryable=False)
+
+
+def _secret(integration: Integration, which: str, environ: Mapping[str, str]) -> str:
+    secret = integration.url if which == "URL" else integration.token
+    value = secret.resolve(environ)
+    if not value:
+        where = f"receiver {integration.receiver} {integration.name}"
+        raise DeliveryError(f"{where}: the {which} ({secret.describe()}) is not set")
+    return value
+
+
+class SlackBotSender:
+    """chat.postMessage / chat.update / thread replies with a bot token (slack_sdk WebClient)."""
+
+    def __init__(self, integration: Integration, environ: Mapping[str, str]) -> None:
+        from slack_sdk import WebClient
+
+        self.integration = integration
+        url = _secret(integration, "URL", environ)
+        base = url[: -len("chat.postMessage")] if url.rstrip("/").endswith("chat.postMessage") else url
+        base = base if base.endswith("/") else base + "/"
+        token = _secret(integration, "token", environ)
+        timeout = int(float(integration.options.get("timeout") or 10))
+        # No retry handlers: the outbox retries, durably, and knows whether a retry could double-post.
+        self.client = WebClient(token=token, base_url=base, timeout=timeout, retry_handlers=[])
+        self._channel_ids: dict[str, str] = {}
+
+    def _call(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        from slack_sdk.errors import SlackApiError, SlackRequestError
+
+        try:
+            return fn(**kwargs)
+        except SlackApiError as exc:
+            response = exc.response
+            status = int(getattr(response, "status_code", 0) or 0)
+            data = response.data if isinstance(response.data, dict) else {}
+            error = str(data.get("error") or "")
+            if status == 429 or error == "ratelimited":
+                raise DeliveryError(
+                    "Slack rate limited (429)", retry_after=_retry_after(response.headers), rate_limited=True
+                ) from exc
+            if status >= 500 or error in SLACK_TRANSIENT_ERRORS:
+                raise DeliveryError(f"Slack error {status} {error}", uncertain=True) from exc
+            if error in SLACK_RECEIVER_ERRORS or status in (401, 403, 404):
+                raise DeliveryError(
+                    f"Slack error {error or status} (fix the token, scopes or channel)"
+                ) from exc
+            raise DeliveryError(f"Slack refused the message: {error or status}", retryable=False) from exc
+        except SlackRequestError as exc:
+            raise DeliveryError(f"Slack request error: {exc}", retryable=False) from exc
+        except _CONNECTION_ERRORS as exc:
+            raise _connection_error(exc) from exc
+
+    def _common(self) -> dict[str, Any]:
+        o = self.integration.options
+        out: dict[str, Any] = {"unfurl_links": False, "unfurl_media": False}
+        for key in ("username", "icon_emoji", "icon_url"):
+            if o.get(key):
+                out[key] = o[key]
+        if o.get("link_names"):
+            out["link_names"] = True
+        return out
+
+    def send(self, delivery: Delivery) -> Mapping[str, Any]:
+        n = delivery.item.notification
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": delivery.item.key}}
+        interactive = bool(self.integration.options.get("interactive", True))
+        if delivery.action == "update":
+            assert delivery.parent is not None
+            message = slack_message(n, interactive=interactive)
+            resp = self._call(
+                self.client.chat_update,
+                channel=delivery.parent["channel"],
+                ts=delivery.parent["ts"],
+                text=message["text"],
+                blocks=message["blocks"],
+            )
+            return {"channel": resp["channel"], "ts": resp["ts"], "updated": delivery.parent["ts"]}
+        if delivery.action == "reply" and delivery.parent is not None:
+            message = slack_reply(n)
+            resp = self._call(
+                self.client.chat_postMessage,
+                channel=delivery.parent["channel"],
+                thread_ts=delivery.parent["ts"],
+                reply_broadcast=n.broadcast,
+                text=message["text"],
+                blocks=message["blocks"],
+                metadata=metadata,
+                **self._common(),
+            )
+        else:
+            message = slack_message(n, interactive=interactive)
+            resp = self._call(
+                self.client.chat_postMessage,
+                channel=self.integration.channel,
+                text=message["text"],
+                blocks=message["blocks"],
+                metadata=metadata,
+                **self._common(),
+            )
+        channel = str(resp["channel"])
+        if self.integration.channel:
+            self._channel_ids[self.integration.channel] = channel
+        return {"channel": channel, "ts": str(resp["ts"])}
+
+    def _channel_id(self, name: str | None) -> str | None:
+        if not name:
+            return None
+        if re.fullmatch(r"[CGD][A-Z0-9]{6,}", name):
+            return name
+        if name in self._channel_ids:
+            return self._channel_ids[name]
+        cursor = None
+        for _ in range(50):
+            resp = self._call(
+                self.client.conversations_list,
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=1000,
+                cursor=cursor,
+            )
+            for channel in resp.get("channels") or []:
+                self._channel_ids[str(channel.get("name"))] = str(channel.get("id"))
+            if name in self._channel_ids:
+                return self._channel_ids[name]
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
+
+    def reconcile(self, delivery: Delivery, since: float) -> Mapping[str, Any] | None:
+        if delivery.action == "update":
+            return None  # an update is idempotent: sending it again is harmless
+        key = delivery.item.key
+        if delivery.action == "reply" and delivery.parent is not None:
+            channel = str(delivery.parent["channel"])
+            fetch: Callable[..., Any] = self.client.conversations_replies
+            extra: dict[str, Any] = {"ts": delivery.parent["ts"]}
+        else:
+            found = self._channel_id(self.integration.channel)
+            if found is None:
+                log.warning(
+                    "cannot look up channel %s to check an earlier attempt; sending again",
+                    self.integration.channel,
+                )
+                return None
+            channel = found
+            fetch = self.client.conversations_history
+            extra = {}
+        cursor = None
+        for _ in range(20):
+            resp = self._call(
+                fetch,
+                channel=channel,
+                oldest=f"{since:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+                **extra,
+            )
+            for message in resp.get("messages") or []:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("key") == key:
+                    return {"channel": channel, "ts": str(message["ts"]), "reconciled": True}
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
+
+
+class SlackWebhookSender:
+    """Incoming webhooks (slack_sdk WebhookClient): one-shot messages, no threads or updates."""
+
+    def __init__(self, integration: Integration, environ: Mapping[str, str]) -> None:
+        from slack_sdk.webhook import WebhookClient
+
+        self.integration = integration
+        timeout = int(float(integration.options.get("timeout") or 10))
+        self.client = WebhookClient(_secret(integration, "URL", environ), timeout=timeout, retry_handlers=[])
+
+    def send(self, delivery: Delivery) -> Mapping[str, Any]:
+        message = slack_message(
+            delivery.item.notification, interactive=bool(self.integration.options.get("interactive", False))
+        )
+        try:
+            resp = self.client.send(text=message["text"], blocks=message["blocks"])
+        except _CONNECTION_ERRORS as exc:
+            raise _connection_error(exc) from exc
+        if resp.status_code == 200:
+            return {"status": 200}
+        raise _http_status(resp.status_code, resp.body or "", resp.headers, "Slack webhook")
+
+    def reconcile(self, delivery: Delivery, since: float) -> Mapping[str, Any] | None:
+        return None  # incoming webhooks cannot be queried: at-least-once in the crash window
+
+
+def _post_json(
+    url: str,
+    payload: Any,
+    *,
+    integration: Integration,
+    environ: Mapping[str, str],
+    key: str,
+    what: str,
+) -> Mapping[str, Any]:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Idempotency-Key": key,
+        "X-Vitals-Notification-Key": key,
+    }
+    token = integration.token.resolve(environ)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    elif integration.basic_user:
+        password = integration.basic_password.resolve(environ) or ""
+        raw = f"{integration.basic_user}:{password}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers, method="POST")
+    timeout = float(integration.options.get("timeout") or 10)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return {"status": int(response.status)}
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode("utf-8", "replace") if exc.fp else ""
+        raise _http_status(exc.code, body, dict(exc.headers.items()), what) from exc
+    except _CONNECTION_ERRORS as exc:
+        raise _connection_error(exc) from exc
+
+
+class WebhookSender:
+    """Alertmanager-format JSON (see ``alerts.payloads.webhook_body``) to any HTTP endpoint."""
+
+    def __init__(self, integration: Integration, environ: Mapping[str, str]) -> None:
+        self.integration = integration
+        self.environ = environ
+        self.url = _secret(integration, "URL", environ)
+
+    def send(self, delivery: Delivery) -> Mapping[str, Any]:
+        body = webhook_body(
+            delivery.item.notification,
+            delivery.external_url,
+            int(self.integration.options.get("max_alerts") or 0),
+            key=delivery.item.key,
+        )
+        return _post_json(
+            self.url,
+            body,
+            integration=self.integration,
+            environ=self.environ,
+            key=delivery.item.key,
+            what="webhook",
+        )
+
+    def reconcile(self, delivery: Delivery, since: float) -> Mapping[str, Any] | None:
+        return None  # the receiver de-duplicates on the Idempotency-Key header
+
+
+class AlertmanagerSender:
+    """``POST /api/v2/alerts`` of an existing Alertmanager (idempotent by nature)."""
+
+    def __init__(self, integration: Integration, environ: Mapping[str, str]) -> None:
+        self.integration = integration
+        self.environ = environ
+        self.url = _secret(integration, "URL", environ).rstrip("/") + "/api/v2/alerts"
+
+    def send(self, delivery: Delivery) -> Mapping[str, Any]:
+        ttl = float(self.integration.options.get("alert_ttl") or 4 * 3600)
+        body = alertmanager_alerts(delivery.item.notification, ttl)
+        return _post_json(
+            self.url,
+            body,
+            integration=self.integration,
+            environ=self.environ,
+            key=delivery.item.key,
+            what="alertmanager",
+        )
+
+    def reconcile(self, delivery: Delivery, since: float) -> Mapping[str, Any] | None:
+        return None
+
+
+class ConsoleSender:
+    """The demo's receiver: a log line (and optionally a file of lines or JSON lines)."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, integration: Integration, environ: Mapping[str, str]) -> None:
+        self.integration = integration
+
+    def send(self, delivery: Delivery) -> Mapping[str, Any]:
+        n = delivery.item.notification
+        if self.integration.options.get("format") == "json":
+            text = json.dumps(webhook_body(n, delivery.external_url, key=delivery.item.key), sort_keys=True)
+        else:
+            text = console_line(n)
+        console_log.info("%s", text)
+        path = self.integration.options.get("path")
+        if path:
+            with self._lock, Path(path).open("a", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        return {"logged": True}
+
+    def reconcile(self, delivery: Delivery, since: float) -> Mapping[str, Any] | None:
+        return None
+
+
+SENDERS: dict[str, Callable[[Integration, Mapping[str, str]], Sender]] = {
+    "slack_bot": SlackBotSender,
+    "slack_webhook": SlackWebhookSender,
+    "webhook": WebhookSender,
+    "alertmanager": AlertmanagerSender,
+    "console": ConsoleSender,
+}
+
+
+class SenderFactory:
+    """Builds and caches one sender per integration (and rebuilds when its config changes)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = environ if environ is not None else os.environ
+        self._cache: dict[str, Sender] = {}
+
+    def __call__(self, integration: Integration) -> Sender:
+        key = repr(integration)  # the whole config of the integration: a change builds a new sender
+        sender = self._cache.get(key)
+        if sender is None:
+            sender = SENDERS[integration.kind](integration, self.environ)
+            self._cache[key] = sender
+        return sender
+
+
+@dataclass
+class MemorySender:
+    """Records deliveries; fails on demand. Plays the receiver for unit tests of the dispatcher."""
+
+    delivered: list[Delivery] = field(default_factory=list)
+    failures: list[DeliveryError] = field(default_factory=list)
+    #: Deliveries the "remote side" applied although the sender raised (uncertain failures).
+    applied: list[Delivery] = field(default_factory=list)
+
+    def send(self, delivery: Delivery) -> Mapping[str, Any]:
+        if self.failures:
+            error = self.failures.pop(0)
+            if error.uncertain:
+                self.applied.append(delivery)
+            raise error
+        self.delivered.append(delivery)
+        self.applied.append(delivery)
+        return {"channel": "CMEMORY", "ts": f"{len(self.applied)}.000000"}
+
+    def reconcile(self, delivery: Delivery, since: float) -> Mapping[str, Any] | None:
+        for index, done in enumerate(self.applied):
+            if done.item.key == delivery.item.key:
+                return {"channel": "CMEMORY", "ts": f"{index + 1}.000000", "reconciled": True}
+        return None

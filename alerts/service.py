@@ -1,0 +1,157 @@
+"""``install(ctx)``: alerting inside ``vitals serve`` (scheduler jobs, HTTP routes, metrics).
+
+Two jobs: the *cycle* (every ``delivery.dispatch_interval``, 5 s) applies new SLA evaluations,
+time, silences and inhibitions to the alerts and plans notifications into the outbox; the
+*delivery* job starts once and runs the dispatcher until the service's stop event (it waits on
+that event between looks at the outbox, so shutdown is prompt). ``AlertsService`` is also what
+``vitals alerts run`` drives on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from alerts.dispatcher import Dispatcher
+from alerts.engine import AlertEngine
+from alerts.model import AlertEvent, Clock
+from alerts.outbox import OutboxItem
+from alerts.reload import ConfigHolder
+from alerts.senders import SenderFactory
+from alerts.sqlstore import SqlStore
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy.engine import Engine
+
+    from vitals.runtime import ServiceContext
+
+log = logging.getLogger(__name__)
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.enabled = registry is not None
+        if registry is None:
+            return
+        from prometheus_client import Counter, Gauge
+
+        self.events = Counter(
+            "vitals_alert_events",
+            "Alert lifecycle events (fired, resolved, hysteresis_held, flap_held, acknowledged, ...).",
+            ["kind"],
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "vitals_alert_deliveries",
+            "Outbox delivery outcomes by receiver and integration kind.",
+            ["receiver", "kind", "outcome"],
+            registry=registry,
+        )
+        self.outbox = Gauge(
+            "vitals_alert_outbox_rows", "Outbox rows by delivery status.", ["status"], registry=registry
+        )
+
+    def on_events(self, events: list[AlertEvent]) -> None:
+        if self.enabled:
+            for event in events:
+                self.events.labels(event.kind).inc()
+
+    def on_outcome(self, item: OutboxItem, outcome: str) -> None:
+        if self.enabled:
+            self.deliveries.labels(item.receiver, item.kind, outcome).inc()
+
+    def on_counts(self, counts: Mapping[str, int]) -> None:
+        if self.enabled:
+            for status in ("pending", "sending", "sent", "failed_over", "dead", "skipped"):
+                self.outbox.labels(status).set(counts.get(status, 0))
+
+
+class AlertsService:
+    """The evaluate/plan cycle and the dispatcher over one store and one config directory."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config_dir: str | Path,
+        *,
+        registry: CollectorRegistry | None = None,
+        stop: threading.Event | None = None,
+        clock: Clock = time.time,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.store = SqlStore(engine)
+        self.stop = stop or threading.Event()
+        self.clock = clock
+        self.config = ConfigHolder(config_dir, self.store, clock)
+        self.metrics = _Metrics(registry)
+        self.engine = AlertEngine(self.store, self.config, clock, on_events=self.metrics.on_events)
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.config,
+            SenderFactory(environ if environ is not None else os.environ),
+            clock=clock,
+            sleep=self.stop.wait,
+            stop=self.stop,
+            on_outcome=self.metrics.on_outcome,
+        )
+
+    def cycle(self) -> None:
+        """One evaluate and plan step; errors are logged, the next cycle tries again."""
+        try:
+            self.config()  # picks up an edited alerts.yaml
+            report = self.engine.evaluate()
+            if report.events:
+                log.info("alerts: %d evaluations, events %s", report.evaluations, dict(report.events))
+            plan = self.engine.plan()
+            if plan.rows:
+                log.info("alerts: %d notifications queued", plan.rows)
+            self.metrics.on_counts(self.store.outbox_counts())
+        except Exception:
+            log.exception("alerts cycle failed; retrying at the next one")
+
+    def deliver(self, budget: float = 20.0) -> None:
+        try:
+            self.dispatcher.run_once(budget)
+        except Exception:
+            log.exception("alert delivery failed; retrying")
+
+    def deliver_forever(self) -> None:
+        """The dispatcher loop: runs until the stop event (one scheduler worker for its lifetime)."""
+        while not self.stop.is_set():
+            self.deliver(budget=5.0)
+            self.stop.wait(0.2)
+
+    def status_line(self) -> str:
+        config = self.config.current
+        s = config.summary()
+        kinds = sorted({i.kind for r in config.receivers.values() for i in r.integrations})
+        return (
+            f"{s['routes']} routes, {s['receivers']} receivers ({', '.join(kinds) or 'none'}), "
+            f"{s['inhibit_rules']} inhibit rules, config {config.source}"
+        )
+
+
+def install(ctx: ServiceContext) -> None:
+    """Add the alerting jobs and HTTP routes to ``vitals serve``."""
+    from alerts.http import AlertsHttp
+
+    service = AlertsService(ctx.engine, ctx.settings.config_dir, registry=ctx.registry, stop=ctx.stop_event)
+    interval = service.config.current.delivery.dispatch_interval
+    ctx.scheduler.add_job(
+        service.cycle, "interval", seconds=interval, id="alerts.cycle", max_instances=1, coalesce=True
+    )
+    ctx.scheduler.add_job(service.deliver_forever, id="alerts.deliver", max_instances=1)
+    AlertsHttp(service.store, service.config).register(ctx.http_app)
+    ctx.status["alerts"] = service.status_line()
+    token_env = service.config.current.api_token_env
+    if not os.environ.get(token_env):
+        log.warning(
+            "the alerts API (/api/v1/alerts, /api/v1/silences) has no token: set %s to require one", token_env
+        )

@@ -1,0 +1,195 @@
+"""Stuck detection for queue gauges that engines push over OTLP.
+
+Pollers compute ``queue.stuck`` from their own samples; gauges pushed by an engine (the demo's
+simulated estate, an OpenTelemetry Collector) reach the store without a poller. This job reads
+the new ``queue.depth`` / ``queue.consumers`` / ``queue.deliver_rate`` / ``queue.oldest_age_seconds``
+points after its watermark (``metric_points.id``), keeps a short history per series, and writes
+``queue.stuck`` next to each depth point with the same attributes and service. Series that push
+their own ``queue.stuck`` are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from collector.queues import names
+from collector.queues.config import OtlpStuckJob
+from collector.queues.points import SCOPE_NAME, point_row
+from collector.queues.stuck import StuckPoint, is_stuck, prune
+from vitals.runtime import MetricPointWriter
+
+log = logging.getLogger(__name__)
+
+NS = 1_000_000_000
+READ_NAMES = (names.DEPTH, names.CONSUMERS, names.DELIVER_RATE, names.OLDEST_AGE, names.STUCK)
+
+
+@dataclass(frozen=True)
+class PushedPoint:
+    id: int
+    name: str
+    service: str
+    attributes: dict[str, Any]
+    time_ns: int
+    value: float
+
+
+class PointReader(Protocol):
+    def first_id_since(self, start_ns: int) -> int: ...
+
+    def read_after(self, after_id: int, limit: int) -> tuple[list[PushedPoint], int, bool]: ...
+
+
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+@dataclass
+class _Series:
+    history: list[StuckPoint]
+    consumers: float | None = None
+    deliver_rate: float | None = None
+    oldest_age: float | None = None
+    pushes_stuck: bool = False
+
+
+class PushedStuck:
+    """Pure-ish state machine: points in, ``queue.stuck`` rows out (no I/O)."""
+
+    def __init__(self, stuck_after_s: float) -> None:
+        self.stuck_after_s = stuck_after_s
+        self._series: dict[SeriesKey, _Series] = {}
+
+    def add(self, points: Sequence[PushedPoint]) -> list[dict[str, Any]]:
+        rows = []
+        # Same timestamp: consumers, rates and age first, so the depth point sees its own sample.
+        for point in sorted(points, key=lambda p: (p.time_ns, p.name == names.DEPTH)):
+            if names.ATTR_POLLER in point.attributes:
+                continue  # a poller already computes stuck for its own samples
+            key = (point.service, tuple(sorted((k, str(v)) for k, v in point.attributes.items())))
+            series = self._series.setdefault(key, _Series([]))
+            if point.name == names.STUCK:
+                series.pushes_stuck = True
+            elif point.name == names.CONSUMERS:
+                series.consumers = point.value
+            elif point.name == names.DELIVER_RATE:
+                series.deliver_rate = point.value
+            elif point.name == names.OLDEST_AGE:
+                series.oldest_age = point.value
+            elif point.name == names.DEPTH:
+                t = point.time_ns / NS
+                sample = StuckPoint(t, point.value, series.consumers, series.deliver_rate, series.oldest_age)
+                series.history = prune([*series.history, sample], t, self.stuck_after_s)
+                if series.pushes_stuck:
+                    continue
+                stuck = is_stuck(series.history, t, self.stuck_after_s)
+                rows.append(point_row(names.STUCK, float(stuck), t, point.attributes, service=point.service))
+        return rows
+
+
+class SqlPointReader:
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def first_id_since(self, start_ns: int) -> int:
+        from sqlalchemy import func, select
+
+        from collector.tables import metric_points as mp
+
+        with self.engine.connect() as conn:
+            first = conn.execute(
+                select(func.min(mp.c.id)).where(mp.c.name == names.DEPTH, mp.c.time_unix_nano >= start_ns)
+            ).scalar()
+            if first is None:
+                return int(conn.execute(select(func.max(mp.c.id))).scalar() or 0)
+        return int(first) - 1
+
+    def read_after(self, after_id: int, limit: int) -> tuple[list[PushedPoint], int, bool]:
+        from sqlalchemy import func, select
+
+        from collector.tables import metric_points as mp
+
+        with self.engine.connect() as conn:
+            high = conn.execute(select(func.max(mp.c.id))).scalar()
+            if high is None or high <= after_id:
+                return [], after_id, True
+            rows = conn.execute(
+                select(
+                    mp.c.id,
+                    mp.c.name,
+                    mp.c.service_name,
+                    mp.c.attributes,
+                    mp.c.time_unix_nano,
+                    mp.c.value,
+                    mp.c.scope_name,
+                )
+                .where(mp.c.id > after_id, mp.c.id <= high, mp.c.name.in_(READ_NAMES))
+                .order_by(mp.c.id)
+                .limit(limit)
+            ).all()
+        caught_up = len(rows) < limit
+        points = []
+        for row in rows:
+            attrs = (
+                row.attributes if isinstance(row.attributes, dict) else orjson.loads(row.attributes or "{}")
+            )
+            if row.value is None or row.scope_name == SCOPE_NAME:
+                continue  # rows Vitals derived itself (its own queue.stuck) are not engine input
+            points.append(
+                PushedPoint(
+                    int(row.id), row.name, row.service_name, attrs, int(row.time_unix_nano), float(row.value)
+                )
+            )
+        return points, int(high) if caught_up else int(rows[-1].id), caught_up
+
+
+class PushedStuckJob:
+    def __init__(
+        self,
+        config: OtlpStuckJob,
+        reader: PointReader,
+        write: MetricPointWriter,
+        *,
+        clock: Callable[[], float] = time.time,
+        batch_size: int = 5000,
+        max_batches: int = 50,
+    ) -> None:
+        self.config = config
+        self.reader = reader
+        self.write = write
+        self.clock = clock
+        self.batch_size = batch_size
+        self.max_batches = max_batches
+        self.state = PushedStuck(config.stuck_after)
+        self.watermark: int | None = None
+        self._carry: list[PushedPoint] = []
+
+    def run(self) -> int:
+        now_ns = int(self.clock() * NS)
+        if self.watermark is None:
+            self.watermark = self.reader.first_id_since(now_ns - int(self.config.lookback * NS))
+        written = 0
+        for _ in range(self.max_batches):
+            points, self.watermark, caught_up = self.reader.read_after(self.watermark, self.batch_size)
+            points = [*self._carry, *points]
+            self._carry = []
+            if not caught_up and points:
+                # The rest of the newest timestamp's gauges may be in the next batch: wait for them.
+                newest = max(p.time_ns for p in points)
+                self._carry = [p for p in points if p.time_ns == newest]
+                points = [p for p in points if p.time_ns != newest]
+            rows = self.state.add(points)
+            if rows:
+                self.write(rows)
+                written += len(rows)
+            if caught_up:
+                break
+        return written
+
+
+__all__ = ["PointReader", "PushedPoint", "PushedStuck", "PushedStuckJob", "SqlPointReader"]

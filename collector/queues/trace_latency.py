@@ -1,0 +1,220 @@
+"""The job that reads new spans and writes ``queue.latency_seconds`` per queue and minute.
+
+Incremental: it remembers the highest ``spans.id`` it has read (the ingestion-order watermark) and
+reads only messaging spans after it, in batches. On start it goes back ``lookback`` so a restart
+does not leave a hole. Minutes are written once they are done (see ``MinuteWindows``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from collector.queues import names
+from collector.queues.config import TraceLatencyJob
+from collector.queues.latency import (
+    NS,
+    LatencyJoiner,
+    MessagingSpan,
+    MinuteLatency,
+    MinuteWindows,
+    link_refs,
+    role_of,
+)
+from collector.queues.points import point_row
+from vitals.runtime import MetricPointWriter
+
+log = logging.getLogger(__name__)
+
+MESSAGING_KINDS = ("producer", "consumer", "PRODUCER", "CONSUMER", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER")
+
+
+class SpanReader(Protocol):
+    """Messaging spans in ingestion order."""
+
+    def first_id_since(self, start_ns: int) -> int:
+        """A watermark just before the first span that started at or after ``start_ns``."""
+        ...
+
+    def read_after(self, after_id: int, limit: int) -> tuple[list[MessagingSpan], int, bool]:
+        """Up to ``limit`` messaging spans with ``id > after_id``; the new watermark; whether caught up."""
+        ...
+
+
+def messaging_span(row: Any) -> MessagingSpan | None:
+    """A stored ``spans`` row (mapping) as a :class:`MessagingSpan`, or None if not messaging."""
+    attributes = row["attributes"] or {}
+    if not isinstance(attributes, dict):
+        return None
+    role = role_of(row["kind"], attributes)
+    if role is None:
+        return None
+    message_id = attributes.get("messaging.message.id")
+    broker = attributes.get("messaging.system")
+    return MessagingSpan(
+        id=int(row["id"]),
+        trace_id=str(row["trace_id"]).lower(),
+        span_id=str(row["span_id"]).lower(),
+        parent_span_id=str(row["parent_span_id"]).lower() if row["parent_span_id"] else None,
+        role=role,
+        destination=row["messaging_destination"] or attributes.get("messaging.destination.name"),
+        message_id=str(message_id) if message_id is not None else None,
+        start_ns=int(row["start_time_unix_nano"]),
+        end_ns=int(row["end_time_unix_nano"]),
+        links=link_refs(row["links"]),
+        broker=str(broker) if broker is not None else None,
+        system=row["hc_system"] or None,
+    )
+
+
+class SqlSpanReader:
+    """Reads the ``spans`` table of the store."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def first_id_since(self, start_ns: int) -> int:
+        from sqlalchemy import func, select
+
+        from collector.tables import spans
+
+        with self.engine.connect() as conn:
+            first = conn.execute(
+                select(func.min(spans.c.id)).where(spans.c.start_time_unix_nano >= start_ns)
+            ).scalar()
+            if first is None:
+                last = conn.execute(select(func.max(spans.c.id))).scalar()
+                return int(last or 0)
+        return int(first) - 1
+
+    def read_after(self, after_id: int, limit: int) -> tuple[list[MessagingSpan], int, bool]:
+        from sqlalchemy import func, or_, select
+
+        from collector.tables import spans
+
+        with self.engine.connect() as conn:
+            high = conn.execute(select(func.max(spans.c.id))).scalar()
+            if high is None or high <= after_id:
+                return [], after_id, True
+            rows = conn.execute(
+                select(
+                    spans.c.id,
+                    spans.c.trace_id,
+                    spans.c.span_id,
+                    spans.c.parent_span_id,
+                    spans.c.kind,
+                    spans.c.start_time_unix_nano,
+                    spans.c.end_time_unix_nano,
+                    spans.c.attributes,
+                    spans.c.links,
+                    spans.c.hc_system,
+                    spans.c.messaging_destination,
+                )
+                .where(spans.c.id > after_id, spans.c.id <= high)
+                .where(or_(spans.c.messaging_destination.is_not(None), spans.c.kind.in_(MESSAGING_KINDS)))
+                .order_by(spans.c.id)
+                .limit(limit)
+            ).all()
+        caught_up = len(rows) < limit
+        watermark = int(high) if caught_up else int(rows[-1].id)
+        found = [s for s in (messaging_span(r._mapping) for r in rows) if s is not None]
+        return found, watermark, caught_up
+
+
+class InMemorySpanReader:
+    """Spans a test appends; ids grow in append order like the table's."""
+
+    def __init__(self) -> None:
+        self.spans: list[MessagingSpan] = []
+
+    def append(self, spans: Sequence[MessagingSpan]) -> None:
+        self.spans.extend(spans)
+
+    def first_id_since(self, start_ns: int) -> int:
+        ids = [s.id for s in self.spans if s.start_ns >= start_ns]
+        return min(ids) - 1 if ids else max((s.id for s in self.spans), default=0)
+
+    def read_after(self, after_id: int, limit: int) -> tuple[list[MessagingSpan], int, bool]:
+        later = sorted((s for s in self.spans if s.id > after_id), key=lambda s: s.id)
+        batch = later[:limit]
+        caught_up = len(later) <= limit
+        watermark = batch[-1].id if batch else after_id
+        return batch, watermark, caught_up
+
+
+def latency_rows(summaries: Sequence[MinuteLatency], now_s: float) -> list[dict[str, Any]]:
+    rows = []
+    for summary in summaries:
+        attrs = {
+            names.ATTR_QUEUE: summary.destination,
+            names.ATTR_BROKER: summary.broker,
+            names.ATTR_SYSTEM: summary.system,
+        }
+        for q, seconds in summary.quantiles:
+            rows.append(
+                point_row(
+                    names.LATENCY,
+                    seconds,
+                    summary.minute_start_ns / NS,
+                    {**attrs, "quantile": f"{q / 100:g}"},
+                    count=summary.count,
+                    total=summary.total,
+                    minimum=summary.minimum,
+                    maximum=summary.maximum,
+                    received_s=now_s,
+                )
+            )
+    return rows
+
+
+class TraceLatency:
+    """The scheduler job: read new spans, join, write finished minutes."""
+
+    def __init__(
+        self,
+        config: TraceLatencyJob,
+        reader: SpanReader,
+        write: MetricPointWriter,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_batches: int = 50,
+    ) -> None:
+        self.config = config
+        self.reader = reader
+        self.write = write
+        self.clock = clock
+        self.max_batches = max_batches
+        self.joiner = LatencyJoiner(max_wait_ns=int(config.max_wait * NS))
+        self.windows = MinuteWindows(tuple(config.percentiles))
+        self.watermark: int | None = None
+
+    def run(self) -> int:
+        """One pass; returns how many rows it wrote."""
+        now = self.clock()
+        now_ns = int(now * NS)
+        if self.watermark is None:
+            self.watermark = self.reader.first_id_since(now_ns - int(self.config.lookback * NS))
+        for _ in range(self.max_batches):
+            spans, self.watermark, caught_up = self.reader.read_after(self.watermark, self.config.batch_size)
+            self.windows.add(self.joiner.add(spans), now_ns)
+            if caught_up:
+                break
+        else:
+            log.info("queue latency: still catching up with the spans table (watermark %s)", self.watermark)
+        self.joiner.expire()
+        rows = latency_rows(self.windows.close(now_ns, int(self.config.grace * NS)), now)
+        if rows:
+            self.write(rows)
+        return len(rows)
+
+
+__all__ = [
+    "InMemorySpanReader",
+    "SpanReader",
+    "SqlSpanReader",
+    "TraceLatency",
+    "latency_rows",
+    "messaging_span",
+]

@@ -1,0 +1,364 @@
+"""``vitals serve`` as an object: build the collector and its components, run, stop cleanly.
+
+Start: migrate the store, start the writer, build the HTTP app, install the components
+(``vitals.runtime.COMPONENT_MODULES``), start their scheduler, then open the listeners.
+Stop (SIGTERM/SIGINT): close the listeners and refuse new requests, let requests in progress
+finish (each is answered after its commit), stop the scheduler, commit everything queued, exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ipaddress
+import logging
+import signal
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import orjson
+from aiohttp import web
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
+from sqlalchemy.engine import Engine
+
+from collector.auth import TokenAuthenticator
+from collector.config import CollectorConfig
+from collector.grpc_receiver import GrpcReceiver, grpc_server_options
+from collector.hash_secret import resolve_hash_secret
+from collector.http_receiver import HttpReceiver
+from collector.ingest import Ingest
+from collector.redaction import Redactor
+from collector.rows import WriteBatch, metric_rows
+from collector.self_metrics import CollectorMetrics
+from collector.sql_sink import SqlSink
+from collector.writer import CommitObserver, GroupCommitWriter, Writer
+from collector.writer_process import ProcessWriter
+from vitals.db import create_engine, migrate
+from vitals.runtime import COMPONENT_MODULES, ServiceContext
+from vitals.settings import Settings
+
+log = logging.getLogger("vitals.serve")
+
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+class StartupError(Exception):
+    """The collector refuses to start; the message says why and what to do."""
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    http_port: int = 4318
+    grpc_port: int = 4317
+    insecure_no_auth: bool = False
+    #: Component modules to install; None means every one in ``COMPONENT_MODULES``.
+    components: Sequence[str] | None = None
+    #: Seconds to let requests in progress finish after SIGTERM.
+    shutdown_timeout: float = 30.0
+
+
+def check_exposure(options: ServeOptions, config: CollectorConfig) -> None:
+    """Refuse to listen beyond this machine with nobody's token required."""
+    if is_loopback(options.host) or config.tokens or options.insecure_no_auth:
+        return
+    raise StartupError(
+        f"refusing to listen on {options.host} without authentication: add tokens to collector.yaml "
+        "(tokens: [{name: ..., token_env: ...}]) or pass --insecure-no-auth if this network is trusted"
+    )
+
+
+@dataclass
+class _Parts:
+    ctx: ServiceContext
+    writer: Writer
+    http: HttpReceiver
+    grpc: GrpcReceiver
+
+
+@dataclass
+class _Running:
+    runner: web.AppRunner
+    grpc_server: grpc.aio.Server
+    http_port: int
+    grpc_port: int
+
+
+class Collector:
+    """The collector process: receivers, writer, components. ``start``/``stop`` run in its loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: CollectorConfig,
+        options: ServeOptions | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.options = options or ServeOptions()
+        self.environ = environ
+        self.registry = CollectorRegistry()
+        self.metrics = CollectorMetrics(self.registry)
+        self.ready = False
+        self.stop_requested = asyncio.Event()
+        self._parts: _Parts | None = None
+        self._running: _Running | None = None
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build(self) -> _Parts:
+        check_exposure(self.options, self.config)
+        engine = create_engine(self.settings.db_url)
+        started = time.perf_counter()
+        migrate(engine)
+        log.info("store ready (migrated in %.2fs)", time.perf_counter() - started)
+        limits = self.config.limits
+        writer = store_writer(self.settings.db_url, engine, limits.max_in_flight, self.metrics.committed)
+        self.metrics.watch_writer(
+            lambda: writer.queue_depth, lambda: writer.queued_rows, lambda: writer.in_flight_bytes
+        )
+        ProcessCollector(registry=self.registry)
+        app = web.Application(client_max_size=limits.max_body)
+
+        def write_metric_points(rows: Sequence[Mapping[str, Any]]) -> None:
+            writer.write_blocking(WriteBatch(metric_points=metric_rows(rows)))
+
+        ctx = ServiceContext(
+            settings=self.settings,
+            engine=engine,
+            scheduler=BackgroundScheduler(timezone="UTC"),
+            http_app=app,
+            registry=self.registry,
+            write_metric_points=write_metric_points,
+        )
+        secret = resolve_hash_secret(self.config, engine, self.environ)
+        ingest = Ingest(
+            Redactor(self.config.redaction.policy(), secret), writer, self.metrics, ctx.metric_transforms
+        )
+        auth = TokenAuthenticator(self.config.token_map())
+        http = HttpReceiver(ingest, auth, self.metrics, max_body=limits.max_body)
+        http.add_routes(app)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        ctx.status["collector"] = "receiving OTLP/HTTP and OTLP/gRPC"
+        return _Parts(ctx, writer, http, GrpcReceiver(ingest, auth, self.metrics))
+
+    def _install_components(self, ctx: ServiceContext) -> None:
+        wanted = COMPONENT_MODULES if self.options.components is None else tuple(self.options.components)
+        for name in wanted:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                # Only "this component is not there (yet)" is skipped; a broken import is an error.
+                if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
+                    log.info("component %s is not installed; skipping it", name)
+                    continue
+                raise
+            module.install(ctx)
+            log.info("installed component %s", name)
+
+    @property
+    def parts(self) -> _Parts:
+        if self._parts is None:
+            raise RuntimeError("the collector has not been started")
+        return self._parts
+
+    @property
+    def ctx(self) -> ServiceContext:
+        return self.parts.ctx
+
+    @property
+    def writer(self) -> Writer:
+        return self.parts.writer
+
+    # -- HTTP endpoints of the process itself ------------------------------------------------
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        alive = self.writer.alive or not self.ready
+        return web.Response(status=200 if alive else 503, text="ok\n" if alive else "writer stopped\n")
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        ready = self.ready and self.writer.alive
+        body = {
+            "status": "ready" if ready else "not ready",
+            "components": self.ctx.status,
+            "writer_queue_depth": self.writer.queue_depth,
+            "in_flight_bytes": self.writer.in_flight_bytes,
+        }
+        return web.Response(
+            status=200 if ready else 503, body=orjson.dumps(body), content_type="application/json"
+        )
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = await asyncio.get_running_loop().run_in_executor(None, generate_latest, self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Build everything and open the listeners; on failure, undo what was started."""
+        parts = self._parts = self._build()
+        try:
+            parts.writer.start()
+            self._install_components(parts.ctx)
+            parts.ctx.scheduler.start()
+            self._running = await self._listen(parts)
+        except BaseException:
+            await self.stop()
+            raise
+        self.ready = True
+        host = self.options.host
+        log.info(
+            "collector listening: OTLP/HTTP http://%s:%d (/v1/traces, /v1/metrics), OTLP/gRPC %s:%d; "
+            "authentication %s",
+            _address(host),
+            self.http_port,
+            _address(host),
+            self.grpc_port,
+            "on" if self.config.tokens else "off (loopback only)" if is_loopback(host) else "OFF (insecure)",
+        )
+
+    async def _listen(self, parts: _Parts) -> _Running:
+        host = self.options.host
+        runner = web.AppRunner(
+            parts.ctx.http_app,
+            access_log=None,
+            auto_decompress=False,
+            shutdown_timeout=self.options.shutdown_timeout,
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, self.options.http_port, backlog=1024)
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise StartupError(
+                f"cannot listen for OTLP/HTTP on {host}:{self.options.http_port}: {exc}"
+            ) from exc
+        server = grpc.aio.server(options=grpc_server_options(self.config.limits.max_body))
+        server.add_generic_rpc_handlers(parts.grpc.handlers())
+        try:
+            grpc_port = server.add_insecure_port(f"{_address(host)}:{self.options.grpc_port}")
+        except RuntimeError:
+            grpc_port = 0
+        if grpc_port == 0:
+            await runner.cleanup()
+            raise StartupError(f"cannot listen for OTLP/gRPC on {host}:{self.options.grpc_port}")
+        await server.start()
+        return _Running(runner, server, _bound_port(runner, self.options.http_port), grpc_port)
+
+    @property
+    def http_port(self) -> int:
+        assert self._running is not None
+        return self._running.http_port
+
+    @property
+    def grpc_port(self) -> int:
+        assert self._running is not None
+        return self._running.grpc_port
+
+    async def stop(self) -> None:
+        """Stop accepting, finish what was accepted, commit it, release everything."""
+        self.ready = False
+        parts, self._parts = self._parts, None
+        running, self._running = self._running, None
+        if parts is None:
+            return
+        loop = asyncio.get_running_loop()
+        parts.ctx.stop_event.set()
+        parts.http.stopping = True
+        parts.grpc.stopping = True
+        if running is not None:
+            grace = self.options.shutdown_timeout
+            await asyncio.gather(running.grpc_server.stop(grace), running.runner.cleanup())
+        if parts.ctx.scheduler.running:
+            await loop.run_in_executor(None, parts.ctx.scheduler.shutdown)
+        drained = await loop.run_in_executor(None, parts.writer.close, self.options.shutdown_timeout)
+        if not drained:
+            log.error("the writer did not finish within %.0fs", self.options.shutdown_timeout)
+        parts.ctx.engine.dispose()
+        log.info("collector stopped")
+
+    async def serve_until_signalled(self) -> None:
+        """Run until SIGTERM or SIGINT (the ``vitals serve`` main loop)."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._on_signal, signum)
+        await self.start()
+        await self.stop_requested.wait()
+        await self.stop()
+
+    def _on_signal(self, signum: int) -> None:
+        if self.stop_requested.is_set():
+            log.warning("already stopping; waiting for accepted data to be committed")
+            return
+        log.info("%s received: stopping (accepted data is committed first)", signal.Signals(signum).name)
+        self.stop_requested.set()
+
+
+def _address(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def store_writer(db_url: str, engine: Engine, max_in_flight: int, on_commit: CommitObserver) -> Writer:
+    """The store's writer: group commit in a child process (its own core and GIL), unless the
+    store is an in-memory SQLite database, which only this process can see."""
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return GroupCommitWriter(SqlSink(engine), max_in_flight_bytes=max_in_flight, on_commit=on_commit)
+    return ProcessWriter(db_url, max_in_flight_bytes=max_in_flight, on_commit=on_commit)
+
+
+def _bound_port(runner: web.AppRunner, requested: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return requested
+
+
+class CollectorThread:
+    """A collector running on its own event loop in a background thread (tests, benchmarks,
+    ``vitals demo``). ``start()`` returns once it listens; ``stop()`` shuts it down cleanly."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="vitals-collector", daemon=True)
+
+    def start(self) -> Collector:
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self.collector.start(), self._loop).result(timeout=120)
+        except BaseException:
+            self._end_loop()
+            raise
+        return self.collector
+
+    def stop(self) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self.collector.stop(), self._loop).result(timeout=120)
+        finally:
+            self._end_loop()
+
+    def _end_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+
+
+__all__ = ["Collector", "CollectorThread", "ServeOptions", "StartupError", "check_exposure", "is_loopback"]

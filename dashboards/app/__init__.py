@@ -1,0 +1,1 @@
+"""The Streamlit scripts: ``main.py`` (what ``streamlit run`` starts) and one script per page."""

@@ -1,0 +1,191 @@
+"""Operations: throughput and errors per system and interface, queues, top errors, silence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import pandas as pd
+import streamlit as st
+
+from dashboards.figures import ops as ops_fig
+from dashboards.queries.operations import totals
+from dashboards.timerange import format_duration, to_datetime
+from dashboards.ui import cached, widgets
+from dashboards.ui.frame import PageContext, banners, render
+
+#: A feed silent for longer than this is flagged (per-feed thresholds live in freshness SLAs).
+SILENCE_FLAG_S = 15 * 60
+
+
+def _series(
+    frame: pd.DataFrame, value: str, ctx: PageContext, scale: float = 1.0
+) -> dict[str, tuple[list[datetime], list[float | None]]]:
+    out: dict[str, tuple[list[datetime], list[float | None]]] = {}
+    for group, rows in frame.groupby("group"):
+        out[str(group)] = (
+            [to_datetime(int(t), ctx.tz) for t in rows["time"]],
+            [None if pd.isna(v) else float(v) * scale for v in rows[value]],
+        )
+    return out
+
+
+def traffic(ctx: PageContext, by: Literal["service", "interface"]) -> None:
+    tr = ctx.tr
+    step = tr.step_s()
+    frame = cached.throughput(
+        ctx.url, tr.start_ns, tr.end_ns, resolution_s=tr.resolution_s, step_s=step, by=by
+    )
+    noun = "system (service.name)" if by == "service" else "interface (queue or message type)"
+    if frame.empty:
+        widgets.no_data(f"No spans in {tr.label.lower()} for any {noun}.")
+        return
+    frame = frame.assign(error_rate=frame["errors"] / frame["count"])
+    per_minute = 60.0 / step
+    left, right = st.columns(2)
+    with left:
+        widgets.chart(
+            ops_fig.time_series(
+                _series(frame, "count", ctx, per_minute),
+                title=f"Throughput per {noun}",
+                y_title=f"spans per minute (mean over {format_duration(step)})",
+                tz_label=ctx.tz_label,
+            ),
+            key=f"throughput-{by}",
+        )
+    with right:
+        widgets.chart(
+            ops_fig.time_series(
+                _series(frame, "error_rate", ctx),
+                title=f"Error rate per {noun}",
+                y_title=f"failed spans (% per {format_duration(step)})",
+                tz_label=ctx.tz_label,
+                percent=True,
+            ),
+            key=f"errors-{by}",
+        )
+    table = totals(frame).rename(columns={"group": by})
+    widgets.table(
+        table,
+        key=f"totals-{by}",
+        file_name=f"throughput-by-{by}.csv",
+        caption=f"{tr.label}: spans, failed spans, error rate and duration per {noun}",
+        column_config={
+            "count": st.column_config.NumberColumn("spans", format="%d"),
+            "errors": st.column_config.NumberColumn("failed", format="%d"),
+            "error_rate": st.column_config.NumberColumn("error rate", format="percent"),
+            "mean_ms": st.column_config.NumberColumn("mean duration (ms)", format="%.1f"),
+            "max_ms": st.column_config.NumberColumn("max duration (ms)", format="%.1f"),
+        },
+    )
+
+
+def queues(ctx: PageContext) -> None:
+    st.subheader("Queues")
+    tr = ctx.tr
+    now = cached.queue_now(ctx.url, ctx.now_ns)
+    series = cached.queue_series(ctx.url, tr.start_ns, tr.end_ns, tr.resolution_s, tr.step_s())
+    if now.empty and series.empty:
+        widgets.no_data(
+            "No queue samples: configure queue pollers in collector.yaml (RabbitMQ, Redis Streams, NATS, "
+            "SQL) or push queue.* gauges over OTLP."
+        )
+        return
+    if not now.empty:
+        shown = now.copy()
+        shown["oldest message age"] = shown["queue.oldest_age_seconds"].map(
+            lambda v: format_duration(v) if pd.notna(v) else "no data"
+        )
+        shown["stuck"] = shown["queue.stuck"].map(
+            lambda v: "✖ stuck" if v == 1 else ("no" if pd.notna(v) else "no data")
+        )
+        shown = widgets.time_columns(shown, ["sampled_at"], ctx.tz)
+        shown = shown[
+            ["queue", "queue.depth", "oldest message age", "queue.consumers", "stuck", "sampled_at"]
+        ]
+        widgets.table(
+            shown.rename(
+                columns={
+                    "queue.depth": "depth (messages)",
+                    "queue.consumers": "consumers",
+                    "sampled_at": "sampled at",
+                }
+            ),
+            key="queues-now",
+            file_name="queues-now.csv",
+            caption="Newest sample per queue",
+        )
+    for metric, title, unit in (
+        ("queue.depth", "Queue depth", "messages (max per step)"),
+        ("queue.oldest_age_seconds", "Oldest message age", "seconds (max per step)"),
+    ):
+        rows = series[series["name"] == metric]
+        if rows.empty:
+            continue
+        data = {
+            str(q): ([to_datetime(int(t), ctx.tz) for t in g["time"]], [float(v) for v in g["max"]])
+            for q, g in rows.groupby("queue")
+        }
+        widgets.chart(
+            ops_fig.time_series(data, title=title, y_title=unit, tz_label=ctx.tz_label), key=f"queue-{metric}"
+        )
+
+
+def top_errors(ctx: PageContext) -> None:
+    st.subheader("Top errors")
+    frame = cached.top_errors(ctx.url, ctx.tr.start_ns, ctx.tr.end_ns)
+    if frame.empty:
+        widgets.no_data(f"No failed spans in {ctx.tr.label.lower()} (hourly buckets).")
+        return
+    frame = frame.assign(trace=[ctx.link("traces", trace=t) for t in frame["example_trace_id"]])
+    frame = widgets.time_columns(frame, ["last_seen"], ctx.tz).drop(columns=["example_trace_id"])
+    widgets.table(
+        frame.rename(columns={"last_seen": "last seen", "message": "status message"}),
+        key="top-errors",
+        file_name="top-errors.csv",
+        caption="Failed spans grouped by service, span and status message (whole hours of the range)",
+        column_config={"trace": st.column_config.LinkColumn("example", display_text="open trace")},
+    )
+
+
+def silence(ctx: PageContext) -> None:
+    st.subheader("Interface silence")
+    frame = cached.feed_silence(ctx.url, ctx.now_ns)
+    if frame.empty:
+        widgets.no_data(
+            "No interface feeds seen yet (spans with messaging.destination.name or hc.message.type)."
+        )
+        return
+    if ctx.filters.facility:
+        frame = frame[frame["facility"] == ctx.filters.facility]
+    frame = frame.assign(
+        status=["✖ silent" if s > SILENCE_FLAG_S else "✔ flowing" for s in frame["silent_s"]],
+        silent_for=[format_duration(s) for s in frame["silent_s"]],
+    )
+    frame = widgets.time_columns(frame, ["last_seen"], ctx.tz)
+    frame = frame[["status", "interface", "facility", "service", "last_seen", "silent_for", "count"]]
+    widgets.table(
+        frame.rename(
+            columns={"last_seen": "last message", "silent_for": "silent for", "count": "messages (all time)"}
+        ),
+        key="silence",
+        file_name="interface-silence.csv",
+        caption=f"Time since the last message per feed; flagged after {format_duration(SILENCE_FLAG_S)} "
+        "(freshness SLAs set per-feed limits)",
+    )
+
+
+def body(ctx: PageContext) -> None:
+    st.title("Operations")
+    if not banners(ctx):
+        return
+    st.subheader("Systems")
+    traffic(ctx, "service")
+    st.subheader("Interfaces")
+    traffic(ctx, "interface")
+    queues(ctx)
+    top_errors(ctx)
+    silence(ctx)
+
+
+render("operations", body)

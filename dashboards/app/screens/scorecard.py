@@ -1,0 +1,138 @@
+"""Executive scorecard: are we keeping our promises, and if not, where and what does it cost?"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import views
+from dashboards.catalog import LagPair
+from dashboards.figures import ops as ops_fig
+from dashboards.figures import slo as slo_fig
+from dashboards.queries.business import LagFigures
+from dashboards.queries.evaluations import SeriesKey
+from dashboards.timerange import to_datetime
+from dashboards.ui import cached, widgets
+from dashboards.ui.frame import PageContext, banners, render
+
+SPARK_POINTS = 40
+
+
+def headline_section(ctx: PageContext) -> None:
+    tr, url, cat, f = ctx.tr, ctx.url, ctx.catalog, ctx.filters
+    charge_pair = cat.lag_pair(views.CHARGE_LAG_SLA)
+    late_pair = cat.lag_pair(views.LATE_CHARGES_SLA) or charge_pair
+    implant_pair = cat.lag_pair(views.IMPLANT_SLA)
+
+    def lag(pair: LagPair | None, with_lags: bool = True) -> LagFigures | None:
+        if pair is None:
+            return None
+        return cached.lag_figures(
+            url, pair, tr.start_ns, tr.end_ns, now_ns=ctx.now_ns, filters=f, with_lags=with_lags
+        )
+
+    # The late-charges figure needs counts only, not the lag distribution.
+    charge, late, implant = lag(charge_pair), lag(late_pair, with_lags=False), lag(implant_pair)
+    gl = cached.stage_counts(
+        url, views.figure_stage(cat, views.GL_SLA, views.GL_STAGE), tr.start_ns, tr.end_ns, f
+    )
+    remits = cached.stage_counts(
+        url, views.figure_stage(cat, views.DENIAL_SLA, views.REMIT_STAGE), tr.start_ns, tr.end_ns, f
+    )
+    figures = views.headlines(cat, tr.label, charge=charge, late=late, gl=gl, remits=remits, implant=implant)
+    st.subheader("Business figures", anchor="figures")
+    where = " · ".join(x for x in (f.facility, f.service_line) if x) or "all facilities and service lines"
+    st.caption(f"{tr.label}, {where}.")
+    columns = st.columns(3)
+    for index, figure in enumerate(figures):
+        with columns[index % 3].container(border=True, key=f"headline-{figure.key}"):
+            st.metric(figure.label, figure.value, help=figure.detail)
+            st.caption(figure.detail)
+            if figure.sla_id and ctx.catalog.get(figure.sla_id):
+                st.page_link(
+                    "screens/sla.py",
+                    label="the rows behind it",
+                    icon=":material/table_rows:",
+                    query_params=ctx.page_params(sla=figure.sla_id),
+                )
+    if remits.denials:
+        widgets.chart(ops_fig.denial_codes(remits.denials, remits.count), key="denial-codes")
+    elif remits.count:
+        st.caption("No denials in the range.")
+
+
+def tile(
+    ctx: PageContext, t: views.Tile, spark: dict[str, tuple[list[datetime], list[float | None]]]
+) -> None:
+    with st.container(border=True, key=f"tile-{t.sla_id}"):
+        st.markdown(
+            widgets.badge_html(t.status) + f" &nbsp;<small>{escape(t.priority)} · {escape(t.owner)}</small>",
+            unsafe_allow_html=True,
+        )
+        st.page_link(
+            "screens/sla.py",
+            label=t.title,
+            icon=":material/target:",
+            query_params=ctx.page_params(sla=t.sla_id, slice=t.slice or ""),
+        )
+        st.metric(
+            "SLI",
+            views.pct(t.sli),
+            help=f"{t.kind} SLI of {t.sla_id}{f' ({t.slice})' if t.slice else ''} against its objective",
+            label_visibility="collapsed",
+        )
+        st.caption(f"{t.target_text} · {views.budget_text(t)}")
+        if t.at_risk_amount:
+            st.caption(f"At risk: {views.money(t.at_risk_amount)}")
+        xs, ys = spark.get(t.sla_id, ([], []))
+        if any(y is not None for y in ys):
+            widgets.chart(slo_fig.sparkline(xs, ys, t.objective, t.status), key=f"spark-{t.sla_id}")
+        if t.note:
+            st.caption(f":material/info: {t.note}")
+
+
+def tiles_section(ctx: PageContext) -> None:
+    evaluations = cached.latest_evaluations(ctx.url, min(ctx.tr.end_ns, ctx.now_ns))
+    tiles = views.build_tiles(evaluations, ctx.catalog, ctx.filters)
+    st.subheader("SLA scorecard", anchor="scorecard")
+    if not tiles:
+        widgets.no_data(
+            "No SLAs yet: put SLA files under `slas/` in the config directory "
+            f"(`{ctx.res.settings.config_dir}`) and start `vitals serve`."
+        )
+        return
+    counts = {s: sum(1 for t in tiles if t.status == s) for s in ("breach", "warning", "ok", "no-data")}
+    st.markdown(
+        " &nbsp; ".join(f"{widgets.badge_html(s)} {n}" for s, n in counts.items() if n),
+        unsafe_allow_html=True,
+    )
+    keys = tuple(SeriesKey(t.sla_id, t.slice) for t in tiles if t.evaluated_at_ns is not None)
+    samples = cached.evaluation_samples(
+        ctx.url, keys, ctx.tr.start_ns, min(ctx.tr.end_ns, ctx.now_ns), SPARK_POINTS
+    )
+    spark: dict[str, tuple[list[datetime], list[float | None]]] = {}
+    for sla_id, group in samples.groupby("sla_id"):
+        spark[str(sla_id)] = (
+            [to_datetime(int(a), ctx.tz) for a in group["at"]],
+            [None if pd.isna(v) else float(v) for v in group["sli"]],
+        )
+    for domain, in_domain in views.group_by_domain(tiles):
+        st.markdown(f"#### {views.domain_title(domain)}")
+        columns = st.columns(3)
+        for index, t in enumerate(in_domain):
+            with columns[index % 3]:
+                tile(ctx, t, spark)
+
+
+def body(ctx: PageContext) -> None:
+    st.title("Executive scorecard")
+    banners(ctx, needs_telemetry=False, needs_evaluations=True)
+    if ctx.status.has_telemetry:
+        headline_section(ctx)
+    tiles_section(ctx)
+
+
+render("scorecard", body)

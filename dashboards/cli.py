@@ -1,0 +1,181 @@
+"""``vitals dashboard``: run the Streamlit dashboard; ``hash-password`` and ``check`` for its config."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from vitals.options import settings_options
+from vitals.settings import ENV_CONFIG, ENV_DB, Settings
+
+APP = Path(__file__).resolve().parent / "app" / "main.py"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8501
+#: Okabe-Ito blue as the accent on both themes (a light and a dark one; viewers pick in the menu).
+THEME_FLAGS = (
+    "--theme.light.primaryColor=#0072B2",
+    "--theme.dark.primaryColor=#56B4E9",
+)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _safe_url(url: str) -> str:
+    """The store URL without its password, for the banner."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def streamlit_argv(host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        f"--server.address={host}",
+        f"--server.port={port}",
+        "--server.headless=true",
+        "--server.fileWatcherType=none",
+        "--server.runOnSave=false",
+        "--browser.gatherUsageStats=false",
+        "--global.developmentMode=false",
+        "--client.toolbarMode=minimal",
+        *THEME_FLAGS,
+    ]
+
+
+@click.group(invoke_without_command=True)
+@settings_options
+@click.option(
+    "--host",
+    envvar="VITALS_DASHBOARD_HOST",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Address to listen on (env VITALS_DASHBOARD_HOST). Beyond loopback, configure users first.",
+)
+@click.option(
+    "--port",
+    envvar="VITALS_DASHBOARD_PORT",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on (env VITALS_DASHBOARD_PORT).",
+)
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    help="Bring the store's schema up to date before starting (as vitals serve does).",
+)
+@click.pass_context
+def dashboard(ctx: click.Context, settings: Settings, host: str, port: int, migrate: bool) -> None:
+    """Run the Streamlit dashboard over the store (read-only; acks and silences go through alerts).
+
+    Reads the same --db and --config as `vitals serve`; users, roles and refresh settings come
+    from dashboard.yaml in the config directory. Headless: open the printed address yourself.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from dashboards import config as dashboard_config
+    from vitals.configfile import ConfigError
+
+    try:
+        config = dashboard_config.load(settings.config_dir)
+    except ConfigError as exc:
+        raise click.ClickException(f"the dashboard config has errors:\n{exc}") from exc
+    if not _is_loopback(host) and config.auth_mode == "none":
+        click.secho(
+            f"warning: listening on {host} without users: anyone who reaches it sees every page. "
+            f"Add users to {settings.config_dir / dashboard_config.FILE_NAME} "
+            "(see `vitals dashboard hash-password`) or configure OIDC.",
+            fg="yellow",
+            err=True,
+        )
+    if migrate:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from vitals.db import create_engine
+        from vitals.db import migrate as run_migrations
+
+        try:
+            engine = create_engine(settings.db_url)
+            run_migrations(engine)
+            engine.dispose()
+        except SQLAlchemyError as exc:
+            raise click.ClickException(f"cannot open the store {_safe_url(settings.db_url)}: {exc}") from exc
+    env = {**os.environ, ENV_DB: settings.db_url, ENV_CONFIG: str(settings.config_dir)}
+    click.echo(
+        f"Vitals dashboard: http://{host}:{port}/  (store {_safe_url(settings.db_url)}, "
+        f"config {settings.config_dir}, login: {config.auth_mode})",
+        err=True,
+    )
+    argv = streamlit_argv(host, port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Replace this process: Ctrl-C and SIGTERM reach Streamlit directly and stop it cleanly.
+    os.execve(sys.executable, argv, env)
+
+
+@dashboard.command("hash-password")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of prompting.",
+)
+@click.option("--username", default="USERNAME", help="Used only in the printed dashboard.yaml snippet.")
+@click.option(
+    "--role",
+    type=click.Choice(["executive", "engineer"]),
+    default="engineer",
+    show_default=True,
+    help="Used only in the printed snippet.",
+)
+def hash_password_command(password_stdin: bool, username: str, role: str) -> None:
+    """Print a bcrypt hash of a password for dashboard.yaml (the password itself is never stored)."""
+    from dashboards.auth import hash_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        hashed = hash_password(password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(hashed)
+    snippet = f"users:\n  - username: {username}\n    role: {role}\n    password_hash: '{hashed}'"
+    click.echo(f"\n# dashboard.yaml\n{snippet}", err=True)
+
+
+@dashboard.command("check")
+@settings_options
+def check(settings: Settings) -> None:
+    """Validate dashboard.yaml in the config directory; errors name file, line and field."""
+    from dashboards import config as dashboard_config
+    from vitals.configfile import ConfigError
+
+    path = settings.config_dir / dashboard_config.FILE_NAME
+    try:
+        config = dashboard_config.load(settings.config_dir)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    where = str(path) if path.exists() else f"{path} (absent: defaults)"
+    click.echo(
+        f"{where}: ok · login {config.auth_mode} · {len(config.users)} users · refresh {config.refresh:g}s"
+    )

@@ -1,0 +1,1 @@
+"""Pure plotly figure builders: plain data in, ``go.Figure`` out (no Streamlit, no SQL)."""

@@ -1,0 +1,381 @@
+"""The bad events behind an SLA's number, for the SLA detail page.
+
+Per SLI kind: the late objects of a lag SLI (with age and money), the failed or slow spans of a
+ratio or latency SLI, the silent periods of a freshness SLI, the minutes out of bounds of a
+gauge. Correlation keys appear only as the HMAC hashes the collector stored.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from collector.tables import spans
+from dashboards.catalog import Patterns, Selector, SlaSpec, patterns
+from dashboards.queries.business import NO_FILTERS, Filters, late_objects
+from dashboards.queries.failed import failed_refs, fetch
+from dashboards.queries.windows import patterns_cond, rare_windows
+from dashboards.sqlexpr import NS, is_error, lit, norm_kind
+from dashboards.tables import metric_rollups
+
+LIMIT = 200
+SCAN_CAP = 200_000
+FRESHNESS_SCAN_S = 86400
+
+
+@dataclass(frozen=True)
+class BadEvents:
+    kind: str
+    description: str  # what a row is, in the page's words
+    frame: pd.DataFrame
+    note: str | None = None  # e.g. "showing the 500 largest"
+
+
+_COLUMNS = {
+    "span": spans.c.name,
+    "service": spans.c.service_name,
+    "workflow": spans.c.hc_workflow,
+    "system": spans.c.hc_system,
+    "message_type": spans.c.hc_message_type,
+}
+
+
+def _selector_conditions(sel: Selector, start_ns: int, end_ns: int, filters: Filters) -> list[Any]:
+    s = spans.c
+    cond: list[Any] = []
+    if sel.stage:
+        cond += [
+            patterns_cond(s.hc_stage, sel.stage),
+            s.event_time_unix_nano >= start_ns,
+            s.event_time_unix_nano < end_ns,
+        ]
+    else:
+        cond += [s.start_time_unix_nano >= start_ns, s.start_time_unix_nano < end_ns]
+    for name, column in _COLUMNS.items():
+        patterns: Patterns = getattr(sel, name)
+        if patterns:
+            cond.append(patterns_cond(column, patterns))
+    if sel.kind:
+        cond.append(patterns_cond(norm_kind(s.kind), tuple(k.lower() for k in sel.kind)))
+    if sel.status == "error":
+        cond.append(is_error(s.status_code))
+    elif sel.status == "ok":
+        cond.append(~is_error(s.status_code))
+    if filters.facility:
+        cond.append(s.hc_facility == filters.facility)
+    if filters.service_line:
+        cond.append(s.hc_service_line == filters.service_line)
+    return cond
+
+
+def _matches(value: Any, patterns: Patterns) -> bool:
+    return value is not None and any(fnmatch.fnmatchcase(str(value), p) for p in patterns)
+
+
+def _exact(sel: Selector, row: Any) -> bool:
+    """The case-sensitive glob check SQL LIKE cannot make on every database."""
+    if sel.span and not _matches(row.name, sel.span):
+        return False
+    if sel.service and not _matches(row.service, sel.service):
+        return False
+    attrs = row.attributes if isinstance(row.attributes, Mapping) else {}
+    return all(_matches(attrs.get(k), v) for k, v in sel.attributes)
+
+
+_SPAN_FIELDS = [
+    spans.c.start_time_unix_nano.label("start"),
+    spans.c.trace_id,
+    spans.c.span_id,
+    spans.c.service_name.label("service"),
+    spans.c.name,
+    spans.c.status_code.label("status"),
+    spans.c.status_message,
+    (spans.c.duration_ns / lit(1_000_000.0)).label("duration_ms"),
+    spans.c.hc_facility.label("facility"),
+    spans.c.hc_amount.label("amount"),
+    spans.c.attributes,
+]
+SPAN_EVENT_COLUMNS = [
+    "start",
+    "trace_id",
+    "span_id",
+    "service",
+    "name",
+    "status",
+    "status_message",
+    "duration_ms",
+    "facility",
+    "amount",
+]
+
+
+def _spans(
+    engine: Engine,
+    sel: Selector,
+    start_ns: int,
+    end_ns: int,
+    filters: Filters,
+    *,
+    min_duration_ns: int | None = None,
+) -> tuple[pd.DataFrame, bool]:
+    """The newest LIMIT spans matching ``sel`` (and at least ``min_duration_ns`` long)."""
+    extra = [] if min_duration_ns is None else [spans.c.duration_ns >= min_duration_ns]
+    rows: list[tuple[Any, ...]] = []
+    capped = False
+    with engine.connect() as conn:
+        if not sel.stage and sel.status == "error":
+            # Failed spans: newest first from the error index, then fetched and checked exactly.
+            where = _selector_conditions(sel, start_ns, end_ns, filters) + extra
+            for refs in failed_refs(
+                conn, start_ns, end_ns, services=sel.service, names=sel.span, facility=filters.facility
+            ):
+                rows += [tuple(r)[:-3] for r in fetch(conn, refs, _SPAN_FIELDS, where) if _exact(sel, r)]
+                if len(rows) >= LIMIT:
+                    break
+            rows = sorted(rows, key=lambda r: r[0], reverse=True)[:LIMIT]
+        elif not sel.stage and min_duration_ns is not None:
+            # Rare spans without a stage: read only the windows where the rollups saw them.
+            for window in rare_windows(
+                conn,
+                start_ns,
+                end_ns,
+                services=sel.service,
+                names=sel.span,
+                min_duration_ns=min_duration_ns,
+            ):
+                # Windows come newest first; stop once a window cannot hold anything newer.
+                if len(rows) >= LIMIT and window.hi <= rows[-1][0]:
+                    break
+                cond = _selector_conditions(sel, window.lo, window.hi, filters) + extra
+                if window.service is not None:
+                    cond.append(spans.c.service_name == window.service)
+                query = select(*_SPAN_FIELDS).where(*cond).order_by(spans.c.start_time_unix_nano.desc())
+                rows += [tuple(row)[:-1] for row in conn.execute(query.limit(LIMIT)) if _exact(sel, row)]
+                rows = sorted(rows, key=lambda r: r[0], reverse=True)[:LIMIT]
+        else:
+            cond = _selector_conditions(sel, start_ns, end_ns, filters) + extra
+            order = spans.c.event_time_unix_nano.desc() if sel.stage else spans.c.start_time_unix_nano.desc()
+            query = select(*_SPAN_FIELDS).where(*cond).order_by(order).limit(SCAN_CAP)
+            scanned = 0
+            # Stream: stop reading as soon as LIMIT bad events are found.
+            for row in conn.execution_options(stream_results=True, yield_per=2000).execute(query):
+                scanned += 1
+                if _exact(sel, row):
+                    rows.append(tuple(row)[:-1])
+                    if len(rows) >= LIMIT:
+                        break
+            capped = scanned >= SCAN_CAP
+    return pd.DataFrame.from_records(rows[:LIMIT], columns=SPAN_EVENT_COLUMNS), capped
+
+
+def _ratio(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: Filters) -> BadEvents:
+    total = spec.selector("total")
+    if "bad" in spec.body:
+        bad = total.merged(spec.selector("bad"))
+        described = spec.selector("bad").describe()
+    else:
+        good = spec.selector("good")
+        # "good: {status: ok}" is by far the common case; its complement is "status: error".
+        flipped = {"ok": "error", "error": "ok"}.get(good.status or "")
+        bad = total.merged(Selector(status=flipped)) if flipped else total
+        described = f"not ({good.describe()})"
+    frame, capped = _spans(engine, bad, start_ns, end_ns, filters)
+    return BadEvents(
+        "ratio",
+        f"Spans of {total.describe()} that are bad ({described}), newest first",
+        frame,
+        _note(frame, capped),
+    )
+
+
+def _latency(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: Filters) -> BadEvents:
+    sel = spec.selector("select")
+    under = spec.threshold_s or 0.0
+    frame, capped = _spans(engine, sel, start_ns, end_ns, filters, min_duration_ns=int(under * NS))
+    return BadEvents(
+        "latency",
+        f"Spans of {sel.describe()} that took {under:g} s or longer, newest first",
+        frame,
+        _note(frame, capped),
+    )
+
+
+def _lag(
+    engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, *, now_ns: int, filters: Filters
+) -> BadEvents:
+    pair = spec.lag_pair()
+    if pair is None:
+        return BadEvents(
+            "lag",
+            "Late objects",
+            pd.DataFrame(),
+            "This lag SLA has no from/to selectors the dashboard can track.",
+        )
+    objects = late_objects(engine, pair, start_ns, end_ns, now_ns=now_ns, filters=filters, limit=LIMIT)
+    frame = pd.DataFrame.from_records(
+        [
+            {
+                "key_hash": o.key_hash,
+                "facility": o.facility,
+                "service_line": o.service_line,
+                "started": o.start_ns,
+                "deadline": o.deadline_ns,
+                "completed": o.end_ns,
+                "overdue_s": ((o.end_ns if o.end_ns is not None else now_ns) - o.deadline_ns) / NS,
+                "amount": o.amount,
+                "start_trace_id": o.start_trace_id,
+                "end_trace_id": o.end_trace_id,
+            }
+            for o in objects
+        ],
+        columns=[
+            "key_hash",
+            "facility",
+            "service_line",
+            "started",
+            "deadline",
+            "completed",
+            "overdue_s",
+            "amount",
+            "start_trace_id",
+            "end_trace_id",
+        ],
+    )
+    return BadEvents(
+        "lag",
+        f"Objects (hc.key.{pair.key}) whose {pair.to_stage} did not come within "
+        f"{pair.within_s / 3600:g} h of {pair.from_stage}, with the deadline in the range; "
+        "largest amount first",
+        frame,
+        f"showing the {LIMIT} largest" if len(frame) >= LIMIT else None,
+    )
+
+
+def _freshness(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: Filters) -> BadEvents:
+    sel = spec.selector("select")
+    max_age = spec.threshold_s or 900.0
+    scan_from = max(start_ns, end_ns - FRESHNESS_SCAN_S * NS)
+    cond = _selector_conditions(sel, scan_from, end_ns, filters)
+    time_col = spans.c.event_time_unix_nano if sel.stage else spans.c.start_time_unix_nano
+    with engine.connect() as conn:
+        times = [
+            int(t)
+            for t in conn.execute(select(time_col).where(*cond).order_by(time_col).limit(SCAN_CAP)).scalars()
+        ]
+    gaps = silent_periods(times, scan_from, end_ns, int(max_age * NS))
+    frame = pd.DataFrame.from_records(gaps, columns=["silent_from", "silent_until", "silent_s", "ongoing"])
+    note = None
+    if scan_from > start_ns:
+        note = "silent periods of the last 24 hours of the range (narrow the range to look further back)"
+    return BadEvents(
+        "freshness",
+        f"Periods longer than {max_age / 60:g} min without {sel.describe()}",
+        frame,
+        note,
+    )
+
+
+def silent_periods(times_ns: list[int], start_ns: int, end_ns: int, max_age_ns: int) -> list[dict[str, Any]]:
+    """Gaps longer than ``max_age`` between consecutive events (and before the first / after the last)."""
+    out = []
+    previous = start_ns
+    for t in [*sorted(times_ns), None]:
+        current = end_ns if t is None else t
+        if current - previous > max_age_ns:
+            out.append(
+                {
+                    "silent_from": previous,
+                    "silent_until": current,
+                    "silent_s": (current - previous) / NS,
+                    "ongoing": t is None,
+                }
+            )
+        if t is not None:
+            previous = t
+    return list(reversed(out))
+
+
+def _gauge(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int) -> BadEvents:
+    metric = str(spec.body.get("metric", ""))
+    where = spec.body.get("where") or {}
+    queues = patterns(where.get("queue")) if isinstance(where, Mapping) else ()
+    high = spec.body.get("max")
+    low = spec.body.get("min")
+    m = metric_rollups.c
+    cond = [
+        m.resolution == 60,
+        m.bucket >= start_ns // (60 * NS) * 60 * NS,
+        m.bucket < end_ns,
+        m.name == metric,
+    ]
+    if queues:
+        cond.append(patterns_cond(m.queue, queues))
+    if high is not None:
+        cond.append(m.value_max > float(high))
+    elif low is not None:
+        cond.append(m.value_min < float(low))
+    else:
+        return BadEvents(
+            "gauge", "Minutes out of bounds", pd.DataFrame(), "The gauge SLA has neither max nor min."
+        )
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(m.bucket, m.queue, m.value_max, m.value_min).where(*cond).order_by(m.queue, m.bucket)
+        ).all()
+    periods: list[dict[str, Any]] = []
+    for row in rows:
+        last = periods[-1] if periods else None
+        if last and last["queue"] == row.queue and last["until"] == int(row.bucket):
+            last["until"] = int(row.bucket) + 60 * NS
+            last["minutes"] += 1
+            last["worst"] = (
+                max(last["worst"], row.value_max) if high is not None else min(last["worst"], row.value_min)
+            )
+        else:
+            periods.append(
+                {
+                    "queue": row.queue,
+                    "from": int(row.bucket),
+                    "until": int(row.bucket) + 60 * NS,
+                    "minutes": 1,
+                    "worst": row.value_max if high is not None else row.value_min,
+                }
+            )
+    bound = f"> {high}" if high is not None else f"< {low}"
+    frame = pd.DataFrame.from_records(
+        sorted(periods, key=lambda p: p["from"], reverse=True),
+        columns=["queue", "from", "until", "minutes", "worst"],
+    )
+    return BadEvents("gauge", f"Periods when {metric} was {bound} (per-minute samples)", frame)
+
+
+def _note(frame: pd.DataFrame, capped: bool) -> str | None:
+    if capped:
+        return f"looked at the newest {SCAN_CAP:,} matching spans only; narrow the range to look further"
+    if len(frame) >= LIMIT:
+        return f"showing the newest {LIMIT}"
+    return None
+
+
+def bad_events(
+    engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, *, now_ns: int, filters: Filters = NO_FILTERS
+) -> BadEvents:
+    if spec.kind == "lag":
+        return _lag(engine, spec, start_ns, end_ns, now_ns=now_ns, filters=filters)
+    if spec.kind == "ratio":
+        return _ratio(engine, spec, start_ns, end_ns, filters)
+    if spec.kind == "latency":
+        return _latency(engine, spec, start_ns, end_ns, filters)
+    if spec.kind == "freshness":
+        return _freshness(engine, spec, start_ns, end_ns, filters)
+    if spec.kind == "gauge":
+        return _gauge(engine, spec, start_ns, end_ns)
+    return BadEvents(
+        spec.kind, "Bad events", pd.DataFrame(), f"The dashboard cannot list bad events of a {spec.kind} SLI."
+    )

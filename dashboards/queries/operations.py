@@ -1,0 +1,178 @@
+"""Operations: throughput and errors per system and interface, queues, top errors, silence."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from collector.tables import metric_points
+from dashboards.sqlexpr import NS, bucket, lit
+from dashboards.tables import error_groups, feeds, metric_rollups, span_rollups
+
+THROUGHPUT_COLUMNS = ["time", "group", "count", "errors", "duration_sum_ns", "duration_max_ns"]
+QUEUE_METRICS = ("queue.depth", "queue.oldest_age_seconds")
+QUEUE_NOW_METRICS = ("queue.depth", "queue.oldest_age_seconds", "queue.consumers", "queue.stuck")
+
+
+def _aligned(start_ns: int, end_ns: int, step_s: int) -> tuple[int, int]:
+    size = step_s * NS
+    return start_ns // size * size, end_ns
+
+
+def throughput(
+    engine: Engine,
+    start_ns: int,
+    end_ns: int,
+    *,
+    resolution_s: int,
+    step_s: int,
+    by: Literal["service", "interface"] = "service",
+) -> pd.DataFrame:
+    """Spans and failed spans per ``step_s`` for each service (system) or interface."""
+    r = span_rollups.c
+    group = r.service_name if by == "service" else r.interface
+    t = bucket(r.bucket, step_s)
+    lo, hi = _aligned(start_ns, end_ns, resolution_s)
+    query = (
+        select(
+            t.label("time"),
+            group.label("group"),
+            func.sum(r.count).label("count"),
+            func.sum(r.error_count).label("errors"),
+            func.sum(r.duration_sum_ns).label("duration_sum_ns"),
+            func.max(r.duration_max_ns).label("duration_max_ns"),
+        )
+        .where(r.resolution == resolution_s, r.bucket >= lo, r.bucket < hi)
+        .group_by(t, group)
+        .order_by(t)
+    )
+    if by == "interface":
+        query = query.where(r.interface != lit(""))
+    with engine.connect() as conn:
+        # Sums of BIGINT are NUMERIC on PostgreSQL: back to plain numbers.
+        rows = [
+            (int(t), g, int(n), int(e), int(ds or 0), int(dm or 0))
+            for t, g, n, e, ds, dm in conn.execute(query)
+        ]
+    return pd.DataFrame.from_records(rows, columns=THROUGHPUT_COLUMNS)
+
+
+def totals(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per group: spans, errors, error rate and mean duration over the whole range."""
+    if frame.empty:
+        return pd.DataFrame(columns=["group", "count", "errors", "error_rate", "mean_ms", "max_ms"])
+    grouped = frame.groupby("group", as_index=False).agg(
+        count=("count", "sum"),
+        errors=("errors", "sum"),
+        duration_sum_ns=("duration_sum_ns", "sum"),
+        duration_max_ns=("duration_max_ns", "max"),
+    )
+    grouped["error_rate"] = grouped["errors"] / grouped["count"]
+    grouped["mean_ms"] = grouped["duration_sum_ns"] / grouped["count"] / 1e6
+    grouped["max_ms"] = grouped["duration_max_ns"] / 1e6
+    return (
+        grouped[["group", "count", "errors", "error_rate", "mean_ms", "max_ms"]]
+        .sort_values("count", ascending=False)
+        .reset_index(drop=True)
+    )
+
+
+def queue_series(engine: Engine, start_ns: int, end_ns: int, resolution_s: int, step_s: int) -> pd.DataFrame:
+    """Per queue and metric and step: the highest and the mean sampled value."""
+    m = metric_rollups.c
+    t = bucket(m.bucket, step_s)
+    lo, hi = _aligned(start_ns, end_ns, resolution_s)
+    query = (
+        select(
+            t.label("time"),
+            m.queue,
+            m.name,
+            func.max(m.value_max).label("max"),
+            (func.sum(m.value_sum) / func.sum(m.samples)).label("mean"),
+        )
+        .where(m.resolution == resolution_s, m.bucket >= lo, m.bucket < hi, m.name.in_(QUEUE_METRICS))
+        .group_by(t, m.queue, m.name)
+        .order_by(t)
+    )
+    with engine.connect() as conn:
+        rows = [(int(t), q, n, float(hi), float(mean)) for t, q, n, hi, mean in conn.execute(query)]
+    return pd.DataFrame.from_records(rows, columns=["time", "queue", "name", "max", "mean"])
+
+
+def queue_now(engine: Engine, now_ns: int, lookback_s: int = 3600) -> pd.DataFrame:
+    """The newest sample of each queue gauge (within ``lookback_s``), one row per queue."""
+    m = metric_rollups.c
+    with engine.connect() as conn:
+        queues = sorted(
+            {
+                r[0]
+                for r in conn.execute(
+                    select(m.queue)
+                    .where(m.resolution == 60, m.bucket >= now_ns - lookback_s * NS, m.queue != lit(""))
+                    .distinct()
+                )
+            }
+        )
+        records = []
+        p = metric_points.c
+        for queue in queues[:100]:
+            record: dict[str, object] = {"queue": queue}
+            for name in QUEUE_NOW_METRICS:
+                row = conn.execute(
+                    select(p.value, p.time_unix_nano)
+                    .where(p.queue == queue, p.name == name, p.time_unix_nano <= now_ns)
+                    .order_by(p.time_unix_nano.desc())
+                    .limit(1)
+                ).first()
+                record[name] = None if row is None else row.value
+                if name == "queue.depth":
+                    record["sampled_at"] = None if row is None else int(row.time_unix_nano)
+            records.append(record)
+    return pd.DataFrame.from_records(records, columns=["queue", *QUEUE_NOW_METRICS, "sampled_at"])
+
+
+def top_errors(engine: Engine, start_ns: int, end_ns: int, limit: int = 20) -> pd.DataFrame:
+    """Failed spans grouped by service, span and message, most frequent first (hourly buckets)."""
+    e = error_groups.c
+    hour = 3600 * NS
+    query = (
+        select(
+            e.service_name,
+            e.span_name,
+            e.message,
+            func.sum(e.count).label("count"),
+            func.max(e.last_seen_ns).label("last_seen"),
+            func.max(e.example_trace_id).label("example_trace_id"),
+        )
+        .where(e.bucket >= start_ns // hour * hour, e.bucket < end_ns)
+        .group_by(e.service_name, e.span_name, e.message)
+        .order_by(func.sum(e.count).desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        rows = [(s, n, m, int(c), int(seen), trace) for s, n, m, c, seen, trace in conn.execute(query)]
+    return pd.DataFrame.from_records(
+        rows, columns=["service", "span", "message", "count", "last_seen", "example_trace_id"]
+    )
+
+
+def feed_silence(engine: Engine, now_ns: int) -> pd.DataFrame:
+    """Every interface feed with the time since its last message, most silent first."""
+    f = feeds.c
+    with engine.connect() as conn:
+        rows = [
+            tuple(r)
+            for r in conn.execute(
+                select(f.interface, f.service_name, f.facility, f.last_seen_ns, f.count).order_by(
+                    f.last_seen_ns
+                )
+            )
+        ]
+    frame = pd.DataFrame.from_records(
+        rows, columns=["interface", "service", "facility", "last_seen", "count"]
+    )
+    frame["silent_s"] = (now_ns - frame["last_seen"]) / NS if not frame.empty else []
+    return frame

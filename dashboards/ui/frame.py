@@ -1,0 +1,321 @@
+"""What every page shares: the sidebar controls kept in the URL, the banners, auto-refresh.
+
+The sidebar widgets are bound to URL query parameters (``bind="query-params"``), so the address
+bar always holds the view and a copied link opens it: ``range``, ``from``, ``to``, ``tz``,
+``facility``, ``line`` and ``refresh``. Page widgets add their own (``sla``, ``slice``,
+``trace``, ``key`` ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from dashboards import timerange
+from dashboards.auth import Identity, may_open
+from dashboards.catalog import Catalog
+from dashboards.config import DashboardConfig
+from dashboards.queries.business import Filters
+from dashboards.queries.status import StoreStatus
+from dashboards.ui import cached
+from dashboards.ui.resources import Resources, resources
+
+REFRESH_CHOICES = {"30s": 30, "1m": 60, "5m": 300, "off": 0}
+COMMON_ZONES = (
+    "UTC",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+)
+ALL = "all"
+#: Page key -> (script, title, icon). The URL path of a page is its key.
+PAGES: dict[str, tuple[str, str, str]] = {
+    "scorecard": ("screens/scorecard.py", "Executive scorecard", ":material/dashboard:"),
+    "sla": ("screens/sla.py", "SLA detail", ":material/target:"),
+    "operations": ("screens/operations.py", "Operations", ":material/monitor_heart:"),
+    "traces": ("screens/traces.py", "Traces", ":material/timeline:"),
+    "dependencies": ("screens/dependencies.py", "Dependency map", ":material/hub:"),
+    "alerts": ("screens/alerts.py", "Alerts", ":material/notifications:"),
+}
+
+
+@dataclass(frozen=True)
+class View:
+    """The view the sidebar selected: the range's rule (not yet resolved against now)."""
+
+    params: dict[str, str]
+    tz: str
+    filters: Filters
+    refresh_s: int
+
+
+@dataclass(frozen=True)
+class PageContext:
+    res: Resources
+    identity: Identity
+    view: View
+    tr: timerange.TimeRange
+    now_ns: int
+    status: StoreStatus
+
+    @property
+    def engine(self) -> Engine:
+        return self.res.engine
+
+    @property
+    def url(self) -> str:
+        return self.res.url
+
+    @property
+    def config(self) -> DashboardConfig:
+        return self.res.config
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.res.catalog
+
+    @property
+    def filters(self) -> Filters:
+        return self.view.filters
+
+    @property
+    def tz(self) -> str:
+        return self.tr.tz
+
+    @property
+    def tz_label(self) -> str:
+        return f"{self.tr.tz}, {timerange.to_datetime(self.now_ns, self.tr.tz).strftime('%Z')}"
+
+    def fmt(self, ns: int | None, *, seconds: bool = False) -> str:
+        return timerange.format_time(ns, self.tz, seconds=seconds)
+
+    def page_params(self, **params: str) -> dict[str, str]:
+        """Query parameters for a link to another page: this view's, plus the page's own."""
+        return {**self.shared_params(), **{k: v for k, v in params.items() if v}}
+
+    def link(self, page: str, **params: str) -> str:
+        """A relative URL to ``page`` keeping this view's range, zone and filters (for tables).
+
+        The first page (the scorecard) is the app's default and lives at the root.
+        """
+        path = "./" if page == next(iter(PAGES)) else page
+        return f"{path}?{urlencode(self.page_params(**params))}"
+
+    def shared_params(self) -> dict[str, str]:
+        out = dict(self.view.params)
+        if self.filters.facility:
+            out["facility"] = self.filters.facility
+        if self.filters.service_line:
+            out["line"] = self.filters.service_line
+        return out
+
+
+def browser_zone(config: DashboardConfig) -> str:
+    return timerange.valid_tz(st.context.timezone, config.time_zone)
+
+
+def sidebar(res: Resources, identity: Identity) -> View:
+    """The shared controls; every value is bound to the URL."""
+    config = res.config
+    with st.sidebar:
+        st.markdown("**Time range**")
+        preset = (
+            st.segmented_control(
+                "Range",
+                [*timerange.PRESETS, "custom"],
+                default=timerange.DEFAULT_PRESET,
+                key="range",
+                bind="query-params",
+                help="Last hour, day, week or month, or a custom range (kept in the URL: share the link).",
+                label_visibility="collapsed",
+            )
+            or timerange.DEFAULT_PRESET
+        )
+        # Values from a shared link stay selectable even when they are not among the usual ones.
+        wanted = st.query_params
+        linked_zone = timerange.valid_tz(wanted.get("tz"), "")
+        zones = list(
+            dict.fromkeys([browser_zone(config), config.time_zone, *COMMON_ZONES, *[linked_zone][:1]])
+        )
+        zones = [z for z in zones if z]
+        tz = st.selectbox(
+            "Time zone",
+            zones,
+            index=0,
+            key="tz",
+            bind="query-params",
+            help="Every time on the page is shown in it.",
+        )
+        params = {"range": preset, "tz": tz}
+        if preset == "custom":
+            default_from, default_to = _custom_defaults(tz)
+            start = st.datetime_input("From", value=default_from, key="from", bind="query-params")
+            end = st.datetime_input("To", value=default_to, key="to", bind="query-params")
+            params["from"] = (start or default_from).isoformat(timespec="minutes")
+            params["to"] = (end or default_to).isoformat(timespec="minutes")
+        st.markdown("**Filters**")
+        facilities, lines = cached.filter_choices(res.url, timerange.snap(timerange.utc_now_ns(), 60))
+        facilities = sorted({*facilities, *[v for v in [wanted.get("facility")] if v and v != ALL]})
+        lines = sorted({*lines, *[v for v in [wanted.get("line")] if v and v != ALL]})
+        facility = st.selectbox(
+            "Facility",
+            [ALL, *facilities],
+            key="facility",
+            bind="query-params",
+            help="hc.facility of the telemetry.",
+        )
+        line = st.selectbox(
+            "Service line",
+            [ALL, *lines],
+            key="line",
+            bind="query-params",
+            help="hc.service_line of the telemetry.",
+        )
+        st.markdown("**Refresh**")
+        default_refresh = _refresh_choice(float(config.refresh))
+        refresh = (
+            st.segmented_control(
+                "Auto-refresh",
+                list(REFRESH_CHOICES),
+                default=default_refresh,
+                key="refresh",
+                bind="query-params",
+                help="How often the page reloads its data; 'off' pauses it.",
+            )
+            or default_refresh
+        )
+        st.divider()
+        st.caption(
+            f"Signed in as **{identity.name}** ({identity.role})"
+            if identity.username
+            else "No login configured"
+        )
+    return View(
+        params=params,
+        tz=tz,
+        filters=Filters(None if facility == ALL else facility, None if line == ALL else line),
+        refresh_s=REFRESH_CHOICES[refresh],
+    )
+
+
+def _refresh_choice(seconds: float) -> str:
+    return min(
+        (k for k in REFRESH_CHOICES if REFRESH_CHOICES[k]), key=lambda k: abs(REFRESH_CHOICES[k] - seconds)
+    )
+
+
+def _custom_defaults(tz: str) -> tuple[datetime, datetime]:
+    """Stable per session: a widget's default must not change between reruns."""
+    if "vitals.custom_defaults" not in st.session_state:
+        now = datetime.now(ZoneInfo(tz)).replace(second=0, microsecond=0, tzinfo=None)
+        st.session_state["vitals.custom_defaults"] = (now - timedelta(days=1), now)
+    value: tuple[datetime, datetime] = st.session_state["vitals.custom_defaults"]
+    return value
+
+
+def current_view() -> View:
+    view = st.session_state.get("vitals.view")
+    if not isinstance(view, View):
+        raise RuntimeError("page opened without the app shell (run `vitals dashboard`)")
+    return view
+
+
+def current_identity() -> Identity:
+    identity = st.session_state.get("vitals.identity")
+    if not isinstance(identity, Identity):
+        raise RuntimeError("page opened without the app shell (run `vitals dashboard`)")
+    return identity
+
+
+def context() -> PageContext | None:
+    """This run's context, or None (after showing why) when the range in the URL is invalid."""
+    res = resources()
+    view = current_view()
+    now_ns = timerange.snap(timerange.utc_now_ns(), 5)
+    try:
+        tr = timerange.parse(view.params, now_ns, view.tz)
+    except timerange.RangeError as exc:
+        st.error(f"The time range in the URL cannot be read: {exc}")
+        return None
+    return PageContext(res, current_identity(), view, tr, now_ns, cached.store_status(res.url, now_ns))
+
+
+def banners(ctx: PageContext, *, needs_telemetry: bool = True, needs_evaluations: bool = False) -> bool:
+    """Empty, stale and catching-up states; False when the page has nothing to show at all."""
+    s = ctx.status
+    endpoint = ctx.config.otlp_endpoint
+    if not s.has_telemetry:
+        st.info(
+            f"**No telemetry yet.** Point your OTLP exporter at `{endpoint}` "
+            f"(`OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}`) with `vitals serve` running, "
+            "or run `vitals demo` to watch a synthetic health system.",
+            icon=":material/sensors_off:",
+        )
+        if needs_telemetry:
+            return False
+    else:
+        age = s.telemetry_age_s
+        if age is not None and age > float(ctx.config.stale_after):
+            st.warning(
+                f"**Stale data:** the newest telemetry arrived {timerange.format_duration(age)} ago "
+                f"({ctx.fmt(ctx.now_ns - int(age * 1e9))}). The collector (`vitals serve`) may have stopped "
+                "or fallen behind, or the senders went quiet.",
+                icon=":material/schedule:",
+            )
+        if s.rollup_behind > 0:
+            st.info(
+                f"Catching up: {s.rollup_behind:,} new rows are not in the figures yet "
+                "(the rollups follow the store every few seconds).",
+                icon=":material/hourglass_top:",
+            )
+    if needs_evaluations:
+        eval_age = s.evaluation_age_s
+        if eval_age is None:
+            if ctx.catalog.slas:
+                st.info(
+                    "**No SLA evaluations yet.** The SLA engine runs inside `vitals serve` and writes "
+                    "its first evaluation within a minute of starting.",
+                    icon=":material/pending:",
+                )
+        elif eval_age > max(300.0, float(ctx.config.stale_after)):
+            st.warning(
+                f"**SLA evaluations are {timerange.format_duration(eval_age)} old** (last at "
+                f"{ctx.fmt(s.newest_evaluation_ns)}): is the SLA engine (`vitals serve`) running?",
+                icon=":material/schedule:",
+            )
+    return True
+
+
+def render(page: str, body: Callable[[PageContext], None]) -> None:
+    """Run a page body inside an auto-refreshing fragment, with the 'updated at' line."""
+    identity = current_identity()
+    if not may_open(identity.role, page):
+        st.error(f"The {identity.role} role cannot open this page.")
+        st.stop()
+    view = current_view()
+
+    @st.fragment(run_every=view.refresh_s or None)
+    def fragment() -> None:
+        ctx = context()
+        if ctx is None:
+            return
+        refresh = f"auto-refresh every {view.refresh_s} s" if view.refresh_s else "auto-refresh paused"
+        span = f"{ctx.tr.label} ({ctx.fmt(ctx.tr.start_ns)} to {ctx.fmt(ctx.tr.end_ns)})"
+        st.caption(
+            f"Updated at {ctx.fmt(timerange.utc_now_ns(), seconds=True)} · {refresh} · {span} · "
+            f"times in {ctx.tz_label}"
+        )
+        body(ctx)
+
+    fragment()

@@ -1,0 +1,326 @@
+"""What the pages show, computed from query results: tiles, headline rows and number formats.
+
+Pure (no Streamlit, no SQL), so the numbers a page prints are tested without a browser.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from dashboards.catalog import Catalog
+from dashboards.queries.business import NO_FILTERS, Filters, LagFigures, StageCounts
+from dashboards.timerange import format_duration
+from slas.model import Evaluation
+
+DOMAINS: dict[str, str] = {
+    "revenue-cycle": "Revenue cycle",
+    "supply-chain": "Supply chain",
+    "finance": "Finance",
+    "clinical-operations": "Clinical operations",
+    "integration": "Integration",
+}
+
+
+def sli_text(body: Mapping[str, Any]) -> str:
+    """An SLI definition as the SLA file writes it (flow YAML), without empty fields."""
+
+    def prune(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: prune(v) for k, v in value.items() if v not in ({}, [], (), None)}
+        if isinstance(value, list | tuple):
+            items = [prune(v) for v in value]
+            return items[0] if len(items) == 1 else items
+        return value
+
+    return str(yaml.safe_dump(prune(body), default_flow_style=True, sort_keys=False, width=1000)).strip()
+
+
+def domain_title(domain: str) -> str:
+    return DOMAINS.get(domain, domain.replace("-", " ").capitalize())
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    """``99.52%``; no value is "no data", never "0%"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "no data"
+    return f"{value * 100:.{digits}f}%"
+
+
+def money(value: float | None) -> str:
+    if value is None:
+        return "no data"
+    return f"${value:,.2f}" if abs(value) < 1000 else f"${value:,.0f}"
+
+
+def count(value: int | None, unit: str) -> str:
+    if value is None:
+        return "no data"
+    return f"{value:,} {unit}"
+
+
+def duration(value_s: float | None) -> str:
+    return "no data" if value_s is None else format_duration(value_s)
+
+
+@dataclass(frozen=True)
+class Tile:
+    sla_id: str
+    title: str
+    domain: str
+    status: str
+    priority: str
+    owner: str
+    kind: str
+    sli: float | None
+    objective: float | None
+    window_label: str
+    budget_remaining: float | None
+    time_to_exhaustion_s: float | None
+    at_risk_amount: float | None
+    slice: str | None
+    evaluated_at_ns: int | None
+    note: str | None = None  # e.g. "not sliced by facility: showing all facilities"
+
+    @property
+    def target_text(self) -> str:
+        if self.objective is None:
+            return "no objective"
+        return f"target {self.objective * 100:g}% over {self.window_label}"
+
+
+def _slice_labels(filters: Filters) -> dict[str, str]:
+    labels = {}
+    if filters.facility:
+        labels["hc.facility"] = filters.facility
+    if filters.service_line:
+        labels["hc.service_line"] = filters.service_line
+    return labels
+
+
+def pick_evaluation(
+    evaluations: Sequence[Evaluation], filters: Filters
+) -> tuple[Evaluation | None, str | None]:
+    """The evaluation of one SLA that matches the filters, and a note when none could."""
+    whole = next((e for e in evaluations if e.slice is None), None)
+    wanted = _slice_labels(filters)
+    if not wanted:
+        return whole, None
+    exact = next((e for e in evaluations if e.slice is not None and e.labels == wanted), None)
+    if exact is not None:
+        return exact, None
+    what = " and ".join(k.removeprefix("hc.").replace("_", " ") for k in wanted)
+    return whole, f"not sliced by {what}: showing the SLA as a whole"
+
+
+def tile_of(e: Evaluation, note: str | None = None) -> Tile:
+    return Tile(
+        sla_id=e.sla_id,
+        title=e.title,
+        domain=e.domain,
+        status=e.status,
+        priority=e.priority,
+        owner=e.owner,
+        kind=e.kind,
+        sli=e.sli,
+        objective=e.objective,
+        window_label=e.window_label,
+        budget_remaining=e.budget_remaining,
+        time_to_exhaustion_s=e.time_to_exhaustion_s,
+        at_risk_amount=e.at_risk_amount,
+        slice=e.slice,
+        evaluated_at_ns=e.at_unix_nano,
+        note=note,
+    )
+
+
+def build_tiles(
+    evaluations: Sequence[Evaluation], catalog: Catalog, filters: Filters = NO_FILTERS
+) -> list[Tile]:
+    """One tile per SLA (evaluated or only configured), worst status first within a domain."""
+    by_sla: dict[str, list[Evaluation]] = {}
+    for e in evaluations:
+        by_sla.setdefault(e.sla_id, []).append(e)
+    tiles: list[Tile] = []
+    for group in by_sla.values():
+        chosen, note = pick_evaluation(group, filters)
+        tiles.append(tile_of(chosen if chosen is not None else group[0], note))
+    for spec in catalog.slas:
+        if spec.id not in by_sla:
+            tiles.append(
+                Tile(
+                    sla_id=spec.id,
+                    title=spec.title,
+                    domain=spec.domain,
+                    status="no-data",
+                    priority=spec.priority,
+                    owner=spec.owner,
+                    kind=spec.kind,
+                    sli=None,
+                    objective=spec.objective,
+                    window_label=spec.window_label,
+                    budget_remaining=None,
+                    time_to_exhaustion_s=None,
+                    at_risk_amount=None,
+                    slice=None,
+                    evaluated_at_ns=None,
+                    note="not evaluated yet: is the SLA engine (vitals serve) running?",
+                )
+            )
+    order = {"breach": 0, "warning": 1, "no-data": 2, "ok": 3}
+    return sorted(tiles, key=lambda t: (order.get(t.status, 9), t.priority or "P9", t.sla_id))
+
+
+def group_by_domain(tiles: Sequence[Tile]) -> list[tuple[str, list[Tile]]]:
+    known = list(DOMAINS)
+    groups: dict[str, list[Tile]] = {}
+    for tile in tiles:
+        groups.setdefault(tile.domain, []).append(tile)
+    ordered = sorted(groups, key=lambda d: (known.index(d) if d in known else len(known), d))
+    return [(d, groups[d]) for d in ordered]
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One executive figure with its unit, target and window beside it."""
+
+    key: str
+    label: str
+    value: str
+    detail: str  # target, window and how it was computed
+    raw: float | None = None
+    breakdown: dict[str, int] = field(default_factory=dict)
+    sla_id: str | None = None  # where the rows behind the figure are (its SLA's bad events)
+
+
+def budget_text(tile: Tile) -> str:
+    if tile.budget_remaining is None:
+        return "budget: no data"
+    left = f"{tile.budget_remaining * 100:.0f}% of the error budget left"
+    if tile.time_to_exhaustion_s is not None and tile.budget_remaining > 0:
+        left += f", gone in {format_duration(tile.time_to_exhaustion_s)} at this burn rate"
+    elif tile.budget_remaining <= 0:
+        left = f"budget overspent ({tile.budget_remaining * 100:.0f}%)"
+    return left
+
+
+#: Which SLA each executive figure follows (its threshold, target and window come from that SLA
+#: file; the stage is used when the SLA does not select one).
+CHARGE_LAG_SLA = "charge-lag"
+LATE_CHARGES_SLA = "late-charges"
+GL_SLA = "gl-posting-errors"
+DENIAL_SLA = "initial-denial-rate"
+IMPLANT_SLA = "implant-inventory-sync-lag"
+GL_STAGE = "gl.posted"
+REMIT_STAGE = "remit.received"
+
+
+def figure_stage(catalog: Catalog, sla_id: str, fallback: str) -> str:
+    spec = catalog.get(sla_id)
+    if spec is not None:
+        for name in ("total", "select"):
+            stage = spec.selector(name).single_stage
+            if stage:
+                return stage
+    return fallback
+
+
+def _target(catalog: Catalog, sla_id: str) -> str:
+    spec = catalog.get(sla_id)
+    return f"target {spec.target_text()} ({sla_id})" if spec else f"no SLA {sla_id!r} configured"
+
+
+def headlines(
+    catalog: Catalog,
+    range_label: str,
+    *,
+    charge: LagFigures | None,
+    late: LagFigures | None,
+    gl: StageCounts,
+    remits: StageCounts,
+    implant: LagFigures | None,
+) -> list[Headline]:
+    """The scorecard's business figures over the chosen range, each with unit, target and window."""
+    when = range_label.lower()
+    out: list[Headline] = []
+    if charge is not None:
+        within = duration(charge.within_s)
+        out.append(
+            Headline(
+                "charge_lag",
+                "Charge lag (median)",
+                duration(charge.median_s),
+                f"p95 {duration(charge.p95_s)} · {charge.completed:,} charges posted, {when} · "
+                f"procedure documented → charge posted; {_target(catalog, CHARGE_LAG_SLA)}, "
+                f"deadline {within}",
+                charge.median_s,
+                sla_id=CHARGE_LAG_SLA,
+            )
+        )
+    if late is not None:
+        within = duration(late.within_s)
+        out.append(
+            Headline(
+                "late_charges",
+                "Late charges",
+                count(late.late, "charges"),
+                f"of {late.due:,} due, {when}: not posted within {within} · "
+                f"{late.open_late:,} still unposted · {_target(catalog, late.pair)}",
+                float(late.late),
+                sla_id=late.pair,
+            )
+        )
+    if charge is not None:
+        # Money at risk follows the charge-lag promise (the SLA engine's at-risk amount), while
+        # "late charges" follows the late-charges SLA when there is one (e.g. posted after 72 h).
+        within = duration(charge.within_s)
+        out.append(
+            Headline(
+                "revenue_at_risk",
+                "Revenue at risk",
+                money(charge.late_amount),
+                f"in the {charge.late:,} charges not posted within {within}, {when} · "
+                f"{money(charge.open_late_amount)} still unposted · {_target(catalog, CHARGE_LAG_SLA)}",
+                charge.late_amount,
+                sla_id=CHARGE_LAG_SLA,
+            )
+        )
+    out.append(
+        Headline(
+            "gl_error_rate",
+            "GL posting error rate",
+            pct(gl.error_rate),
+            f"{gl.errors:,} of {gl.count:,} postings failed, {when} · {_target(catalog, GL_SLA)}",
+            gl.error_rate,
+            sla_id=GL_SLA,
+        )
+    )
+    out.append(
+        Headline(
+            "denial_rate",
+            "Initial denial rate",
+            pct(remits.denial_rate),
+            f"{remits.denied:,} of {remits.count:,} remits denied, {range_label.lower()} · "
+            f"{_target(catalog, DENIAL_SLA)}",
+            remits.denial_rate,
+            dict(remits.denials),
+            sla_id=DENIAL_SLA,
+        )
+    )
+    if implant is not None:
+        out.append(
+            Headline(
+                "implant_sync_lag",
+                "Implant inventory sync lag (median)",
+                duration(implant.median_s),
+                f"p95 {duration(implant.p95_s)} · {implant.completed:,} implants synced, {when} · "
+                f"{implant.late:,} late · {_target(catalog, IMPLANT_SLA)}",
+                implant.median_s,
+                sla_id=IMPLANT_SLA,
+            )
+        )
+    return out

@@ -1,0 +1,1 @@
+"""Scenario files shipped with Vitals (``default.yaml``: the demo's incidents)."""

@@ -1,0 +1,289 @@
+"""Reading telemetry for the SLA engine: only what is new, or a back-fill's share of history.
+
+``TelemetrySource`` is the edge; :class:`SqlTelemetrySource` reads the collector's ``spans`` and
+``metric_points`` tables by primary-key ranges (cheap however large the tables grow) and
+:class:`MemoryTelemetrySource` serves lists for unit tests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Select, and_, false, or_, select, true
+from sqlalchemy.engine import Engine
+
+from collector.tables import metric_points, spans
+from slas.records import PointRecord, SpanRecord
+from slas.spec import Selector
+
+__all__ = ["MemoryTelemetrySource", "SqlTelemetrySource", "TelemetrySource"]
+
+Gaps = Sequence[tuple[int, int | None]]  # (exclusive low, exclusive high or None)
+Ranges = Sequence[tuple[int, int]]  # inclusive
+
+
+class TelemetrySource(Protocol):
+    def read_spans(self, gaps: Gaps, limit: int) -> list[SpanRecord]:
+        """Spans whose id lies in a gap, lowest ids first."""
+        ...
+
+    def read_points(self, gaps: Gaps, limit: int) -> list[PointRecord]: ...
+
+    def read_spans_in(self, ranges: Ranges, limit: int, selectors: Sequence[Selector]) -> list[SpanRecord]:
+        """Spans with ids in ``ranges`` that may match one of ``selectors`` (a superset), lowest first."""
+        ...
+
+    def read_points_in(self, ranges: Ranges, limit: int, names: set[str]) -> list[PointRecord]: ...
+
+    def span_history(
+        self, from_ns: int, to_ns: int, selectors: Sequence[Selector], chunk: int
+    ) -> Iterator[list[SpanRecord]]:
+        """Spans whose event time is in [from, to) and that may match, in chunks."""
+        ...
+
+    def point_history(
+        self, from_ns: int, to_ns: int, names: set[str], chunk: int
+    ) -> Iterator[list[PointRecord]]: ...
+
+
+_HC = {
+    "hc_workflow": "hc.workflow",
+    "hc_stage": "hc.stage",
+    "hc_system": "hc.system",
+    "hc_message_type": "hc.message.type",
+    "hc_facility": "hc.facility",
+    "hc_service_line": "hc.service_line",
+    "hc_denial_code": "hc.denial.code",
+    "hc_amount": "hc.amount",
+}
+_SPAN_COLUMNS = [
+    spans.c.id,
+    spans.c.name,
+    spans.c.service_name,
+    spans.c.kind,
+    spans.c.status_code,
+    spans.c.event_time_unix_nano,
+    spans.c.duration_ns,
+    spans.c.attributes,
+    *(spans.c[name] for name in _HC),
+]
+_POINT_COLUMNS = [
+    metric_points.c.id,
+    metric_points.c.name,
+    metric_points.c.service_name,
+    metric_points.c.time_unix_nano,
+    metric_points.c.value,
+    metric_points.c.attributes,
+    metric_points.c.queue,
+]
+
+
+def _span(row: Sequence[Any]) -> SpanRecord:
+    attributes = dict(row[7] or {})
+    for offset, attribute in enumerate(_HC.values(), start=8):
+        value = row[offset]
+        if value is not None:
+            attributes.setdefault(attribute, value)
+    attributes.setdefault("service.name", row[2])
+    return SpanRecord(
+        row[0], row[1], row[2], str(row[3]).lower(), str(row[4]).lower(), row[5], row[6], attributes
+    )
+
+
+def _point(row: Sequence[Any]) -> PointRecord:
+    attributes = dict(row[5] or {})
+    if row[6] is not None:
+        attributes.setdefault("queue", row[6])
+    attributes.setdefault("service.name", row[2])
+    return PointRecord(row[0], row[1], row[2], row[3], row[4], attributes)
+
+
+def _gap_clause(column: Any, gaps: Gaps) -> Any:
+    parts = [and_(column > low, column < high) if high is not None else column > low for low, high in gaps]
+    return or_(*parts) if parts else false()
+
+
+def _range_clause(column: Any, ranges: Ranges) -> Any:
+    parts = [column.between(low, high) for low, high in ranges]
+    return or_(*parts) if parts else false()
+
+
+def _like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def _values_clause(column: Any, patterns: Sequence[str]) -> Any:
+    exact = [p for p in patterns if not re.search(r"[*?\[]", p)]
+    globs = [p for p in patterns if re.search(r"[*?]", p) and "[" not in p]
+    if len(exact) + len(globs) != len(patterns):
+        return true()  # character classes: let Python decide
+    parts = [column.in_(exact)] if exact else []
+    parts += [column.like(_like(p), escape="\\") for p in globs]
+    return or_(*parts)
+
+
+def selector_prefilter(selectors: Sequence[Selector]) -> Any:
+    """A SQL condition every span matching one of ``selectors`` meets (it may admit more)."""
+    if not selectors:
+        return true()
+    alternatives = []
+    for selector in selectors:
+        parts = []
+        for field_name, column in (
+            ("span", spans.c.name),
+            ("service", spans.c.service_name),
+            ("stage", spans.c.hc_stage),
+            ("workflow", spans.c.hc_workflow),
+            ("system", spans.c.hc_system),
+            ("message_type", spans.c.hc_message_type),
+        ):
+            patterns = getattr(selector, field_name)
+            if patterns is not None:
+                parts.append(_values_clause(column, patterns))
+        if selector.status == "error":
+            parts.append(spans.c.status_code == "error")
+        if not parts:
+            return true()
+        alternatives.append(and_(*parts))
+    return or_(*alternatives)
+
+
+class SqlTelemetrySource:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _spans(self, query: Select[Any]) -> list[SpanRecord]:
+        with self.engine.connect() as conn:
+            return [_span(row) for row in conn.execute(query)]
+
+    def _points(self, query: Select[Any]) -> list[PointRecord]:
+        with self.engine.connect() as conn:
+            return [_point(row) for row in conn.execute(query)]
+
+    def read_spans(self, gaps: Gaps, limit: int) -> list[SpanRecord]:
+        return self._spans(
+            select(*_SPAN_COLUMNS).where(_gap_clause(spans.c.id, gaps)).order_by(spans.c.id).limit(limit)
+        )
+
+    def read_points(self, gaps: Gaps, limit: int) -> list[PointRecord]:
+        query = select(*_POINT_COLUMNS).where(_gap_clause(metric_points.c.id, gaps))
+        return self._points(query.order_by(metric_points.c.id).limit(limit))
+
+    def read_spans_in(self, ranges: Ranges, limit: int, selectors: Sequence[Selector]) -> list[SpanRecord]:
+        query = select(*_SPAN_COLUMNS).where(_range_clause(spans.c.id, ranges), selector_prefilter(selectors))
+        return self._spans(query.order_by(spans.c.id).limit(limit))
+
+    def read_points_in(self, ranges: Ranges, limit: int, names: set[str]) -> list[PointRecord]:
+        query = select(*_POINT_COLUMNS).where(
+            _range_clause(metric_points.c.id, ranges), metric_points.c.name.in_(sorted(names))
+        )
+        return self._points(query.order_by(metric_points.c.id).limit(limit))
+
+    def span_history(
+        self, from_ns: int, to_ns: int, selectors: Sequence[Selector], chunk: int
+    ) -> Iterator[list[SpanRecord]]:
+        after = 0
+        while True:
+            query = (
+                select(*_SPAN_COLUMNS)
+                .where(
+                    spans.c.id > after,
+                    spans.c.event_time_unix_nano >= from_ns,
+                    spans.c.event_time_unix_nano < to_ns,
+                    selector_prefilter(selectors),
+                )
+                .order_by(spans.c.id)
+                .limit(chunk)
+            )
+            rows = self._spans(query)
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].id
+
+    def point_history(
+        self, from_ns: int, to_ns: int, names: set[str], chunk: int
+    ) -> Iterator[list[PointRecord]]:
+        after = 0
+        while names:
+            query = (
+                select(*_POINT_COLUMNS)
+                .where(
+                    metric_points.c.id > after,
+                    metric_points.c.name.in_(sorted(names)),
+                    metric_points.c.time_unix_nano >= from_ns,
+                    metric_points.c.time_unix_nano < to_ns,
+                )
+                .order_by(metric_points.c.id)
+                .limit(chunk)
+            )
+            rows = self._points(query)
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].id
+
+
+def _in_gaps(value: int, gaps: Gaps) -> bool:
+    return any(value > low and (high is None or value < high) for low, high in gaps)
+
+
+def _in_ranges(value: int, ranges: Ranges) -> bool:
+    return any(low <= value <= high for low, high in ranges)
+
+
+class MemoryTelemetrySource:
+    """Lists of records; ``visible`` lets a test hide ids to play an uncommitted transaction."""
+
+    def __init__(
+        self, span_records: Iterable[SpanRecord] = (), point_records: Iterable[PointRecord] = ()
+    ) -> None:
+        self.spans: list[SpanRecord] = list(span_records)
+        self.points: list[PointRecord] = list(point_records)
+        self.hidden: set[int] = set()
+
+    def add_spans(self, records: Iterable[SpanRecord]) -> None:
+        self.spans.extend(records)
+
+    def add_points(self, records: Iterable[PointRecord]) -> None:
+        self.points.extend(records)
+
+    def _visible_spans(self) -> list[SpanRecord]:
+        return sorted((s for s in self.spans if s.id not in self.hidden), key=lambda s: s.id)
+
+    def read_spans(self, gaps: Gaps, limit: int) -> list[SpanRecord]:
+        return [s for s in self._visible_spans() if _in_gaps(s.id, gaps)][:limit]
+
+    def read_points(self, gaps: Gaps, limit: int) -> list[PointRecord]:
+        return sorted((p for p in self.points if _in_gaps(p.id, gaps)), key=lambda p: p.id)[:limit]
+
+    def read_spans_in(self, ranges: Ranges, limit: int, selectors: Sequence[Selector]) -> list[SpanRecord]:
+        return [s for s in self._visible_spans() if _in_ranges(s.id, ranges)][:limit]
+
+    def read_points_in(self, ranges: Ranges, limit: int, names: set[str]) -> list[PointRecord]:
+        return sorted(
+            (p for p in self.points if p.name in names and _in_ranges(p.id, ranges)), key=lambda p: p.id
+        )[:limit]
+
+    def span_history(
+        self, from_ns: int, to_ns: int, selectors: Sequence[Selector], chunk: int
+    ) -> Iterator[list[SpanRecord]]:
+        rows = [s for s in self._visible_spans() if from_ns <= s.event_time_ns < to_ns]
+        for start in range(0, len(rows), chunk):
+            yield rows[start : start + chunk]
+
+    def point_history(
+        self, from_ns: int, to_ns: int, names: set[str], chunk: int
+    ) -> Iterator[list[PointRecord]]:
+        rows = sorted(
+            (p for p in self.points if p.name in names and from_ns <= p.time_ns < to_ns), key=lambda p: p.id
+        )
+        for start in range(0, len(rows), chunk):
+            yield rows[start : start + chunk]
+
+
+def attributes_of(record: SpanRecord | PointRecord) -> Mapping[str, Any]:
+    return record.attributes

@@ -1,0 +1,472 @@
+"""The SLA file format: the public interface users keep under version control.
+
+Every model forbids unknown fields so a misspelt key is an error with its line, not a silently
+ignored promise. Durations, percentages and time zones are validated here; named time intervals
+are resolved by :mod:`slas.loading` once every file of a directory has been read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from slas.intervals import IntervalSet, NamedInterval, TimeInterval, validate_zone
+from vitals.units import Duration, Fraction
+
+__all__ = [
+    "SLA",
+    "BurnRateTier",
+    "CalendarName",
+    "Correction",
+    "EvaluationSettings",
+    "FreshnessSli",
+    "GaugeSli",
+    "HistoryExpectation",
+    "LagSli",
+    "LatencySli",
+    "RatioSli",
+    "Selector",
+    "SlaFile",
+    "Sli",
+    "Window",
+]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+SpanKind = Literal["internal", "server", "client", "producer", "consumer"]
+CalendarName = Literal["day", "week", "month", "quarter", "year"]
+#: Nominal lengths of calendar periods, for burn-rate window scaling and time to exhaustion.
+CALENDAR_SECONDS: dict[str, float] = {
+    "day": 86400.0,
+    "week": 7 * 86400.0,
+    "month": 30 * 86400.0,
+    "quarter": 91 * 86400.0,
+    "year": 365 * 86400.0,
+}
+#: Longest real calendar periods, for how much history a calendar window needs.
+CALENDAR_MAX_SECONDS: dict[str, float] = {
+    "day": 25 * 3600.0,
+    "week": 7 * 86400.0 + 3600,
+    "month": 31 * 86400.0 + 3600,
+    "quarter": 92 * 86400.0 + 3600,
+    "year": 366 * 86400.0 + 3600,
+}
+
+
+def _tuple_of_str(value: Any) -> Any:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        if not value:
+            raise ValueError("give at least one value")
+        return tuple(value)
+    return value
+
+
+def _attribute_values(value: Any) -> Any:
+    items = value if isinstance(value, list | tuple) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, dict | list):
+            raise ValueError("an attribute value must be text, a number or true/false (or a list of them)")
+        out.append(str(item).lower() if isinstance(item, bool) else str(item))
+    if not out:
+        raise ValueError("give at least one value")
+    return tuple(out)
+
+
+Patterns = Annotated[tuple[str, ...], BeforeValidator(_tuple_of_str)]
+AttributeValues = Annotated[tuple[str, ...], BeforeValidator(_attribute_values)]
+
+
+class Selector(BaseModel):
+    """Which spans an SLI looks at. Every field given must match; strings accept globs (* ? [..])."""
+
+    model_config = _STRICT
+
+    span: Patterns | None = None
+    service: Patterns | None = None
+    kind: Annotated[tuple[SpanKind, ...], BeforeValidator(_tuple_of_str)] | None = None
+    stage: Patterns | None = None
+    workflow: Patterns | None = None
+    system: Patterns | None = None
+    message_type: Patterns | None = None
+    status: Literal["ok", "error"] | None = None
+    attributes: dict[str, AttributeValues] = Field(default_factory=dict)
+
+
+def _interval_ref(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"name": value}
+    if isinstance(value, dict):
+        return {"intervals": [value]}
+    if isinstance(value, list):
+        return {"intervals": value}
+    return value
+
+
+IntervalRef = Annotated[IntervalSet, BeforeValidator(_interval_ref)]
+
+
+class RatioSli(BaseModel):
+    """good / total: ``bad`` (or ``good``) is applied to the spans ``total`` selected."""
+
+    model_config = _STRICT
+
+    total: Selector
+    bad: Selector | None = None
+    good: Selector | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RatioSli:
+        if (self.bad is None) == (self.good is None):
+            raise ValueError("give exactly one of bad: or good: (applied within total:)")
+        return self
+
+
+class LatencySli(BaseModel):
+    model_config = _STRICT
+
+    select: Selector
+    under: Duration
+
+    @field_validator("under")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be longer than 0s")
+        return value
+
+
+class LagSli(BaseModel):
+    model_config = _STRICT
+
+    from_: Selector = Field(alias="from")
+    to: Selector
+    key: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    within: Duration
+
+    @field_validator("key")
+    @classmethod
+    def _bare_key(cls, value: str) -> str:
+        if value.startswith("hc.key."):
+            raise ValueError("give the entity only (charge, not hc.key.charge)")
+        return value
+
+    @field_validator("within")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value < 60:
+            raise ValueError("must be at least 1m (lag is counted per minute)")
+        return value
+
+
+class HistoryExpectation(BaseModel):
+    """How ``expect: history`` learns the rhythm of a feed."""
+
+    model_config = _STRICT
+
+    weeks: int = Field(4, ge=1, le=12)
+    min_expected: float = Field(3.0, gt=0)
+
+
+class FreshnessSli(BaseModel):
+    model_config = _STRICT
+
+    select: Selector
+    max_age: Duration
+    during: IntervalRef | None = None
+    expect: Literal["always", "history"] = "always"
+    history: HistoryExpectation = Field(default_factory=HistoryExpectation)
+
+    @field_validator("max_age")
+    @classmethod
+    def _minutes(cls, value: float) -> float:
+        if value < 60:
+            raise ValueError("must be at least 1m (freshness is measured per minute)")
+        return value
+
+
+class GaugeSli(BaseModel):
+    model_config = _STRICT
+
+    metric: str = Field(min_length=1)
+    where: dict[str, AttributeValues] = Field(default_factory=dict)
+    max: float | None = None
+    min: float | None = None
+    during: IntervalRef | None = None
+
+    @model_validator(mode="after")
+    def _bound(self) -> GaugeSli:
+        if self.max is None and self.min is None:
+            raise ValueError("give max: or min: (or both): the bound a sample must meet")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise ValueError("min: is above max:")
+        return self
+
+
+SliKind = Literal["ratio", "latency", "lag", "freshness", "gauge"]
+
+
+class Sli(BaseModel):
+    """Exactly one SLI kind."""
+
+    model_config = _STRICT
+
+    ratio: RatioSli | None = None
+    latency: LatencySli | None = None
+    lag: LagSli | None = None
+    freshness: FreshnessSli | None = None
+    gauge: GaugeSli | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Sli:
+        given = [name for name in ("ratio", "latency", "lag", "freshness", "gauge") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("give exactly one SLI kind: ratio, latency, lag, freshness or gauge")
+        return self
+
+    @property
+    def kind(self) -> SliKind:
+        for name in ("ratio", "latency", "lag", "freshness", "gauge"):
+            if getattr(self, name) is not None:
+                return name
+        raise AssertionError("validated Sli without a kind")
+
+    @property
+    def spec(self) -> RatioSli | LatencySli | LagSli | FreshnessSli | GaugeSli:
+        value = getattr(self, self.kind)
+        assert value is not None
+        return value  # type: ignore[no-any-return]
+
+
+def _window(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value
+    return {"rolling": value}
+
+
+class Window(BaseModel):
+    """Rolling (``7d``) or calendar (``{calendar: month, time_zone: America/Chicago}``)."""
+
+    model_config = _STRICT
+
+    rolling: Duration | None = None
+    calendar: CalendarName | None = None
+    time_zone: str | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return validate_zone(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _one(self) -> Window:
+        if (self.rolling is None) == (self.calendar is None):
+            raise ValueError("give a rolling duration such as 7d, or {calendar: month}")
+        if self.rolling is not None:
+            if self.rolling < 3600 or self.rolling % 60:
+                raise ValueError("a rolling window must be whole minutes and at least 1h")
+            if self.time_zone is not None:
+                raise ValueError("time_zone applies to calendar windows only")
+        return self
+
+    @property
+    def nominal_seconds(self) -> float:
+        if self.rolling is not None:
+            return self.rolling
+        assert self.calendar is not None
+        return CALENDAR_SECONDS[self.calendar]
+
+    @property
+    def max_seconds(self) -> float:
+        if self.rolling is not None:
+            return self.rolling
+        assert self.calendar is not None
+        return CALENDAR_MAX_SECONDS[self.calendar]
+
+    @property
+    def label(self) -> str:
+        from vitals.units import format_duration
+
+        if self.rolling is not None:
+            return format_duration(self.rolling)
+        return f"calendar {self.calendar}"
+
+
+def _datetime(value: Any) -> Any:
+    if isinstance(value, datetime | str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return value
+
+
+class Correction(BaseModel):
+    """Planned maintenance excluded from the SLI: one-off (start/end) or recurring (during)."""
+
+    model_config = _STRICT
+
+    reason: str = Field(min_length=1)
+    start: Annotated[datetime, BeforeValidator(_datetime)] | None = None
+    end: Annotated[datetime, BeforeValidator(_datetime)] | None = None
+    during: IntervalRef | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Correction:
+        one_off = self.start is not None or self.end is not None
+        if one_off == (self.during is not None):
+            raise ValueError("give start: and end: (one-off) or during: (recurring), not both")
+        if one_off:
+            if self.start is None or self.end is None:
+                raise ValueError("a one-off correction needs both start: and end:")
+            if self.end <= self.start:
+                raise ValueError("end: must be after start:")
+        return self
+
+
+class BurnRateTier(BaseModel):
+    model_config = _STRICT
+
+    long: Duration
+    short: Duration
+    threshold: float = Field(gt=0)
+    severity: Literal["page", "ticket"]
+
+    @model_validator(mode="after")
+    def _windows(self) -> BurnRateTier:
+        for name in ("long", "short"):
+            value = getattr(self, name)
+            if value < 60 or value % 60:
+                raise ValueError(f"{name}: must be whole minutes and at least 1m")
+        if self.short > self.long:
+            raise ValueError("short: must not be longer than long:")
+        return self
+
+
+class SLA(BaseModel):
+    """One business promise."""
+
+    model_config = _STRICT
+
+    id: str
+    title: str = Field(min_length=1)
+    description: str | None = None
+    domain: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    priority: Literal["P1", "P2", "P3", "P4"]
+    objective: Fraction
+    window: Annotated[Window, BeforeValidator(_window)]
+    time_zone: str = "UTC"
+    slice_by: Annotated[tuple[str, ...], BeforeValidator(_tuple_of_str)] = ()
+    sli: Sli
+    min_events: int = Field(1, ge=1)
+    no_data: Literal["neither", "good", "bad"] = "neither"
+    min_bad_events: int = Field(1, ge=1)
+    corrections: tuple[Correction, ...] = ()
+    burn_rates: tuple[BurnRateTier, ...] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("use lowercase letters, digits, '.', '_' and '-' (e.g. charge-lag)")
+        return value
+
+    @field_validator("objective")
+    @classmethod
+    def _objective(cls, value: float) -> float:
+        if not 0 < value < 1:
+            raise ValueError("must be above 0% and below 100% (100% leaves no error budget)")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return validate_zone(value)
+
+    @field_validator("slice_by")
+    @classmethod
+    def _slices(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("an attribute appears twice")
+        return value
+
+    @field_validator("burn_rates")
+    @classmethod
+    def _tiers(cls, value: tuple[BurnRateTier, ...] | None) -> tuple[BurnRateTier, ...] | None:
+        if value is not None and not value:
+            raise ValueError("give at least one tier, or leave burn_rates out for the SRE workbook's")
+        return value
+
+    @property
+    def kind(self) -> SliKind:
+        return self.sli.kind
+
+    @property
+    def window_zone(self) -> str:
+        return self.window.time_zone or self.time_zone
+
+    def rollup_fingerprint(self) -> str:
+        """Hash of what shapes the stored per-minute rollups; a change means a back-fill.
+
+        Objective, window, corrections, ``during`` and freshness ages only shape evaluation, so
+        editing them takes effect at once without re-reading history.
+        """
+        spec = self.sli.spec
+        shape: dict[str, Any] = {"kind": self.kind, "slice_by": list(self.slice_by), "v": ROLLUP_VERSION}
+        if isinstance(spec, FreshnessSli):
+            shape["select"] = spec.select.model_dump(mode="json")
+        elif isinstance(spec, GaugeSli):
+            shape.update(spec.model_dump(mode="json", include={"metric", "where", "max", "min"}))
+        else:
+            shape["sli"] = spec.model_dump(mode="json", by_alias=True)
+        return hashlib.sha256(orjson.dumps(shape, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+#: Bump when the meaning of stored rollups changes, to back-fill every SLA once.
+ROLLUP_VERSION = 1
+
+
+class EvaluationSettings(BaseModel):
+    """Optional ``evaluation:`` block (at most one per config directory)."""
+
+    model_config = _STRICT
+
+    interval: Duration = 30.0
+    #: How long a PostgreSQL writer may hold ids before committing them; None = 0 on SQLite, 2m otherwise.
+    watermark_horizon: Duration | None = None
+    batch_rows: int = Field(100_000, ge=100)
+    backfill_budget: Duration = 10.0
+    retention: Duration = 90 * 86400.0
+    evaluation_retention: Duration = 35 * 86400.0
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: float) -> float:
+        if value < 1:
+            raise ValueError("must be at least 1s")
+        return value
+
+
+class SlaFile(BaseModel):
+    """One YAML file under ``slas/``."""
+
+    model_config = _STRICT
+
+    slas: list[Any] = Field(default_factory=list)
+    time_intervals: list[Any] = Field(default_factory=list)
+    evaluation: Any = None
+
+
+def validate_named_interval(data: Any) -> NamedInterval:
+    return NamedInterval.model_validate(data)
+
+
+def inline_intervals(value: list[TimeInterval]) -> IntervalSet:
+    return IntervalSet(intervals=tuple(value))

@@ -1,0 +1,461 @@
+"""The SLA engine's own state: rollups, series, lag objects, definitions and read cursors.
+
+``StateStore`` is the edge; :class:`SqlStateStore` keeps the state in the Vitals store (SQLite or
+PostgreSQL) and :class:`MemoryStateStore` in dictionaries for unit tests. Commits are optimistic:
+the engine reads and computes without holding a lock (so the collector keeps writing), then
+commits only if the generation it started from is still current.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from slas.lag import Counted, LagObject
+from slas.localtime import MINUTE_NS
+from slas.model import Evaluation
+from slas.series import MinuteSeries
+from slas.state import SOURCES, Commit, Definition, Meta, StoredObject
+from slas.tables import (
+    sla_cursors,
+    sla_definitions,
+    sla_evaluations,
+    sla_lag_objects,
+    sla_minutes,
+    sla_series,
+)
+from slas.watermark import Cursor
+
+__all__ = ["MemoryStateStore", "SqlStateStore", "StateStore", "evaluation_row"]
+
+
+class StateStore(Protocol):
+    def load_meta(self) -> Meta: ...
+
+    def load_series(
+        self, since_minute: Mapping[str, int], max_span: Mapping[str, int]
+    ) -> dict[str, dict[str, MinuteSeries]]:
+        """Series of each SLA with raw rollups from ``since_minute[sla]`` on."""
+        ...
+
+    def load_objects(self, sla_id: str, keys: Sequence[str]) -> dict[str, LagObject]: ...
+
+    def due_objects(self, now_ns: int, limit: int) -> list[LagObject]: ...
+
+    def commit(self, change: Commit) -> int | None:
+        """Apply ``change``; the new generation, or None if another engine committed first."""
+        ...
+
+    def write_evaluations(self, evaluations: Sequence[Evaluation]) -> None: ...
+
+    def prune(self, now_ns: int, minutes_before_ns: int, evaluations_before_ns: int) -> None: ...
+
+
+def evaluation_row(ev: Evaluation) -> dict[str, Any]:
+    return {
+        "sla_id": ev.sla_id,
+        "slice": ev.slice or "",
+        "evaluated_at_unix_nano": ev.at_unix_nano,
+        "status": ev.status,
+        "priority": ev.priority,
+        "domain": ev.domain,
+        "owner": ev.owner,
+        "title": ev.title,
+        "kind": ev.kind,
+        "window_s": ev.window_s,
+        "window_label": ev.window_label,
+        "objective": ev.objective,
+        "good": ev.good,
+        "total": ev.total,
+        "sli": ev.sli,
+        "budget_remaining": ev.budget_remaining,
+        "time_to_exhaustion_s": ev.time_to_exhaustion_s,
+        "at_risk_amount": ev.at_risk_amount,
+        "burn_rates": [
+            {
+                "name": b.name,
+                "long_window_s": b.long_window_s,
+                "short_window_s": b.short_window_s,
+                "threshold": b.threshold,
+                "long_rate": b.long_rate,
+                "short_rate": b.short_rate,
+                "severity": b.severity,
+                "firing": b.firing,
+            }
+            for b in ev.burn_rates
+        ],
+        "labels": ev.labels,
+    }
+
+
+def _object_row(stored: StoredObject) -> dict[str, Any]:
+    obj = stored.obj
+    counted = obj.counted
+    return {
+        "sla_id": obj.sla_id,
+        "key_hash": obj.key,
+        "state": obj.state,
+        "start_unix_nano": obj.start_ns,
+        "end_unix_nano": obj.end_ns,
+        "deadline_unix_nano": stored.deadline_ns,
+        "slice": obj.slice,
+        "labels": obj.labels,
+        "amount": obj.amount,
+        "counted_slice": counted.slice if counted else None,
+        "counted_minute_unix_nano": counted.minute * MINUTE_NS if counted else None,
+        "counted_amount": counted.amount if counted else None,
+        "expires_unix_nano": stored.expires_ns,
+    }
+
+
+def _object_from_row(row: Any) -> LagObject:
+    counted = None
+    if row["state"] in ("good", "bad"):
+        counted = Counted(
+            row["counted_slice"] or "",
+            int(row["counted_minute_unix_nano"]) // MINUTE_NS,
+            row["state"] == "bad",
+            float(row["counted_amount"] or 0.0),
+        )
+    return LagObject(
+        sla_id=row["sla_id"],
+        key=row["key_hash"],
+        start_ns=row["start_unix_nano"],
+        end_ns=row["end_unix_nano"],
+        slice=row["slice"],
+        labels=dict(row["labels"] or {}),
+        amount=row["amount"],
+        counted=counted,
+    )
+
+
+def _definition_from_row(row: Any) -> Definition:
+    return Definition(
+        sla_id=row["sla_id"],
+        fingerprint=row["fingerprint"],
+        state=row["state"],
+        spans_todo=[(int(a), int(b)) for a, b in row["spans_todo"]],
+        points_todo=[(int(a), int(b)) for a, b in row["points_todo"]],
+        definition=dict(row["definition"]),
+        registered_at_ns=int(row["registered_at_unix_nano"]),
+    )
+
+
+def _definition_row(d: Definition) -> dict[str, Any]:
+    return {
+        "sla_id": d.sla_id,
+        "fingerprint": d.fingerprint,
+        "state": d.state,
+        "spans_todo": [list(r) for r in d.spans_todo],
+        "points_todo": [list(r) for r in d.points_todo],
+        "definition": d.definition,
+        "registered_at_unix_nano": d.registered_at_ns,
+    }
+
+
+class SqlStateStore:
+    """State in the Vitals store; every method is one short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._ensure_cursors()
+
+    def _insert(self, conn: Connection, table: Any) -> Any:
+        return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+    def _ensure_cursors(self) -> None:
+        with self.engine.begin() as conn:
+            stmt = self._insert(conn, sla_cursors).on_conflict_do_nothing(index_elements=["source"])
+            conn.execute(
+                stmt,
+                [
+                    {"source": s, "watermark": 0, "seen": [], "generation": 0, "updated_at_unix_nano": 0}
+                    for s in SOURCES
+                ],
+            )
+
+    def load_meta(self) -> Meta:
+        with self.engine.connect() as conn:
+            cursors_rows = conn.execute(select(sla_cursors)).mappings().all()
+            definitions = conn.execute(select(sla_definitions)).mappings().all()
+        generation = 0
+        cursors: dict[str, Cursor] = {s: Cursor() for s in SOURCES}
+        for row in cursors_rows:
+            cursors[row["source"]] = Cursor.from_json(int(row["watermark"]), row["seen"])
+            if row["source"] == "spans":
+                generation = int(row["generation"])
+        return Meta(generation, cursors, {row["sla_id"]: _definition_from_row(row) for row in definitions})
+
+    def load_series(
+        self, since_minute: Mapping[str, int], max_span: Mapping[str, int]
+    ) -> dict[str, dict[str, MinuteSeries]]:
+        out: dict[str, dict[str, MinuteSeries]] = {sla_id: {} for sla_id in since_minute}
+        with self.engine.connect() as conn:
+            for row in conn.execute(
+                select(sla_series).where(sla_series.c.sla_id.in_(list(since_minute)))
+            ).mappings():
+                out[row["sla_id"]][row["slice"]] = MinuteSeries(
+                    labels=dict(row["labels"] or {}),
+                    first_minute=int(row["first_minute_unix_nano"]) // MINUTE_NS,
+                    max_span=max_span[row["sla_id"]],
+                )
+            for sla_id, since in since_minute.items():
+                query = (
+                    select(
+                        sla_minutes.c.slice,
+                        sla_minutes.c.minute_unix_nano,
+                        sla_minutes.c.events,
+                        sla_minutes.c.bad,
+                        sla_minutes.c.bad_amount,
+                    )
+                    .where(
+                        sla_minutes.c.sla_id == sla_id, sla_minutes.c.minute_unix_nano >= since * MINUTE_NS
+                    )
+                    .order_by(sla_minutes.c.slice, sla_minutes.c.minute_unix_nano)
+                )
+                for slice_key, minute_ns, events, bad, amount in conn.execute(query):
+                    series = out[sla_id].get(slice_key)
+                    if series is None:
+                        series = out[sla_id][slice_key] = MinuteSeries(max_span=max_span[sla_id])
+                    series.add(int(minute_ns) // MINUTE_NS, int(events), int(bad), float(amount))
+        return out
+
+    def load_objects(self, sla_id: str, keys: Sequence[str]) -> dict[str, LagObject]:
+        out: dict[str, LagObject] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                query = select(sla_lag_objects).where(
+                    sla_lag_objects.c.sla_id == sla_id, sla_lag_objects.c.key_hash.in_(chunk)
+                )
+                for row in conn.execute(query).mappings():
+                    out[row["key_hash"]] = _object_from_row(row)
+        return out
+
+    def due_objects(self, now_ns: int, limit: int) -> list[LagObject]:
+        query = (
+            select(sla_lag_objects)
+            .where(sla_lag_objects.c.state == "pending", sla_lag_objects.c.deadline_unix_nano <= now_ns)
+            .order_by(sla_lag_objects.c.deadline_unix_nano)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_object_from_row(row) for row in conn.execute(query).mappings()]
+
+    def commit(self, change: Commit) -> int | None:
+        with self.engine.begin() as conn:
+            spans_cursor = change.cursors["spans"]
+            result = conn.execute(
+                update(sla_cursors)
+                .where(sla_cursors.c.source == "spans", sla_cursors.c.generation == change.generation)
+                .values(
+                    generation=change.generation + 1,
+                    watermark=spans_cursor.watermark,
+                    seen=spans_cursor.to_json(),
+                    updated_at_unix_nano=change.now_ns,
+                )
+            )
+            if result.rowcount != 1:
+                conn.rollback()
+                return None
+            points_cursor = change.cursors["metric_points"]
+            conn.execute(
+                update(sla_cursors)
+                .where(sla_cursors.c.source == "metric_points")
+                .values(
+                    watermark=points_cursor.watermark,
+                    seen=points_cursor.to_json(),
+                    updated_at_unix_nano=change.now_ns,
+                )
+            )
+            for sla_id in [*change.reset, *change.removed]:
+                for table in (sla_minutes, sla_series, sla_lag_objects):
+                    conn.execute(delete(table).where(table.c.sla_id == sla_id))
+            if change.removed:
+                conn.execute(delete(sla_definitions).where(sla_definitions.c.sla_id.in_(change.removed)))
+            if change.definitions:
+                stmt = self._insert(conn, sla_definitions)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["sla_id"],
+                    set_={
+                        c: stmt.excluded[c]
+                        for c in (
+                            "fingerprint",
+                            "state",
+                            "spans_todo",
+                            "points_todo",
+                            "definition",
+                            "registered_at_unix_nano",
+                        )
+                    },
+                )
+                conn.execute(stmt, [_definition_row(d) for d in change.definitions])
+            if change.series:
+                stmt = self._insert(conn, sla_series)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["sla_id", "slice"],
+                    set_={
+                        "first_minute_unix_nano": _least(
+                            conn, sla_series.c.first_minute_unix_nano, stmt.excluded.first_minute_unix_nano
+                        )
+                    },
+                )
+                conn.execute(
+                    stmt,
+                    [
+                        {
+                            "sla_id": sla_id,
+                            "slice": key,
+                            "labels": labels,
+                            "first_minute_unix_nano": minute * MINUTE_NS,
+                        }
+                        for (sla_id, key), (labels, minute) in sorted(change.series.items())
+                    ],
+                )
+            if change.deltas:
+                stmt = self._insert(conn, sla_minutes)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["sla_id", "slice", "minute_unix_nano"],
+                    set_={
+                        "events": sla_minutes.c.events + stmt.excluded.events,
+                        "bad": sla_minutes.c.bad + stmt.excluded.bad,
+                        "bad_amount": sla_minutes.c.bad_amount + stmt.excluded.bad_amount,
+                    },
+                )
+                conn.execute(
+                    stmt,
+                    [
+                        {
+                            "sla_id": s,
+                            "slice": k,
+                            "minute_unix_nano": m * MINUTE_NS,
+                            "events": e,
+                            "bad": b,
+                            "bad_amount": a,
+                        }
+                        for (s, k, m), (e, b, a) in sorted(change.deltas.items())
+                    ],
+                )
+            if change.objects:
+                stmt = self._insert(conn, sla_lag_objects)
+                columns = [c.name for c in sla_lag_objects.columns if c.name not in ("sla_id", "key_hash")]
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["sla_id", "key_hash"], set_={c: stmt.excluded[c] for c in columns}
+                )
+                rows = sorted(
+                    (_object_row(o) for o in change.objects), key=lambda r: (r["sla_id"], r["key_hash"])
+                )
+                conn.execute(stmt, rows)
+        return change.generation + 1
+
+    def write_evaluations(self, evaluations: Sequence[Evaluation]) -> None:
+        if not evaluations:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(sla_evaluations.insert(), [evaluation_row(ev) for ev in evaluations])
+
+    def prune(self, now_ns: int, minutes_before_ns: int, evaluations_before_ns: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(sla_lag_objects).where(sla_lag_objects.c.expires_unix_nano < now_ns))
+            # one primary-key range per series: never a scan of the whole rollup table
+            for sla_id, slice_key in conn.execute(select(sla_series.c.sla_id, sla_series.c.slice)).all():
+                conn.execute(
+                    delete(sla_minutes).where(
+                        sla_minutes.c.sla_id == sla_id,
+                        sla_minutes.c.slice == slice_key,
+                        sla_minutes.c.minute_unix_nano < minutes_before_ns,
+                    )
+                )
+            conn.execute(
+                delete(sla_evaluations).where(
+                    sla_evaluations.c.evaluated_at_unix_nano < evaluations_before_ns
+                )
+            )
+
+
+def _least(conn: Connection, a: Any, b: Any) -> Any:
+    from sqlalchemy import func
+
+    return func.least(a, b) if conn.dialect.name == "postgresql" else func.min(a, b)
+
+
+class MemoryStateStore:
+    """Dictionaries standing in for the tables, with the same optimistic commit."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.cursors: dict[str, Cursor] = {s: Cursor() for s in SOURCES}
+        self.definitions: dict[str, Definition] = {}
+        self.series: dict[tuple[str, str], tuple[dict[str, str], int]] = {}
+        self.minutes: dict[tuple[str, str, int], tuple[int, int, float]] = {}
+        self.objects: dict[tuple[str, str], StoredObject] = {}
+        self.evaluations: list[Evaluation] = []
+
+    def load_meta(self) -> Meta:
+        return Meta(
+            self.generation, {k: v.copy() for k, v in self.cursors.items()}, copy.deepcopy(self.definitions)
+        )
+
+    def load_series(
+        self, since_minute: Mapping[str, int], max_span: Mapping[str, int]
+    ) -> dict[str, dict[str, MinuteSeries]]:
+        out: dict[str, dict[str, MinuteSeries]] = {sla_id: {} for sla_id in since_minute}
+        for (sla_id, key), (labels, first) in self.series.items():
+            if sla_id in out:
+                out[sla_id][key] = MinuteSeries(
+                    labels=dict(labels), first_minute=first, max_span=max_span[sla_id]
+                )
+        for (sla_id, key, minute), (events, bad, amount) in sorted(self.minutes.items()):
+            if sla_id in out and minute >= since_minute[sla_id]:
+                series = out[sla_id].setdefault(key, MinuteSeries(max_span=max_span[sla_id]))
+                series.add(minute, events, bad, amount)
+        return out
+
+    def load_objects(self, sla_id: str, keys: Sequence[str]) -> dict[str, LagObject]:
+        return {key: self.objects[(sla_id, key)].obj for key in keys if (sla_id, key) in self.objects}
+
+    def due_objects(self, now_ns: int, limit: int) -> list[LagObject]:
+        due = [
+            s
+            for s in self.objects.values()
+            if s.obj.state == "pending" and s.deadline_ns is not None and s.deadline_ns <= now_ns
+        ]
+        return [s.obj for s in sorted(due, key=lambda s: s.deadline_ns or 0)[:limit]]
+
+    def commit(self, change: Commit) -> int | None:
+        if change.generation != self.generation:
+            return None
+        self.generation += 1
+        self.cursors = {k: v.copy() for k, v in change.cursors.items()}
+        for sla_id in [*change.reset, *change.removed]:
+            self.minutes = {k: v for k, v in self.minutes.items() if k[0] != sla_id}
+            self.series = {k: v for k, v in self.series.items() if k[0] != sla_id}
+            self.objects = {k: v for k, v in self.objects.items() if k[0] != sla_id}
+        for sla_id in change.removed:
+            self.definitions.pop(sla_id, None)
+        for d in change.definitions:
+            self.definitions[d.sla_id] = copy.deepcopy(d)
+        for series_key, (labels, minute) in change.series.items():
+            known = self.series.get(series_key)
+            self.series[series_key] = (known[0], min(known[1], minute)) if known else (dict(labels), minute)
+        for key, (events, bad, amount) in change.deltas.items():
+            prev = self.minutes.get(key, (0, 0, 0.0))
+            self.minutes[key] = (prev[0] + events, prev[1] + bad, prev[2] + amount)
+        for stored in change.objects:
+            self.objects[(stored.obj.sla_id, stored.obj.key)] = stored
+        return self.generation
+
+    def write_evaluations(self, evaluations: Sequence[Evaluation]) -> None:
+        self.evaluations.extend(evaluations)
+
+    def prune(self, now_ns: int, minutes_before_ns: int, evaluations_before_ns: int) -> None:
+        self.objects = {
+            k: v for k, v in self.objects.items() if v.expires_ns is None or v.expires_ns >= now_ns
+        }
+        self.minutes = {k: v for k, v in self.minutes.items() if k[2] * MINUTE_NS >= minutes_before_ns}
+        self.evaluations = [e for e in self.evaluations if e.at_unix_nano >= evaluations_before_ns]

@@ -1,0 +1,112 @@
+"""SLA evaluations for alert tests (the SLA engine writes these in production)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, replace
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from slas.model import BurnRate, Evaluation
+from slas.tables import sla_evaluations
+
+NS = 1_000_000_000
+T0 = 1_780_000_000.0  # a fixed instant (2026-05-28) so tests never depend on the wall clock
+
+
+def burn(
+    name: str = "1h/5m", firing: bool = True, severity: str = "page", rate: float | None = 20.0
+) -> BurnRate:
+    long_s, short_s = {"1h/5m": (3600.0, 300.0), "6h/30m": (21600.0, 1800.0), "1d/2h": (86400.0, 7200.0)}.get(
+        name, (3600.0, 300.0)
+    )
+    return BurnRate(
+        name=name,
+        long_window_s=long_s,
+        short_window_s=short_s,
+        threshold=14.4 if severity == "page" else 3.0,
+        long_rate=rate,
+        short_rate=rate,
+        severity=severity,  # type: ignore[arg-type]
+        firing=firing,
+    )
+
+
+def evaluation(
+    *,
+    sla_id: str = "gl-posting-errors",
+    at: float = T0,
+    firing: bool = True,
+    status: str | None = None,
+    slice: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    priority: str = "P1",
+    domain: str = "finance",
+    owner: str = "finance-systems",
+    title: str = "GL postings succeed",
+    burn_rates: Iterable[BurnRate] | None = None,
+    sli: float | None = -1.0,
+) -> Evaluation:
+    """``sli`` defaults to below the objective when firing, above it when not."""
+    if sli == -1.0:
+        sli = 0.978 if firing else 0.999
+    rates = tuple(burn_rates) if burn_rates is not None else (burn("1h/5m", firing=firing),)
+    return Evaluation(
+        sla_id=sla_id,
+        slice=slice,
+        at_unix_nano=int(at * NS),
+        title=title,
+        domain=domain,
+        owner=owner,
+        priority=priority,  # type: ignore[arg-type]
+        kind="ratio",
+        window_s=7 * 86400.0,
+        window_label="7d",
+        objective=0.995,
+        good=1234.0,
+        total=1262.0,
+        sli=sli,
+        budget_remaining=-0.12 if firing else 0.4,
+        time_to_exhaustion_s=11400.0 if firing else None,
+        burn_rates=rates,
+        status=status or ("breach" if firing else "ok"),  # type: ignore[arg-type]
+        at_risk_amount=None,
+        labels=dict(labels or {}),
+    )
+
+
+def at(ev: Evaluation, seconds: float) -> Evaluation:
+    return replace(ev, at_unix_nano=int(seconds * NS))
+
+
+def row(ev: Evaluation) -> dict[str, Any]:
+    return {
+        "sla_id": ev.sla_id,
+        "slice": ev.slice or "",
+        "evaluated_at_unix_nano": ev.at_unix_nano,
+        "status": ev.status,
+        "priority": ev.priority,
+        "domain": ev.domain,
+        "owner": ev.owner,
+        "title": ev.title,
+        "kind": ev.kind,
+        "window_s": ev.window_s,
+        "window_label": ev.window_label,
+        "objective": ev.objective,
+        "good": ev.good,
+        "total": ev.total,
+        "sli": ev.sli,
+        "budget_remaining": ev.budget_remaining,
+        "time_to_exhaustion_s": ev.time_to_exhaustion_s,
+        "at_risk_amount": ev.at_risk_amount,
+        "burn_rates": [asdict(b) for b in ev.burn_rates],
+        "labels": dict(ev.labels),
+    }
+
+
+def insert_evaluations(engine: Engine, evaluations: Iterable[Evaluation]) -> None:
+    rows = [row(ev) for ev in evaluations]
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(sla_evaluations.insert(), rows)

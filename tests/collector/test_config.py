@@ -1,0 +1,156 @@
+"""collector.yaml: defaults, the starter file, and errors that name file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collector.config import CollectorConfig, hash_secret, load_collector_config
+from collector.phi import ALL_KEY_DETECTORS, ALL_VALUE_DETECTORS
+from collector.service import ServeOptions, StartupError, check_exposure, is_loopback
+from vitals.configfile import ConfigError
+from vitals.settings import default_config_dir
+
+TOKEN = "t0ken-for-the-billing-system"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "collector.yaml").write_text(text)
+    return tmp_path
+
+
+def test_no_file_means_the_defaults(tmp_path: Path) -> None:
+    config = load_collector_config(tmp_path, environ={})
+    assert config == CollectorConfig()
+    assert config.tokens == []
+    assert config.limits.max_body == 64 * 1024 * 1024
+    assert config.limits.max_in_flight == 128 * 1024 * 1024
+    assert set(config.redaction.detectors.keys) == ALL_KEY_DETECTORS
+    assert config.pollers == []
+
+
+def test_an_empty_file_means_the_defaults(tmp_path: Path) -> None:
+    assert load_collector_config(write(tmp_path, "# nothing yet\n"), environ={}) == CollectorConfig()
+
+
+def test_the_starter_config_is_valid_and_equals_the_defaults() -> None:
+    config = load_collector_config(default_config_dir(), environ={})
+    defaults = CollectorConfig()
+    assert config.tokens == defaults.tokens
+    assert config.limits == defaults.limits
+    assert config.redaction == defaults.redaction
+    assert set(config.redaction.detectors.values) == ALL_VALUE_DETECTORS
+
+
+def test_a_full_file(tmp_path: Path) -> None:
+    text = f"""
+tokens:
+  - name: billing
+    token: {TOKEN}
+  - name: engine
+    token_env: ENGINE_TOKEN
+redaction:
+  allow_keys: ["app.*"]
+  deny_keys: ["patient.*"]
+  hash_secret_env: MY_SECRET
+  detectors:
+    keys: [ssn]
+    values: []
+limits:
+  max_body: 1MiB
+  max_in_flight: 10MB
+pollers:
+  - {{name: q, type: redis}}
+"""
+    environ = {"ENGINE_TOKEN": "another-token-0123456789", "MY_SECRET": "s" * 20}
+    config = load_collector_config(write(tmp_path, text), environ=environ)
+    assert config.token_map() == {TOKEN: "billing", "another-token-0123456789": "engine"}
+    policy = config.redaction.policy()
+    assert policy.allow_keys == ("app.*",)
+    assert policy.deny_keys == ("patient.*",)
+    assert policy.key_detectors == frozenset({"ssn"})
+    assert policy.value_detectors == frozenset()
+    assert config.limits.max_body == 1024 * 1024
+    assert config.limits.max_in_flight == 10_000_000
+    assert config.pollers == [{"name": "q", "type": "redis"}]
+    assert hash_secret(config, environ) == b"s" * 20
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("tokens:\n  - name: a\n", "collector.yaml:2: tokens[0]", "exactly one of token or token_env"),
+        ("tokens:\n  - name: a\n    token: short\n", "collector.yaml:3: tokens[0].token", "at least 16"),
+        (
+            "tokens:\n  - name: a\n    token_env: NOPE_NOT_SET\n",
+            "collector.yaml:3: tokens[0].token_env",
+            "NOPE_NOT_SET",
+        ),
+        (
+            f"tokens:\n  - name: a\n    token: {TOKEN}\n  - name: a\n    token: {TOKEN}x\n",
+            "tokens[1].name",
+            "duplicate source name",
+        ),
+        (
+            f"tokens:\n  - name: a\n    token: {TOKEN}\n  - name: b\n    token: {TOKEN}\n",
+            "tokens[1].token",
+            "same token",
+        ),
+        (
+            "redaction:\n  detectors:\n    keys: [ssn, shoe_size]\n",
+            "collector.yaml:3: redaction.detectors.keys",
+            "shoe_size",
+        ),
+        ("redaction:\n  alow_keys: []\n", "collector.yaml:2: redaction.alow_keys", "unknown field"),
+        (
+            "redaction:\n  hash_secret_env: UNSET_SECRET_VAR\n",
+            "redaction.hash_secret_env",
+            "UNSET_SECRET_VAR",
+        ),
+        ("redaction:\n  hash_secret: short\n", "redaction.hash_secret", "at least 16"),
+        ("limits:\n  max_body: lots\n", "collector.yaml:2: limits.max_body", "64MiB"),
+        ("limits:\n  max_body: 2MiB\n  max_in_flight: 1MiB\n", "limits", "at least max_body"),
+        ("- just\n- a list\n", "collector.yaml:1", "mapping"),
+        ("tokens: [\n", "collector.yaml", "invalid YAML"),
+    ],
+)
+def test_errors_name_file_line_and_field(tmp_path: Path, text: str, where: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_collector_config(write(tmp_path, text), environ={})
+    rendered = str(caught.value)
+    assert where in rendered
+    assert message in rendered
+
+
+def test_hash_secret_sources() -> None:
+    assert hash_secret(CollectorConfig(), {"VITALS_HASH_SECRET": "from-env"}) == b"from-env"
+    assert hash_secret(CollectorConfig(), {}) is None
+    inline = CollectorConfig.model_validate({"redaction": {"hash_secret": "inline-secret-0123456789"}})
+    assert hash_secret(inline, {"VITALS_HASH_SECRET": "ignored"}) == b"inline-secret-0123456789"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("10.0.0.5", False),
+        ("example.org", False),
+    ],
+)
+def test_loopback_addresses(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_listening_beyond_loopback_needs_tokens_or_the_insecure_flag() -> None:
+    open_config = CollectorConfig()
+    check_exposure(ServeOptions(host="127.0.0.1"), open_config)
+    with pytest.raises(StartupError, match="--insecure-no-auth"):
+        check_exposure(ServeOptions(host="0.0.0.0"), open_config)
+    check_exposure(ServeOptions(host="0.0.0.0", insecure_no_auth=True), open_config)
+    with_tokens = CollectorConfig.model_validate({"tokens": [{"name": "a", "token": TOKEN}]})
+    check_exposure(ServeOptions(host="0.0.0.0"), with_tokens)

@@ -1,0 +1,260 @@
+"""PHI redaction rules, as plain values in and out."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collector.phi import ALL_KEY_DETECTORS, ALL_VALUE_DETECTORS, normalize_key
+from collector.redaction import KeyHasher, RedactionPolicy, Redactor, hash_key
+
+SECRET = b"unit-test-secret-0123456789"
+
+
+def redactor(**policy: object) -> Redactor:
+    return Redactor(RedactionPolicy(**policy), SECRET)  # type: ignore[arg-type]
+
+
+def test_hash_key_is_hmac_sha256_of_the_rfc_4231_vector() -> None:
+    # RFC 4231, test case 2.
+    expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    assert hash_key(b"Jefe", "what do ya want for nothing?") == expected
+    assert hash_key("Jefe", "what do ya want for nothing?") == expected
+
+
+@settings(deadline=None)
+@given(secret=st.binary(min_size=1, max_size=200), value=st.text(max_size=80))
+def test_the_fast_hasher_equals_hmac(secret: bytes, value: str) -> None:
+    assert KeyHasher(secret)(value) == hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
+
+
+def test_business_keys_are_hashed_so_equal_inputs_correlate() -> None:
+    red = redactor()
+    first = red.attributes({"hc.key.charge": "CHG-0042", "hc.key.claim": 12345})
+    second = red.attributes({"hc.key.charge": "CHG-0042"})
+    assert first["hc.key.charge"] == second["hc.key.charge"] == hash_key(SECRET, "CHG-0042")
+    assert first["hc.key.claim"] == hash_key(SECRET, "12345")
+    assert red.take_counts() == {"hash_key": 3}
+    assert red.take_counts() == {}
+
+
+def test_another_secret_gives_other_hashes() -> None:
+    other = Redactor(RedactionPolicy(), b"another-secret-9876543210")
+    value = "ENC-1"
+    assert other.attributes({"hc.key.encounter": value}) != redactor().attributes({"hc.key.encounter": value})
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [
+        ("patient.name", "name"),
+        ("patientName", "name"),
+        ("patient.first_name", "name"),
+        ("subscriber.last-name", "name"),
+        ("hl7.pid.5", "name"),
+        ("patient.mrn", "mrn"),
+        ("medical_record_number", "mrn"),
+        ("patient.id", "mrn"),
+        ("ssn", "ssn"),
+        ("patient.SocialSecurityNumber", "ssn"),
+        ("hl7.pid.19", "ssn"),
+        ("patient.dob", "birth_date"),
+        ("patient.birthDate", "birth_date"),
+        ("date_of_birth", "birth_date"),
+        ("patient.address.line1", "address"),
+        ("homeAddress", "address"),
+        ("zip_code", "address"),
+        ("patient.phone", "phone"),
+        ("contact.phoneNumber", "phone"),
+        ("fax", "phone"),
+        ("user.email", "email"),
+        ("emailAddress", "email"),
+        ("member.id", "member_id"),
+        ("subscriberId", "member_id"),
+        ("insurance.policy.number", "member_id"),
+        ("guarantor.account_number", "account_number"),
+        ("acct.no", "account_number"),
+        ("drivers_license", "license_number"),
+        ("vehicle.vin", "vehicle_id"),
+        ("implant.serial_number", "device_id"),
+        ("patient.photo", "biometric"),
+    ],
+)
+def test_key_detectors_replace_the_value(key: str, kind: str) -> None:
+    red = redactor()
+    assert red.attributes({key: "anything at all"}) == {key: f"[REDACTED:{kind}]"}
+    assert red.take_counts() == {f"key.{kind}": 1}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "service.name",
+        "host.name",
+        "server.address",
+        "network.peer.address",
+        "messaging.destination.name",
+        "db.name",
+        "telemetry.sdk.name",
+        "cloud.account.id",
+        "http.route",
+        "hc.facility",
+        "k8s.pod.name",
+        "rpc.method",
+    ],
+)
+def test_opentelemetry_conventions_are_not_mistaken_for_identifiers(key: str) -> None:
+    red = redactor()
+    assert red.attributes({key: "billing-01"}) == {key: "billing-01"}
+    assert red.take_counts() == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "rules"),
+    [
+        ("SSN 123-45-6789 on file", "SSN [REDACTED:ssn] on file", ["value.ssn"]),
+        ("ssn: 123456789", "ssn: [REDACTED:ssn]", ["value.ssn"]),
+        ("call (555) 867-5309 now", "call [REDACTED:phone] now", ["value.phone"]),
+        ("call +15558675309", "call [REDACTED:phone]", ["value.phone"]),
+        ("mail jane.doe@example.org", "mail [REDACTED:email]", ["value.email"]),
+        ("DOB: 04/12/1961", "DOB: [REDACTED:birth_date]", ["value.birth_date"]),
+        ("born 1961-04-12", "born [REDACTED:birth_date]", ["value.birth_date"]),
+        ("Date of birth March 4, 1961", "Date of birth [REDACTED:birth_date]", ["value.birth_date"]),
+        ("seen 04/12/2023", "seen [REDACTED:date]", ["value.date"]),
+        ("MRN: QZ88421X", "MRN: [REDACTED:mrn]", ["value.mrn"]),
+        ("Patient: Jane Q Doe", "Patient: [REDACTED:name]", ["value.name"]),
+        ("PID|1||QZ88421X||DOE^JANE||19610412", "PID|[REDACTED:hl7_segment]", ["value.hl7_segment"]),
+        ("ack for DOE^JANE", "ack for [REDACTED:name]", ["value.name"]),
+    ],
+)
+def test_value_detectors_replace_only_the_identifier(text: str, expected: str, rules: list[str]) -> None:
+    red = redactor()
+    assert red.text(text) == expected
+    assert red.take_counts() == dict.fromkeys(rules, 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HL7 ADT^A01 process",
+        "claim CLM-555-123-4567 accepted",
+        "timeout after 2024-05-01T10:00:00Z",
+        "posted 1843.20 to GL 4000-100",
+        "queue name: adt-inbound",
+        "erp.gl.post",
+        "CO-197",
+    ],
+)
+def test_ordinary_integration_text_is_left_alone(text: str) -> None:
+    red = redactor()
+    assert red.text(text) == text
+    assert red.take_counts() == {}
+
+
+def test_a_name_stops_before_the_next_identifier() -> None:
+    text = "admit Patient: Jane Doe MRN: QZ88421X DOB 04/12/1961"
+    assert redactor().text(text) == (
+        "admit Patient: [REDACTED:name] MRN: [REDACTED:mrn] DOB [REDACTED:birth_date]"
+    )
+
+
+def test_deny_wins_over_allow_and_hashing() -> None:
+    red = redactor(deny_keys=("hc.key.legacy*", "internal.*"), allow_keys=("internal.safe",))
+    out = red.attributes({"internal.safe": "x", "internal.other": "y", "hc.key.legacy_id": "L1"})
+    assert out == {
+        "internal.safe": "[REDACTED:deny]",
+        "internal.other": "[REDACTED:deny]",
+        "hc.key.legacy_id": "[REDACTED:deny]",
+    }
+    assert red.take_counts() == {"deny_keys": 3}
+
+
+def test_allow_keys_skip_detection() -> None:
+    red = redactor(allow_keys=("app.contact_phone",))
+    assert red.attributes({"app.contact_phone": "555-867-5309"}) == {"app.contact_phone": "555-867-5309"}
+    assert redactor().attributes({"app.contact_phone": "555-867-5309"}) == {
+        "app.contact_phone": "[REDACTED:phone]"
+    }
+
+
+def test_detectors_can_be_switched_off() -> None:
+    red = redactor(key_detectors=frozenset({"ssn"}), value_detectors=frozenset())
+    assert red.attributes({"patient.name": "Jane", "note": "mail jane@example.org", "ssn": "1"}) == {
+        "patient.name": "Jane",
+        "note": "mail jane@example.org",
+        "ssn": "[REDACTED:ssn]",
+    }
+
+
+def test_nested_values_and_arrays_are_redacted() -> None:
+    red = redactor()
+    out = red.attributes(
+        {"contacts": [{"email": "a@example.org"}, "call 555-867-5309", 7], "ok": True, "n": 3.5}
+    )
+    assert out == {
+        "contacts": [{"email": "[REDACTED:email]"}, "call [REDACTED:phone]", 7],
+        "ok": True,
+        "n": 3.5,
+    }
+
+
+def test_an_identifier_inside_a_key_is_removed_with_its_value() -> None:
+    red = redactor()
+    assert red.attributes({"contact jane@example.org": "yes"}) == {
+        "contact [REDACTED:email]": "[REDACTED:email]"
+    }
+
+
+def test_counts_repeat_for_cached_decisions() -> None:
+    red = redactor()
+    for _ in range(3):
+        red.attributes({"patient.ssn": "x", "note": "SSN 123-45-6789"})
+    assert red.take_counts() == {"key.ssn": 3, "value.ssn": 3}
+
+
+def test_caches_stay_bounded() -> None:
+    red = Redactor(RedactionPolicy(), SECRET, cache_size=16)
+    for i in range(100):
+        red.attributes({f"key{i}": f"value {i}"})
+        red.text(f"text {i}")
+    assert len(red._key_actions) <= 16
+    assert len(red._texts) <= 16
+
+
+def test_normalized_keys_split_words() -> None:
+    assert normalize_key("patient.birthDate") == "_patient_birth_date_"
+    assert normalize_key("HL7-PID.5") == "_hl7_pid_5_"
+
+
+def test_every_detector_has_a_name_for_config() -> None:
+    assert {"name", "mrn", "ssn", "birth_date", "address", "phone", "email", "member_id"} <= ALL_KEY_DETECTORS
+    assert {"ssn", "phone", "email", "birth_date", "mrn", "name"} <= ALL_VALUE_DETECTORS
+
+
+def test_an_empty_secret_is_refused() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        Redactor(RedactionPolicy(), b"")
+
+
+ssns = st.builds(
+    lambda a, b, c: f"{a:03d}-{b:02d}-{c:04d}",
+    st.integers(1, 665),
+    st.integers(1, 99),
+    st.integers(1, 9999),
+)
+emails = st.from_regex(r"[a-z]{1,10}\.[a-z]{1,10}@[a-z]{2,10}\.(org|com|net)", fullmatch=True)
+filler = st.text(alphabet=st.sampled_from(list("abcdefghij klm,;")), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=filler, ssn=ssns, email=emails, after=filler)
+def test_planted_ssns_and_emails_never_survive(before: str, ssn: str, email: str, after: str) -> None:
+    red = redactor()
+    text = f"{before} {ssn} {after} {email} {after}"
+    out = red.text(text)
+    assert ssn not in out
+    assert email not in out

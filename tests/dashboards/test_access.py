@@ -1,0 +1,174 @@
+"""Access control: password login with bcrypt hashes, roles, OIDC through st.login, config errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dashboards.auth import (
+    LOCKOUT_S,
+    MAX_FAILURES,
+    LoginError,
+    LoginThrottle,
+    check_password,
+    hash_password,
+    may_open,
+)
+from dashboards.config import DashboardConfig, Oidc, User, load
+from tests.dashboards.conftest import PAGES, Store, no_exceptions, open_page, texts
+from vitals.configfile import ConfigError
+
+CFO_HASH = hash_password("cash-is-king", rounds=4)
+ENG_HASH = hash_password("pager-duty", rounds=4)
+
+
+def users_config(config_dir: Path) -> None:
+    (config_dir / "dashboard.yaml").write_text(
+        "users:\n"
+        f"  - {{username: cfo, name: Dana (CFO), role: executive, password_hash: '{CFO_HASH}'}}\n"
+        f"  - {{username: oncall, role: engineer, password_hash: '{ENG_HASH}'}}\n"
+    )
+
+
+def sign_in(at: object, username: str, password: str) -> object:
+    at.text_input(key="login.username").input(username)  # type: ignore[attr-defined]
+    at.text_input(key="login.password").input(password)  # type: ignore[attr-defined]
+    next(b for b in at.get("form_submit_button") if b.label == "Sign in").click()  # type: ignore[attr-defined]
+    return at.run()  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- pure rules
+
+
+def test_passwords_are_checked_against_bcrypt_hashes() -> None:
+    config = DashboardConfig(users=[User(username="cfo", role="executive", password_hash=CFO_HASH)])
+    throttle = LoginThrottle()
+    assert check_password(config, "cfo", "cash-is-king", throttle).role == "executive"
+    with pytest.raises(LoginError, match="Unknown username or wrong password"):
+        check_password(config, "cfo", "wrong", throttle)
+    with pytest.raises(LoginError, match="Unknown username or wrong password"):
+        check_password(config, "nobody", "cash-is-king", throttle)
+
+
+def test_repeated_failures_lock_the_username_for_a_while() -> None:
+    config = DashboardConfig(users=[User(username="cfo", role="executive", password_hash=CFO_HASH)])
+    now = [0.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(LoginError):
+            check_password(config, "cfo", "guess", throttle)
+    with pytest.raises(LoginError, match="Too many failed attempts"):
+        check_password(config, "cfo", "cash-is-king", throttle)  # even the right password
+    now[0] += LOCKOUT_S + 1
+    assert check_password(config, "cfo", "cash-is-king", throttle).username == "cfo"
+
+
+def test_roles() -> None:
+    assert may_open("executive", "scorecard") and may_open("executive", "sla")
+    for page in ("operations", "traces", "dependencies", "alerts"):
+        assert not may_open("executive", page)
+        assert may_open("engineer", page)
+
+
+def test_hash_password_refuses_what_bcrypt_would_truncate() -> None:
+    with pytest.raises(ValueError, match="72 bytes"):
+        hash_password("x" * 73)
+    with pytest.raises(ValueError, match="empty"):
+        hash_password("")
+
+
+def test_oidc_roles_by_email_and_domain() -> None:
+    oidc = Oidc(roles={"CFO@Example.org": "executive", "@example.org": "engineer"})
+    assert oidc.role_for("cfo@example.org") == "executive"
+    assert oidc.role_for("dev@example.org") == "engineer"
+    assert oidc.role_for("stranger@elsewhere.com") is None
+    assert Oidc(default_role="executive").role_for("stranger@elsewhere.com") == "executive"
+
+
+def test_config_errors_name_file_line_and_field(tmp_path: Path) -> None:
+    (tmp_path / "dashboard.yaml").write_text(
+        "refresh: 30s\nusers:\n  - username: cfo\n    role: boss\n    password_hash: hunter2\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path)
+    message = str(caught.value)
+    assert "dashboard.yaml:4: users[0].role" in message
+    assert "dashboard.yaml:5: users[0].password_hash" in message and "hash-password" in message
+
+
+def test_config_defaults_without_a_file(tmp_path: Path) -> None:
+    config = load(tmp_path)
+    assert config.auth_mode == "none" and config.refresh == 60.0 and config.stale_after == 300.0
+
+
+# --------------------------------------------------------------------------- in the app
+
+
+def test_with_users_every_page_asks_for_a_login(sqlite_store: Store, app_env: pytest.MonkeyPatch) -> None:
+    users_config(sqlite_store.config_dir)
+    at = open_page(app_env, sqlite_store.url, sqlite_store.config_dir, "scorecard")
+    no_exceptions(at)
+    assert "Sign in" in texts(at)
+    assert not at.metric  # nothing of the store before signing in
+    at = sign_in(at, "cfo", "wrong")
+    assert any("wrong password" in str(e.value) for e in at.error)  # type: ignore[attr-defined]
+
+
+def test_an_executive_sees_the_scorecard_and_sla_pages_only(
+    sqlite_store: Store, app_env: pytest.MonkeyPatch
+) -> None:
+    users_config(sqlite_store.config_dir)
+    at = open_page(app_env, sqlite_store.url, sqlite_store.config_dir, "scorecard")
+    at = sign_in(at, "cfo", "cash-is-king")
+    no_exceptions(at)  # type: ignore[arg-type]
+    assert "Executive scorecard" in texts(at)  # type: ignore[arg-type]
+    assert "Signed in as **Dana (CFO)** (executive)" in texts(at)  # type: ignore[arg-type]
+    at.switch_page(PAGES["sla"]).run()  # type: ignore[attr-defined]
+    assert "SLA detail" in texts(at)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(PAGES["operations"])  # type: ignore[attr-defined]
+
+
+def test_an_engineer_sees_everything(sqlite_store: Store, app_env: pytest.MonkeyPatch) -> None:
+    users_config(sqlite_store.config_dir)
+    at = open_page(app_env, sqlite_store.url, sqlite_store.config_dir, "scorecard")
+    at = sign_in(at, "oncall", "pager-duty")
+    for page in ("operations", "traces", "dependencies", "alerts"):
+        at.switch_page(PAGES[page]).run()  # type: ignore[attr-defined]
+        no_exceptions(at)  # type: ignore[arg-type]
+
+
+def test_oidc_login_maps_the_email_to_a_role(sqlite_store: Store, app_env: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboards.conftest import APP
+
+    (sqlite_store.config_dir / "dashboard.yaml").write_text(
+        "oidc:\n  roles:\n    cfo@example.org: executive\n    '@example.org': engineer\n"
+    )
+    app_env.setenv("VITALS_DB", sqlite_store.url)
+    app_env.setenv("VITALS_CONFIG", str(sqlite_store.config_dir))
+
+    def visit(user: dict[str, object]) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.user = user
+        return at.run()
+
+    signed_out = visit({"is_logged_in": False})
+    assert any(b.label == "Sign in" for b in signed_out.button)
+    assert not signed_out.metric
+    executive = visit({"is_logged_in": True, "email": "cfo@example.org", "name": "Dana"})
+    no_exceptions(executive)
+    assert "Signed in as **Dana** (executive)" in texts(executive)
+    stranger = visit({"is_logged_in": True, "email": "x@elsewhere.com"})
+    assert any("has no role" in str(e.value) for e in stranger.error)
+
+
+def test_a_broken_dashboard_config_is_shown_not_crashed(
+    sqlite_store: Store, app_env: pytest.MonkeyPatch
+) -> None:
+    (sqlite_store.config_dir / "dashboard.yaml").write_text("refresh: soon\n")
+    at = open_page(app_env, sqlite_store.url, sqlite_store.config_dir, "scorecard")
+    no_exceptions(at)
+    assert any("dashboard.yaml:1: refresh" in str(e.value) for e in at.error)

@@ -1,0 +1,134 @@
+"""`vitals dashboard`, its hash-password and check commands, and the rollup job of `vitals serve`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.engine import Engine
+
+from dashboards import cli
+from dashboards.tables import span_rollups
+from tests.dashboards import estate
+from vitals.cli import main
+
+
+def test_hash_password_from_stdin_prints_a_verifiable_hash() -> None:
+    result = CliRunner().invoke(
+        main, ["dashboard", "hash-password", "--password-stdin"], input="s3cret pass\n"
+    )
+    assert result.exit_code == 0, result.output
+    hashed = result.stdout.strip().splitlines()[0]
+    assert bcrypt.checkpw(b"s3cret pass", hashed.encode())
+    assert "password_hash:" in result.stderr
+
+
+def test_hash_password_prompts_twice_and_refuses_a_mismatch() -> None:
+    ok = CliRunner().invoke(main, ["dashboard", "hash-password"], input="abc\nabc\n")
+    assert ok.exit_code == 0 and bcrypt.checkpw(b"abc", ok.stdout.strip().splitlines()[-1].encode())
+    mismatch = CliRunner().invoke(main, ["dashboard", "hash-password"], input="abc\nabd\nabc\nabc\n")
+    assert "do not match" in mismatch.output or "don't match" in mismatch.output
+
+
+def test_hash_password_refuses_an_empty_password() -> None:
+    result = CliRunner().invoke(main, ["dashboard", "hash-password", "--password-stdin"], input="\n")
+    assert result.exit_code != 0 and "empty" in result.output
+
+
+def test_check_names_file_line_and_field(tmp_path: Path) -> None:
+    (tmp_path / "dashboard.yaml").write_text(
+        "users:\n  - username: a\n    role: admin\n    password_hash: x\n"
+    )
+    result = CliRunner().invoke(main, ["dashboard", "check", "--config", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "dashboard.yaml:3: users[0].role" in result.output
+
+
+def test_check_accepts_a_good_file(tmp_path: Path) -> None:
+    hashed = bcrypt.hashpw(b"x", bcrypt.gensalt(4)).decode()
+    (tmp_path / "dashboard.yaml").write_text(
+        f"users:\n  - {{username: a, role: engineer, password_hash: '{hashed}'}}\n"
+    )
+    result = CliRunner().invoke(main, ["dashboard", "check", "--config", str(tmp_path)])
+    assert result.exit_code == 0 and "login password · 1 users" in result.output
+
+
+def test_dashboard_refuses_to_start_with_a_broken_config(tmp_path: Path, sqlite_url: str) -> None:
+    (tmp_path / "dashboard.yaml").write_text("stale_after: never\n")
+    result = CliRunner().invoke(main, ["dashboard", "--db", sqlite_url, "--config", str(tmp_path)])
+    assert result.exit_code != 0 and "dashboard.yaml:1: stale_after" in result.output
+
+
+def test_dashboard_runs_streamlit_with_the_store_and_config_passed_through(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command migrates the store, then replaces itself with `streamlit run` (execve)."""
+    calls: list[tuple[str, list[str], dict[str, str]]] = []
+
+    def fake_execve(path: str, argv: list[str], env: dict[str, str]) -> None:
+        calls.append((path, argv, env))
+
+    monkeypatch.setattr(cli.os, "execve", fake_execve)
+    result = CliRunner().invoke(
+        main,
+        ["dashboard", "--db", sqlite_url, "--config", str(tmp_path), "--host", "0.0.0.0", "--port", "9123"],
+    )
+    assert result.exit_code == 0, result.output
+    (_path, argv, env) = calls[0]
+    assert argv[1:5] == ["-m", "streamlit", "run", str(cli.APP)]
+    assert "--server.address=0.0.0.0" in argv and "--server.port=9123" in argv
+    assert "--server.headless=true" in argv and "--browser.gatherUsageStats=false" in argv
+    assert env["VITALS_DB"] == sqlite_url and env["VITALS_CONFIG"] == str(tmp_path)
+    assert "without users" in result.stderr  # listening beyond loopback with no login
+    from vitals.db import create_engine, current_heads
+
+    assert "d0001" in current_heads(create_engine(sqlite_url))
+
+
+def test_dashboard_help_documents_the_options() -> None:
+    result = CliRunner().invoke(main, ["dashboard", "--help"])
+    for option in ("--db", "--config", "--host", "--port", "hash-password", "check"):
+        assert option in result.output
+
+
+def test_serve_component_folds_new_telemetry(sqlite_engine: Engine, sqlite_url: str, tmp_path: Path) -> None:
+    """`vitals serve` installs dashboards.service: a scheduler job that keeps the rollups current."""
+    from aiohttp import web
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from prometheus_client import CollectorRegistry
+
+    from dashboards import service
+    from vitals.runtime import COMPONENT_MODULES, ServiceContext
+    from vitals.settings import Settings
+
+    assert "dashboards.service" in COMPONENT_MODULES
+    config = estate.write_config(tmp_path / "config")
+    est = estate.build(sqlite_engine, time.time())
+    registry = CollectorRegistry()
+    ctx = ServiceContext(
+        settings=Settings(sqlite_url, config),
+        engine=sqlite_engine,
+        scheduler=BackgroundScheduler(),
+        http_app=web.Application(),
+        registry=registry,
+        write_metric_points=lambda rows: None,
+        stop_event=threading.Event(),
+    )
+    service.install(ctx)
+    job: Any = ctx.scheduler.get_job(service.JOB_ID)
+    assert job is not None and job.trigger.interval.total_seconds() == 15
+    report = job.func()
+    assert report is not None and report.behind == 0
+    with sqlite_engine.connect() as conn:
+        rows = conn.execute(span_rollups.select().where(span_rollups.c.resolution == 60)).all()
+    assert sum(r.count for r in rows) == est.spans_written
+    assert (
+        registry.get_sample_value("vitals_dashboard_rollup_rows_total", {"family": "spans"})
+        == est.spans_written
+    )
+    assert ctx.status["dashboards"].startswith("rollups current")

@@ -1,0 +1,163 @@
+"""Figure builders are pure: plain data in, a plotly figure out, checked without a browser."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from dashboards.figures import graph, ops, palette, slo, traces
+from dashboards.queries.dependencies import Edge, Graph, Node
+from slas.model import BurnRate
+
+T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+TIMES = [T0 + timedelta(minutes=10 * i) for i in range(4)]
+
+
+def test_status_colours_are_okabe_ito_with_icon_and_word() -> None:
+    assert palette.style("ok").colour == "#009E73"
+    assert palette.style("breach").colour == "#D55E00"
+    assert {s.icon for s in palette.STATUS.values()} == {"✔", "▲", "✖", "?"}
+    assert palette.style("something-new") == palette.STATUS["no-data"]
+
+
+def test_error_colour_scale() -> None:
+    assert palette.error_colour(0.0) == palette.BLUE
+    assert palette.error_colour(0.05) == palette.ORANGE
+    assert palette.error_colour(0.5) == palette.VERMILLION
+    between = palette.error_colour(0.025)
+    assert between not in (palette.BLUE, palette.ORANGE) and between.startswith("#")
+
+
+def test_sparkline_keeps_gaps_and_draws_the_objective() -> None:
+    fig = slo.sparkline(TIMES, [0.99, None, 0.97, 0.98], 0.95, "warning")
+    (trace,) = fig.data
+    assert list(trace.y) == [99.0, None, 97.0, 98.0]
+    assert trace.line.color == palette.style("warning").colour
+    assert trace.connectgaps is False
+    assert fig.layout.shapes[0].y0 == 95.0
+
+
+def test_sli_over_time_against_objective() -> None:
+    fig = slo.sli_over_time(TIMES, [0.999, 0.998, 0.99, None], 0.995, tz_label="UTC")
+    sli, objective = fig.data
+    assert list(sli.y) == [99.9, 99.8, 99.0, None]
+    assert list(objective.y) == [99.5, 99.5] and objective.name == "Objective 99.5%"
+    assert fig.layout.xaxis.title.text == "time (UTC)"
+
+
+def test_budget_burndown_marks_exhaustion() -> None:
+    fig = slo.budget_burndown(TIMES, [1.0, 0.5, 0.0, -0.25], tz_label="UTC", window_label="7d")
+    assert list(fig.data[0].y) == [100.0, 50.0, 0.0, -25.0]
+    assert fig.layout.shapes[0].y0 == 0
+    assert "7d" in fig.layout.yaxis.title.text
+
+
+def test_burn_rates_per_window_with_thresholds() -> None:
+    rates = [
+        BurnRate("1h/5m", 3600, 300, 14.4, 20.0, 18.0, "page", True),
+        BurnRate("6h/30m", 21600, 1800, 6.0, None, None, "page", False),
+    ]
+    fig = slo.burn_rates(rates)
+    long_, short, threshold = fig.data
+    assert list(long_.x) == ["1h/5m", "6h/30m"] and list(long_.y) == [20.0, None]
+    assert list(short.y) == [18.0, None]
+    assert list(threshold.y) == [14.4, 6.0]
+
+
+def test_time_series_one_line_per_series_in_fixed_colours() -> None:
+    fig = ops.time_series(
+        {"erp-finance": (TIMES, [0.1, 0.2, None, 0.0]), "billing": (TIMES, [0, 0, 0, 0])},
+        title="Error rate",
+        y_title="failed",
+        tz_label="UTC",
+        percent=True,
+        bound=0.05,
+    )
+    assert [t.name for t in fig.data] == ["billing", "erp-finance"]  # sorted: stable colours
+    assert list(fig.data[1].y) == [10.0, 20.0, None, 0.0]
+    assert fig.data[0].line.color == palette.SERIES[0]
+    assert fig.layout.shapes[0].y0 == 5.0
+
+
+def test_lag_histogram_in_hours_with_markers() -> None:
+    fig = ops.lag_histogram(
+        [(0, 5), (3600, 2), (90000, 1)], bucket_s=3600, within_s=86400, median_s=1800, p95_s=7200, title="Lag"
+    )
+    bars = fig.data[0]
+    assert list(bars.x) == [0.5, 1.5, 25.5] and list(bars.y) == [5, 2, 1]
+    assert list(bars.marker.color) == [palette.BLUE, palette.BLUE, palette.VERMILLION]  # past the deadline
+    assert sorted(s.x0 for s in fig.layout.shapes) == [0.5, 2.0, 24.0]
+
+
+def test_denial_codes_top_ten_with_share() -> None:
+    counts = Counter({f"CO-{i}": i for i in range(1, 13)})
+    fig = ops.denial_codes(counts, total=1000)
+    bar = fig.data[0]
+    assert len(bar.y) == 10 and bar.y[-1] == "CO-12"  # the largest at the top
+    assert bar.text[-1] == "12 (1.2%)"
+
+
+def test_waterfall_nests_children_under_parents() -> None:
+    ms = 1_000_000
+    bars = [
+        traces.SpanBar("c", "a", "erp-finance", "erp.gl.post", 10 * ms, 40 * ms, True),
+        traces.SpanBar("a", None, "billing", "billing.gl.export", 0, 50 * ms, False),
+        traces.SpanBar("b", "a", "billing", "serialize", 2 * ms, 5 * ms, False),
+        traces.SpanBar("orphan", "missing", "billing", "late child", 60 * ms, 61 * ms, False),
+    ]
+    ordered = traces.tree_order(bars)
+    assert [(b.span_id, depth) for b, depth in ordered] == [("a", 0), ("b", 1), ("c", 1), ("orphan", 0)]
+    fig = traces.waterfall(bars)
+    billing = next(t for t in fig.data if t.name == "billing")
+    erp = next(t for t in fig.data if t.name == "erp-finance")
+    assert list(erp.base) == [10.0] and list(erp.x) == [30.0]
+    assert erp.marker.line.color[0] == palette.VERMILLION  # failed span outlined
+    assert len(billing.y) == 3
+
+
+def test_journey_orders_stages_in_business_time() -> None:
+    steps = [
+        traces.JourneyStep(TIMES[2], "charge.posted", "billing", "billing.charge.post", "t3", False),
+        traces.JourneyStep(TIMES[0], "procedure.documented", "ehr", "ehr.procedure.document", "t1", False),
+        traces.JourneyStep(TIMES[1], "charge.sent", "integration-engine", "HL7 DFT^P03 send", "t2", True),
+    ]
+    fig = traces.journey(steps, tz_label="UTC")
+    assert list(fig.data[0].y) == ["procedure.documented", "charge.sent", "charge.posted"]
+    assert fig.data[0].marker.symbol[1] == "x"
+
+
+def test_service_graph_layers_sizes_and_colours() -> None:
+    g = Graph(
+        nodes=(
+            Node("ehr", 100, 0),
+            Node("integration-engine", 300, 3),
+            Node("billing", 200, 0),
+            Node("erp", 50, 10),
+        ),
+        edges=(
+            Edge("ehr", "integration-engine", "call", "", 100, 0, 0.01, 0.05),
+            Edge("integration-engine", "billing", "queue", "charges-outbound", 1000, 0, 30.0, 600.0),
+            Edge("billing", "erp", "call", "", 10, 5, 0.2, 1.0),
+        ),
+    )
+    layer = graph.layers(g.nodes, g.edges)
+    assert layer == {"ehr": 0, "integration-engine": 1, "billing": 2, "erp": 3}
+    fig = graph.service_graph(g)
+    lines = [t for t in fig.data if t.mode == "lines"]
+    widths = {(t.x[0], t.x[-1]): t.line.width for t in lines}
+    assert widths[(1.0, 2.0)] > widths[(0.0, 1.0)] > widths[(2.0, 3.0)]  # volume -> width
+    queue = next(t for t in lines if t.line.dash == "dash")
+    assert (queue.x[0], queue.x[-1]) == (1.0, 2.0)
+    failing = next(t for t in lines if (t.x[0], t.x[-1]) == (2.0, 3.0))
+    assert failing.line.color == palette.VERMILLION  # 50% failed
+    hover = next(t for t in fig.data if t.name == "edges").text
+    assert any("via queue charges-outbound" in h and "1,000 messages" in h for h in hover)
+
+
+def test_service_graph_survives_cycles() -> None:
+    g = Graph(
+        nodes=(Node("a", 1, 0), Node("b", 1, 0)),
+        edges=(Edge("a", "b", "call", "", 1, 0, 0.1, 0.1), Edge("b", "a", "call", "", 1, 0, 0.1, 0.1)),
+    )
+    fig = graph.service_graph(g)
+    assert len([t for t in fig.data if t.mode == "lines"]) == 2

@@ -1,0 +1,289 @@
+"""The rollup refresher folds every span in exactly once, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from collector.tables import spans
+from dashboards.catalog import DEFAULT_LAG_PAIRS, LagPair, canonical
+from dashboards.rollup import RefreshReport, refresh
+from dashboards.tables import (
+    business_rollups,
+    error_groups,
+    feeds,
+    lag_objects,
+    metric_rollups,
+    rollup_state,
+    service_edges,
+    span_rollups,
+)
+from tests.dashboards import estate
+from tests.support.factories import NS, insert_spans, span_row
+
+
+def fold(engine: Engine, *args: Any, **kwargs: Any) -> RefreshReport:
+    """A refresh that reads every committed row at once (test rows are all committed)."""
+    return refresh(engine, *args, horizon_s=0, **kwargs)
+
+
+def _table(engine: Engine, table: object) -> list[dict[str, object]]:
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(table))]  # type: ignore[call-overload]
+
+
+def test_span_rollups_count_every_span_once_in_both_resolutions(engine: Engine) -> None:
+    est = estate.build(engine, time.time())
+    report = fold(engine, batch_size=97)  # many small batches
+    assert report.behind == 0
+    rows = _table(engine, span_rollups)
+    for res in (60, 3600):
+        assert sum(r["count"] for r in rows if r["resolution"] == res) == est.spans_written
+    gl = [r for r in rows if r["resolution"] == 3600 and r["span_name"] == "erp.gl.post"]
+    assert sum(r["error_count"] for r in gl) == est.gl_errors
+    assert {r["kind"] for r in gl} == {"server"}
+    # A second refresh with nothing new changes nothing.
+    again = fold(engine)
+    assert again.processed == 0
+    assert _table(engine, span_rollups) == rows
+
+
+def test_small_batches_and_one_batch_give_the_same_rollups(sqlite_url: str, tmp_path: object) -> None:
+    from vitals.db import create_engine, migrate
+
+    first = create_engine(sqlite_url)
+    migrate(first)
+    second = create_engine(sqlite_url.replace("vitals.db", "other.db"))
+    migrate(second)
+    now = time.time()
+    estate.build(first, now)
+    estate.build(second, now)
+    fold(first, batch_size=13)
+    fold(second, batch_size=1_000_000)
+    for table in (span_rollups, business_rollups, feeds, service_edges, metric_rollups):
+        key = [c.name for c in table.primary_key.columns]  # type: ignore[attr-defined]
+        a = sorted(_table(first, table), key=lambda r: [r[k] for k in key])
+        b = sorted(_table(second, table), key=lambda r: [r[k] for k in key])
+        assert a == b, table
+    # error groups keep an arbitrary example trace id: compare the counts only
+    assert sorted((r["message"], r["count"]) for r in _table(first, error_groups)) == sorted(
+        (r["message"], r["count"]) for r in _table(second, error_groups)
+    )
+    first.dispose()
+    second.dispose()
+
+
+def test_business_rollups_and_error_groups(engine: Engine) -> None:
+    est = estate.build(engine, time.time())
+    fold(engine)
+    business = _table(engine, business_rollups)
+    remits = [r for r in business if r["stage"] == "remit.received"]
+    assert sum(r["count"] for r in remits) == len(est.remits)
+    denied = {}
+    for r in remits:
+        if r["denial_code"]:
+            denied[r["denial_code"]] = denied.get(r["denial_code"], 0) + r["count"]
+    expected: dict[str, int] = {}
+    for _at, code, _f in est.remits:
+        if code:
+            expected[code] = expected.get(code, 0) + 1
+    assert denied == expected
+    groups: dict[str, int] = {}
+    for r in _table(engine, error_groups):
+        groups[r["message"]] = groups.get(r["message"], 0) + r["count"]  # type: ignore[index,operator]
+    assert groups == dict(est.gl_messages)
+
+
+def test_lag_objects_pair_stages_by_key(engine: Engine) -> None:
+    est = estate.build(engine, time.time())
+    fold(engine, DEFAULT_LAG_PAIRS, batch_size=50)
+    objects = {r["key_hash"]: r for r in _table(engine, lag_objects) if r["pair"] == "charge-lag"}
+    assert len(objects) == len(est.charges)
+    for charge in est.charges:
+        row = objects[charge.key]
+        assert row["start_ns"] == int(charge.documented_s * NS)
+        assert row["end_ns"] == (None if charge.posted_s is None else int(charge.posted_s * NS))
+        assert row["amount"] == charge.amount
+        assert row["facility"] == charge.facility
+        assert row["start_trace_id"] == charge.doc_trace
+    implants = [r for r in _table(engine, lag_objects) if r["pair"] == "implant-inventory-sync-lag"]
+    started = sorted((r["end_ns"] - r["start_ns"]) / NS for r in implants if r["start_ns"] is not None)  # type: ignore[operator]
+    assert started == sorted(est.implant_lags_s)  # disposables are not implants
+
+
+def test_lag_end_before_start_and_a_later_earlier_start(engine: Engine) -> None:
+    pair = LagPair(
+        "p",
+        "charge",
+        3600,
+        canonical({"stage": "procedure.documented"}),
+        canonical({"stage": "charge.posted"}),
+    )
+    key = estate.key_hash("x")
+    insert_spans(
+        engine, [span_row(start_s=5000, attributes={"hc.stage": "charge.posted", "hc.key.charge": key})]
+    )
+    fold(engine, [pair])
+    insert_spans(
+        engine,
+        [
+            span_row(
+                start_s=1000,
+                attributes={"hc.stage": "procedure.documented", "hc.key.charge": key, "hc.amount": 9},
+            )
+        ],
+    )
+    fold(engine, [pair])
+    insert_spans(
+        engine, [span_row(start_s=4000, attributes={"hc.stage": "charge.posted", "hc.key.charge": key})]
+    )
+    fold(engine, [pair])
+    (row,) = _table(engine, lag_objects)
+    assert (row["start_ns"], row["end_ns"], row["amount"]) == (1000 * NS, 4000 * NS, 9.0)
+
+
+def test_changed_pairs_rebuild_the_lag_family(engine: Engine) -> None:
+    estate.build(engine, time.time())
+    fold(engine, DEFAULT_LAG_PAIRS)
+    only_charges = [p for p in DEFAULT_LAG_PAIRS if p.name == "charge-lag"]
+    fold(engine, only_charges)
+    assert {r["pair"] for r in _table(engine, lag_objects)} == {"charge-lag"}
+
+
+def test_service_edges_from_parents_links_and_keys(engine: Engine) -> None:
+    est = estate.build(engine, time.time())
+    fold(engine, batch_size=31)
+    edges: dict[tuple[str, str, str, str], int] = {}
+    for r in _table(engine, service_edges):
+        if r["resolution"] == 3600:
+            k = (r["source"], r["target"], r["edge_kind"], r["via"])
+            edges[k] = edges.get(k, 0) + r["count"]  # type: ignore[operator]
+    posted = sum(1 for c in est.charges if c.posted_s is not None)
+    assert edges[("billing", "erp-finance", "call", "")] == est.gl_total
+    assert edges[("billing", "payer-gateway", "call", "")] == 12
+    # Every posted charge hops the queue: half joined by span link, half by the charge key.
+    assert edges[("integration-engine", "billing", "queue", "charges-outbound")] == posted
+    assert set(edges) == {
+        ("billing", "erp-finance", "call", ""),
+        ("billing", "payer-gateway", "call", ""),
+        ("integration-engine", "billing", "queue", "charges-outbound"),
+    }
+
+
+def test_parent_arriving_after_its_child_is_still_one_edge(engine: Engine) -> None:
+    parent = span_row(name="call", service="a", start_s=100, kind="client")
+    child = span_row(
+        name="serve",
+        service="b",
+        start_s=100.1,
+        kind="server",
+        trace_id=parent["trace_id"],
+        parent_span_id=parent["span_id"],
+    )
+    insert_spans(engine, [child])
+    fold(engine)
+    insert_spans(engine, [parent])
+    fold(engine)
+    fold(engine)
+    rows = [r for r in _table(engine, service_edges) if r["resolution"] == 60]
+    assert [(r["source"], r["target"], r["count"]) for r in rows] == [("a", "b", 1)]
+
+
+def test_feeds_know_the_last_message_per_facility(engine: Engine) -> None:
+    est = estate.build(engine, time.time())
+    fold(engine)
+    adt = {r["facility"]: r["last_seen_ns"] for r in _table(engine, feeds) if r["interface"] == "adt-inbound"}
+    assert adt == {f: int(t * NS) for f, t in est.adt_last_s.items()}
+
+
+def test_metric_rollups_keep_min_max_and_samples(engine: Engine) -> None:
+    estate.build(engine, time.time())
+    fold(engine)
+    rows = [
+        r
+        for r in _table(engine, metric_rollups)
+        if r["resolution"] == 60 and r["name"] == "queue.depth" and r["queue"] == "charges-outbound"
+    ]
+    assert len(rows) == 180
+    assert max(r["value_max"] for r in rows) == 200.0  # type: ignore[type-var]
+
+
+def test_a_held_lease_makes_another_refresher_step_aside(engine: Engine) -> None:
+    estate.build(engine, time.time())
+    with engine.begin() as conn:
+        conn.execute(
+            rollup_state.insert(),
+            [
+                {
+                    "family": f,
+                    "watermark": 0,
+                    "signature": "",
+                    "updated_at_unix_nano": 0,
+                    "lease_owner": "someone-else",
+                    "lease_until_unix_nano": time.time_ns() + 60 * NS,
+                }
+                for f in ("spans", "lag", "metrics")
+            ],
+        )
+    report = fold(engine, owner="me")
+    assert not any(f.claimed for f in report.families)
+    assert _table(engine, span_rollups) == []
+    # An expired lease is taken over.
+    report = fold(engine, owner="me", clock=lambda: time.time_ns() + 120 * NS)
+    assert all(f.claimed for f in report.families)
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(spans)).scalar_one()
+    assert report.families[0].watermark > 0 and total > 0
+
+
+def test_on_postgresql_rows_are_folded_only_a_horizon_after_they_were_seen(engine: Engine) -> None:
+    insert_spans(engine, [span_row(start_s=100, service="a")])
+    now = [1_000 * NS]
+    first = refresh(engine, horizon_s=60, clock=lambda: now[0])
+    assert first.families[0].watermark == 0  # seen just now: a lower id may still be in flight
+    insert_spans(engine, [span_row(start_s=101, service="a")])
+    now[0] += 30 * NS
+    assert refresh(engine, horizon_s=60, clock=lambda: now[0]).families[0].watermark == 0
+    now[0] += 31 * NS
+    second = refresh(engine, horizon_s=60, clock=lambda: now[0])
+    assert second.families[0].watermark == 1  # the id seen 61 s ago, not the newer one
+    now[0] += 61 * NS
+    assert refresh(engine, horizon_s=60, clock=lambda: now[0]).families[0].watermark == 2
+    rows = [r for r in _table(engine, span_rollups) if r["resolution"] == 60]
+    assert sum(r["count"] for r in rows) == 2  # type: ignore[misc]
+
+
+def test_the_dashboard_process_keeps_the_rollups_current_in_a_thread(
+    sqlite_engine: Engine, sqlite_url: str, tmp_path: object
+) -> None:
+    """Without `vitals serve`, the dashboard's own refresher folds new telemetry in."""
+    from pathlib import Path
+
+    from dashboards.ui.resources import Refresher
+
+    config = estate.write_config(Path(str(tmp_path)) / "config")
+    est = estate.build(sqlite_engine, time.time())
+    refresher = Refresher(sqlite_url, str(config), interval_s=0.2)
+    try:
+        deadline = time.monotonic() + 60
+        counted = 0
+        while time.monotonic() < deadline:
+            counted = sum(r["count"] for r in _table(sqlite_engine, span_rollups) if r["resolution"] == 60)  # type: ignore[misc]
+            if counted == est.spans_written:
+                break
+            time.sleep(0.1)
+        assert counted == est.spans_written
+        insert_spans(sqlite_engine, [span_row(start_s=est.now_s, service="late-arrival")])
+        while time.monotonic() < deadline:
+            if any(r["service_name"] == "late-arrival" for r in _table(sqlite_engine, span_rollups)):
+                break
+            time.sleep(0.1)
+        assert any(r["service_name"] == "late-arrival" for r in _table(sqlite_engine, span_rollups))
+        assert refresher.last_error is None
+    finally:
+        refresher.stop.set()
+        refresher.thread.join(timeout=10)
+    assert not refresher.thread.is_alive()

@@ -1,0 +1,197 @@
+"""Pure pieces: the URL's time range, number formats, tiles, headlines, the SLA catalog."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dashboards import timerange, views
+from dashboards.catalog import DEFAULT_LAG_PAIRS, Catalog, Selector, load_catalog, parse_sla
+from dashboards.queries.business import Filters, LagFigures, StageCounts, percentiles
+from slas.model import Evaluation
+from tests.dashboards import estate
+
+NS = 1_000_000_000
+NOW = 1_795_500_000 * NS
+
+
+def test_presets_end_now() -> None:
+    tr = timerange.parse({"range": "7d", "tz": "America/Chicago"}, NOW)
+    assert (tr.end_ns - tr.start_ns) == 7 * 86400 * NS and tr.end_ns == NOW
+    assert tr.label == "Last week" and tr.tz == "America/Chicago"
+    assert tr.resolution_s == 3600
+    assert timerange.parse({}, NOW).preset == "1d"
+
+
+def test_custom_range_in_the_zone_of_the_url() -> None:
+    tr = timerange.parse(
+        {"range": "custom", "from": "2026-11-24T08:00", "to": "2026-11-24T10:30", "tz": "America/Chicago"},
+        NOW,
+    )
+    assert timerange.iso(tr.start_ns, "UTC") == "2026-11-24T14:00:00+00:00"  # CST = UTC-6
+    assert tr.seconds == 9000 and tr.resolution_s == 60
+    assert timerange.to_params(tr)["from"] == "2026-11-24T08:00:00-06:00"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"range": "2d"}, "expected one of"),
+        ({"range": "custom", "from": "2026-11-24T08:00"}, "needs both"),
+        ({"range": "custom", "from": "yesterday", "to": "2026-11-24T08:00"}, "not a date"),
+        ({"range": "custom", "from": "2026-11-24T08:00", "to": "2026-11-24T07:00"}, "later than"),
+    ],
+)
+def test_bad_ranges_say_what_is_wrong(params: dict[str, str], message: str) -> None:
+    with pytest.raises(timerange.RangeError, match=message):
+        timerange.parse(params, NOW)
+
+
+def test_unknown_zone_falls_back() -> None:
+    assert timerange.parse({"tz": "Mars/Olympus"}, NOW, "Europe/Berlin").tz == "Europe/Berlin"
+
+
+def test_times_carry_their_zone_and_durations_read_well() -> None:
+    assert timerange.format_time(NOW, "Europe/Berlin").endswith(("CET", "CEST"))
+    assert timerange.format_time(None, "UTC") == "-"
+    assert timerange.format_duration(0.25) == "250 ms"
+    assert timerange.format_duration(6 * 3600 + 38 * 60) == "6h 38m"
+    assert timerange.format_duration(2 * 86400 + 4 * 3600) == "2d 4h"
+    assert timerange.format_duration(None) == "-"
+
+
+def test_step_is_a_multiple_of_the_resolution() -> None:
+    tr = timerange.parse({"range": "30d"}, NOW)
+    assert tr.step_s() % 3600 == 0 and tr.seconds / tr.step_s() <= 120
+
+
+def test_no_data_is_never_zero() -> None:
+    assert views.pct(None) == "no data"
+    assert views.pct(0.0) == "0.00%"
+    assert views.money(None) == "no data"
+    assert views.money(1234.5) == "$1,234"
+    assert views.money(12.5) == "$12.50"
+
+
+def _evaluation(sla_id: str, status: str, slice_: str | None = None, **kw: object) -> Evaluation:
+    labels = dict([slice_.split("=", 1)]) if slice_ else {}
+    values: dict[str, object] = {
+        "sla_id": sla_id,
+        "slice": slice_,
+        "at_unix_nano": NOW,
+        "title": sla_id,
+        "domain": "finance",
+        "owner": "o",
+        "priority": "P2",
+        "kind": "ratio",
+        "window_s": 86400.0,
+        "window_label": "1d",
+        "objective": 0.99,
+        "good": 99.0,
+        "total": 100.0,
+        "sli": 0.99,
+        "budget_remaining": 0.5,
+        "time_to_exhaustion_s": None,
+        "burn_rates": (),
+        "status": status,
+        "labels": labels,
+    }
+    values.update(kw)
+    return Evaluation(**values)  # type: ignore[arg-type]
+
+
+def test_tiles_pick_the_slice_of_the_filter_and_say_when_there_is_none() -> None:
+    evaluations = [
+        _evaluation("charge-lag", "warning", sli=0.93),
+        _evaluation("charge-lag", "ok", "hc.facility=north-campus", sli=0.999),
+        _evaluation("gl", "breach"),
+    ]
+    catalog = Catalog(
+        (parse_sla({"id": "silence", "domain": "clinical-operations", "sli": {"freshness": {}}}),)
+    )
+    tiles = views.build_tiles(evaluations, catalog, Filters(facility="north-campus"))
+    by_id = {t.sla_id: t for t in tiles}
+    assert by_id["charge-lag"].sli == 0.999 and by_id["charge-lag"].note is None
+    assert "not sliced by facility" in str(by_id["gl"].note)
+    assert by_id["silence"].status == "no-data" and "not evaluated yet" in str(by_id["silence"].note)
+    assert [t.status for t in tiles] == ["breach", "no-data", "ok"]  # worst first
+    groups = views.group_by_domain(tiles)
+    assert [d for d, _ in groups] == ["finance", "clinical-operations"]
+
+
+def test_budget_text() -> None:
+    tile = views.tile_of(_evaluation("x", "warning", budget_remaining=0.25, time_to_exhaustion_s=7200.0))
+    assert views.budget_text(tile) == "25% of the error budget left, gone in 2h 00m at this burn rate"
+    assert "overspent" in views.budget_text(views.tile_of(_evaluation("x", "breach", budget_remaining=-0.5)))
+
+
+def test_headlines_carry_unit_target_and_window(tmp_path: Path) -> None:
+    catalog = load_catalog(estate.write_config(tmp_path))
+    lag = LagFigures("charge-lag", 86400, 10, 3600.0, 7200.0, 8, 2, 300.0, 1, 100.0)
+    gl = StageCounts("gl.posted", 200, 1, 0.0)
+    remits = StageCounts("remit.received", 100, 0, 0.0, Counter({"CO-16": 4, "CO-97": 1}))
+    figures = {
+        h.key: h
+        for h in views.headlines(
+            catalog, "Last day", charge=lag, late=lag, gl=gl, remits=remits, implant=None
+        )
+    }
+    assert figures["charge_lag"].value == "1h 00m"
+    assert (
+        "p95 2h 00m" in figures["charge_lag"].detail
+        and "target 95% over 7d (charge-lag)" in figures["charge_lag"].detail
+    )
+    assert figures["late_charges"].value == "2 charges" and "of 8 due" in figures["late_charges"].detail
+    assert figures["revenue_at_risk"].value == "$300.00"
+    assert figures["gl_error_rate"].value == "0.50%" and "99.5% over 1d" in figures["gl_error_rate"].detail
+    assert figures["denial_rate"].value == "5.00%" and figures["denial_rate"].breakdown == {
+        "CO-16": 4,
+        "CO-97": 1,
+    }
+    assert "implant_sync_lag" not in figures
+
+
+def test_percentiles_are_median_and_nearest_rank() -> None:
+    import numpy as np
+
+    assert percentiles(np.array([])) == (None, None)
+    median, p95 = percentiles(np.array([float(v) for v in range(1, 101)]))
+    assert median == 50.5 and p95 == 95.0
+    assert percentiles(np.array([5.0])) == (5.0, 5.0)
+
+
+def test_catalog_reads_the_sla_engines_validation(tmp_path: Path) -> None:
+    catalog = load_catalog(estate.write_config(tmp_path))
+    assert not catalog.problems
+    pair = catalog.lag_pair("charge-lag")
+    assert pair is not None and pair.key == "charge" and pair.within_s == 86400
+    assert pair.from_stage == "procedure.documented" and pair.to_stage == "charge.posted"
+    gl = catalog.get("gl-posting-errors")
+    assert gl is not None and gl.selector("total").span == ("erp.gl.post",)
+
+
+def test_a_broken_sla_file_keeps_the_rest_and_lists_the_problem(tmp_path: Path) -> None:
+    estate.write_config(tmp_path)
+    (tmp_path / "slas" / "broken.yaml").write_text("slas:\n  - id: oops\n    title: no sli\n")
+    catalog = load_catalog(tmp_path)
+    assert catalog.problems and "broken.yaml" in catalog.problems[0]
+    assert catalog.get("charge-lag") is not None
+
+
+def test_without_sla_files_the_starter_lag_pairs_are_tracked(tmp_path: Path) -> None:
+    assert load_catalog(tmp_path).lag_pairs() == DEFAULT_LAG_PAIRS
+
+
+def test_selector_merge_and_description() -> None:
+    total = Selector.parse({"span": "erp.gl.post", "service": ["erp-finance", "erp-*"]})
+    bad = total.merged(Selector.parse({"status": "error"}))
+    assert bad.span == ("erp.gl.post",) and bad.status == "error"
+    assert bad.describe() == "span=erp.gl.post, service=erp-finance|erp-*, status=error"
+    assert Selector.parse({"stage": "a*"}).single_stage is None
+
+
+def test_sli_text_reads_like_the_sla_file() -> None:
+    body = {"from": {"stage": ["procedure.documented"], "attributes": {}}, "key": "charge", "within": "1d"}
+    assert views.sli_text(body) == "{from: {stage: procedure.documented}, key: charge, within: 1d}"

@@ -1,0 +1,166 @@
+"""``vitals demo`` as a user runs it: one process tree that starts, fills the store and stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.simulator.conftest import ready, wait_for
+from tests.support.services import free_port, port_open
+from vitals.db import create_engine
+
+pytestmark = pytest.mark.e2e
+
+
+class Output:
+    """Collects a child's stderr in a thread so the test can poll it."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self.thread.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            self.lines.append(line)
+
+    def close(self) -> None:
+        self.thread.join(10)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+def stored_spans(db: Path) -> int:
+    if not db.exists():
+        return 0
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT COUNT(*) FROM spans")).scalar_one())
+    except Exception:  # the collector may still be creating the schema
+        return 0
+    finally:
+        engine.dispose()
+
+
+def start_demo(cwd: Path, *extra: str) -> tuple[subprocess.Popen[str], Output]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vitals", "demo", "--days", "0.05", "--rate-scale", "0.5", *extra],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "VITALS_HASH_SECRET": "demo-test"},
+    )
+    return process, Output(process)
+
+
+def test_demo_starts_everything_receives_data_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    grpc_port, dashboard_port = free_port(), free_port()
+    with socket.socket() as busy:  # the HTTP port is taken: the demo must pick another and say so
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        process, output = start_demo(
+            tmp_path, "--http-port", str(taken), "--grpc-port", str(grpc_port), "--dashboard-port",
+            str(dashboard_port), "--no-dashboard",
+        )  # fmt: skip
+        try:
+            wait_for(
+                lambda: "Vitals demo is running" in output.text or process.poll() is not None,
+                100,
+                "the banner",
+            )
+            assert process.poll() is None, output.text
+            assert f"port {taken} (OTLP/HTTP) is busy: using" in output.text
+            db = tmp_path / ".vitals" / "demo.db"
+            wait_for(lambda: stored_spans(db) > 1000, 30, "spans in the demo store")
+            http_port = int(output.text.split("(OTLP/HTTP) is busy: using ")[1].split()[0])
+            assert port_open("127.0.0.1", http_port)
+            assert "incidents of scenario 'default'" in output.text
+            assert "charge-interface-stall" in output.text and "queue-stuck" in output.text
+        finally:
+            process.send_signal(signal.SIGINT)
+            code = process.wait(60)
+    output.close()
+    assert code == 0, output.text
+    assert "demo stopped cleanly" in output.text
+    assert "serve stopped (exit code 0)" in output.text
+    assert not port_open("127.0.0.1", http_port)
+    assert "Traceback" not in output.text
+
+
+def test_demo_reruns_from_a_fresh_store_and_stops_on_sigterm(tmp_path: Path) -> None:
+    old = tmp_path / ".vitals" / "demo.db"
+    old.parent.mkdir()
+    old.write_bytes(b"not a database")  # a previous run's store, even a broken one, is replaced
+    process, output = start_demo(
+        tmp_path,
+        "--http-port",
+        "0",
+        "--grpc-port",
+        "0",
+        "--dashboard-port",
+        "0",
+        "--no-dashboard",
+        "--no-live",
+    )
+    try:
+        wait_for(
+            lambda: "Vitals demo is running" in output.text or process.poll() is not None, 100, "the banner"
+        )
+        assert process.poll() is None, output.text
+        assert stored_spans(old) > 1000
+        assert "no live traffic (--no-live)" in output.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(60)
+    output.close()
+    assert code == 0, output.text
+    assert "demo stopped cleanly" in output.text
+
+
+def test_demo_starts_the_dashboard_and_stops_it_with_the_rest(tmp_path: Path) -> None:
+    if importlib.util.find_spec("dashboards.cli") is None:
+        pytest.skip("the dashboard has not landed yet")
+    dashboard_port = free_port()
+    process, output = start_demo(
+        tmp_path,
+        "--days",
+        "0.02",
+        "--http-port",
+        "0",
+        "--grpc-port",
+        "0",
+        "--dashboard-port",
+        str(dashboard_port),
+    )
+    try:
+        wait_for(
+            lambda: "Vitals demo is running" in output.text or process.poll() is not None, 100, "the banner"
+        )
+        assert process.poll() is None, output.text
+        assert f"dashboard        http://127.0.0.1:{dashboard_port}" in output.text
+        wait_for(lambda: ready(f"http://127.0.0.1:{dashboard_port}/_stcore/health"), 60, "the dashboard")
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(60)
+    output.close()
+    assert code == 0, output.text
+    assert "dashboard stopped (exit code 0)" in output.text
+    assert not port_open("127.0.0.1", dashboard_port)

@@ -1,0 +1,427 @@
+"""``vitals demo``: the whole product on a synthetic regional health system, in one process tree.
+
+Starts ``vitals serve`` (collector; the SLA engine, alerting and queue jobs run inside it as they
+are installed) on a throwaway SQLite store, waits until it is ready, back-fills a few days of
+history through the real OTLP exporter, starts ``vitals dashboard`` when it exists, prints where
+to look, then keeps live traffic flowing until Ctrl-C or SIGTERM, which stop everything in order
+(simulator flush, dashboard, collector) and exit 0.
+
+Every run starts from a fresh demo store (``.vitals/demo.db``): the history is generated relative
+to "now", so topping up an old store would put a second set of incidents next to the first.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import signal
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vitals.settings import Settings
+
+DEMO_DB_PATH = Path(".vitals") / "demo.db"
+LOG_DIR = Path(".vitals") / "demo-logs"
+READY_TIMEOUT_S = 90.0
+
+#: Parts that may not have landed yet: module that must exist -> (what it is, issue number).
+OPTIONAL_PARTS = {
+    "slas.service": ("SLA evaluation inside vitals serve", 4),
+    "alerts.service": ("alerting inside vitals serve", 5),
+    "collector.queues.service": ("queue pollers and stuck detection inside vitals serve", 7),
+    "dashboards.cli": ("the Streamlit dashboard (vitals dashboard)", 6),
+}
+
+
+def part_available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+#: Collector warnings that are production advice, not news, on a throwaway local demo.
+_DEMO_NOISE = (
+    "collector.hash_secret",  # the demo store keeps its own generated HMAC secret
+    "has no token",  # the alerts API listens on loopback only
+    "apscheduler",  # a tick skipped while the back-fill floods the store
+)
+
+
+class ConsoleFilter:
+    """Which collector log lines reach the console: alert notifications (with their continuation
+    lines), errors, and warnings that are not demo noise. Everything is in the log file anyway."""
+
+    def __init__(self) -> None:
+        self._previous = False
+
+    def __call__(self, line: str) -> bool:
+        if line[:1].isspace() and line.strip():
+            return self._previous  # a continuation of a multi-line message
+        self._previous = (
+            " alerts.console" in line
+            or " ERROR " in line
+            or " CRITICAL " in line
+            or line.startswith("Traceback")
+            or (" WARNING " in line and not any(noise in line for noise in _DEMO_NOISE))
+        )
+        return self._previous
+
+
+def _fresh_demo_store(db: str | None) -> str:
+    """The store URL; the default demo store is recreated, an explicit one must hold no spans."""
+    if db is None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            path = DEMO_DB_PATH.with_name(DEMO_DB_PATH.name + suffix)
+            if path.exists():
+                path.unlink()
+        DEMO_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{DEMO_DB_PATH}"
+    from sqlalchemy import inspect, text
+
+    from vitals.db import create_engine
+
+    engine = create_engine(db)
+    try:
+        if inspect(engine).has_table("spans"):
+            with engine.connect() as connection:
+                count = connection.execute(text("SELECT COUNT(*) FROM spans")).scalar_one()
+            if count:
+                raise click.ClickException(
+                    f"the store {engine.url.render_as_string()} already holds {count:,} spans. The demo "
+                    f"generates history relative to now, so it needs an empty store: omit --db to use the "
+                    f"throwaway {DEMO_DB_PATH} (recreated on every run), or give an empty database."
+                )
+    finally:
+        engine.dispose()
+    return db
+
+
+def _readyz(base: str) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+            data = json.loads(response.read() or b"{}")
+            return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+@click.command()
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, max=30),
+    default=3.0,
+    show_default=True,
+    help="Days of history to back-fill before live traffic starts.",
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the synthetic estate.")
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Scenario file with the incidents (default: the shipped default scenario).",
+)
+@click.option(
+    "--db",
+    default=None,
+    metavar="URL",
+    help=f"Store URL. Default: sqlite:///{DEMO_DB_PATH}, recreated on every run. "
+    "An explicit store must hold no spans yet.",
+)
+@click.option(
+    "--config",
+    default=None,
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Config directory (collector.yaml, alerts.yaml, slas/). Default: the starter config.",
+)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address the collector and dashboard bind."
+)
+@click.option(
+    "--http-port",
+    type=click.IntRange(0, 65535),
+    default=4318,
+    show_default=True,
+    help="OTLP/HTTP port (a free one is picked if it is busy).",
+)
+@click.option(
+    "--grpc-port",
+    type=click.IntRange(0, 65535),
+    default=4317,
+    show_default=True,
+    help="OTLP/gRPC port (a free one is picked if it is busy).",
+)
+@click.option(
+    "--dashboard-port",
+    type=click.IntRange(0, 65535),
+    default=8501,
+    show_default=True,
+    help="Dashboard port (a free one is picked if it is busy).",
+)
+@click.option("--dashboard/--no-dashboard", "with_dashboard", default=True, help="Start the dashboard.")
+@click.option(
+    "--live/--no-live",
+    default=True,
+    show_default=True,
+    help="Keep emitting live traffic after the back-fill (else only keep the services up).",
+)
+@click.option(
+    "--rate-scale",
+    type=click.FloatRange(min=0.01, max=10),
+    default=1.0,
+    show_default=True,
+    help="Multiply every simulated volume.",
+)
+def demo(
+    *,
+    days: float,
+    seed: int,
+    scenario_path: str | None,
+    db: str | None,
+    config: str | None,
+    host: str,
+    http_port: int,
+    grpc_port: int,
+    dashboard_port: int,
+    with_dashboard: bool,
+    live: bool,
+    rate_scale: float,
+) -> None:
+    """Run Vitals end to end on a synthetic regional health system (the main job).
+
+    One process tree: the collector with everything installed inside it, the synthetic estate
+    (a few days of history, then live traffic) and the dashboard. Ctrl-C stops it all cleanly.
+    """
+    from simulator.cli import resolve_scenario
+    from simulator.emitter import ExportError
+    from simulator.otlp import CollectorUnavailable, Endpoint, otlp_emitter, preflight
+    from simulator.progress import Progress
+    from simulator.runner import RunPlan, run, utc_now
+    from simulator.supervisor import Child, choose_port, http_ok, wait_until
+
+    say = _Console()
+    scenario = resolve_scenario(scenario_path, False)
+    settings = Settings.resolve(db, config)
+    db_url = _fresh_demo_store(db)
+    taken: set[int] = set()
+    ports = {}
+    for label, wanted in (("OTLP/HTTP", http_port), ("OTLP/gRPC", grpc_port), ("dashboard", dashboard_port)):
+        chosen = choose_port(host, wanted, taken)
+        taken.add(chosen)
+        ports[label] = chosen
+        if wanted and chosen != wanted:
+            say(f"port {wanted} ({label}) is busy: using {chosen} instead")
+    base = f"http://{host}:{ports['OTLP/HTTP']}"
+    python = [sys.executable, "-m", "vitals"]
+    common = ["--db", db_url, *(["--config", str(settings.config_dir)] if config else [])]
+    serve = Child(
+        "serve",
+        [
+            *python,
+            "serve",
+            *common,
+            "--host",
+            host,
+            "--http-port",
+            str(ports["OTLP/HTTP"]),
+            "--grpc-port",
+            str(ports["OTLP/gRPC"]),
+        ],
+        LOG_DIR / "serve.log",
+        echo=ConsoleFilter(),
+    )
+    dashboard: Child | None = None
+    stop = threading.Event()
+    children: list[Child] = []
+
+    def request_stop(signum: int, frame: Any) -> None:
+        if not stop.is_set():
+            say("stopping (flushing the simulator, then the dashboard and the collector)...")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    exit_code = 0
+    try:
+        say(f"starting the collector on {base} (store {db_url}; log {LOG_DIR / 'serve.log'})")
+        serve.start()
+        children.append(serve)
+        if not wait_until(
+            lambda: http_ok(f"{base}/readyz"), READY_TIMEOUT_S, lambda: serve.running() and not stop.is_set()
+        ):
+            if stop.is_set():
+                return
+            raise click.ClickException(
+                f"the collector did not become ready (exit code {serve.returncode()}); its last lines:\n"
+                f"{serve.last_lines()}"
+            )
+        if with_dashboard and part_available("dashboards.cli"):
+            dashboard = Child(
+                "dashboard",
+                [*python, "dashboard", *common, "--host", host, "--port", str(ports["dashboard"])],
+                LOG_DIR / "dashboard.log",
+                echo=lambda line: " ERROR " in line or "Traceback" in line,
+            )
+            dashboard.start()
+            children.append(dashboard)
+        endpoint = Endpoint.parse(base, "http")
+        try:
+            preflight(endpoint)
+        except CollectorUnavailable as exc:
+            raise click.ClickException(str(exc)) from exc
+        plan = RunPlan(seed=seed, now=utc_now(), days=days, scenario=scenario, rate_scale=rate_scale)
+        emitter = otlp_emitter(endpoint, seed=seed)
+        say(
+            f"back-filling {days:g} day(s) of history "
+            f"(seed {seed}, scenario {scenario.name if scenario else '-'})"
+        )
+        progress = Progress("back-fill", plan.now_ns - plan.start_ns)
+        watcher = _watch(children, stop, say, on_crash=emitter.abort)
+
+        def banner(_result: Any) -> None:
+            _print_banner(
+                say=say,
+                base=base,
+                ports=ports,
+                host=host,
+                db_url=db_url,
+                dashboard=dashboard,
+                plan=plan,
+                scenario=scenario,
+                live=live,
+                http_ok=http_ok,
+            )
+
+        try:
+            run(plan, emitter, live=live, stop=stop, progress=progress, on_backfilled=banner)
+            if not live:
+                while not stop.is_set():
+                    stop.wait(0.5)
+            emitter.close()
+        except ExportError as exc:
+            emitter.abort()
+            if not stop.is_set():
+                exit_code = 1
+                say(f"the simulator could not deliver its telemetry: {exc}")
+        watcher.set()
+        if any(child.returncode() not in (None, 0) for child in children):
+            exit_code = 1
+    finally:
+        stop.set()
+        for child in reversed(children):
+            code = child.stop()
+            say(f"{child.name} stopped (exit code {code})")
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    if exit_code:
+        raise SystemExit(exit_code)
+    say("demo stopped cleanly")
+
+
+class _Console:
+    def __call__(self, message: str) -> None:
+        click.echo(f"[demo] {message}", err=True)
+
+
+def _watch(
+    children: list[Any], stop: threading.Event, say: _Console, on_crash: Any = None
+) -> threading.Event:
+    """Stop the demo if a child dies on its own (a crashed collector must not go unnoticed)."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.is_set() and not stop.is_set():
+            for child in list(children):
+                code = child.returncode()
+                if code is not None:
+                    say(
+                        f"{child.name} exited unexpectedly (exit code {code}); "
+                        f"its last lines:\n{child.last_lines()}"
+                    )
+                    if on_crash is not None:
+                        on_crash()
+                    stop.set()
+                    return
+            done.wait(1.0)
+
+    threading.Thread(target=loop, name="demo-watch", daemon=True).start()
+    return done
+
+
+def _print_banner(
+    *,
+    say: _Console,
+    base: str,
+    ports: dict[str, int],
+    host: str,
+    db_url: str,
+    dashboard: Any,
+    plan: Any,
+    scenario: Any,
+    live: bool,
+    http_ok: Any,
+) -> None:
+    from simulator.calendar import ZONE
+
+    status = _readyz(base)
+    components = status.get("components") if isinstance(status.get("components"), dict) else {}
+    lines = ["", "Vitals demo is running. Ctrl-C stops everything.", ""]
+    if dashboard is not None:
+        url = f"http://{host}:{ports['dashboard']}"
+        ready = http_ok(f"{url}/_stcore/health")
+        lines.append(
+            f"  dashboard        {url}"
+            + ("" if ready else f"  (still starting; log {LOG_DIR / 'dashboard.log'})")
+        )
+    else:
+        lines.append(
+            "  dashboard        not started: `vitals dashboard` is not there yet (issue 6)"
+            if not part_available("dashboards.cli")
+            else "  dashboard        off (--no-dashboard)"
+        )
+    lines += [
+        f"  OTLP/HTTP        {base}/v1/traces  {base}/v1/metrics",
+        f"  OTLP/gRPC        {host}:{ports['OTLP/gRPC']}",
+        f"  collector        {base}/metrics (Prometheus)  {base}/healthz  {base}/readyz",
+        f"  store            {db_url}   (other commands: export VITALS_DB={db_url})",
+        f"  logs             {LOG_DIR}/",
+        "  alerts           to the console (lines prefixed [serve]) and the collector log, unless Slack is "
+        "configured in alerts.yaml",
+    ]
+    for name, text in sorted((components or {}).items()):
+        lines.append(f"  running          {name}: {text}")
+    for module, (what, issue) in OPTIONAL_PARTS.items():
+        if module != "dashboards.cli" and not part_available(module):
+            lines.append(f"  not there yet    {what} (issue {issue})")
+    if scenario is not None:
+        lines.append("")
+        lines.append(f"  incidents of scenario {scenario.name!r} (times {ZONE.key}):")
+        for effect in scenario.expected_effects(plan.now):
+            start = effect.start.astimezone(ZONE)
+            end = effect.end.astimezone(ZONE)
+            if effect.start <= plan.now < effect.end:
+                when = "under way"
+            elif effect.start > plan.now:
+                when = "later, live"
+            elif effect.end_ns <= plan.start_ns:
+                when = "before the history: not shown (use more --days)"
+            else:
+                when = ""
+            where = ", ".join(f"{k}={v}" for k, v in effect.slice.items())
+            lines.append(
+                f"    {start:%a %d %b %H:%M}-{end:%H:%M}  {effect.incident:<26} -> {', '.join(effect.slas)}"
+                f"{f' ({where})' if where else ''}{f'  [{when}]' if when else ''}"
+            )
+    lines.append("")
+    lines.append("  live traffic follows the clock now" if live else "  no live traffic (--no-live)")
+    for line in lines:
+        click.echo(line, err=True)
+
+
+__all__ = ["demo", "part_available"]
