@@ -25,11 +25,18 @@ from alerts.engine import AlertEngine
 from alerts.routing import group_key
 from alerts.senders import MemorySender
 from alerts.sqlstore import SqlStore
+from slas.evaluation_rows import evaluation_row
+from slas.model import BurnRate, Evaluation, Priority, Severity
 from slas.tables import sla_evaluations
 from vitals.db import create_engine, migrate
 from vitals.settings import STARTER_CONFIG_DIR
 
-_TIERS = (("1h/5m", "page", 14.4), ("6h/30m", "page", 6.0), ("1d/2h", "ticket", 3.0))
+_TIERS: tuple[tuple[str, Severity, float], ...] = (
+    ("1h/5m", "page", 14.4),
+    ("6h/30m", "page", 6.0),
+    ("1d/2h", "ticket", 3.0),
+)
+_PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
 
 
 def _evaluations(slas: int, slices: int, at: float, tick: int) -> list[dict[str, object]]:
@@ -37,43 +44,42 @@ def _evaluations(slas: int, slices: int, at: float, tick: int) -> list[dict[str,
     for s in range(slas):
         for c in range(slices):
             burning = (s * slices + c) % 5 == 0  # the same fifth burns every tick
-            rates = [
-                {
-                    "name": name,
-                    "long_window_s": 3600.0,
-                    "short_window_s": 300.0,
-                    "threshold": threshold,
-                    "long_rate": threshold * (1.5 if burning else 0.2),
-                    "short_rate": threshold,
-                    "severity": severity,
-                    "firing": burning,
-                }
+            rates = tuple(
+                BurnRate(
+                    name=name,
+                    long_window_s=3600.0,
+                    short_window_s=300.0,
+                    threshold=threshold,
+                    long_rate=threshold * (1.5 if burning else 0.2),
+                    short_rate=threshold,
+                    severity=severity,
+                    firing=burning,
+                )
                 for name, severity, threshold in _TIERS
-            ]
-            rows.append(
-                {
-                    "sla_id": f"sla-{s:03d}",
-                    "slice": f"hc.facility=site-{c:02d}",
-                    "evaluated_at_unix_nano": int(at * 1e9),
-                    "status": "breach" if burning else "ok",
-                    "priority": ("P1", "P2", "P3", "P4")[s % 4],
-                    "domain": "revenue-cycle",
-                    "owner": "bench",
-                    "title": f"Benchmark SLA {s}",
-                    "kind": "ratio",
-                    "window_s": 604800.0,
-                    "window_label": "7d",
-                    "objective": 0.99,
-                    "good": 980.0,
-                    "total": 1000.0,
-                    "sli": 0.98 if burning else 0.995,
-                    "budget_remaining": -0.5 if burning else 0.5,
-                    "time_to_exhaustion_s": None,
-                    "at_risk_amount": None,
-                    "burn_rates": rates,
-                    "labels": {"hc.facility": f"site-{c:02d}"},
-                }
             )
+            evaluation = Evaluation(
+                sla_id=f"sla-{s:03d}",
+                slice=f"hc.facility=site-{c:02d}",
+                at_unix_nano=int(at * 1e9),
+                status="breach" if burning else "ok",
+                priority=_PRIORITIES[s % 4],
+                domain="revenue-cycle",
+                owner="bench",
+                title=f"Benchmark SLA {s}",
+                kind="ratio",
+                window_s=604800.0,
+                window_label="7d",
+                objective=0.99,
+                good=980.0,
+                total=1000.0,
+                sli=0.98 if burning else 0.995,
+                budget_remaining=-0.5 if burning else 0.5,
+                time_to_exhaustion_s=None,
+                burn_rates=rates,
+                at_risk_amount=None,
+                labels={"hc.facility": f"site-{c:02d}"},
+            )
+            rows.append(evaluation_row(evaluation))
     return rows
 
 
@@ -85,7 +91,7 @@ def _routing(config: alerts_config.AlertsConfig, slas: int, slices: int) -> tupl
             "slice": f"hc.facility=site-{c}",
             "tier": tier,
             "severity": severity,
-            "priority": ("P1", "P2", "P3", "P4")[s % 4],
+            "priority": _PRIORITIES[s % 4],
             "facility": f"site-{c}",
         }
         for s in range(slas)

@@ -27,7 +27,8 @@ from alerts.store import Conflict
 from alerts.tables import alert_audit, alert_events, alert_groups, alert_outbox, alert_silences, alert_state
 from alerts.tables import alerts as alerts_table
 from alerts.timeintervals import spec_from_json, spec_to_json
-from slas.model import BurnRate, Evaluation
+from slas.evaluation_rows import evaluation_from_row
+from slas.model import Evaluation
 from slas.tables import sla_evaluations
 
 WATERMARK = "evaluations_watermark"
@@ -43,46 +44,6 @@ def sec(nanos: int | None) -> float | None:
 
 def _sec(nanos: int) -> float:
     return nanos / 1e9
-
-
-def evaluation_from_row(row: RowMapping) -> Evaluation:
-    """An ``sla_evaluations`` row as the Evaluation contract of ``slas.model``."""
-    burn_rates = []
-    for item in row["burn_rates"] or []:
-        burn_rates.append(
-            BurnRate(
-                name=str(item.get("name", "")),
-                long_window_s=float(item.get("long_window_s") or 0.0),
-                short_window_s=float(item.get("short_window_s") or 0.0),
-                threshold=float(item.get("threshold") or 0.0),
-                long_rate=item.get("long_rate"),
-                short_rate=item.get("short_rate"),
-                severity=item.get("severity") or "ticket",
-                firing=bool(item.get("firing")),
-            )
-        )
-    return Evaluation(
-        sla_id=row["sla_id"],
-        slice=row["slice"] or None,
-        at_unix_nano=int(row["evaluated_at_unix_nano"]),
-        title=row["title"],
-        domain=row["domain"],
-        owner=row["owner"],
-        priority=row["priority"],
-        kind=row["kind"],
-        window_s=float(row["window_s"]),
-        window_label=row["window_label"],
-        objective=float(row["objective"]),
-        good=float(row["good"]),
-        total=float(row["total"]),
-        sli=row["sli"],
-        budget_remaining=row["budget_remaining"],
-        time_to_exhaustion_s=row["time_to_exhaustion_s"],
-        burn_rates=tuple(burn_rates),
-        status=row["status"],
-        at_risk_amount=row["at_risk_amount"],
-        labels={str(k): str(v) for k, v in (row["labels"] or {}).items()},
-    )
 
 
 def _alert(row: RowMapping) -> Alert:

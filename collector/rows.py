@@ -47,6 +47,20 @@ SPAN_COLUMNS: tuple[str, ...] = (
     "received_at_unix_nano",
 )
 
+#: The span attributes that ``spans`` also keeps in columns of their own (column -> attribute),
+#: in column order, so SLA and dashboard queries can filter and index them.
+SPAN_LIFTED_ATTRIBUTES: dict[str, str] = {
+    "hc_workflow": "hc.workflow",
+    "hc_stage": "hc.stage",
+    "hc_system": "hc.system",
+    "hc_message_type": "hc.message.type",
+    "hc_facility": "hc.facility",
+    "hc_service_line": "hc.service_line",
+    "hc_amount": "hc.amount",
+    "hc_denial_code": "hc.denial.code",
+    "messaging_destination": "messaging.destination.name",
+}
+
 SPAN_KEY_COLUMNS: tuple[str, ...] = (
     "key_name",
     "key_hash",
@@ -139,13 +153,25 @@ def series_id(
     return hashlib.sha256(identity).hexdigest()[:32]
 
 
+def optional_float(value: Any) -> float | None:
+    """A number column's value from loosely typed input (attributes, broker stats): None when it
+    is missing, not a number, or a boolean (``True`` is not an amount)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _json_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return orjson.dumps(value).decode()
 
 
-def _json_object(value: Any) -> dict[str, Any]:
+def json_object(value: Any) -> dict[str, Any]:
+    """An attributes column as a dict, whether it holds JSON text (SQLite, OTLP rows) or a mapping."""
     if value is None:
         return {}
     if isinstance(value, str | bytes):
@@ -168,8 +194,8 @@ def metric_row_tuple(row: Mapping[str, Any], received_at_unix_nano: int | None =
     unknown = set(row) - set(METRIC_COLUMNS)
     if unknown:
         raise ValueError(f"metric_points has no column(s) {', '.join(sorted(unknown))}")
-    attributes = _json_object(row.get("attributes"))
-    resource = _json_object(row.get("resource_attributes"))
+    attributes = json_object(row.get("attributes"))
+    resource = json_object(row.get("resource_attributes"))
     service = row.get("service_name") or str(resource.get("service.name") or "unknown_service")
     values = dict(row)
     values["service_name"] = service
@@ -198,10 +224,13 @@ __all__ = [
     "SPAN_INDEX",
     "SPAN_KEY_COLUMNS",
     "SPAN_KEY_INDEX",
+    "SPAN_LIFTED_ATTRIBUTES",
     "Row",
     "WriteBatch",
     "WriteResult",
+    "json_object",
     "metric_row_tuple",
     "metric_rows",
+    "optional_float",
     "series_id",
 ]

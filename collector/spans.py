@@ -17,7 +17,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from collector.attributes import attributes, clean_text, json_text
 from collector.redaction import HASHED_KEY_PREFIX, Redactor
 from collector.rejections import Rejections
-from collector.rows import Row, WriteBatch
+from collector.rows import Row, WriteBatch, optional_float
 
 KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 STATUS_CODES = ("unset", "ok", "error")
@@ -45,15 +45,6 @@ def _text(value: Any) -> str | None:
         return None
     text: str = value if value.__class__ is str else str(value)
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
-
-
-def _amount(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def occurred_at(value: Any) -> int | None:
@@ -195,7 +186,7 @@ def convert_spans(
                         _text(get("hc.message.type")),
                         _text(get("hc.facility")),
                         _text(get("hc.service_line")),
-                        _amount(get("hc.amount")),
+                        optional_float(get("hc.amount")),
                         _text(get("hc.denial.code")),
                         _text(get("messaging.destination.name")),
                         received_at_unix_nano,

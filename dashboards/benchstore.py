@@ -16,55 +16,15 @@ from typing import Any
 
 import orjson
 
+from collector.rows import METRIC_COLUMNS, SPAN_COLUMNS, SPAN_KEY_COLUMNS, SPAN_LIFTED_ATTRIBUTES
+
 NS = 1_000_000_000
+_LIFTED = tuple(SPAN_LIFTED_ATTRIBUTES.values())  # the hc_* and messaging columns
 SPANS_PER_DAY = 333_000
 FACILITIES = ("north-campus", "south-campus", "lakeside-asc")
 LINES = ("cardiology", "orthopedics", "general-surgery", "emergency", "oncology", "imaging")
 QUEUES = ("adt-inbound", "charges-outbound", "claims-outbound", "gl-postings", "inventory-sync")
 DENIALS = ("CO-16", "CO-97", "CO-45", "CO-50", "CO-197")
-SPAN_COLUMNS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "service_name",
-    "kind",
-    "start_time_unix_nano",
-    "end_time_unix_nano",
-    "duration_ns",
-    "event_time_unix_nano",
-    "status_code",
-    "status_message",
-    "attributes",
-    "resource_attributes",
-    "events",
-    "links",
-    "scope_name",
-    "hc_workflow",
-    "hc_stage",
-    "hc_system",
-    "hc_message_type",
-    "hc_facility",
-    "hc_service_line",
-    "hc_amount",
-    "hc_denial_code",
-    "messaging_destination",
-    "received_at_unix_nano",
-)
-KEY_COLUMNS = ("key_name", "key_hash", "trace_id", "span_id", "hc_stage", "event_time_unix_nano")
-METRIC_COLUMNS = (
-    "series_id",
-    "name",
-    "kind",
-    "unit",
-    "service_name",
-    "time_unix_nano",
-    "value",
-    "attributes",
-    "resource_attributes",
-    "queue",
-    "received_at_unix_nano",
-)
 
 SLA_FILE = """\
 slas:
@@ -161,15 +121,7 @@ def _span(
             None,
             links,
             None,
-            attrs.get("hc.workflow"),
-            attrs.get("hc.stage"),
-            attrs.get("hc.system"),
-            attrs.get("hc.message.type"),
-            attrs.get("hc.facility"),
-            attrs.get("hc.service_line"),
-            attrs.get("hc.amount"),
-            attrs.get("hc.denial.code"),
-            attrs.get("messaging.destination.name"),
+            *map(attrs.get, _LIFTED),
             end,
         )
     )
@@ -455,17 +407,26 @@ def _metric_rows(start_ns: int, end_ns: int, rng: random.Random) -> Iterator[tup
             ):
                 attrs = {"queue": queue, "broker": "rabbitmq", "hc.system": "engine"}
                 yield (
-                    f"{abs(hash((name, queue))):032x}"[:32],
+                    f"{abs(hash((name, queue))):032x}"[:32],  # series_id
                     name,
                     "gauge",
-                    None,
+                    None,  # unit
                     "queue-poller",
                     t,
+                    None,  # start_time_unix_nano
                     value,
+                    None,  # count
+                    None,  # sum
+                    None,  # min
+                    None,  # max
+                    None,  # buckets
+                    None,  # temporality
+                    None,  # is_monotonic
                     json.dumps(attrs),
                     '{"service.name":"queue-poller"}',
+                    None,  # scope_name
                     queue,
-                    t,
+                    t,  # received_at_unix_nano
                 )
 
 
@@ -585,7 +546,7 @@ def build_store(url: str, total: int, seed: int, echo: Callable[[str], None]) ->
     written = 0
     for out in generate(seed, start_ns, total):
         _insert(engine, spans, SPAN_COLUMNS, out.spans)
-        _insert(engine, span_keys, KEY_COLUMNS, out.keys)
+        _insert(engine, span_keys, SPAN_KEY_COLUMNS, out.keys)
         written += len(out.spans)
         if written % 500_000 < len(out.spans):
             rate = written / (time.perf_counter() - began)

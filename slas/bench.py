@@ -23,7 +23,8 @@ import click
 import orjson
 from sqlalchemy import func, select
 
-from collector.tables import metric_points, spans
+from collector.rows import METRIC_COLUMNS, SPAN_COLUMNS, SPAN_LIFTED_ATTRIBUTES
+from collector.tables import spans
 from slas.loading import SlaConfig
 from slas.service import engine_from, load_config_dir
 from vitals.db import create_engine, migrate
@@ -32,6 +33,7 @@ from vitals.settings import STARTER_CONFIG_DIR
 __all__ = ["sla"]
 
 NS = 1_000_000_000
+_LIFTED = tuple(SPAN_LIFTED_ATTRIBUTES.values())  # the hc_* and messaging columns
 MINUTE_NS = 60 * NS
 FACILITIES = (("north-campus", 1.0), ("south-campus", 0.7), ("lakeside-asc", 0.25))
 SERVICE_LINES = ("cardiology", "orthopedics", "general-surgery", "emergency", "oncology", "imaging")
@@ -85,6 +87,7 @@ class _Estate:
         status: str,
         attrs: dict[str, Any],
     ) -> tuple[Any, ...]:
+        """One ``spans`` row, its values in ``collector.rows.SPAN_COLUMNS`` order."""
         end = at + int(duration_ms * 1_000_000)
         return (
             self._hex(128),
@@ -104,15 +107,7 @@ class _Estate:
             None,
             None,
             "vitals.bench",
-            attrs.get("hc.workflow"),
-            attrs.get("hc.stage"),
-            attrs.get("hc.system"),
-            attrs.get("hc.message.type"),
-            attrs.get("hc.facility"),
-            attrs.get("hc.service_line"),
-            attrs.get("hc.amount"),
-            attrs.get("hc.denial.code"),
-            attrs.get("messaging.destination.name"),
+            *map(attrs.get, _LIFTED),
             end + 200_000_000,
         )
 
@@ -362,6 +357,7 @@ class _Estate:
         return out
 
     def gauges(self, minute: int) -> list[tuple[Any, ...]]:
+        """Queue gauges for one minute, as ``metric_points`` rows in ``METRIC_COLUMNS`` order."""
         at = minute * MINUTE_NS + 15 * NS
         rows = []
         for queue in QUEUES:
@@ -398,85 +394,23 @@ class _Estate:
         return rows
 
 
-_SPAN_COLUMNS = [c.name for c in spans.columns if c.name != "id"]
-_POINT_COLUMNS = [c.name for c in metric_points.columns if c.name != "id"]
-_POINT_ORDER = [
-    "series_id",
-    "name",
-    "kind",
-    "unit",
-    "service_name",
-    "time_unix_nano",
-    "start_time_unix_nano",
-    "value",
-    "count",
-    "sum",
-    "min",
-    "max",
-    "buckets",
-    "temporality",
-    "is_monotonic",
-    "attributes",
-    "resource_attributes",
-    "scope_name",
-    "queue",
-    "received_at_unix_nano",
-]
-_SPAN_ORDER = [
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "service_name",
-    "kind",
-    "start_time_unix_nano",
-    "end_time_unix_nano",
-    "duration_ns",
-    "event_time_unix_nano",
-    "status_code",
-    "status_message",
-    "attributes",
-    "resource_attributes",
-    "events",
-    "links",
-    "scope_name",
-    "hc_workflow",
-    "hc_stage",
-    "hc_system",
-    "hc_message_type",
-    "hc_facility",
-    "hc_service_line",
-    "hc_amount",
-    "hc_denial_code",
-    "messaging_destination",
-    "received_at_unix_nano",
-]
-
-
-def _adapt(order: list[str], columns: list[str], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows in the table's current column order (extra nullable columns get NULL)."""
-    position = {name: i for i, name in enumerate(order)}
-    index = [position.get(name) for name in columns]
-    return [tuple(row[i] if i is not None else None for i in index) for row in rows]
-
-
 class _Writer:
     def __init__(self, db_url: str) -> None:
         self.engine = create_engine(db_url)
         migrate(self.engine)
         self.raw = self.engine.raw_connection()
         self.spans_sql = (
-            f"INSERT INTO spans ({', '.join(_SPAN_COLUMNS)}) VALUES ({', '.join('?' * len(_SPAN_COLUMNS))})"
+            f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join('?' * len(SPAN_COLUMNS))})"
         )
-        marks = ", ".join("?" * len(_POINT_COLUMNS))
+        marks = ", ".join("?" * len(METRIC_COLUMNS))
         self.points_sql = (
-            f"INSERT OR IGNORE INTO metric_points ({', '.join(_POINT_COLUMNS)}) VALUES ({marks})"
+            f"INSERT OR IGNORE INTO metric_points ({', '.join(METRIC_COLUMNS)}) VALUES ({marks})"
         )
 
     def write(self, span_rows: list[tuple[Any, ...]], point_rows: list[tuple[Any, ...]]) -> None:
         cursor = self.raw.cursor()
-        cursor.executemany(self.spans_sql, _adapt(_SPAN_ORDER, _SPAN_COLUMNS, span_rows))
-        cursor.executemany(self.points_sql, _adapt(_POINT_ORDER, _POINT_COLUMNS, point_rows))
+        cursor.executemany(self.spans_sql, span_rows)
+        cursor.executemany(self.points_sql, point_rows)
         self.raw.commit()
         cursor.close()
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from slas.lag import Counted, LagObject, classify, merge_end, merge_start
 from slas.localtime import MINUTE_NS
-from slas.records import PointRecord, SpanRecord
+from slas.records import PointRecord, SpanRecord, hc_amount
 from slas.selector import CompiledSelector, SelectorIndex, point_matches, slice_of
 from slas.spec import SLA, FreshnessSli, GaugeSli, LagSli, LatencySli, RatioSli
 
@@ -93,16 +92,6 @@ class _Role:
     extra: CompiledSelector | None = None  # ratio: the bad/good selector
 
 
-def _amount(attributes: Mapping[str, Any]) -> float | None:
-    value = attributes.get("hc.amount")
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 class Processor:
     """Matches telemetry against SLAs; build one per SLA set and reuse it for every tick."""
 
@@ -165,7 +154,14 @@ class Processor:
                     if key is None or key == "":
                         continue
                     lag_events[sla.id].append(
-                        (role.role, str(key), span.event_time_ns, slice_key, labels, _amount(span.attributes))
+                        (
+                            role.role,
+                            str(key),
+                            span.event_time_ns,
+                            slice_key,
+                            labels,
+                            hc_amount(span.attributes),
+                        )
                     )
         for sla_id, events in lag_events.items():
             self._lag(batch, self.slas[sla_id], events, load_objects, now_ns)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-__all__ = ["PointRecord", "SpanRecord"]
+__all__ = ["PointRecord", "SpanRecord", "hc_amount", "optional_float", "stored_attributes"]
 
 
 class SpanRecord(NamedTuple):
@@ -30,3 +30,39 @@ class PointRecord(NamedTuple):
     time_ns: int
     value: float | None
     attributes: Mapping[str, Any]
+
+
+def optional_float(value: Any) -> float | None:
+    """``value`` as a float, or None when it is missing or not a number (stored data can be odd).
+
+    Unlike ``collector.rows.optional_float`` a boolean reads as 0.0/1.0: the SLA engine has always
+    counted it so, and changing that would move stored budgets.
+    """
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def hc_amount(attributes: Mapping[str, Any]) -> float | None:
+    """The money a span carries (``hc.amount``), None when it has none or it is not a number."""
+    return optional_float(attributes.get("hc.amount"))
+
+
+def stored_attributes(
+    attributes: Any, service_name: str, lifted: Iterable[tuple[str, Any]]
+) -> dict[str, Any]:
+    """A stored span's (or point's) attributes as selectors see them.
+
+    ``lifted`` pairs an attribute name with the value of the column it was lifted into (``hc_*``
+    columns of ``spans``, ``queue`` of ``metric_points``): a row written straight into the table
+    may carry the value only there. ``service.name`` comes from the row's service.
+    """
+    out = dict(attributes) if isinstance(attributes, Mapping) else {}
+    for name, value in lifted:
+        if value is not None:
+            out.setdefault(name, value)
+    out.setdefault("service.name", service_name)
+    return out

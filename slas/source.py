@@ -14,11 +14,18 @@ from typing import Any, Protocol
 from sqlalchemy import Select, and_, false, or_, select, true
 from sqlalchemy.engine import Engine
 
+from collector.rows import SPAN_LIFTED_ATTRIBUTES
 from collector.tables import metric_points, spans
-from slas.records import PointRecord, SpanRecord
+from slas.records import PointRecord, SpanRecord, stored_attributes
 from slas.spec import Selector
 
-__all__ = ["MemoryTelemetrySource", "SqlTelemetrySource", "TelemetrySource"]
+__all__ = [
+    "HC_COLUMNS",
+    "SPAN_RECORD_COLUMNS",
+    "MemoryTelemetrySource",
+    "SqlTelemetrySource",
+    "TelemetrySource",
+]
 
 Gaps = Sequence[tuple[int, int | None]]  # (exclusive low, exclusive high or None)
 Ranges = Sequence[tuple[int, int]]  # inclusive
@@ -48,18 +55,10 @@ class TelemetrySource(Protocol):
     ) -> Iterator[list[PointRecord]]: ...
 
 
-_HC = {
-    "hc_workflow": "hc.workflow",
-    "hc_stage": "hc.stage",
-    "hc_system": "hc.system",
-    "hc_message_type": "hc.message.type",
-    "hc_facility": "hc.facility",
-    "hc_service_line": "hc.service_line",
-    "hc_denial_code": "hc.denial.code",
-    "hc_amount": "hc.amount",
-}
-_SPAN_COLUMNS = [
-    spans.c.id,
+#: The hc.* attributes the collector also stores in columns of ``spans`` (column -> attribute).
+HC_COLUMNS = {c: a for c, a in SPAN_LIFTED_ATTRIBUTES.items() if c.startswith("hc_")}
+#: The columns a SpanRecord is read from (after its id), in the order ``_span`` expects.
+SPAN_RECORD_COLUMNS = [
     spans.c.name,
     spans.c.service_name,
     spans.c.kind,
@@ -67,8 +66,9 @@ _SPAN_COLUMNS = [
     spans.c.event_time_unix_nano,
     spans.c.duration_ns,
     spans.c.attributes,
-    *(spans.c[name] for name in _HC),
+    *(spans.c[name] for name in HC_COLUMNS),
 ]
+_SPAN_COLUMNS = [spans.c.id, *SPAN_RECORD_COLUMNS]
 _POINT_COLUMNS = [
     metric_points.c.id,
     metric_points.c.name,
@@ -81,22 +81,14 @@ _POINT_COLUMNS = [
 
 
 def _span(row: Sequence[Any]) -> SpanRecord:
-    attributes = dict(row[7] or {})
-    for offset, attribute in enumerate(_HC.values(), start=8):
-        value = row[offset]
-        if value is not None:
-            attributes.setdefault(attribute, value)
-    attributes.setdefault("service.name", row[2])
+    attributes = stored_attributes(row[7], row[2], zip(HC_COLUMNS.values(), row[8:], strict=True))
     return SpanRecord(
         row[0], row[1], row[2], str(row[3]).lower(), str(row[4]).lower(), row[5], row[6], attributes
     )
 
 
 def _point(row: Sequence[Any]) -> PointRecord:
-    attributes = dict(row[5] or {})
-    if row[6] is not None:
-        attributes.setdefault("queue", row[6])
-    attributes.setdefault("service.name", row[2])
+    attributes = stored_attributes(row[5], row[2], [("queue", row[6])])
     return PointRecord(row[0], row[1], row[2], row[3], row[4], attributes)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from slas.evaluation_rows import evaluation_row
 from slas.lag import Counted, LagObject
 from slas.localtime import MINUTE_NS
 from slas.model import Evaluation
@@ -31,7 +32,7 @@ from slas.tables import (
 )
 from slas.watermark import Cursor
 
-__all__ = ["MemoryStateStore", "SqlStateStore", "StateStore", "evaluation_row"]
+__all__ = ["MemoryStateStore", "SqlStateStore", "StateStore"]
 
 
 class StateStore(Protocol):
@@ -54,43 +55,6 @@ class StateStore(Protocol):
     def write_evaluations(self, evaluations: Sequence[Evaluation]) -> None: ...
 
     def prune(self, now_ns: int, minutes_before_ns: int, evaluations_before_ns: int) -> None: ...
-
-
-def evaluation_row(ev: Evaluation) -> dict[str, Any]:
-    return {
-        "sla_id": ev.sla_id,
-        "slice": ev.slice or "",
-        "evaluated_at_unix_nano": ev.at_unix_nano,
-        "status": ev.status,
-        "priority": ev.priority,
-        "domain": ev.domain,
-        "owner": ev.owner,
-        "title": ev.title,
-        "kind": ev.kind,
-        "window_s": ev.window_s,
-        "window_label": ev.window_label,
-        "objective": ev.objective,
-        "good": ev.good,
-        "total": ev.total,
-        "sli": ev.sli,
-        "budget_remaining": ev.budget_remaining,
-        "time_to_exhaustion_s": ev.time_to_exhaustion_s,
-        "at_risk_amount": ev.at_risk_amount,
-        "burn_rates": [
-            {
-                "name": b.name,
-                "long_window_s": b.long_window_s,
-                "short_window_s": b.short_window_s,
-                "threshold": b.threshold,
-                "long_rate": b.long_rate,
-                "short_rate": b.short_rate,
-                "severity": b.severity,
-                "firing": b.firing,
-            }
-            for b in ev.burn_rates
-        ],
-        "labels": ev.labels,
-    }
 
 
 def _object_row(stored: StoredObject) -> dict[str, Any]:

@@ -97,42 +97,27 @@ class SqlPointReader:
         self.engine = engine
 
     def first_id_since(self, start_ns: int) -> int:
-        from sqlalchemy import func, select
-
+        from collector.queues.watermark import first_id_since
         from collector.tables import metric_points as mp
 
-        with self.engine.connect() as conn:
-            first = conn.execute(
-                select(func.min(mp.c.id)).where(mp.c.name == names.DEPTH, mp.c.time_unix_nano >= start_ns)
-            ).scalar()
-            if first is None:
-                return int(conn.execute(select(func.max(mp.c.id))).scalar() or 0)
-        return int(first) - 1
+        return first_id_since(self.engine, mp.c.id, mp.c.name == names.DEPTH, mp.c.time_unix_nano >= start_ns)
 
     def read_after(self, after_id: int, limit: int) -> tuple[list[PushedPoint], int, bool]:
-        from sqlalchemy import func, select
+        from sqlalchemy import select
 
+        from collector.queues.watermark import rows_after
         from collector.tables import metric_points as mp
 
-        with self.engine.connect() as conn:
-            high = conn.execute(select(func.max(mp.c.id))).scalar()
-            if high is None or high <= after_id:
-                return [], after_id, True
-            rows = conn.execute(
-                select(
-                    mp.c.id,
-                    mp.c.name,
-                    mp.c.service_name,
-                    mp.c.attributes,
-                    mp.c.time_unix_nano,
-                    mp.c.value,
-                    mp.c.scope_name,
-                )
-                .where(mp.c.id > after_id, mp.c.id <= high, mp.c.name.in_(READ_NAMES))
-                .order_by(mp.c.id)
-                .limit(limit)
-            ).all()
-        caught_up = len(rows) < limit
+        query = select(
+            mp.c.id,
+            mp.c.name,
+            mp.c.service_name,
+            mp.c.attributes,
+            mp.c.time_unix_nano,
+            mp.c.value,
+            mp.c.scope_name,
+        ).where(mp.c.name.in_(READ_NAMES))
+        rows, watermark, caught_up = rows_after(self.engine, query, mp.c.id, after_id, limit)
         points = []
         for row in rows:
             attrs = (
@@ -145,7 +130,7 @@ class SqlPointReader:
                     int(row.id), row.name, row.service_name, attrs, int(row.time_unix_nano), float(row.value)
                 )
             )
-        return points, int(high) if caught_up else int(rows[-1].id), caught_up
+        return points, watermark, caught_up
 
 
 class PushedStuckJob:

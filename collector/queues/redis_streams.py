@@ -16,19 +16,11 @@ from collector.queues import names
 from collector.queues.config import RedisPoller, is_glob
 from collector.queues.samples import QueueReading
 from collector.queues.source import NameFilter, Snapshot
+from collector.rows import optional_float
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _opt_float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def id_time_s(entry_id: Any) -> float | None:
@@ -46,7 +38,7 @@ def stream_reading(stream: str, info: Mapping[str, Any]) -> QueueReading:
     """The stream itself (from ``XINFO STREAM``): its length and how many entries were ever added."""
     return QueueReading(
         queue=stream,
-        published_total=_opt_float(info.get("entries-added")),
+        published_total=optional_float(info.get("entries-added")),
         extra={names.STREAM_LENGTH: float(info.get("length", 0))},
     )
 
@@ -63,7 +55,7 @@ def group_reading(
 ) -> QueueReading:
     """One consumer group (pure): from ``XINFO GROUPS``/``XINFO CONSUMERS``/``XPENDING``/``XRANGE``."""
     pending = float(group.get("pending", 0))
-    lag = _opt_float(group.get("lag"))
+    lag = optional_float(group.get("lag"))
     active = sum(1 for c in consumers if float(c.get("idle", 0)) / 1000.0 < active_within_s)
     stamps = [
         t
@@ -84,7 +76,7 @@ def group_reading(
         depth=lag,
         unacked=pending,
         consumers=float(active),
-        published_total=_opt_float(entries_added),
+        published_total=optional_float(entries_added),
         delivered_total=_entries_read(group),
         oldest_timestamp_s=min(stamps) if stamps else None,
         extra=extra,
@@ -92,7 +84,7 @@ def group_reading(
 
 
 def _entries_read(group: Mapping[str, Any]) -> float | None:
-    value = _opt_float(group.get("entries-read"))
+    value = optional_float(group.get("entries-read"))
     if value is None and _text(group.get("last-delivered-id", "")) == "0-0":
         return 0.0  # a group created at the start that has read nothing yet
     return value

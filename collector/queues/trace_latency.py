@@ -76,49 +76,31 @@ class SqlSpanReader:
         self.engine = engine
 
     def first_id_since(self, start_ns: int) -> int:
-        from sqlalchemy import func, select
-
+        from collector.queues.watermark import first_id_since
         from collector.tables import spans
 
-        with self.engine.connect() as conn:
-            first = conn.execute(
-                select(func.min(spans.c.id)).where(spans.c.start_time_unix_nano >= start_ns)
-            ).scalar()
-            if first is None:
-                last = conn.execute(select(func.max(spans.c.id))).scalar()
-                return int(last or 0)
-        return int(first) - 1
+        return first_id_since(self.engine, spans.c.id, spans.c.start_time_unix_nano >= start_ns)
 
     def read_after(self, after_id: int, limit: int) -> tuple[list[MessagingSpan], int, bool]:
-        from sqlalchemy import func, or_, select
+        from sqlalchemy import or_, select
 
+        from collector.queues.watermark import rows_after
         from collector.tables import spans
 
-        with self.engine.connect() as conn:
-            high = conn.execute(select(func.max(spans.c.id))).scalar()
-            if high is None or high <= after_id:
-                return [], after_id, True
-            rows = conn.execute(
-                select(
-                    spans.c.id,
-                    spans.c.trace_id,
-                    spans.c.span_id,
-                    spans.c.parent_span_id,
-                    spans.c.kind,
-                    spans.c.start_time_unix_nano,
-                    spans.c.end_time_unix_nano,
-                    spans.c.attributes,
-                    spans.c.links,
-                    spans.c.hc_system,
-                    spans.c.messaging_destination,
-                )
-                .where(spans.c.id > after_id, spans.c.id <= high)
-                .where(or_(spans.c.messaging_destination.is_not(None), spans.c.kind.in_(MESSAGING_KINDS)))
-                .order_by(spans.c.id)
-                .limit(limit)
-            ).all()
-        caught_up = len(rows) < limit
-        watermark = int(high) if caught_up else int(rows[-1].id)
+        query = select(
+            spans.c.id,
+            spans.c.trace_id,
+            spans.c.span_id,
+            spans.c.parent_span_id,
+            spans.c.kind,
+            spans.c.start_time_unix_nano,
+            spans.c.end_time_unix_nano,
+            spans.c.attributes,
+            spans.c.links,
+            spans.c.hc_system,
+            spans.c.messaging_destination,
+        ).where(or_(spans.c.messaging_destination.is_not(None), spans.c.kind.in_(MESSAGING_KINDS)))
+        rows, watermark, caught_up = rows_after(self.engine, query, spans.c.id, after_id, limit)
         found = [s for s in (messaging_span(r._mapping) for r in rows) if s is not None]
         return found, watermark, caught_up
 

@@ -16,17 +16,9 @@ import orjson
 
 from collector.queues import names
 from collector.queues.mapping import RULES, map_metric
+from collector.rows import json_object
 
 NS = 1_000_000_000
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if isinstance(value, str | bytes):
-        loaded = orjson.loads(value)
-        return loaded if isinstance(loaded, dict) else {}
-    return dict(value)
 
 
 class QueueMetricTransform:
@@ -42,8 +34,8 @@ class QueueMetricTransform:
             return None
         if not name.startswith("queue.") and name not in RULES:
             return None
-        attrs = _as_dict(row.get("attributes"))
-        resource = _as_dict(row.get("resource_attributes"))
+        attrs = json_object(row.get("attributes"))
+        resource = json_object(row.get("resource_attributes"))
         mapped = map_metric(name, attrs, resource)
         if mapped is None:
             return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
@@ -14,8 +14,9 @@ from dashboards.catalog import LagPair
 from dashboards.folds import Folder
 from dashboards.sqlexpr import insert_for
 from dashboards.tables import lag_objects
-from slas.records import SpanRecord
+from slas.records import SpanRecord, hc_amount, stored_attributes
 from slas.selector import CompiledSelector
+from slas.source import HC_COLUMNS, SPAN_RECORD_COLUMNS
 from slas.spec import Selector
 
 
@@ -60,25 +61,9 @@ def folder(pairs: Sequence[LagPair]) -> Folder:
     return fold
 
 
-_HC_COLUMNS = {
-    "hc.stage": spans.c.hc_stage,
-    "hc.workflow": spans.c.hc_workflow,
-    "hc.system": spans.c.hc_system,
-    "hc.message.type": spans.c.hc_message_type,
-    "hc.facility": spans.c.hc_facility,
-    "hc.service_line": spans.c.hc_service_line,
-    "hc.amount": spans.c.hc_amount,
-}
-
-
 def _record(row: Any) -> SpanRecord:
     """A stored span as the SLA engine's selectors see it (hc.* columns filled into attributes)."""
-    attributes = dict(row.attributes) if isinstance(row.attributes, Mapping) else {}
-    for name in _HC_COLUMNS:
-        value = getattr(row, name.replace(".", "_"))
-        if value is not None:
-            attributes.setdefault(name, value)
-    attributes.setdefault("service.name", row.service_name)
+    lifted = ((attribute, getattr(row, column)) for column, attribute in HC_COLUMNS.items())
     return SpanRecord(
         0,
         row.name,
@@ -87,16 +72,8 @@ def _record(row: Any) -> SpanRecord:
         str(row.status_code).lower(),
         int(row.event_time_unix_nano),
         int(row.duration_ns),
-        attributes,
+        stored_attributes(row.attributes, row.service_name, lifted),
     )
-
-
-def _amount(attributes: Mapping[str, Any]) -> float | None:
-    value = attributes.get("hc.amount")
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _lag_rows(conn: Connection, pairs: Sequence[LagPair], lo: int, hi: int) -> list[dict[str, Any]]:
@@ -121,14 +98,7 @@ def _lag_rows(conn: Connection, pairs: Sequence[LagPair], lo: int, hi: int) -> l
             span_keys.c.key_name,
             span_keys.c.key_hash,
             spans.c.trace_id,
-            spans.c.name,
-            spans.c.service_name,
-            spans.c.kind,
-            spans.c.status_code,
-            spans.c.event_time_unix_nano,
-            spans.c.duration_ns,
-            spans.c.attributes,
-            *(column.label(name.replace(".", "_")) for name, column in _HC_COLUMNS.items()),
+            *SPAN_RECORD_COLUMNS,
         )
         .select_from(
             span_keys.join(
@@ -169,7 +139,7 @@ def _lag_rows(conn: Connection, pairs: Sequence[LagPair], lo: int, hi: int) -> l
                 # The start's money and place win over the end's.
                 if side == "start" or not cell["_from_start"]:
                     attrs = record.attributes
-                    amount = _amount(attrs)
+                    amount = hc_amount(attrs)
                     cell["amount"] = amount if amount is not None else cell["amount"]
                     cell["facility"] = attrs.get("hc.facility") or cell["facility"]
                     cell["service_line"] = attrs.get("hc.service_line") or cell["service_line"]

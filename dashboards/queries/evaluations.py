@@ -7,7 +7,7 @@ at or before it, found by the (sla_id, slice, evaluated_at) index, never by read
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,77 +15,15 @@ import pandas as pd
 from sqlalchemy import BigInteger, String, func, literal, select, union_all
 from sqlalchemy.engine import Engine
 
-from slas.model import BurnRate, Evaluation, Severity
+from slas.evaluation_rows import evaluation_from_row
+from slas.model import Evaluation
+from slas.records import optional_float
 from slas.tables import sla_evaluations as ev
 
 NS = 1_000_000_000
 #: Evaluations older than this before the newest tick are not "current" any more.
 CURRENT_LOOKBACK_S = 30 * 60
 _SAMPLES_PER_QUERY = 400
-
-
-def _float(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def parse_burn_rates(raw: Any) -> tuple[BurnRate, ...]:
-    """Burn rates as stored: a list of BurnRate-shaped objects, or a mapping name -> object."""
-    items: list[tuple[str, Any]] = []
-    if isinstance(raw, Mapping):
-        items = [(str(k), v) for k, v in raw.items()]
-    elif isinstance(raw, list):
-        items = [(str(v.get("name", i)) if isinstance(v, Mapping) else str(i), v) for i, v in enumerate(raw)]
-    out = []
-    for name, item in items:
-        if not isinstance(item, Mapping):
-            out.append(BurnRate(name, 0.0, 0.0, 0.0, _float(item), None, "ticket", False))
-            continue
-        severity: Severity = "page" if item.get("severity") == "page" else "ticket"
-        out.append(
-            BurnRate(
-                name=str(item.get("name", name)),
-                long_window_s=_float(item.get("long_window_s")) or 0.0,
-                short_window_s=_float(item.get("short_window_s")) or 0.0,
-                threshold=_float(item.get("threshold")) or 0.0,
-                long_rate=_float(item.get("long_rate")),
-                short_rate=_float(item.get("short_rate")),
-                severity=severity,
-                firing=bool(item.get("firing")),
-            )
-        )
-    return tuple(out)
-
-
-def to_evaluation(row: Any) -> Evaluation:
-    m = row._mapping
-    labels = m["labels"] if isinstance(m["labels"], Mapping) else {}
-    return Evaluation(
-        sla_id=m["sla_id"],
-        slice=m["slice"] or None,
-        at_unix_nano=int(m["evaluated_at_unix_nano"]),
-        title=m["title"],
-        domain=m["domain"],
-        owner=m["owner"],
-        priority=m["priority"],
-        kind=m["kind"],
-        window_s=float(m["window_s"]),
-        window_label=m["window_label"],
-        objective=float(m["objective"]),
-        good=float(m["good"]),
-        total=float(m["total"]),
-        sli=_float(m["sli"]),
-        budget_remaining=_float(m["budget_remaining"]),
-        time_to_exhaustion_s=_float(m["time_to_exhaustion_s"]),
-        burn_rates=parse_burn_rates(m["burn_rates"]),
-        status=m["status"] if m["status"] in ("ok", "warning", "breach", "no-data") else "no-data",
-        at_risk_amount=_float(m["at_risk_amount"]),
-        labels={str(k): str(v) for k, v in labels.items()},
-    )
 
 
 def newest_tick(engine: Engine, at_ns: int | None = None) -> int | None:
@@ -113,7 +51,8 @@ def latest(engine: Engine, at_ns: int | None = None, sla_id: str | None = None) 
             key = (row.sla_id, row.slice)
             if key not in best or row.evaluated_at_unix_nano > best[key].evaluated_at_unix_nano:
                 best[key] = row
-    return sorted((to_evaluation(r) for r in best.values()), key=lambda e: (e.sla_id, e.slice or ""))
+    evaluations = [evaluation_from_row(r._mapping) for r in best.values()]
+    return sorted(evaluations, key=lambda e: (e.sla_id, e.slice or ""))
 
 
 @dataclass(frozen=True)
@@ -190,8 +129,8 @@ def sample(engine: Engine, keys: Sequence[SeriesKey], times_ns: Sequence[int], s
                 "sla_id": sla,
                 "slice": slice_ or None,
                 "at": at,
-                "sli": _float(row.sli),
-                "budget_remaining": _float(row.budget_remaining),
+                "sli": optional_float(row.sli),
+                "budget_remaining": optional_float(row.budget_remaining),
                 "status": row.status,
                 "good": float(row.good),
                 "total": float(row.total),

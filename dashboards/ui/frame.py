@@ -95,7 +95,8 @@ class PageContext:
 
     @property
     def tz_label(self) -> str:
-        return f"{self.tr.tz}, {timerange.to_datetime(self.now_ns, self.tr.tz).strftime('%Z')}"
+        abbreviation = timerange.to_datetime(self.now_ns, self.tr.tz).strftime("%Z")
+        return self.tr.tz if abbreviation == self.tr.tz else f"{self.tr.tz}, {abbreviation}"
 
     def fmt(self, ns: int | None, *, seconds: bool = False) -> str:
         return timerange.format_time(ns, self.tz, seconds=seconds)

@@ -138,24 +138,15 @@ def eligibility_check(j: Journey, t_ns: int, encounter: str, payer: str, service
     j.span(
         trace, client, 0, "payer.eligibility.check", EHR, "client", t_ns, t_ns + latency, attrs, error=error
     )
-    inner = j.lognormal_ns(0.008, 0.4)
-    server_attrs = {
-        **http_server("POST", "/x12/270", status),
-        "hc.message.type": "X12-270",
-        "hc.payer": payer,
-        "hc.facility": j.facility.name,
-        "hc.system": "payer",
-    }
-    j.span(
-        trace,
-        server,
-        client,
-        "payer.eligibility.check",
-        PAYER_GATEWAY,
-        "server",
-        t_ns + inner,
-        t_ns + latency - inner,
-        server_attrs,
+    _payer_server(
+        j,
+        ids=(trace, server, client),
+        name="payer.eligibility.check",
+        message_type="X12-270",
+        status=status,
+        payer=payer,
+        window=(t_ns, t_ns + latency),
+        inner_s=0.008,
         error=error,
     )
 
@@ -180,10 +171,41 @@ def prior_auth(j: Journey, t_ns: int, encounter: str, payer: str, service_line: 
         "hc.auth.status": outcome,
     }
     j.span(trace, client, 0, "payer.prior_auth.request", EHR, "client", t_ns, t_ns + latency, attrs)
-    inner = j.lognormal_ns(0.01, 0.4)
+    _payer_server(
+        j,
+        ids=(trace, server, client),
+        name="payer.prior_auth.request",
+        message_type="X12-278",
+        status=200,
+        payer=payer,
+        window=(t_ns, t_ns + latency),
+        inner_s=0.01,
+    )
+
+
+def _payer_server(
+    j: Journey,
+    *,
+    ids: tuple[int, int, int],
+    name: str,
+    message_type: str,
+    status: int,
+    payer: str,
+    window: tuple[int, int],
+    inner_s: float,
+    error: str | None = None,
+) -> None:
+    """The payer gateway's side of a synchronous X12 call: a server span inside the EHR's client span.
+
+    ``ids`` are the trace, the server span and the client span; ``window`` the client span's start
+    and end; ``inner_s`` the typical network time on each side of the server.
+    """
+    trace, server, client = ids
+    start_ns, end_ns = window
+    inner = j.lognormal_ns(inner_s, 0.4)
     server_attrs = {
-        **http_server("POST", "/x12/278", 200),
-        "hc.message.type": "X12-278",
+        **http_server("POST", "/x12/" + message_type.removeprefix("X12-"), status),
+        "hc.message.type": message_type,
         "hc.payer": payer,
         "hc.facility": j.facility.name,
         "hc.system": "payer",
@@ -192,12 +214,13 @@ def prior_auth(j: Journey, t_ns: int, encounter: str, payer: str, service_line: 
         trace,
         server,
         client,
-        "payer.prior_auth.request",
+        name,
         PAYER_GATEWAY,
         "server",
-        t_ns + inner,
-        t_ns + latency - inner,
+        start_ns + inner,
+        end_ns - inner,
         server_attrs,
+        error=error,
     )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, replace
-from typing import Any
+from dataclasses import replace
 
 from sqlalchemy.engine import Engine
 
+from slas.evaluation_rows import evaluation_row
 from slas.model import BurnRate, Evaluation
 from slas.tables import sla_evaluations
 
@@ -80,33 +80,8 @@ def at(ev: Evaluation, seconds: float) -> Evaluation:
     return replace(ev, at_unix_nano=int(seconds * NS))
 
 
-def row(ev: Evaluation) -> dict[str, Any]:
-    return {
-        "sla_id": ev.sla_id,
-        "slice": ev.slice or "",
-        "evaluated_at_unix_nano": ev.at_unix_nano,
-        "status": ev.status,
-        "priority": ev.priority,
-        "domain": ev.domain,
-        "owner": ev.owner,
-        "title": ev.title,
-        "kind": ev.kind,
-        "window_s": ev.window_s,
-        "window_label": ev.window_label,
-        "objective": ev.objective,
-        "good": ev.good,
-        "total": ev.total,
-        "sli": ev.sli,
-        "budget_remaining": ev.budget_remaining,
-        "time_to_exhaustion_s": ev.time_to_exhaustion_s,
-        "at_risk_amount": ev.at_risk_amount,
-        "burn_rates": [asdict(b) for b in ev.burn_rates],
-        "labels": dict(ev.labels),
-    }
-
-
 def insert_evaluations(engine: Engine, evaluations: Iterable[Evaluation]) -> None:
-    rows = [row(ev) for ev in evaluations]
+    rows = [evaluation_row(ev) for ev in evaluations]
     if rows:
         with engine.begin() as conn:
             conn.execute(sla_evaluations.insert(), rows)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -32,19 +31,6 @@ pytestmark = pytest.mark.e2e
 
 TOKEN = "engine-token-0123456789abcdef"
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-
-
-@pytest.fixture
-def collector(store_url: str, tmp_path: Path) -> Iterator[Collector]:
-    with running_collector(store_url, tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Engine]:
-    engine = create_engine(store_url)
-    yield engine
-    engine.dispose()
 
 
 def call(port: int, body: bytes, metadata: tuple[tuple[str, str], ...] = ()) -> bytes:

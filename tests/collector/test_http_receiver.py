@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
@@ -55,19 +55,6 @@ class CountingExporter(SpanExporter):
 
     def shutdown(self) -> None:
         self.inner.shutdown()
-
-
-@pytest.fixture
-def collector(store_url: str, tmp_path: Path) -> Iterator[Collector]:
-    with running_collector(store_url, tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Engine]:
-    engine = create_engine(store_url)
-    yield engine
-    engine.dispose()
 
 
 def url(collector: Collector, path: str) -> str:

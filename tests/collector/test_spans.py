@@ -7,7 +7,7 @@ import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.redaction import RedactionPolicy, Redactor, hash_key
-from collector.rows import SPAN_COLUMNS, SPAN_KEY_COLUMNS
+from collector.rows import SPAN_COLUMNS, SPAN_KEY_COLUMNS, SPAN_LIFTED_ATTRIBUTES
 from collector.spans import convert_spans, occurred_at
 from tests.collector.otlp import T0, span, trace_request
 
@@ -206,6 +206,18 @@ def test_nul_characters_cannot_reach_a_text_column() -> None:
     assert row["hc_stage"] == "s\ufffd"
     assert "\\u0000" not in str(row["attributes"])
     assert orjson.loads(str(row["attributes"]))["k"] == "v\ufffdw"
+
+
+def test_the_lifted_attribute_map_names_what_the_converter_lifts() -> None:
+    # Benchmarks and the SLA source rely on this map: every lifted column, in column order.
+    lifted_columns = [c for c in SPAN_COLUMNS if c.startswith("hc_") or c == "messaging_destination"]
+    assert list(SPAN_LIFTED_ATTRIBUTES) == lifted_columns
+    attributes: dict[str, object] = {a: f"value of {a}" for a in SPAN_LIFTED_ATTRIBUTES.values()}
+    attributes["hc.amount"] = 12.5
+    rows, _, _ = convert(span("x", attributes=attributes))
+    assert {c: rows[0][c] for c in lifted_columns} == {
+        c: attributes[a] for c, a in SPAN_LIFTED_ATTRIBUTES.items()
+    }
 
 
 def test_missing_service_name_and_odd_values() -> None:

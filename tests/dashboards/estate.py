@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Engine
 
+from slas import evaluation_rows
+from slas.model import BurnRate, Evaluation
 from slas.tables import sla_evaluations
 from tests.support.factories import NS, insert_metric_points, insert_spans, metric_row, span_row
 
@@ -427,53 +429,56 @@ def evaluation_row(
     slice_: str = "",
     at_risk: float | None = None,
 ) -> dict[str, Any]:
+    """The row the SLA engine would write (through its own ``evaluation_row``) for these figures."""
     window_s = {"1d": 86400.0, "7d": 7 * 86400.0}[window]
-    budget = None if sli is None else 1 - (1 - sli) / (1 - objective)
-    burn = [
-        {
-            "name": "1h/5m",
-            "long_window_s": 3600.0,
-            "short_window_s": 300.0,
-            "threshold": 14.4,
-            "long_rate": None if sli is None else (1 - sli) / (1 - objective),
-            "short_rate": None if sli is None else (1 - sli) / (1 - objective) * 1.1,
-            "severity": "page",
-            "firing": status == "breach",
-        },
-        {
-            "name": "6h/30m",
-            "long_window_s": 21600.0,
-            "short_window_s": 1800.0,
-            "threshold": 6.0,
-            "long_rate": None if sli is None else (1 - sli) / (1 - objective) * 0.8,
-            "short_rate": None if sli is None else (1 - sli) / (1 - objective) * 0.9,
-            "severity": "page",
-            "firing": False,
-        },
-    ]
+    burn_rate = None if sli is None else (1 - sli) / (1 - objective)
+    burn = (
+        BurnRate(
+            name="1h/5m",
+            long_window_s=3600.0,
+            short_window_s=300.0,
+            threshold=14.4,
+            long_rate=burn_rate,
+            short_rate=None if burn_rate is None else burn_rate * 1.1,
+            severity="page",
+            firing=status == "breach",
+        ),
+        BurnRate(
+            name="6h/30m",
+            long_window_s=21600.0,
+            short_window_s=1800.0,
+            threshold=6.0,
+            long_rate=None if burn_rate is None else burn_rate * 0.8,
+            short_rate=None if burn_rate is None else burn_rate * 0.9,
+            severity="page",
+            firing=False,
+        ),
+    )
     total = 0.0 if sli is None else 200.0
-    return {
-        "sla_id": sla_id,
-        "slice": slice_,
-        "evaluated_at_unix_nano": int(at_s * NS),
-        "status": status,
-        "priority": priority,
-        "domain": domain,
-        "owner": "owner-" + sla_id,
-        "title": sla_id.replace("-", " ").capitalize(),
-        "kind": kind,
-        "window_s": window_s,
-        "window_label": window,
-        "objective": objective,
-        "good": 0.0 if sli is None else round(total * sli, 3),
-        "total": total,
-        "sli": sli,
-        "budget_remaining": budget,
-        "time_to_exhaustion_s": 7200.0 if status == "breach" else None,
-        "at_risk_amount": at_risk,
-        "burn_rates": burn,
-        "labels": {} if not slice_ else dict([slice_.split("=", 1)]),
-    }
+    return evaluation_rows.evaluation_row(
+        Evaluation(
+            sla_id=sla_id,
+            slice=slice_ or None,
+            at_unix_nano=int(at_s * NS),
+            status=status,  # type: ignore[arg-type]
+            priority=priority,  # type: ignore[arg-type]
+            domain=domain,
+            owner="owner-" + sla_id,
+            title=sla_id.replace("-", " ").capitalize(),
+            kind=kind,
+            window_s=window_s,
+            window_label=window,
+            objective=objective,
+            good=0.0 if sli is None else round(total * sli, 3),
+            total=total,
+            sli=sli,
+            budget_remaining=None if sli is None else 1 - (1 - sli) / (1 - objective),
+            time_to_exhaustion_s=7200.0 if status == "breach" else None,
+            burn_rates=burn,
+            at_risk_amount=at_risk,
+            labels={} if not slice_ else dict([slice_.split("=", 1)]),
+        )
+    )
 
 
 def write_evaluations(engine: Engine, est: Estate) -> None:
