@@ -12,7 +12,6 @@ to "now", so topping up an old store would put a second set of incidents next to
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import signal
 import sys
@@ -28,22 +27,6 @@ from vitals.settings import Settings
 DEMO_DB_PATH = Path(".vitals") / "demo.db"
 LOG_DIR = Path(".vitals") / "demo-logs"
 READY_TIMEOUT_S = 90.0
-
-#: Parts that may not have landed yet: module that must exist -> (what it is, issue number).
-OPTIONAL_PARTS = {
-    "slas.service": ("SLA evaluation inside vitals serve", 4),
-    "alerts.service": ("alerting inside vitals serve", 5),
-    "collector.queues.service": ("queue pollers and stuck detection inside vitals serve", 7),
-    "dashboards.cli": ("the Streamlit dashboard (vitals dashboard)", 6),
-}
-
-
-def part_available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
 
 #: Collector warnings that are production advice, not news, on a throwaway local demo.
 _DEMO_NOISE = (
@@ -261,7 +244,7 @@ def demo(
                 f"the collector did not become ready (exit code {serve.returncode()}); its last lines:\n"
                 f"{serve.last_lines()}"
             )
-        if with_dashboard and part_available("dashboards.cli"):
+        if with_dashboard:
             dashboard = Child(
                 "dashboard",
                 [*python, "dashboard", *common, "--host", host, "--port", str(ports["dashboard"])],
@@ -380,11 +363,7 @@ def _print_banner(
             + ("" if ready else f"  (still starting; log {LOG_DIR / 'dashboard.log'})")
         )
     else:
-        lines.append(
-            "  dashboard        not started: `vitals dashboard` is not there yet (issue 6)"
-            if not part_available("dashboards.cli")
-            else "  dashboard        off (--no-dashboard)"
-        )
+        lines.append("  dashboard        off (--no-dashboard)")
     lines += [
         f"  OTLP/HTTP        {base}/v1/traces  {base}/v1/metrics",
         f"  OTLP/gRPC        {host}:{ports['OTLP/gRPC']}",
@@ -396,9 +375,6 @@ def _print_banner(
     ]
     for name, text in sorted((components or {}).items()):
         lines.append(f"  running          {name}: {text}")
-    for module, (what, issue) in OPTIONAL_PARTS.items():
-        if module != "dashboards.cli" and not part_available(module):
-            lines.append(f"  not there yet    {what} (issue {issue})")
     if scenario is not None:
         lines.append("")
         lines.append(f"  incidents of scenario {scenario.name!r} (times {ZONE.key}):")
@@ -424,4 +400,4 @@ def _print_banner(
         click.echo(line, err=True)
 
 
-__all__ = ["demo", "part_available"]
+__all__ = ["demo"]

@@ -8,7 +8,7 @@ from dataclasses import replace
 from sqlalchemy.engine import Engine
 
 from slas.evaluation_rows import evaluation_row
-from slas.model import BurnRate, Evaluation
+from slas.model import BurnRate, Evaluation, Priority, Severity, Status
 from slas.tables import sla_evaluations
 
 NS = 1_000_000_000
@@ -16,7 +16,7 @@ T0 = 1_780_000_000.0  # a fixed instant (2026-05-28) so tests never depend on th
 
 
 def burn(
-    name: str = "1h/5m", firing: bool = True, severity: str = "page", rate: float | None = 20.0
+    name: str = "1h/5m", firing: bool = True, severity: Severity = "page", rate: float | None = 20.0
 ) -> BurnRate:
     long_s, short_s = {"1h/5m": (3600.0, 300.0), "6h/30m": (21600.0, 1800.0), "1d/2h": (86400.0, 7200.0)}.get(
         name, (3600.0, 300.0)
@@ -28,7 +28,7 @@ def burn(
         threshold=14.4 if severity == "page" else 3.0,
         long_rate=rate,
         short_rate=rate,
-        severity=severity,  # type: ignore[arg-type]
+        severity=severity,
         firing=firing,
     )
 
@@ -38,10 +38,10 @@ def evaluation(
     sla_id: str = "gl-posting-errors",
     at: float = T0,
     firing: bool = True,
-    status: str | None = None,
+    status: Status | None = None,
     slice: str | None = None,
     labels: Mapping[str, str] | None = None,
-    priority: str = "P1",
+    priority: Priority = "P1",
     domain: str = "finance",
     owner: str = "finance-systems",
     title: str = "GL postings succeed",
@@ -59,7 +59,7 @@ def evaluation(
         title=title,
         domain=domain,
         owner=owner,
-        priority=priority,  # type: ignore[arg-type]
+        priority=priority,
         kind="ratio",
         window_s=7 * 86400.0,
         window_label="7d",
@@ -70,7 +70,7 @@ def evaluation(
         budget_remaining=-0.12 if firing else 0.4,
         time_to_exhaustion_s=11400.0 if firing else None,
         burn_rates=rates,
-        status=status or ("breach" if firing else "ok"),  # type: ignore[arg-type]
+        status=status or ("breach" if firing else "ok"),
         at_risk_amount=None,
         labels=dict(labels or {}),
     )

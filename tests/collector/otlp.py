@@ -9,7 +9,7 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 T0 = 1_750_000_000_000_000_000
 
@@ -55,12 +55,12 @@ def span(
         span_id=os.urandom(8) if span_id is None else span_id,
         parent_span_id=parent,
         name=name,
-        kind=kind,  # type: ignore[arg-type]
+        kind=Span.SpanKind.ValueType(kind),  # open enum: tests also send values outside it
         start_time_unix_nano=start,
         end_time_unix_nano=start + duration,
     )
     out.attributes.extend(key_values(attributes or {}))
-    out.status.code = status  # type: ignore[assignment]
+    out.status.code = Status.StatusCode.ValueType(status)
     out.status.message = message
     return out
 

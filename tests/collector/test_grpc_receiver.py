@@ -139,7 +139,7 @@ def test_saturation_is_resource_exhausted_with_retry_info(sqlite_url: str, tmp_p
                 call(running.grpc_port, trace_request(span("waits")).SerializeToString())
             error = caught.value
             assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-            trailer = dict(error.trailing_metadata())  # type: ignore[attr-defined]
+            trailer = dict(error.trailing_metadata())
             retry = RetryInfo.FromString(trailer["google.rpc.retryinfo-bin"])
             assert retry.retry_delay.seconds == 1
         finally:

@@ -198,7 +198,8 @@ def test_duplicate_delivery_is_stored_once(collector: Collector, store: Engine) 
 def _status_message(body: bytes, content_type: str) -> str:
     if content_type.startswith("application/json"):
         return str(orjson.loads(body)["message"])
-    return Status.FromString(body).message
+    message: str = Status.FromString(body).message  # google.rpc has no stubs: Any
+    return message
 
 
 BOMB = gzip.compress(bytes(256 << 20), compresslevel=9)  # 256 MiB of zeros, about 250 KiB

@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from prometheus_client import CollectorRegistry
 
 from collector.body import Encoding
-from collector.ingest import Ingest, Signal, Undecodable
+from collector.ingest import ExportOutcome, Ingest, Signal, Undecodable
 from collector.redaction import RedactionPolicy, Redactor
 from collector.rows import SPAN_INDEX
 from collector.self_metrics import CollectorMetrics
@@ -32,7 +32,9 @@ def pipeline() -> Iterator[tuple[Ingest, InMemorySink, CollectorRegistry]]:
     writer.close(10)
 
 
-def export(ingest: Ingest, signal: Signal, body: bytes, encoding: Encoding = Encoding.PROTOBUF) -> object:
+def export(
+    ingest: Ingest, signal: Signal, body: bytes, encoding: Encoding = Encoding.PROTOBUF
+) -> ExportOutcome:
     assert ingest.writer.try_reserve(len(body))
     return asyncio.run(ingest.export(signal, body, encoding, len(body)))
 
@@ -48,9 +50,9 @@ def test_spans_are_committed_and_counted(pipeline: tuple[Ingest, InMemorySink, C
     ).SerializeToString()
     outcome = export(ingest, Signal.TRACES, body)
     assert [row[SPAN_INDEX["name"]] for row in sink.spans.values()] == ["a"]
-    response = ExportTraceServiceResponse.FromString(outcome.response(Encoding.PROTOBUF))  # type: ignore[attr-defined]
+    response = ExportTraceServiceResponse.FromString(outcome.response(Encoding.PROTOBUF))
     assert response.partial_success.rejected_spans == 1
-    assert orjson.loads(outcome.response(Encoding.JSON))["partialSuccess"]["rejectedSpans"] == "1"  # type: ignore[attr-defined]
+    assert orjson.loads(outcome.response(Encoding.JSON))["partialSuccess"]["rejectedSpans"] == "1"
     assert sample(registry, "vitals_collector_received_total", signal="traces") == 2
     assert sample(registry, "vitals_collector_accepted_total", signal="traces") == 1
     assert (
@@ -67,8 +69,8 @@ def test_a_fully_accepted_request_has_an_empty_response(
     outcome = export(
         ingest, Signal.METRICS, gauge_request("queue.depth", [(T0, 1.0, {})]).SerializeToString()
     )
-    assert outcome.response(Encoding.PROTOBUF) == ExportMetricsServiceResponse().SerializeToString() == b""  # type: ignore[attr-defined]
-    assert outcome.response(Encoding.JSON) == b"{}"  # type: ignore[attr-defined]
+    assert outcome.response(Encoding.PROTOBUF) == ExportMetricsServiceResponse().SerializeToString() == b""
+    assert outcome.response(Encoding.JSON) == b"{}"
     body = trace_request(span("x"), span("x2")).SerializeToString()
     export(ingest, Signal.TRACES, body)
     export(ingest, Signal.TRACES, body)

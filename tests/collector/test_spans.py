@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import orjson
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.redaction import RedactionPolicy, Redactor, hash_key
 from collector.rows import SPAN_COLUMNS, SPAN_KEY_COLUMNS, SPAN_LIFTED_ATTRIBUTES
-from collector.spans import convert_spans, occurred_at
+from collector.spans import ConvertedSpans, convert_spans, occurred_at
 from tests.collector.otlp import T0, span, trace_request
 
 SECRET = b"spans-test-secret-0123456789"
@@ -16,9 +19,10 @@ RECEIVED = T0 + 10**9
 
 
 def convert(
-    *spans: Span, **kwargs: object
-) -> tuple[list[dict[str, object]], list[dict[str, object]], object]:
-    out = convert_spans(trace_request(*spans, **kwargs), Redactor(RedactionPolicy(), SECRET), RECEIVED)  # type: ignore[arg-type]
+    *spans: Span, service: str = "billing", resource: Mapping[str, Any] | None = None, scope: str = "tests"
+) -> tuple[list[dict[str, object]], list[dict[str, object]], ConvertedSpans]:
+    request = trace_request(*spans, service=service, resource=resource, scope=scope)
+    out = convert_spans(request, Redactor(RedactionPolicy(), SECRET), RECEIVED)
     rows = [dict(zip(SPAN_COLUMNS, row, strict=True)) for row in out.batch.spans]
     keys = [dict(zip(SPAN_KEY_COLUMNS, row, strict=True)) for row in out.batch.span_keys]
     return rows, keys, out
@@ -83,7 +87,7 @@ def test_a_span_becomes_a_row_with_hex_ids_and_business_columns() -> None:
     }
     assert row["events"] is None and row["links"] is None
     assert keys == []
-    assert out.received == 1 and out.accepted == 1  # type: ignore[attr-defined]
+    assert out.received == 1 and out.accepted == 1
 
 
 def test_business_keys_are_hashed_and_indexed() -> None:
@@ -151,7 +155,7 @@ def test_invalid_spans_are_rejected_with_a_reason(changes: dict[str, object], re
     bad = span("bad", **changes)  # type: ignore[arg-type]
     rows, _, out = convert(good, bad)
     assert [row["name"] for row in rows] == ["good"]
-    rejections = out.rejections  # type: ignore[attr-defined]
+    rejections = out.rejections
     assert rejections.counts == {reason: 1}
     assert "resource_spans[0].scope_spans[0].spans[1]" in rejections.message("spans")
     assert rejections.message("spans").startswith("1 spans rejected")
@@ -163,7 +167,7 @@ def test_end_before_start_and_missing_end_are_rejected() -> None:
     unfinished = span("unfinished")
     unfinished.end_time_unix_nano = 0
     _, _, out = convert(early, unfinished)
-    assert out.rejections.counts == {"end_before_start": 1, "missing_end_time": 1}  # type: ignore[attr-defined]
+    assert out.rejections.counts == {"end_before_start": 1, "missing_end_time": 1}
 
 
 def test_an_all_zero_parent_means_a_root_span() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from sqlalchemy import func, inspect, select
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from sqlalchemy import Table, func, inspect, select
 from sqlalchemy.engine import Engine
 
 from collector.redaction import RedactionPolicy, Redactor
@@ -25,8 +26,8 @@ from tests.collector.otlp import T0, span, trace_request
 SECRET = b"sink-test-secret-0123456789"
 
 
-def batch_of(*items: object, service: str = "billing") -> WriteBatch:
-    request = trace_request(*items, service=service)  # type: ignore[arg-type]
+def batch_of(*items: Span, service: str = "billing") -> WriteBatch:
+    request = trace_request(*items, service=service)
     return convert_spans(request, Redactor(RedactionPolicy(), SECRET), T0).batch
 
 
@@ -34,9 +35,9 @@ def point(name: str, value: float, time_unix_nano: int, **attrs: object) -> dict
     return {"name": name, "value": value, "time_unix_nano": time_unix_nano, "attributes": attrs}
 
 
-def count(engine: Engine, table: object) -> int:
+def count(engine: Engine, table: Table) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 def test_column_lists_match_the_tables(engine: Engine) -> None:

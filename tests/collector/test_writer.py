@@ -17,7 +17,7 @@ from collector.rows import SPAN_INDEX, WriteBatch, WriteResult
 from collector.sink import InMemorySink
 from collector.spans import convert_spans
 from collector.tables import spans
-from collector.writer import GroupCommitWriter, StoreError, WriterClosed, retryable
+from collector.writer import Done, GroupCommitWriter, StoreError, WriterClosed, retryable
 from collector.writer_process import ProcessWriter
 from tests.collector.harness import wait_until
 from tests.collector.otlp import T0, span, trace_request
@@ -93,9 +93,16 @@ def test_a_refused_request_does_not_fail_the_others_in_its_transaction() -> None
     writer.submit(batch(1), 0, waiters.done)
     assert sink.entered.wait(10)
     outcomes: dict[str, BaseException | None] = {}
-    writer.submit(batch(1, "good"), 0, lambda e: outcomes.setdefault("first", e))
-    writer.submit(batch(1, "bad"), 0, lambda e: outcomes.setdefault("second", e))
-    writer.submit(batch(1, "good"), 0, lambda e: outcomes.setdefault("third", e))
+
+    def outcome(request: str) -> Done:
+        def done(error: BaseException | None) -> None:
+            outcomes.setdefault(request, error)
+
+        return done
+
+    writer.submit(batch(1, "good"), 0, outcome("first"))
+    writer.submit(batch(1, "bad"), 0, outcome("second"))
+    writer.submit(batch(1, "good"), 0, outcome("third"))
     sink.gate.set()
     wait_until(lambda: len(outcomes) == 3)
     assert outcomes["first"] is None and outcomes["third"] is None

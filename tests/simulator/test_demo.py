@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -136,8 +135,6 @@ def test_demo_reruns_from_a_fresh_store_and_stops_on_sigterm(tmp_path: Path) -> 
 
 
 def test_demo_starts_the_dashboard_and_stops_it_with_the_rest(tmp_path: Path) -> None:
-    if importlib.util.find_spec("dashboards.cli") is None:
-        pytest.skip("the dashboard has not landed yet")
     dashboard_port = free_port()
     process, output = start_demo(
         tmp_path,

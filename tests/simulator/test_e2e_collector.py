@@ -16,6 +16,7 @@ from sqlalchemy import text
 from simulator.fakes import PHI_KEYS
 from simulator.model import MetricSpec, SpanSpec
 from simulator.otlp import Endpoint, otlp_emitter
+from simulator.otlp import Protocol as OtlpProtocol
 from simulator.runner import RunPlan
 from simulator.scenario import load_scenario, parse_scenario
 from tests.simulator.conftest import RunningCollector, running_collector
@@ -35,11 +36,13 @@ incidents:
 )
 
 
-def send(collector: RunningCollector, plan: RunPlan, protocol: str = "http") -> list[SpanSpec | MetricSpec]:
+def send(
+    collector: RunningCollector, plan: RunPlan, protocol: OtlpProtocol = "http"
+) -> list[SpanSpec | MetricSpec]:
     """Generate the plan's history (pure), emit it through OTLP, return what was generated."""
     items = list(plan.generator().items(plan.now_ns))
     url = collector.http if protocol == "http" else f"http://127.0.0.1:{collector.grpc_port}"
-    emitter = otlp_emitter(Endpoint.parse(url, protocol), seed=plan.seed)  # type: ignore[arg-type]
+    emitter = otlp_emitter(Endpoint.parse(url, protocol), seed=plan.seed)
     emitter.emit_all(items)
     emitter.close()
     assert emitter.stats.spans == sum(1 for i in items if isinstance(i, SpanSpec))

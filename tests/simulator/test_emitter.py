@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from simulator.emitter import ExportError, OtelEmitter, metrics_data
 from simulator.generator import Generator
-from simulator.model import NS, EventSpec, MetricSpec, SpanSpec
+from simulator.model import NS, Attributes, EventSpec, MetricSpec, SpanSpec
 
 NOW_NS = int(datetime(2025, 3, 12, 15, 0, tzinfo=UTC).timestamp()) * NS
 
@@ -63,7 +63,7 @@ class MemoryMetrics(MetricExporter):
 def test_spans_keep_their_planned_ids_times_kinds_links_and_status() -> None:
     exporter = InMemorySpanExporter()
     emitter = OtelEmitter(exporter, workers=0, resource_attributes={"vitals.simulator.seed": 4})
-    attrs = {"hc.stage": "encounter.registered", "hc.amount": 12.5}
+    attrs: Attributes = {"hc.stage": "encounter.registered", "hc.amount": 12.5}
     engine = "integration-engine"
     parent = SpanSpec(
         0xABC,

@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from simulator.otlp import CollectorUnavailable, Endpoint, preflight
+from simulator.otlp import Protocol as OtlpProtocol
 from tests.support.services import free_port
 
 
@@ -21,8 +22,8 @@ from tests.support.services import free_port
         ("http://[::1]:4317", "grpc", "http://[::1]:4317"),
     ],
 )
-def test_endpoints(url: str | None, protocol: str, base: str) -> None:
-    endpoint = Endpoint.parse(url, protocol, None)  # type: ignore[arg-type]
+def test_endpoints(url: str | None, protocol: OtlpProtocol, base: str) -> None:
+    endpoint = Endpoint.parse(url, protocol, None)
     assert endpoint.base == base
     assert endpoint.traces_url == base + "/v1/traces"
 

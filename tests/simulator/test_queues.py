@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.model import NS, QueueHop
+from simulator.model import NS, MetricSpec, QueueHop
 from simulator.queues import METRIC_NAMES, QueueModel
 
 S = NS
 
 
-def values(samples: list, queue: str) -> dict[str, float]:
+def values(samples: list[MetricSpec], queue: str) -> dict[str, float]:
     return {s.name: s.value for s in samples if s.attributes["queue"] == queue}
 
 

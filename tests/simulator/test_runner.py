@@ -5,7 +5,7 @@ import threading
 from datetime import UTC, datetime
 
 from simulator.emitter import ListSink
-from simulator.model import SpanSpec
+from simulator.model import Item
 from simulator.progress import Progress
 from simulator.runner import RunPlan, run
 
@@ -19,8 +19,8 @@ class StoppingSink(ListSink):
         super().__init__()
         self.stop, self.limit = stop, limit
 
-    def emit(self, item: SpanSpec | object) -> None:  # type: ignore[override]
-        super().emit(item)  # type: ignore[arg-type]
+    def emit(self, item: Item) -> None:
+        super().emit(item)
         if len(self.items) >= self.limit:
             self.stop.set()
 

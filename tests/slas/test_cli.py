@@ -124,8 +124,8 @@ def test_report_json_shape_and_values(engine: Engine, store_url: str, tmp_path: 
 
     # a report catches the engine's state up in the store, but writes no evaluations
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(sla_evaluations)).scalar() == 0
-        assert conn.execute(select(func.count()).select_from(sla_minutes)).scalar() > 0
+        assert conn.execute(select(func.count()).select_from(sla_evaluations)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(sla_minutes)).scalar_one() > 0
     table = runner.invoke(
         main, ["sla", "report", "--db", store_url, "--config", str(cfg), "--at", "2026-03-02T04:00:00Z"]
     )

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from slas.engine import SlaEngine
-from slas.records import SpanRecord
-from slas.source import Gaps, MemoryTelemetrySource
-from slas.spec import EvaluationSettings
+from slas.model import Evaluation
+from slas.records import PointRecord, SpanRecord
+from slas.source import Gaps, MemoryTelemetrySource, Ranges
+from slas.spec import SLA, EvaluationSettings, Selector
 from slas.store import MemoryStateStore
 from tests.slas.helpers import HOUR, MIN, Clock, Timeline, engine_for, make_sla
 from tests.slas.scenario import END, as_dict, scenario_records, scenario_slas
 
 
-def from_scratch(slas: Sequence[object] | None = None, at: float = END) -> tuple[dict, MemoryStateStore]:  # type: ignore[type-arg]
+def from_scratch(
+    slas: Sequence[SLA] | None = None, at: float = END
+) -> tuple[dict[tuple[str, str | None], Evaluation], MemoryStateStore]:
     spans, points = scenario_records()
-    engine, _, _, store = engine_for(slas or scenario_slas(), spans, points, at=at)  # type: ignore[arg-type]
+    engine, _, _, store = engine_for(slas or scenario_slas(), spans, points, at=at)
     return as_dict(engine.tick().evaluations), store
 
 
@@ -42,9 +45,8 @@ def test_incremental_ticks_equal_a_from_scratch_evaluation() -> None:
     statuses = {key: ev.status for key, ev in got.items()}
     assert statuses[("adt-silence", "hc.facility=south-campus")] == "breach"  # the hour of silence
     assert statuses[("queue-age", "queue=charges-outbound")] == "breach"
-    assert (
-        got[("charge-lag", None)].at_risk_amount is not None and got[("charge-lag", None)].at_risk_amount > 0
-    )
+    charge_lag = got[("charge-lag", None)]
+    assert charge_lag.at_risk_amount is not None and charge_lag.at_risk_amount > 0
 
 
 def test_restart_resumes_from_the_stored_state() -> None:
@@ -145,13 +147,13 @@ class _Racing(MemoryTelemetrySource):
             self.before_read.pop().tick()
         return rows
 
-    def read_points(self, gaps: Gaps, limit: int) -> list:  # type: ignore[type-arg]
+    def read_points(self, gaps: Gaps, limit: int) -> list[PointRecord]:
         return self.inner.read_points(gaps, limit)
 
-    def read_spans_in(self, ranges, limit, selectors):  # type: ignore[no-untyped-def]
+    def read_spans_in(self, ranges: Ranges, limit: int, selectors: Sequence[Selector]) -> list[SpanRecord]:
         return self.inner.read_spans_in(ranges, limit, selectors)
 
-    def read_points_in(self, ranges, limit, names):  # type: ignore[no-untyped-def]
+    def read_points_in(self, ranges: Ranges, limit: int, names: set[str]) -> list[PointRecord]:
         return self.inner.read_points_in(ranges, limit, names)
 
 

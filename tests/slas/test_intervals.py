@@ -9,8 +9,9 @@ from slas.intervals import TimeInterval
 from slas.localtime import period_start_minute
 
 
-def minute(*args: int) -> int:
-    return int(datetime(*args, tzinfo=UTC).timestamp()) // 60  # type: ignore[misc]
+def minute(year: int, month: int, day: int, hour: int, mins: int) -> int:
+    """Minutes since the epoch of a UTC wall-clock time."""
+    return int(datetime(year, month, day, hour, mins, tzinfo=UTC).timestamp()) // 60
 
 
 def test_business_hours_in_a_time_zone_with_weekday_range() -> None:

@@ -6,11 +6,23 @@ up to and including the minute that holds t.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from slas.model import Evaluation
+from slas.records import SpanRecord
+from slas.spec import SLA
 from tests.slas.helpers import DAY, HOUR, MIN, NS, T0, Timeline, burn, engine_for, evaluate_at, make_sla
 
 GL_RATIO = {"ratio": {"total": {"span": "erp.gl.post"}, "bad": {"status": "error"}}}
+
+
+def assert_burn(ev: Evaluation, name: str, long_rate: float, short_rate: float, *, firing: bool) -> None:
+    long_actual, short_actual, firing_actual = burn(ev, name)
+    assert long_actual == pytest.approx(long_rate), name
+    assert short_actual == pytest.approx(short_rate), name
+    assert firing_actual == firing, name
 
 
 def test_ratio_with_slices_and_window_edges() -> None:
@@ -81,10 +93,10 @@ def test_burn_rates_on_a_thirty_day_window() -> None:
     ev = evaluate_at([sla], 10 * DAY + 59, spans)[("t", None)]
     budget = 0.001
     assert (ev.good, ev.total) == (8634, 8640)
-    assert burn(ev, "1h/5m") == (pytest.approx(6 / 120 / budget), pytest.approx(6 / 10 / budget), True)
-    assert burn(ev, "6h/30m") == (pytest.approx(6 / 720 / budget), pytest.approx(6 / 60 / budget), True)
-    assert burn(ev, "1d/2h") == (pytest.approx(6 / 2880 / budget), pytest.approx(6 / 240 / budget), False)
-    assert burn(ev, "3d/6h") == (pytest.approx(6 / 8640 / budget), pytest.approx(6 / 720 / budget), False)
+    assert_burn(ev, "1h/5m", 6 / 120 / budget, 6 / 10 / budget, firing=True)
+    assert_burn(ev, "6h/30m", 6 / 720 / budget, 6 / 60 / budget, firing=True)
+    assert_burn(ev, "1d/2h", 6 / 2880 / budget, 6 / 240 / budget, firing=False)
+    assert_burn(ev, "3d/6h", 6 / 8640 / budget, 6 / 720 / budget, firing=False)
     remaining = 1 - (6 / 8640) / budget
     assert ev.budget_remaining == pytest.approx(remaining)
     # at the current (1h) burn of 50x the remaining 30.6% of a 30-day budget lasts 0.3056 * 30d / 50
@@ -110,7 +122,7 @@ def test_latency_counts_spans_at_or_over_the_bound_as_bad() -> None:
     assert ev.budget_remaining == pytest.approx(1 - 0.1 / 0.05)
 
 
-def _lag_sla() -> object:
+def _lag_sla() -> SLA:
     return make_sla(
         objective="90%",
         slice_by=["hc.facility"],
@@ -129,12 +141,12 @@ def test_lag_objects_due_good_late_missing_pending_and_out_of_order() -> None:
     tl = Timeline()
     sla = _lag_sla()
 
-    def start(at: float, key: str, facility: str = "north", **extra: object) -> object:
+    def start(at: float, key: str, facility: str = "north", **extra: Any) -> SpanRecord:
         return tl.span(
             at, hc__stage="procedure.documented", hc__key__charge=key, hc__facility=facility, **extra
         )
 
-    def end(at: float, key: str, facility: str = "north") -> object:
+    def end(at: float, key: str, facility: str = "north") -> SpanRecord:
         return tl.span(at, hc__stage="charge.posted", hc__key__charge=key, hc__facility=facility)
 
     spans = [
@@ -152,7 +164,7 @@ def test_lag_objects_due_good_late_missing_pending_and_out_of_order() -> None:
         start(6 * HOUR, "c8", facility="south"),
         end(6 * HOUR + 20 * MIN, "c8", facility="south"),
     ]
-    engine, clock, source, store = engine_for([sla], spans, at=10 * HOUR)  # type: ignore[list-item]
+    engine, clock, source, store = engine_for([sla], spans, at=10 * HOUR)
     evs = {(e.sla_id, e.slice): e for e in engine.tick().evaluations}
     whole = evs[("t", None)]
     assert (whole.good, whole.total, whole.at_risk_amount) == (3, 5, 350.0)  # c1 c4 c8 good, c2 c3 bad
@@ -165,7 +177,7 @@ def test_lag_objects_due_good_late_missing_pending_and_out_of_order() -> None:
 
     # An hour later c5 is past its deadline (bad, found by the deadline sweep), c6 is due (good),
     # and c3's end arrives late but happened at 3h30, before its 4h deadline: c3 turns good.
-    source.add_spans([end(3.5 * HOUR, "c3")])  # type: ignore[list-item]
+    source.add_spans([end(3.5 * HOUR, "c3")])
     clock.set(11 * HOUR)
     evs = {(e.sla_id, e.slice): e for e in engine.tick().evaluations}
     whole = evs[("t", None)]
@@ -297,7 +309,7 @@ def test_gauge_lower_bound() -> None:
 
 
 @pytest.mark.parametrize(("zone", "expected"), [("UTC", (10, 13)), ("America/Chicago", (10, 10))])
-def test_calendar_month_window(zone: str, expected: tuple[int, int]) -> None:
+def test_calendar_month_window(zone: str, expected: tuple[float, float]) -> None:
     tl = Timeline()
     sla = make_sla(window={"calendar": "month", "time_zone": zone}, sli=GL_RATIO)
     spans = (

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,14 +41,16 @@ slas:
 
 def _ready(port: int) -> dict[str, object]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
+        body = json.loads(response.read())
+    assert isinstance(body, dict)
+    return body
 
 
-def _wait(condition: object, deadline_s: float, what: str) -> None:
+def _wait(condition: Callable[[], object], deadline_s: float, what: str) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         try:
-            if condition():  # type: ignore[operator]
+            if condition():
                 return
         except OSError:
             pass

@@ -92,12 +92,14 @@ def test_each_run_evaluates_writes_and_reloads_changed_files(context: ServiceCon
     assert result is not None and result.evaluations[0].objective == 0.8
 
 
-def test_a_failing_tick_is_reported_not_raised(context: ServiceContext) -> None:
+def test_a_failing_tick_is_reported_not_raised(
+    context: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     service = SlaService(context, clock=Clock(0))
 
     def broken() -> None:
         raise RuntimeError("store unavailable")
 
-    service.engine.tick = broken  # type: ignore[assignment,method-assign]
+    monkeypatch.setattr(service.engine, "tick", broken)
     assert service.run_once() is None
     assert context.status["slas"] == "error: RuntimeError: store unavailable"

@@ -8,6 +8,7 @@ the SLA (and slice) its ground truth names while it happens, and nothing else ma
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,6 +17,9 @@ from slas.loading import load_slas
 from slas.records import PointRecord, SpanRecord
 from slas.source import MemoryTelemetrySource
 from vitals.settings import STARTER_CONFIG_DIR
+
+if TYPE_CHECKING:  # imported at run time with importorskip, below
+    from simulator.scenario import ExpectedEffect
 
 REQUIRED = {
     "charge-lag",
@@ -43,7 +47,9 @@ def test_starter_library_loads_with_the_shared_vocabulary() -> None:
     assert slas["claim-ack-999"].sli.lag is not None and slas["claim-ack-999"].sli.lag.within == 7200
 
 
-def _records(now: datetime, days: float) -> tuple[list[SpanRecord], list[PointRecord], int, int, list]:  # type: ignore[type-arg]
+def _records(
+    now: datetime, days: float
+) -> tuple[list[SpanRecord], list[PointRecord], int, int, list[ExpectedEffect]]:
     runner = pytest.importorskip("simulator.runner")
     scenario_module = pytest.importorskip("simulator.scenario")
     model = pytest.importorskip("simulator.model")
@@ -87,7 +93,7 @@ def _records(now: datetime, days: float) -> tuple[list[SpanRecord], list[PointRe
 def test_demo_incidents_breach_exactly_their_slas(now: datetime) -> None:
     spans, points, start_ns, now_ns, effects = _records(now, days=3)
     source = MemoryTelemetrySource(spans, points)
-    expected: dict[str, list] = {}  # type: ignore[type-arg]
+    expected: dict[str, list[ExpectedEffect]] = {}
     for effect in effects:
         for sla_id in effect.slas:
             expected.setdefault(sla_id, []).append(effect)

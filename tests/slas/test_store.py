@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from collector.tables import spans as spans_table
 from slas.engine import SlaEngine
+from slas.model import Evaluation
 from slas.records import PointRecord, SpanRecord
 from slas.source import SqlTelemetrySource
 from slas.spec import EvaluationSettings
@@ -59,7 +60,7 @@ def sql_engine(db: Engine, clock: Clock, horizon_s: float = 0.0) -> SlaEngine:
     )
 
 
-def memory_expected() -> dict:  # type: ignore[type-arg]
+def memory_expected() -> dict[tuple[str, str | None], Evaluation]:
     spans, points = scenario_records()
     engine, _, _, _ = engine_for(scenario_slas(), spans, points, at=END)
     return as_dict(engine.tick().evaluations)
@@ -120,17 +121,19 @@ def test_sql_state_matches_the_in_memory_state(engine: Engine) -> None:
     mem_engine, _, _, memory = engine_for(scenario_slas(), spans, points, at=END)
     mem_engine.tick()
     with engine.connect() as conn:
-        minutes = {
-            (r.sla_id, r.slice, r.minute_unix_nano // (60 * NS)): (
-                r.events,
-                r.bad,
-                pytest.approx(r.bad_amount),
-            )
+        minutes: dict[tuple[str, str, int], tuple[int, int, float]] = {
+            (r.sla_id, r.slice, r.minute_unix_nano // (60 * NS)): (r.events, r.bad, r.bad_amount)
             for r in conn.execute(select(sla_minutes)).all()
             if r.events or r.bad or r.bad_amount
         }
         objects = {(r.sla_id, r.key_hash): r.state for r in conn.execute(select(sla_lag_objects)).all()}
-    assert minutes == {k: v for k, v in memory.minutes.items() if v != (0, 0, 0.0)}
+    in_memory = {k: v for k, v in memory.minutes.items() if v != (0, 0, 0.0)}
+    # event counts exactly, the summed float amounts within approx
+    assert {k: (events, bad) for k, (events, bad, _) in minutes.items()} == {
+        k: (events, bad) for k, (events, bad, _) in in_memory.items()
+    }
+    for key, (_, _, bad_amount) in minutes.items():
+        assert in_memory[key][2] == pytest.approx(bad_amount), key
     assert objects == {key: stored.obj.state for key, stored in memory.objects.items()}
 
 

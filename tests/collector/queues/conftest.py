@@ -9,7 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from collector.tables import metric_points
@@ -27,13 +28,12 @@ class StoreWriter:
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
+        keys = ["series_id", "time_unix_nano"]
+        statement: Insert
         if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            statement = postgresql.insert(metric_points).on_conflict_do_nothing(index_elements=keys)
         else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        statement = insert(metric_points).on_conflict_do_nothing(
-            index_elements=["series_id", "time_unix_nano"]
-        )
+            statement = sqlite.insert(metric_points).on_conflict_do_nothing(index_elements=keys)
         with self.lock, self.engine.begin() as conn:
             conn.execute(statement, [dict(r) for r in rows])
             self.calls += 1

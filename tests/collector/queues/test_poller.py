@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
 import pytest
@@ -18,10 +19,8 @@ def config(**overrides: object) -> RedisPoller:
     return RedisPoller.model_validate({**base, **overrides})
 
 
-def rows_named(
-    result_rows: tuple[dict[str, object], ...], name: str
-) -> list[tuple[dict[str, object], float]]:
-    return [(orjson.loads(str(r["attributes"])), float(r["value"])) for r in result_rows if r["name"] == name]  # type: ignore[arg-type]
+def rows_named(result_rows: tuple[dict[str, Any], ...], name: str) -> list[tuple[dict[str, object], float]]:
+    return [(orjson.loads(str(r["attributes"])), float(r["value"])) for r in result_rows if r["name"] == name]
 
 
 def test_samples_become_rows_with_standard_names_attributes_and_queue_column() -> None:

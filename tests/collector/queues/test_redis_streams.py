@@ -54,7 +54,8 @@ def test_group_samples_equal_what_redis_holds_and_age_grows(
     client.xgroup_create(stream, "billing", id="0")
     client.xgroup_create(stream, "audit", id="$")
     read = client.xreadgroup("billing", "worker-1", {stream: ">"}, count=4)
-    delivered = [entry_id for entry_id, _fields in read[0][1]]
+    assert isinstance(read, list)  # RESP2, the client's default protocol: [[stream, [(id, fields), ...]]]
+    delivered: list[bytes] = [entry_id for entry_id, _fields in read[0][1]]
     client.xack(stream, "billing", delivered[0])  # one processed, three pending
     clock.now = time.time()  # not before the entries' own (server) timestamps
     p = poller(stream, clock)
@@ -78,7 +79,9 @@ def test_group_samples_equal_what_redis_holds_and_age_grows(
     client.xack(stream, "billing", *delivered[1:])
     moved = values(p.poll(), stream, "billing")
     assert moved[names.UNACKED] == 0
-    assert moved[names.OLDEST_AGE] == pytest.approx(clock.now - id_time_s(ids[4]))  # type: ignore[operator]
+    next_unprocessed = id_time_s(ids[4])
+    assert next_unprocessed is not None
+    assert moved[names.OLDEST_AGE] == pytest.approx(clock.now - next_unprocessed)
 
 
 def test_deliver_rate_from_entries_read_and_stuck_when_reads_stop(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 import pytest
 from sqlalchemy.engine import Engine
@@ -37,7 +39,7 @@ def consumer(
     queue: str,
     parent: str | None = None,
     link: tuple[str, str] | None = None,
-    **attrs: str,
+    attributes: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
     row = span_row(
         name="HL7 DFT^P03 process",
@@ -53,7 +55,7 @@ def consumer(
             "messaging.system": "rabbitmq",
             "messaging.operation.type": "process",
             "hc.system": "billing",
-            **attrs,
+            **(attributes or {}),
         },
     )
     if link:
@@ -110,7 +112,7 @@ def test_latency_percentiles_per_queue_and_minute_joined_by_link_parent_and_mess
                     start + latency - 0.5,
                     start + latency,
                     "charges-outbound",
-                    **{"messaging.message.id": f"m{i}"},
+                    attributes={"messaging.message.id": f"m{i}"},
                 )
             )
     # Another queue, in the next minute; its consumer is stored before its producer.
