@@ -39,8 +39,9 @@ slas:
   - {id: gl-posting-errors, title: GL postings succeed, domain: finance, owner: erp-integration, priority: P1,
      objective: 99.5%, window: 1d, sli: {ratio: {total: {span: erp.gl.post}, bad: {status: error}}}}
   - {id: adt-interface-silence, title: ADT admissions keep arriving, domain: clinical-operations,
-     owner: integration-oncall, priority: P1, objective: 99%, window: 1d, slice_by: [hc.facility],
-     sli: {freshness: {select: {stage: encounter.admitted}, max_age: 15m}}}
+     owner: integration-oncall, priority: P1, objective: 99%, window: 7d, slice_by: [hc.facility],
+     sli: {freshness: {select: {stage: encounter.admitted}, max_age: 15m, expect: history,
+                       history: {weeks: 4, min_expected: 3}}}}
   - {id: initial-denial-rate, title: Initial denials under 10%, domain: revenue-cycle, owner: pfs,
      priority: P2, objective: 90%, window: 7d,
      sli: {ratio: {total: {stage: remit.received}, bad: {attributes: {hc.denial.code: "*"}}}}}
@@ -48,9 +49,9 @@ slas:
      owner: supply-integration, priority: P2, objective: 95%, window: 7d,
      sli: {lag: {from: {stage: supply.consumed, attributes: {hc.supply.category: implant}},
                  to: {stage: inventory.adjusted}, key: item, within: 15m}}}
-  - {id: queue-backlog-age, title: Charge queue oldest message under 30 min, domain: integration,
-     owner: integration-oncall, priority: P2, objective: 99%, window: 1d,
-     sli: {gauge: {metric: queue.oldest_age_seconds, where: {queue: charges-outbound}, max: 1800}}}
+  - {id: queue-backlog-age, title: No queue's oldest message over 30 min, domain: integration,
+     owner: integration-oncall, priority: P2, objective: 99%, window: 7d, slice_by: [queue],
+     sli: {gauge: {metric: queue.oldest_age_seconds, max: 1800}}}
   - {id: eligibility-latency, title: Eligibility answers within 2 s, domain: revenue-cycle, owner: access,
      priority: P3, objective: 99%, window: 7d,
      sli: {latency: {select: {span: payer.eligibility.check, service: payer-gateway}, under: 2s}}}
@@ -463,7 +464,9 @@ def _evaluations(start_ns: int, end_ns: int) -> Iterator[list[dict[str, Any]]]:
         for sla in slas:
             slices = [("", "{}")]
             if sla.get("slice_by"):
-                slices += [(f"hc.facility={f}", json.dumps({"hc.facility": f})) for f in FACILITIES]
+                key = sla["slice_by"][0]
+                values = QUEUES if key == "queue" else FACILITIES
+                slices += [(f"{key}={v}", json.dumps({key: v})) for v in values]
             objective = float(str(sla["objective"]).rstrip("%")) / 100
             for slice_, labels in slices:
                 sli = min(1.0, objective + (1 - objective) * 0.5)

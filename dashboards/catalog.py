@@ -13,12 +13,15 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from vitals.configfile import ConfigError
 from vitals.units import format_duration, parse_duration, parse_fraction
+
+if TYPE_CHECKING:
+    from slas.spec import SLA
 
 Patterns = tuple[str, ...]
 _TEXT_FIELDS = ("span", "service", "kind", "stage", "workflow", "system", "message_type")
@@ -188,9 +191,15 @@ DEFAULT_LAG_PAIRS: tuple[LagPair, ...] = (
 class Catalog:
     slas: tuple[SlaSpec, ...]
     problems: tuple[str, ...] = ()
+    #: The SLAs as the SLA engine loaded them (``slas.spec.SLA``), to evaluate its rollups with
+    #: its own functions; empty when the files have errors the engine rejects.
+    definitions: tuple[SLA, ...] = ()
 
     def get(self, sla_id: str) -> SlaSpec | None:
         return next((s for s in self.slas if s.id == sla_id), None)
+
+    def definition(self, sla_id: str) -> SLA | None:
+        return next((d for d in self.definitions if d.id == sla_id), None)
 
     def lag_pairs(self) -> tuple[LagPair, ...]:
         if not self.slas:
@@ -268,7 +277,8 @@ def load_catalog(config_dir: Path) -> Catalog:
     except ImportError:  # pragma: no cover - the SLA engine is part of every install
         return _tolerant(config_dir)
     try:
-        return Catalog(tuple(_from_engine(s) for s in load_slas(config_dir)))
+        loaded = load_slas(config_dir)
+        return Catalog(tuple(_from_engine(s) for s in loaded), definitions=tuple(loaded))
     except ConfigError as exc:
         tolerant = _tolerant(config_dir)
         return Catalog(tolerant.slas, (str(exc), *tolerant.problems))

@@ -2,7 +2,9 @@
 
 Three families, each with its own watermark row in ``dashboard_rollup_state``:
 
-- ``spans`` (source ``spans.id``): span, business, error-group, feed and service-edge rollups;
+- ``spans`` (source ``spans.id``): span, business, error-group, feed and service-edge rollups
+  (queue-hop joins whose other side is not stored yet wait in ``dashboard_edge_pending``; each
+  refresh retries them once, in a transaction that also checks the lease);
 - ``lag`` (source ``span_keys.id``): one row per business object of each tracked stage pair;
 - ``metrics`` (source ``metric_points.id``): ``queue.*`` samples per minute and hour.
 
@@ -25,14 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from collector.tables import metric_points, span_keys, spans
 from dashboards.catalog import DEFAULT_LAG_PAIRS, LagPair, pairs_signature
-from dashboards.folds import Folder
+from dashboards.folds import Folder, Writer
 from dashboards.folds import lag as lag_fold
 from dashboards.folds import metrics as metrics_fold
 from dashboards.folds import spans as spans_fold
+from dashboards.folds.edges import DEFAULT_EDGE_TIMING, EdgeTiming
 from dashboards.sqlexpr import NS, insert_for
 from dashboards.tables import lag_objects, metric_rollups, rollup_state
 from vitals.db import is_sqlite
@@ -82,18 +85,27 @@ def refresh(
     lease_s: float = 120.0,
     horizon_s: float | None = None,
     clock: Callable[[], int] = time.time_ns,
+    edge_timing: EdgeTiming = DEFAULT_EDGE_TIMING,
 ) -> RefreshReport:
     """Catch every family up (or ``max_batches`` batches of each); safe to call concurrently.
 
     ``horizon_s``: how long an id must have been visible before it is folded in. On SQLite ids
     become visible in order (0 s, the default there); on PostgreSQL a transaction may commit a
     lower id after a higher one, so the default waits 120 s, as the SLA engine does.
+    ``edge_timing``: how long queue-hop joins wait for the other side (see ``folds.edges``).
     """
     owner = owner or default_owner()
     if horizon_s is None:
         horizon_s = 0.0 if is_sqlite(engine) else DEFAULT_PG_HORIZON_S
     families = (
-        _Family("spans", spans_fold.SIGNATURE, spans.c.id, spans_fold.TABLES, spans_fold.fold),
+        _Family(
+            "spans",
+            spans_fold.SIGNATURE,
+            spans.c.id,
+            spans_fold.TABLES,
+            spans_fold.folder(edge_timing, clock),
+            spans_fold.retry(edge_timing, clock),
+        ),
         _Family("lag", pairs_signature(pairs), span_keys.c.id, (lag_objects,), lag_fold.folder(pairs)),
         _Family("metrics", metrics_fold.SIGNATURE, metric_points.c.id, (metric_rollups,), metrics_fold.fold),
     )
@@ -113,6 +125,8 @@ class _Family:
     source_id: Any
     tables: tuple[Any, ...]
     fold: Folder
+    #: Work left over from earlier batches, tried once per refresh after the batches.
+    retry: Callable[[Connection], Writer | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,7 @@ def _run_family(engine: Engine, fam: _Family, run: _Run) -> FamilyReport:
     watermark, target = claimed
     processed = 0
     batches = 0
+    lost = False
     try:
         while watermark < target and (run.max_batches is None or batches < run.max_batches):
             hi = min(watermark + run.batch_size, target)
@@ -165,11 +180,14 @@ def _run_family(engine: Engine, fam: _Family, run: _Run) -> FamilyReport:
                 if moved != 1:
                     log.info("rollup %s: lease lost, stopping", fam.name)
                     conn.rollback()
+                    lost = True
                     break
                 write(conn)
             watermark = hi
             processed += count
             batches += 1
+        if fam.retry is not None and not lost:
+            _retry(engine, fam, run, watermark)
     finally:
         with engine.begin() as conn:
             conn.execute(
@@ -178,6 +196,30 @@ def _run_family(engine: Engine, fam: _Family, run: _Run) -> FamilyReport:
                 .values(lease_until_unix_nano=0, updated_at_unix_nano=run.clock())
             )
     return FamilyReport(fam.name, True, processed, watermark, newest)
+
+
+def _retry(engine: Engine, fam: _Family, run: _Run, watermark: int) -> None:
+    """The family's left-over work, written only while this refresher still holds the lease."""
+    assert fam.retry is not None
+    with engine.connect() as conn:
+        write = fam.retry(conn)
+    if write is None:
+        return
+    with engine.begin() as conn:
+        held = conn.execute(
+            update(rollup_state)
+            .where(
+                rollup_state.c.family == fam.name,
+                rollup_state.c.watermark == watermark,
+                rollup_state.c.lease_owner == run.owner,
+            )
+            .values(updated_at_unix_nano=run.clock(), lease_until_unix_nano=run.clock() + run.lease_ns)
+        ).rowcount
+        if held != 1:
+            log.info("rollup %s: lease lost, pending work left for the next refresh", fam.name)
+            conn.rollback()
+            return
+        write(conn)
 
 
 def _claim(engine: Engine, fam: _Family, run: _Run, newest: int) -> tuple[int, int] | None:

@@ -119,6 +119,22 @@ service_edges = Table(
     PrimaryKeyConstraint("resolution", "bucket", "source", "target", "edge_kind", "via"),
 )
 
+#: Queue-hop joins not made yet: a span link whose target is not stored yet, or a consumer without
+#: links waiting to be joined to its producer by a shared correlation key. Services export their
+#: spans in their own batches, so a consumer is often stored before its producer; the refresher
+#: retries these on every refresh and drops them once the consumer was received ``max_wait`` ago.
+#: ``link_trace_id``/``link_span_id`` are '' for a key join.
+edge_pending = Table(
+    "dashboard_edge_pending",
+    metadata,
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("link_trace_id", String(32), nullable=False),
+    Column("link_span_id", String(16), nullable=False),
+    Column("received_ns", BigInteger, nullable=False),
+    PrimaryKeyConstraint("trace_id", "span_id", "link_trace_id", "link_span_id"),
+)
+
 #: Failed spans per hour grouped by service, span name and status message (first 200 characters).
 error_groups = Table(
     "dashboard_error_groups",
@@ -180,6 +196,7 @@ metric_rollups = Table(
 
 __all__ = [
     "business_rollups",
+    "edge_pending",
     "error_groups",
     "error_spans",
     "feeds",

@@ -156,7 +156,8 @@ def service_graph(graph: Graph, *, title: str = "Service dependency map") -> go.
             y=[p.y for p in nodes],
             mode="markers+text",
             text=[p.service for p in nodes],
-            textposition="top center",
+            # Edges leave a lower node upwards: its name goes below it, clear of them.
+            textposition=["bottom center" if p.y < 0 else "top center" for p in nodes],
             marker={
                 "size": [
                     18 + 22 * math.sqrt(by_name[p.service].count / largest_node) if largest_node else 18

@@ -22,6 +22,15 @@ def _base(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figure
     return fig
 
 
+def _sparse(values: Sequence[float | None]) -> bool:
+    """Whether some value has no neighbour to draw a line to (a line alone would hide it)."""
+    present = [v is not None for v in values]
+    return any(
+        here and not (i > 0 and present[i - 1]) and not (i + 1 < len(present) and present[i + 1])
+        for i, here in enumerate(present)
+    )
+
+
 def sparkline(
     times: Sequence[datetime], values: Sequence[float | None], objective: float | None, status: str
 ) -> go.Figure:
@@ -30,7 +39,8 @@ def sparkline(
         go.Scatter(
             x=list(times),
             y=[None if v is None else v * 100 for v in values],
-            mode="lines",
+            mode="lines+markers" if _sparse(values) else "lines",
+            marker={"size": 4},
             line={"color": style(status).colour, "width": 2},
             hovertemplate="%{x}<br>%{y:.2f}%<extra></extra>",
             connectgaps=False,
@@ -83,20 +93,32 @@ def sli_over_time(
 def budget_burndown(
     times: Sequence[datetime], remaining: Sequence[float | None], *, tz_label: str, window_label: str
 ) -> go.Figure:
-    """Error budget left over time; below zero the SLA has broken its promise for the window."""
+    """Error budget left over time; below zero the SLA has broken its promise for the window.
+
+    Every point is drawn (a lone sample as a marker, never as nothing next to the 0% line), and
+    the axis always shows 0% and 100% so the distance to exhaustion reads at a glance.
+    """
     pct = [None if v is None else v * 100 for v in remaining]
     fig = go.Figure(
         go.Scatter(
             x=list(times),
             y=pct,
-            mode="lines",
+            mode="lines+markers" if _sparse(remaining) else "lines",
+            marker={"size": 5},
             fill="tozeroy",
             line={"color": SKY, "width": 2},
             name="budget remaining (%)",
             hovertemplate="%{y:.1f}% of the budget left<extra></extra>",
         )
     )
-    fig.add_hline(y=0, line={"color": VERMILLION, "width": 2}, annotation_text="budget exhausted")
+    fig.add_hline(
+        y=0,
+        line={"color": VERMILLION, "width": 1, "dash": "dot"},
+        annotation_text="0%: budget exhausted",
+        annotation_position="bottom right",
+    )
+    known = [v for v in pct if v is not None]
+    fig.update_yaxes(range=[min([0.0, *known]) - 5, max([100.0, *known]) + 5])
     fig.update_yaxes(title_text=f"error budget left over {window_label} (%)", ticksuffix="%")
     fig.update_xaxes(title_text=f"time ({tz_label})")
     return _base(fig, height=300, title="Error-budget burn-down")

@@ -9,11 +9,20 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from collector.tables import spans
-from dashboards.folds import RESOLUTIONS, upsert
-from dashboards.folds.edges import EdgeAccumulator, link_and_key_edges, parent_edges
+from dashboards.folds import RESOLUTIONS, Folder, Writer, upsert
+from dashboards.folds.edges import (
+    EdgeAccumulator,
+    EdgeTiming,
+    delete_pending,
+    new_joins,
+    parent_edges,
+    pending_joins,
+    resolve,
+)
 from dashboards.sqlexpr import blank, bucket, error_flag, insert_for, is_error, lit, norm_kind
 from dashboards.tables import (
     business_rollups,
+    edge_pending,
     error_groups,
     error_spans,
     feeds,
@@ -22,9 +31,15 @@ from dashboards.tables import (
 )
 
 #: Bump when the rules change: stored rollups are then rebuilt from the spans.
-SIGNATURE = "spans-v2"
+#: v3: queue hops joined by span links whatever the storage order; key joins only for consumers
+#: without links, after a settle time, to a producer on the same destination shortly before.
+SIGNATURE = "spans-v3"
 
-TABLES = (span_rollups, business_rollups, error_groups, error_spans, feeds, service_edges)
+TABLES = (span_rollups, business_rollups, error_groups, error_spans, feeds, service_edges, edge_pending)
+
+
+class PendingRace(RuntimeError):
+    """Pending joins were resolved by someone else meanwhile (the lease should prevent it)."""
 
 
 def _interface(table: Any = spans) -> Any:
@@ -35,7 +50,50 @@ def _interface(table: Any = spans) -> Any:
     )
 
 
-def fold(conn: Connection, lo: int, hi: int) -> Callable[[Connection], None]:
+def folder(timing: EdgeTiming, clock: Callable[[], int]) -> Folder:
+    """The spans family's fold; queue-hop joins are timed against ``clock`` (Unix ns)."""
+
+    def fold(conn: Connection, lo: int, hi: int) -> Writer:
+        return _fold(conn, lo, hi, timing, clock())
+
+    return fold
+
+
+def retry(timing: EdgeTiming, clock: Callable[[], int]) -> Callable[[Connection], Writer | None]:
+    """Once per refresh: resolve the pending queue-hop joins whose other side has arrived (or
+    whose wait is over); the writer deletes their rows and adds their edges in one transaction."""
+
+    def run(conn: Connection) -> Writer | None:
+        now = clock()
+        joins, gone = pending_joins(conn, now, timing)
+        edges = EdgeAccumulator()
+        done, _waiting = resolve(conn, joins, now, timing, edges)
+        keys = [j.key for j in done] + gone
+        if not keys:
+            return None
+        edge_rows = edges.rows()
+
+        def write(wconn: Connection) -> None:
+            if delete_pending(wconn, keys) != len(keys):
+                raise PendingRace("pending queue-hop joins changed under this refresher")
+            _upsert_edges(wconn, edge_rows)
+
+        return write
+
+    return run
+
+
+def _upsert_edges(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    upsert(
+        conn,
+        service_edges,
+        rows,
+        add=("count", "error_count", "latency_sum_ns"),
+        high=("latency_max_ns",),
+    )
+
+
+def _fold(conn: Connection, lo: int, hi: int, timing: EdgeTiming, now: int) -> Writer:
     in_batch = and_(spans.c.id > lo, spans.c.id <= hi)
     rollup_rows: list[dict[str, Any]] = []
     for res in RESOLUTIONS:
@@ -180,7 +238,8 @@ def fold(conn: Connection, lo: int, hi: int) -> Callable[[Connection], None]:
 
     edges = EdgeAccumulator()
     parent_edges(conn, lo, hi, edges)
-    link_and_key_edges(conn, lo, hi, edges)
+    _done, waiting = resolve(conn, new_joins(conn, lo, hi), now, timing, edges)
+    pending = [j.pending_row() for j in waiting]
     edge_rows = edges.rows()
 
     def write(wconn: Connection) -> None:
@@ -196,12 +255,8 @@ def fold(conn: Connection, lo: int, hi: int) -> Callable[[Connection], None]:
         if failed:
             wconn.execute(insert_for(wconn, error_spans).on_conflict_do_nothing(), failed)
         upsert(wconn, feeds, feed_rows, add=("count",), high=("last_seen_ns",), low=("first_seen_ns",))
-        upsert(
-            wconn,
-            service_edges,
-            edge_rows,
-            add=("count", "error_count", "latency_sum_ns"),
-            high=("latency_max_ns",),
-        )
+        _upsert_edges(wconn, edge_rows)
+        if pending:
+            wconn.execute(insert_for(wconn, edge_pending).on_conflict_do_nothing(), pending)
 
     return write

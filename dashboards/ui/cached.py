@@ -6,16 +6,20 @@ view within the TTL shares one result, and an auto-refresh never waits on the da
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
 
+# Alerting is part of every install: an import error here is a real error, shown as one.
+from alerts import api as alerts_api
 from dashboards.catalog import LagPair, SlaSpec
 from dashboards.queries import bad_events as bad_events_q
 from dashboards.queries import business, dependencies, evaluations, operations, status, traces
+from dashboards.queries import sla_history as sla_history_q
 from dashboards.ui.resources import engine_for
 from slas.model import Evaluation
+from slas.spec import SLA
 
 TTL_S = 30
 
@@ -36,6 +40,16 @@ def evaluation_samples(
 ) -> pd.DataFrame:
     times, step = evaluations.sample_times(start_ns, end_ns, points)
     return evaluations.sample(engine_for(url), keys, times, step)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def sla_history(
+    url: str, sla: SLA, slice_: str | None, *, start_ns: int, end_ns: int, points: int
+) -> sla_history_q.History:
+    """``sla`` as its engine evaluates it at about ``points`` instants up to ``end``, from its rollups."""
+    return sla_history_q.history(
+        engine_for(url), sla, slice_, start_ns=start_ns, end_ns=end_ns, points=points
+    )
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -154,35 +168,21 @@ def service_graph(url: str, start_ns: int, end_ns: int, resolution_s: int) -> de
 # --------------------------------------------------------------------------- alerts (alerts.api)
 
 
-def alerts_api() -> Any | None:
-    """``alerts.api`` when alerting is installed, else None (the page says so)."""
-    try:
-        from alerts import api
-    except ImportError:
-        return None
-    return api
-
-
 @st.cache_data(ttl=10, show_spinner=False)
-def alerts(url: str, now_s: int, recent_h: int) -> list[Any]:
-    api = alerts_api()
-    if api is None:
-        return []
+def alerts(url: str, now_s: int, recent_h: int) -> list[alerts_api.AlertInfo]:
     from datetime import timedelta
 
-    return list(api.list_alerts(engine_for(url), recent=timedelta(hours=recent_h)))
+    return list(alerts_api.list_alerts(engine_for(url), recent=timedelta(hours=recent_h)))
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def silences(url: str, now_s: int, include_expired: bool) -> list[Any]:
-    api = alerts_api()
-    return [] if api is None else list(api.list_silences(engine_for(url), include_expired=include_expired))
+def silences(url: str, now_s: int, include_expired: bool) -> list[alerts_api.SilenceInfo]:
+    return list(alerts_api.list_silences(engine_for(url), include_expired=include_expired))
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def audit(url: str, now_s: int) -> list[Any]:
-    api = alerts_api()
-    return [] if api is None else list(api.audit_log(engine_for(url), limit=200))
+def audit(url: str, now_s: int) -> list[alerts_api.AuditInfo]:
+    return list(alerts_api.audit_log(engine_for(url), limit=200))
 
 
 def forget_alerts() -> None:

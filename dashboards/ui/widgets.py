@@ -22,6 +22,15 @@ def badge_html(status: str) -> str:
     )
 
 
+def tile_title_html(title: str) -> str:
+    """An SLA title in full, wrapping over as many lines as it needs (and whole on hover)."""
+    text = html.escape(title)
+    return (
+        f'<div class="vitals-tile-title" title="{text}" '
+        f'style="font-weight:600;line-height:1.3;white-space:normal;overflow-wrap:anywhere">{text}</div>'
+    )
+
+
 def status_text(status: str) -> str:
     """Plain icon and word for tables and CSV (the colour comes from the badge elsewhere)."""
     s = style(status)

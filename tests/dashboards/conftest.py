@@ -37,7 +37,7 @@ class Store:
 def fill(engine: Engine, url: str, config_dir: Path, now: float | None = None) -> Store:
     estate.write_config(config_dir)
     est = estate.build(engine, time.time() if now is None else now)
-    refresh(engine, load_catalog(config_dir).lag_pairs(), horizon_s=0)
+    refresh(engine, load_catalog(config_dir).lag_pairs(), horizon_s=0, edge_timing=estate.SETTLED)
     return Store(url, engine, config_dir, est)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Engine
 
+from dashboards.folds.edges import EdgeTiming
 from slas import evaluation_rows
 from slas.model import BurnRate, Evaluation
 from slas.tables import sla_evaluations
@@ -115,6 +116,13 @@ slas:
         select: {span: payer.eligibility.check, service: payer-gateway}
         under: 2s
 """
+
+
+#: Queue-hop key joins made at once: the estate's spans all "arrived" at ``now``, and tests fold
+#: right away rather than waiting out the settle time a live refresher gives late producers. The
+#: estate's charges wait in charges-outbound up to 30 h (a backed-up interface), beyond the
+#: default look-back of a key join.
+SETTLED = EdgeTiming(settle_s=0, key_window_s=2 * 86400)
 
 
 def key_hash(text: str) -> str:

@@ -105,3 +105,20 @@ def test_an_invalid_silence_shows_the_reason(sqlite_store: Store, app_env: pytes
     no_exceptions(at)
     assert any("Not silenced" in str(e.value) for e in at.error)
     assert api.list_silences(sqlite_store.engine) == []
+
+
+def test_a_failing_alerting_import_is_shown_as_the_error_it_is(
+    sqlite_store: Store, app_env: pytest.MonkeyPatch
+) -> None:
+    """Alerting is part of every install: a broken import (say, a file half-way through an
+    edit) must show its error, never pass for "alerting is not installed"."""
+    import sys
+
+    import alerts
+
+    app_env.delattr(alerts, "api")
+    app_env.setitem(sys.modules, "alerts.api", None)  # importing it now raises ImportError
+    at = open_page(app_env, sqlite_store.url, sqlite_store.config_dir, "alerts")
+    assert at.exception, texts(at)
+    assert any("alerts.api" in str(e.value) for e in at.exception)
+    assert "not installed" not in texts(at)

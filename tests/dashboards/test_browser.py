@@ -81,7 +81,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     migrate(engine)
     config = estate.write_config(root / "config")
     est = estate.build(engine, time.time())
-    refresh(engine, load_catalog(config).lag_pairs(), horizon_s=0)
+    refresh(engine, load_catalog(config).lag_pairs(), horizon_s=0, edge_timing=estate.SETTLED)
     # Let the alerting engine fire on the estate's breaching SLAs, so the Alerts page has rows.
     AlertEngine(SqlStore(engine), lambda: alerts_config.load_for(config)).evaluate()
     engine.dispose()

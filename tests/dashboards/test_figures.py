@@ -52,6 +52,25 @@ def test_budget_burndown_marks_exhaustion() -> None:
     assert "7d" in fig.layout.yaxis.title.text
 
 
+def test_a_lone_budget_sample_is_drawn_not_just_the_exhaustion_line() -> None:
+    """One evaluation (a fresh store) is a visible point at its value, on an axis from 0 to 100%."""
+    fig = slo.budget_burndown(TIMES[:1], [0.696], tz_label="UTC", window_label="7d")
+    (trace,) = fig.data
+    assert list(trace.y) == [69.6] and "markers" in trace.mode
+    low, high = fig.layout.yaxis.range
+    assert low < 0 < 69.6 < 100 <= high
+    # a sample between two gaps is drawn too; a connected series stays a plain line
+    assert (
+        "markers"
+        in slo.budget_burndown(TIMES, [0.5, None, 0.4, 0.3], tz_label="UTC", window_label="7d").data[0].mode
+    )
+    assert (
+        slo.budget_burndown(TIMES, [0.5, 0.5, 0.4, 0.3], tz_label="UTC", window_label="7d").data[0].mode
+        == "lines"
+    )
+    assert "markers" in slo.sparkline(TIMES[:1], [0.99], 0.95, "ok").data[0].mode
+
+
 def test_burn_rates_per_window_with_thresholds() -> None:
     rates = [
         BurnRate("1h/5m", 3600, 300, 14.4, 20.0, 18.0, "page", True),
@@ -152,6 +171,17 @@ def test_service_graph_layers_sizes_and_colours() -> None:
     assert failing.line.color == palette.VERMILLION  # 50% failed
     hover = next(t for t in fig.data if t.name == "edges").text
     assert any("via queue charges-outbound" in h and "1,000 messages" in h for h in hover)
+
+
+def test_service_graph_names_lower_nodes_below_them() -> None:
+    """Edges reach a lower node from above: a name above it would sit under the lines."""
+    g = Graph(
+        nodes=(Node("a", 1, 0), Node("b", 1, 0), Node("c", 1, 0)),
+        edges=(Edge("a", "b", "call", "", 1, 0, 0.1, 0.1), Edge("a", "c", "call", "", 1, 0, 0.1, 0.1)),
+    )
+    services = next(t for t in graph.service_graph(g).data if t.name == "services")
+    where = dict(zip(services.text, services.textposition, strict=True))
+    assert where == {"a": "top center", "b": "top center", "c": "bottom center"}
 
 
 def test_service_graph_survives_cycles() -> None:

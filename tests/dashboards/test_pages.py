@@ -6,6 +6,7 @@ from the dashboard's queries.
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +77,22 @@ def test_scorecard_tiles_show_the_sla_engine_evaluations(store: Store, app_env: 
     assert "target 95% over 7d" in page
     # a sparkline per evaluated SLA (the no-data one has nothing to draw)
     assert len([s for s in plotly_specs(at) if s["layout"].get("height") == 70]) == 6
+
+
+def test_scorecard_tiles_show_whole_titles(store: Store, app_env: pytest.MonkeyPatch) -> None:
+    """A long title wraps on its tile, never cut to one line ("Late charges stay under 2% (posted mor")."""
+    at = open_page(app_env, store.url, store.config_dir, "scorecard")
+    no_exceptions(at)
+    titles = {r["sla_id"]: r["title"] for r in store.estate.evaluations if r["slice"] == ""}
+    for sla_id, title in titles.items():
+        block: Any = at.get_by_key(f"tile-{sla_id}")
+        written = [str(m.value) for m in block.markdown]
+        assert any(
+            f">{html.escape(title)}</div>" in text and "white-space:normal" in text for text in written
+        ), (
+            sla_id,
+            written,
+        )
 
 
 def test_scorecard_business_figures_equal_the_ground_truth(store: Store, app_env: pytest.MonkeyPatch) -> None:

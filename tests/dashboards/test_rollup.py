@@ -27,6 +27,7 @@ from tests.support.factories import NS, insert_spans, span_row
 
 def fold(engine: Engine, *args: Any, **kwargs: Any) -> RefreshReport:
     """A refresh that reads every committed row at once (test rows are all committed)."""
+    kwargs.setdefault("edge_timing", estate.SETTLED)
     return refresh(engine, *args, horizon_s=0, **kwargs)
 
 

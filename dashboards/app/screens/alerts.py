@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from alerts import api
 from dashboards import views
 from dashboards.timerange import NS, format_duration, snap
 from dashboards.ui import cached, widgets
@@ -67,7 +68,7 @@ def who(ctx: PageContext, key: str) -> str:
     return st.text_input("Your name (for the audit log)", key=key, max_chars=80).strip()
 
 
-def acknowledge(ctx: PageContext, api: Any, firing: list[Any]) -> None:
+def acknowledge(ctx: PageContext, firing: list[Any]) -> None:
     st.subheader("Acknowledge")
     if not firing:
         st.caption("Nothing firing to acknowledge.")
@@ -93,7 +94,7 @@ def acknowledge(ctx: PageContext, api: Any, firing: list[Any]) -> None:
         st.success(f"Acknowledged #{info.id} as {by}; repeats and escalation stop until the ack timeout.")
 
 
-def silence(ctx: PageContext, api: Any, open_alerts: list[Any]) -> None:
+def silence(ctx: PageContext, open_alerts: list[Any]) -> None:
     st.subheader("Silence")
     suggestions = [f'sla="{a.sla_id}"' + (f', slice="{a.slice}"' if a.slice else "") for a in open_alerts]
     with st.form("silence", clear_on_submit=True):
@@ -124,7 +125,7 @@ def silence(ctx: PageContext, api: Any, open_alerts: list[Any]) -> None:
         st.success(f"Silence #{silence_id} created until {ctx.fmt(int(ends.timestamp() * NS))}.")
 
 
-def silences(ctx: PageContext, api: Any, now_s: int) -> None:
+def silences(ctx: PageContext, now_s: int) -> None:
     show_expired = st.toggle("Show expired silences", key="silences.expired")
     rows = cached.silences(ctx.url, now_s, show_expired)
     if not rows:
@@ -195,10 +196,6 @@ def audit(ctx: PageContext, now_s: int) -> None:
 def body(ctx: PageContext) -> None:
     st.title("Alerts")
     banners(ctx, needs_telemetry=False, needs_evaluations=True)
-    api = cached.alerts_api()
-    if api is None:
-        widgets.no_data("Alerting is not installed in this build.")
-        return
     now_s = int(snap(ctx.now_ns, 10) // NS)
     recent_h = max(24, int(ctx.tr.seconds // 3600))
     alerts = cached.alerts(ctx.url, now_s, recent_h)
@@ -224,10 +221,10 @@ def body(ctx: PageContext) -> None:
         _table(ctx, alert_frame(ctx, resolved), "resolved-alerts")
     left, right = st.columns(2)
     with left:
-        acknowledge(ctx, api, firing)
+        acknowledge(ctx, firing)
     with right:
-        silence(ctx, api, open_alerts)
-    silences(ctx, api, now_s)
+        silence(ctx, open_alerts)
+    silences(ctx, now_s)
     audit(ctx, now_s)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-import pandas as pd
 import streamlit as st
 
 from dashboards import views
@@ -15,7 +14,7 @@ from dashboards.figures import slo as slo_fig
 from dashboards.queries.business import LagFigures
 from dashboards.queries.evaluations import SeriesKey
 from dashboards.timerange import to_datetime
-from dashboards.ui import cached, widgets
+from dashboards.ui import cached, trends, widgets
 from dashboards.ui.frame import PageContext, banners, render
 
 SPARK_POINTS = 40
@@ -72,12 +71,8 @@ def tile(
             widgets.badge_html(t.status) + f" &nbsp;<small>{escape(t.priority)} · {escape(t.owner)}</small>",
             unsafe_allow_html=True,
         )
-        st.page_link(
-            "screens/sla.py",
-            label=t.title,
-            icon=":material/target:",
-            query_params=ctx.page_params(sla=t.sla_id, slice=t.slice or ""),
-        )
+        # The whole title, wrapped: a page link's label is cut to one line ("... (posted mor").
+        st.markdown(widgets.tile_title_html(t.title), unsafe_allow_html=True)
         st.metric(
             "SLI",
             views.pct(t.sli),
@@ -86,12 +81,20 @@ def tile(
         )
         st.caption(f"{t.target_text} · {views.budget_text(t)}")
         if t.at_risk_amount:
-            st.caption(f"At risk: {views.money(t.at_risk_amount)}")
+            # The SLA's window, not the page's range (the business figures above follow the range).
+            st.caption(f"At risk: {views.money(t.at_risk_amount)} in bad events over {t.window_label}")
         xs, ys = spark.get(t.sla_id, ([], []))
         if any(y is not None for y in ys):
             widgets.chart(slo_fig.sparkline(xs, ys, t.objective, t.status), key=f"spark-{t.sla_id}")
         if t.note:
             st.caption(f":material/info: {t.note}")
+        st.page_link(
+            "screens/sla.py",
+            label="SLA detail and bad events",
+            icon=":material/target:",
+            help=t.title,
+            query_params=ctx.page_params(sla=t.sla_id, slice=t.slice or ""),
+        )
 
 
 def tiles_section(ctx: PageContext) -> None:
@@ -109,16 +112,22 @@ def tiles_section(ctx: PageContext) -> None:
         " &nbsp; ".join(f"{widgets.badge_html(s)} {n}" for s, n in counts.items() if n),
         unsafe_allow_html=True,
     )
-    keys = tuple(SeriesKey(t.sla_id, t.slice) for t in tiles if t.evaluated_at_ns is not None)
-    samples = cached.evaluation_samples(
-        ctx.url, keys, ctx.tr.start_ns, min(ctx.tr.end_ns, ctx.now_ns), SPARK_POINTS
-    )
+    end = min(ctx.tr.end_ns, ctx.now_ns)
     spark: dict[str, tuple[list[datetime], list[float | None]]] = {}
-    for sla_id, group in samples.groupby("sla_id"):
-        spark[str(sla_id)] = (
-            [to_datetime(int(a), ctx.tz) for a in group["at"]],
-            [None if pd.isna(v) else float(v) for v in group["sli"]],
+    for t in tiles:
+        if t.evaluated_at_ns is None:
+            continue
+        # Each trend ends where its tile's number was evaluated, so the two agree.
+        until = t.evaluated_at_ns if ctx.tr.start_ns < t.evaluated_at_ns <= end else end
+        found = trends.trend(
+            ctx.url,
+            ctx.catalog,
+            SeriesKey(t.sla_id, t.slice),
+            start_ns=ctx.tr.start_ns,
+            end_ns=until,
+            points=SPARK_POINTS,
         )
+        spark[t.sla_id] = ([to_datetime(a, ctx.tz) for a in found.times_ns], list(found.sli))
     for domain, in_domain in views.group_by_domain(tiles):
         st.markdown(f"#### {views.domain_title(domain)}")
         columns = st.columns(3)

@@ -13,7 +13,7 @@ from dashboards.figures import slo as slo_fig
 from dashboards.queries.business import Filters
 from dashboards.queries.evaluations import SeriesKey
 from dashboards.timerange import format_duration, to_datetime
-from dashboards.ui import cached, widgets
+from dashboards.ui import cached, trends, widgets
 from dashboards.ui.frame import PageContext, banners, render
 
 POINTS = 120
@@ -83,30 +83,49 @@ def header(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
 
 def history(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
     end = min(ctx.tr.end_ns, ctx.now_ns)
-    samples = cached.evaluation_samples(ctx.url, (SeriesKey(sla_id, slice_),), ctx.tr.start_ns, end, POINTS)
-    if samples.empty:
+    latest = cached.latest_evaluations(ctx.url, end, sla_id)
+    headline = next((e for e in latest if (e.slice or None) == slice_), None)
+    if headline is not None and ctx.tr.start_ns < headline.at_unix_nano <= end:
+        end = headline.at_unix_nano  # the charts end at the instant the headline was evaluated
+    found = trends.trend(
+        ctx.url, ctx.catalog, SeriesKey(sla_id, slice_), start_ns=ctx.tr.start_ns, end_ns=end, points=POINTS
+    )
+    if found.empty:
         widgets.no_data(f"No evaluations of {sla_id} in {ctx.tr.label.lower()}.")
         return
-    times = [to_datetime(int(a), ctx.tz) for a in samples["at"]]
-    sli = [None if pd.isna(v) else float(v) for v in samples["sli"]]
-    budget = [None if pd.isna(v) else float(v) for v in samples["budget_remaining"]]
-    latest = cached.latest_evaluations(ctx.url, end, sla_id)
+    times = [to_datetime(a, ctx.tz) for a in found.times_ns]
     spec = ctx.catalog.get(sla_id)
-    objective = latest[0].objective if latest else (spec.objective if spec and spec.objective else 0.99)
-    window = next((e.window_label for e in latest), "the window")
-    left, right = st.columns(2)
-    with left:
-        widgets.chart(
-            slo_fig.sli_over_time(times, sli, objective, tz_label=ctx.tz_label), key="sli-over-time"
+    definition = ctx.catalog.definition(sla_id)
+    if definition is not None:
+        objective, window = definition.objective, definition.window.label
+    else:
+        objective = latest[0].objective if latest else (spec.objective if spec and spec.objective else 0.99)
+        window = next((e.window_label for e in latest), "the window")
+    if all(v is None for v in found.sli):
+        # Two empty frames would read as broken charts; say what the engine says instead.
+        floor = definition.min_events if definition is not None else 0
+        why = f"fewer than {floor:,} events (its min_events) in" if floor > 1 else "no events in"
+        widgets.no_data(
+            f"No data: at every instant of {ctx.tr.label.lower()} the SLA engine had {why} the "
+            f"{window} window of {sla_id}, so there is no SLI or error budget to draw."
         )
-    with right:
-        widgets.chart(
-            slo_fig.budget_burndown(times, budget, tz_label=ctx.tz_label, window_label=window),
-            key="burn-down",
-        )
-    current = next((e for e in latest if (e.slice or None) == slice_), None)
-    if current is not None and current.burn_rates:
-        widgets.chart(slo_fig.burn_rates(current.burn_rates), key="burn-rates")
+    else:
+        left, right = st.columns(2)
+        with left:
+            widgets.chart(
+                slo_fig.sli_over_time(times, list(found.sli), objective, tz_label=ctx.tz_label),
+                key="sli-over-time",
+            )
+        with right:
+            widgets.chart(
+                slo_fig.budget_burndown(
+                    times, list(found.budget_remaining), tz_label=ctx.tz_label, window_label=window
+                ),
+                key="burn-down",
+            )
+    st.caption(found.caption())
+    if headline is not None and headline.burn_rates:
+        widgets.chart(slo_fig.burn_rates(headline.burn_rates), key="burn-rates")
         rates = pd.DataFrame(
             [
                 {
@@ -119,7 +138,7 @@ def history(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
                     "severity": r.severity,
                     "firing": "🔥 firing" if r.firing else "no",
                 }
-                for r in current.burn_rates
+                for r in headline.burn_rates
             ]
         )
         widgets.table(rates, key="burn-table", file_name=f"{sla_id}-burn-rates.csv")
