@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from dashboards.auth import (
     LOCKOUT_S,
@@ -31,11 +32,11 @@ def users_config(config_dir: Path) -> None:
     )
 
 
-def sign_in(at: object, username: str, password: str) -> object:
-    at.text_input(key="login.username").input(username)  # type: ignore[attr-defined]
-    at.text_input(key="login.password").input(password)  # type: ignore[attr-defined]
-    next(b for b in at.get("form_submit_button") if b.label == "Sign in").click()  # type: ignore[attr-defined]
-    return at.run()  # type: ignore[attr-defined]
+def sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="login.username").input(username)
+    at.text_input(key="login.password").input(password)
+    next(b for b in at.form_submit_button if b.label == "Sign in").click()
+    return at.run()
 
 
 # --------------------------------------------------------------------------- pure rules
@@ -112,7 +113,7 @@ def test_with_users_every_page_asks_for_a_login(sqlite_store: Store, app_env: py
     assert "Sign in" in texts(at)
     assert not at.metric  # nothing of the store before signing in
     at = sign_in(at, "cfo", "wrong")
-    assert any("wrong password" in str(e.value) for e in at.error)  # type: ignore[attr-defined]
+    assert any("wrong password" in str(e.value) for e in at.error)
 
 
 def test_an_executive_sees_the_scorecard_and_sla_pages_only(
@@ -121,13 +122,13 @@ def test_an_executive_sees_the_scorecard_and_sla_pages_only(
     users_config(sqlite_store.config_dir)
     at = open_page(app_env, sqlite_store.url, sqlite_store.config_dir, "scorecard")
     at = sign_in(at, "cfo", "cash-is-king")
-    no_exceptions(at)  # type: ignore[arg-type]
-    assert "Executive scorecard" in texts(at)  # type: ignore[arg-type]
-    assert "Signed in as **Dana (CFO)** (executive)" in texts(at)  # type: ignore[arg-type]
-    at.switch_page(PAGES["sla"]).run()  # type: ignore[attr-defined]
-    assert "SLA detail" in texts(at)  # type: ignore[arg-type]
+    no_exceptions(at)
+    assert "Executive scorecard" in texts(at)
+    assert "Signed in as **Dana (CFO)** (executive)" in texts(at)
+    at.switch_page(PAGES["sla"]).run()
+    assert "SLA detail" in texts(at)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page(PAGES["operations"])  # type: ignore[attr-defined]
+        at.switch_page(PAGES["operations"])
 
 
 def test_an_engineer_sees_everything(sqlite_store: Store, app_env: pytest.MonkeyPatch) -> None:
@@ -135,13 +136,11 @@ def test_an_engineer_sees_everything(sqlite_store: Store, app_env: pytest.Monkey
     at = open_page(app_env, sqlite_store.url, sqlite_store.config_dir, "scorecard")
     at = sign_in(at, "oncall", "pager-duty")
     for page in ("operations", "traces", "dependencies", "alerts"):
-        at.switch_page(PAGES[page]).run()  # type: ignore[attr-defined]
-        no_exceptions(at)  # type: ignore[arg-type]
+        at.switch_page(PAGES[page]).run()
+        no_exceptions(at)
 
 
 def test_oidc_login_maps_the_email_to_a_role(sqlite_store: Store, app_env: pytest.MonkeyPatch) -> None:
-    from streamlit.testing.v1 import AppTest
-
     from tests.dashboards.conftest import APP
 
     (sqlite_store.config_dir / "dashboard.yaml").write_text(

@@ -28,8 +28,8 @@ def table(at: AppTest, key: str) -> Any:
 
 
 def submit(at: AppTest, label: str) -> AppTest:
-    button = next(b for b in at.get("form_submit_button") if b.label == label)
-    button.click()  # type: ignore[attr-defined]
+    button = next(b for b in at.form_submit_button if b.label == label)
+    button.click()
     return at.run()
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import bcrypt
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from dashboards import cli
@@ -73,7 +74,7 @@ def test_dashboard_runs_streamlit_with_the_store_and_config_passed_through(
     def fake_execve(path: str, argv: list[str], env: dict[str, str]) -> None:
         calls.append((path, argv, env))
 
-    monkeypatch.setattr(cli.os, "execve", fake_execve)
+    monkeypatch.setattr("dashboards.cli.os.execve", fake_execve)
     result = CliRunner().invoke(
         main,
         ["dashboard", "--db", sqlite_url, "--config", str(tmp_path), "--host", "0.0.0.0", "--port", "9123"],
@@ -125,8 +126,8 @@ def test_serve_component_folds_new_telemetry(sqlite_engine: Engine, sqlite_url: 
     report = job.func()
     assert report is not None and report.behind == 0
     with sqlite_engine.connect() as conn:
-        rows = conn.execute(span_rollups.select().where(span_rollups.c.resolution == 60)).all()
-    assert sum(r.count for r in rows) == est.spans_written
+        counts = conn.execute(select(span_rollups.c.count).where(span_rollups.c.resolution == 60)).scalars()
+        assert sum(counts) == est.spans_written
     assert (
         registry.get_sample_value("vitals_dashboard_rollup_rows_total", {"family": "spans"})
         == est.spans_written

@@ -36,7 +36,7 @@ def edges(engine: Engine) -> list[tuple[str, str, str, str, int, float, float]]:
     merged: dict[tuple[str, str, str, str], list[int]] = {}
     for r in rows:
         cell = merged.setdefault((r.source, r.target, r.edge_kind, r.via), [0, 0, 0])
-        cell[0] += r.count
+        cell[0] += r._mapping["count"]
         cell[1] += r.latency_sum_ns
         cell[2] = max(cell[2], r.latency_max_ns)
     return sorted((*k, c[0], c[1] / c[0] / NS, c[2] / NS) for k, c in merged.items())

@@ -133,12 +133,12 @@ def test_scorecard_filters_by_facility(sqlite_store: Store, app_env: pytest.Monk
     )
     no_exceptions(at)
     est = sqlite_store.estate
-    north = [
-        c
+    north_lags = [
+        posted - c.documented_s
         for c in est.charges
-        if c.facility == "north-campus" and c.posted_s is not None and lo <= c.posted_s < hi
+        if c.facility == "north-campus" and (posted := c.posted_s) is not None and lo <= posted < hi
     ]
-    median, _ = estate.median_p95([c.posted_s - c.documented_s for c in north])  # type: ignore[operator]
+    median, _ = estate.median_p95(north_lags)
     assert metric(at, "headline-charge_lag") == format_duration(median)
     # the charge-lag SLA is sliced by facility: its tile shows the slice's own evaluation
     assert metric(at, "tile-charge-lag") == views.pct(0.999)
@@ -296,7 +296,7 @@ def test_traces_page_opens_a_waterfall_and_a_journey(store: Store, app_env: pyte
         {**params, "trace": store.estate.trace_with_hop, "key": charge.key},
     )
     no_exceptions(at)
-    specs = {title_of(s): s for s in plotly_specs(at) if title_of(s)}
+    specs = {title: s for s in plotly_specs(at) if (title := title_of(s))}
     waterfall = next(v for k, v in specs.items() if k.startswith("Trace "))
     assert sum(len(trace["y"]) for trace in waterfall["data"]) == 2
     journey = specs["Business object journey"]

@@ -175,9 +175,9 @@ def test_bad_events_of_each_kind(store: Store) -> None:
     assert list(silence["silent_from"]) == [lo] and not silence["ongoing"].any()
     gauge = events("queue-backlog-age").frame
     assert list(gauge["minutes"]) == [10]
-    empty = bad_events.bad_events(
-        store.engine, catalog.get("gl-posting-errors"), hi, hi + 3600 * NS, now_ns=now
-    )  # type: ignore[arg-type]
+    gl_spec = catalog.get("gl-posting-errors")
+    assert gl_spec is not None
+    empty = bad_events.bad_events(store.engine, gl_spec, hi, hi + 3600 * NS, now_ns=now)
     assert empty.frame.empty
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Engine
 
 from collector.tables import spans
@@ -31,9 +31,10 @@ def fold(engine: Engine, *args: Any, **kwargs: Any) -> RefreshReport:
     return refresh(engine, *args, horizon_s=0, **kwargs)
 
 
-def _table(engine: Engine, table: object) -> list[dict[str, object]]:
+def _table(engine: Engine, table: Table) -> list[dict[str, Any]]:
+    """Every row as a column-name mapping (values are whatever the column type returns)."""
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(table))]  # type: ignore[call-overload]
+        return [dict(r._mapping) for r in conn.execute(select(table))]
 
 
 def test_span_rollups_count_every_span_once_in_both_resolutions(engine: Engine) -> None:
@@ -65,7 +66,7 @@ def test_small_batches_and_one_batch_give_the_same_rollups(sqlite_url: str, tmp_
     fold(first, batch_size=13)
     fold(second, batch_size=1_000_000)
     for table in (span_rollups, business_rollups, feeds, service_edges, metric_rollups):
-        key = [c.name for c in table.primary_key.columns]  # type: ignore[attr-defined]
+        key = [c.name for c in table.primary_key.columns]
         a = sorted(_table(first, table), key=lambda r: [r[k] for k in key])
         b = sorted(_table(second, table), key=lambda r: [r[k] for k in key])
         assert a == b, table
@@ -83,7 +84,7 @@ def test_business_rollups_and_error_groups(engine: Engine) -> None:
     business = _table(engine, business_rollups)
     remits = [r for r in business if r["stage"] == "remit.received"]
     assert sum(r["count"] for r in remits) == len(est.remits)
-    denied = {}
+    denied: dict[str, int] = {}
     for r in remits:
         if r["denial_code"]:
             denied[r["denial_code"]] = denied.get(r["denial_code"], 0) + r["count"]
@@ -94,7 +95,7 @@ def test_business_rollups_and_error_groups(engine: Engine) -> None:
     assert denied == expected
     groups: dict[str, int] = {}
     for r in _table(engine, error_groups):
-        groups[r["message"]] = groups.get(r["message"], 0) + r["count"]  # type: ignore[index,operator]
+        groups[r["message"]] = groups.get(r["message"], 0) + r["count"]
     assert groups == dict(est.gl_messages)
 
 
@@ -111,7 +112,7 @@ def test_lag_objects_pair_stages_by_key(engine: Engine) -> None:
         assert row["facility"] == charge.facility
         assert row["start_trace_id"] == charge.doc_trace
     implants = [r for r in _table(engine, lag_objects) if r["pair"] == "implant-inventory-sync-lag"]
-    started = sorted((r["end_ns"] - r["start_ns"]) / NS for r in implants if r["start_ns"] is not None)  # type: ignore[operator]
+    started = sorted((r["end_ns"] - r["start_ns"]) / NS for r in implants if r["start_ns"] is not None)
     assert started == sorted(est.implant_lags_s)  # disposables are not implants
 
 
@@ -161,7 +162,7 @@ def test_service_edges_from_parents_links_and_keys(engine: Engine) -> None:
     for r in _table(engine, service_edges):
         if r["resolution"] == 3600:
             k = (r["source"], r["target"], r["edge_kind"], r["via"])
-            edges[k] = edges.get(k, 0) + r["count"]  # type: ignore[operator]
+            edges[k] = edges.get(k, 0) + r["count"]
     posted = sum(1 for c in est.charges if c.posted_s is not None)
     assert edges[("billing", "erp-finance", "call", "")] == est.gl_total
     assert edges[("billing", "payer-gateway", "call", "")] == 12
@@ -209,7 +210,7 @@ def test_metric_rollups_keep_min_max_and_samples(engine: Engine) -> None:
         if r["resolution"] == 60 and r["name"] == "queue.depth" and r["queue"] == "charges-outbound"
     ]
     assert len(rows) == 180
-    assert max(r["value_max"] for r in rows) == 200.0  # type: ignore[type-var]
+    assert max(r["value_max"] for r in rows) == 200.0
 
 
 def test_a_held_lease_makes_another_refresher_step_aside(engine: Engine) -> None:
@@ -254,7 +255,7 @@ def test_on_postgresql_rows_are_folded_only_a_horizon_after_they_were_seen(engin
     now[0] += 61 * NS
     assert refresh(engine, horizon_s=60, clock=lambda: now[0]).families[0].watermark == 2
     rows = [r for r in _table(engine, span_rollups) if r["resolution"] == 60]
-    assert sum(r["count"] for r in rows) == 2  # type: ignore[misc]
+    assert sum(r["count"] for r in rows) == 2
 
 
 def test_the_dashboard_process_keeps_the_rollups_current_in_a_thread(
@@ -272,7 +273,7 @@ def test_the_dashboard_process_keeps_the_rollups_current_in_a_thread(
         deadline = time.monotonic() + 60
         counted = 0
         while time.monotonic() < deadline:
-            counted = sum(r["count"] for r in _table(sqlite_engine, span_rollups) if r["resolution"] == 60)  # type: ignore[misc]
+            counted = sum(r["count"] for r in _table(sqlite_engine, span_rollups) if r["resolution"] == 60)
             if counted == est.spans_written:
                 break
             time.sleep(0.1)

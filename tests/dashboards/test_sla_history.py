@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
+from streamlit.testing.v1 import AppTest
 
 from dashboards import views
 from dashboards.catalog import load_catalog
@@ -192,9 +193,9 @@ def test_history_says_why_when_the_engine_has_not_registered_the_sla(store: Any)
     assert not found.usable and "not registered" in (found.reason or "")
 
 
-def _spec(at: Any, title: str) -> dict[str, Any]:
+def _spec(at: AppTest, title: str) -> dict[str, Any]:
     for element in at.get("plotly_chart"):
-        spec = json.loads(element.proto.spec)
+        spec: dict[str, Any] = json.loads(element.proto.spec)
         text = spec["layout"].get("title")
         if isinstance(text, dict) and text.get("text") == title:
             return spec
@@ -220,6 +221,7 @@ def test_sla_page_charts_follow_the_engine_and_end_at_the_headline(
     at = open_page(app_env, s.url, s.config_dir, "sla", params)
     no_exceptions(at)
     headline = s.engine_says("charge-lag", None, s.now_ns)
+    assert headline.budget_remaining is not None
     assert f"Error budget left: {views.pct(headline.budget_remaining, 1)}" in texts(at)
     sli = _spec(at, "SLI against objective")["data"][0]
     burn = _spec(at, "Error-budget burn-down")["data"][0]
