@@ -1,6 +1,6 @@
 """Delivering the outbox: lanes, leases, pacing, retries, fallback, crash recovery.
 
-Guarantees (see docs/readme/50-alerts.md, "Delivery guarantees"):
+Guarantees (see the README, Alerts, "Delivery guarantees"):
 
 - A row is claimed by compare-and-set with a lease before it is sent, so two dispatchers never
   send the same row; a crashed dispatcher's lease is taken over when it expires, or at once when
