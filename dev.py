@@ -66,6 +66,15 @@ def run(argv: list[str]) -> int:
     return subprocess.run(argv, check=False).returncode
 
 
+def replace_with(argv: list[str]) -> int:
+    """Become the command, so that Ctrl-C, SIGTERM and the exit code reach it and come from it
+    directly, with no Python parent in between that could swallow a signal."""
+    os.chdir(ROOT)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)
+
+
 def main() -> int:
     args = sys.argv[1:]
     if not args or args[0] in {"-h", "--help", "help"}:
@@ -77,9 +86,9 @@ def main() -> int:
         return 2
     ensure_venv()
     if command == "demo":
-        return run([str(BIN / "vitals"), "demo", *rest])
+        return replace_with([str(BIN / "vitals"), "demo", *rest])
     if command == "vitals":
-        return run([str(BIN / "vitals"), *rest])
+        return replace_with([str(BIN / "vitals"), *rest])
     if command == "check":
         codes = [
             run([str(BIN / "ruff"), "check", "."]),
@@ -88,7 +97,7 @@ def main() -> int:
         ]
         return max(codes)
     ensure_chromium()
-    return run([str(PYTHON), "-m", "pytest", *rest])
+    return replace_with([str(PYTHON), "-m", "pytest", *rest])
 
 
 if __name__ == "__main__":

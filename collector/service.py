@@ -289,6 +289,11 @@ class Collector:
             await asyncio.gather(running.grpc_server.stop(grace), running.runner.cleanup())
         if parts.ctx.scheduler.running:
             await loop.run_in_executor(None, parts.ctx.scheduler.shutdown)
+        for hook in parts.ctx.on_stop:
+            try:
+                await loop.run_in_executor(None, hook)
+            except Exception:
+                log.exception("a component's stop hook failed")
         drained = await loop.run_in_executor(None, parts.writer.close, self.options.shutdown_timeout)
         if not drained:
             log.error("the writer did not finish within %.0fs", self.options.shutdown_timeout)

@@ -100,6 +100,8 @@ class Child:
         self.process: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
         self.tail: deque[str] = deque(maxlen=30)
+        #: Held while the child restarts, so a watcher never sees the planned exit as a crash.
+        self._lock = threading.RLock()
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +138,16 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
     def returncode(self) -> int | None:
-        return self.process.poll() if self.process else None
+        with self._lock:
+            return self.process.poll() if self.process else None
+
+    def restart(self, argv: Sequence[str]) -> int | None:
+        """Stop the child, then start it again with ``argv``; returns the old one's exit code."""
+        with self._lock:
+            code = self.stop()
+            self.argv = list(argv)
+            self.start()
+            return code
 
     def stop(self, timeout_s: float = 20.0) -> int | None:
         """SIGTERM, wait, then SIGKILL if it would not stop; returns the exit code."""
@@ -152,6 +163,8 @@ class Child:
                 self.process.wait(5)
         if self._reader is not None:
             self._reader.join(5)
+        if self.process.stdout is not None and not (self._reader and self._reader.is_alive()):
+            self.process.stdout.close()
         return self.process.returncode
 
     def last_lines(self, count: int = 12) -> str:

@@ -6,6 +6,11 @@ history through the real OTLP exporter, starts ``vitals dashboard`` when it exis
 to look, then keeps live traffic flowing until Ctrl-C or SIGTERM, which stop everything in order
 (simulator flush, dashboard, collector) and exit 0.
 
+The collector back-fills without the SLA engine and alerting, then restarts with them. Evaluated
+while the history is still arriving, the last hours would look silent (every feed's newest
+message is hours old) and page for outages that never happened; evaluated once it is all in,
+the store is like one that Vitals is pointed at in production.
+
 Every run starts from a fresh demo store (``.vitals/demo.db``): the history is generated relative
 to "now", so topping up an old store would put a second set of incidents next to the first.
 """
@@ -27,6 +32,8 @@ from vitals.settings import Settings
 DEMO_DB_PATH = Path(".vitals") / "demo.db"
 LOG_DIR = Path(".vitals") / "demo-logs"
 READY_TIMEOUT_S = 90.0
+#: What runs beside the collector during the back-fill: everything but the evaluators.
+BACKFILL_COMPONENTS = ("collector.queues.service", "dashboards.service")
 
 #: Collector warnings that are production advice, not news, on a throwaway local demo.
 _DEMO_NOISE = (
@@ -204,19 +211,20 @@ def demo(
     base = f"http://{host}:{ports['OTLP/HTTP']}"
     python = [sys.executable, "-m", "vitals"]
     common = ["--db", db_url, *(["--config", str(settings.config_dir)] if config else [])]
+    serve_argv = [
+        *python,
+        "serve",
+        *common,
+        "--host",
+        host,
+        "--http-port",
+        str(ports["OTLP/HTTP"]),
+        "--grpc-port",
+        str(ports["OTLP/gRPC"]),
+    ]
     serve = Child(
         "serve",
-        [
-            *python,
-            "serve",
-            *common,
-            "--host",
-            host,
-            "--http-port",
-            str(ports["OTLP/HTTP"]),
-            "--grpc-port",
-            str(ports["OTLP/gRPC"]),
-        ],
+        [*serve_argv, "--components", ",".join(BACKFILL_COMPONENTS)],
         LOG_DIR / "serve.log",
         echo=ConsoleFilter(),
     )
@@ -267,7 +275,26 @@ def demo(
         progress = Progress("back-fill", plan.now_ns - plan.start_ns)
         watcher = _watch(children, stop, say, on_crash=emitter.abort)
 
+        def start_evaluators() -> bool:
+            say("history loaded; restarting the collector with the SLA engine and alerting")
+            serve.restart([*serve_argv, "--components", "all"])
+            return wait_until(
+                lambda: http_ok(f"{base}/readyz"),
+                READY_TIMEOUT_S,
+                lambda: serve.running() and not stop.is_set(),
+            )
+
         def banner(_result: Any) -> None:
+            if stop.is_set():
+                return
+            if not start_evaluators():
+                if stop.is_set():
+                    return
+                emitter.abort()
+                raise click.ClickException(
+                    f"the collector did not come back after the back-fill (exit code "
+                    f"{serve.returncode()}); its last lines:\n{serve.last_lines()}"
+                )
             _print_banner(
                 say=say,
                 base=base,

@@ -47,6 +47,9 @@ class ServiceContext:
     stop_event: threading.Event = field(default_factory=threading.Event)
     #: Component name -> a short human-readable status line for /readyz and the startup banner.
     status: dict[str, str] = field(default_factory=dict)
+    #: Run in order on a graceful stop, after the scheduler has stopped and before the writer
+    #: closes: a component finishes derived work on what was accepted (as the writer commits it).
+    on_stop: list[Callable[[], object]] = field(default_factory=list)
 
 
 class Component(Protocol):

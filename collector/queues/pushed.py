@@ -153,6 +153,14 @@ class PushedStuckJob:
         self.state = PushedStuck(config.stuck_after)
         self.watermark: int | None = None
         self._carry: list[PushedPoint] = []
+        self.caught_up = False
+
+    def drain(self) -> int:
+        """Run until every stored gauge is read (on a graceful stop, so a restart leaves no gap)."""
+        written = self.run()
+        while not self.caught_up:
+            written += self.run()
+        return written
 
     def run(self) -> int:
         now_ns = int(self.clock() * NS)
@@ -174,6 +182,7 @@ class PushedStuckJob:
                 written += len(rows)
             if caught_up:
                 break
+        self.caught_up = caught_up
         return written
 
 

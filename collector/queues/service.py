@@ -138,6 +138,7 @@ def install(ctx: ServiceContext, config: PollersConfig | None = None) -> list[Po
             max_instances=1,
             coalesce=True,
         )
+        ctx.on_stop.append(latency.drain)
         parts.append("trace latency")
     if config.otlp.enabled:
         pushed = PushedStuckJob(config.otlp, SqlPointReader(ctx.engine), ctx.write_metric_points)
@@ -150,6 +151,7 @@ def install(ctx: ServiceContext, config: PollersConfig | None = None) -> list[Po
             max_instances=1,
             coalesce=True,
         )
+        ctx.on_stop.append(pushed.drain)
         parts.append("stuck detection for pushed gauges")
     ctx.status["queues"] = ", ".join(parts)
     log.info("queues: %s", ctx.status["queues"])

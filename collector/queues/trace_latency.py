@@ -171,22 +171,40 @@ class TraceLatency:
         self.joiner = LatencyJoiner(max_wait_ns=int(config.max_wait * NS))
         self.windows = MinuteWindows(tuple(config.percentiles))
         self.watermark: int | None = None
+        self.caught_up = False
+
+    def drain(self) -> int:
+        """Read every stored span, then write every minute that has ended, without waiting out
+        the grace for late spans (on a graceful stop, so a restart leaves no gap)."""
+        while not self._read():
+            pass
+        return self._close(grace_s=0.0)
 
     def run(self) -> int:
         """One pass; returns how many rows it wrote."""
-        now = self.clock()
-        now_ns = int(now * NS)
+        self._read()
+        return self._close(grace_s=self.config.grace)
+
+    def _read(self) -> bool:
+        """Up to ``max_batches`` batches of new spans into the joiner; whether caught up."""
+        now_ns = int(self.clock() * NS)
         if self.watermark is None:
             self.watermark = self.reader.first_id_since(now_ns - int(self.config.lookback * NS))
         for _ in range(self.max_batches):
-            spans, self.watermark, caught_up = self.reader.read_after(self.watermark, self.config.batch_size)
+            spans, self.watermark, self.caught_up = self.reader.read_after(
+                self.watermark, self.config.batch_size
+            )
             self.windows.add(self.joiner.add(spans), now_ns)
-            if caught_up:
+            if self.caught_up:
                 break
         else:
             log.info("queue latency: still catching up with the spans table (watermark %s)", self.watermark)
+        return self.caught_up
+
+    def _close(self, grace_s: float) -> int:
+        now = self.clock()
         self.joiner.expire()
-        rows = latency_rows(self.windows.close(now_ns, int(self.config.grace * NS)), now)
+        rows = latency_rows(self.windows.close(int(now * NS), int(grace_s * NS)), now)
         if rows:
             self.write(rows)
         return len(rows)

@@ -23,20 +23,21 @@ def install(ctx: ServiceContext) -> None:
     async def probe(request: web.Request) -> web.Response:
         return web.Response(text=f"engine={ctx.engine.dialect.name}")
 
+    def write(name: str) -> None:
+        ctx.write_metric_points(
+            [{"name": name, "value": 1.0, "time_unix_nano": time.time_ns(), "attributes": {"queue": "q"}}]
+        )
+
     def job() -> None:
         runs.inc()
-        ctx.write_metric_points(
-            [
-                {
-                    "name": "probe.value",
-                    "value": 1.0,
-                    "time_unix_nano": time.time_ns(),
-                    "attributes": {"queue": "q"},
-                }
-            ]
-        )
+        write("probe.value")
+
+    def on_stop() -> None:
+        assert not ctx.scheduler.running, "stop hooks run once the scheduler has stopped"
+        write("probe.stopped")  # the writer is still open: this is committed before exit
 
     ctx.http_app.router.add_get("/probe", probe)
     ctx.metric_transforms.append(rename)
     ctx.scheduler.add_job(job, "date")  # once, as soon as the scheduler starts
+    ctx.on_stop.append(on_stop)
     ctx.status["probe"] = "installed"

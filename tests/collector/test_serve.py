@@ -82,7 +82,9 @@ def test_components_get_the_whole_service_context(sqlite_url: str, tmp_path: Pat
         body = gauge_request("probe.raw", [(1_750_000_000_000_000_000, 2.0, {})]).SerializeToString()
         assert post(f"{base}/v1/metrics", body)[0] == 200
         assert "probe.renamed" in names() and "probe.raw" not in names()
-        engine.dispose()
+        assert "probe.stopped" not in names()
+    assert "probe.stopped" in names()  # the stop hook ran and its write was committed
+    engine.dispose()
 
 
 @pytest.mark.e2e

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,11 @@ def test_demo_starts_everything_receives_data_and_stops_cleanly_on_sigint(tmp_pa
             assert port_open("127.0.0.1", http_port)
             assert "incidents of scenario 'default'" in output.text
             assert "charge-interface-stall" in output.text and "queue-stuck" in output.text
+            # The evaluators start only once the history is in, in the restarted collector.
+            assert "history loaded; restarting the collector with the SLA engine and alerting" in output.text
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=5) as response:
+                components = json.load(response)["components"]
+            assert {"collector", "slas", "alerts", "queues", "dashboards"} <= set(components)
         finally:
             process.send_signal(signal.SIGINT)
             code = process.wait(60)

@@ -66,3 +66,26 @@ def test_series_from_pollers_or_that_push_their_own_stuck_are_left_alone() -> No
     ]
     rows = state.add(points)
     assert [r["queue"] for r in rows] == ["charges-outbound"]
+
+
+def test_drain_on_stop_derives_stuck_for_every_stored_gauge(engine: Engine) -> None:
+    rows = []
+    for minute in range(12):
+        rows += engine_gauges(minute, 10 + minute, 0)
+    insert_metric_points(engine, rows)
+    job = PushedStuckJob(
+        OtlpStuckJob(type="otlp", stuck_after=300, lookback=86400 * 365),
+        SqlPointReader(engine),
+        StoreWriter(engine),
+        clock=ManualClock(T0 + 12 * 60),
+        batch_size=4,
+        max_batches=1,
+    )
+    first = job.run()
+    caught_up = [job.caught_up]
+    assert first < 12  # one small batch per run: the table is far from read
+    assert first + job.drain() == 12
+    caught_up.append(job.caught_up)
+    assert caught_up == [False, True]
+    values = [p["value"] for p in stored(engine, names.STUCK, queue="charges-outbound")]
+    assert values == [0.0] * 5 + [1.0] * 7  # growing with no consumers for 5 min from minute 5 on

@@ -120,18 +120,23 @@ def test_publish_and_deliver_rates_are_counter_differences_over_the_clock(
     )
     probe = rabbitmq_source(config)
 
-    def counters_show(published: float, delivered: float) -> bool:
+    def stats_show(published: float, delivered: float, depth: float) -> bool:
+        # The management API refreshes message counters and queue depth at different moments.
         reading = probe.fetch().readings[0]
-        return (reading.published_total, reading.delivered_total) == (published, delivered)
+        return (reading.published_total, reading.delivered_total, reading.depth) == (
+            published,
+            delivered,
+            depth,
+        )
 
     p = poller(queue, clock)
     publish(ch, queue, [int(clock.now)] * 4)
-    wait_for(lambda: counters_show(4, 0), timeout=60)
+    wait_for(lambda: stats_show(4, 0, 4), timeout=60)
     sample_of(p.poll(), queue)  # the first poll only sets the baseline
     publish(ch, queue, [int(clock.now)] * 6)
     for _ in range(3):
         ch.basic_get(queue, auto_ack=True)
-    wait_for(lambda: counters_show(10, 3), timeout=60)
+    wait_for(lambda: stats_show(10, 3, 7), timeout=60)
     clock.advance(60)
     values = sample_of(p.poll(), queue)
     assert values[names.PUBLISH_RATE] == pytest.approx(6 / 60)

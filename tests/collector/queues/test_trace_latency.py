@@ -192,3 +192,27 @@ def test_restart_reads_back_lookback_and_does_not_duplicate(engine: Engine) -> N
     assert restarted.run() == 3  # the same minute summarised again...
     rows = stored(engine, names.LATENCY, queue="inventory-sync")
     assert len(rows) == 3 and {r["value"] for r in rows} == {8.0}  # ...and stored once
+
+
+def test_drain_on_stop_reads_every_span_and_writes_ended_minutes_without_the_grace(engine: Engine) -> None:
+    rows = []
+    for i in range(6):  # three pairs in minute 0, three in minute 1
+        start = T0 + 20 * i
+        trace, pspan = hexid(i + 1, 32), hexid(i + 1, 16)
+        rows.append(producer(trace, pspan, start, "claims-outbound"))
+        rows.append(
+            consumer(trace, hexid(100 + i, 16), start + 1, start + 2, "claims-outbound", parent=pspan)
+        )
+    insert_spans(engine, rows)
+    clock = ManualClock(T0 + 2 * MINUTE + 30)  # both minutes ended, both inside the 2 min grace
+    latency_job, _ = job(engine, clock)
+    # Batches far smaller than the config allows, so that one run cannot read the whole table.
+    latency_job.config = latency_job.config.model_copy(update={"batch_size": 2})
+    latency_job.max_batches = 1
+    assert latency_job.run() == 0
+    caught_up = [latency_job.caught_up]  # one batch of two spans: far from the end of the table
+    assert latency_job.drain() == 6  # two minutes x three percentiles
+    caught_up.append(latency_job.caught_up)
+    assert caught_up == [False, True]
+    medians = stored(engine, names.LATENCY, queue="claims-outbound", quantile="0.5")
+    assert [(p["count"], p["value"]) for p in medians] == [(3, 2.0), (3, 2.0)]
