@@ -70,11 +70,15 @@ class JsonDocument(TypeDecorator[Any]):
 
 
 def normalize_url(url: str) -> str:
-    """Accept the URLs people paste (postgres://, postgresql://) and pick the psycopg 3 driver."""
+    """Accept the URLs people paste (postgres://, postgresql://, mysql://, mariadb://) and pick
+    the drivers Vitals installs (psycopg 3, PyMySQL)."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    for scheme in ("mysql://", "mariadb://"):
+        if url.startswith(scheme):
+            url = "mysql+pymysql://" + url[len(scheme) :]
     return url
 
 

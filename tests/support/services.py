@@ -1,4 +1,4 @@
-"""Access to the real services on this machine (PostgreSQL, Redis, RabbitMQ, NATS).
+"""Access to the real services on this machine (PostgreSQL, MariaDB, Redis, RabbitMQ, NATS).
 
 A test that needs one is skipped when it is down on a developer's laptop, but under CI (``CI``
 set) it fails instead: a skipped database test proves nothing.
@@ -18,9 +18,13 @@ PG_HOST = os.environ.get("VITALS_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("VITALS_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("VITALS_TEST_PG_USER", "root")
 PG_ADMIN_DB = os.environ.get("VITALS_TEST_PG_DB", "test")
+MARIADB_HOST = os.environ.get("VITALS_TEST_MARIADB_HOST", "127.0.0.1")
+MARIADB_PORT = int(os.environ.get("VITALS_TEST_MARIADB_PORT", "3306"))
+MARIADB_USER = os.environ.get("VITALS_TEST_MARIADB_USER", "root")
 
 SERVICES = {
     "postgresql": (PG_HOST, PG_PORT),
+    "mariadb": (MARIADB_HOST, MARIADB_PORT),
     "redis": ("127.0.0.1", 6379),
     "rabbitmq": ("127.0.0.1", 5672),
     "rabbitmq-management": ("127.0.0.1", 15672),
@@ -68,3 +72,26 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def mariadb_database() -> Iterator[str]:
+    """A fresh, empty MariaDB database for one test; dropped afterwards."""
+    require("mariadb")
+    import pymysql
+
+    name = f"vitals_test_{uuid.uuid4().hex[:12]}"
+
+    def admin(statement: str) -> None:
+        conn = pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER, autocommit=True)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(statement)
+        finally:
+            conn.close()
+
+    admin(f"CREATE DATABASE `{name}`")
+    try:
+        yield f"mysql+pymysql://{MARIADB_USER}@{MARIADB_HOST}:{MARIADB_PORT}/{name}"
+    finally:
+        admin(f"DROP DATABASE IF EXISTS `{name}`")

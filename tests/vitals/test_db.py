@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
-from vitals.db import create_engine, current_heads, load_all_tables, migrate
+from vitals.db import create_engine, current_heads, load_all_tables, migrate, normalize_url
 
 
 def test_migrate_creates_every_declared_table_and_is_idempotent(engine: Engine) -> None:
@@ -28,3 +28,12 @@ def test_sqlite_store_uses_wal(sqlite_url: str) -> None:
     with eng.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     eng.dispose()
+
+
+def test_pasted_urls_get_the_installed_drivers() -> None:
+    assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("mysql://u@h/mirthdb") == "mysql+pymysql://u@h/mirthdb"
+    assert normalize_url("mariadb://u@h/mirthdb") == "mysql+pymysql://u@h/mirthdb"
+    assert normalize_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"  # explicit: kept
+    assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"

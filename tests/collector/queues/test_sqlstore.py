@@ -1,5 +1,5 @@
 """The SQL message-store poller against tables shaped like an engine's (Mirth-style) message store,
-on PostgreSQL and SQLite."""
+on PostgreSQL, MariaDB and SQLite."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from collector.queues.config import SqlPoller
 from collector.queues.poller import Poller, PollResult
 from collector.queues.sqlstore import SqlStoreSource
 from tests.collector.queues.conftest import ManualClock
-from tests.support.services import free_port, postgres_database
+from tests.support.services import free_port, mariadb_database, postgres_database
 from vitals.db import normalize_url
 
 # Channels and their connector messages; status 'Q' = queued for the destination, 'S' = sent.
@@ -33,12 +33,21 @@ GROUP BY c.name
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'engine.db'}"
-    else:
+    elif request.param == "postgresql":
         with postgres_database() as url:
+            yield url
+    else:
+        with mariadb_database() as url:
             yield url
 
 
