@@ -33,7 +33,7 @@ import numpy as np
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection, Engine
 
-from dashboards.sqlexpr import lit
+from dashboards.sqlexpr import fetch_tuples, lit
 from slas.budget import budget_remaining, with_no_data_policy
 from slas.evaluate import evaluate_scored, scored_range, window_start
 from slas.localtime import MINUTE_NS
@@ -274,7 +274,7 @@ def load_minutes(conn: Connection, sla_id: str, slice_key: str | None, lo: int, 
             in_range, m.slice == slice_key
         )
         first, labels = int(mine.first_minute_unix_nano) // MINUTE_NS, dict(mine.labels or {})
-    rows = conn.execute(query).all()
+    rows = fetch_tuples(conn, query)
     raw = RawMinutes.zeros(lo, hi)
     if rows:
         # Sums come back as Decimal on PostgreSQL: go through float64 (counts stay exact).

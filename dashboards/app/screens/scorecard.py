@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from datetime import datetime
 from html import escape
+from typing import NamedTuple
 
 import streamlit as st
 
@@ -11,16 +13,24 @@ from dashboards import views
 from dashboards.catalog import LagPair
 from dashboards.figures import ops as ops_fig
 from dashboards.figures import slo as slo_fig
-from dashboards.queries.business import LagFigures
+from dashboards.queries.business import LagFigures, StageCounts
 from dashboards.queries.evaluations import SeriesKey
 from dashboards.timerange import to_datetime
-from dashboards.ui import cached, trends, widgets
+from dashboards.ui import cached, parallel, trends, widgets
 from dashboards.ui.frame import PageContext, banners, render
 
 SPARK_POINTS = 40
 
 
-def headline_section(ctx: PageContext) -> None:
+class HeadlineQueries(NamedTuple):
+    charge: Future[LagFigures | None]
+    late: Future[LagFigures | None]
+    implant: Future[LagFigures | None]
+    gl: Future[StageCounts]
+    remits: Future[StageCounts]
+
+
+def start_headlines(ctx: PageContext, batch: parallel.Batch) -> HeadlineQueries:
     tr, url, cat, f = ctx.tr, ctx.url, ctx.catalog, ctx.filters
     charge_pair = cat.lag_pair(views.CHARGE_LAG_SLA)
     late_pair = cat.lag_pair(views.LATE_CHARGES_SLA) or charge_pair
@@ -33,14 +43,22 @@ def headline_section(ctx: PageContext) -> None:
             url, pair, tr.start_ns, tr.end_ns, now_ns=ctx.now_ns, filters=f, with_lags=with_lags
         )
 
-    # The late-charges figure needs counts only, not the lag distribution.
-    charge, late, implant = lag(charge_pair), lag(late_pair, with_lags=False), lag(implant_pair)
-    gl = cached.stage_counts(
-        url, views.figure_stage(cat, views.GL_SLA, views.GL_STAGE), tr.start_ns, tr.end_ns, f
+    def stage(sla_id: str, fallback: str) -> StageCounts:
+        return cached.stage_counts(url, views.figure_stage(cat, sla_id, fallback), tr.start_ns, tr.end_ns, f)
+
+    return HeadlineQueries(
+        charge=batch.submit(lag, charge_pair),
+        late=batch.submit(lag, late_pair, with_lags=False),  # counts only, not the lag distribution
+        implant=batch.submit(lag, implant_pair),
+        gl=batch.submit(stage, views.GL_SLA, views.GL_STAGE),
+        remits=batch.submit(stage, views.DENIAL_SLA, views.REMIT_STAGE),
     )
-    remits = cached.stage_counts(
-        url, views.figure_stage(cat, views.DENIAL_SLA, views.REMIT_STAGE), tr.start_ns, tr.end_ns, f
-    )
+
+
+def headline_section(ctx: PageContext, queries: HeadlineQueries) -> None:
+    tr, cat, f = ctx.tr, ctx.catalog, ctx.filters
+    charge, late, implant = queries.charge.result(), queries.late.result(), queries.implant.result()
+    gl, remits = queries.gl.result(), queries.remits.result()
     figures = views.headlines(cat, tr.label, charge=charge, late=late, gl=gl, remits=remits, implant=implant)
     st.subheader("Business figures", anchor="figures")
     where = " · ".join(x for x in (f.facility, f.service_line) if x) or "all facilities and service lines"
@@ -97,9 +115,31 @@ def tile(
         )
 
 
-def tiles_section(ctx: PageContext) -> None:
-    evaluations = cached.latest_evaluations(ctx.url, min(ctx.tr.end_ns, ctx.now_ns))
-    tiles = views.build_tiles(evaluations, ctx.catalog, ctx.filters)
+def start_trends(
+    ctx: PageContext, tiles: list[views.Tile], batch: parallel.Batch
+) -> dict[str, Future[trends.Trend]]:
+    end = min(ctx.tr.end_ns, ctx.now_ns)
+    out = {}
+    for t in tiles:
+        if t.evaluated_at_ns is None:
+            continue
+        # Each trend ends where its tile's number was evaluated, so the two agree.
+        until = t.evaluated_at_ns if ctx.tr.start_ns < t.evaluated_at_ns <= end else end
+        out[t.sla_id] = batch.submit(
+            trends.trend,
+            ctx.url,
+            ctx.catalog,
+            SeriesKey(t.sla_id, t.slice),
+            start_ns=ctx.tr.start_ns,
+            end_ns=until,
+            points=SPARK_POINTS,
+        )
+    return out
+
+
+def tiles_section(
+    ctx: PageContext, tiles: list[views.Tile], trend_queries: dict[str, Future[trends.Trend]]
+) -> None:
     st.subheader("SLA scorecard", anchor="scorecard")
     if not tiles:
         widgets.no_data(
@@ -112,22 +152,10 @@ def tiles_section(ctx: PageContext) -> None:
         " &nbsp; ".join(f"{widgets.badge_html(s)} {n}" for s, n in counts.items() if n),
         unsafe_allow_html=True,
     )
-    end = min(ctx.tr.end_ns, ctx.now_ns)
     spark: dict[str, tuple[list[datetime], list[float | None]]] = {}
-    for t in tiles:
-        if t.evaluated_at_ns is None:
-            continue
-        # Each trend ends where its tile's number was evaluated, so the two agree.
-        until = t.evaluated_at_ns if ctx.tr.start_ns < t.evaluated_at_ns <= end else end
-        found = trends.trend(
-            ctx.url,
-            ctx.catalog,
-            SeriesKey(t.sla_id, t.slice),
-            start_ns=ctx.tr.start_ns,
-            end_ns=until,
-            points=SPARK_POINTS,
-        )
-        spark[t.sla_id] = ([to_datetime(a, ctx.tz) for a in found.times_ns], list(found.sli))
+    for sla_id, query in trend_queries.items():
+        found = query.result()
+        spark[sla_id] = ([to_datetime(a, ctx.tz) for a in found.times_ns], list(found.sli))
     for domain, in_domain in views.group_by_domain(tiles):
         st.markdown(f"#### {views.domain_title(domain)}")
         columns = st.columns(3)
@@ -139,9 +167,14 @@ def tiles_section(ctx: PageContext) -> None:
 def body(ctx: PageContext) -> None:
     st.title("Executive scorecard")
     banners(ctx, needs_telemetry=False, needs_evaluations=True)
-    if ctx.status.has_telemetry:
-        headline_section(ctx)
-    tiles_section(ctx)
+    evaluations = cached.latest_evaluations(ctx.url, min(ctx.tr.end_ns, ctx.now_ns))
+    tiles = views.build_tiles(evaluations, ctx.catalog, ctx.filters)
+    with parallel.Batch() as batch:  # every query of the page starts now; the layout waits on each
+        headlines = start_headlines(ctx, batch) if ctx.status.has_telemetry else None
+        trend_queries = start_trends(ctx, tiles, batch)
+        if headlines is not None:
+            headline_section(ctx, headlines)
+        tiles_section(ctx, tiles, trend_queries)
 
 
 render("scorecard", body)
