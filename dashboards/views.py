@@ -58,9 +58,10 @@ def money(value: float | None) -> str:
 
 
 def count(value: int | None, unit: str) -> str:
+    """``unit`` is the plural ("charges"); one of them is singular ("1 charge")."""
     if value is None:
         return "no data"
-    return f"{value:,} {unit}"
+    return f"{value:,} {unit.removesuffix('s') if value == 1 else unit}"
 
 
 def duration(value_s: float | None) -> str:

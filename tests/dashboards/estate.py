@@ -191,8 +191,14 @@ def write_config(config_dir: Path) -> Path:
     return config_dir
 
 
+#: The estate's "now" is a whole minute at least this long before the wall clock, so that any page
+#: rendered afterwards has a later "now" (pages snap theirs down to 5 s): a charge posted exactly at
+#: the estate's now is then never in the page's future.
+SETTLE_S = 10
+
+
 def build(engine: Engine, now_s: float) -> Estate:
-    now_s = float(int(now_s) // 60 * 60)
+    now_s = float(int(now_s - SETTLE_S) // 60 * 60)
     est = Estate(now_s=now_s)
     rows: list[dict[str, Any]] = []
 

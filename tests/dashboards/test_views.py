@@ -144,6 +144,11 @@ def test_headlines_carry_unit_target_and_window(tmp_path: Path) -> None:
         and "target 95% over 7d (charge-lag)" in figures["charge_lag"].detail
     )
     assert figures["late_charges"].value == "2 charges" and "of 8 due" in figures["late_charges"].detail
+    assert (views.count(1, "charges"), views.count(0, "charges"), views.count(None, "charges")) == (
+        "1 charge",
+        "0 charges",
+        "no data",
+    )
     assert figures["revenue_at_risk"].value == "$300.00"
     assert figures["gl_error_rate"].value == "0.50%" and "99.5% over 1d" in figures["gl_error_rate"].detail
     assert figures["denial_rate"].value == "5.00%" and figures["denial_rate"].breakdown == {
