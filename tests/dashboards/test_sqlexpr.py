@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import Column, Float, Integer, MetaData, Table, func, select
 
 from dashboards.sqlexpr import fetch_tuples
-from tests.support.services import postgres_database
 from vitals.db import create_engine
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        with postgres_database() as found:
-            yield found
-
-
-def test_fetch_tuples_binds_parameters_and_returns_the_rows(url: str) -> None:
+def test_fetch_tuples_binds_parameters_and_returns_the_rows(store_url: str) -> None:
     metadata = MetaData()
     minutes = Table("minutes", metadata, Column("minute", Integer), Column("value", Float))
-    engine = create_engine(url)
+    engine = create_engine(store_url)
     try:
         metadata.create_all(engine)
         with engine.begin() as conn:
