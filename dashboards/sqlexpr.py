@@ -76,7 +76,8 @@ def fetch_tuples(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
     SQLAlchemy ``Row`` per row costs as much as the query itself and holds the GIL, which the
     scorecard's parallel queries need. Only for queries whose binds need no type processing.
     """
-    compiled = query.compile(dialect=conn.dialect)
+    # Post-compile (expanding IN) parameters are rendered now, since the driver gets the text as is.
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
     args: Any = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

@@ -22,9 +22,12 @@ def test_fetch_tuples_binds_parameters_and_returns_the_rows(store_url: str) -> N
             .group_by(minutes.c.minute)
             .order_by(minutes.c.minute)
         )
+        expanding = select(minutes.c.minute).where(minutes.c.minute.in_([1, 4])).order_by(minutes.c.value)
         with engine.connect() as conn:
             rows = fetch_tuples(conn, query)
+            listed = fetch_tuples(conn, expanding)
         assert rows == [(2, 1.0 + 3.5), (3, 1.5 + 4.0)]
         assert all(type(row) is tuple for row in rows)
+        assert listed == [(1,), (4,), (1,), (4,)]  # an IN list (an expanding parameter) binds too
     finally:
         engine.dispose()
