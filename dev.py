@@ -3,7 +3,7 @@
 
     python3 dev.py demo     # the main job: collector + SLA engine + alerts + synthetic estate + dashboard
     python3 dev.py test     # the whole test suite
-    python3 dev.py check    # lint (ruff) and types (mypy)
+    python3 dev.py check    # lint (ruff), types (mypy), layer contracts (lint-imports), docs (mkdocs)
 
 Each command creates ./.venv and installs the project into it on first use (and again whenever
 pyproject.toml changes), then runs. Extra arguments go to the underlying command.
@@ -94,6 +94,7 @@ def main() -> int:
             run([str(BIN / "ruff"), "check", "."]),
             run([str(BIN / "ruff"), "format", "--check", "."]),
             run([str(BIN / "mypy")]),
+            run([str(BIN / "lint-imports")]),
         ]
         return max(codes)
     ensure_chromium()

@@ -28,8 +28,8 @@ from alerts.sqlstore import SqlStore
 from slas.evaluation_rows import evaluation_row
 from slas.model import BurnRate, Evaluation, Priority, Severity
 from slas.tables import sla_evaluations
-from vitals.db import create_engine, migrate
-from vitals.settings import STARTER_CONFIG_DIR
+from vitals.kernel.db import create_engine, migrate
+from vitals.kernel.settings import STARTER_CONFIG_DIR
 
 _TIERS: tuple[tuple[str, Severity, float], ...] = (
     ("1h/5m", "page", 14.4),

@@ -23,10 +23,10 @@ from alerts.routing import Route
 from alerts.silences import SilenceError
 from alerts.store import NotFound
 from alerts.timeintervals import spec_from_json
-from vitals.configfile import ConfigError
-from vitals.options import settings_options
-from vitals.settings import Settings
-from vitals.units import parse_duration
+from vitals.kernel.configfile import ConfigError
+from vitals.kernel.options import settings_options
+from vitals.kernel.settings import Settings
+from vitals.kernel.units import parse_duration
 
 
 def _user() -> str:
@@ -47,7 +47,7 @@ def _load(settings: Settings, file: str | None) -> alerts_config.AlertsConfig:
 
 def _store(settings: Settings) -> Any:
     from alerts.sqlstore import SqlStore
-    from vitals.db import create_engine, migrate
+    from vitals.kernel.db import create_engine, migrate
 
     engine = create_engine(settings.db_url)
     migrate(engine)
@@ -395,7 +395,7 @@ def run(settings: Settings, once: bool, drain_timeout: float, deliver_only: bool
     import threading
 
     from alerts.service import AlertsService
-    from vitals.db import create_engine, migrate
+    from vitals.kernel.db import create_engine, migrate
 
     engine = create_engine(settings.db_url)
     migrate(engine)

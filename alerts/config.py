@@ -25,7 +25,7 @@ from alerts.matchers import MatcherError, from_equality_map, parse_matcher_list
 from alerts.routing import GROUP_BY_ALL, Route, RouteOpts, route_key
 from alerts.schema import LABEL_NAME, AlertsFileModel, HttpConfigModel, RouteModel
 from alerts.timeintervals import TimeIntervalSpec
-from vitals.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, parse_yaml, validate
+from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, parse_yaml, validate
 
 FILE_NAME = "alerts.yaml"
 

@@ -30,7 +30,7 @@ from alerts.slack_interactivity import SILENCE_DURATION_S, SignatureError, Slack
 from alerts.sqlstore import SqlStore
 from alerts.store import Conflict, NotFound
 from alerts.timeintervals import spec_from_json
-from vitals.units import parse_duration
+from vitals.kernel.units import parse_duration
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alerts.notification import AlertView, Notification
-from vitals.units import format_duration
+from vitals.kernel.units import format_duration
 
 MAX_ALERT_SECTIONS = 8
 ACK_ALERT_ACTION = "vitals_ack_alert"

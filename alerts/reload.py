@@ -14,7 +14,7 @@ from pathlib import Path
 from alerts.config import FILE_NAME, AlertsConfig, load_for
 from alerts.model import AuditEntry, Clock
 from alerts.store import AlertStore
-from vitals.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from alerts.matchers import Matcher, MatcherError, parse_matcher_list
 from alerts.routing import GROUP_BY_ALL
 from alerts.timeintervals import TimeIntervalSpec, spec_from_json
-from vitals.units import Duration
+from vitals.kernel.units import Duration
 
 Priority = Literal["P1", "P2", "P3", "P4"]
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

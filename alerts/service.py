@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
     from sqlalchemy.engine import Engine
 
-    from vitals.runtime import ServiceContext
+    from vitals.kernel.runtime import ServiceContext
 
 log = logging.getLogger(__name__)
 

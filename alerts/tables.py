@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text
 
-from vitals.db import BigIntId, JsonDocument, metadata
+from vitals.kernel.db import BigIntId, JsonDocument, metadata
 
 alerts = Table(
     "alerts",

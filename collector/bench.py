@@ -44,7 +44,7 @@ from collector.redaction import RedactionPolicy, Redactor
 from collector.rows import WriteBatch
 from collector.spans import convert_spans
 from collector.sql_sink import SqlSink
-from vitals.db import create_engine, migrate, normalize_url
+from vitals.kernel.db import create_engine, migrate, normalize_url
 
 _SECRET = b"vitals-bench-secret-0123456789abcdef"
 

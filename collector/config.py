@@ -1,7 +1,7 @@
 """``collector.yaml``: tokens, redaction, limits (and the pollers' section, validated by them).
 
 Every field is optional; an absent file means the defaults below. Errors name the file, the
-line and the field (``vitals.configfile``).
+line and the field (``vitals.kernel.configfile``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from collector.phi import ALL_KEY_DETECTORS, ALL_VALUE_DETECTORS
 from collector.redaction import RedactionPolicy
-from vitals.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, validate
-from vitals.units import Size
+from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, validate
+from vitals.kernel.units import Size
 
 FILE_NAME = "collector.yaml"
 DEFAULT_HASH_SECRET_ENV = "VITALS_HASH_SECRET"

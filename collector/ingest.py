@@ -33,7 +33,7 @@ from collector.rows import WriteBatch
 from collector.self_metrics import CollectorMetrics
 from collector.spans import convert_spans
 from collector.writer import Writer
-from vitals.runtime import MetricTransform
+from vitals.kernel.runtime import MetricTransform
 
 
 class Signal(enum.Enum):

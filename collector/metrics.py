@@ -27,7 +27,7 @@ from collector.redaction import Redactor
 from collector.rejections import Rejections
 from collector.rows import Row, metric_row_tuple
 from collector.spans import MAX_INT64
-from vitals.runtime import MetricTransform
+from vitals.kernel.runtime import MetricTransform
 
 log = logging.getLogger(__name__)
 

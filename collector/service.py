@@ -1,7 +1,7 @@
 """``vitals serve`` as an object: build the collector and its components, run, stop cleanly.
 
 Start: migrate the store, start the writer, build the HTTP app, install the components
-(``vitals.runtime.COMPONENT_MODULES``), start their scheduler, then open the listeners.
+the caller hands over (``vitals.shell.serve`` chooses them), start their scheduler, then open the listeners.
 Stop (SIGTERM/SIGINT): close the listeners and refuse new requests, let requests in progress
 finish (each is answered after its commit), stop the scheduler, commit everything queued, exit.
 """
@@ -9,7 +9,6 @@ finish (each is answered after its commit), stop the scheduler, commit everythin
 from __future__ import annotations
 
 import asyncio
-import importlib
 import ipaddress
 import logging
 import signal
@@ -38,9 +37,9 @@ from collector.self_metrics import CollectorMetrics
 from collector.sql_sink import SqlSink
 from collector.writer import CommitObserver, GroupCommitWriter, Writer
 from collector.writer_process import ProcessWriter
-from vitals.db import create_engine, migrate
-from vitals.runtime import COMPONENT_MODULES, ServiceContext
-from vitals.settings import Settings
+from vitals.kernel.db import create_engine, migrate
+from vitals.kernel.runtime import Component, ServiceContext
+from vitals.kernel.settings import Settings
 
 log = logging.getLogger("vitals.serve")
 
@@ -66,8 +65,8 @@ class ServeOptions:
     http_port: int = 4318
     grpc_port: int = 4317
     insecure_no_auth: bool = False
-    #: Component modules to install; None means every one in ``COMPONENT_MODULES``.
-    components: Sequence[str] | None = None
+    #: Installed in this order next to the collector (``vitals.shell.serve`` picks them).
+    components: Sequence[Component] = ()
     #: Seconds to let requests in progress finish after SIGTERM.
     shutdown_timeout: float = 30.0
 
@@ -160,18 +159,9 @@ class Collector:
         return _Parts(ctx, writer, http, GrpcReceiver(ingest, auth, self.metrics))
 
     def _install_components(self, ctx: ServiceContext) -> None:
-        wanted = COMPONENT_MODULES if self.options.components is None else tuple(self.options.components)
-        for name in wanted:
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                # Only "this component is not there (yet)" is skipped; a broken import is an error.
-                if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
-                    log.info("component %s is not installed; skipping it", name)
-                    continue
-                raise
-            module.install(ctx)
-            log.info("installed component %s", name)
+        for component in self.options.components:
+            component.install(ctx)
+            log.info("installed component %s", component.__name__)
 
     @property
     def parts(self) -> _Parts:

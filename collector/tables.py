@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Float, Index, String, Table, Text, UniqueConstraint
 
-from vitals.db import BigIntId, JsonDocument, metadata
+from vitals.kernel.db import BigIntId, JsonDocument, metadata
 
 spans = Table(
     "spans",

@@ -378,7 +378,7 @@ def _observe(
 
 def _serve(commands: int, replies: int) -> None:
     from collector.sql_sink import SqlSink
-    from vitals.db import create_engine
+    from vitals.kernel.db import create_engine
 
     db_url, max_rows = _read_frame(commands)
     try:

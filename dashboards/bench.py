@@ -107,7 +107,7 @@ def _sample_ids(url: str) -> tuple[str | None, str | None]:
     from sqlalchemy import select
 
     from collector.tables import span_keys, spans
-    from vitals.db import create_engine
+    from vitals.kernel.db import create_engine
 
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -169,7 +169,7 @@ def dashboard(
     """Server-side render time of every dashboard page with 1M and 10M stored spans (goal: < 1 s)."""
     from dashboards.catalog import load_catalog
     from dashboards.rollup import refresh
-    from vitals.db import create_engine, migrate
+    from vitals.kernel.db import create_engine, migrate
 
     directory.mkdir(parents=True, exist_ok=True)
     config_dir = Path(tempfile.mkdtemp(prefix="vitals-bench-config-"))
@@ -255,7 +255,7 @@ def _pg_store(admin_url: str, label: str, total: int, rebuild: bool) -> tuple[st
     from sqlalchemy.engine import make_url
 
     from collector.tables import spans
-    from vitals.db import create_engine, normalize_url
+    from vitals.kernel.db import create_engine, normalize_url
 
     admin = make_url(normalize_url(admin_url))
     name = f"vitals_bench_dashboard_{label.lower()}"

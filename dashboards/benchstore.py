@@ -538,7 +538,7 @@ def _insert(engine: Any, table: Any, columns: Sequence[str], rows: Sequence[tupl
 def build_store(url: str, total: int, seed: int, echo: Callable[[str], None]) -> StoreInfo:
     from collector.tables import metric_points, span_keys, spans
     from slas.tables import sla_evaluations
-    from vitals.db import create_engine, migrate
+    from vitals.kernel.db import create_engine, migrate
 
     engine = create_engine(url)
     migrate(engine)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from vitals.configfile import ConfigError
-from vitals.units import format_duration, parse_duration, parse_fraction
+from vitals.kernel.configfile import ConfigError
+from vitals.kernel.units import format_duration, parse_duration, parse_fraction
 
 if TYPE_CHECKING:
     from slas.spec import SLA

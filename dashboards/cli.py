@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from vitals.options import settings_options
-from vitals.settings import ENV_CONFIG, ENV_DB, Settings
+from vitals.kernel.options import settings_options
+from vitals.kernel.settings import ENV_CONFIG, ENV_DB, Settings
 
 APP = Path(__file__).resolve().parent / "app" / "main.py"
 DEFAULT_HOST = "127.0.0.1"
@@ -93,7 +93,7 @@ def dashboard(ctx: click.Context, settings: Settings, host: str, port: int, migr
     if ctx.invoked_subcommand is not None:
         return
     from dashboards import config as dashboard_config
-    from vitals.configfile import ConfigError
+    from vitals.kernel.configfile import ConfigError
 
     try:
         config = dashboard_config.load(settings.config_dir)
@@ -110,8 +110,8 @@ def dashboard(ctx: click.Context, settings: Settings, host: str, port: int, migr
     if migrate:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from vitals.db import create_engine
-        from vitals.db import migrate as run_migrations
+        from vitals.kernel.db import create_engine
+        from vitals.kernel.db import migrate as run_migrations
 
         try:
             engine = create_engine(settings.db_url)
@@ -168,7 +168,7 @@ def hash_password_command(password_stdin: bool, username: str, role: str) -> Non
 def check(settings: Settings) -> None:
     """Validate dashboard.yaml in the config directory; errors name file, line and field."""
     from dashboards import config as dashboard_config
-    from vitals.configfile import ConfigError
+    from vitals.kernel.configfile import ConfigError
 
     path = settings.config_dir / dashboard_config.FILE_NAME
     try:

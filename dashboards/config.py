@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vitals.configfile import load_yaml, validate
-from vitals.units import Duration
+from vitals.kernel.configfile import load_yaml, validate
+from vitals.kernel.units import Duration
 
 FILE_NAME = "dashboard.yaml"
 Role = Literal["executive", "engineer"]

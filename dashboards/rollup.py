@@ -38,7 +38,7 @@ from dashboards.folds import spans as spans_fold
 from dashboards.folds.edges import DEFAULT_EDGE_TIMING, EdgeTiming
 from dashboards.sqlexpr import NS, insert_for
 from dashboards.tables import lag_objects, metric_rollups, rollup_state
-from vitals.db import is_sqlite
+from vitals.kernel.db import is_sqlite
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The dashboard's rollups inside ``vitals serve``: a scheduler job that folds new telemetry in.
 
-Installed by ``vitals serve`` (``vitals.runtime.COMPONENT_MODULES``). Each dashboard process also
+Installed by ``vitals serve`` (``vitals.kernel.runtime.COMPONENT_MODULES``). Each dashboard process also
 runs the same refresh in a thread; the lease in ``dashboard_rollup_state`` lets only one of them
 work at a time, so whichever is up keeps the rollups current.
 """
@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from dashboards import config as dashboard_config
 from dashboards.catalog import load_catalog
 from dashboards.rollup import RefreshReport, refresh
-from vitals.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError
 
 if TYPE_CHECKING:
-    from vitals.runtime import ServiceContext
+    from vitals.kernel.runtime import ServiceContext
 
 __all__ = ["JOB_ID", "install"]
 

@@ -25,7 +25,7 @@ from sqlalchemy import (
     Text,
 )
 
-from vitals.db import metadata
+from vitals.kernel.db import metadata
 
 #: One row per rollup family: how far it has read, and who is refreshing it right now.
 rollup_state = Table(

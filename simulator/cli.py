@@ -16,7 +16,7 @@ from simulator.otlp import CollectorUnavailable, Endpoint, otlp_emitter, preflig
 from simulator.progress import Progress
 from simulator.runner import RunPlan, run, utc_now
 from simulator.scenario import Scenario, load_scenario
-from vitals.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError
 
 DEFAULT_SEED = 7
 

@@ -28,8 +28,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from simulator.calendar import ZONE
 from simulator.estate import DENIAL_CODES, FACILITY_BY_NAME, PAYERS
-from vitals.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, parse_yaml, validate
-from vitals.units import Duration, Fraction, parse_duration
+from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, parse_yaml, validate
+from vitals.kernel.units import Duration, Fraction, parse_duration
 
 _AT = re.compile(r"^(?P<sign>[+-])?(?P<span>[0-9][0-9a-z.]*)?(?:@(?P<hour>\d{1,2}):(?P<minute>\d{2}))?$")
 

@@ -27,8 +27,8 @@ from collector.rows import METRIC_COLUMNS, SPAN_COLUMNS, SPAN_LIFTED_ATTRIBUTES
 from collector.tables import spans
 from slas.loading import SlaConfig
 from slas.service import engine_from, load_config_dir
-from vitals.db import create_engine, migrate
-from vitals.settings import STARTER_CONFIG_DIR
+from vitals.kernel.db import create_engine, migrate
+from vitals.kernel.settings import STARTER_CONFIG_DIR
 
 __all__ = ["sla"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from slas.spec import SLA
-from vitals.units import format_duration
+from vitals.kernel.units import format_duration
 
 __all__ = [
     "WORKBOOK_TIERS",

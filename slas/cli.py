@@ -15,10 +15,10 @@ import yaml
 
 from slas.loading import SlaConfig, load_sla_path, sla_files
 from slas.report import parse_time, replay_json, replay_text, report_json, report_table
-from vitals.configfile import ConfigError
-from vitals.options import settings_options
-from vitals.settings import Settings
-from vitals.units import parse_duration
+from vitals.kernel.configfile import ConfigError
+from vitals.kernel.options import settings_options
+from vitals.kernel.settings import Settings
+from vitals.kernel.units import parse_duration
 
 if TYPE_CHECKING:
     from slas.engine import SlaEngine
@@ -78,7 +78,7 @@ def check(settings: Settings, path: Path | None) -> None:
 @contextmanager
 def _open(settings: Settings) -> Iterator[tuple[SlaConfig, SlaEngine]]:
     from slas.service import engine_from
-    from vitals.db import create_engine, migrate
+    from vitals.kernel.db import create_engine, migrate
 
     folder = settings.config_dir / "slas"
     if not folder.is_dir():
@@ -168,7 +168,7 @@ def backtest(  # noqa: PLR0917 - click passes options by keyword anyway
     """
     from slas.backtest import replay
     from slas.source import SqlTelemetrySource
-    from vitals.db import create_engine
+    from vitals.kernel.db import create_engine
 
     interval_files = (
         sla_files(settings.config_dir / "slas") if (settings.config_dir / "slas").is_dir() else []

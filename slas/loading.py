@@ -13,7 +13,7 @@ from typing import Any
 
 from slas.intervals import IntervalSet, NamedInterval
 from slas.spec import SLA, Correction, EvaluationSettings, FreshnessSli, GaugeSli, SlaFile
-from vitals.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, validate
+from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, validate
 
 __all__ = ["SlaConfig", "load_sla_config", "load_sla_path", "load_slas", "sla_files"]
 

@@ -24,8 +24,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from slas.spec import SLA
-from vitals.configfile import ConfigError, ConfigIssue, LoadedYaml, issues_from_validation, parse_yaml
-from vitals.units import format_duration
+from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, issues_from_validation, parse_yaml
+from vitals.kernel.units import format_duration
 
 __all__ = ["Conversion", "convert_openslo"]
 

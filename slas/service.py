@@ -13,13 +13,13 @@ from slas.engine import SlaEngine, TickResult
 from slas.loading import SlaConfig, load_sla_config, sla_files
 from slas.source import SqlTelemetrySource
 from slas.store import SqlStateStore
-from vitals.configfile import ConfigError
-from vitals.db import is_sqlite
+from vitals.kernel.configfile import ConfigError
+from vitals.kernel.db import is_sqlite
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from vitals.runtime import ServiceContext
+    from vitals.kernel.runtime import ServiceContext
 
 __all__ = ["SlaService", "engine_from", "install", "load_config_dir"]
 

@@ -16,7 +16,7 @@ import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from slas.intervals import IntervalSet, NamedInterval, TimeInterval, validate_zone
-from vitals.units import Duration, Fraction
+from vitals.kernel.units import Duration, Fraction
 
 __all__ = [
     "SLA",
@@ -292,7 +292,7 @@ class Window(BaseModel):
 
     @property
     def label(self) -> str:
-        from vitals.units import format_duration
+        from vitals.kernel.units import format_duration
 
         if self.rolling is not None:
             return format_duration(self.rolling)

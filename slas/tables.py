@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, String, Table, Text
 
-from vitals.db import BigIntId, JsonDocument, metadata
+from vitals.kernel.db import BigIntId, JsonDocument, metadata
 
 #: One row per SLA and slice per evaluation tick. ``slice`` is '' for the SLA as a whole (NULL
 #: would defeat unique indexes on some databases); readers map '' to None.

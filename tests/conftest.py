@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests.support.services import postgres_database
-from vitals.db import create_engine, migrate
+from vitals.kernel.db import create_engine, migrate
 
 
 @pytest.fixture

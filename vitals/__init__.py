@@ -1,7 +1,15 @@
 """Vitals: operational observability and SLA monitoring for healthcare integration.
 
-This shell package holds what every part shares: settings, the database engine and migrations,
-config-file loading with line-accurate errors, and the ``vitals`` command line.
+Two layers live here, with the components between them:
+
+- ``vitals.kernel``: the small foundation every component may import (settings, the database
+  engine and migrations, units, config-file loading with line-accurate errors, the runtime
+  contract a component installs into). It imports no component.
+- ``vitals.shell``: the ``vitals`` command, the demo, the benchmarks and the assembly of the
+  ``vitals serve`` process. It imports the components; no component imports it.
+
+The components are the top-level packages ``collector``, ``slas``, ``alerts``, ``dashboards`` and
+``simulator``; ``[tool.importlinter]`` in ``pyproject.toml`` writes the layering down and CI checks it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from vitals.cli import main
+from vitals.shell.cli import main
 
 main()

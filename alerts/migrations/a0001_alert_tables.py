@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import vitals.db
+import vitals.kernel.db
 
 
 revision = "a0001"
@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=32), nullable=False),
         sa.Column("target", sa.Text(), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
-        sa.Column("detail", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("detail", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_audit")),
         sqlite_autoincrement=True,
     )
@@ -46,7 +46,7 @@ def upgrade() -> None:
         sa.Column("at_unix_nano", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("actor", sa.Text(), nullable=False),
-        sa.Column("detail", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("detail", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_events")),
         sqlite_autoincrement=True,
     )
@@ -67,9 +67,9 @@ def upgrade() -> None:
         sa.Column("group_key", sa.Text(), nullable=False),
         sa.Column("route_key", sa.Text(), nullable=False),
         sa.Column("receiver", sa.Text(), nullable=False),
-        sa.Column("group_labels", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("group_labels", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("open", sa.Boolean(), nullable=False),
-        sa.Column("state", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("state", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at_unix_nano", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_groups")),
@@ -89,7 +89,7 @@ def upgrade() -> None:
         sa.Column("target", sa.String(length=128), nullable=False),
         sa.Column("parent_key", sa.String(length=255), nullable=True),
         sa.Column("group_ref", sa.String(length=32), nullable=False),
-        sa.Column("notification", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("notification", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("not_before_unix_nano", sa.BigInteger(), nullable=False),
@@ -98,7 +98,7 @@ def upgrade() -> None:
         sa.Column("lease_owner", sa.Text(), nullable=True),
         sa.Column("lease_until_unix_nano", sa.BigInteger(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("result", vitals.db.JsonDocument(), nullable=True),
+        sa.Column("result", vitals.kernel.db.JsonDocument(), nullable=True),
         sa.Column("fallback_of", sa.BigInteger(), nullable=True),
         sa.Column("created_at_unix_nano", sa.BigInteger(), nullable=False),
         sa.Column("sent_at_unix_nano", sa.BigInteger(), nullable=True),
@@ -119,14 +119,14 @@ def upgrade() -> None:
         sa.Column(
             "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
-        sa.Column("matchers", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("matchers", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("starts_at_unix_nano", sa.BigInteger(), nullable=False),
         sa.Column("ends_at_unix_nano", sa.BigInteger(), nullable=False),
         sa.Column("created_by", sa.Text(), nullable=False),
         sa.Column("comment", sa.Text(), nullable=False),
         sa.Column("created_at_unix_nano", sa.BigInteger(), nullable=False),
         sa.Column("expire_on_resolve", sa.Boolean(), nullable=False),
-        sa.Column("time_intervals", vitals.db.JsonDocument(), nullable=True),
+        sa.Column("time_intervals", vitals.kernel.db.JsonDocument(), nullable=True),
         sa.Column("matched_any", sa.Boolean(), nullable=False),
         sa.Column("expired_by", sa.Text(), nullable=True),
         sa.Column("source", sa.String(length=16), nullable=False),
@@ -141,7 +141,7 @@ def upgrade() -> None:
     op.create_table(
         "alert_state",
         sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column("value", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("value", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("updated_at_unix_nano", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_alert_state")),
     )
@@ -161,8 +161,8 @@ def upgrade() -> None:
         sa.Column("domain", sa.Text(), nullable=False),
         sa.Column("owner", sa.Text(), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
-        sa.Column("labels", vitals.db.JsonDocument(), nullable=False),
-        sa.Column("figures", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("labels", vitals.kernel.db.JsonDocument(), nullable=False),
+        sa.Column("figures", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("started_at_unix_nano", sa.BigInteger(), nullable=False),
         sa.Column("last_evaluated_at_unix_nano", sa.BigInteger(), nullable=False),
         sa.Column("clear_since_unix_nano", sa.BigInteger(), nullable=True),
@@ -170,8 +170,8 @@ def upgrade() -> None:
         sa.Column("acknowledged_by", sa.Text(), nullable=True),
         sa.Column("acknowledged_at_unix_nano", sa.BigInteger(), nullable=True),
         sa.Column("ack_comment", sa.Text(), nullable=True),
-        sa.Column("suppressed_by", vitals.db.JsonDocument(), nullable=False),
-        sa.Column("transitions", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("suppressed_by", vitals.kernel.db.JsonDocument(), nullable=False),
+        sa.Column("transitions", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("flapping", sa.Boolean(), nullable=False),
         sa.Column("hysteresis_holds", sa.Integer(), nullable=False),
         sa.Column("flap_holds", sa.Integer(), nullable=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import vitals.db
+import vitals.kernel.db
 
 revision = "c0001"
 down_revision = None
@@ -36,10 +36,10 @@ def upgrade() -> None:
         sa.Column("sum", sa.Float(), nullable=True),
         sa.Column("min", sa.Float(), nullable=True),
         sa.Column("max", sa.Float(), nullable=True),
-        sa.Column("buckets", vitals.db.JsonDocument(), nullable=True),
+        sa.Column("buckets", vitals.kernel.db.JsonDocument(), nullable=True),
         sa.Column("temporality", sa.String(length=12), nullable=True),
-        sa.Column("attributes", vitals.db.JsonDocument(), nullable=False),
-        sa.Column("resource_attributes", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("attributes", vitals.kernel.db.JsonDocument(), nullable=False),
+        sa.Column("resource_attributes", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("scope_name", sa.Text(), nullable=True),
         sa.Column("queue", sa.Text(), nullable=True),
         sa.Column("received_at_unix_nano", sa.BigInteger(), nullable=False),
@@ -97,10 +97,10 @@ def upgrade() -> None:
         sa.Column("event_time_unix_nano", sa.BigInteger(), nullable=False),
         sa.Column("status_code", sa.String(length=8), nullable=False),
         sa.Column("status_message", sa.Text(), nullable=True),
-        sa.Column("attributes", vitals.db.JsonDocument(), nullable=False),
-        sa.Column("resource_attributes", vitals.db.JsonDocument(), nullable=False),
-        sa.Column("events", vitals.db.JsonDocument(), nullable=True),
-        sa.Column("links", vitals.db.JsonDocument(), nullable=True),
+        sa.Column("attributes", vitals.kernel.db.JsonDocument(), nullable=False),
+        sa.Column("resource_attributes", vitals.kernel.db.JsonDocument(), nullable=False),
+        sa.Column("events", vitals.kernel.db.JsonDocument(), nullable=True),
+        sa.Column("links", vitals.kernel.db.JsonDocument(), nullable=True),
         sa.Column("scope_name", sa.Text(), nullable=True),
         sa.Column("hc_workflow", sa.Text(), nullable=True),
         sa.Column("hc_stage", sa.Text(), nullable=True),

@@ -1,7 +1,7 @@
 """``vitals bench queues``: how fast the trace-latency job turns stored spans into queue latency.
 
 Prints figures; asserts nothing. Register as ``"queues": ("collector.queues.bench:queues", ...)``
-in ``vitals/bench.py``.
+in ``vitals/shell/bench.py``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _span(
 def queues(pairs: int, db_url: str | None) -> None:
     """Trace-derived queue latency: spans read and joined per second, and the time to summarise."""
     from collector.tables import spans
-    from vitals.db import create_engine, migrate
+    from vitals.kernel.db import create_engine, migrate
 
     url = db_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
     engine = create_engine(url)

@@ -14,10 +14,10 @@ from collector.queues import names
 from collector.queues.config import PollersConfig, load_pollers
 from collector.queues.poller import Poller, PollResult
 from collector.queues.service import build_pollers
-from vitals.configfile import ConfigError
-from vitals.options import settings_options
-from vitals.settings import Settings
-from vitals.units import format_duration
+from vitals.kernel.configfile import ConfigError
+from vitals.kernel.options import settings_options
+from vitals.kernel.settings import Settings
+from vitals.kernel.units import format_duration
 
 COLUMNS = (
     ("depth", names.DEPTH),

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vitals.configfile import ConfigError, LoadedYaml, load_yaml, validate
-from vitals.units import Duration
+from vitals.kernel.configfile import ConfigError, LoadedYaml, load_yaml, validate
+from vitals.kernel.units import Duration
 
 COLLECTOR_FILE = "collector.yaml"
 

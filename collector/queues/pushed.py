@@ -22,7 +22,7 @@ from collector.queues import names
 from collector.queues.config import OtlpStuckJob
 from collector.queues.points import SCOPE_NAME, point_row
 from collector.queues.stuck import StuckPoint, is_stuck, prune
-from vitals.runtime import MetricPointWriter
+from vitals.kernel.runtime import MetricPointWriter
 
 log = logging.getLogger(__name__)
 

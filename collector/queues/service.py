@@ -1,6 +1,6 @@
 """``vitals serve`` integration: one scheduler job per poller, the OTLP transform, the derived jobs.
 
-``install(ctx)`` is called by ``vitals serve`` (see ``vitals.runtime``). Everything is written
+``install(ctx)`` is called by ``vitals serve`` (see ``vitals.kernel.runtime``). Everything is written
 through ``ctx.write_metric_points`` (the collector's single durable writer).
 """
 
@@ -17,7 +17,7 @@ from collector.queues.pushed import PushedStuckJob, SqlPointReader
 from collector.queues.source import QueueSource, Snapshot
 from collector.queues.trace_latency import SqlSpanReader, TraceLatency
 from collector.queues.transform import QueueMetricTransform
-from vitals.runtime import MetricPointWriter, ServiceContext
+from vitals.kernel.runtime import MetricPointWriter, ServiceContext
 
 log = logging.getLogger(__name__)
 

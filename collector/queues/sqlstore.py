@@ -83,7 +83,7 @@ class SqlStoreSource:
     def __init__(self, config: SqlPoller) -> None:
         from sqlalchemy import create_engine, text
 
-        from vitals.db import normalize_url
+        from vitals.kernel.db import normalize_url
 
         self.config = config
         self.zone = ZoneInfo(config.timezone)

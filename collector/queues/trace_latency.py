@@ -24,7 +24,7 @@ from collector.queues.latency import (
     role_of,
 )
 from collector.queues.points import point_row
-from vitals.runtime import MetricPointWriter
+from vitals.kernel.runtime import MetricPointWriter
 
 log = logging.getLogger(__name__)
 

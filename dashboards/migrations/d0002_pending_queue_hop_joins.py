@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import vitals.db
+import vitals.kernel.db
 
 
 revision = "d0002"

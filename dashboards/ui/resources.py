@@ -14,9 +14,9 @@ from sqlalchemy.engine import Engine
 from dashboards import config as dashboard_config
 from dashboards.catalog import Catalog, load_catalog
 from dashboards.rollup import refresh
-from vitals.configfile import ConfigError
-from vitals.db import create_engine, is_sqlite
-from vitals.settings import Settings
+from vitals.kernel.configfile import ConfigError
+from vitals.kernel.db import create_engine, is_sqlite
+from vitals.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

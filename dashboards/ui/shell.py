@@ -10,7 +10,7 @@ from dashboards.auth import Identity, LoginError, LoginThrottle, check_password,
 from dashboards.config import DashboardConfig
 from dashboards.ui.frame import PAGES, sidebar
 from dashboards.ui.resources import resources
-from vitals.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
 

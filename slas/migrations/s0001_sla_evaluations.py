@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import vitals.db
+import vitals.kernel.db
 
 
 revision = "s0001"
@@ -43,8 +43,8 @@ def upgrade() -> None:
         sa.Column("budget_remaining", sa.Float(), nullable=True),
         sa.Column("time_to_exhaustion_s", sa.Float(), nullable=True),
         sa.Column("at_risk_amount", sa.Float(), nullable=True),
-        sa.Column("burn_rates", vitals.db.JsonDocument(), nullable=False),
-        sa.Column("labels", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("burn_rates", vitals.kernel.db.JsonDocument(), nullable=False),
+        sa.Column("labels", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sla_evaluations")),
         sqlite_autoincrement=True,
     )

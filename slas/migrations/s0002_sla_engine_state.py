@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import vitals.db
+import vitals.kernel.db
 
 
 revision = "s0002"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "sla_cursors",
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("watermark", sa.BigInteger(), nullable=False),
-        sa.Column("seen", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("seen", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("generation", sa.BigInteger(), nullable=False),
         sa.Column("updated_at_unix_nano", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("source", name=op.f("pk_sla_cursors")),
@@ -34,9 +34,9 @@ def upgrade() -> None:
         sa.Column("sla_id", sa.String(length=128), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("state", sa.String(length=12), nullable=False),
-        sa.Column("spans_todo", vitals.db.JsonDocument(), nullable=False),
-        sa.Column("points_todo", vitals.db.JsonDocument(), nullable=False),
-        sa.Column("definition", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("spans_todo", vitals.kernel.db.JsonDocument(), nullable=False),
+        sa.Column("points_todo", vitals.kernel.db.JsonDocument(), nullable=False),
+        sa.Column("definition", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("registered_at_unix_nano", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("sla_id", name=op.f("pk_sla_definitions")),
     )
@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("end_unix_nano", sa.BigInteger(), nullable=True),
         sa.Column("deadline_unix_nano", sa.BigInteger(), nullable=True),
         sa.Column("slice", sa.Text(), nullable=False),
-        sa.Column("labels", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("labels", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("amount", sa.Float(), nullable=True),
         sa.Column("counted_slice", sa.Text(), nullable=True),
         sa.Column("counted_minute_unix_nano", sa.BigInteger(), nullable=True),
@@ -81,7 +81,7 @@ def upgrade() -> None:
         "sla_series",
         sa.Column("sla_id", sa.String(length=128), nullable=False),
         sa.Column("slice", sa.Text(), nullable=False),
-        sa.Column("labels", vitals.db.JsonDocument(), nullable=False),
+        sa.Column("labels", vitals.kernel.db.JsonDocument(), nullable=False),
         sa.Column("first_minute_unix_nano", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("sla_id", "slice", name=op.f("pk_sla_series")),
     )

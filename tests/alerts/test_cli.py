@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from alerts.cli import alerts as alerts_cli
 from alerts.sqlstore import SqlStore
 from tests.alerts.factories import evaluation, insert_evaluations
-from vitals.db import create_engine, migrate
+from vitals.kernel.db import create_engine, migrate
 
 CONFIG = """
 route:

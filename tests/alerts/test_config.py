@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from alerts import config
 from alerts.cli import alerts as alerts_cli
-from vitals.configfile import ConfigError
-from vitals.settings import STARTER_CONFIG_DIR
+from vitals.kernel.configfile import ConfigError
+from vitals.kernel.settings import STARTER_CONFIG_DIR
 
 ALERTMANAGER_EXAMPLE = """
 # Alertmanager's documented example, as its users would paste it.

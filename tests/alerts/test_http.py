@@ -26,8 +26,8 @@ from tests.alerts.factories import evaluation as make_evaluation
 from tests.alerts.factories import insert_evaluations
 from tests.support.fake_slack import interactive_body
 from tests.support.services import free_port
-from vitals.runtime import ServiceContext
-from vitals.settings import Settings
+from vitals.kernel.runtime import ServiceContext
+from vitals.kernel.settings import Settings
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ import pytest
 from alerts.reload import ConfigHolder
 from alerts.store import MemoryStore
 from tests.alerts.harness import FakeClock
-from vitals.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError
 
 GOOD = "route:\n  receiver: a\nreceivers:\n  - name: a\n"
 BETTER = "route:\n  receiver: b\nreceivers:\n  - name: b\n    console_configs: [{}]\n"

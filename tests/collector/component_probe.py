@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import Counter
 
-from vitals.runtime import ServiceContext
+from vitals.kernel.runtime import ServiceContext
 
 
 def rename(row: dict[str, Any]) -> dict[str, Any] | None:

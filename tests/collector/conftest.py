@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from collector.service import Collector
 from tests.collector.harness import running_collector
-from vitals.db import create_engine
+from vitals.kernel.db import create_engine
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from collector.config import load_collector_config
 from collector.service import Collector, CollectorThread, ServeOptions
 from collector.tables import spans
 from tests.support.services import free_port
-from vitals.settings import Settings
+from vitals.kernel.settings import Settings
 
 SECRET = "collector-tests-hash-secret-0123"
 
@@ -55,7 +56,8 @@ def running_collector(
     env = {"VITALS_HASH_SECRET": SECRET, **(environ or {})}
     directory = config_dir(tmp_path, collector_yaml)
     config = load_collector_config(directory, env)
-    options = ServeOptions(http_port=0, grpc_port=0, components=tuple(components), shutdown_timeout=10)
+    modules = tuple(importlib.import_module(name) for name in components)
+    options = ServeOptions(http_port=0, grpc_port=0, components=modules, shutdown_timeout=10)
     thread = CollectorThread(Collector(Settings(db_url, directory), config, options, env))
     collector = thread.start()
     try:

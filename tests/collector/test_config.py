@@ -9,8 +9,8 @@ import pytest
 from collector.config import CollectorConfig, hash_secret, load_collector_config
 from collector.phi import ALL_KEY_DETECTORS, ALL_VALUE_DETECTORS
 from collector.service import ServeOptions, StartupError, check_exposure, is_loopback
-from vitals.configfile import ConfigError
-from vitals.settings import default_config_dir
+from vitals.kernel.configfile import ConfigError
+from vitals.kernel.settings import default_config_dir
 
 TOKEN = "t0ken-for-the-billing-system"
 

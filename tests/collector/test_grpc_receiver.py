@@ -25,7 +25,7 @@ from collector.tables import metric_points, spans
 from tests.collector.harness import SECRET, get, metric_value, running_collector, span_count, wait_until
 from tests.collector.otlp import span, trace_request
 from tests.collector.test_http_receiver import CountingExporter
-from vitals.db import create_engine
+from vitals.kernel.db import create_engine
 
 pytestmark = pytest.mark.e2e
 

@@ -29,7 +29,7 @@ from collector.service import Collector
 from collector.tables import metric_points, span_keys, spans
 from tests.collector.harness import SECRET, get, metric_value, post, running_collector, span_count, wait_until
 from tests.collector.otlp import span, trace_request
-from vitals.db import create_engine
+from vitals.kernel.db import create_engine
 
 pytestmark = pytest.mark.e2e
 

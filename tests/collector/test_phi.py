@@ -20,7 +20,7 @@ from sqlalchemy import text
 from collector.redaction import hash_key
 from tests.collector.harness import SECRET, post, served
 from tests.collector.test_http_receiver import CountingExporter
-from vitals.db import create_engine
+from vitals.kernel.db import create_engine
 
 pytestmark = pytest.mark.e2e
 

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from collector.cli import serve
 from collector.tables import metric_points, spans
 from tests.collector.harness import child_pids, get, post, running_collector, served, wait_until
 from tests.collector.otlp import gauge_request, span, trace_request
-from vitals.db import create_engine
+from vitals.kernel.db import create_engine
+from vitals.shell.serve import serve
 
 
 def test_help_documents_every_option_and_variable() -> None:
@@ -66,7 +66,7 @@ def test_unknown_components_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_components_get_the_whole_service_context(sqlite_url: str, tmp_path: Path) -> None:
-    components = ["tests.collector.component_probe", "tests.collector.component_not_written_yet"]
+    components = ["tests.collector.component_probe"]
     with running_collector(sqlite_url, tmp_path, components=components) as running:
         base = f"http://127.0.0.1:{running.http_port}"
         assert get(f"{base}/probe") == (200, b"engine=sqlite")

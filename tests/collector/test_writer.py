@@ -21,7 +21,7 @@ from collector.writer import Done, GroupCommitWriter, StoreError, WriterClosed, 
 from collector.writer_process import ProcessWriter
 from tests.collector.harness import wait_until
 from tests.collector.otlp import T0, span, trace_request
-from vitals.db import create_engine, migrate
+from vitals.kernel.db import create_engine, migrate
 
 
 def batch(n: int = 1, name: str = "op") -> WriteBatch:

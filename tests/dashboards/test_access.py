@@ -18,7 +18,7 @@ from dashboards.auth import (
 )
 from dashboards.config import DashboardConfig, Oidc, User, load
 from tests.dashboards.conftest import PAGES, Store, no_exceptions, open_page, texts
-from vitals.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError
 
 CFO_HASH = hash_password("cash-is-king", rounds=4)
 ENG_HASH = hash_password("pager-duty", rounds=4)

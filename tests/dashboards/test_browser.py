@@ -26,7 +26,7 @@ from dashboards.catalog import load_catalog
 from dashboards.rollup import refresh
 from tests.dashboards import estate
 from tests.support.services import free_port
-from vitals.db import create_engine, migrate
+from vitals.kernel.db import create_engine, migrate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from dashboards import cli
 from dashboards.tables import span_rollups
 from tests.dashboards import estate
-from vitals.cli import main
+from vitals.shell.cli import main
 
 
 def test_hash_password_from_stdin_prints_a_verifiable_hash() -> None:
@@ -86,7 +86,7 @@ def test_dashboard_runs_streamlit_with_the_store_and_config_passed_through(
     assert "--server.headless=true" in argv and "--browser.gatherUsageStats=false" in argv
     assert env["VITALS_DB"] == sqlite_url and env["VITALS_CONFIG"] == str(tmp_path)
     assert "without users" in result.stderr  # listening beyond loopback with no login
-    from vitals.db import create_engine, current_heads
+    from vitals.kernel.db import create_engine, current_heads
 
     assert "d0002" in current_heads(create_engine(sqlite_url))  # the newest dashboards migration
 
@@ -104,10 +104,11 @@ def test_serve_component_folds_new_telemetry(sqlite_engine: Engine, sqlite_url: 
     from prometheus_client import CollectorRegistry
 
     from dashboards import service
-    from vitals.runtime import COMPONENT_MODULES, ServiceContext
-    from vitals.settings import Settings
+    from vitals.kernel.runtime import ServiceContext
+    from vitals.kernel.settings import Settings
+    from vitals.shell.serve import COMPONENTS
 
-    assert "dashboards.service" in COMPONENT_MODULES
+    assert COMPONENTS["dashboards"] == "dashboards.service"
     config = estate.write_config(tmp_path / "config")
     est = estate.build(sqlite_engine, time.time())
     registry = CollectorRegistry()

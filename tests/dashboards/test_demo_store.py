@@ -28,8 +28,8 @@ from dashboards.tables import rollup_state
 from slas.tables import sla_evaluations, sla_minutes
 from tests.dashboards.conftest import PAGES, no_exceptions
 from tests.support.services import free_port
-from vitals.db import create_engine
-from vitals.settings import STARTER_CONFIG_DIR
+from vitals.kernel.db import create_engine
+from vitals.kernel.settings import STARTER_CONFIG_DIR
 
 pytestmark = pytest.mark.e2e
 NS = 1_000_000_000

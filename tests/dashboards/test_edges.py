@@ -157,7 +157,7 @@ def test_a_child_of_its_producer_is_counted_once_whatever_the_order(engine: Engi
 
 def test_batches_of_one_and_one_batch_give_the_same_edges(sqlite_url: str) -> None:
     """Consumers stored before and after their producers, folded span by span or all at once."""
-    from vitals.db import create_engine, migrate
+    from vitals.kernel.db import create_engine, migrate
 
     stores = []
     for name in ("one.db", "all.db"):

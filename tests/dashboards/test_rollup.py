@@ -54,7 +54,7 @@ def test_span_rollups_count_every_span_once_in_both_resolutions(engine: Engine) 
 
 
 def test_small_batches_and_one_batch_give_the_same_rollups(sqlite_url: str, tmp_path: object) -> None:
-    from vitals.db import create_engine, migrate
+    from vitals.kernel.db import create_engine, migrate
 
     first = create_engine(sqlite_url)
     migrate(first)

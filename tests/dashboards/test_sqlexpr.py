@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Float, Integer, MetaData, Table, func, select
 
 from dashboards.sqlexpr import fetch_tuples
-from vitals.db import create_engine
+from vitals.kernel.db import create_engine
 
 
 def test_fetch_tuples_binds_parameters_and_returns_the_rows(store_url: str) -> None:

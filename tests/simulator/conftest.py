@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests.support.services import free_port
-from vitals.db import create_engine
+from vitals.kernel.db import create_engine
 
 
 @dataclass

@@ -19,7 +19,7 @@ from simulator.incidents import compile_effects
 from simulator.model import NS, SpanSpec
 from simulator.scenario import load_scenario
 from simulator.workflows import STREAM_BY_NAME
-from vitals.settings import STARTER_CONFIG_DIR
+from vitals.kernel.settings import STARTER_CONFIG_DIR
 
 CHICAGO = ZoneInfo("America/Chicago")
 

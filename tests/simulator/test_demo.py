@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from tests.simulator.conftest import ready, wait_for
 from tests.support.services import free_port, port_open
-from vitals.db import create_engine
+from vitals.kernel.db import create_engine
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from vitals.demo import ConsoleFilter
+from vitals.shell.demo import ConsoleFilter
 
 
 def test_alerts_with_their_details_and_problems_reach_the_console_noise_does_not() -> None:

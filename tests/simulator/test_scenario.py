@@ -7,7 +7,7 @@ import pytest
 
 from simulator.calendar import ZONE
 from simulator.scenario import GROUND_TRUTH, load_scenario, parse_at, parse_scenario
-from vitals.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError
 
 NOW = datetime(2025, 3, 12, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Chicago (CDT)
 

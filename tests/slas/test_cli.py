@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from slas.tables import sla_evaluations, sla_minutes
 from tests.slas.helpers import HOUR, MIN, T0, Timeline
 from tests.slas.test_store import store_spans
-from vitals.cli import main
+from vitals.shell.cli import main
 
 GL = """\
 slas:

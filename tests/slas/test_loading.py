@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from slas.loading import load_sla_path, load_slas
-from vitals.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError
 
 HOURS = """\
 time_intervals:

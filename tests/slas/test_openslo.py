@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from slas.loading import load_sla_path
 from slas.openslo import convert_openslo
-from vitals.cli import main
-from vitals.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError
+from vitals.shell.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openslo"
 UPSTREAM = sorted(p for p in FIXTURES.rglob("*.yaml") if "vitals" not in p.parts)

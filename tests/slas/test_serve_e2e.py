@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from slas.tables import sla_evaluations
 from tests.support.services import free_port
-from vitals.db import create_engine
+from vitals.kernel.db import create_engine
 
 GL = """\
 evaluation: {interval: 1s}

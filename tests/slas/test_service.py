@@ -18,8 +18,8 @@ from slas.service import JOB_ID, SlaService, install
 from slas.tables import sla_evaluations
 from tests.slas.helpers import HOUR, MIN, Clock, Timeline
 from tests.slas.test_store import store_spans
-from vitals.runtime import ServiceContext
-from vitals.settings import Settings
+from vitals.kernel.runtime import ServiceContext
+from vitals.kernel.settings import Settings
 
 GL = """\
 slas:

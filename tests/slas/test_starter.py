@@ -16,7 +16,7 @@ from slas.backtest import replay
 from slas.loading import load_slas
 from slas.records import PointRecord, SpanRecord
 from slas.source import MemoryTelemetrySource
-from vitals.settings import STARTER_CONFIG_DIR
+from vitals.kernel.settings import STARTER_CONFIG_DIR
 
 if TYPE_CHECKING:  # imported at run time with importorskip, below
     from simulator.scenario import ExpectedEffect

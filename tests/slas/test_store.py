@@ -155,7 +155,7 @@ def test_lag_objects_persist_and_are_swept_when_due(engine: Engine) -> None:
 
 @pytest.mark.postgres
 def test_postgres_concurrent_writers_committing_out_of_order(pg_url: str) -> None:
-    from vitals.db import create_engine, migrate
+    from vitals.kernel.db import create_engine, migrate
 
     db = create_engine(pg_url)
     migrate(db)

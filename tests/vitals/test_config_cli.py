@@ -4,9 +4,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from vitals.cli import main
-from vitals.config_cli import check_config_dir
-from vitals.settings import STARTER_CONFIG_DIR
+from vitals.kernel.settings import STARTER_CONFIG_DIR
+from vitals.shell.cli import main
+from vitals.shell.config_cli import check_config_dir
 
 
 def test_the_starter_config_is_valid() -> None:

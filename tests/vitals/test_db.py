@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
-from vitals.db import create_engine, current_heads, load_all_tables, migrate, normalize_url
+from vitals.kernel.db import create_engine, current_heads, load_all_tables, migrate, normalize_url
 
 
 def test_migrate_creates_every_declared_table_and_is_idempotent(engine: Engine) -> None:

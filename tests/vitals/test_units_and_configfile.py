@@ -3,8 +3,15 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from vitals.configfile import ConfigError, parse_yaml, validate
-from vitals.units import Duration, Fraction, format_duration, parse_duration, parse_fraction, parse_size
+from vitals.kernel.configfile import ConfigError, parse_yaml, validate
+from vitals.kernel.units import (
+    Duration,
+    Fraction,
+    format_duration,
+    parse_duration,
+    parse_fraction,
+    parse_size,
+)
 
 
 @pytest.mark.parametrize(

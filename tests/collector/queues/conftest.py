@@ -18,7 +18,7 @@ from collector.tables import metric_points
 
 class StoreWriter:
     """Inserts ``metric_points`` rows, keeping the first of duplicate (series_id, time) like the
-    collector's durable writer promises (``vitals.runtime.MetricPointWriter``)."""
+    collector's durable writer promises (``vitals.kernel.runtime.MetricPointWriter``)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

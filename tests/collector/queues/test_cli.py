@@ -11,7 +11,7 @@ import redis
 from click.testing import CliRunner
 
 from tests.support.services import free_port, require
-from vitals.cli import main
+from vitals.shell.cli import main
 
 
 def run(*args: str) -> tuple[int, str, str]:

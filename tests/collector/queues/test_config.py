@@ -11,7 +11,7 @@ from collector.queues.config import (
     SqlPoller,
     load_pollers,
 )
-from vitals.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError
 
 FULL = """\
 receivers: {http: 4318}   # another engineer's section: left alone

@@ -17,7 +17,7 @@ from collector.queues.poller import Poller
 from collector.queues.rabbitmq import rabbitmq_source
 from tests.collector.queues.conftest import ManualClock, StoreWriter, stored
 from tests.support.services import require
-from vitals.settings import STARTER_CONFIG_DIR
+from vitals.kernel.settings import STARTER_CONFIG_DIR
 
 pytestmark = pytest.mark.brokers
 

@@ -23,7 +23,7 @@ from opentelemetry.sdk.resources import Resource
 from collector.queues import names
 from tests.collector.queues.conftest import stored, wait_for
 from tests.support.services import free_port, require
-from vitals.db import create_engine
+from vitals.kernel.db import create_engine
 
 pytestmark = [pytest.mark.e2e, pytest.mark.brokers]
 

@@ -17,8 +17,8 @@ from collector.queues import names, service
 from collector.queues.transform import QueueMetricTransform
 from tests.collector.queues.conftest import StoreWriter, stored, wait_for
 from tests.support.services import free_port, require
-from vitals.runtime import ServiceContext
-from vitals.settings import Settings
+from vitals.kernel.runtime import ServiceContext
+from vitals.kernel.settings import Settings
 
 
 def context(engine: Engine, config_dir: Path) -> ServiceContext:

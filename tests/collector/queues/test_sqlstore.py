@@ -17,7 +17,7 @@ from collector.queues.poller import Poller, PollResult
 from collector.queues.sqlstore import SqlStoreSource
 from tests.collector.queues.conftest import ManualClock
 from tests.support.services import free_port, mariadb_database, postgres_database
-from vitals.db import normalize_url
+from vitals.kernel.db import normalize_url
 
 # Channels and their connector messages; status 'Q' = queued for the destination, 'S' = sent.
 SCHEMA = [

@@ -17,16 +17,16 @@ from vitals import __version__
 
 #: command name -> "module:attribute" of the click command or group.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "serve": ("collector.cli:serve", "Run the collector: OTLP receivers, SLA evaluation, alerting."),
-    "demo": ("vitals.demo:demo", "Start everything with a synthetic health system (the main job)."),
+    "serve": ("vitals.shell.serve:serve", "Run the collector: OTLP receivers, SLA evaluation, alerting."),
+    "demo": ("vitals.shell.demo:demo", "Start everything with a synthetic health system (the main job)."),
     "simulate": ("simulator.cli:simulate", "Emit synthetic health-system telemetry over OTLP."),
     "sla": ("slas.cli:sla", "Check, report, back-test and import SLA files."),
     "alerts": ("alerts.cli:alerts", "Alert routing tests, acknowledgements and silences."),
     "dashboard": ("dashboards.cli:dashboard", "Run the Streamlit dashboard."),
     "queues": ("collector.queues.cli:queues", "Poll queue brokers once and print what they hold."),
-    "bench": ("vitals.bench:bench", "Benchmarks that print figures."),
-    "config": ("vitals.config_cli:config", "Create and validate a config directory."),
-    "db": ("vitals.db_cli:db", "Inspect and upgrade the store's schema."),
+    "bench": ("vitals.shell.bench:bench", "Benchmarks that print figures."),
+    "config": ("vitals.shell.config_cli:config", "Create and validate a config directory."),
+    "db": ("vitals.shell.db_cli:db", "Inspect and upgrade the store's schema."),
 }
 
 

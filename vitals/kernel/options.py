@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from vitals.settings import ENV_CONFIG, ENV_DB, Settings, default_db_url
+from vitals.kernel.settings import ENV_CONFIG, ENV_DB, Settings, default_db_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 

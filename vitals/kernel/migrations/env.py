@@ -1,10 +1,10 @@
-"""Alembic environment: runs on the connection ``vitals.db.migrate`` hands over."""
+"""Alembic environment: runs on the connection ``vitals.kernel.db.migrate`` hands over."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from vitals.db import load_all_tables
+from vitals.kernel.db import load_all_tables
 
 target_metadata = load_all_tables()
 connection = context.config.attributes["connection"]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
     from sqlalchemy.engine import Engine
 
-    from vitals.settings import Settings
+    from vitals.kernel.settings import Settings
 
 
 #: Writes rows of ``metric_points`` (column name -> value) through the collector's durable writer;
@@ -53,15 +53,12 @@ class ServiceContext:
 
 
 class Component(Protocol):
-    """A module with an ``install`` function (``slas.service``, ``alerts.service``, ...)."""
+    """A module with an ``install`` function (``slas.service``, ``alerts.service``, ...).
+
+    ``vitals.shell.serve`` chooses the components and hands them to the collector, which installs
+    them in that order; no component looks another up by name.
+    """
+
+    __name__: str
 
     def install(self, ctx: ServiceContext) -> None: ...
-
-
-#: Installed by ``vitals serve`` in this order, each only if its module exists.
-COMPONENT_MODULES: tuple[str, ...] = (
-    "collector.queues.service",
-    "slas.service",
-    "alerts.service",
-    "dashboards.service",
-)

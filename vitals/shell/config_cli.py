@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from vitals.configfile import ConfigError
-from vitals.options import settings_options
-from vitals.settings import STARTER_CONFIG_DIR, Settings
+from vitals.kernel.configfile import ConfigError
+from vitals.kernel.options import settings_options
+from vitals.kernel.settings import STARTER_CONFIG_DIR, Settings
 
 #: (what is checked, "module:function" taking the config directory)
 CHECKS: tuple[tuple[str, str], ...] = (

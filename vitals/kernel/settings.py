@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DB_PATH = Path(".vitals") / "vitals.db"
-STARTER_CONFIG_DIR = Path(__file__).resolve().parent / "starter"
+STARTER_CONFIG_DIR = Path(__file__).resolve().parent.parent / "starter"
 
 ENV_DB = "VITALS_DB"
 ENV_CONFIG = "VITALS_CONFIG"

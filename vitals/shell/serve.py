@@ -1,8 +1,14 @@
-"""``vitals serve``: run the collector and the components that plug into it."""
+"""``vitals serve``: assemble one process from the collector and the components that plug into it.
+
+The collector owns the listeners and the durable writer; this module, not the collector, decides
+which components run beside it and in what order. Components are imported here only when chosen,
+so a process started with ``--components none`` loads none of them.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import sys
 
@@ -10,12 +16,48 @@ import click
 
 from collector.config import load_collector_config
 from collector.service import Collector, ServeOptions, StartupError
-from vitals.configfile import ConfigError
-from vitals.options import settings_options
-from vitals.runtime import COMPONENT_MODULES
-from vitals.settings import Settings
+from vitals.kernel.configfile import ConfigError
+from vitals.kernel.options import settings_options
+from vitals.kernel.runtime import Component
+from vitals.kernel.settings import Settings
 
 log = logging.getLogger("vitals.serve")
+
+#: Component name (as --components takes it) -> its module, installed in this order.
+COMPONENTS: dict[str, str] = {
+    "queues": "collector.queues.service",
+    "slas": "slas.service",
+    "alerts": "alerts.service",
+    "dashboards": "dashboards.service",
+}
+
+
+def choose_components(value: str) -> tuple[str, ...]:
+    """The component names that ``--components`` asks for, in installation order."""
+    chosen = value.strip().lower()
+    if chosen == "all":
+        return tuple(COMPONENTS)
+    if chosen == "none":
+        return ()
+    # Accept the module names that earlier releases documented (``slas.service``) too.
+    by_module = {module: name for name, module in COMPONENTS.items()}
+    asked = [part.strip() for part in chosen.split(",") if part.strip()]
+    names = {by_module.get(part, part) for part in asked}
+    unknown = sorted(names - set(COMPONENTS))
+    if unknown:
+        raise click.BadParameter(
+            f"unknown component(s) {', '.join(unknown)}; choose from {', '.join(COMPONENTS)}",
+            param_hint="--components",
+        )
+    return tuple(name for name in COMPONENTS if name in names)
+
+
+def load_components(names: tuple[str, ...]) -> tuple[Component, ...]:
+    loaded: list[Component] = []
+    for name in names:
+        module: Component = importlib.import_module(COMPONENTS[name])
+        loaded.append(module)
+    return tuple(loaded)
 
 
 @click.command(context_settings={"max_content_width": 110})
@@ -58,7 +100,7 @@ log = logging.getLogger("vitals.serve")
     show_default=True,
     metavar="LIST",
     help="Comma-separated components to run next to the collector, or 'all' or 'none' (env "
-    f"VITALS_COMPONENTS). Available: {', '.join(COMPONENT_MODULES)}.",
+    f"VITALS_COMPONENTS). Available: {', '.join(COMPONENTS)}.",
 )
 @click.option(
     "--shutdown-timeout",
@@ -102,17 +144,7 @@ def serve(
         config = load_collector_config(settings.config_dir)
     except ConfigError as exc:
         raise click.ClickException(f"invalid collector config:\n{exc}") from exc
-    chosen = components.strip().lower()
-    wanted: tuple[str, ...] | None
-    if chosen == "all":
-        wanted = None
-    elif chosen == "none":
-        wanted = ()
-    else:
-        wanted = tuple(part.strip() for part in components.split(",") if part.strip())
-        unknown = sorted(set(wanted) - set(COMPONENT_MODULES))
-        if unknown:
-            raise click.BadParameter(f"unknown component(s) {', '.join(unknown)}", param_hint="--components")
+    wanted = load_components(choose_components(components))
     options = ServeOptions(
         host=host,
         http_port=http_port,

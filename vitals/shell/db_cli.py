@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from vitals.db import SCHEMA_PACKAGES, _alembic_config, create_engine, current_heads, migrate
-from vitals.options import settings_options
-from vitals.settings import Settings
+from vitals.kernel.db import _alembic_config, create_engine, current_heads, migrate, schema_packages
+from vitals.kernel.options import settings_options
+from vitals.kernel.settings import Settings
 
 
 @click.group()
@@ -38,7 +38,7 @@ def current(settings: Settings) -> None:
 
 @db.command()
 @click.option(
-    "--package", type=click.Choice(SCHEMA_PACKAGES), required=True, help="Branch that owns the tables."
+    "--package", type=click.Choice(schema_packages()), required=True, help="Branch that owns the tables."
 )
 @click.option("-m", "--message", required=True, help="What the migration does.")
 @click.option("--rev-id", required=True, help="Revision id, e.g. s0002 (package initial + number).")

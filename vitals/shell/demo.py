@@ -27,7 +27,7 @@ from typing import Any
 
 import click
 
-from vitals.settings import Settings
+from vitals.kernel.settings import Settings
 
 DEMO_DB_PATH = Path(".vitals") / "demo.db"
 LOG_DIR = Path(".vitals") / "demo-logs"
@@ -74,7 +74,7 @@ def _fresh_demo_store(db: str | None) -> str:
         return f"sqlite:///{DEMO_DB_PATH}"
     from sqlalchemy import inspect, text
 
-    from vitals.db import create_engine
+    from vitals.kernel.db import create_engine
 
     engine = create_engine(db)
     try:

@@ -1,13 +1,16 @@
 """The store: one SQLAlchemy engine factory and one schema for SQLite and PostgreSQL.
 
 Every package declares its tables on the shared ``metadata`` below and owns an Alembic branch
-of migrations (``<package>/migrations/``); ``migrate`` applies all branches' heads. SQLite gets
+of migrations (``<package>/migrations/``); ``migrate`` applies all branches' heads. The kernel names
+no component: the packages that own tables register under the ``vitals.schema`` entry-point group
+(``pyproject.toml``), so an installation's schema is whatever its installed components declare. SQLite gets
 WAL mode so the dashboard and the SLA engine read while the collector writes.
 """
 
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +30,21 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-#: Packages whose ``tables`` module declares tables and whose ``migrations`` folder holds a branch.
-SCHEMA_PACKAGES: tuple[str, ...] = ("collector", "slas", "alerts", "dashboards")
+#: The entry-point group naming packages whose ``tables`` module declares tables and whose
+#: ``migrations`` folder holds a branch.
+SCHEMA_ENTRY_POINTS = "vitals.schema"
+
+
+def schema_packages() -> tuple[str, ...]:
+    """The installed packages that own tables, in a stable order."""
+    found = {ep.value for ep in entry_points(group=SCHEMA_ENTRY_POINTS)}
+    if not found:
+        raise RuntimeError(
+            f"no package registers the {SCHEMA_ENTRY_POINTS!r} entry points: install Vitals "
+            "(pip install -e .) rather than running it from an uninstalled checkout"
+        )
+    return tuple(sorted(found))
+
 
 #: Auto-incrementing 64-bit id; SQLite needs INTEGER for a rowid alias.
 BigIntId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
@@ -119,7 +135,7 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
 
 def load_all_tables() -> MetaData:
     """Import every package's ``tables`` module so ``metadata`` knows the whole schema."""
-    for package in SCHEMA_PACKAGES:
+    for package in schema_packages():
         try:
             importlib.import_module(f"{package}.tables")
         except ModuleNotFoundError as exc:  # a package that declares no tables yet
@@ -135,7 +151,7 @@ def _alembic_config(connection: Connection) -> Any:
     cfg = Config()
     cfg.set_main_option("script_location", str(root / "migrations"))
     locations = []
-    for package in SCHEMA_PACKAGES:
+    for package in schema_packages():
         module = importlib.import_module(package)
         versions = Path(next(iter(module.__path__))) / "migrations"
         if versions.is_dir():
