@@ -15,7 +15,7 @@ from collector.tables import metric_points, spans
 from tests.collector.harness import child_pids, get, post, running_collector, served, wait_until
 from tests.collector.otlp import gauge_request, span, trace_request
 from vitals.kernel.db import create_engine
-from vitals.shell.serve import serve
+from vitals.shell.serve import choose_components, load_components, serve
 
 
 def test_help_documents_every_option_and_variable() -> None:
@@ -59,9 +59,19 @@ def test_an_invalid_config_stops_the_start_with_its_location(tmp_path: Path) -> 
 
 
 def test_unknown_components_are_refused(tmp_path: Path) -> None:
-    result = CliRunner().invoke(serve, ["--config", str(tmp_path), "--components", "slas.service,nope"])
+    result = CliRunner().invoke(serve, ["--config", str(tmp_path), "--components", "slas,nope"])
     assert result.exit_code == 2
     assert "unknown component(s) nope" in result.output
+
+
+def test_components_are_chosen_by_the_shell_in_installation_order() -> None:
+    assert choose_components("all") == ("queues", "slas", "alerts", "dashboards")
+    assert choose_components("none") == ()
+    # Order is the shell's, not the command line's; module names from earlier releases still work.
+    assert choose_components("dashboards, slas.service") == ("slas", "dashboards")
+    loaded = load_components(("slas", "alerts"))
+    assert [module.__name__ for module in loaded] == ["slas.service", "alerts.service"]
+    assert all(callable(module.install) for module in loaded)
 
 
 @pytest.mark.e2e

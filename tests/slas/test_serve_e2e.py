@@ -78,7 +78,7 @@ def test_serve_evaluates_collected_spans_and_report_agrees(tmp_path: Path) -> No
             "--grpc-port",
             str(grpc_port),
             "--components",
-            "slas.service",
+            "slas",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -33,7 +33,7 @@ DEMO_DB_PATH = Path(".vitals") / "demo.db"
 LOG_DIR = Path(".vitals") / "demo-logs"
 READY_TIMEOUT_S = 90.0
 #: What runs beside the collector during the back-fill: everything but the evaluators.
-BACKFILL_COMPONENTS = ("collector.queues.service", "dashboards.service")
+BACKFILL_COMPONENTS = ("queues", "dashboards")
 
 #: Collector warnings that are production advice, not news, on a throwaway local demo.
 _DEMO_NOISE = (

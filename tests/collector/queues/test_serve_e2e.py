@@ -43,7 +43,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     )
     db = f"sqlite:///{tmp_path / 'vitals.db'}"
     port = free_port()
-    env = {**os.environ, "VITALS_COMPONENTS": "collector.queues.service", "VITALS_HASH_SECRET": "test-secret"}
+    env = {**os.environ, "VITALS_COMPONENTS": "queues", "VITALS_HASH_SECRET": "test-secret"}
     process = subprocess.Popen(
         [
             sys.executable,
