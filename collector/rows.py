@@ -153,17 +153,6 @@ def series_id(
     return hashlib.sha256(identity).hexdigest()[:32]
 
 
-def optional_float(value: Any) -> float | None:
-    """A number column's value from loosely typed input (attributes, broker stats): None when it
-    is missing, not a number, or a boolean (``True`` is not an amount)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _json_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -231,6 +220,5 @@ __all__ = [
     "json_object",
     "metric_row_tuple",
     "metric_rows",
-    "optional_float",
     "series_id",
 ]

@@ -17,7 +17,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from collector.attributes import attributes, clean_text, json_text
 from collector.redaction import HASHED_KEY_PREFIX, Redactor
 from collector.rejections import Rejections
-from collector.rows import Row, WriteBatch, optional_float
+from collector.rows import Row, WriteBatch
+from vitals.kernel.units import optional_float
 
 KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 STATUS_CODES = ("unset", "ok", "error")

@@ -22,7 +22,8 @@ from typing import Any
 
 import click
 
-from dashboards.benchstore import NS, SLA_FILE, StoreInfo, build_store
+from dashboards.benchstore import SLA_FILE, StoreInfo, build_store
+from vitals.kernel.units import NS
 
 # --------------------------------------------------------------------------- measuring
 

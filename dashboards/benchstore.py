@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from collector.rows import METRIC_COLUMNS, SPAN_COLUMNS, SPAN_KEY_COLUMNS, SPAN_LIFTED_ATTRIBUTES
+from vitals.kernel.units import NS
 
-NS = 1_000_000_000
 _LIFTED = tuple(SPAN_LIFTED_ATTRIBUTES.values())  # the hc_* and messaging columns
 SPANS_PER_DAY = 333_000
 FACILITIES = ("north-campus", "south-campus", "lakeside-asc")

@@ -36,9 +36,10 @@ from dashboards.folds import lag as lag_fold
 from dashboards.folds import metrics as metrics_fold
 from dashboards.folds import spans as spans_fold
 from dashboards.folds.edges import DEFAULT_EDGE_TIMING, EdgeTiming
-from dashboards.sqlexpr import NS, insert_for
+from dashboards.sqlexpr import insert_for
 from dashboards.tables import lag_objects, metric_rollups, rollup_state
 from vitals.kernel.db import is_sqlite
+from vitals.kernel.units import NS
 
 log = logging.getLogger(__name__)
 

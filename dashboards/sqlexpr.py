@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-NS = 1_000_000_000
+from vitals.kernel.units import NS
 
 #: Status codes as OTLP receivers write them (lower-cased enum names or numbers).
 ERROR_STATUSES = ("error", "status_code_error", "2")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-NS = 1_000_000_000
+from vitals.kernel.units import NS
 
 PRESETS: dict[str, tuple[str, int]] = {
     "1h": ("Last hour", 3600),

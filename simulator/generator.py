@@ -19,9 +19,10 @@ from simulator.calendar import rate_factor
 from simulator.estate import FACILITIES, QUEUES, STREAM_VOLUMES, Facility
 from simulator.ids import poisson, stream_rng
 from simulator.incidents import Effects
-from simulator.model import NS, Item, MetricSpec, SpanSpec
+from simulator.model import Item, MetricSpec, SpanSpec
 from simulator.queues import QueueModel
 from simulator.workflows import STREAMS, Context, Journey, Stream
+from vitals.kernel.units import NS
 
 SLOT_S = 900
 SLOT_NS = SLOT_S * NS

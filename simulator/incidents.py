@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from simulator.model import NS
 from simulator.scenario import (
     AdtSilence,
     ChargeInterfaceStall,
@@ -22,6 +21,7 @@ from simulator.scenario import (
     InventorySyncDelay,
     Scenario,
 )
+from vitals.kernel.units import NS
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,6 @@ SpanKindName = Literal["internal", "server", "client", "producer", "consumer"]
 AttributeValue = str | int | float | bool
 Attributes = Mapping[str, AttributeValue]
 
-NS = 1_000_000_000
-
 
 class EventSpec(NamedTuple):
     name: str
@@ -68,7 +66,6 @@ class QueueHop(NamedTuple):
 Item = SpanSpec | MetricSpec
 
 __all__ = [
-    "NS",
     "AttributeValue",
     "Attributes",
     "EventSpec",

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from simulator.estate import BROKER, ENGINE, QUEUES
-from simulator.model import NS, MetricSpec, QueueHop
+from simulator.model import MetricSpec, QueueHop
+from vitals.kernel.units import NS
 
 UNITS = {
     "queue.depth": "{message}",

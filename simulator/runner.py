@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from simulator.emitter import Sink
 from simulator.generator import Generator
 from simulator.incidents import compile_effects
-from simulator.model import NS, SpanSpec
+from simulator.model import SpanSpec
 from simulator.progress import Progress
 from simulator.scenario import Scenario
+from vitals.kernel.units import NS
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 from slas.evaluate import evaluate_scored, horizon_minutes, scored_range
 from slas.lag import LagObject, classify
-from slas.localtime import MINUTE_NS
 from slas.model import Evaluation
 from slas.processing import Batch, Processor
 from slas.scoring import Scored, lookback_minutes, score
 from slas.series import MinuteSeries, RawMinutes
 from slas.source import TelemetrySource
 from slas.spec import SLA
+from vitals.kernel.units import MINUTE_NS
 
 __all__ = ["Alert", "Episode", "SliceReplay", "Transition", "replay"]
 

@@ -29,12 +29,11 @@ from slas.loading import SlaConfig
 from slas.service import engine_from, load_config_dir
 from vitals.kernel.db import create_engine, migrate
 from vitals.kernel.settings import STARTER_CONFIG_DIR
+from vitals.kernel.units import MINUTE_NS, NS
 
 __all__ = ["sla"]
 
-NS = 1_000_000_000
 _LIFTED = tuple(SPAN_LIFTED_ATTRIBUTES.values())  # the hc_* and messaging columns
-MINUTE_NS = 60 * NS
 FACILITIES = (("north-campus", 1.0), ("south-campus", 0.7), ("lakeside-asc", 0.25))
 SERVICE_LINES = ("cardiology", "orthopedics", "general-surgery", "emergency", "oncology", "imaging")
 QUEUES = ("adt-inbound", "charges-outbound", "claims-outbound", "gl-postings", "inventory-sync")

@@ -18,15 +18,13 @@ from slas.report import parse_time, replay_json, replay_text, report_json, repor
 from vitals.kernel.configfile import ConfigError
 from vitals.kernel.options import settings_options
 from vitals.kernel.settings import Settings
-from vitals.kernel.units import parse_duration
+from vitals.kernel.units import NS, parse_duration
 
 if TYPE_CHECKING:
     from slas.engine import SlaEngine
     from slas.model import Evaluation
 
 __all__ = ["sla"]
-
-NS = 1_000_000_000
 
 
 def _fail(message: str) -> None:

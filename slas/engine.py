@@ -17,7 +17,6 @@ from typing import Literal
 
 from slas.evaluate import evaluate_sla, horizon_minutes, raw_range
 from slas.lag import LagObject
-from slas.localtime import MINUTE_NS
 from slas.model import Evaluation
 from slas.processing import Batch, Processor
 from slas.series import MinuteSeries
@@ -26,12 +25,12 @@ from slas.spec import SLA, EvaluationSettings, FreshnessSli, LagSli, LatencySli,
 from slas.state import Commit, Definition, StoredObject
 from slas.store import StateStore
 from slas.watermark import Cursor
+from vitals.kernel.units import MINUTE_NS, NS
 
 __all__ = ["SlaEngine", "StepResult", "TickResult", "selectors_of"]
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], int]
-NS = 1_000_000_000
 
 
 def selectors_of(sla: SLA) -> list[Selector]:

@@ -19,11 +19,12 @@ from slas.budget import (
     time_to_exhaustion,
     with_no_data_policy,
 )
-from slas.localtime import MINUTE_NS, period_start_minute
+from slas.localtime import period_start_minute
 from slas.model import BurnRate, Evaluation
 from slas.scoring import Scored, lookback_minutes, score
 from slas.series import MinuteSeries, RawMinutes
 from slas.spec import SLA
+from vitals.kernel.units import MINUTE_NS
 
 __all__ = ["evaluate_scored", "evaluate_sla", "raw_range", "window_start"]
 

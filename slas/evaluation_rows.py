@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from slas.model import BurnRate, Evaluation, Severity, Status
-from slas.records import optional_float
+from vitals.kernel.units import optional_float
 
 __all__ = ["burn_rates_from_json", "evaluation_from_row", "evaluation_row"]
 

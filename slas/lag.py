@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slas.localtime import MINUTE_NS
+from vitals.kernel.units import MINUTE_NS
 
 __all__ = ["Counted", "LagObject", "classify", "merge_end", "merge_start"]
 

@@ -16,8 +16,6 @@ import numpy as np
 
 __all__ = ["local_minutes", "period_start_minute", "zone"]
 
-MINUTE_NS = 60_000_000_000
-
 
 @lru_cache(maxsize=64)
 def zone(name: str) -> ZoneInfo:

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from slas.lag import Counted, LagObject, classify, merge_end, merge_start
-from slas.localtime import MINUTE_NS
 from slas.records import PointRecord, SpanRecord, hc_amount
 from slas.selector import CompiledSelector, SelectorIndex, point_matches, slice_of
 from slas.spec import SLA, FreshnessSli, GaugeSli, LagSli, LatencySli, RatioSli
+from vitals.kernel.units import MINUTE_NS
 
 __all__ = ["Batch", "ObjectLoader", "Processor"]
 

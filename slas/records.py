@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-__all__ = ["PointRecord", "SpanRecord", "hc_amount", "optional_float", "stored_attributes"]
+from vitals.kernel.units import optional_float
+
+__all__ = ["PointRecord", "SpanRecord", "hc_amount", "stored_attributes"]
 
 
 class SpanRecord(NamedTuple):
@@ -19,6 +21,7 @@ class SpanRecord(NamedTuple):
     event_time_ns: int
     duration_ns: int
     attributes: Mapping[str, Any]
+    trace_id: str = ""  # names a lag object's start and end spans, for links to their traces
 
 
 class PointRecord(NamedTuple):
@@ -30,20 +33,6 @@ class PointRecord(NamedTuple):
     time_ns: int
     value: float | None
     attributes: Mapping[str, Any]
-
-
-def optional_float(value: Any) -> float | None:
-    """``value`` as a float, or None when it is missing or not a number (stored data can be odd).
-
-    Unlike ``collector.rows.optional_float`` a boolean reads as 0.0/1.0: the SLA engine has always
-    counted it so, and changing that would move stored budgets.
-    """
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def hc_amount(attributes: Mapping[str, Any]) -> float | None:

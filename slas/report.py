@@ -9,11 +9,10 @@ from typing import Any
 
 from slas.backtest import SliceReplay
 from slas.model import Evaluation
-from vitals.kernel.units import format_duration, parse_duration
+from vitals.kernel.units import NS, format_duration, parse_duration
 
 __all__ = ["format_time", "parse_time", "replay_json", "replay_text", "report_json", "report_table"]
 
-NS = 1_000_000_000
 _RELATIVE = re.compile(r"^(?:now)?\s*-\s*(\S+)$")
 
 

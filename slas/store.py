@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection, Engine
 
 from slas.evaluation_rows import evaluation_row
 from slas.lag import Counted, LagObject
-from slas.localtime import MINUTE_NS
 from slas.model import Evaluation
 from slas.series import MinuteSeries
 from slas.state import SOURCES, Commit, Definition, Meta, StoredObject
@@ -31,6 +30,7 @@ from slas.tables import (
     sla_series,
 )
 from slas.watermark import Cursor
+from vitals.kernel.units import MINUTE_NS
 
 __all__ = ["MemoryStateStore", "SqlStateStore", "StateStore"]
 

@@ -16,8 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-NS = 1_000_000_000
-MINUTE_NS = 60 * NS
+from vitals.kernel.units import MINUTE_NS, NS
 
 PRODUCER_OPERATIONS = frozenset({"publish", "send", "create"})
 CONSUMER_OPERATIONS = frozenset({"process", "receive", "deliver"})

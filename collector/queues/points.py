@@ -15,8 +15,8 @@ import orjson
 from collector.queues import names
 from collector.queues.samples import QueueSample
 from collector.rows import series_id as collector_series_id
+from vitals.kernel.units import NS
 
-NS = 1_000_000_000
 #: ``scope_name`` of every row Vitals derives itself, so readers can tell them from pushed ones.
 SCOPE_NAME = "vitals.queues"
 

@@ -23,10 +23,10 @@ from collector.queues.config import OtlpStuckJob
 from collector.queues.points import SCOPE_NAME, point_row
 from collector.queues.stuck import StuckPoint, is_stuck, prune
 from vitals.kernel.runtime import MetricPointWriter
+from vitals.kernel.units import NS
 
 log = logging.getLogger(__name__)
 
-NS = 1_000_000_000
 READ_NAMES = (names.DEPTH, names.CONSUMERS, names.DELIVER_RATE, names.OLDEST_AGE, names.STUCK)
 
 

@@ -16,7 +16,7 @@ from collector.queues import names
 from collector.queues.config import RedisPoller, is_glob
 from collector.queues.samples import QueueReading
 from collector.queues.source import NameFilter, Snapshot
-from collector.rows import optional_float
+from vitals.kernel.units import optional_float
 
 
 def _text(value: Any) -> str:

@@ -17,8 +17,7 @@ import orjson
 from collector.queues import names
 from collector.queues.mapping import RULES, map_metric
 from collector.rows import json_object
-
-NS = 1_000_000_000
+from vitals.kernel.units import NS
 
 
 class QueueMetricTransform:

@@ -10,8 +10,6 @@ import plotly.graph_objects as go
 
 from dashboards.figures.palette import VERMILLION, series_colour
 
-NS = 1_000_000_000
-
 
 @dataclass(frozen=True)
 class SpanBar:

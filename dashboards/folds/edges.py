@@ -30,8 +30,9 @@ from sqlalchemy.engine import Connection
 
 from collector.tables import span_keys, spans
 from dashboards.folds import RESOLUTIONS
-from dashboards.sqlexpr import NS, lit, norm_kind
+from dashboards.sqlexpr import lit, norm_kind
 from dashboards.tables import edge_pending
+from vitals.kernel.units import NS
 
 _CHUNK = 400  # ids per IN (...) list
 #: Pending joins resolved per refresh at most (the rest wait for the next one).

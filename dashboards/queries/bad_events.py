@@ -21,8 +21,9 @@ from dashboards.catalog import Patterns, Selector, SlaSpec, patterns
 from dashboards.queries.business import NO_FILTERS, Filters, late_objects
 from dashboards.queries.failed import failed_refs, fetch
 from dashboards.queries.windows import patterns_cond, rare_windows
-from dashboards.sqlexpr import NS, is_error, lit, norm_kind
+from dashboards.sqlexpr import is_error, lit, norm_kind
 from dashboards.tables import metric_rollups
+from vitals.kernel.units import NS
 
 LIMIT = 200
 SCAN_CAP = 200_000

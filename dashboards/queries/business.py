@@ -18,10 +18,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from collector.tables import spans
 from dashboards.catalog import LagPair
-from dashboards.sqlexpr import NS, blank, error_flag, lit
+from dashboards.sqlexpr import blank, error_flag, lit
 from dashboards.tables import business_rollups, lag_objects
-
-HOUR_NS = 3600 * NS
+from vitals.kernel.units import HOUR_NS, NS
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from dashboards.sqlexpr import NS
 from dashboards.tables import service_edges, span_rollups
+from vitals.kernel.units import NS
 
 
 @dataclass(frozen=True)

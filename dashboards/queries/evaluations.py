@@ -17,10 +17,9 @@ from sqlalchemy.engine import Engine
 
 from slas.evaluation_rows import evaluation_from_row
 from slas.model import Evaluation
-from slas.records import optional_float
 from slas.tables import sla_evaluations as ev
+from vitals.kernel.units import NS, optional_float
 
-NS = 1_000_000_000
 #: Evaluations older than this before the newest tick are not "current" any more.
 CURRENT_LOOKBACK_S = 30 * 60
 _SAMPLES_PER_QUERY = 400

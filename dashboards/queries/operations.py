@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from collector.tables import metric_points
-from dashboards.sqlexpr import NS, bucket, lit
+from dashboards.sqlexpr import bucket, lit
 from dashboards.tables import error_groups, feeds, metric_rollups, span_rollups
+from vitals.kernel.units import NS
 
 THROUGHPUT_COLUMNS = ["time", "group", "count", "errors", "duration_sum_ns", "duration_max_ns"]
 QUEUE_METRICS = ("queue.depth", "queue.oldest_age_seconds")

@@ -36,12 +36,12 @@ from sqlalchemy.engine import Connection, Engine
 from dashboards.sqlexpr import fetch_tuples, lit
 from slas.budget import budget_remaining, with_no_data_policy
 from slas.evaluate import evaluate_scored, scored_range, window_start
-from slas.localtime import MINUTE_NS
 from slas.model import Evaluation
 from slas.scoring import lookback_minutes, score
 from slas.series import RawMinutes
 from slas.spec import SLA, GaugeSli, LagSli, LatencySli, RatioSli
 from slas.tables import sla_definitions, sla_minutes, sla_series
+from vitals.kernel.units import MINUTE_NS
 
 __all__ = [
     "Grid",

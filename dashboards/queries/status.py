@@ -14,8 +14,7 @@ from sqlalchemy.engine import Engine
 from collector.tables import metric_points, span_keys, spans
 from dashboards.tables import rollup_state
 from slas.tables import sla_evaluations
-
-NS = 1_000_000_000
+from vitals.kernel.units import NS
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
 from dashboards.catalog import Patterns, is_glob
-from dashboards.sqlexpr import NS
 from dashboards.tables import span_rollups
+from vitals.kernel.units import NS
 
 #: Ranges up to this long are searched by minute, longer ones by hour.
 MINUTE_LIMIT_S = 36 * 3600

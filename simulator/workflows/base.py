@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from simulator.estate import BROKER, MESSAGING_SYSTEM, QUEUES, Facility
 from simulator.ids import span_id, trace_id
 from simulator.incidents import Effects
-from simulator.model import NS, AttributeValue, EventSpec, QueueHop, SpanKindName, SpanSpec
+from simulator.model import AttributeValue, EventSpec, QueueHop, SpanKindName, SpanSpec
+from vitals.kernel.units import NS
 
 MS = 1_000_000
-MINUTE = 60 * NS
-HOUR = 3600 * NS
-DAY = 86400 * NS
 
 #: Counts of another stream's origins in one slot, to reference its keys: (stream, facility, slot).
 CountFn = Callable[[str, Facility, int], int]
@@ -278,9 +276,6 @@ def queue_latency_ns(j: Journey) -> int:
 
 
 __all__ = [
-    "DAY",
-    "HOUR",
-    "MINUTE",
     "MS",
     "Context",
     "CountFn",

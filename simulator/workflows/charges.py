@@ -9,8 +9,9 @@ is held for days (documentation queries). The queue hop through ``charges-outbou
 from __future__ import annotations
 
 from simulator.estate import BILLING, EHR, ENGINE, PATIENT_TO_CASH
-from simulator.workflows.base import DAY, HOUR, Journey, hc, queue_latency_ns
+from simulator.workflows.base import Journey, hc, queue_latency_ns
 from simulator.workflows.base import queue_hop as _queue_hop
+from vitals.kernel.units import DAY_NS, HOUR_NS
 
 #: (share, median seconds, sigma) of the lognormal parts of the lag, then the late tail's share.
 LAG_AUTOMATIC = (0.68, 40 * 60, 0.8)
@@ -52,18 +53,18 @@ def charge(j: Journey) -> None:
     latency = queue_latency_ns(j)
     t_doc = j.origin_ns
     if (
-        j.effects.charge_consumed(t_doc + document_ms + lag + latency) + retry_after + HOUR
+        j.effects.charge_consumed(t_doc + document_ms + lag + latency) + retry_after + HOUR_NS
         < j.ctx.history_start_ns
     ):
         return  # warm-up: this charge's whole story ended before the window
 
     line = "emergency" if j.chance(0.2) and not j.facility.is_asc else j.pick(j.facility.service_lines)
     if line == "emergency":
-        encounter = j.ref_key("encounter.emergency", "VE", 0, 8 * HOUR)
+        encounter = j.ref_key("encounter.emergency", "VE", 0, 8 * HOUR_NS)
     elif j.facility.is_asc or j.chance(0.6):
-        encounter = j.ref_key("encounter.outpatient", "VO", 0, 12 * HOUR)
+        encounter = j.ref_key("encounter.outpatient", "VO", 0, 12 * HOUR_NS)
     else:
-        encounter = j.ref_key("encounter.inpatient", "VI", 0, 4 * DAY)
+        encounter = j.ref_key("encounter.inpatient", "VI", 0, 4 * DAY_NS)
     median, sigma, codes = CHARGE_PROFILE[line]
     amount = j.money(median, sigma)
     code = j.rng.choice(codes)

@@ -12,10 +12,11 @@ from datetime import datetime, time, timedelta
 
 from simulator.calendar import ZONE, is_weekend, local
 from simulator.estate import BILLING, CLEARINGHOUSE, DENIAL_CODES, PATIENT_TO_CASH, PAYER_GATEWAY, PAYERS
-from simulator.model import NS, AttributeValue
-from simulator.workflows.base import DAY, Journey, hc, queue_latency_ns
+from simulator.model import AttributeValue
+from simulator.workflows.base import Journey, hc, queue_latency_ns
 from simulator.workflows.base import queue_hop as _queue_hop
 from simulator.workflows.finance import post_to_gl
+from vitals.kernel.units import DAY_NS, NS
 
 BASE_DENIAL_RATE = 0.055
 DENIAL_WEIGHTS = tuple(DENIAL_CODES.items())
@@ -41,10 +42,10 @@ def claim(j: Journey) -> None:
     payer = j.pick(PAYER_WEIGHTS)
     adjudication = j.lognormal_ns(PAYER_DAYS[payer] * 86400, 0.35, cap_s=MAX_REMIT_DAYS * 86400 - 86400)
     post_delay = j.lognormal_ns(25 * 60, 0.6, cap_s=4 * 3600)
-    if j.origin_ns + adjudication + 5 * DAY < j.ctx.history_start_ns:
+    if j.origin_ns + adjudication + 5 * DAY_NS < j.ctx.history_start_ns:
         return  # warm-up: even a remit moved past a weekend came before the window (cheap check)
     remit_at = remit_arrival_ns(j, j.origin_ns + adjudication)
-    if remit_at + post_delay + 2 * DAY < j.ctx.history_start_ns:
+    if remit_at + post_delay + 2 * DAY_NS < j.ctx.history_start_ns:
         return  # warm-up: this claim's whole story ended before the window
 
     tag = {"encounter.outpatient": "VO", "encounter.emergency": "VE", "encounter.inpatient": "VI"}
@@ -55,7 +56,7 @@ def claim(j: Journey) -> None:
             (("encounter.outpatient", 0.7), ("encounter.emergency", 0.2), ("encounter.inpatient", 0.1))
         )
     )
-    encounter = j.ref_key(source, tag[source], 1 * DAY, 6 * DAY)
+    encounter = j.ref_key(source, tag[source], 1 * DAY_NS, 6 * DAY_NS)
     claim_key = j.key("K")
     amount = j.money(4300.0 if j.facility.is_asc else 3100.0, 0.6 if j.facility.is_asc else 0.95)
     latency = queue_latency_ns(j)
@@ -169,7 +170,7 @@ def claim(j: Journey) -> None:
 
 def patient_payment(j: Journey) -> None:
     """A patient pays a balance (portal, cashier, lockbox): posted by billing, then to the GL."""
-    claim_key = j.ref_key("claim", "K", 3 * DAY, 30 * DAY)
+    claim_key = j.ref_key("claim", "K", 3 * DAY_NS, 30 * DAY_NS)
     amount = j.money(140.0, 0.9)
     post_to_gl(
         j,

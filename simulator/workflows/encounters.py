@@ -20,9 +20,6 @@ from simulator.estate import (
 )
 from simulator.fakes import member_identity, patient_identity
 from simulator.workflows.base import (
-    DAY,
-    HOUR,
-    MINUTE,
     Journey,
     hc,
     http_client,
@@ -30,6 +27,7 @@ from simulator.workflows.base import (
     queue_hop,
     queue_latency_ns,
 )
+from vitals.kernel.units import DAY_NS, HOUR_NS, MINUTE_NS
 
 PAYER_WEIGHTS = tuple((name, share) for name, share, _ in PAYERS)
 PAYER_HOST = "payer-gateway.lakeview.example"
@@ -242,7 +240,7 @@ def outpatient(j: Journey) -> None:
     visit = j.lognormal_ns(2.5 * 3600, 0.5, cap_s=10 * 3600)
     needs_auth = line in PRIOR_AUTH_LINES and j.chance(0.25)
     updates = _updates(
-        j, j.rng.randrange(4, 8) if j.facility.is_asc else j.rng.randrange(3), t0 + 5 * MINUTE, t0 + visit
+        j, j.rng.randrange(4, 8) if j.facility.is_asc else j.rng.randrange(3), t0 + 5 * MINUTE_NS, t0 + visit
     )
     eligibility_at = t0 + j.lognormal_ns(60, 0.6, cap_s=900)
     auth_at = t0 + j.lognormal_ns(240, 0.5, cap_s=1800)
@@ -261,12 +259,12 @@ def emergency(j: Journey) -> None:
     visit = j.lognormal_ns(4 * 3600, 0.45, cap_s=16 * 3600)
     admitted = j.chance(0.18)
     stay = j.lognormal_ns(2.8 * 86400, 0.55, cap_s=6 * 86400)
-    if t0 + visit + (stay if admitted else 0) + HOUR < j.ctx.history_start_ns:
+    if t0 + visit + (stay if admitted else 0) + HOUR_NS < j.ctx.history_start_ns:
         return  # warm-up: the whole visit ended before the window
     encounter = j.key("VE")
     line = "emergency"
     payer = j.pick(PAYER_WEIGHTS)
-    updates = _updates(j, 1 + j.rng.randrange(3), t0 + 3 * MINUTE, t0 + visit)
+    updates = _updates(j, 1 + j.rng.randrange(3), t0 + 3 * MINUTE_NS, t0 + visit)
     inpatient_line = _clinical_line(j)
     transfer_at = t0 + visit + j.uniform_ns(2 * 3600, 20 * 3600)
     eligibility_at = t0 + j.lognormal_ns(600, 0.6, cap_s=3600)
@@ -286,13 +284,13 @@ def inpatient(j: Journey) -> None:
     """Elective or direct admission (A01), transfers (A02), updates (A08), discharge (A03) days later."""
     t0 = j.origin_ns
     stay = j.lognormal_ns(3.2 * 86400, 0.6, cap_s=11 * 86400)
-    if t0 + stay + HOUR < j.ctx.history_start_ns:
+    if t0 + stay + HOUR_NS < j.ctx.history_start_ns:
         return  # warm-up: the whole stay ended before the window
     encounter = j.key("VI")
     line = _clinical_line(j)
     payer = j.pick(PAYER_WEIGHTS)
-    transfers = _updates(j, j.rng.randrange(3), t0 + HOUR, t0 + stay)
-    updates = _updates(j, 1 + j.rng.randrange(3), t0 + 10 * MINUTE, t0 + stay)
+    transfers = _updates(j, j.rng.randrange(3), t0 + HOUR_NS, t0 + stay)
+    updates = _updates(j, 1 + j.rng.randrange(3), t0 + 10 * MINUTE_NS, t0 + stay)
     needs_auth = line in PRIOR_AUTH_LINES and j.chance(0.6)
     eligibility_at = t0 + j.lognormal_ns(300, 0.6, cap_s=3600)
     auth_at = t0 + j.lognormal_ns(600, 0.5, cap_s=3600)
@@ -311,9 +309,9 @@ def census_update(j: Journey) -> None:
     """An A08 on a patient in a bed (orders, vitals, attending changes), round the clock; at the
     surgery center, a pre-op or recovery update on one of the day's cases."""
     if j.facility.is_asc:
-        encounter = j.ref_key("encounter.outpatient", "VO", 0, 8 * HOUR)
+        encounter = j.ref_key("encounter.outpatient", "VO", 0, 8 * HOUR_NS)
     else:
-        encounter = j.ref_key("encounter.inpatient", "VI", 2 * HOUR, 3 * DAY)
+        encounter = j.ref_key("encounter.inpatient", "VI", 2 * HOUR_NS, 3 * DAY_NS)
     adt_message(j, "A08", j.origin_ns, encounter, _clinical_line(j))
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from simulator.estate import ERP_FINANCE, RECORD_TO_REPORT
 from simulator.model import AttributeValue
-from simulator.workflows.base import MINUTE, Journey, hc, queue_latency_ns
+from simulator.workflows.base import Journey, hc, queue_latency_ns
 from simulator.workflows.base import queue_hop as _queue_hop
+from vitals.kernel.units import MINUTE_NS
 
 BASE_ERROR_RATE = 0.0005
-RETRY_SPREAD_NS = 5 * MINUTE  # parked postings are replayed over this long once the ERP is back
+RETRY_SPREAD_NS = 5 * MINUTE_NS  # parked postings are replayed over this long once the ERP is back
 
 #: Which subledger a posting comes from, by stream.
 SOURCES = {

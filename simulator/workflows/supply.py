@@ -25,10 +25,11 @@ from simulator.estate import (
     IMPLANT_LINES,
     PROCURE_TO_PAY,
 )
-from simulator.model import NS, AttributeValue
-from simulator.workflows.base import DAY, HOUR, Journey, hc, http_client, http_server, queue_latency_ns
+from simulator.model import AttributeValue
+from simulator.workflows.base import Journey, hc, http_client, http_server, queue_latency_ns
 from simulator.workflows.base import queue_hop as _queue_hop
 from simulator.workflows.finance import post_to_gl
+from vitals.kernel.units import DAY_NS, HOUR_NS, NS
 
 IMPORT_INTERVAL_NS = 120 * NS  # the ERP's inventory import job runs every two minutes
 ERP_HOST = "erp-supply.lakeview.example"
@@ -45,7 +46,7 @@ def supply(j: Journey) -> None:
         "encounter.outpatient" if j.facility.is_asc else "encounter.inpatient",
         "VO" if j.facility.is_asc else "VI",
         0,
-        12 * HOUR,
+        12 * HOUR_NS,
     )
     item = j.key("I") + (f"-LOT{j.rng.randrange(10**5, 10**6)}" if implant else f"-U{j.rng.randrange(100)}")
     latency = queue_latency_ns(j)
@@ -149,7 +150,7 @@ def requisition(j: Journey) -> None:
     t_po = _business_time(j, t_req + to_po)
     t_receipt = _business_time(j, t_po + to_receipt, 6, 16)
     t_invoice = _business_time(j, t_receipt + to_invoice)
-    if t_invoice + DAY < j.ctx.history_start_ns:
+    if t_invoice + DAY_NS < j.ctx.history_start_ns:
         return  # warm-up: the whole order was settled before the window
     order = j.key("R")
     vendor = j.rng.choice(VENDORS)

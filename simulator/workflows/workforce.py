@@ -11,9 +11,9 @@ from datetime import date, datetime, time, timedelta
 
 from simulator.calendar import ZONE, local
 from simulator.estate import ERP_HR, WORKFORCE_TO_FINANCE, Facility
-from simulator.model import NS
 from simulator.workflows.base import Journey, hc
 from simulator.workflows.finance import post_to_gl
+from vitals.kernel.units import NS
 
 LABOR_POSTING_AT = time(2, 0)
 PAYROLL_AT = time(20, 0)

@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 from slas.evaluation_rows import evaluation_row
 from slas.model import BurnRate, Evaluation, Priority, Severity, Status
 from slas.tables import sla_evaluations
+from vitals.kernel.units import NS
 
-NS = 1_000_000_000
 T0 = 1_780_000_000.0  # a fixed instant (2026-05-28) so tests never depend on the wall clock
 
 

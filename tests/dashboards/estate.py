@@ -21,7 +21,8 @@ from dashboards.folds.edges import EdgeTiming
 from slas import evaluation_rows
 from slas.model import BurnRate, Evaluation
 from slas.tables import sla_evaluations
-from tests.support.factories import NS, insert_metric_points, insert_spans, metric_row, span_row
+from tests.support.factories import insert_metric_points, insert_spans, metric_row, span_row
+from vitals.kernel.units import NS
 
 FACILITIES = ("north-campus", "south-campus", "lakeside-asc")
 SERVICE_LINES = ("cardiology", "orthopedics", "general-surgery", "emergency", "oncology", "imaging")

@@ -30,9 +30,9 @@ from tests.dashboards.conftest import PAGES, no_exceptions
 from tests.support.services import free_port
 from vitals.kernel.db import create_engine
 from vitals.kernel.settings import STARTER_CONFIG_DIR
+from vitals.kernel.units import NS
 
 pytestmark = pytest.mark.e2e
-NS = 1_000_000_000
 
 
 @dataclass

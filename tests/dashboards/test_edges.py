@@ -17,7 +17,8 @@ from dashboards.folds.edges import EdgeTiming
 from dashboards.rollup import refresh
 from dashboards.tables import edge_pending, rollup_state, service_edges
 from tests.dashboards import estate
-from tests.support.factories import NS, insert_spans, span_row
+from tests.support.factories import insert_spans, span_row
+from vitals.kernel.units import NS
 
 TIMING = EdgeTiming(settle_s=30, max_wait_s=600, key_window_s=3600)  # a one-hour look-back
 T0 = 1_800_000_000.0  # when the consumer was received (Unix s)

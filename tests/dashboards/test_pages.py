@@ -18,8 +18,7 @@ from dashboards import views
 from dashboards.timerange import format_duration
 from tests.dashboards import estate
 from tests.dashboards.conftest import Store, no_exceptions, open_page, texts
-
-NS = 1_000_000_000
+from vitals.kernel.units import NS
 
 
 def _iso(seconds: float) -> str:

@@ -12,8 +12,7 @@ from dashboards.queries.business import Filters
 from tests.dashboards import estate
 from tests.dashboards.conftest import Store
 from tests.support.factories import insert_spans, span_row
-
-NS = 1_000_000_000
+from vitals.kernel.units import NS
 
 
 def day(store: Store) -> tuple[int, int, int]:

@@ -22,7 +22,8 @@ from dashboards.tables import (
     span_rollups,
 )
 from tests.dashboards import estate
-from tests.support.factories import NS, insert_spans, span_row
+from tests.support.factories import insert_spans, span_row
+from vitals.kernel.units import NS
 
 
 def fold(engine: Engine, *args: Any, **kwargs: Any) -> RefreshReport:

@@ -30,8 +30,7 @@ from slas.service import engine_from, load_config_dir
 from slas.tables import sla_evaluations
 from tests.dashboards import estate
 from tests.dashboards.conftest import no_exceptions, open_page, texts
-
-NS = 1_000_000_000
+from vitals.kernel.units import NS
 
 
 @dataclass

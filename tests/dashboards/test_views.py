@@ -12,8 +12,8 @@ from dashboards.catalog import DEFAULT_LAG_PAIRS, Catalog, Selector, load_catalo
 from dashboards.queries.business import Filters, LagFigures, StageCounts, percentiles
 from slas.model import Evaluation
 from tests.dashboards import estate
+from vitals.kernel.units import NS
 
-NS = 1_000_000_000
 NOW = 1_795_500_000 * NS
 
 

@@ -16,10 +16,11 @@ import yaml
 
 from simulator.generator import Generator
 from simulator.incidents import compile_effects
-from simulator.model import NS, SpanSpec
+from simulator.model import SpanSpec
 from simulator.scenario import load_scenario
 from simulator.workflows import STREAM_BY_NAME
 from vitals.kernel.settings import STARTER_CONFIG_DIR
+from vitals.kernel.units import NS
 
 CHICAGO = ZoneInfo("America/Chicago")
 

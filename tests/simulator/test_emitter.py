@@ -19,7 +19,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from simulator.emitter import ExportError, OtelEmitter, metrics_data
 from simulator.generator import Generator
-from simulator.model import NS, Attributes, EventSpec, MetricSpec, SpanSpec
+from simulator.model import Attributes, EventSpec, MetricSpec, SpanSpec
+from vitals.kernel.units import NS
 
 NOW_NS = int(datetime(2025, 3, 12, 15, 0, tzinfo=UTC).timestamp()) * NS
 

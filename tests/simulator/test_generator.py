@@ -20,7 +20,8 @@ from simulator.estate import (
 )
 from simulator.fakes import PHI_KEYS
 from simulator.generator import SLOT_NS, Generator
-from simulator.model import NS, MetricSpec, SpanSpec
+from simulator.model import MetricSpec, SpanSpec
+from vitals.kernel.units import NS
 
 NOW = datetime(2025, 3, 12, 15, 0, tzinfo=UTC)  # Wednesday 10:00 in Chicago
 NOW_NS = int(NOW.timestamp()) * NS

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from simulator.generator import Generator
 from simulator.incidents import Window, compile_effects
-from simulator.model import NS, MetricSpec, SpanSpec
+from simulator.model import MetricSpec, SpanSpec
 from simulator.scenario import ExpectedEffect, parse_scenario
+from vitals.kernel.units import NS
 
 NOW = datetime(2025, 3, 12, 23, 0, tzinfo=UTC)  # Wednesday 18:00 in Chicago
 NOW_NS = int(NOW.timestamp()) * NS

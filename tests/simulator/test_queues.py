@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.model import NS, MetricSpec, QueueHop
+from simulator.model import MetricSpec, QueueHop
 from simulator.queues import METRIC_NAMES, QueueModel
+from vitals.kernel.units import NS
 
 S = NS
 

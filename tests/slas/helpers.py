@@ -12,8 +12,8 @@ from slas.records import PointRecord, SpanRecord
 from slas.source import MemoryTelemetrySource
 from slas.spec import SLA, EvaluationSettings
 from slas.store import MemoryStateStore
+from vitals.kernel.units import NS
 
-NS = 1_000_000_000
 #: Monday 2026-03-02 00:00:00 UTC
 T0 = 1_772_409_600
 MIN = 60

@@ -3,8 +3,9 @@ from __future__ import annotations
 from slas.backtest import rebuild, replay
 from slas.evaluate import evaluate_sla
 from slas.source import MemoryTelemetrySource
-from tests.slas.helpers import HOUR, MIN, NS, T0, Timeline, make_sla
+from tests.slas.helpers import HOUR, MIN, T0, Timeline, make_sla
 from tests.slas.scenario import END, scenario_records, scenario_slas
+from vitals.kernel.units import NS
 
 
 def test_replay_matches_evaluating_at_every_step() -> None:

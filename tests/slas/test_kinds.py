@@ -13,7 +13,8 @@ import pytest
 from slas.model import Evaluation
 from slas.records import SpanRecord
 from slas.spec import SLA
-from tests.slas.helpers import DAY, HOUR, MIN, NS, T0, Timeline, burn, engine_for, evaluate_at, make_sla
+from tests.slas.helpers import DAY, HOUR, MIN, T0, Timeline, burn, engine_for, evaluate_at, make_sla
+from vitals.kernel.units import NS
 
 GL_RATIO = {"ratio": {"total": {"span": "erp.gl.post"}, "bad": {"status": "error"}}}
 

@@ -17,6 +17,7 @@ from slas.loading import load_slas
 from slas.records import PointRecord, SpanRecord
 from slas.source import MemoryTelemetrySource
 from vitals.kernel.settings import STARTER_CONFIG_DIR
+from vitals.kernel.units import HOUR_NS, NS
 
 if TYPE_CHECKING:  # imported at run time with importorskip, below
     from simulator.scenario import ExpectedEffect
@@ -33,8 +34,6 @@ REQUIRED = {
     "implant-inventory-sync-lag",
 }
 DOMAINS = {"revenue-cycle", "finance", "supply-chain", "clinical-operations", "integration"}
-NS = 1_000_000_000
-HOUR_NS = 3600 * NS
 
 
 def test_starter_library_loads_with_the_shared_vocabulary() -> None:

@@ -16,9 +16,10 @@ from slas.source import SqlTelemetrySource
 from slas.spec import EvaluationSettings
 from slas.store import SqlStateStore
 from slas.tables import sla_cursors, sla_definitions, sla_evaluations, sla_lag_objects, sla_minutes
-from tests.slas.helpers import NS, T0, Clock, Timeline, engine_for, make_sla
+from tests.slas.helpers import T0, Clock, Timeline, engine_for, make_sla
 from tests.slas.scenario import END, as_dict, scenario_records, scenario_slas
 from tests.support.factories import insert_metric_points, insert_spans, metric_row, span_row
+from vitals.kernel.units import NS
 
 
 def store_spans(engine: Engine, records: Iterable[SpanRecord]) -> None:

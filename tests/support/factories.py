@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 
 from collector.rows import series_id
 from collector.tables import metric_points, span_keys, spans
+from vitals.kernel.units import NS
 
-NS = 1_000_000_000
 _HC_COLUMNS = {
     "hc.workflow": "hc_workflow",
     "hc.stage": "hc_stage",

@@ -1,16 +1,24 @@
-"""Durations, sizes and percentages as people write them in config files.
+"""Units: time in the store, and durations, sizes, percentages and numbers as people write them.
 
-One grammar for every file (Prometheus-style durations: ``90s``, ``15m``, ``1h30m``, ``7d``, ``2w``)
-so an SLA window and an alert's ``repeat_interval`` read the same way.
+The store keeps every instant as Unix nanoseconds; ``NS`` and its multiples are the one definition
+of those units. Config files share one grammar (Prometheus-style durations: ``90s``, ``15m``,
+``1h30m``, ``7d``, ``2w``) so an SLA window and an alert's ``repeat_interval`` read the same way.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
+
+#: Nanoseconds in a second, a minute, an hour and a day.
+NS = 1_000_000_000
+MINUTE_NS = 60 * NS
+HOUR_NS = 3600 * NS
+DAY_NS = 86400 * NS
 
 _DURATION_UNITS = {
     "ms": 0.001,
@@ -99,6 +107,24 @@ def parse_fraction(value: Any) -> float:
     if not 0 <= fraction <= 1:
         raise ValueError(f"must be between 0% and 100%, got {value!r}")
     return fraction
+
+
+def optional_float(value: Any) -> float | None:
+    """A finite number from loosely typed input (span attributes, broker statistics, stored
+    columns), or None when there is none.
+
+    Numbers and numeric text (``"12.5"``) count. None is the answer for what is not a quantity:
+    a boolean (``hc.amount: true`` is not one dollar), text that is not a number, a value too large
+    for a float, NaN and infinities (one would poison every sum it enters: a budget, an amount at
+    risk, a rollup).
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 #: Pydantic field types: validated from config text into seconds / bytes / fractions.

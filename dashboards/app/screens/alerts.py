@@ -10,9 +10,10 @@ import streamlit as st
 
 from alerts import api
 from dashboards import views
-from dashboards.timerange import NS, format_duration, snap
+from dashboards.timerange import format_duration, snap
 from dashboards.ui import cached, widgets
 from dashboards.ui.frame import PageContext, banners, render
+from vitals.kernel.units import NS
 
 SILENCE_FOR = {"1 hour": 1, "4 hours": 4, "1 day": 24, "1 week": 24 * 7}
 STATE_ICONS = {

@@ -18,11 +18,11 @@ from collector.queues.rabbitmq import rabbitmq_source
 from tests.collector.queues.conftest import ManualClock, StoreWriter, stored
 from tests.support.services import require
 from vitals.kernel.settings import STARTER_CONFIG_DIR
+from vitals.kernel.units import NS
 
 pytestmark = pytest.mark.brokers
 
 AMQP = "amqp://guest:guest@127.0.0.1:5672/%2f"
-NS = 1_000_000_000
 
 
 def test_stop_consuming_breaches_the_starter_queue_stuck_sla(sqlite_engine: Engine) -> None:
