@@ -1,26 +1,36 @@
 """``collector.yaml``: tokens, redaction, limits (and the pollers' section, validated by them).
 
 Every field is optional; an absent file means the defaults below. Errors name the file, the
-line and the field (``vitals.kernel.configfile``).
+line and the field (``vitals.kernel.configfile``). Secrets (tokens, the hash secret) follow the
+one convention of ``vitals.kernel.secrets`` and are read while the file is loaded.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from collector.phi import ALL_KEY_DETECTORS, ALL_VALUE_DETECTORS
 from collector.redaction import RedactionPolicy
 from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, validate
+from vitals.kernel.secrets import (
+    RetiredSpelling,
+    Secret,
+    SecretSources,
+    at_least,
+    env_default,
+    retired,
+    sources,
+)
 from vitals.kernel.units import Size
 
 FILE_NAME = "collector.yaml"
 DEFAULT_HASH_SECRET_ENV = "VITALS_HASH_SECRET"
 MIN_TOKEN_LENGTH = 16
+_NEW_TOKEN = " (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
 
 
 class _Strict(BaseModel):
@@ -28,17 +38,12 @@ class _Strict(BaseModel):
 
 
 class TokenSource(_Strict):
-    """One sending source and its bearer token (inline, or read from an environment variable)."""
+    """One sending source and its bearer token."""
 
     name: str = Field(min_length=1, max_length=64)
-    token: str | None = None
-    token_env: str | None = None
-
-    @model_validator(mode="after")
-    def _one_token(self) -> TokenSource:
-        if (self.token is None) == (self.token_env is None):
-            raise ValueError("give exactly one of token or token_env")
-        return self
+    #: The bearer token: ``{env: VARIABLE}``, ``{file: PATH}`` or the value; 16+ characters.
+    token: Annotated[Secret, at_least(MIN_TOKEN_LENGTH, _NEW_TOKEN)]
+    token_env: RetiredSpelling = retired()
 
 
 def _known(names: list[str], known: frozenset[str], what: str) -> list[str]:
@@ -70,15 +75,12 @@ class Detectors(_Strict):
 class Redaction(_Strict):
     allow_keys: list[str] = Field(default_factory=list)
     deny_keys: list[str] = Field(default_factory=list)
-    hash_secret: str | None = Field(default=None, min_length=16)
-    hash_secret_env: str | None = None
+    #: Keys the HMAC of ``hc.key.*`` values (an inline value needs 16+ characters). Left out: the
+    #: environment variable VITALS_HASH_SECRET when it is set, else a secret generated once and
+    #: kept in the store.
+    hash_secret: Annotated[Secret | None, at_least(16, inline_only=True)] = None
+    hash_secret_env: RetiredSpelling = retired()
     detectors: Detectors = Field(default_factory=Detectors)
-
-    @model_validator(mode="after")
-    def _one_secret(self) -> Redaction:
-        if self.hash_secret is not None and self.hash_secret_env is not None:
-            raise ValueError("give at most one of hash_secret or hash_secret_env")
-        return self
 
     def policy(self) -> RedactionPolicy:
         return RedactionPolicy(
@@ -115,95 +117,63 @@ class CollectorConfig(_Strict):
     pollers: Any = Field(default_factory=list)
 
     def token_map(self) -> dict[str, str]:
-        """Bearer token -> source name (tokens are resolved by ``load_collector_config``)."""
-        return {source.token: source.name for source in self.tokens if source.token}
+        """Bearer token -> source name (the tokens as read by ``load_collector_config``)."""
+        return {source.token.reveal(): source.name for source in self.tokens}
+
+    def hash_secret(self) -> bytes | None:
+        """The configured secret for ``hc.key.*`` hashes; None when there is none."""
+        secret = self.redaction.hash_secret
+        return secret.reveal().encode() if secret is not None else None
 
 
-def _resolve_tokens(
-    config: CollectorConfig, loaded: LoadedYaml, environ: Mapping[str, str]
-) -> CollectorConfig:
+def _check_tokens(config: CollectorConfig, loaded: LoadedYaml) -> None:
     issues: list[ConfigIssue] = []
-    resolved: list[TokenSource] = []
     seen_names: set[str] = set()
     seen_tokens: set[str] = set()
     for index, source in enumerate(config.tokens):
-        token = source.token
-        field = "token"
-        if source.token_env is not None:
-            field = "token_env"
-            token = environ.get(source.token_env)
-            if not token:
-                issues.append(
-                    ConfigIssue(
-                        loaded.file,
-                        loaded.line_of(("tokens", index, "token_env")),
-                        f"tokens[{index}].token_env",
-                        f"environment variable {source.token_env} is not set",
-                    )
-                )
-                continue
-        line = loaded.line_of(("tokens", index, field))
-        if token is not None and len(token) < MIN_TOKEN_LENGTH:
-            issues.append(
-                ConfigIssue(
-                    loaded.file,
-                    line,
-                    f"tokens[{index}].{field}",
-                    f"a token needs at least {MIN_TOKEN_LENGTH} characters "
-                    "(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
-                )
-            )
+        line = loaded.line_of(("tokens", index, "token"))
+        token = source.token.reveal()
         if source.name in seen_names:
             issues.append(ConfigIssue(loaded.file, line, f"tokens[{index}].name", "duplicate source name"))
         if token in seen_tokens:
             issues.append(
-                ConfigIssue(loaded.file, line, f"tokens[{index}].{field}", "same token as another source")
+                ConfigIssue(loaded.file, line, f"tokens[{index}].token", "same token as another source")
             )
         seen_names.add(source.name)
-        seen_tokens.add(token or "")
-        resolved.append(source.model_copy(update={"token": token}))
-    secret_env = config.redaction.hash_secret_env
-    if secret_env is not None and not environ.get(secret_env):
-        issues.append(
-            ConfigIssue(
-                loaded.file,
-                loaded.line_of(("redaction", "hash_secret_env")),
-                "redaction.hash_secret_env",
-                f"environment variable {secret_env} is not set",
-            )
-        )
+        seen_tokens.add(token)
     if issues:
         raise ConfigError(issues)
-    return config.model_copy(update={"tokens": resolved})
+
+
+def _default_hash_secret(config: CollectorConfig, found: SecretSources) -> CollectorConfig:
+    if config.redaction.hash_secret is not None:
+        return config
+    secret = env_default(DEFAULT_HASH_SECRET_ENV, found)
+    if secret is None:
+        return config
+    redaction = config.redaction.model_copy(update={"hash_secret": secret})
+    return config.model_copy(update={"redaction": redaction})
 
 
 def load_collector_config(
     config_dir: str | Path, environ: Mapping[str, str] | None = None
 ) -> CollectorConfig:
-    """``<config_dir>/collector.yaml`` validated, with tokens read from the environment.
+    """``<config_dir>/collector.yaml`` validated, its secrets read (from ``environ``, default the
+    process environment, and from files relative to ``config_dir``).
 
     A missing file is the defaults. Raises ``ConfigError`` naming file, line and field.
     """
+    found = sources(config_dir, environ)
     path = Path(config_dir) / FILE_NAME
     if not path.exists():
-        return CollectorConfig()
+        return _default_hash_secret(CollectorConfig(), found)
     loaded = load_yaml(path)
     data = loaded.data if loaded.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError.single(path, loaded.line_of(()), "", "collector.yaml must be a mapping of sections")
-    config: CollectorConfig = validate(CollectorConfig, loaded, data)
-    return _resolve_tokens(config, loaded, os.environ if environ is None else environ)
-
-
-def hash_secret(config: CollectorConfig, environ: Mapping[str, str] | None = None) -> bytes | None:
-    """The configured secret for ``hc.key.*`` hashes: ``hash_secret``, then the variable named by
-    ``hash_secret_env`` (default VITALS_HASH_SECRET); None when neither is set."""
-    env = os.environ if environ is None else environ
-    redaction = config.redaction
-    if redaction.hash_secret:
-        return redaction.hash_secret.encode()
-    value = env.get(redaction.hash_secret_env or DEFAULT_HASH_SECRET_ENV)
-    return value.encode() if value else None
+    config: CollectorConfig = validate(CollectorConfig, loaded, data, context=found.context())
+    _check_tokens(config, loaded)
+    return _default_hash_secret(config, found)
 
 
 __all__ = [
@@ -213,6 +183,5 @@ __all__ = [
     "Limits",
     "Redaction",
     "TokenSource",
-    "hash_secret",
     "load_collector_config",
 ]

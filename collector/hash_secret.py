@@ -1,23 +1,22 @@
 """The secret that keys the HMAC of ``hc.key.*`` values.
 
-Configured (``redaction.hash_secret`` or the variable named by ``hash_secret_env``, default
-``VITALS_HASH_SECRET``) it is the operator's; otherwise a random one is generated on first start
-and kept in ``collector_state`` so hashes stay comparable across restarts. That fallback keeps a
-fresh install working, but whoever can read the store can then test guesses of a key against its
-hash, so the collector warns until a secret is configured.
+Configured (``redaction.hash_secret`` in collector.yaml, or the environment variable
+``VITALS_HASH_SECRET`` when that is left out) it is the operator's; otherwise a random one is
+generated on first start and kept in ``collector_state`` so hashes stay comparable across
+restarts. That fallback keeps a fresh install working, but whoever can read the store can then
+test guesses of a key against its hash, so the collector warns until a secret is configured.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from collector.config import CollectorConfig, hash_secret
+from collector.config import CollectorConfig
 from collector.tables import collector_state
 
 log = logging.getLogger(__name__)
@@ -41,16 +40,14 @@ def stored_hash_secret(engine: Engine) -> bytes:
         return str(conn.execute(query).scalar_one()).encode()
 
 
-def resolve_hash_secret(
-    config: CollectorConfig, engine: Engine, environ: Mapping[str, str] | None = None
-) -> bytes:
-    configured = hash_secret(config, environ)
+def resolve_hash_secret(config: CollectorConfig, engine: Engine) -> bytes:
+    configured = config.hash_secret()
     if configured is not None:
         return configured
     log.warning(
         "no hash secret configured for hc.key.* values: using one generated and kept in the store. "
-        "Set VITALS_HASH_SECRET (or redaction.hash_secret_env in collector.yaml) so the secret does "
-        "not sit next to the hashes it protects."
+        "Set VITALS_HASH_SECRET (or redaction.hash_secret: {env: ...} or {file: ...} in collector.yaml) "
+        "so the secret does not sit next to the hashes it protects."
     )
     return stored_hash_secret(engine)
 

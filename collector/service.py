@@ -77,7 +77,7 @@ def check_exposure(options: ServeOptions, config: CollectorConfig) -> None:
         return
     raise StartupError(
         f"refusing to listen on {options.host} without authentication: add tokens to collector.yaml "
-        "(tokens: [{name: ..., token_env: ...}]) or pass --insecure-no-auth if this network is trusted"
+        "(tokens: [{name: ..., token: {env: ...}}]) or pass --insecure-no-auth if this network is trusted"
     )
 
 
@@ -105,12 +105,10 @@ class Collector:
         settings: Settings,
         config: CollectorConfig,
         options: ServeOptions | None = None,
-        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
         self.options = options or ServeOptions()
-        self.environ = environ
         self.registry = CollectorRegistry()
         self.metrics = CollectorMetrics(self.registry)
         self.ready = False
@@ -145,7 +143,7 @@ class Collector:
             registry=self.registry,
             write_metric_points=write_metric_points,
         )
-        secret = resolve_hash_secret(self.config, engine, self.environ)
+        secret = resolve_hash_secret(self.config, engine)
         ingest = Ingest(
             Redactor(self.config.redaction.policy(), secret), writer, self.metrics, ctx.metric_transforms
         )

@@ -7,16 +7,25 @@ line and field) because it is the only reader. Broker pollers each run on their 
 
 from __future__ import annotations
 
-import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from vitals.kernel.configfile import ConfigError, LoadedYaml, load_yaml, validate
+from vitals.kernel.secrets import Secret, sources
 from vitals.kernel.units import Duration
 
 COLLECTOR_FILE = "collector.yaml"
@@ -24,19 +33,20 @@ COLLECTOR_FILE = "collector.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def expand_env(value: str) -> str:
-    """Replace ``${NAME}`` with the environment variable, so secrets stay out of the file."""
+def _no_interpolation(value: Any, info: ValidationInfo) -> Any:
+    """``${NAME}`` inside a URL was the old way to keep a password out of the file: say the new one."""
+    found = _ENV_REF.search(value) if isinstance(value, str) else None
+    if found is not None:
+        name = info.field_name or "url"
+        raise ValueError(
+            f"${{{found.group(1)}}} is no longer expanded: keep the whole URL in a secret, e.g. "
+            f"{name}: {{env: VARIABLE_HOLDING_THE_URL}} or {name}: {{file: PATH}}"
+        )
+    return value
 
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise ValueError(f"environment variable {name} is not set (referenced as ${{{name}}})")
-        return os.environ[name]
 
-    return _ENV_REF.sub(substitute, value)
-
-
-EnvString = Annotated[str, AfterValidator(expand_env)]
+#: A broker URL: it may carry a password, so it is a secret (``{env: ...}``, ``{file: ...}`` or the URL).
+BrokerUrl = Annotated[Secret, BeforeValidator(_no_interpolation)]
 PollerName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
 
@@ -69,9 +79,9 @@ class BrokerPoller(_Strict):
 class RabbitMQPoller(BrokerPoller):
     type: Literal["rabbitmq"]
     #: Management HTTP API, e.g. http://guest:guest@127.0.0.1:15672 (preferred: all metrics).
-    management_url: EnvString | None = None
+    management_url: BrokerUrl | None = None
     #: AMQP URL, used when ``management_url`` is not set: depth and consumers only.
-    amqp_url: EnvString | None = None
+    amqp_url: BrokerUrl | None = None
     vhost: str = "/"
     #: Exact names or globs (``charges-*``); globs need the management API.
     queues: list[str] = Field(default_factory=lambda: ["*"])
@@ -92,7 +102,7 @@ class RabbitMQPoller(BrokerPoller):
 
 class RedisPoller(BrokerPoller):
     type: Literal["redis"]
-    url: EnvString = "redis://127.0.0.1:6379/0"
+    url: BrokerUrl = Field(default_factory=lambda: Secret.inline("redis://127.0.0.1:6379/0"))
     #: Stream keys, exact or globs (found with SCAN ... TYPE stream).
     streams: list[str] = Field(default_factory=lambda: ["*"])
     #: A consumer counts in ``queue.consumers`` when it was active this recently.
@@ -101,13 +111,13 @@ class RedisPoller(BrokerPoller):
 
 class NatsPoller(BrokerPoller):
     type: Literal["nats"]
-    servers: list[EnvString] = Field(default_factory=lambda: ["nats://127.0.0.1:4222"])
+    servers: list[BrokerUrl] = Field(default_factory=lambda: [Secret.inline("nats://127.0.0.1:4222")])
     streams: list[str] = Field(default_factory=lambda: ["*"])
     consumers: list[str] = Field(default_factory=lambda: ["*"])
 
     @field_validator("servers")
     @classmethod
-    def _some_server(cls, value: list[str]) -> list[str]:
+    def _some_server(cls, value: list[Secret]) -> list[Secret]:
         if not value:
             raise ValueError("list at least one server, e.g. nats://127.0.0.1:4222")
         return value
@@ -116,7 +126,7 @@ class NatsPoller(BrokerPoller):
 class SqlPoller(BrokerPoller):
     type: Literal["sql"]
     #: SQLAlchemy URL of the engine's message store (postgresql://, mysql+pymysql://, sqlite:///).
-    url: EnvString
+    url: BrokerUrl
     #: Returns one row per queue: ``queue``, ``depth`` and optionally ``oldest`` (timestamp),
     #: ``oldest_age_seconds``, ``unacked``, ``consumers``.
     query: str
@@ -202,8 +212,9 @@ def is_glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")
 
 
-def parse_pollers(loaded: LoadedYaml) -> PollersConfig:
-    """Validate the ``pollers`` section of an already loaded ``collector.yaml``."""
+def parse_pollers(loaded: LoadedYaml, environ: Mapping[str, str] | None = None) -> PollersConfig:
+    """Validate the ``pollers`` section of an already loaded ``collector.yaml``, reading its
+    secrets (from ``environ``, default the process environment, and files beside the file)."""
     data = loaded.data
     if data is None:
         return PollersConfig(file=loaded.file)
@@ -216,7 +227,8 @@ def parse_pollers(loaded: LoadedYaml) -> PollersConfig:
         raise ConfigError.single(
             loaded.file, loaded.line_of(("pollers",)), "pollers", "expected a list of pollers"
         )
-    items: list[Any] = validate(list[AnyPoller], loaded, raw, ("pollers",))
+    found = sources(Path(loaded.file).parent, environ)
+    items: list[Any] = validate(list[AnyPoller], loaded, raw, ("pollers",), context=found.context())
     seen: dict[str, int] = {}
     singles: dict[str, int] = {}
     brokers: list[BrokerPollerConfig] = []
@@ -250,18 +262,19 @@ def parse_pollers(loaded: LoadedYaml) -> PollersConfig:
     return PollersConfig(tuple(brokers), trace, otlp, loaded.file)
 
 
-def load_pollers(config_dir: str | Path) -> PollersConfig:
+def load_pollers(config_dir: str | Path, environ: Mapping[str, str] | None = None) -> PollersConfig:
     """The pollers of ``<config_dir>/collector.yaml``; none when the file or section is absent."""
     path = Path(config_dir) / COLLECTOR_FILE
     if not path.exists():
         return PollersConfig()
-    return parse_pollers(load_yaml(path))
+    return parse_pollers(load_yaml(path), environ)
 
 
 __all__ = [
     "COLLECTOR_FILE",
     "BrokerPoller",
     "BrokerPollerConfig",
+    "BrokerUrl",
     "NatsPoller",
     "OtlpStuckJob",
     "PollersConfig",
@@ -269,7 +282,6 @@ __all__ = [
     "RedisPoller",
     "SqlPoller",
     "TraceLatencyJob",
-    "expand_env",
     "is_glob",
     "load_pollers",
     "parse_pollers",

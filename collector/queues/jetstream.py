@@ -73,7 +73,7 @@ class JetStreamSource:
             return None
 
         nc = await nats.connect(
-            self.config.servers,
+            [server.reveal() for server in self.config.servers],
             connect_timeout=self.config.timeout,
             allow_reconnect=False,
             # 0 would mean "retry the first connect forever" in nats-py; 1 fails after one retry.

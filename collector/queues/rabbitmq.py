@@ -145,7 +145,7 @@ class RabbitManagementSource:
     def __init__(self, config: RabbitMQPoller) -> None:
         assert config.management_url
         self.config = config
-        self.api = ManagementApi(config.management_url, config.timeout)
+        self.api = ManagementApi(config.management_url.reveal(), config.timeout)
         self.filter = NameFilter(tuple(config.queues), tuple(config.exclude))
 
     def fetch(self) -> Snapshot:
@@ -193,7 +193,8 @@ class RabbitAmqpSource:
     def _parameters(self) -> Any:
         import pika
 
-        params = pika.URLParameters(self.config.amqp_url)
+        assert self.config.amqp_url
+        params = pika.URLParameters(self.config.amqp_url.reveal())
         params.socket_timeout = self.config.timeout
         params.stack_timeout = self.config.timeout
         params.blocked_connection_timeout = self.config.timeout

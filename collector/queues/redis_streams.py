@@ -99,7 +99,7 @@ class RedisStreamsSource:
         self.config = config
         self.filter = NameFilter(tuple(config.streams), tuple(config.exclude))
         self.client = redis.Redis.from_url(
-            config.url,
+            config.url.reveal(),
             socket_timeout=config.timeout,
             socket_connect_timeout=config.timeout,
             retry_on_timeout=False,

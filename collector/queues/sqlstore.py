@@ -88,7 +88,7 @@ class SqlStoreSource:
         self.config = config
         self.zone = ZoneInfo(config.timezone)
         self.filter = NameFilter(("*",), tuple(config.exclude))
-        url = normalize_url(config.url)
+        url = normalize_url(config.url.reveal())
         options: dict[str, Any] = {"connect_args": _connect_args(url, config.timeout)}
         if not url.startswith("sqlite"):
             options.update(pool_pre_ping=True, pool_size=1, max_overflow=1)

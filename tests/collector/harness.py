@@ -58,7 +58,7 @@ def running_collector(
     config = load_collector_config(directory, env)
     modules = tuple(importlib.import_module(name) for name in components)
     options = ServeOptions(http_port=0, grpc_port=0, components=modules, shutdown_timeout=10)
-    thread = CollectorThread(Collector(Settings(db_url, directory), config, options, env))
+    thread = CollectorThread(Collector(Settings(db_url, directory), config, options))
     collector = thread.start()
     try:
         yield collector

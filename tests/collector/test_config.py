@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import CollectorConfig, hash_secret, load_collector_config
+from collector.config import CollectorConfig, load_collector_config
 from collector.phi import ALL_KEY_DETECTORS, ALL_VALUE_DETECTORS
 from collector.service import ServeOptions, StartupError, check_exposure, is_loopback
 from vitals.kernel.configfile import ConfigError
@@ -49,11 +49,13 @@ tokens:
   - name: billing
     token: {TOKEN}
   - name: engine
-    token_env: ENGINE_TOKEN
+    token: {{env: ENGINE_TOKEN}}
+  - name: lab
+    token: {{file: secrets/lab-token}}
 redaction:
   allow_keys: ["app.*"]
   deny_keys: ["patient.*"]
-  hash_secret_env: MY_SECRET
+  hash_secret: {{env: MY_SECRET}}
   detectors:
     keys: [ssn]
     values: []
@@ -63,9 +65,17 @@ limits:
 pollers:
   - {{name: q, type: redis}}
 """
-    environ = {"ENGINE_TOKEN": "another-token-0123456789", "MY_SECRET": "s" * 20}
+    environ = {"ENGINE_TOKEN": "another-token-0123456789", "MY_SECRET": "short"}
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "lab-token").write_text("lab-token-from-a-file-0123\n")
     config = load_collector_config(write(tmp_path, text), environ=environ)
-    assert config.token_map() == {TOKEN: "billing", "another-token-0123456789": "engine"}
+    assert config.token_map() == {
+        TOKEN: "billing",
+        "another-token-0123456789": "engine",
+        "lab-token-from-a-file-0123": "lab",
+    }
+    shown = repr(config)
+    assert TOKEN not in shown and "another-token" not in shown and "lab-token-from" not in shown
     policy = config.redaction.policy()
     assert policy.allow_keys == ("app.*",)
     assert policy.deny_keys == ("patient.*",)
@@ -74,18 +84,40 @@ pollers:
     assert config.limits.max_body == 1024 * 1024
     assert config.limits.max_in_flight == 10_000_000
     assert config.pollers == [{"name": "q", "type": "redis"}]
-    assert hash_secret(config, environ) == b"s" * 20
+    # A short secret from the environment is accepted (it may key hashes already stored); inline
+    # values need 16 characters.
+    assert config.hash_secret() == b"short"
 
 
 @pytest.mark.parametrize(
     ("text", "where", "message"),
     [
-        ("tokens:\n  - name: a\n", "collector.yaml:2: tokens[0]", "exactly one of token or token_env"),
+        ("tokens:\n  - name: a\n", "collector.yaml:2: tokens[0].token", "Field required"),
         ("tokens:\n  - name: a\n    token: short\n", "collector.yaml:3: tokens[0].token", "at least 16"),
         (
-            "tokens:\n  - name: a\n    token_env: NOPE_NOT_SET\n",
-            "collector.yaml:3: tokens[0].token_env",
-            "NOPE_NOT_SET",
+            "tokens:\n  - name: a\n    token: {env: NOPE_NOT_SET}\n",
+            "collector.yaml:3: tokens[0].token",
+            "environment variable NOPE_NOT_SET is not set",
+        ),
+        (
+            "tokens:\n  - name: a\n    token: {file: no-such-file}\n",
+            "collector.yaml:3: tokens[0].token",
+            "no-such-file cannot be read",
+        ),
+        (
+            "tokens:\n  - name: a\n    token: {env: A, value: b}\n",
+            "collector.yaml:3: tokens[0].token",
+            "give exactly one of value, file, env",
+        ),
+        (
+            "tokens:\n  - name: a\n    token: {env: 'not a name'}\n",
+            "collector.yaml:3: tokens[0].token.env",
+            "String should match pattern",
+        ),
+        (
+            "tokens:\n  - name: a\n    token: {value: x}\n    token_env: ENGINE_TOKEN\n",
+            "collector.yaml:4: tokens[0].token_env",
+            "token_env is no longer read: write token: {env: ENGINE_TOKEN}",
         ),
         (
             f"tokens:\n  - name: a\n    token: {TOKEN}\n  - name: a\n    token: {TOKEN}x\n",
@@ -104,9 +136,14 @@ pollers:
         ),
         ("redaction:\n  alow_keys: []\n", "collector.yaml:2: redaction.alow_keys", "unknown field"),
         (
-            "redaction:\n  hash_secret_env: UNSET_SECRET_VAR\n",
-            "redaction.hash_secret_env",
-            "UNSET_SECRET_VAR",
+            "redaction:\n  hash_secret: {env: UNSET_SECRET_VAR}\n",
+            "collector.yaml:2: redaction.hash_secret",
+            "environment variable UNSET_SECRET_VAR is not set",
+        ),
+        (
+            "redaction:\n  hash_secret_env: MY_SECRET\n",
+            "collector.yaml:2: redaction.hash_secret_env",
+            "write hash_secret: {env: MY_SECRET}",
         ),
         ("redaction:\n  hash_secret: short\n", "redaction.hash_secret", "at least 16"),
         ("limits:\n  max_body: lots\n", "collector.yaml:2: limits.max_body", "64MiB"),
@@ -123,11 +160,15 @@ def test_errors_name_file_line_and_field(tmp_path: Path, text: str, where: str, 
     assert message in rendered
 
 
-def test_hash_secret_sources() -> None:
-    assert hash_secret(CollectorConfig(), {"VITALS_HASH_SECRET": "from-env"}) == b"from-env"
-    assert hash_secret(CollectorConfig(), {}) is None
-    inline = CollectorConfig.model_validate({"redaction": {"hash_secret": "inline-secret-0123456789"}})
-    assert hash_secret(inline, {"VITALS_HASH_SECRET": "ignored"}) == b"inline-secret-0123456789"
+def test_hash_secret_sources(tmp_path: Path) -> None:
+    """The file's hash_secret wins; left out, VITALS_HASH_SECRET; neither: None (the store's own)."""
+    assert load_collector_config(tmp_path, {"VITALS_HASH_SECRET": "from-env"}).hash_secret() == b"from-env"
+    assert load_collector_config(tmp_path, {}).hash_secret() is None
+    write(tmp_path, "redaction:\n  hash_secret: inline-secret-0123456789\n")
+    inline = load_collector_config(tmp_path, {"VITALS_HASH_SECRET": "ignored"})
+    assert inline.hash_secret() == b"inline-secret-0123456789"
+    write(tmp_path, "redaction:\n  allow_keys: []\n")
+    assert load_collector_config(tmp_path, {"VITALS_HASH_SECRET": "from-env"}).hash_secret() == b"from-env"
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ loading, validate with pydantic, and translate pydantic's error locations back t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -185,14 +185,21 @@ def issues_from_validation(
     return issues
 
 
-def validate(model: Any, loaded: LoadedYaml, data: Any = None, prefix: FieldPath = ()) -> Any:
+def validate(
+    model: Any,
+    loaded: LoadedYaml,
+    data: Any = None,
+    prefix: FieldPath = (),
+    context: Mapping[str, Any] | None = None,
+) -> Any:
     """Validate ``data`` (default: the whole document) against a pydantic type.
 
     ``prefix`` is where ``data`` sits inside the document, so line numbers stay right when a
-    caller validates one part at a time.
+    caller validates one part at a time. ``context`` is pydantic's validation context (e.g.
+    ``SecretSources.context()``, so secret fields are read, and their errors located, here).
     """
     target = loaded.data if data is None and not prefix else data
     try:
-        return TypeAdapter(model).validate_python(target)
+        return TypeAdapter(model).validate_python(target, context=context)
     except ValidationError as exc:
         raise ConfigError(issues_from_validation(exc, loaded, prefix)) from exc

@@ -133,7 +133,7 @@ def serve(
     \b
     Other environment variables:
       VITALS_HASH_SECRET             secret for the HMAC of hc.key.* values
-                                     (or redaction.hash_secret_env in collector.yaml)
+                                     (or redaction.hash_secret in collector.yaml)
       VITALS_SQLITE_SYNCHRONOUS      NORMAL (default: survives kill -9) or FULL (also power loss)
       VITALS_WRITER_LINGER           seconds a commit waits for more requests (default 0.03)
 

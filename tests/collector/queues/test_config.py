@@ -18,7 +18,7 @@ receivers: {http: 4318}   # another engineer's section: left alone
 pollers:
   - name: rabbit
     type: rabbitmq
-    management_url: http://guest:${RABBIT_PASSWORD}@127.0.0.1:15672
+    management_url: {env: RABBIT_URL}
     interval: 15s
     system: integration-engine
     queues: [charges-outbound, "adt-*"]
@@ -29,7 +29,7 @@ pollers:
     streams: ["queue:*"]
   - name: js
     type: nats
-    servers: [nats://127.0.0.1:4222]
+    servers: [nats://127.0.0.1:4222, {file: nats-url}]
   - name: mirth
     type: sql
     url: sqlite:///mirth.db
@@ -48,17 +48,19 @@ def write(tmp_path: Path, text: str) -> Path:
     return tmp_path
 
 
-def test_every_poller_type_loads_with_its_own_interval(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("RABBIT_PASSWORD", "s3cret")
-    config = load_pollers(write(tmp_path, FULL))
+def test_every_poller_type_loads_with_its_own_interval(tmp_path: Path) -> None:
+    (tmp_path / "nats-url").write_text("nats://user:pw@10.0.0.2:4222\n")
+    config = load_pollers(write(tmp_path, FULL), {"RABBIT_URL": "http://guest:s3cret@127.0.0.1:15672"})
     rabbit, redis, nats, sql = config.brokers
     assert isinstance(rabbit, RabbitMQPoller) and rabbit.interval == 15 and rabbit.stuck_after == 300
-    assert rabbit.management_url == "http://guest:s3cret@127.0.0.1:15672"
+    assert rabbit.management_url is not None
+    assert rabbit.management_url.reveal() == "http://guest:s3cret@127.0.0.1:15672"
+    assert "s3cret" not in repr(config) and "pw@" not in repr(config)
     assert rabbit.rename == {"charges.out": "charges-outbound"}
     assert isinstance(redis, RedisPoller) and redis.interval == 30 and redis.streams == ["queue:*"]
+    assert redis.url.reveal() == "redis://127.0.0.1:6379/0"
     assert isinstance(nats, NatsPoller) and nats.consumers == ["*"]
+    assert [s.reveal() for s in nats.servers] == ["nats://127.0.0.1:4222", "nats://user:pw@10.0.0.2:4222"]
     assert isinstance(sql, SqlPoller) and sql.timezone == "America/Chicago"
     assert config.trace_latency.interval == 30 and config.trace_latency.percentiles == [50, 99]
     assert config.otlp.stuck_after == 900
@@ -94,8 +96,18 @@ def test_no_file_or_no_section_means_no_broker_pollers_but_the_derived_jobs_run(
             "collector.yaml:4: pollers[1].name: duplicate poller name 'a'",
         ),
         (
-            "pollers:\n  - name: a\n    type: sql\n    url: ${NO_SUCH_VAR_X}\n    query: select 1\n",
+            "pollers:\n  - name: a\n    type: sql\n    url: {env: NO_SUCH_VAR_X}\n    query: select 1\n",
             "collector.yaml:4: pollers[0].url: environment variable NO_SUCH_VAR_X is not set",
+        ),
+        (
+            "pollers:\n  - name: a\n    type: rabbitmq\n    queues: [q]\n"
+            "    amqp_url: amqp://u:${RABBIT_PASSWORD}@host\n",
+            "collector.yaml:5: pollers[0].amqp_url: ${RABBIT_PASSWORD} is no longer expanded: keep the whole "
+            "URL in a secret, e.g. amqp_url: {env: VARIABLE_HOLDING_THE_URL}",
+        ),
+        (
+            "pollers:\n  - name: a\n    type: nats\n    servers: [nats://a:4222, {file: nope}]\n",
+            "collector.yaml:4: pollers[0].servers[1]: file ",
         ),
         ("pollers:\n  - name: a\n    type: kafka\n", "collector.yaml:2: pollers[0]: Input tag 'kafka'"),
         ("pollers: {a: 1}\n", "collector.yaml:1: pollers: expected a list of pollers"),
@@ -108,7 +120,7 @@ def test_no_file_or_no_section_means_no_broker_pollers_but_the_derived_jobs_run(
 )
 def test_errors_name_file_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
-        load_pollers(write(tmp_path, text))
+        load_pollers(write(tmp_path, text), {})
     message = str(info.value)
     assert message.startswith(str(tmp_path / "collector.yaml")[: -len("collector.yaml")])
     assert expected in message, message
