@@ -3,10 +3,12 @@
 
     python3 dev.py demo     # the main job: collector + SLA engine + alerts + synthetic estate + dashboard
     python3 dev.py test     # the whole test suite
-    python3 dev.py check    # lint (ruff), types (mypy), layer contracts (lint-imports), docs (mkdocs)
+    python3 dev.py check    # ruff, mypy, layer contracts (lint-imports), docs (mkdocs build --strict)
+    python3 dev.py vitals ARGS   # any `vitals` command, run inside the environment
 
 Each command creates ./.venv and installs the project into it on first use (and again whenever
-pyproject.toml changes), then runs. Extra arguments go to the underlying command.
+pyproject.toml changes), then runs. Extra arguments go to the underlying command (demo, test,
+vitals). The documentation site builds from docs/ and mkdocs.yml: `.venv/bin/mkdocs serve`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -61,9 +64,18 @@ def ensure_chromium() -> None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env)
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str], env: dict[str, str] | None = None) -> int:
     os.chdir(ROOT)
-    return subprocess.run(argv, check=False).returncode
+    return subprocess.run(argv, check=False, env={**os.environ, **(env or {})}).returncode
+
+
+def build_docs() -> int:
+    """Build the documentation site the way a reader gets it; --strict fails on a broken link,
+    anchor or page, and on a command or config model the generated reference cannot load."""
+    with tempfile.TemporaryDirectory(prefix="vitals-site-") as site:
+        argv = [str(BIN / "mkdocs"), "build", "--strict", "--quiet", "--site-dir", site]
+        # Material prints a banner about MkDocs 2.0 on every build; it is not about this site.
+        return run(argv, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 def replace_with(argv: list[str]) -> int:
@@ -94,7 +106,9 @@ def main() -> int:
             run([str(BIN / "ruff"), "check", "."]),
             run([str(BIN / "ruff"), "format", "--check", "."]),
             run([str(BIN / "mypy")]),
+            run([str(BIN / "mypy"), "docs/hooks"]),  # the MkDocs hooks live outside the packages
             run([str(BIN / "lint-imports")]),
+            build_docs(),
         ]
         return max(codes)
     ensure_chromium()
