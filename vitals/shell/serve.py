@@ -123,19 +123,20 @@ def serve(
     """Run the collector: OTLP/HTTP and OTLP/gRPC receivers, PHI redaction and the durable writer,
     with the SLA engine, alerting and queue pollers when they are installed.
 
-    \b
-    Endpoints (HTTP port):
-      POST /v1/traces, /v1/metrics   OTLP/HTTP, protobuf or JSON, optionally gzip
-      GET  /healthz, /readyz         liveness and readiness
-      GET  /metrics                  the collector's own Prometheus metrics
-    gRPC port: TraceService/Export and MetricsService/Export.
+    Endpoints on the HTTP port (the gRPC port serves TraceService/Export and MetricsService/Export):
 
     \b
+        POST /v1/traces, /v1/metrics   OTLP/HTTP, protobuf or JSON, optionally gzip
+        GET  /healthz, /readyz         liveness and readiness
+        GET  /metrics                  the collector's own Prometheus metrics
+
     Other environment variables:
-      VITALS_HASH_SECRET             secret for the HMAC of hc.key.* values
-                                     (or redaction.hash_secret in collector.yaml)
-      VITALS_SQLITE_SYNCHRONOUS      NORMAL (default: survives kill -9) or FULL (also power loss)
-      VITALS_WRITER_LINGER           seconds a commit waits for more requests (default 0.03)
+
+    \b
+        VITALS_HASH_SECRET             secret for the HMAC of hc.key.* values
+                                       (or redaction.hash_secret in collector.yaml)
+        VITALS_SQLITE_SYNCHRONOUS      NORMAL (default: survives kill -9) or FULL (also power loss)
+        VITALS_WRITER_LINGER           seconds a commit waits for more requests (default 0.03)
 
     A 200 means the data is committed. SIGTERM or SIGINT stops accepting, commits what was
     accepted and exits 0.
