@@ -28,10 +28,11 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
-from pydantic import BaseModel, BeforeValidator, PlainValidator, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, PlainValidator, SecretStr, TypeAdapter
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from vitals.kernel.secrets import Secret
 from vitals.kernel.timeintervals import IntervalSet
 from vitals.kernel.units import format_duration, parse_duration, parse_fraction, parse_size
 
@@ -49,6 +50,7 @@ WRITTEN_AS: dict[type[BaseModel], str] = {
 }
 SCALARS: dict[Any, str] = {
     str: "text",
+    SecretStr: "text",
     int: "integer",
     float: "number",
     bool: "boolean",
@@ -77,7 +79,7 @@ def render(target: str, path: str) -> str:
     module_name, attribute = target.split(":")
     root = getattr(importlib.import_module(module_name), attribute)
     located = locate(root, path)
-    anchors = {item.model: item.anchor for item in located}
+    anchors = {item.model: item for item in located}
     return "\n\n".join(_model_section(item, anchors) for item in located) + "\n"
 
 
@@ -97,10 +99,11 @@ def locate(root: Any, path: str) -> list[Located]:
             if discriminator:
                 variants[model] = discriminator
             if model in paths:
-                paths[model].append(where)
+                if where not in paths[model]:
+                    paths[model].append(where)
                 continue
             paths[model] = [where]
-            for name, info in model.model_fields.items():
+            for name, info in documented_fields(model):
                 suffix = "[]" if _is_collection(info.annotation) else ""
                 visit(_full_annotation(info), f"{where}.{_yaml_name(name, info)}{suffix}".lstrip("."))
 
@@ -117,12 +120,17 @@ def locate(root: Any, path: str) -> list[Located]:
     return located
 
 
+def documented_fields(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
+    """The fields a file may hold: not the ones excluded from dumps (retired spellings)."""
+    return [(name, info) for name, info in model.model_fields.items() if not info.exclude]
+
+
 def field_rows(
-    model: type[BaseModel], anchors: dict[type[BaseModel], str]
+    model: type[BaseModel], anchors: dict[type[BaseModel], Located]
 ) -> list[tuple[str, str, str, str]]:
     """(field, type, default, description) for each field, as Markdown table cells."""
     rows = []
-    for name, info in model.model_fields.items():
+    for name, info in documented_fields(model):
         annotation = _full_annotation(info)
         rows.append(
             (
@@ -135,7 +143,7 @@ def field_rows(
     return rows
 
 
-def describe(annotation: Any, anchors: dict[type[BaseModel], str]) -> str:
+def describe(annotation: Any, anchors: dict[type[BaseModel], Located]) -> str:
     """A type as a reader of the YAML file thinks of it, linking to nested models' tables."""
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
@@ -152,11 +160,17 @@ def describe(annotation: Any, anchors: dict[type[BaseModel], str]) -> str:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if annotation in WRITTEN_AS:
             return WRITTEN_AS[annotation]
-        return f"[object](#{anchors[annotation]})" if annotation in anchors else "object"
+        target = anchors.get(annotation)
+        if target is None:
+            return "object"
+        # A model met at one path is "an object" of that path; a shared one is named (a Selector).
+        return f"[{target.title if len(target.paths) > 1 else 'object'}](#{target.anchor})"
     return SCALARS.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 
-def _describe_annotated(inner: Any, metadata: tuple[Any, ...], anchors: dict[type[BaseModel], str]) -> str:
+def _describe_annotated(
+    inner: Any, metadata: tuple[Any, ...], anchors: dict[type[BaseModel], Located]
+) -> str:
     """A validated type: named after its parser, else after the input its validator declares."""
     shown = describe(inner, anchors)
     for meta in metadata:
@@ -176,7 +190,7 @@ def _examples(examples: list[Any] | None) -> str:
     return ", e.g. " + ", ".join(f"`{example}`" for example in examples) if examples else ""
 
 
-def _model_section(item: Located, anchors: dict[type[BaseModel], str]) -> str:
+def _model_section(item: Located, anchors: dict[type[BaseModel], Located]) -> str:
     lines = [f"### {item.title} {{ #{item.anchor} }}", ""]
     if len(item.paths) > 1:
         lines += ["Used at " + ", ".join(f"`{path}`" for path in item.paths) + ".", ""]
@@ -233,13 +247,16 @@ def _bounds(metadata: tuple[Any, ...]) -> str:
     return f" ({', '.join(found)})" if found else ""
 
 
-def _default(info: FieldInfo, annotation: Any, anchors: dict[type[BaseModel], str]) -> str:
+def _default(info: FieldInfo, annotation: Any, anchors: dict[type[BaseModel], Located]) -> str:
     if info.is_required():
         return "*required*"
     value = info.get_default(call_default_factory=True, validated_data={})
+    plain = _reveal_defaults(value)
+    if plain is not value:
+        return f"`{plain}`" if isinstance(plain, str) else f"`{json.dumps(plain)}`"
     if isinstance(value, BaseModel):
         target = anchors.get(type(value))
-        return f"[its defaults](#{target})" if target else "its defaults"
+        return f"[its defaults](#{target.anchor})" if target else "its defaults"
     if value is None:
         return "`null`"
     parser = next((meta.func for meta in info.metadata if isinstance(meta, BeforeValidator)), None)
@@ -251,6 +268,15 @@ def _default(info: FieldInfo, annotation: Any, anchors: dict[type[BaseModel], st
         return f"`{value:.2%}`"
     shown = TypeAdapter(annotation).dump_python(value, mode="json")
     return f"`{shown}`" if isinstance(shown, str) else f"`{json.dumps(shown)}`"
+
+
+def _reveal_defaults(value: Any) -> Any:
+    """Inline secrets in a default are not secret (the URL of a local broker): show them."""
+    if isinstance(value, Secret) and value.value is not None:
+        return value.reveal()
+    if isinstance(value, list | tuple) and any(isinstance(item, Secret) for item in value):
+        return [_reveal_defaults(item) for item in value]
+    return value
 
 
 def _format_size(size: int) -> str:

@@ -117,8 +117,10 @@ def config_models() -> dict[type[BaseModel], set[str]]:
         model = pending.pop()
         if model in found:
             continue
-        found[model] = {info.alias or name for name, info in model.model_fields.items()}
-        for info in model.model_fields.values():
+        # Fields excluded from dumps are retired spellings, refused with how to write them now.
+        fields = {name: info for name, info in model.model_fields.items() if not info.exclude}
+        found[model] = {info.alias or name for name, info in fields.items()}
+        for info in fields.values():
             pending.extend(models(info.annotation))
             for meta in info.metadata:
                 pending.extend(models(meta))
