@@ -1,9 +1,10 @@
 """The alerting loop's two steps, over the store edge and the current config.
 
-``evaluate``: read the SLA evaluations written since the watermark, apply them to the alerts
-(lifecycle), apply time (hysteresis, ack expiry), silences and inhibitions, and commit alerts,
-history and the new watermark in one transaction, so a restart resumes exactly after the last
-evaluation it applied. ``plan``: route every alert, run each group's timers and escalation, and
+``evaluate``: read the SLA evaluations new to its cursor (``vitals.kernel.follow``: each once,
+also when PostgreSQL commits them out of id order), apply them to the alerts (lifecycle), apply
+time (hysteresis, ack expiry), silences and inhibitions, and commit alerts, history and the
+moved cursor in one transaction, so a restart resumes exactly after the last evaluation it
+applied. ``plan``: route every alert, run each group's timers and escalation, and
 commit the new group states together with the notifications they decided (the outbox), so a
 decision is recorded exactly when its notifications are.
 """
@@ -29,6 +30,7 @@ from alerts.outbox import OutboxItem, expand
 from alerts.routing import Route, group_key, group_labels, group_ref
 from alerts.silences import silencing, to_expire_on_resolve
 from alerts.store import AlertStore, Conflict
+from vitals.kernel.units import NS
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +113,8 @@ class AlertEngine:
     def _evaluate_once(self, report: EvaluateReport) -> bool:
         config = self.config()
         now = self.clock()
-        watermark = self.store.watermark()
-        batch = self.store.evaluations_after(watermark, self.batch)
+        cursor = self.store.evaluations_cursor()
+        batch = self.store.new_evaluations(cursor, self.batch)
         seen = [o for _, ev in batch for o in observations(ev, config.observation)]
         current = {a.fingerprint: a for a in self.store.open_alerts()}
         missing = {o.fingerprint for o in seen} - current.keys()
@@ -154,12 +156,12 @@ class AlertEngine:
         expire = to_expire_on_resolve(marked, [a.labels for a in current.values() if a.is_open], now)
 
         changed = [a for fp, a in current.items() if original.get(fp) != a]
-        new_watermark = batch[-1][0] if batch else None
-        if changed or events or new_watermark is not None or newly_matched or expire:
+        moved = cursor.after_read((i for i, _ in batch), int(now * NS), int(self.store.follow_horizon_s * NS))
+        if changed or events or moved != cursor or newly_matched or expire:
             self.store.commit(
                 alerts=changed,
                 events=events,
-                watermark=new_watermark,
+                cursor=moved if moved != cursor else None,
                 silences_matched=newly_matched,
                 silences_expired=[(sid, "vitals (expire on resolve)", now) for sid in expire],
                 now=now,

@@ -30,6 +30,7 @@ from alerts.timeintervals import spec_from_json, spec_to_json
 from slas.evaluation_rows import evaluation_from_row
 from slas.model import Evaluation
 from slas.tables import sla_evaluations
+from vitals.kernel.follow import Cursor, default_horizon_s, read_new
 
 WATERMARK = "evaluations_watermark"
 
@@ -200,22 +201,18 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.follow_horizon_s = default_horizon_s(engine)
 
     # --- evaluations and alerts --------------------------------------------------------------
 
-    def watermark(self) -> int:
+    def evaluations_cursor(self) -> Cursor:
         value = self.get_state(WATERMARK)
-        return int(value or 0)
+        return Cursor.from_json(value["watermark"], value["seen"]) if value else Cursor()
 
-    def evaluations_after(self, after_id: int, limit: int) -> list[tuple[int, Evaluation]]:
-        query = (
-            select(sla_evaluations)
-            .where(sla_evaluations.c.id > after_id)
-            .order_by(sla_evaluations.c.id)
-            .limit(limit)
-        )
+    def new_evaluations(self, cursor: Cursor, limit: int) -> list[tuple[int, Evaluation]]:
         with self.engine.connect() as conn:
-            return [(int(r["id"]), evaluation_from_row(r)) for r in conn.execute(query).mappings()]
+            new = read_new(conn, select(sla_evaluations), sla_evaluations.c.id, cursor, limit)
+        return [(int(row.id), evaluation_from_row(row._mapping)) for row in new.rows]
 
     def open_alerts(self) -> list[Alert]:
         with self.engine.connect() as conn:
@@ -276,7 +273,7 @@ class SqlStore:
         alerts: Sequence[Alert] = (),
         events: Sequence[AlertEvent] = (),
         audits: Sequence[AuditEntry] = (),
-        watermark: int | None = None,
+        cursor: Cursor | None = None,
         silences_matched: Collection[int] = (),
         silences_expired: Sequence[tuple[int, str, float]] = (),
         now: float = 0.0,
@@ -313,8 +310,9 @@ class SqlStore:
                     )
                 for entry in audits:
                     self._audit(conn, entry)
-                if watermark is not None:
-                    self._set_state(conn, WATERMARK, watermark, now)
+                if cursor is not None:
+                    document = {"watermark": cursor.watermark, "seen": cursor.seen_json()}
+                    self._set_state(conn, WATERMARK, document, now)
                 if silences_matched:
                     conn.execute(
                         update(alert_silences)

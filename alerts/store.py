@@ -17,6 +17,7 @@ from alerts.model import Alert, AlertEvent, AuditEntry
 from alerts.outbox import UNFINISHED, OutboxItem, Status
 from alerts.silences import Silence
 from slas.model import Evaluation
+from vitals.kernel.follow import Cursor
 
 
 class Conflict(Exception):
@@ -29,8 +30,11 @@ class NotFound(LookupError):
 
 class AlertStore(Protocol):
     # --- evaluations and alerts ---
-    def watermark(self) -> int: ...
-    def evaluations_after(self, after_id: int, limit: int) -> list[tuple[int, Evaluation]]: ...
+    #: How long an unread evaluation id below read ones is awaited (``vitals.kernel.follow``).
+    follow_horizon_s: float
+
+    def evaluations_cursor(self) -> Cursor: ...
+    def new_evaluations(self, cursor: Cursor, limit: int) -> list[tuple[int, Evaluation]]: ...
     def open_alerts(self) -> list[Alert]: ...
     def alerts_by_fingerprint(self, fingerprints: Collection[str]) -> dict[str, Alert]: ...
     def resolved_since(self, since: float) -> list[Alert]: ...
@@ -41,7 +45,7 @@ class AlertStore(Protocol):
         alerts: Sequence[Alert] = (),
         events: Sequence[AlertEvent] = (),
         audits: Sequence[AuditEntry] = (),
-        watermark: int | None = None,
+        cursor: Cursor | None = None,
         silences_matched: Collection[int] = (),
         silences_expired: Sequence[tuple[int, str, float]] = (),
         now: float = 0.0,
@@ -77,6 +81,9 @@ class AlertStore(Protocol):
 class MemoryStore:
     """Everything in dicts; same semantics as the SQL store (versions, unique keys, lanes)."""
 
+    #: Ids are visible in the order they are handed out here.
+    follow_horizon_s = 0.0
+
     def __init__(self) -> None:
         self.evaluations: list[tuple[int, Evaluation]] = []
         self.alerts: dict[str, Alert] = {}
@@ -97,11 +104,13 @@ class MemoryStore:
         self.evaluations.append((eid, evaluation))
         return eid
 
-    def watermark(self) -> int:
-        return int(self.state.get("evaluations_watermark", 0))
+    def evaluations_cursor(self) -> Cursor:
+        cursor = self.state.get("evaluations_watermark", Cursor())
+        assert isinstance(cursor, Cursor)
+        return cursor
 
-    def evaluations_after(self, after_id: int, limit: int) -> list[tuple[int, Evaluation]]:
-        return [(i, e) for i, e in self.evaluations if i > after_id][:limit]
+    def new_evaluations(self, cursor: Cursor, limit: int) -> list[tuple[int, Evaluation]]:
+        return [(i, e) for i, e in self.evaluations if cursor.is_new(i)][:limit]
 
     def open_alerts(self) -> list[Alert]:
         return [a for a in self.alerts.values() if a.is_open]
@@ -124,7 +133,7 @@ class MemoryStore:
         alerts: Sequence[Alert] = (),
         events: Sequence[AlertEvent] = (),
         audits: Sequence[AuditEntry] = (),
-        watermark: int | None = None,
+        cursor: Cursor | None = None,
         silences_matched: Collection[int] = (),
         silences_expired: Sequence[tuple[int, str, float]] = (),
         now: float = 0.0,
@@ -139,8 +148,8 @@ class MemoryStore:
             )
         self.events.extend(events)
         self.audits.extend(audits)
-        if watermark is not None:
-            self.state["evaluations_watermark"] = watermark
+        if cursor is not None:
+            self.state["evaluations_watermark"] = cursor
         for sid in silences_matched:
             silence, source = self._silences[sid]
             self._silences[sid] = (replace(silence, matched_any=True), source)

@@ -24,7 +24,7 @@ from slas.source import TelemetrySource
 from slas.spec import SLA, EvaluationSettings, FreshnessSli, LagSli, LatencySli, RatioSli, Selector
 from slas.state import Commit, Definition, StoredObject
 from slas.store import StateStore
-from slas.watermark import Cursor
+from vitals.kernel.follow import Cursor
 from vitals.kernel.units import MINUTE_NS, NS
 
 __all__ = ["SlaEngine", "StepResult", "TickResult", "selectors_of"]
@@ -137,7 +137,7 @@ class SlaEngine:
         now = self.clock() if now_ns is None else now_ns
         self._ensure_loaded(now)
         assert self.generation is not None
-        cursors = {name: cursor.copy() for name, cursor in self.cursors.items()}
+        cursors = dict(self.cursors)
         change = Commit(generation=self.generation, now_ns=now, cursors=cursors)
         definitions = {k: v for k, v in self.definitions.items()}
         reset: set[str] = set()
@@ -146,8 +146,8 @@ class SlaEngine:
             known = definitions.get(sla_id)
             document = sla.model_dump(mode="json", by_alias=True)
             if known is None or known.fingerprint != fingerprint:
-                spans_todo = cursors["spans"].processed() if selectors_of(sla) else []
-                points_todo = cursors["metric_points"].processed() if sla.kind == "gauge" else []
+                spans_todo = cursors["spans"].passed() if selectors_of(sla) else []
+                points_todo = cursors["metric_points"].passed() if sla.kind == "gauge" else []
                 state: Literal["backfilling", "ready"] = (
                     "backfilling" if spans_todo or points_todo else "ready"
                 )
@@ -175,12 +175,12 @@ class SlaEngine:
         result = StepResult()
         limit = self.settings.batch_rows
         active = set(self.slas)
-        new_spans = self.source.read_spans(cursors["spans"].gaps(), limit)
+        new_spans = self.source.read_spans(cursors["spans"], limit)
         self.processor.spans(batch, new_spans, load_objects, now, only=active)
-        cursors["spans"].mark((s.id for s in new_spans), now)
-        new_points = self.source.read_points(cursors["metric_points"].gaps(), limit)
+        cursors["spans"] = cursors["spans"].marked((s.id for s in new_spans), now)
+        new_points = self.source.read_points(cursors["metric_points"], limit)
         self.processor.points(batch, new_points, only=active)
-        cursors["metric_points"].mark((p.id for p in new_points), now)
+        cursors["metric_points"] = cursors["metric_points"].marked((p.id for p in new_points), now)
         result.spans_read, result.points_read = len(new_spans), len(new_points)
         result.more = len(new_spans) >= limit or len(new_points) >= limit
 
@@ -218,8 +218,7 @@ class SlaEngine:
             if obj.sla_id not in reset and obj.sla_id in self.slas
         ]
         self.processor.sweep(batch, due, now)
-        for cursor in cursors.values():
-            cursor.advance(now, self.horizon_ns)
+        cursors.update({name: cursor.settled(now, self.horizon_ns) for name, cursor in cursors.items()})
 
         change.deltas = batch.nonzero_deltas()
         change.series = dict(batch.series)

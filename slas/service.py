@@ -14,7 +14,7 @@ from slas.loading import SlaConfig, load_sla_config, sla_files
 from slas.source import SqlTelemetrySource
 from slas.store import SqlStateStore
 from vitals.kernel.configfile import ConfigError
-from vitals.kernel.db import is_sqlite
+from vitals.kernel.follow import default_horizon_s
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -33,10 +33,11 @@ def load_config_dir(config_dir: Path) -> SlaConfig:
 
 
 def engine_from(db: Engine, config: SlaConfig, clock: Callable[[], int] | None = None) -> SlaEngine:
-    """An engine on the Vitals store; ids commit in order on SQLite, so no watermark horizon there."""
+    """An engine on the Vitals store, following the telemetry tables with the store's horizon
+    (``vitals.kernel.follow``) unless the SLA files set ``evaluation.watermark_horizon``."""
     horizon = config.evaluation.watermark_horizon
     if horizon is None:
-        horizon = 0.0 if is_sqlite(db) else 120.0
+        horizon = default_horizon_s(db)
     return SlaEngine(
         config.slas,
         SqlStateStore(db),

@@ -18,6 +18,7 @@ from collector.rows import SPAN_LIFTED_ATTRIBUTES
 from collector.tables import metric_points, spans
 from slas.records import PointRecord, SpanRecord, stored_attributes
 from slas.spec import Selector
+from vitals.kernel.follow import Cursor, read_new
 
 __all__ = [
     "HC_COLUMNS",
@@ -27,16 +28,15 @@ __all__ = [
     "TelemetrySource",
 ]
 
-Gaps = Sequence[tuple[int, int | None]]  # (exclusive low, exclusive high or None)
 Ranges = Sequence[tuple[int, int]]  # inclusive
 
 
 class TelemetrySource(Protocol):
-    def read_spans(self, gaps: Gaps, limit: int) -> list[SpanRecord]:
-        """Spans whose id lies in a gap, lowest ids first."""
+    def read_spans(self, cursor: Cursor, limit: int) -> list[SpanRecord]:
+        """Spans new to ``cursor``, lowest ids first."""
         ...
 
-    def read_points(self, gaps: Gaps, limit: int) -> list[PointRecord]: ...
+    def read_points(self, cursor: Cursor, limit: int) -> list[PointRecord]: ...
 
     def read_spans_in(self, ranges: Ranges, limit: int, selectors: Sequence[Selector]) -> list[SpanRecord]:
         """Spans with ids in ``ranges`` that may match one of ``selectors`` (a superset), lowest first."""
@@ -90,11 +90,6 @@ def _span(row: Sequence[Any]) -> SpanRecord:
 def _point(row: Sequence[Any]) -> PointRecord:
     attributes = stored_attributes(row[5], row[2], [("queue", row[6])])
     return PointRecord(row[0], row[1], row[2], row[3], row[4], attributes)
-
-
-def _gap_clause(column: Any, gaps: Gaps) -> Any:
-    parts = [and_(column > low, column < high) if high is not None else column > low for low, high in gaps]
-    return or_(*parts) if parts else false()
 
 
 def _range_clause(column: Any, ranges: Ranges) -> Any:
@@ -155,14 +150,15 @@ class SqlTelemetrySource:
         with self.engine.connect() as conn:
             return [_point(row) for row in conn.execute(query)]
 
-    def read_spans(self, gaps: Gaps, limit: int) -> list[SpanRecord]:
-        return self._spans(
-            select(*_SPAN_COLUMNS).where(_gap_clause(spans.c.id, gaps)).order_by(spans.c.id).limit(limit)
-        )
+    def read_spans(self, cursor: Cursor, limit: int) -> list[SpanRecord]:
+        with self.engine.connect() as conn:
+            new = read_new(conn, select(*_SPAN_COLUMNS), spans.c.id, cursor, limit)
+        return [_span(row) for row in new.rows]
 
-    def read_points(self, gaps: Gaps, limit: int) -> list[PointRecord]:
-        query = select(*_POINT_COLUMNS).where(_gap_clause(metric_points.c.id, gaps))
-        return self._points(query.order_by(metric_points.c.id).limit(limit))
+    def read_points(self, cursor: Cursor, limit: int) -> list[PointRecord]:
+        with self.engine.connect() as conn:
+            new = read_new(conn, select(*_POINT_COLUMNS), metric_points.c.id, cursor, limit)
+        return [_point(row) for row in new.rows]
 
     def read_spans_in(self, ranges: Ranges, limit: int, selectors: Sequence[Selector]) -> list[SpanRecord]:
         query = select(*_SPAN_COLUMNS).where(_range_clause(spans.c.id, ranges), selector_prefilter(selectors))
@@ -219,10 +215,6 @@ class SqlTelemetrySource:
             after = rows[-1].id
 
 
-def _in_gaps(value: int, gaps: Gaps) -> bool:
-    return any(value > low and (high is None or value < high) for low, high in gaps)
-
-
 def _in_ranges(value: int, ranges: Ranges) -> bool:
     return any(low <= value <= high for low, high in ranges)
 
@@ -246,11 +238,11 @@ class MemoryTelemetrySource:
     def _visible_spans(self) -> list[SpanRecord]:
         return sorted((s for s in self.spans if s.id not in self.hidden), key=lambda s: s.id)
 
-    def read_spans(self, gaps: Gaps, limit: int) -> list[SpanRecord]:
-        return [s for s in self._visible_spans() if _in_gaps(s.id, gaps)][:limit]
+    def read_spans(self, cursor: Cursor, limit: int) -> list[SpanRecord]:
+        return [s for s in self._visible_spans() if cursor.is_new(s.id)][:limit]
 
-    def read_points(self, gaps: Gaps, limit: int) -> list[PointRecord]:
-        return sorted((p for p in self.points if _in_gaps(p.id, gaps)), key=lambda p: p.id)[:limit]
+    def read_points(self, cursor: Cursor, limit: int) -> list[PointRecord]:
+        return sorted((p for p in self.points if cursor.is_new(p.id)), key=lambda p: p.id)[:limit]
 
     def read_spans_in(self, ranges: Ranges, limit: int, selectors: Sequence[Selector]) -> list[SpanRecord]:
         return [s for s in self._visible_spans() if _in_ranges(s.id, ranges)][:limit]

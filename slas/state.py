@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from slas.lag import LagObject
-from slas.watermark import Cursor
+from vitals.kernel.follow import Cursor
 
 __all__ = ["Commit", "Definition", "Meta", "StoredObject"]
 

@@ -29,7 +29,7 @@ from slas.tables import (
     sla_minutes,
     sla_series,
 )
-from slas.watermark import Cursor
+from vitals.kernel.follow import Cursor
 from vitals.kernel.units import MINUTE_NS
 
 __all__ = ["MemoryStateStore", "SqlStateStore", "StateStore"]
@@ -220,7 +220,7 @@ class SqlStateStore:
                 .values(
                     generation=change.generation + 1,
                     watermark=spans_cursor.watermark,
-                    seen=spans_cursor.to_json(),
+                    seen=spans_cursor.seen_json(),
                     updated_at_unix_nano=change.now_ns,
                 )
             )
@@ -233,7 +233,7 @@ class SqlStateStore:
                 .where(sla_cursors.c.source == "metric_points")
                 .values(
                     watermark=points_cursor.watermark,
-                    seen=points_cursor.to_json(),
+                    seen=points_cursor.seen_json(),
                     updated_at_unix_nano=change.now_ns,
                 )
             )
@@ -361,9 +361,7 @@ class MemoryStateStore:
         self.evaluations: list[Evaluation] = []
 
     def load_meta(self) -> Meta:
-        return Meta(
-            self.generation, {k: v.copy() for k, v in self.cursors.items()}, copy.deepcopy(self.definitions)
-        )
+        return Meta(self.generation, dict(self.cursors), copy.deepcopy(self.definitions))
 
     def load_series(
         self, since_minute: Mapping[str, int], max_span: Mapping[str, int]
@@ -395,7 +393,7 @@ class MemoryStateStore:
         if change.generation != self.generation:
             return None
         self.generation += 1
-        self.cursors = {k: v.copy() for k, v in change.cursors.items()}
+        self.cursors = dict(change.cursors)
         for sla_id in [*change.reset, *change.removed]:
             self.minutes = {k: v for k, v in self.minutes.items() if k[0] != sla_id}
             self.series = {k: v for k, v in self.series.items() if k[0] != sla_id}

@@ -3,9 +3,9 @@
 Pollers compute ``queue.stuck`` from their own samples; gauges pushed by an engine (the demo's
 simulated estate, an OpenTelemetry Collector) reach the store without a poller. This job reads
 the new ``queue.depth`` / ``queue.consumers`` / ``queue.deliver_rate`` / ``queue.oldest_age_seconds``
-points after its watermark (``metric_points.id``), keeps a short history per series, and writes
-``queue.stuck`` next to each depth point with the same attributes and service. Series that push
-their own ``queue.stuck`` are left alone.
+points (following ``metric_points`` by id with ``vitals.kernel.follow``), keeps a short history
+per series, and writes ``queue.stuck`` next to each depth point with the same attributes and
+service. Series that push their own ``queue.stuck`` are left alone.
 """
 
 from __future__ import annotations
@@ -17,11 +17,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
 from collector.queues import names
 from collector.queues.config import OtlpStuckJob
 from collector.queues.points import SCOPE_NAME, point_row
 from collector.queues.stuck import StuckPoint, is_stuck, prune
+from collector.tables import metric_points as mp
+from vitals.kernel.follow import Cursor, default_horizon_s, first_id_since, read_new
 from vitals.kernel.runtime import MetricPointWriter
 from vitals.kernel.units import NS
 
@@ -41,9 +45,16 @@ class PushedPoint:
 
 
 class PointReader(Protocol):
+    """The ``metric_points`` table, followed by id."""
+
+    #: How long an unread id below read ones is awaited (see ``vitals.kernel.follow``).
+    horizon_ns: int
+
     def first_id_since(self, start_ns: int) -> int: ...
 
-    def read_after(self, after_id: int, limit: int) -> tuple[list[PushedPoint], int, bool]: ...
+    def read_new(self, cursor: Cursor, limit: int) -> tuple[list[PushedPoint], tuple[int, ...]]:
+        """The engine-pushed gauges among up to ``limit`` points new to ``cursor``, and every id read."""
+        ...
 
 
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
@@ -93,21 +104,15 @@ class PushedStuck:
 
 
 class SqlPointReader:
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.horizon_ns = int(default_horizon_s(engine) * NS)
 
     def first_id_since(self, start_ns: int) -> int:
-        from collector.queues.watermark import first_id_since
-        from collector.tables import metric_points as mp
+        with self.engine.connect() as conn:
+            return first_id_since(conn, mp.c.id, mp.c.name == names.DEPTH, mp.c.time_unix_nano >= start_ns)
 
-        return first_id_since(self.engine, mp.c.id, mp.c.name == names.DEPTH, mp.c.time_unix_nano >= start_ns)
-
-    def read_after(self, after_id: int, limit: int) -> tuple[list[PushedPoint], int, bool]:
-        from sqlalchemy import select
-
-        from collector.queues.watermark import rows_after
-        from collector.tables import metric_points as mp
-
+    def read_new(self, cursor: Cursor, limit: int) -> tuple[list[PushedPoint], tuple[int, ...]]:
         query = select(
             mp.c.id,
             mp.c.name,
@@ -116,10 +121,11 @@ class SqlPointReader:
             mp.c.time_unix_nano,
             mp.c.value,
             mp.c.scope_name,
-        ).where(mp.c.name.in_(READ_NAMES))
-        rows, watermark, caught_up = rows_after(self.engine, query, mp.c.id, after_id, limit)
+        )
+        with self.engine.connect() as conn:
+            new = read_new(conn, query, mp.c.id, cursor, limit, where=mp.c.name.in_(READ_NAMES))
         points = []
-        for row in rows:
+        for row in new.rows:
             attrs = (
                 row.attributes if isinstance(row.attributes, dict) else orjson.loads(row.attributes or "{}")
             )
@@ -130,7 +136,7 @@ class SqlPointReader:
                     int(row.id), row.name, row.service_name, attrs, int(row.time_unix_nano), float(row.value)
                 )
             )
-        return points, watermark, caught_up
+        return points, new.ids
 
 
 class PushedStuckJob:
@@ -151,7 +157,7 @@ class PushedStuckJob:
         self.batch_size = batch_size
         self.max_batches = max_batches
         self.state = PushedStuck(config.stuck_after)
-        self.watermark: int | None = None
+        self.cursor: Cursor | None = None
         self._carry: list[PushedPoint] = []
         self.caught_up = False
 
@@ -164,11 +170,13 @@ class PushedStuckJob:
 
     def run(self) -> int:
         now_ns = int(self.clock() * NS)
-        if self.watermark is None:
-            self.watermark = self.reader.first_id_since(now_ns - int(self.config.lookback * NS))
+        if self.cursor is None:
+            self.cursor = Cursor(self.reader.first_id_since(now_ns - int(self.config.lookback * NS)))
         written = 0
         for _ in range(self.max_batches):
-            points, self.watermark, caught_up = self.reader.read_after(self.watermark, self.batch_size)
+            points, ids = self.reader.read_new(self.cursor, self.batch_size)
+            self.cursor = self.cursor.after_read(ids, now_ns, self.reader.horizon_ns)
+            caught_up = len(ids) < self.batch_size
             points = [*self._carry, *points]
             self._carry = []
             if not caught_up and points:

@@ -1,8 +1,9 @@
 """The job that reads new spans and writes ``queue.latency_seconds`` per queue and minute.
 
-Incremental: it remembers the highest ``spans.id`` it has read (the ingestion-order watermark) and
-reads only messaging spans after it, in batches. On start it goes back ``lookback`` so a restart
-does not leave a hole. Minutes are written once they are done (see ``MinuteWindows``).
+Incremental: it follows ``spans`` by id (``vitals.kernel.follow``: each span once, also when
+PostgreSQL commits ids out of order) and keeps only the messaging spans, in batches. On start it
+goes back ``lookback`` so a restart does not leave a hole. Minutes are written once they are done
+(see ``MinuteWindows``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from sqlalchemy import or_, select
+from sqlalchemy.engine import Engine
+
 from collector.queues import names
 from collector.queues.config import TraceLatencyJob
 from collector.queues.latency import (
-    NS,
     LatencyJoiner,
     MessagingSpan,
     MinuteLatency,
@@ -24,7 +27,10 @@ from collector.queues.latency import (
     role_of,
 )
 from collector.queues.points import point_row
+from collector.tables import spans
+from vitals.kernel.follow import Cursor, default_horizon_s, first_id_since, read_new
 from vitals.kernel.runtime import MetricPointWriter
+from vitals.kernel.units import NS
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +38,17 @@ MESSAGING_KINDS = ("producer", "consumer", "PRODUCER", "CONSUMER", "SPAN_KIND_PR
 
 
 class SpanReader(Protocol):
-    """Messaging spans in ingestion order."""
+    """The ``spans`` table, followed by id."""
+
+    #: How long an unread id below read ones is awaited (see ``vitals.kernel.follow``).
+    horizon_ns: int
 
     def first_id_since(self, start_ns: int) -> int:
         """A watermark just before the first span that started at or after ``start_ns``."""
         ...
 
-    def read_after(self, after_id: int, limit: int) -> tuple[list[MessagingSpan], int, bool]:
-        """Up to ``limit`` messaging spans with ``id > after_id``; the new watermark; whether caught up."""
+    def read_new(self, cursor: Cursor, limit: int) -> tuple[list[MessagingSpan], tuple[int, ...]]:
+        """The messaging spans among up to ``limit`` spans new to ``cursor``, and every id read."""
         ...
 
 
@@ -72,21 +81,15 @@ def messaging_span(row: Any) -> MessagingSpan | None:
 class SqlSpanReader:
     """Reads the ``spans`` table of the store."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.horizon_ns = int(default_horizon_s(engine) * NS)
 
     def first_id_since(self, start_ns: int) -> int:
-        from collector.queues.watermark import first_id_since
-        from collector.tables import spans
+        with self.engine.connect() as conn:
+            return first_id_since(conn, spans.c.id, spans.c.start_time_unix_nano >= start_ns)
 
-        return first_id_since(self.engine, spans.c.id, spans.c.start_time_unix_nano >= start_ns)
-
-    def read_after(self, after_id: int, limit: int) -> tuple[list[MessagingSpan], int, bool]:
-        from sqlalchemy import or_, select
-
-        from collector.queues.watermark import rows_after
-        from collector.tables import spans
-
+    def read_new(self, cursor: Cursor, limit: int) -> tuple[list[MessagingSpan], tuple[int, ...]]:
         query = select(
             spans.c.id,
             spans.c.trace_id,
@@ -99,31 +102,12 @@ class SqlSpanReader:
             spans.c.links,
             spans.c.hc_system,
             spans.c.messaging_destination,
-        ).where(or_(spans.c.messaging_destination.is_not(None), spans.c.kind.in_(MESSAGING_KINDS)))
-        rows, watermark, caught_up = rows_after(self.engine, query, spans.c.id, after_id, limit)
-        found = [s for s in (messaging_span(r._mapping) for r in rows) if s is not None]
-        return found, watermark, caught_up
-
-
-class InMemorySpanReader:
-    """Spans a test appends; ids grow in append order like the table's."""
-
-    def __init__(self) -> None:
-        self.spans: list[MessagingSpan] = []
-
-    def append(self, spans: Sequence[MessagingSpan]) -> None:
-        self.spans.extend(spans)
-
-    def first_id_since(self, start_ns: int) -> int:
-        ids = [s.id for s in self.spans if s.start_ns >= start_ns]
-        return min(ids) - 1 if ids else max((s.id for s in self.spans), default=0)
-
-    def read_after(self, after_id: int, limit: int) -> tuple[list[MessagingSpan], int, bool]:
-        later = sorted((s for s in self.spans if s.id > after_id), key=lambda s: s.id)
-        batch = later[:limit]
-        caught_up = len(later) <= limit
-        watermark = batch[-1].id if batch else after_id
-        return batch, watermark, caught_up
+        )
+        messaging = or_(spans.c.messaging_destination.is_not(None), spans.c.kind.in_(MESSAGING_KINDS))
+        with self.engine.connect() as conn:
+            new = read_new(conn, query, spans.c.id, cursor, limit, where=messaging)
+        found = [s for s in (messaging_span(r._mapping) for r in new.rows) if s is not None]
+        return found, new.ids
 
 
 def latency_rows(summaries: Sequence[MinuteLatency], now_s: float) -> list[dict[str, Any]]:
@@ -170,7 +154,7 @@ class TraceLatency:
         self.max_batches = max_batches
         self.joiner = LatencyJoiner(max_wait_ns=int(config.max_wait * NS))
         self.windows = MinuteWindows(tuple(config.percentiles))
-        self.watermark: int | None = None
+        self.cursor: Cursor | None = None
         self.caught_up = False
 
     def drain(self) -> int:
@@ -188,17 +172,19 @@ class TraceLatency:
     def _read(self) -> bool:
         """Up to ``max_batches`` batches of new spans into the joiner; whether caught up."""
         now_ns = int(self.clock() * NS)
-        if self.watermark is None:
-            self.watermark = self.reader.first_id_since(now_ns - int(self.config.lookback * NS))
+        if self.cursor is None:
+            self.cursor = Cursor(self.reader.first_id_since(now_ns - int(self.config.lookback * NS)))
         for _ in range(self.max_batches):
-            spans, self.watermark, self.caught_up = self.reader.read_after(
-                self.watermark, self.config.batch_size
-            )
-            self.windows.add(self.joiner.add(spans), now_ns)
+            found, ids = self.reader.read_new(self.cursor, self.config.batch_size)
+            self.cursor = self.cursor.after_read(ids, now_ns, self.reader.horizon_ns)
+            self.caught_up = len(ids) < self.config.batch_size
+            self.windows.add(self.joiner.add(found), now_ns)
             if self.caught_up:
                 break
         else:
-            log.info("queue latency: still catching up with the spans table (watermark %s)", self.watermark)
+            log.info(
+                "queue latency: still catching up with the spans table (at id %s)", self.cursor.watermark
+            )
         return self.caught_up
 
     def _close(self, grace_s: float) -> int:
@@ -211,7 +197,6 @@ class TraceLatency:
 
 
 __all__ = [
-    "InMemorySpanReader",
     "SpanReader",
     "SqlSpanReader",
     "TraceLatency",

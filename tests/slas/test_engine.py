@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from slas.engine import SlaEngine
 from slas.model import Evaluation
 from slas.records import PointRecord, SpanRecord
-from slas.source import Gaps, MemoryTelemetrySource, Ranges
+from slas.source import MemoryTelemetrySource, Ranges
 from slas.spec import SLA, EvaluationSettings, Selector
 from slas.store import MemoryStateStore
 from tests.slas.helpers import HOUR, MIN, Clock, Timeline, engine_for, make_sla
 from tests.slas.scenario import END, as_dict, scenario_records, scenario_slas
+from vitals.kernel.follow import Cursor
 
 
 def from_scratch(
@@ -141,14 +142,14 @@ class _Racing(MemoryTelemetrySource):
         self.inner = inner
         self.before_read: list[SlaEngine] = []
 
-    def read_spans(self, gaps: Gaps, limit: int) -> list[SpanRecord]:
-        rows = self.inner.read_spans(gaps, limit)
+    def read_spans(self, cursor: Cursor, limit: int) -> list[SpanRecord]:
+        rows = self.inner.read_spans(cursor, limit)
         while self.before_read:
             self.before_read.pop().tick()
         return rows
 
-    def read_points(self, gaps: Gaps, limit: int) -> list[PointRecord]:
-        return self.inner.read_points(gaps, limit)
+    def read_points(self, cursor: Cursor, limit: int) -> list[PointRecord]:
+        return self.inner.read_points(cursor, limit)
 
     def read_spans_in(self, ranges: Ranges, limit: int, selectors: Sequence[Selector]) -> list[SpanRecord]:
         return self.inner.read_spans_in(ranges, limit, selectors)
