@@ -40,6 +40,7 @@ class _Strict(BaseModel):
 class TokenSource(_Strict):
     """One sending source and its bearer token."""
 
+    #: The source's name (unique), shown in logs and metrics.
     name: str = Field(min_length=1, max_length=64)
     #: The bearer token: ``{env: VARIABLE}``, ``{file: PATH}`` or the value; 16+ characters.
     token: Annotated[Secret, at_least(MIN_TOKEN_LENGTH, _NEW_TOKEN)]
@@ -58,7 +59,9 @@ def _known(names: list[str], known: frozenset[str], what: str) -> list[str]:
 class Detectors(_Strict):
     """Which built-in PHI detectors run (all of them unless listed here)."""
 
+    #: Detectors that look at attribute keys (a key naming an identifier has its whole value replaced).
     keys: list[str] = Field(default_factory=lambda: sorted(ALL_KEY_DETECTORS))
+    #: Detectors that scan attribute values, span names, status messages and event names.
     values: list[str] = Field(default_factory=lambda: sorted(ALL_VALUE_DETECTORS))
 
     @field_validator("keys")
@@ -73,13 +76,18 @@ class Detectors(_Strict):
 
 
 class Redaction(_Strict):
+    """PHI redaction, applied before anything is stored or logged."""
+
+    #: Glob patterns of attribute keys stored as sent and not scanned, on top of the built-in list.
     allow_keys: list[str] = Field(default_factory=list)
+    #: Glob patterns of keys whose value is always replaced by ``[REDACTED:deny]`` (deny wins).
     deny_keys: list[str] = Field(default_factory=list)
     #: Keys the HMAC of ``hc.key.*`` values (an inline value needs 16+ characters). Left out: the
     #: environment variable VITALS_HASH_SECRET when it is set, else a secret generated once and
     #: kept in the store.
     hash_secret: Annotated[Secret | None, at_least(16, inline_only=True)] = None
     hash_secret_env: RetiredSpelling = retired()
+    #: Which built-in detectors run.
     detectors: Detectors = Field(default_factory=Detectors)
 
     def policy(self) -> RedactionPolicy:
@@ -92,7 +100,11 @@ class Redaction(_Strict):
 
 
 class Limits(_Strict):
+    """Memory and request bounds."""
+
+    #: Largest request body, before and after decompression (larger: 413).
     max_body: Size = 64 * 1024 * 1024
+    #: Request bytes accepted and not yet committed; beyond it requests get 503 / RESOURCE_EXHAUSTED.
     max_in_flight: Size = 128 * 1024 * 1024
 
     @field_validator("max_body", "max_in_flight")
@@ -110,8 +122,11 @@ class Limits(_Strict):
 
 
 class CollectorConfig(_Strict):
+    #: Sending sources allowed in; with none, anyone who reaches the port may send (loopback only).
     tokens: list[TokenSource] = Field(default_factory=list)
+    #: PHI redaction rules.
     redaction: Redaction = Field(default_factory=Redaction)
+    #: Memory and request bounds.
     limits: Limits = Field(default_factory=Limits)
     #: Queue pollers, kept as written: ``collector.queues`` validates them.
     pollers: Any = Field(default_factory=list)

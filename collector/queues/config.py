@@ -57,15 +57,22 @@ class _Strict(BaseModel):
 class BrokerPoller(_Strict):
     """Fields every broker poller has."""
 
+    #: Unique name (letters, digits, ``.``, ``_``, ``-``), shown in errors, in ``queue.poller_up``
+    #: and in the poll error counter.
     name: PollerName
+    #: How often this poller samples.
     interval: Duration = 30.0
+    #: ``false`` keeps the entry but does not run it.
     enabled: bool = True
     #: ``hc.system`` attribute on this poller's samples (the system the queues belong to).
     system: str | None = None
+    #: How long growth without draining lasts before ``queue.stuck`` is 1.
     stuck_after: Duration = 600.0
+    #: Connect and request timeout of one poll.
     timeout: Duration = 5.0
     #: Broker queue name -> the name Vitals reports (``queue`` attribute).
     rename: dict[str, str] = Field(default_factory=dict)
+    #: Globs of queue or stream names to skip.
     exclude: list[str] = Field(default_factory=list)
 
     @field_validator("interval", "timeout")
@@ -77,15 +84,19 @@ class BrokerPoller(_Strict):
 
 
 class RabbitMQPoller(BrokerPoller):
+    #: RabbitMQ, through its management HTTP API (or AMQP).
     type: Literal["rabbitmq"]
     #: Management HTTP API, e.g. http://guest:guest@127.0.0.1:15672 (preferred: all metrics).
     management_url: BrokerUrl | None = None
     #: AMQP URL, used when ``management_url`` is not set: depth and consumers only.
     amqp_url: BrokerUrl | None = None
+    #: Virtual host.
     vhost: str = "/"
     #: Exact names or globs (``charges-*``); globs need the management API.
     queues: list[str] = Field(default_factory=lambda: ["*"])
     exclude: list[str] = Field(default_factory=lambda: ["amq.gen-*"])
+    #: How the age of the oldest message is found: the head message's timestamp property, a peek
+    #: (fetch and requeue the head), or not at all.
     oldest_age: Literal["head_timestamp", "peek", "off"] = "head_timestamp"
 
     @model_validator(mode="after")
@@ -101,7 +112,9 @@ class RabbitMQPoller(BrokerPoller):
 
 
 class RedisPoller(BrokerPoller):
+    #: Redis Streams consumer groups.
     type: Literal["redis"]
+    #: Redis URL (``rediss://`` for TLS).
     url: BrokerUrl = Field(default_factory=lambda: Secret.inline("redis://127.0.0.1:6379/0"))
     #: Stream keys, exact or globs (found with SCAN ... TYPE stream).
     streams: list[str] = Field(default_factory=lambda: ["*"])
@@ -110,9 +123,13 @@ class RedisPoller(BrokerPoller):
 
 
 class NatsPoller(BrokerPoller):
+    #: NATS JetStream consumers.
     type: Literal["nats"]
+    #: NATS URLs (credentials in the URL).
     servers: list[BrokerUrl] = Field(default_factory=lambda: [Secret.inline("nats://127.0.0.1:4222")])
+    #: Stream names, exact or globs.
     streams: list[str] = Field(default_factory=lambda: ["*"])
+    #: Durable consumer names, exact or globs.
     consumers: list[str] = Field(default_factory=lambda: ["*"])
 
     @field_validator("servers")
@@ -124,6 +141,7 @@ class NatsPoller(BrokerPoller):
 
 
 class SqlPoller(BrokerPoller):
+    #: Any SQL table an engine keeps its queue in (Mirth Connect and kin), through a query.
     type: Literal["sql"]
     #: SQLAlchemy URL of the engine's message store (postgresql://, mysql+pymysql://, sqlite:///).
     url: BrokerUrl
@@ -153,9 +171,13 @@ class SqlPoller(BrokerPoller):
 
 
 class TraceLatencyJob(_Strict):
+    #: Tunes the job that derives ``queue.latency_seconds`` from traces (it runs without this entry).
     type: Literal["trace-latency"]
+    #: The job's name in logs and errors.
     name: PollerName = "trace-latency"
+    #: ``false`` stops the job.
     enabled: bool = True
+    #: How often the job reads new spans.
     interval: Duration = 60.0
     #: A minute is written once ingestion is this far past its end (late pairs are dropped).
     grace: Duration = 120.0
@@ -163,7 +185,9 @@ class TraceLatencyJob(_Strict):
     max_wait: Duration = 3600.0
     #: On start, how far back to read spans.
     lookback: Duration = 900.0
+    #: Percentiles written per queue and minute (attribute ``quantile``: 0.5, 0.95, 0.99).
     percentiles: list[float] = Field(default_factory=lambda: [50.0, 95.0, 99.0])
+    #: Spans read per step.
     batch_size: int = Field(default=5000, ge=100, le=100_000)
 
     @field_validator("percentiles")
@@ -180,11 +204,17 @@ class TraceLatencyJob(_Strict):
 class OtlpStuckJob(_Strict):
     """Stuck detection for queue gauges that engines push over OTLP (no poller sees them)."""
 
+    #: Tunes stuck detection for gauges pushed over OTLP (it runs without this entry).
     type: Literal["otlp"]
+    #: The job's name in logs and errors.
     name: PollerName = "otlp"
+    #: ``false`` stops the job.
     enabled: bool = True
+    #: How often the job reads the stored queue gauges.
     interval: Duration = 30.0
+    #: How long growth without draining lasts before ``queue.stuck`` is 1.
     stuck_after: Duration = 600.0
+    #: On start, how far back to read the stored gauges (so a restart rebuilds its history).
     lookback: Duration = 900.0
 
 

@@ -289,10 +289,9 @@ def _format_size(size: int) -> str:
 def _description(model: type[BaseModel], name: str, info: FieldInfo) -> str:
     if info.description:
         return info.description
-    for cls in model.__mro__:
-        if name in inspect.get_annotations(cls):
-            return _source_comment(cls, name)
-    return ""
+    # A subclass that only changes a default (RabbitMQ's ``exclude``) keeps its parent's words.
+    found = (_source_comment(cls, name) for cls in model.__mro__ if name in inspect.get_annotations(cls))
+    return next((text for text in found if text), "")
 
 
 def _source_comment(cls: type, name: str) -> str:
