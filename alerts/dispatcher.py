@@ -1,6 +1,6 @@
 """Delivering the outbox: lanes, leases, pacing, retries, fallback, crash recovery.
 
-Guarantees (see the README, Alerts, "Delivery guarantees"):
+Guarantees (see docs/explanation/durability.md, "Alert delivery"):
 
 - A row is claimed by compare-and-set with a lease before it is sent, so two dispatchers never
   send the same row; a crashed dispatcher's lease is taken over when it expires, or at once when

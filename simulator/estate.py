@@ -2,7 +2,7 @@
 
 Every name here is part of the shared vocabulary (team brief): the starter SLA library, the queue
 collector and the dashboard select on these exact strings, so they live in one module and are
-documented in the README ("The demo"). The organisation, its people and its identifiers are invented.
+documented in docs/reference/demo-estate.md. The organisation, its people and its identifiers are invented.
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ def _time(value: str, now_ns: int, option: str) -> int:
 def sla() -> None:
     """Check, report, back-test and import SLA files.
 
-    SLA files are YAML under slas/ in the config directory (--config); see the README's SLA section
-    for every field.
+    SLA files are YAML under slas/ in the config directory (--config); every field is in
+    docs/reference/config/slas.md.
     """
 
 

@@ -1,6 +1,7 @@
 """OpenSLO v1 ``SLO``/``SLI`` documents whose metric source is Vitals, converted to native SLA files.
 
-The ``Vitals`` metric source type (documented in the README) carries a Vitals selector or metric::
+The ``Vitals`` metric source type (documented in docs/how-to/write-an-sla.md) carries a Vitals
+selector or metric::
 
     metricSource:
       type: Vitals

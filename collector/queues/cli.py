@@ -97,7 +97,7 @@ def queues() -> None:
     """Queue brokers and message stores watched by the collector's pollers.
 
     Pollers are configured under `pollers:` in collector.yaml of the config directory; see
-    `vitals queues check` and the README's "Queues" section.
+    `vitals queues check` and docs/how-to/queues.md.
     """
 
 
