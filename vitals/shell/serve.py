@@ -120,8 +120,10 @@ def serve(
     components: str,
     shutdown_timeout: float,
 ) -> None:
-    """Run the collector: OTLP/HTTP and OTLP/gRPC receivers, PHI redaction and the durable writer,
-    with the SLA engine, alerting and queue pollers when they are installed.
+    """Run the collector (OTLP receivers, PHI redaction, durable writer) and the chosen components.
+
+    The collector takes OTLP/HTTP and OTLP/gRPC; the components (--components) are the queue
+    pollers, the SLA engine, alerting and the dashboard rollups.
 
     Endpoints on the HTTP port (the gRPC port serves TraceService/Export and MetricsService/Export):
 
