@@ -71,15 +71,21 @@ class Located:
 
 
 def on_page_markdown(markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
-    return MARKER.sub(lambda match: render(match["target"], match["path"] or ""), markdown)
+    shown: dict[type[BaseModel], Located] = {}  # a model shared by two markers gets one table
+    return MARKER.sub(lambda match: render(match["target"], match["path"] or "", shown), markdown)
 
 
-def render(target: str, path: str) -> str:
-    """The Markdown for one marker: a heading, summary and table per model under ``target``."""
+def render(target: str, path: str, shown: dict[type[BaseModel], Located] | None = None) -> str:
+    """The Markdown for one marker: a heading, summary and table per model under ``target``.
+
+    Models in ``shown`` already have a table on the page: they are linked to, not repeated.
+    """
+    shown = {} if shown is None else shown
     module_name, attribute = target.split(":")
     root = getattr(importlib.import_module(module_name), attribute)
-    located = locate(root, path)
-    anchors = {item.model: item for item in located}
+    located = [item for item in locate(root, path) if item.model not in shown]
+    anchors = {**{item.model: item for item in located}, **shown}
+    shown.update(anchors)
     return "\n\n".join(_model_section(item, anchors) for item in located) + "\n"
 
 
@@ -325,8 +331,9 @@ def _trailing_comment(line: str) -> str:
 
 
 def _docstring(model: type[BaseModel]) -> str:
+    """The first paragraph of the model's own docstring (the rest is for programmers)."""
     doc = model.__dict__.get("__doc__")
-    return inspect.cleandoc(doc) if isinstance(doc, str) else ""
+    return inspect.cleandoc(doc).split("\n\n")[0] if isinstance(doc, str) else ""
 
 
 def _cell(text: str) -> str:
