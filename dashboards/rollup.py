@@ -1,12 +1,14 @@
 """Fold new telemetry into the dashboard's rollup tables, following ``id`` watermarks.
 
-Three families, each with its own watermark row in ``dashboard_rollup_state``:
+Two families, each with its own watermark row in ``dashboard_rollup_state``:
 
 - ``spans`` (source ``spans.id``): span, business, error-group, feed and service-edge rollups
   (queue-hop joins whose other side is not stored yet wait in ``dashboard_edge_pending``; each
   refresh retries them once, in a transaction that also checks the lease);
-- ``lag`` (source ``span_keys.id``): one row per business object of each tracked stage pair;
 - ``metrics`` (source ``metric_points.id``): ``queue.*`` samples per minute and hour.
+
+The business objects of lag SLAs (charge lag, late charges, money at risk) are not folded here:
+the SLA engine keeps them, and the pages read them through ``slas.lag_history``.
 
 A batch is aggregated by the database with a read (no write lock held while the store groups
 rows: on SQLite the collector keeps writing), then the small aggregate is upserted in one short
@@ -22,22 +24,20 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from collector.tables import metric_points, span_keys, spans
-from dashboards.catalog import DEFAULT_LAG_PAIRS, LagPair, pairs_signature
+from collector.tables import metric_points, spans
 from dashboards.folds import Folder, Writer
-from dashboards.folds import lag as lag_fold
 from dashboards.folds import metrics as metrics_fold
 from dashboards.folds import spans as spans_fold
 from dashboards.folds.edges import DEFAULT_EDGE_TIMING, EdgeTiming
 from dashboards.sqlexpr import insert_for
-from dashboards.tables import lag_objects, metric_rollups, rollup_state
+from dashboards.tables import metric_rollups, rollup_state
 from vitals.kernel.db import is_sqlite
 from vitals.kernel.units import NS
 
@@ -78,7 +78,6 @@ def default_owner() -> str:
 
 def refresh(
     engine: Engine,
-    pairs: Sequence[LagPair] = DEFAULT_LAG_PAIRS,
     *,
     batch_size: int = DEFAULT_BATCH,
     max_batches: int | None = None,
@@ -107,7 +106,6 @@ def refresh(
             spans_fold.folder(edge_timing, clock),
             spans_fold.retry(edge_timing, clock),
         ),
-        _Family("lag", pairs_signature(pairs), span_keys.c.id, (lag_objects,), lag_fold.folder(pairs)),
         _Family("metrics", metrics_fold.SIGNATURE, metric_points.c.id, (metric_rollups,), metrics_fold.fold),
     )
     run = _Run(owner, batch_size, max_batches, int(lease_s * NS), int(horizon_s * NS), clock)

@@ -11,7 +11,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from dashboards import config as dashboard_config
-from dashboards.catalog import load_catalog
 from dashboards.rollup import RefreshReport, refresh
 from vitals.kernel.configfile import ConfigError
 
@@ -52,11 +51,7 @@ def install(ctx: ServiceContext) -> None:
         if ctx.stop_event.is_set():
             return None
         try:
-            report = refresh(
-                ctx.engine,
-                load_catalog(ctx.settings.config_dir).lag_pairs(),
-                max_batches=MAX_BATCHES_PER_TICK,
-            )
+            report = refresh(ctx.engine, max_batches=MAX_BATCHES_PER_TICK)
         except Exception as exc:  # a transient database error: try again next tick
             log.warning("dashboard rollups: %s", exc)
             ctx.status["dashboards"] = f"rollups failing: {exc}"

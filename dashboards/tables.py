@@ -2,7 +2,7 @@
 
 Pages never scan ``spans`` over a whole time range. A refresher (``dashboards.rollup``, run by
 ``vitals serve`` and by the dashboard process itself, one at a time through a lease) folds new
-spans, correlation keys and queue samples into these small tables, following ``id`` watermarks
+spans and queue samples into these small tables, following ``id`` watermarks
 exactly as the SLA engine does. They are a documented interface like every other table:
 
 - times are Unix nanoseconds; ``bucket`` is the start of a minute (``resolution`` 60) or an hour
@@ -32,7 +32,7 @@ rollup_state = Table(
     "dashboard_rollup_state",
     metadata,
     Column("family", String(32), primary_key=True),
-    # Last source row id folded in (spans.id, span_keys.id or metric_points.id).
+    # Last source row id folded in (spans.id or metric_points.id).
     Column("watermark", BigInteger, nullable=False, default=0),
     # Fingerprint of the definitions a family was built with; a change rebuilds it.
     Column("signature", Text, nullable=False, default=""),
@@ -78,27 +78,6 @@ business_rollups = Table(
     Column("amount_sum", Float, nullable=False),
     PrimaryKeyConstraint("bucket", "stage", "facility", "service_line", "denial_code"),
     Index(None, "stage", "bucket"),
-)
-
-#: One row per business object of a tracked stage pair (e.g. a charge: procedure documented ->
-#: charge posted), so lag percentiles, late objects and money at risk are indexed range reads.
-lag_objects = Table(
-    "dashboard_lag_objects",
-    metadata,
-    Column("pair", String(128), nullable=False),
-    Column("key_hash", String(64), nullable=False),
-    Column("start_ns", BigInteger),
-    Column("end_ns", BigInteger),
-    Column("amount", Float),
-    Column("facility", Text),
-    Column("service_line", Text),
-    Column("start_trace_id", String(32)),
-    Column("end_trace_id", String(32)),
-    PrimaryKeyConstraint("pair", "key_hash"),
-    # Covering indexes: lag percentiles read (pair, end) ranges, late objects (pair, start)
-    # ranges, without touching the table rows.
-    Index(None, "pair", "start_ns", "end_ns", "amount"),
-    Index(None, "pair", "end_ns", "start_ns"),
 )
 
 #: The service graph: calls (parent/child across services), queue hops (producer -> consumer by
@@ -200,7 +179,6 @@ __all__ = [
     "error_groups",
     "error_spans",
     "feeds",
-    "lag_objects",
     "metric_rollups",
     "rollup_state",
     "service_edges",

@@ -13,9 +13,9 @@ from typing import Any
 import yaml
 
 from dashboards.catalog import Catalog
-from dashboards.queries.business import NO_FILTERS, Filters, LagFigures, StageCounts
+from dashboards.queries.business import NO_FILTERS, Filters, StageCounts
 from dashboards.timerange import format_duration
-from slas.model import Evaluation
+from slas import Evaluation, LagFigures
 
 DOMAINS: dict[str, str] = {
     "revenue-cycle": "Revenue cycle",
@@ -270,9 +270,9 @@ def headlines(
                 "Late charges",
                 count(late.late, "charges"),
                 f"of {late.due:,} due, {when}: not posted within {within} · "
-                f"{late.open_late:,} still unposted · {_target(catalog, late.pair)}",
+                f"{late.open_late:,} still unposted · {_target(catalog, late.sla_id)}",
                 float(late.late),
-                sla_id=late.pair,
+                sla_id=late.sla_id,
             )
         )
     if charge is not None:

@@ -10,11 +10,12 @@ bad object good again (its minute's counts are corrected).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from vitals.kernel.units import MINUTE_NS
 
-__all__ = ["Counted", "LagObject", "classify", "merge_end", "merge_start"]
+__all__ = ["Counted", "LagObject", "Sighting", "classify", "merge_end", "merge_start"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,18 @@ class Counted:
     amount: float  # money at risk counted (bad objects only)
 
 
+class Sighting(NamedTuple):
+    """One stage of an object, seen on a span: when, in which slice, where and for how much."""
+
+    at_ns: int
+    slice: str
+    labels: dict[str, str]
+    amount: float | None = None
+    facility: str | None = None  # hc.facility
+    service_line: str | None = None  # hc.service_line
+    trace_id: str | None = None
+
+
 @dataclass(frozen=True)
 class LagObject:
     sla_id: str
@@ -37,6 +50,12 @@ class LagObject:
     labels: dict[str, str] = field(default_factory=dict)
     amount: float | None = None
     counted: Counted | None = None
+    #: Where the object is (for the dashboard's facility and service-line filters), whatever the
+    #: SLA slices by; and the traces of its earliest start and end.
+    facility: str | None = None
+    service_line: str | None = None
+    start_trace_id: str | None = None
+    end_trace_id: str | None = None
 
     def deadline_ns(self, within_ns: int) -> int | None:
         return None if self.start_ns is None else self.start_ns + within_ns
@@ -48,39 +67,35 @@ class LagObject:
         return "pending" if self.start_ns is not None else "orphan"
 
 
-def merge_start(
-    obj: LagObject, at_ns: int, slice_key: str, labels: dict[str, str], amount: float | None
-) -> LagObject:
-    """The start stage was seen (the earliest start wins; its slice and amount are preferred)."""
-    if obj.start_ns is not None and obj.start_ns <= at_ns:
+def merge_start(obj: LagObject, seen: Sighting) -> LagObject:
+    """The start stage was seen (the earliest start wins; its slice, place and amount are preferred)."""
+    if obj.start_ns is not None and obj.start_ns <= seen.at_ns:
         return obj
-    return LagObject(
-        obj.sla_id,
-        obj.key,
-        at_ns,
-        obj.end_ns,
-        slice_key or obj.slice,
-        labels if slice_key else obj.labels,
-        amount if amount is not None else obj.amount,
-        obj.counted,
+    return replace(
+        obj,
+        start_ns=seen.at_ns,
+        slice=seen.slice or obj.slice,
+        labels=seen.labels if seen.slice else obj.labels,
+        amount=seen.amount if seen.amount is not None else obj.amount,
+        facility=seen.facility or obj.facility,
+        service_line=seen.service_line or obj.service_line,
+        start_trace_id=seen.trace_id,
     )
 
 
-def merge_end(
-    obj: LagObject, at_ns: int, slice_key: str, labels: dict[str, str], amount: float | None
-) -> LagObject:
-    """The end stage was seen (the earliest end wins); it fills a slice or amount the start lacked."""
-    end = at_ns if obj.end_ns is None else min(obj.end_ns, at_ns)
-    use_slice = not obj.slice and bool(slice_key)
-    return LagObject(
-        obj.sla_id,
-        obj.key,
-        obj.start_ns,
-        end,
-        slice_key if use_slice else obj.slice,
-        labels if use_slice else obj.labels,
-        obj.amount if obj.amount is not None else amount,
-        obj.counted,
+def merge_end(obj: LagObject, seen: Sighting) -> LagObject:
+    """The end stage was seen (the earliest end wins); it fills a slice, place or amount the start lacked."""
+    earlier = obj.end_ns is None or seen.at_ns < obj.end_ns
+    use_slice = not obj.slice and bool(seen.slice)
+    return replace(
+        obj,
+        end_ns=seen.at_ns if earlier else obj.end_ns,
+        slice=seen.slice if use_slice else obj.slice,
+        labels=seen.labels if use_slice else obj.labels,
+        amount=obj.amount if obj.amount is not None else seen.amount,
+        facility=obj.facility or seen.facility,
+        service_line=obj.service_line or seen.service_line,
+        end_trace_id=seen.trace_id if earlier else obj.end_trace_id,
     )
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from slas.lag import Counted, LagObject, classify, merge_end, merge_start
+from slas.lag import Counted, LagObject, Sighting, classify, merge_end, merge_start
 from slas.records import PointRecord, SpanRecord, hc_amount
 from slas.selector import CompiledSelector, SelectorIndex, point_matches, slice_of
 from slas.spec import SLA, FreshnessSli, GaugeSli, LagSli, LatencySli, RatioSli
@@ -73,9 +74,7 @@ class Batch:
             )
         if new is not None:
             self.add(obj.sla_id, new.slice, obj.labels, new.minute, 1, int(new.bad), new.amount)
-        return LagObject(
-            obj.sla_id, obj.key, obj.start_ns, obj.end_ns, obj.slice, obj.labels, obj.amount, new
-        )
+        return replace(obj, counted=new)
 
     def nonzero_deltas(self) -> dict[DeltaKey, tuple[int, int, float]]:
         return {
@@ -125,9 +124,7 @@ class Processor:
         only: set[str] | None = None,
     ) -> None:
         """Add the contributions of ``spans`` (to the SLAs in ``only``, or all) to ``batch``."""
-        lag_events: dict[str, list[tuple[str, str, int, str, dict[str, str], float | None]]] = defaultdict(
-            list
-        )
+        lag_events: dict[str, list[tuple[str, str, Sighting]]] = defaultdict(list)
         for span in spans:
             batch.spans_read += 1
             for role in self.index.matches(span):
@@ -153,16 +150,7 @@ class Processor:
                     key = span.attributes.get(f"hc.key.{lag.key}")
                     if key is None or key == "":
                         continue
-                    lag_events[sla.id].append(
-                        (
-                            role.role,
-                            str(key),
-                            span.event_time_ns,
-                            slice_key,
-                            labels,
-                            hc_amount(span.attributes),
-                        )
-                    )
+                    lag_events[sla.id].append((role.role, str(key), _sighting(span, slice_key, labels)))
         for sla_id, events in lag_events.items():
             self._lag(batch, self.slas[sla_id], events, load_objects, now_ns)
 
@@ -170,22 +158,22 @@ class Processor:
         self,
         batch: Batch,
         sla: SLA,
-        events: list[tuple[str, str, int, str, dict[str, str], float | None]],
+        events: list[tuple[str, str, Sighting]],
         load_objects: ObjectLoader,
         now_ns: int,
     ) -> None:
         lag = sla.sli.lag
         assert lag is not None
         within = int(lag.within * 1e9)
-        missing = sorted({key for _, key, *_ in events if (sla.id, key) not in batch.objects})
+        missing = sorted({key for _, key, _ in events if (sla.id, key) not in batch.objects})
         stored = load_objects(sla.id, missing) if missing else {}
         for key in missing:
             batch.objects[(sla.id, key)] = stored.get(key) or LagObject(sla.id, key)
         touched: set[str] = set()
-        for role, key, at_ns, slice_key, labels, amount in events:
+        for role, key, seen in events:
             obj = batch.objects[(sla.id, key)]
             merge = merge_start if role == "from" else merge_end
-            batch.objects[(sla.id, key)] = merge(obj, at_ns, slice_key, labels, amount)
+            batch.objects[(sla.id, key)] = merge(obj, seen)
             touched.add(key)
         for key in touched:
             obj = batch.objects[(sla.id, key)]
@@ -216,3 +204,20 @@ class Processor:
                 )
                 slice_key, labels = slice_of(sla.slice_by, point.attributes)
                 batch.add(sla.id, slice_key, labels, point.time_ns // MINUTE_NS, 1, int(is_bad), 0.0)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _sighting(span: SpanRecord, slice_key: str, labels: dict[str, str]) -> Sighting:
+    attributes = span.attributes
+    return Sighting(
+        span.event_time_ns,
+        slice_key,
+        labels,
+        hc_amount(attributes),
+        _text(attributes.get("hc.facility")),
+        _text(attributes.get("hc.service_line")),
+        span.trace_id or None,
+    )

@@ -66,6 +66,7 @@ SPAN_RECORD_COLUMNS = [
     spans.c.event_time_unix_nano,
     spans.c.duration_ns,
     spans.c.attributes,
+    spans.c.trace_id,
     *(spans.c[name] for name in HC_COLUMNS),
 ]
 _SPAN_COLUMNS = [spans.c.id, *SPAN_RECORD_COLUMNS]
@@ -81,9 +82,9 @@ _POINT_COLUMNS = [
 
 
 def _span(row: Sequence[Any]) -> SpanRecord:
-    attributes = stored_attributes(row[7], row[2], zip(HC_COLUMNS.values(), row[8:], strict=True))
+    attributes = stored_attributes(row[7], row[2], zip(HC_COLUMNS.values(), row[9:], strict=True))
     return SpanRecord(
-        row[0], row[1], row[2], str(row[3]).lower(), str(row[4]).lower(), row[5], row[6], attributes
+        row[0], row[1], row[2], str(row[3]).lower(), str(row[4]).lower(), row[5], row[6], attributes, row[8]
     )
 
 

@@ -70,6 +70,10 @@ def _object_row(stored: StoredObject) -> dict[str, Any]:
         "slice": obj.slice,
         "labels": obj.labels,
         "amount": obj.amount,
+        "facility": obj.facility,
+        "service_line": obj.service_line,
+        "start_trace_id": obj.start_trace_id,
+        "end_trace_id": obj.end_trace_id,
         "counted_slice": counted.slice if counted else None,
         "counted_minute_unix_nano": counted.minute * MINUTE_NS if counted else None,
         "counted_amount": counted.amount if counted else None,
@@ -95,6 +99,10 @@ def _object_from_row(row: Any) -> LagObject:
         labels=dict(row["labels"] or {}),
         amount=row["amount"],
         counted=counted,
+        facility=row["facility"],
+        service_line=row["service_line"],
+        start_trace_id=row["start_trace_id"],
+        end_trace_id=row["end_trace_id"],
     )
 
 

@@ -1,4 +1,5 @@
-"""The SLA engine's tables. ``sla_evaluations`` is read by alerts and the dashboard."""
+"""The SLA engine's tables. Alerts reads ``sla_evaluations``; the dashboard reads none of them
+directly, only through the engine's read API (``slas.history``, ``slas.lag_history``)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,9 @@ sla_series = Table(
 )
 
 #: Lag SLIs' business objects: open ones wait for their deadline, counted ones remember what they
-#: contributed so a late stage can correct it. ``key_hash`` is the hashed hc.key.<key> value.
+#: contributed so a late stage can correct it. ``key_hash`` is the hashed hc.key.<key> value. The
+#: engine is the only writer; the dashboard reads lag percentiles, late objects and money at risk
+#: here through ``slas.lag_history``. Counted objects are kept as long as the per-minute rollups.
 sla_lag_objects = Table(
     "sla_lag_objects",
     metadata,
@@ -81,8 +84,15 @@ sla_lag_objects = Table(
     Column("counted_minute_unix_nano", BigInteger),
     Column("counted_amount", Float),
     Column("expires_unix_nano", BigInteger),
+    Column("facility", Text),  # hc.facility of the object (its start's, else its end's)
+    Column("service_line", Text),  # hc.service_line, likewise
+    Column("start_trace_id", String(32)),  # the trace of the earliest start
+    Column("end_trace_id", String(32)),  # the trace of the earliest end
     Index(None, "state", "deadline_unix_nano"),
     Index(None, "expires_unix_nano"),
+    # Covering indexes for the dashboard: objects due in a range by start, completed by end.
+    Index(None, "sla_id", "start_unix_nano", "end_unix_nano", "amount"),
+    Index(None, "sla_id", "end_unix_nano", "start_unix_nano"),
 )
 
 #: The registered SLA definitions: a changed rollup fingerprint back-fills the SLA from history.

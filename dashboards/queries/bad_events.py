@@ -17,12 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from collector.tables import spans
-from dashboards.catalog import Patterns, Selector, SlaSpec, patterns
-from dashboards.queries.business import NO_FILTERS, Filters, late_objects
+from dashboards.catalog import Patterns, Selector, SlaSpec
+from dashboards.queries.business import NO_FILTERS, Filters
 from dashboards.queries.failed import failed_refs, fetch
 from dashboards.queries.windows import patterns_cond, rare_windows
 from dashboards.sqlexpr import is_error, lit, norm_kind
 from dashboards.tables import metric_rollups
+from slas import late_objects
 from vitals.kernel.units import NS
 
 LIMIT = 200
@@ -177,7 +178,8 @@ def _spans(
 
 def _ratio(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: Filters) -> BadEvents:
     total = spec.selector("total")
-    if "bad" in spec.body:
+    ratio = spec.definition.sli.ratio
+    if ratio is not None and ratio.bad is not None:
         bad = total.merged(spec.selector("bad"))
         described = spec.selector("bad").describe()
     else:
@@ -211,14 +213,18 @@ def _lag(
     engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, *, now_ns: int, filters: Filters
 ) -> BadEvents:
     pair = spec.lag_pair()
-    if pair is None:
-        return BadEvents(
-            "lag",
-            "Late objects",
-            pd.DataFrame(),
-            "This lag SLA has no from/to selectors the dashboard can track.",
-        )
-    objects = late_objects(engine, pair, start_ns, end_ns, now_ns=now_ns, filters=filters, limit=LIMIT)
+    assert pair is not None  # every lag SLA has one
+    objects = late_objects(
+        engine,
+        pair.name,
+        pair.within_s,
+        start_ns,
+        end_ns,
+        now_ns=now_ns,
+        facility=filters.facility,
+        service_line=filters.service_line,
+        limit=LIMIT,
+    )
     frame = pd.DataFrame.from_records(
         [
             {
@@ -303,11 +309,11 @@ def silent_periods(times_ns: list[int], start_ns: int, end_ns: int, max_age_ns: 
 
 
 def _gauge(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int) -> BadEvents:
-    metric = str(spec.body.get("metric", ""))
-    where = spec.body.get("where") or {}
-    queues = patterns(where.get("queue")) if isinstance(where, Mapping) else ()
-    high = spec.body.get("max")
-    low = spec.body.get("min")
+    gauge = spec.definition.sli.gauge
+    assert gauge is not None  # a validated gauge SLI has max:, min: or both
+    metric = gauge.metric
+    queues = gauge.where.get("queue", ())
+    high, low = gauge.max, gauge.min
     m = metric_rollups.c
     cond = [
         m.resolution == 60,
@@ -321,10 +327,6 @@ def _gauge(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int) -> BadEven
         cond.append(m.value_max > float(high))
     elif low is not None:
         cond.append(m.value_min < float(low))
-    else:
-        return BadEvents(
-            "gauge", "Minutes out of bounds", pd.DataFrame(), "The gauge SLA has neither max nor min."
-        )
     with engine.connect() as conn:
         rows = conn.execute(
             select(m.bucket, m.queue, m.value_max, m.value_min).where(*cond).order_by(m.queue, m.bucket)

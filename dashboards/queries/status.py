@@ -1,19 +1,19 @@
 """Is there data, and is it fresh? The banners every page shows come from here.
 
 All of it from primary keys and indexes: the newest ``spans`` row by id, the newest evaluation
-by its time index, the rollup state rows. Nothing here grows with the store.
+by its time index (``slas.history``), the rollup state rows. Nothing here grows with the store.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from collector.tables import metric_points, span_keys, spans
+from collector.tables import metric_points, spans
 from dashboards.tables import rollup_state
-from slas.tables import sla_evaluations
+from slas import newest_evaluation_ns
 from vitals.kernel.units import NS
 
 
@@ -63,12 +63,10 @@ def store_status(engine: Engine, now_ns: int) -> StoreStatus:
             .order_by(metric_points.c.id.desc())
             .limit(1)
         ).first()
-        newest_key = conn.execute(select(func.max(span_keys.c.id))).scalar()
-        newest_eval = conn.execute(select(func.max(sla_evaluations.c.evaluated_at_unix_nano))).scalar()
         states = conn.execute(select(rollup_state)).all()
+    newest_eval = newest_evaluation_ns(engine)
     targets = {
         "spans": int(newest_span.id) if newest_span else 0,
-        "lag": int(newest_key or 0),
         "metrics": int(newest_metric.id) if newest_metric else 0,
     }
     return StoreStatus(
@@ -76,7 +74,7 @@ def store_status(engine: Engine, now_ns: int) -> StoreStatus:
         newest_span_id=targets["spans"],
         newest_span_received_ns=int(newest_span.received_at_unix_nano) if newest_span else None,
         newest_metric_received_ns=int(newest_metric.received_at_unix_nano) if newest_metric else None,
-        newest_evaluation_ns=None if newest_eval is None else int(newest_eval),
+        newest_evaluation_ns=newest_eval,
         rollup_watermarks={s.family: int(s.watermark) for s in states},
         rollup_targets=targets,
         rollup_updated_ns=max((int(s.updated_at_unix_nano) for s in states), default=None),

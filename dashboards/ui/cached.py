@@ -11,12 +11,13 @@ from typing import Literal
 import pandas as pd
 import streamlit as st
 
+import slas
+
 # Alerting is part of every install: an import error here is a real error, shown as one.
 from alerts import api as alerts_api
 from dashboards.catalog import LagPair, SlaSpec
 from dashboards.queries import bad_events as bad_events_q
 from dashboards.queries import business, dependencies, evaluations, operations, status, traces
-from dashboards.queries import sla_history as sla_history_q
 from dashboards.ui.resources import engine_for
 from slas.model import Evaluation
 from slas.spec import SLA
@@ -31,7 +32,7 @@ def store_status(url: str, now_ns: int) -> status.StoreStatus:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def latest_evaluations(url: str, at_ns: int, sla_id: str | None = None) -> list[Evaluation]:
-    return evaluations.latest(engine_for(url), at_ns, sla_id)
+    return slas.current_evaluations(engine_for(url), at_ns, sla_id)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -45,11 +46,9 @@ def evaluation_samples(
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def sla_history(
     url: str, sla: SLA, slice_: str | None, *, start_ns: int, end_ns: int, points: int
-) -> sla_history_q.History:
+) -> slas.History:
     """``sla`` as its engine evaluates it at about ``points`` instants up to ``end``, from its rollups."""
-    return sla_history_q.history(
-        engine_for(url), sla, slice_, start_ns=start_ns, end_ns=end_ns, points=points
-    )
+    return slas.sla_history(engine_for(url), sla, slice_, start_ns=start_ns, end_ns=end_ns, points=points)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -62,9 +61,17 @@ def lag_figures(
     now_ns: int,
     filters: business.Filters,
     with_lags: bool = True,
-) -> business.LagFigures:
-    return business.lag_figures(
-        engine_for(url), pair, start_ns, end_ns, now_ns=now_ns, filters=filters, with_lags=with_lags
+) -> slas.LagFigures:
+    return slas.lag_figures(
+        engine_for(url),
+        pair.name,
+        pair.within_s,
+        start_ns,
+        end_ns,
+        now_ns=now_ns,
+        facility=filters.facility,
+        service_line=filters.service_line,
+        with_lags=with_lags,
     )
 
 
@@ -72,7 +79,15 @@ def lag_figures(
 def lag_histogram(
     url: str, pair: LagPair, start_ns: int, end_ns: int, *, bucket_s: int, filters: business.Filters
 ) -> list[tuple[float, int]]:
-    return business.lag_histogram(engine_for(url), pair, start_ns, end_ns, bucket_s=bucket_s, filters=filters)
+    return slas.lag_histogram(
+        engine_for(url),
+        pair.name,
+        start_ns,
+        end_ns,
+        bucket_s=bucket_s,
+        facility=filters.facility,
+        service_line=filters.service_line,
+    )
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -256,6 +256,13 @@ def banners(ctx: PageContext, *, needs_telemetry: bool = True, needs_evaluations
     """Empty, stale and catching-up states; False when the page has nothing to show at all."""
     s = ctx.status
     endpoint = ctx.config.otlp_endpoint
+    if ctx.catalog.problems:
+        listed = "\n".join(f"- `{problem}`" for problem in ctx.catalog.problems)
+        st.error(
+            "**The SLA files have errors** (the SLA engine rejects them too; it keeps evaluating the "
+            f"SLAs it last loaded, and no SLA definition is shown here until they are fixed):\n{listed}",
+            icon=":material/error:",
+        )
     if not s.has_telemetry:
         st.info(
             f"**No telemetry yet.** Point your OTLP exporter at `{endpoint}` "

@@ -58,8 +58,8 @@ def catalog_for(config_dir: str) -> Catalog:
 class Refresher:
     """Folds new telemetry into the rollups every few seconds, in a daemon thread."""
 
-    def __init__(self, url: str, config_dir: str, interval_s: float) -> None:
-        self.url, self.config_dir, self.interval_s = url, config_dir, interval_s
+    def __init__(self, url: str, interval_s: float) -> None:
+        self.url, self.interval_s = url, interval_s
         self.stop = threading.Event()
         self.last_error: str | None = None
         self.thread = threading.Thread(target=self._loop, name="vitals-rollups", daemon=True)
@@ -68,8 +68,7 @@ class Refresher:
     def _loop(self) -> None:
         while not self.stop.is_set():
             try:
-                pairs = load_catalog(Path(self.config_dir)).lag_pairs()
-                report = refresh(engine_for(self.url), pairs, max_batches=40)
+                report = refresh(engine_for(self.url), max_batches=40)
                 self.last_error = None
                 if report.behind:  # more to do: go again without waiting
                     continue
@@ -80,8 +79,8 @@ class Refresher:
 
 
 @st.cache_resource(show_spinner=False)
-def refresher_for(url: str, config_dir: str, interval_s: float) -> Refresher:
-    return Refresher(url, config_dir, interval_s)
+def refresher_for(url: str, interval_s: float) -> Refresher:
+    return Refresher(url, interval_s)
 
 
 def resources() -> Resources:
@@ -90,7 +89,7 @@ def resources() -> Resources:
     config = _config(str(settings.config_dir))
     engine = engine_for(settings.db_url)
     if config.refresh_rollups and os.environ.get(ENV_ROLLUPS, "on").lower() != "off":
-        refresher_for(settings.db_url, str(settings.config_dir), float(config.rollup_interval))
+        refresher_for(settings.db_url, float(config.rollup_interval))
     return Resources(settings, engine, config, catalog_for(str(settings.config_dir)))
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
-from dashboards.catalog import load_catalog
 from dashboards.rollup import refresh
+from slas.service import engine_from, load_config_dir
 from tests.dashboards import estate
+from vitals.kernel.units import NS
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "app" / "main.py"
 PAGES = {
@@ -37,8 +38,19 @@ class Store:
 def fill(engine: Engine, url: str, config_dir: Path, now: float | None = None) -> Store:
     estate.write_config(config_dir)
     est = estate.build(engine, time.time() if now is None else now)
-    refresh(engine, load_catalog(config_dir).lag_pairs(), horizon_s=0, edge_timing=estate.SETTLED)
+    refresh(engine, horizon_s=0, edge_timing=estate.SETTLED)
+    run_sla_engine(engine, config_dir, est)
     return Store(url, engine, config_dir, est)
+
+
+def run_sla_engine(engine: Engine, config_dir: Path, est: estate.Estate) -> None:
+    """The business objects of the lag SLAs, as the SLA engine of `vitals serve` keeps them at the
+    estate's now: the dashboard's lag figures read them. Only the lag SLAs, and no evaluations:
+    the pages show the estate's known evaluations of every SLA."""
+    config = load_config_dir(config_dir)
+    lag_only = replace(config, slas=[sla for sla in config.slas if sla.kind == "lag"])
+    now_ns = int(est.now_s * NS)
+    engine_from(engine, lag_only, clock=lambda: now_ns).catch_up()
 
 
 @pytest.fixture

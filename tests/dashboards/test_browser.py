@@ -22,9 +22,9 @@ import pytest
 from alerts import config as alerts_config
 from alerts.engine import AlertEngine
 from alerts.sqlstore import SqlStore
-from dashboards.catalog import load_catalog
 from dashboards.rollup import refresh
 from tests.dashboards import estate
+from tests.dashboards.conftest import run_sla_engine
 from tests.support.services import free_port
 from vitals.kernel.db import create_engine, migrate
 
@@ -81,7 +81,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     migrate(engine)
     config = estate.write_config(root / "config")
     est = estate.build(engine, time.time())
-    refresh(engine, load_catalog(config).lag_pairs(), horizon_s=0, edge_timing=estate.SETTLED)
+    refresh(engine, horizon_s=0, edge_timing=estate.SETTLED)
+    run_sla_engine(engine, config, est)
     # Let the alerting engine fire on the estate's breaching SLAs, so the Alerts page has rows.
     AlertEngine(SqlStore(engine), lambda: alerts_config.load_for(config)).evaluate()
     engine.dispose()

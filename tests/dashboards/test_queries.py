@@ -9,6 +9,7 @@ import numpy as np
 from dashboards.catalog import load_catalog
 from dashboards.queries import bad_events, business, dependencies, evaluations, operations, status, traces
 from dashboards.queries.business import Filters
+from slas import current_evaluations, lag_history
 from tests.dashboards import estate
 from tests.dashboards.conftest import Store
 from tests.support.factories import insert_spans, span_row
@@ -36,25 +37,31 @@ def test_stage_counts_are_exact_at_any_boundary(store: Store) -> None:
         assert north.count == sum(1 for r in expected if r[2] == "north-campus")
 
 
-def test_lag_figures_and_late_objects(store: Store) -> None:
+def test_lag_figures_and_late_objects_from_the_sla_engines_objects(store: Store) -> None:
     lo, hi, now = day(store)
     pair = load_catalog(store.config_dir).lag_pair("charge-lag")
     assert pair is not None
-    figures = business.lag_figures(store.engine, pair, lo, hi, now_ns=now)
+    figures = lag_history.lag_figures(store.engine, pair.name, pair.within_s, lo, hi, now_ns=now)
     lags = store.estate.charge_lags_posted_between(lo / NS, hi / NS)
     assert figures.completed == len(lags)
     assert figures.median_s == float(np.median(lags))
     late = store.estate.late_charges(lo / NS, hi / NS)
     assert figures.late == len(late) and figures.late_amount == sum(c.amount for c in late)
     assert figures.open_late == sum(1 for c in late if c.posted_s is None)
-    buckets = business.lag_histogram(store.engine, pair, lo, hi, bucket_s=3600)
+    buckets = lag_history.lag_histogram(store.engine, pair.name, lo, hi, bucket_s=3600)
     expected: dict[float, int] = {}
     for lag in lags:
         expected[lag // 3600 * 3600] = expected.get(lag // 3600 * 3600, 0) + 1
     assert dict(buckets) == expected
-    objects = business.late_objects(store.engine, pair, lo, hi, now_ns=now)
+    objects = lag_history.late_objects(store.engine, pair.name, pair.within_s, lo, hi, now_ns=now)
     assert [o.key_hash for o in objects] == [c.key for c in sorted(late, key=lambda c: -c.amount)]
     assert all(o.deadline_ns == o.start_ns + 86400 * NS for o in objects)
+    docs = {c.key: c.doc_trace for c in late}
+    assert [o.start_trace_id for o in objects] == [docs[o.key_hash] for o in objects]
+    north = lag_history.late_objects(
+        store.engine, pair.name, pair.within_s, lo, hi, now_ns=now, facility="north-campus"
+    )
+    assert {o.key_hash for o in north} == {c.key for c in late if c.facility == "north-campus"}
 
 
 def test_throughput_totals_and_interfaces(store: Store) -> None:
@@ -129,7 +136,7 @@ def test_service_graph(store: Store) -> None:
 
 
 def test_latest_and_sampled_evaluations(store: Store) -> None:
-    latest = evaluations.latest(store.engine)
+    latest = current_evaluations(store.engine)
     whole = {e.sla_id: e for e in latest if e.slice is None}
     assert whole["charge-lag"].status == "warning" and whole["charge-lag"].sli == 0.935
     assert whole["charge-lag"].burn_rates[0].threshold == 14.4

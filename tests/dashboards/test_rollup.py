@@ -9,13 +9,11 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Engine
 
 from collector.tables import spans
-from dashboards.catalog import DEFAULT_LAG_PAIRS, LagPair, canonical
 from dashboards.rollup import RefreshReport, refresh
 from dashboards.tables import (
     business_rollups,
     error_groups,
     feeds,
-    lag_objects,
     metric_rollups,
     rollup_state,
     service_edges,
@@ -26,10 +24,10 @@ from tests.support.factories import insert_spans, span_row
 from vitals.kernel.units import NS
 
 
-def fold(engine: Engine, *args: Any, **kwargs: Any) -> RefreshReport:
+def fold(engine: Engine, **kwargs: Any) -> RefreshReport:
     """A refresh that reads every committed row at once (test rows are all committed)."""
     kwargs.setdefault("edge_timing", estate.SETTLED)
-    return refresh(engine, *args, horizon_s=0, **kwargs)
+    return refresh(engine, horizon_s=0, **kwargs)
 
 
 def _table(engine: Engine, table: Table) -> list[dict[str, Any]]:
@@ -98,62 +96,6 @@ def test_business_rollups_and_error_groups(engine: Engine) -> None:
     for r in _table(engine, error_groups):
         groups[r["message"]] = groups.get(r["message"], 0) + r["count"]
     assert groups == dict(est.gl_messages)
-
-
-def test_lag_objects_pair_stages_by_key(engine: Engine) -> None:
-    est = estate.build(engine, time.time())
-    fold(engine, DEFAULT_LAG_PAIRS, batch_size=50)
-    objects = {r["key_hash"]: r for r in _table(engine, lag_objects) if r["pair"] == "charge-lag"}
-    assert len(objects) == len(est.charges)
-    for charge in est.charges:
-        row = objects[charge.key]
-        assert row["start_ns"] == int(charge.documented_s * NS)
-        assert row["end_ns"] == (None if charge.posted_s is None else int(charge.posted_s * NS))
-        assert row["amount"] == charge.amount
-        assert row["facility"] == charge.facility
-        assert row["start_trace_id"] == charge.doc_trace
-    implants = [r for r in _table(engine, lag_objects) if r["pair"] == "implant-inventory-sync-lag"]
-    started = sorted((r["end_ns"] - r["start_ns"]) / NS for r in implants if r["start_ns"] is not None)
-    assert started == sorted(est.implant_lags_s)  # disposables are not implants
-
-
-def test_lag_end_before_start_and_a_later_earlier_start(engine: Engine) -> None:
-    pair = LagPair(
-        "p",
-        "charge",
-        3600,
-        canonical({"stage": "procedure.documented"}),
-        canonical({"stage": "charge.posted"}),
-    )
-    key = estate.key_hash("x")
-    insert_spans(
-        engine, [span_row(start_s=5000, attributes={"hc.stage": "charge.posted", "hc.key.charge": key})]
-    )
-    fold(engine, [pair])
-    insert_spans(
-        engine,
-        [
-            span_row(
-                start_s=1000,
-                attributes={"hc.stage": "procedure.documented", "hc.key.charge": key, "hc.amount": 9},
-            )
-        ],
-    )
-    fold(engine, [pair])
-    insert_spans(
-        engine, [span_row(start_s=4000, attributes={"hc.stage": "charge.posted", "hc.key.charge": key})]
-    )
-    fold(engine, [pair])
-    (row,) = _table(engine, lag_objects)
-    assert (row["start_ns"], row["end_ns"], row["amount"]) == (1000 * NS, 4000 * NS, 9.0)
-
-
-def test_changed_pairs_rebuild_the_lag_family(engine: Engine) -> None:
-    estate.build(engine, time.time())
-    fold(engine, DEFAULT_LAG_PAIRS)
-    only_charges = [p for p in DEFAULT_LAG_PAIRS if p.name == "charge-lag"]
-    fold(engine, only_charges)
-    assert {r["pair"] for r in _table(engine, lag_objects)} == {"charge-lag"}
 
 
 def test_service_edges_from_parents_links_and_keys(engine: Engine) -> None:
@@ -260,16 +202,13 @@ def test_on_postgresql_rows_are_folded_only_a_horizon_after_they_were_seen(engin
 
 
 def test_the_dashboard_process_keeps_the_rollups_current_in_a_thread(
-    sqlite_engine: Engine, sqlite_url: str, tmp_path: object
+    sqlite_engine: Engine, sqlite_url: str
 ) -> None:
     """Without `vitals serve`, the dashboard's own refresher folds new telemetry in."""
-    from pathlib import Path
-
     from dashboards.ui.resources import Refresher
 
-    config = estate.write_config(Path(str(tmp_path)) / "config")
     est = estate.build(sqlite_engine, time.time())
-    refresher = Refresher(sqlite_url, str(config), interval_s=0.2)
+    refresher = Refresher(sqlite_url, interval_s=0.2)
     try:
         deadline = time.monotonic() + 60
         counted = 0

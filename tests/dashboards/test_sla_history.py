@@ -22,9 +22,9 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards import views
 from dashboards.catalog import load_catalog
-from dashboards.queries.sla_history import history, summable
 from dashboards.rollup import refresh
 from slas.engine import SlaEngine
+from slas.history import sla_history, summable
 from slas.model import Evaluation
 from slas.service import engine_from, load_config_dir
 from slas.tables import sla_evaluations
@@ -120,7 +120,7 @@ def _run_engine(engine: Engine, url: str, config_dir: Path, *, extra: bool) -> E
     slas = engine_from(engine, load_config_dir(config_dir), clock=lambda: now)
     slas.catch_up()
     assert slas.tick().evaluations
-    refresh(engine, load_catalog(config_dir).lag_pairs(), horizon_s=0, edge_timing=estate.SETTLED)
+    refresh(engine, horizon_s=0, edge_timing=estate.SETTLED)
     return EngineStore(url, engine, config_dir, est, slas, now)
 
 
@@ -149,7 +149,7 @@ def test_history_equals_the_engine_at_every_instant(
             now = engine_store.now_ns
             slices += sorted({e.slice for e in engine_store.slas.evaluate(now, ids=[sla.id]) if e.slice})
         for slice_ in slices:
-            found = history(
+            found = sla_history(
                 engine_store.engine, sla, slice_, start_ns=start, end_ns=engine_store.now_ns, points=points
             )
             assert found.usable, (sla.id, found.reason)
@@ -174,7 +174,7 @@ def test_history_moves_with_the_estate(engine_store: EngineStore) -> None:
     for sla_id in ("gl-posting-errors", "charge-lag"):
         sla = catalog.definition(sla_id)
         assert sla is not None
-        found = history(
+        found = sla_history(
             engine_store.engine,
             sla,
             None,
@@ -186,9 +186,10 @@ def test_history_moves_with_the_estate(engine_store: EngineStore) -> None:
 
 
 def test_history_says_why_when_the_engine_has_not_registered_the_sla(store: Any) -> None:
-    """The estate alone (no SLA engine run): nothing registered, the reason is given."""
-    sla = load_catalog(store.config_dir).definitions[0]
-    found = history(store.engine, sla, None, start_ns=0, end_ns=3600 * NS, points=10)
+    """The estate's store (the engine ran its lag SLAs only): the GL SLA is not registered."""
+    sla = load_catalog(store.config_dir).definition("gl-posting-errors")
+    assert sla is not None
+    found = sla_history(store.engine, sla, None, start_ns=0, end_ns=3600 * NS, points=10)
     assert not found.usable and "not registered" in (found.reason or "")
 
 

@@ -1,4 +1,4 @@
-"""Pure pieces: the URL's time range, number formats, tiles, headlines, the SLA catalog."""
+"""Pure pieces: the URL's time range, number formats, tiles, headlines."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from dashboards import timerange, views
-from dashboards.catalog import DEFAULT_LAG_PAIRS, Catalog, Selector, load_catalog, parse_sla
-from dashboards.queries.business import Filters, LagFigures, StageCounts, percentiles
+from dashboards.catalog import Catalog, SlaSpec, load_catalog
+from dashboards.queries.business import Filters, StageCounts
+from slas import SLA
+from slas.lag_history import LagFigures
 from slas.model import Evaluation
 from tests.dashboards import estate
 from vitals.kernel.units import NS
@@ -108,9 +110,19 @@ def test_tiles_pick_the_slice_of_the_filter_and_say_when_there_is_none() -> None
         _evaluation("charge-lag", "ok", "hc.facility=north-campus", sli=0.999),
         _evaluation("gl", "breach"),
     ]
-    catalog = Catalog(
-        (parse_sla({"id": "silence", "domain": "clinical-operations", "sli": {"freshness": {}}}),)
+    silence = SLA.model_validate(
+        {
+            "id": "silence",
+            "title": "ADT keeps arriving",
+            "domain": "clinical-operations",
+            "owner": "integration-oncall",
+            "priority": "P1",
+            "objective": "99%",
+            "window": "1d",
+            "sli": {"freshness": {"select": {"stage": "encounter.admitted"}, "max_age": "15m"}},
+        }
     )
+    catalog = Catalog((SlaSpec.of(silence),))
     tiles = views.build_tiles(evaluations, catalog, Filters(facility="north-campus"))
     by_id = {t.sla_id: t for t in tiles}
     assert by_id["charge-lag"].sli == 0.999 and by_id["charge-lag"].note is None
@@ -156,45 +168,6 @@ def test_headlines_carry_unit_target_and_window(tmp_path: Path) -> None:
         "CO-97": 1,
     }
     assert "implant_sync_lag" not in figures
-
-
-def test_percentiles_are_median_and_nearest_rank() -> None:
-    import numpy as np
-
-    assert percentiles(np.array([])) == (None, None)
-    median, p95 = percentiles(np.array([float(v) for v in range(1, 101)]))
-    assert median == 50.5 and p95 == 95.0
-    assert percentiles(np.array([5.0])) == (5.0, 5.0)
-
-
-def test_catalog_reads_the_sla_engines_validation(tmp_path: Path) -> None:
-    catalog = load_catalog(estate.write_config(tmp_path))
-    assert not catalog.problems
-    pair = catalog.lag_pair("charge-lag")
-    assert pair is not None and pair.key == "charge" and pair.within_s == 86400
-    assert pair.from_stage == "procedure.documented" and pair.to_stage == "charge.posted"
-    gl = catalog.get("gl-posting-errors")
-    assert gl is not None and gl.selector("total").span == ("erp.gl.post",)
-
-
-def test_a_broken_sla_file_keeps_the_rest_and_lists_the_problem(tmp_path: Path) -> None:
-    estate.write_config(tmp_path)
-    (tmp_path / "slas" / "broken.yaml").write_text("slas:\n  - id: oops\n    title: no sli\n")
-    catalog = load_catalog(tmp_path)
-    assert catalog.problems and "broken.yaml" in catalog.problems[0]
-    assert catalog.get("charge-lag") is not None
-
-
-def test_without_sla_files_the_starter_lag_pairs_are_tracked(tmp_path: Path) -> None:
-    assert load_catalog(tmp_path).lag_pairs() == DEFAULT_LAG_PAIRS
-
-
-def test_selector_merge_and_description() -> None:
-    total = Selector.parse({"span": "erp.gl.post", "service": ["erp-finance", "erp-*"]})
-    bad = total.merged(Selector.parse({"status": "error"}))
-    assert bad.span == ("erp.gl.post",) and bad.status == "error"
-    assert bad.describe() == "span=erp.gl.post, service=erp-finance|erp-*, status=error"
-    assert Selector.parse({"stage": "a*"}).single_stage is None
 
 
 def test_sli_text_reads_like_the_sla_file() -> None:

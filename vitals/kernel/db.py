@@ -178,3 +178,22 @@ def current_heads(engine: Engine) -> set[str]:
 
     with engine.connect() as connection:
         return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def fetch_tuples(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` as the driver's plain tuples.
+
+    For long numeric reads (the SLA history reads tens of thousands of minutes): building a
+    SQLAlchemy ``Row`` per row costs as much as the query itself and holds the GIL, which the
+    dashboard's parallel queries need. Only for queries whose binds need no type processing.
+    """
+    # Post-compile (expanding IN) parameters are rendered now, since the driver gets the text as is.
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    args: Any = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), args)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()

@@ -13,11 +13,12 @@ from dashboards import views
 from dashboards.catalog import LagPair
 from dashboards.figures import ops as ops_fig
 from dashboards.figures import slo as slo_fig
-from dashboards.queries.business import LagFigures, StageCounts
+from dashboards.queries.business import StageCounts
 from dashboards.queries.evaluations import SeriesKey
 from dashboards.timerange import to_datetime
 from dashboards.ui import cached, parallel, trends, widgets
 from dashboards.ui.frame import PageContext, banners, render
+from slas import LagFigures
 
 SPARK_POINTS = 40
 
