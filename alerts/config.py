@@ -4,9 +4,11 @@ The file keeps Alertmanager's sections and field names (``global``, ``route``, `
 ``inhibit_rules``, ``time_intervals``, ``mute_time_intervals``) with the same meaning, and adds
 Vitals' own sections (``alerting``, ``escalation_policies``, ``delivery``, ``slack``,
 ``dashboard``, ``api``) plus a few fields inside Alertmanager's (``escalation_policy`` on routes,
-``fallback`` on receivers, ``console_configs`` and ``alertmanager_configs`` receivers, ``*_env``
-secrets). Alertmanager fields Vitals does not implement are refused with a clear message rather
-than silently ignored.
+``fallback`` on receivers, ``console_configs`` and ``alertmanager_configs`` receivers). Secrets
+(Slack and webhook URLs, tokens, passwords, the Slack signing secret, the API token) follow the
+one convention of ``vitals.kernel.secrets`` and are read when the file is loaded; Alertmanager's
+``*_file`` spellings are accepted as they are. Alertmanager fields Vitals does not implement are
+refused with a clear message rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -26,44 +28,16 @@ from alerts.routing import GROUP_BY_ALL, Route, RouteOpts, route_key
 from alerts.schema import LABEL_NAME, AlertsFileModel, HttpConfigModel, RouteModel
 from alerts.timeintervals import TimeIntervalSpec
 from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, parse_yaml, validate
+from vitals.kernel.secrets import Secret, SecretSources, env_default, sources
 
 FILE_NAME = "alerts.yaml"
+#: Read for ``slack.signing_secret`` and ``api.token`` when the file leaves them out.
+SIGNING_SECRET_ENV = "VITALS_SLACK_SIGNING_SECRET"
+API_TOKEN_ENV = "VITALS_ALERTS_API_TOKEN"
 
 # --- the validated, resolved configuration (the YAML shape is in alerts.schema) -------------
 
 IntegrationKind = Literal["slack_bot", "slack_webhook", "webhook", "alertmanager", "console"]
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A secret given inline, in a file or in an environment variable (read when used)."""
-
-    value: str | None = None
-    file: str | None = None
-    env: str | None = None
-
-    def describe(self) -> str:
-        if self.env:
-            return f"environment variable {self.env}"
-        if self.file:
-            return f"file {self.file}"
-        return "inline value" if self.value else "nothing"
-
-    def resolve(self, environ: Mapping[str, str]) -> str | None:
-        if self.value:
-            return self.value
-        if self.file:
-            try:
-                return Path(self.file).read_text(encoding="utf-8").strip() or None
-            except OSError:
-                return None
-        if self.env:
-            return environ.get(self.env) or None
-        return None
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.value or self.file or self.env)
 
 
 @dataclass(frozen=True)
@@ -73,10 +47,10 @@ class Integration:
     kind: IntegrationKind
     send_resolved: bool
     send_updates: bool
-    url: Secret = Secret()
-    token: Secret = Secret()
+    url: Secret | None = None
+    token: Secret | None = None
     basic_user: str | None = None
-    basic_password: Secret = Secret()
+    basic_password: Secret | None = None
     channel: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -123,10 +97,11 @@ class AlertsConfig:
     lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
     observation: ObservationPolicy = field(default_factory=ObservationPolicy)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
-    signing_secret: Secret = field(default_factory=lambda: Secret(env="VITALS_SLACK_SIGNING_SECRET"))
-    max_request_age: float = 300.0
+    #: Verifies Slack's requests; None: Slack interactivity is off (503).
+    signing_secret: Secret | None = None
     dashboard: DashboardLinks = field(default_factory=DashboardLinks)
-    api_token_env: str = "VITALS_ALERTS_API_TOKEN"
+    #: Bearer token of the JSON API; None: the API is open.
+    api_token: Secret | None = None
     source: str = "(built-in)"
     digest: str = ""
 
@@ -158,28 +133,29 @@ class _Issues:
         self.items.append(ConfigIssue(self.loaded.file, self.loaded.line_of(path), dotted, message))
 
 
-def _secret(value: str | None, file: str | None, env: str | None) -> Secret:
-    return Secret(value=value, file=file, env=env)
-
-
-def _auth(http: HttpConfigModel | None) -> tuple[Secret, str | None, Secret]:
+def _auth(http: HttpConfigModel | None) -> tuple[Secret | None, str | None, Secret | None]:
     if http is None:
-        return Secret(), None, Secret()
-    token = Secret()
+        return None, None, None
+    token = None
     if http.authorization is not None:
         a = http.authorization
-        token = _secret(a.credentials, a.credentials_file, a.credentials_env)
-    user, password = None, Secret()
+        token = a.credentials or a.credentials_file
+    user, password = None, None
     if http.basic_auth is not None:
         b = http.basic_auth
-        user, password = b.username, _secret(b.password, b.password_file, b.password_env)
+        user, password = b.username, b.password or b.password_file
     return token, user, password
+
+
+def _posts_messages(url: Secret | None) -> bool:
+    """A chat.postMessage URL (a bot token's), as far as the file tells."""
+    return url is not None and url.is_read and url.reveal().rstrip("/").endswith("/chat.postMessage")
 
 
 def _receivers(model: AlertsFileModel, issues: _Issues) -> dict[str, Receiver]:
     out: dict[str, Receiver] = {}
     g = model.global_
-    global_url = _secret(g.slack_api_url, g.slack_api_url_file, g.slack_api_url_env)
+    global_url = g.slack_api_url or g.slack_api_url_file
     global_token, _, _ = _auth(g.http_config)
     for r_index, r in enumerate(model.receivers):
         path: tuple[str | int, ...] = ("receivers", r_index)
@@ -189,27 +165,26 @@ def _receivers(model: AlertsFileModel, issues: _Issues) -> dict[str, Receiver]:
         integrations: list[Integration] = []
         for i, s in enumerate(r.slack_configs):
             where = (*path, "slack_configs", i)
-            url = _secret(s.api_url, s.api_url_file, s.api_url_env)
-            if sum(bool(x) for x in (s.api_url, s.api_url_file, s.api_url_env)) > 1:
-                issues.add(where, "set only one of api_url, api_url_file and api_url_env")
-            url = url if url.configured else global_url
+            if s.api_url is not None and s.api_url_file is not None:
+                issues.add(where, "set only one of api_url and api_url_file")
+            url = s.api_url or s.api_url_file or global_url
             token, _, _ = _auth(s.http_config)
-            token = token if token.configured else global_token
-            if not url.configured:
+            token = token or global_token
+            if url is None:
                 issues.add(
                     where,
                     "no api_url: set api_url (an incoming webhook URL, or "
                     "https://slack.com/api/chat.postMessage with a bot token) or global.slack_api_url",
                 )
                 continue
-            bot = bool(s.api_url and s.api_url.rstrip("/").endswith("/chat.postMessage")) or token.configured
+            bot = _posts_messages(url) or token is not None
             if bot and not s.channel:
                 issues.add(where, "a bot-token Slack config needs a channel (name or ID)")
-            if bot and not token.configured:
+            if bot and token is None:
                 issues.add(
                     where,
-                    "chat.postMessage needs the bot token in http_config.authorization "
-                    "(credentials, credentials_file or credentials_env)",
+                    "chat.postMessage needs the bot token in http_config.authorization.credentials "
+                    "({env: VARIABLE}, {file: PATH} or the token)",
                 )
             integrations.append(
                 Integration(
@@ -233,8 +208,8 @@ def _receivers(model: AlertsFileModel, issues: _Issues) -> dict[str, Receiver]:
             )
         for i, w in enumerate(r.webhook_configs):
             where = (*path, "webhook_configs", i)
-            if sum(bool(x) for x in (w.url, w.url_file, w.url_env)) != 1:
-                issues.add(where, "set exactly one of url, url_file and url_env")
+            if (w.url is None) == (w.url_file is None):
+                issues.add(where, "set exactly one of url and url_file")
             token, user, password = _auth(w.http_config)
             integrations.append(
                 Integration(
@@ -243,7 +218,7 @@ def _receivers(model: AlertsFileModel, issues: _Issues) -> dict[str, Receiver]:
                     kind="webhook",
                     send_resolved=w.send_resolved,
                     send_updates=w.send_updates,
-                    url=_secret(w.url, w.url_file, w.url_env),
+                    url=w.url or w.url_file,
                     token=token,
                     basic_user=user,
                     basic_password=password,
@@ -259,7 +234,7 @@ def _receivers(model: AlertsFileModel, issues: _Issues) -> dict[str, Receiver]:
                     kind="alertmanager",
                     send_resolved=a.send_resolved,
                     send_updates=True,
-                    url=Secret(value=a.url.rstrip("/")),
+                    url=Secret.inline(a.url.rstrip("/")),
                     token=token,
                     basic_user=user,
                     basic_password=password,
@@ -387,7 +362,11 @@ class _BuildCtx:
     policies: Mapping[str, EscalationPolicy]
 
 
-def build(model: AlertsFileModel, loaded: LoadedYaml, digest: str) -> AlertsConfig:
+def build(
+    model: AlertsFileModel, loaded: LoadedYaml, digest: str, found: SecretSources | None = None
+) -> AlertsConfig:
+    """The resolved config; ``found`` (where secrets were read from) supplies the environment
+    defaults of the signing secret and API token, left out when secrets are not read."""
     issues = _Issues(loaded)
     receivers = _receivers(model, issues)
     intervals: dict[str, tuple[TimeIntervalSpec, ...]] = {}
@@ -458,28 +437,43 @@ def build(model: AlertsFileModel, loaded: LoadedYaml, digest: str) -> AlertsConf
             give_up_after=d.give_up_after,
             lease=d.lease,
         ),
-        signing_secret=Secret(file=model.slack.signing_secret_file, env=model.slack.signing_secret_env),
-        max_request_age=model.slack.max_request_age,
+        signing_secret=model.slack.signing_secret or _default(SIGNING_SECRET_ENV, found),
         dashboard=DashboardLinks(**model.dashboard.model_dump()),
-        api_token_env=model.api.token_env,
+        api_token=model.api.token or _default(API_TOKEN_ENV, found),
         source=loaded.file,
         digest=digest,
     )
 
 
-def parse(text: str, file: str | Path = FILE_NAME) -> AlertsConfig:
+def _default(name: str, found: SecretSources | None) -> Secret | None:
+    return env_default(name, found) if found is not None else None
+
+
+def parse(
+    text: str,
+    file: str | Path = FILE_NAME,
+    environ: Mapping[str, str] | None = None,
+    *,
+    read_secrets: bool = True,
+) -> AlertsConfig:
+    """Validate alerts.yaml text. Its secrets are read from ``environ`` (default: the process
+    environment) and from files relative to the file's directory; ``read_secrets=False`` skips
+    that, for commands that only look at routing (nothing can be sent with such a config)."""
     loaded = parse_yaml(text, file)
     if not isinstance(loaded.data, dict):
         raise ConfigError.single(str(file), 1, "", "alerts.yaml must be a mapping with route and receivers")
-    model = validate(AlertsFileModel, loaded)
+    found = sources(Path(file).parent, environ) if read_secrets else None
+    model = validate(AlertsFileModel, loaded, context=found.context() if found else None)
     assert isinstance(model, AlertsFileModel)
-    return build(model, loaded, hashlib.sha256(text.encode()).hexdigest()[:16])
+    return build(model, loaded, hashlib.sha256(text.encode()).hexdigest()[:16], found)
 
 
-def load(path: str | Path) -> AlertsConfig:
+def load(
+    path: str | Path, environ: Mapping[str, str] | None = None, *, read_secrets: bool = True
+) -> AlertsConfig:
     loaded = load_yaml(path)  # raises ConfigError for a missing or unreadable file
     text = Path(path).read_text(encoding="utf-8")
-    return parse(text, loaded.file)
+    return parse(text, loaded.file, environ, read_secrets=read_secrets)
 
 
 DEFAULT_TEXT = """\
@@ -492,27 +486,24 @@ receivers:
 """
 
 
-def load_for(config_dir: str | Path) -> AlertsConfig:
+def load_for(
+    config_dir: str | Path, environ: Mapping[str, str] | None = None, *, read_secrets: bool = True
+) -> AlertsConfig:
     """The config directory's alerts.yaml, or the built-in console-only default without one."""
     path = Path(config_dir) / FILE_NAME
     if not path.exists():
-        return parse(DEFAULT_TEXT, "(built-in default: no alerts.yaml in the config directory)")
-    return load(path)
+        return parse(DEFAULT_TEXT, "(built-in default: no alerts.yaml in the config directory)", environ)
+    return load(path, environ, read_secrets=read_secrets)
 
 
-def missing_secrets(config: AlertsConfig, environ: Mapping[str, str]) -> list[str]:
-    """Warnings for secrets that are configured but cannot be read right now."""
+def missing_secrets(config: AlertsConfig) -> list[str]:
+    """Warnings for optional secrets whose absence turns a feature off (unreadable configured
+    secrets are errors at load instead)."""
     out = []
-    for receiver in config.receivers.values():
-        for integration in receiver.integrations:
-            for label, secret in (("URL", integration.url), ("token", integration.token)):
-                if secret.configured and secret.resolve(environ) is None:
-                    where = f"receiver {receiver.name} {integration.name}"
-                    out.append(f"{where}: the {label} ({secret.describe()}) is not set")
     uses_slack = any(i.kind.startswith("slack") for r in config.receivers.values() for i in r.integrations)
-    if uses_slack and config.signing_secret.resolve(environ) is None:
+    if uses_slack and config.signing_secret is None:
         out.append(
-            f"the Slack signing secret ({config.signing_secret.describe()}) is not set: "
+            f"no Slack signing secret (slack.signing_secret, or {SIGNING_SECRET_ENV}): "
             "Slack buttons (acknowledge, silence) will be refused"
         )
     return out

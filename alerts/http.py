@@ -1,8 +1,8 @@
 """HTTP routes on ``vitals serve``'s aiohttp app: the alerts JSON API and Slack interactivity.
 
 JSON API (``/api/v1``): alerts, acknowledgements, silences, the audit log, outbox status and a
-config reload. When the environment variable named by ``api.token_env`` (default
-``VITALS_ALERTS_API_TOKEN``) is set, every API request needs ``Authorization: Bearer <token>``.
+config reload. When an API token is configured (``api.token`` in alerts.yaml, or the environment
+variable ``VITALS_ALERTS_API_TOKEN``), every API request needs ``Authorization: Bearer <token>``.
 ``POST /slack/interactivity`` is authenticated by Slack's request signature instead.
 Database work runs in a worker thread so the collector's event loop never waits on it.
 """
@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,12 +60,10 @@ class AlertsHttp:
         store: SqlStore,
         config: ConfigHolder,
         clock: Clock = time.time,
-        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
-        self.environ = environ if environ is not None else os.environ
 
     def register(self, app: web.Application) -> None:
         api = self._authenticated
@@ -83,10 +80,10 @@ class AlertsHttp:
 
     def _authenticated(self, handler: Handler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
-            token = self.environ.get(self.config.current.api_token_env)
-            if token:
+            token = self.config.current.api_token
+            if token is not None:
                 given = request.headers.get("Authorization", "")
-                if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                if not hmac.compare_digest(given.encode(), f"Bearer {token.reveal()}".encode()):
                     return _error(401, "missing or wrong bearer token (Authorization: Bearer ...)")
             try:
                 return await handler(request)
@@ -247,19 +244,19 @@ class AlertsHttp:
     async def slack(self, request: web.Request) -> web.Response:
         body = await request.read()
         config = self.config.current
-        secret = config.signing_secret.resolve(self.environ)
-        if not secret:
+        if config.signing_secret is None:
             return _error(
-                503, f"Slack interactivity is not configured: set {config.signing_secret.describe()}"
+                503,
+                "Slack interactivity is not configured: set VITALS_SLACK_SIGNING_SECRET "
+                "(or slack.signing_secret in alerts.yaml)",
             )
         try:
             verify(
-                secret,
+                config.signing_secret.reveal(),
                 request.headers.get("X-Slack-Request-Timestamp"),
                 request.headers.get("X-Slack-Signature"),
                 body,
-                now=self.clock(),
-                max_age=config.max_request_age,
+                clock=self.clock,
             )
         except SignatureError as exc:
             log.warning("refused a Slack interactivity request from %s: %s", request.remote, exc)

@@ -52,7 +52,8 @@ class OutboxItem:
 def lane(integration: Integration) -> str:
     """Rows in one lane are delivered in order and paced together."""
     if integration.kind == "slack_bot":
-        workspace = hashlib.sha256(integration.token.describe().encode()).hexdigest()[:8]
+        source = integration.token.describe() if integration.token else ""  # where, never the token
+        workspace = hashlib.sha256(source.encode()).hexdigest()[:8]
         return f"slack:{workspace}:{integration.channel}"[:128]
     return f"{integration.kind}:{integration.receiver}/{integration.name}"[:128]
 

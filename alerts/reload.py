@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from alerts.config import FILE_NAME, AlertsConfig, load_for
@@ -30,14 +31,18 @@ class ConfigHolder:
         store: AlertStore | None = None,
         clock: Clock = time.time,
         check_every: float = 2.0,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        """``environ``: where ``{env: ...}`` secrets are read (default: the process environment)."""
         self.config_dir = Path(config_dir)
+        self.environ = environ
         self.path = self.config_dir / FILE_NAME
         self.store = store
         self.clock = clock
         self.check_every = check_every
         self._lock = threading.Lock()
-        self._config = load_for(self.config_dir)  # a broken file stops the start, with file:line
+        # A broken file (or an unreadable secret) stops the start, with file:line.
+        self._config = load_for(self.config_dir, environ)
         self._stamp = self._file_stamp()
         self._checked = clock()
         self.last_error: str | None = None
@@ -83,7 +88,7 @@ class ConfigHolder:
             self._stamp = self._file_stamp()
             old = self._config
             try:
-                new = load_for(self.config_dir)
+                new = load_for(self.config_dir, self.environ)
             except ConfigError as exc:
                 self.last_error = str(exc)
                 log.error("alerts.yaml reload failed; keeping the running config:\n%s", exc)

@@ -9,13 +9,14 @@ resolved configuration, so their errors point at the reference.
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from alerts.matchers import Matcher, MatcherError, parse_matcher_list
 from alerts.routing import GROUP_BY_ALL
 from alerts.timeintervals import TimeIntervalSpec, spec_from_json
+from vitals.kernel.secrets import RetiredSpelling, Secret, retired
 from vitals.kernel.units import Duration
 
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -51,18 +52,46 @@ def _check_matchers(values: list[str] | None) -> list[str] | None:
     return [str(v) for v in values]
 
 
+def _path_to_file(value: Any) -> Any:
+    if value is None or isinstance(value, dict | Secret):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("the path of a file that holds the secret")
+    return {"file": value}
+
+
+#: Alertmanager's ``<field>_file: PATH``: the same as ``<field>: {file: PATH}`` (kept so an
+#: Alertmanager file reads unchanged).
+FileSecret = Annotated[Secret | None, BeforeValidator(_path_to_file)]
+
+
+def _at_most_one(model: BaseModel, field: str) -> None:
+    if getattr(model, field) is not None and getattr(model, f"{field}_file") is not None:
+        raise ValueError(f"set only one of {field} and {field}_file")
+
+
 class AuthorizationModel(_Model):
     type: str = "Bearer"
-    credentials: str | None = None
-    credentials_file: str | None = None
-    credentials_env: str | None = None  # Vitals
+    credentials: Secret | None = None
+    credentials_file: FileSecret = None
+    credentials_env: RetiredSpelling = retired()
+
+    @model_validator(mode="after")
+    def _one(self) -> AuthorizationModel:
+        _at_most_one(self, "credentials")
+        return self
 
 
 class BasicAuthModel(_Model):
     username: str
-    password: str | None = None
-    password_file: str | None = None
-    password_env: str | None = None  # Vitals
+    password: Secret | None = None
+    password_file: FileSecret = None
+    password_env: RetiredSpelling = retired()
+
+    @model_validator(mode="after")
+    def _one(self) -> BasicAuthModel:
+        _at_most_one(self, "password")
+        return self
 
 
 _HTTP_UNSUPPORTED = (
@@ -89,9 +118,9 @@ class HttpConfigModel(_Model):
 
 class SlackConfigModel(_Model):
     send_resolved: bool = False
-    api_url: str | None = None
-    api_url_file: str | None = None
-    api_url_env: str | None = None  # Vitals
+    api_url: Secret | None = None
+    api_url_file: FileSecret = None
+    api_url_env: RetiredSpelling = retired()
     channel: str | None = None
     username: str | None = None
     icon_emoji: str | None = None
@@ -126,9 +155,9 @@ class SlackConfigModel(_Model):
 
 class WebhookConfigModel(_Model):
     send_resolved: bool = True
-    url: str | None = None
-    url_file: str | None = None
-    url_env: str | None = None  # Vitals
+    url: Secret | None = None
+    url_file: FileSecret = None
+    url_env: RetiredSpelling = retired()
     max_alerts: int = Field(0, ge=0)
     timeout: Duration = 10.0
     http_config: HttpConfigModel | None = None
@@ -312,9 +341,15 @@ class DeliveryModel(_Model):
 
 
 class SlackAppModel(_Model):
-    signing_secret_env: str = "VITALS_SLACK_SIGNING_SECRET"
-    signing_secret_file: str | None = None
-    max_request_age: Duration = 300.0
+    #: Verifies Slack's button clicks. Left out: the environment variable
+    #: VITALS_SLACK_SIGNING_SECRET when it is set, else Slack interactivity is off.
+    signing_secret: Secret | None = None
+    signing_secret_env: RetiredSpelling = retired()
+    signing_secret_file: RetiredSpelling = retired()
+    _unsupported: ClassVar[dict[str, str]] = {
+        "max_request_age": "no longer read: requests more than 5 minutes old are refused, as Slack's "
+        "own verifier (slack_sdk's SignatureVerifier) does; remove the line"
+    }
 
 
 class DashboardModel(_Model):
@@ -326,14 +361,17 @@ class DashboardModel(_Model):
 
 
 class ApiModel(_Model):
-    token_env: str = "VITALS_ALERTS_API_TOKEN"
+    #: Bearer token every API request must carry. Left out: the environment variable
+    #: VITALS_ALERTS_API_TOKEN when it is set, else the API is open (a warning at start).
+    token: Secret | None = None
+    token_env: RetiredSpelling = retired()
 
 
 class GlobalModel(_Model):
     resolve_timeout: Duration | None = None  # accepted for compatibility; see the docs
-    slack_api_url: str | None = None
-    slack_api_url_file: str | None = None
-    slack_api_url_env: str | None = None  # Vitals
+    slack_api_url: Secret | None = None
+    slack_api_url_file: FileSecret = None
+    slack_api_url_env: RetiredSpelling = retired()
     http_config: HttpConfigModel | None = None
 
 

@@ -14,7 +14,6 @@ import base64
 import http.client
 import json
 import logging
-import os
 import re
 import socket
 import threading
@@ -30,6 +29,7 @@ from alerts.messages import slack_message, slack_reply
 from alerts.notification import Action
 from alerts.outbox import OutboxItem
 from alerts.payloads import alertmanager_alerts, console_line, webhook_body
+from vitals.kernel.secrets import Secret
 
 log = logging.getLogger(__name__)
 console_log = logging.getLogger("alerts.console")
@@ -139,26 +139,26 @@ def _http_status(status: int, body: str, headers: Mapping[str, Any] | None, what
     return DeliveryError(f"{what}: HTTP {status} {text}", retryable=False)
 
 
-def _secret(integration: Integration, which: str, environ: Mapping[str, str]) -> str:
+def _secret(integration: Integration, which: str) -> str:
+    """The URL or token, as read when alerts.yaml was loaded."""
     secret = integration.url if which == "URL" else integration.token
-    value = secret.resolve(environ)
-    if not value:
+    if secret is None:
         where = f"receiver {integration.receiver} {integration.name}"
-        raise DeliveryError(f"{where}: the {which} ({secret.describe()}) is not set")
-    return value
+        raise DeliveryError(f"{where}: no {which} configured", retryable=False)
+    return secret.reveal()
 
 
 class SlackBotSender:
     """chat.postMessage / chat.update / thread replies with a bot token (slack_sdk WebClient)."""
 
-    def __init__(self, integration: Integration, environ: Mapping[str, str]) -> None:
+    def __init__(self, integration: Integration) -> None:
         from slack_sdk import WebClient
 
         self.integration = integration
-        url = _secret(integration, "URL", environ)
+        url = _secret(integration, "URL")
         base = url[: -len("chat.postMessage")] if url.rstrip("/").endswith("chat.postMessage") else url
         base = base if base.endswith("/") else base + "/"
-        token = _secret(integration, "token", environ)
+        token = _secret(integration, "token")
         timeout = int(float(integration.options.get("timeout") or 10))
         # No retry handlers: the outbox retries, durably, and knows whether a retry could double-post.
         self.client = WebClient(token=token, base_url=base, timeout=timeout, retry_handlers=[])
@@ -310,12 +310,12 @@ class SlackBotSender:
 class SlackWebhookSender:
     """Incoming webhooks (slack_sdk WebhookClient): one-shot messages, no threads or updates."""
 
-    def __init__(self, integration: Integration, environ: Mapping[str, str]) -> None:
+    def __init__(self, integration: Integration) -> None:
         from slack_sdk.webhook import WebhookClient
 
         self.integration = integration
         timeout = int(float(integration.options.get("timeout") or 10))
-        self.client = WebhookClient(_secret(integration, "URL", environ), timeout=timeout, retry_handlers=[])
+        self.client = WebhookClient(_secret(integration, "URL"), timeout=timeout, retry_handlers=[])
 
     def send(self, delivery: Delivery) -> Mapping[str, Any]:
         message = slack_message(
@@ -338,7 +338,6 @@ def _post_json(
     payload: Any,
     *,
     integration: Integration,
-    environ: Mapping[str, str],
     key: str,
     what: str,
 ) -> Mapping[str, Any]:
@@ -348,11 +347,10 @@ def _post_json(
         "Idempotency-Key": key,
         "X-Vitals-Notification-Key": key,
     }
-    token = integration.token.resolve(environ)
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+    if integration.token is not None:
+        headers["Authorization"] = f"Bearer {integration.token.reveal()}"
     elif integration.basic_user:
-        password = integration.basic_password.resolve(environ) or ""
+        password = integration.basic_password.reveal() if integration.basic_password else ""
         raw = f"{integration.basic_user}:{password}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers, method="POST")
@@ -370,10 +368,9 @@ def _post_json(
 class WebhookSender:
     """Alertmanager-format JSON (see ``alerts.payloads.webhook_body``) to any HTTP endpoint."""
 
-    def __init__(self, integration: Integration, environ: Mapping[str, str]) -> None:
+    def __init__(self, integration: Integration) -> None:
         self.integration = integration
-        self.environ = environ
-        self.url = _secret(integration, "URL", environ)
+        self.url = _secret(integration, "URL")
 
     def send(self, delivery: Delivery) -> Mapping[str, Any]:
         body = webhook_body(
@@ -386,7 +383,6 @@ class WebhookSender:
             self.url,
             body,
             integration=self.integration,
-            environ=self.environ,
             key=delivery.item.key,
             what="webhook",
         )
@@ -398,10 +394,9 @@ class WebhookSender:
 class AlertmanagerSender:
     """``POST /api/v2/alerts`` of an existing Alertmanager (idempotent by nature)."""
 
-    def __init__(self, integration: Integration, environ: Mapping[str, str]) -> None:
+    def __init__(self, integration: Integration) -> None:
         self.integration = integration
-        self.environ = environ
-        self.url = _secret(integration, "URL", environ).rstrip("/") + "/api/v2/alerts"
+        self.url = _secret(integration, "URL").rstrip("/") + "/api/v2/alerts"
 
     def send(self, delivery: Delivery) -> Mapping[str, Any]:
         ttl = float(self.integration.options.get("alert_ttl") or 4 * 3600)
@@ -410,7 +405,6 @@ class AlertmanagerSender:
             self.url,
             body,
             integration=self.integration,
-            environ=self.environ,
             key=delivery.item.key,
             what="alertmanager",
         )
@@ -424,7 +418,7 @@ class ConsoleSender:
 
     _lock = threading.Lock()
 
-    def __init__(self, integration: Integration, environ: Mapping[str, str]) -> None:
+    def __init__(self, integration: Integration) -> None:
         self.integration = integration
 
     def send(self, delivery: Delivery) -> Mapping[str, Any]:
@@ -444,7 +438,7 @@ class ConsoleSender:
         return None
 
 
-SENDERS: dict[str, Callable[[Integration, Mapping[str, str]], Sender]] = {
+SENDERS: dict[str, Callable[[Integration], Sender]] = {
     "slack_bot": SlackBotSender,
     "slack_webhook": SlackWebhookSender,
     "webhook": WebhookSender,
@@ -456,15 +450,16 @@ SENDERS: dict[str, Callable[[Integration, Mapping[str, str]], Sender]] = {
 class SenderFactory:
     """Builds and caches one sender per integration (and rebuilds when its config changes)."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self.environ = environ if environ is not None else os.environ
-        self._cache: dict[str, Sender] = {}
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, Secret | None, Secret | None, Secret | None], Sender] = {}
 
     def __call__(self, integration: Integration) -> Sender:
-        key = repr(integration)  # the whole config of the integration: a change builds a new sender
+        # The whole config of the integration: a change builds a new sender. Secrets compare by
+        # what was read too (their repr hides it), so a rotated token also builds a new one.
+        key = (repr(integration), integration.url, integration.token, integration.basic_password)
         sender = self._cache.get(key)
         if sender is None:
-            sender = SENDERS[integration.kind](integration, self.environ)
+            sender = SENDERS[integration.kind](integration)
             self._cache[key] = sender
         return sender
 

@@ -10,12 +10,12 @@ that event between looks at the outbox, so shutdown is prompt). ``AlertsService`
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from alerts.config import API_TOKEN_ENV
 from alerts.dispatcher import Dispatcher
 from alerts.engine import AlertEngine
 from alerts.model import AlertEvent, Clock
@@ -89,13 +89,13 @@ class AlertsService:
         self.store = SqlStore(engine)
         self.stop = stop or threading.Event()
         self.clock = clock
-        self.config = ConfigHolder(config_dir, self.store, clock)
+        self.config = ConfigHolder(config_dir, self.store, clock, environ=environ)
         self.metrics = _Metrics(registry)
         self.engine = AlertEngine(self.store, self.config, clock, on_events=self.metrics.on_events)
         self.dispatcher = Dispatcher(
             self.store,
             self.config,
-            SenderFactory(environ if environ is not None else os.environ),
+            SenderFactory(),
             clock=clock,
             sleep=self.stop.wait,
             stop=self.stop,
@@ -148,10 +148,11 @@ def install(ctx: ServiceContext) -> None:
         service.cycle, "interval", seconds=interval, id="alerts.cycle", max_instances=1, coalesce=True
     )
     ctx.scheduler.add_job(service.deliver_forever, id="alerts.deliver", max_instances=1)
-    AlertsHttp(service.store, service.config).register(ctx.http_app)
+    AlertsHttp(service.store, service.config, service.clock).register(ctx.http_app)
     ctx.status["alerts"] = service.status_line()
-    token_env = service.config.current.api_token_env
-    if not os.environ.get(token_env):
+    if service.config.current.api_token is None:
         log.warning(
-            "the alerts API (/api/v1/alerts, /api/v1/silences) has no token: set %s to require one", token_env
+            "the alerts API (/api/v1/alerts, /api/v1/silences) has no token: set %s (or api.token in "
+            "alerts.yaml) to require one",
+            API_TOKEN_ENV,
         )

@@ -90,7 +90,7 @@ def check_password(
     if wait > 0:
         raise LoginError(f"Too many failed attempts: try again in {wait:.0f} s.")
     user = config.user(username)
-    hashed = user.password_hash.encode() if user else _dummy_hash()
+    hashed = user.password_hash.reveal().encode() if user else _dummy_hash()
     ok = bcrypt.checkpw(password.encode()[:72], hashed) and user is not None
     if not ok or user is None:
         throttle.failed(username)

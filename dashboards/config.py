@@ -2,18 +2,21 @@
 
 Every field is optional and the file itself may be absent (then: no login, every visitor is an
 engineer, which is right for a laptop and wrong for a shared server: ``vitals dashboard`` warns
-when it listens beyond loopback without users).
+when it listens beyond loopback without users). Password hashes are secrets in the one
+convention of ``vitals.kernel.secrets`` (``{env: ...}``, ``{file: ...}`` or the hash itself).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vitals.kernel.configfile import load_yaml, validate
+from vitals.kernel.secrets import Secret, check_read, sources
 from vitals.kernel.units import Duration
 
 FILE_NAME = "dashboard.yaml"
@@ -23,26 +26,35 @@ _BCRYPT = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 
 
 class User(BaseModel):
+    """A password login."""
+
     model_config = ConfigDict(extra="forbid")
 
+    #: The login name (unique).
     username: str = Field(min_length=1, max_length=64)
+    #: Shown in the sidebar.
     name: str | None = None
+    #: ``executive``: the scorecard and SLA pages; ``engineer``: every page.
     role: Role
-    #: A bcrypt hash from ``vitals dashboard hash-password``; never the password itself.
-    password_hash: str
+    #: A bcrypt hash from ``vitals dashboard hash-password`` (never the password itself): the
+    #: hash, ``{env: VARIABLE}`` or ``{file: PATH}``.
+    password_hash: Secret
 
     @field_validator("password_hash")
     @classmethod
-    def _is_bcrypt(cls, value: str) -> str:
-        if not _BCRYPT.match(value):
-            raise ValueError(
-                "must be a bcrypt hash ($2b$12$...): create one with `vitals dashboard hash-password`"
-            )
-        return value
+    def _is_bcrypt(cls, value: Secret) -> Secret:
+        return check_read(value, _bcrypt)
+
+
+def _bcrypt(value: str) -> None:
+    if not _BCRYPT.match(value):
+        raise ValueError(
+            "must be a bcrypt hash ($2b$12$...): create one with `vitals dashboard hash-password`"
+        )
 
 
 class Oidc(BaseModel):
-    """Single sign-on through ``st.login`` (OpenID Connect; see the README for secrets.toml)."""
+    """Single sign-on through ``st.login`` (OpenID Connect; the provider goes in secrets.toml)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -67,7 +79,9 @@ class Oidc(BaseModel):
 class DashboardConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    #: Password logins; without users (or ``oidc``) there is no login and everyone is an engineer.
     users: list[User] = Field(default_factory=list)
+    #: Single sign-on instead of password users.
     oidc: Oidc | None = None
     #: Auto-refresh interval of every page (a viewer can pause it).
     refresh: Duration = 60.0
@@ -113,13 +127,16 @@ class DashboardConfig(BaseModel):
         return next((u for u in self.users if u.username == username), None)
 
 
-def load(config_dir: Path) -> DashboardConfig:
-    """The dashboard section of a config directory; raises ConfigError naming file:line: field."""
-    path = config_dir / FILE_NAME
+def load(config_dir: Path, environ: Mapping[str, str] | None = None) -> DashboardConfig:
+    """The dashboard section of a config directory, its secrets read (from ``environ``, default
+    the process environment); raises ConfigError naming file:line: field."""
+    path = Path(config_dir) / FILE_NAME
     if not path.exists():
         return DashboardConfig()
     loaded = load_yaml(path)
     if loaded.data is None:
         return DashboardConfig()
-    config: DashboardConfig = validate(DashboardConfig, loaded)
+    config: DashboardConfig = validate(
+        DashboardConfig, loaded, context=sources(config_dir, environ).context()
+    )
     return config

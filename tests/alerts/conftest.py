@@ -34,10 +34,10 @@ receivers:
         send_resolved: true
         http_config:
           authorization:
-            credentials_env: TEST_SLACK_TOKEN
+            credentials: {{env: TEST_SLACK_TOKEN}}
   - name: fallback
     slack_configs:
-      - api_url_env: TEST_FALLBACK_WEBHOOK
+      - api_url: {{env: TEST_FALLBACK_WEBHOOK}}
         send_resolved: true
 alerting:
   objective_alerts: false
@@ -70,16 +70,16 @@ class SlackPipeline:
     clock: FakeClock = field(default_factory=lambda: FakeClock(T0))
 
     def __post_init__(self) -> None:
-        self.config = config.parse(
-            SLACK_CONFIG.format(api=self.fake.api_url, fallback_after=self.fallback_after)
-        )
-        self.store = SqlStore(self.engine)
-        self.alerting = AlertEngine(self.store, lambda: self.config, self.clock)
         environ = {
             "TEST_SLACK_TOKEN": self.fake.token,
             "TEST_FALLBACK_WEBHOOK": self.fake.webhook_url("alerts-fallback"),
         }
-        self.dispatcher = Dispatcher(self.store, lambda: self.config, SenderFactory(environ), clock=time.time)
+        self.config = config.parse(
+            SLACK_CONFIG.format(api=self.fake.api_url, fallback_after=self.fallback_after), environ=environ
+        )
+        self.store = SqlStore(self.engine)
+        self.alerting = AlertEngine(self.store, lambda: self.config, self.clock)
+        self.dispatcher = Dispatcher(self.store, lambda: self.config, SenderFactory(), clock=time.time)
 
     def fire(self, *sla_ids: str, firing: bool = True, offset: float = 0.0) -> None:
         self.clock.now = T0 + offset

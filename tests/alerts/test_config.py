@@ -84,7 +84,8 @@ def test_alertmanager_example_loads_as_is() -> None:
     }
     (slack,) = cfg.receivers["default-receiver"].integrations
     assert slack.kind == "slack_webhook" and slack.send_resolved
-    assert slack.url.value == "https://hooks.slack.com/services/T000/B000/XXXX"  # from global
+    assert slack.url is not None
+    assert slack.url.reveal() == "https://hooks.slack.com/services/T000/B000/XXXX"  # from global
     assert [r.opts.receiver for r in cfg.route.match({"service": "inhouse-service"})] == [
         "dev-pager",
         "on-call-pager",
@@ -169,7 +170,7 @@ receivers:
             "receivers: [{name: r, slack_configs: [{api_url: 'https://slack.com/api/chat.postMessage'}]}]",
             "needs a channel",
         ),
-        ("receivers: [{name: r, webhook_configs: [{}]}]", "set exactly one of url, url_file and url_env"),
+        ("receivers: [{name: r, webhook_configs: [{}]}]", "set exactly one of url and url_file"),
         ("receivers: [{name: r, console_configs: [{colour: red}]}]", "unknown field"),
         ("receivers: [{name: r}]\ntemplates: ['x.tmpl']", "templates are not supported"),
     ],
@@ -177,6 +178,126 @@ receivers:
 def test_unsupported_and_invalid_receivers(snippet: str, message: str) -> None:
     found = issues("route: {receiver: r}\n" + snippet)
     assert any(message in i for i in found), found
+
+
+SECRETS = """\
+route: {receiver: r}
+global:
+  slack_api_url_file: slack-webhook-url
+receivers:
+  - name: r
+    slack_configs:
+      - channel: '#oncall'
+        api_url: https://slack.com/api/chat.postMessage
+        http_config: {authorization: {credentials: {env: BOT_TOKEN}}}
+      - {}
+    webhook_configs:
+      - url: {file: hook-url}
+      - url: {env: HOOK_URL}
+        http_config: {basic_auth: {username: vitals, password_file: hook-password}}
+slack:
+  signing_secret: {file: secrets/slack-signing}
+"""
+
+
+def secrets_dir(tmp_path: Path) -> Path:
+    (tmp_path / "secrets").mkdir()
+    for name, value in {
+        "slack-webhook-url": "https://hooks.slack.com/services/T0/B0/X\n",
+        "hook-url": "http://127.0.0.1:5001/a\n",
+        "hook-password": "pw-from-a-file\n",
+        "secrets/slack-signing": "signing-secret-from-a-file\n",
+    }.items():
+        (tmp_path / name).write_text(value)
+    return tmp_path
+
+
+def test_secrets_are_read_from_env_and_files_beside_the_file(tmp_path: Path) -> None:
+    """Every secret in alerts.yaml: ``{env: ...}``, ``{file: ...}`` (relative to the config
+    directory) or the value; Alertmanager's ``*_file`` fields read the same way."""
+    environ = {"BOT_TOKEN": "xoxb-from-env", "HOOK_URL": "http://127.0.0.1:5001/b"}
+    cfg = config.parse(SECRETS, secrets_dir(tmp_path) / "alerts.yaml", environ)
+    bot, webhook = cfg.receivers["r"].integrations[:2]
+    assert bot.kind == "slack_bot" and bot.token is not None and bot.token.reveal() == "xoxb-from-env"
+    assert webhook.kind == "slack_webhook" and webhook.url is not None  # the global URL, from its file
+    assert webhook.url.reveal() == "https://hooks.slack.com/services/T0/B0/X"
+    first, second = cfg.receivers["r"].integrations[2:]
+    assert first.url is not None and first.url.reveal() == "http://127.0.0.1:5001/a"
+    assert second.url is not None and second.url.reveal() == "http://127.0.0.1:5001/b"
+    assert second.basic_password is not None and second.basic_password.reveal() == "pw-from-a-file"
+    assert cfg.signing_secret is not None and cfg.signing_secret.reveal() == "signing-secret-from-a-file"
+    assert cfg.api_token is None
+    shown = repr(cfg)
+    assert "xoxb-from-env" not in shown and "pw-from-a-file" not in shown and "T0/B0" not in shown
+
+
+def test_signing_secret_and_api_token_default_to_their_variables(tmp_path: Path) -> None:
+    text = "route: {receiver: r}\nreceivers: [{name: r}]\n"
+    cfg = config.parse(text, tmp_path / "alerts.yaml", {})
+    assert cfg.signing_secret is None and cfg.api_token is None
+    environ = {"VITALS_SLACK_SIGNING_SECRET": "s1", "VITALS_ALERTS_API_TOKEN": "t1"}
+    cfg = config.parse(text, tmp_path / "alerts.yaml", environ)
+    assert cfg.signing_secret is not None and cfg.signing_secret.reveal() == "s1"
+    assert cfg.api_token is not None and cfg.api_token.reveal() == "t1"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("{env: BOT_TOKEN}", "{env: NO_BOT_TOKEN}"),
+            "alerts.yaml:9: receivers[0].slack_configs[0].http_config.authorization.credentials: "
+            "environment variable NO_BOT_TOKEN is not set",
+        ),
+        (("secrets/slack-signing", "secrets/gone"), "alerts.yaml:16: slack.signing_secret: file "),
+        (
+            ("- url: {file: hook-url}", "- url: {file: hook-url}\n        url_file: hook-url"),
+            "alerts.yaml:12: receivers[0].webhook_configs[0]: set exactly one of url and url_file",
+        ),
+        (
+            ("credentials: {env: BOT_TOKEN}", "credentials_env: BOT_TOKEN"),
+            "alerts.yaml:9: receivers[0].slack_configs[0].http_config.authorization.credentials_env: "
+            "credentials_env is no longer read: write credentials: {env: BOT_TOKEN}",
+        ),
+        (
+            ("url: {env: HOOK_URL}", "url_env: HOOK_URL"),
+            "alerts.yaml:13: receivers[0].webhook_configs[1].url_env: url_env is no longer read: "
+            "write url: {env: HOOK_URL}",
+        ),
+        (
+            ("signing_secret: {file: secrets/slack-signing}", "signing_secret_env: SLACK_SIGNING"),
+            "alerts.yaml:16: slack.signing_secret_env: signing_secret_env is no longer read: "
+            "write signing_secret: {env: SLACK_SIGNING}",
+        ),
+        (
+            ("signing_secret: {file: secrets/slack-signing}", "max_request_age: 5m"),
+            "alerts.yaml:15: slack: max_request_age: no longer read",
+        ),
+        (
+            ("password_file: hook-password", "password_file: hook-password, password: x"),
+            "alerts.yaml:14: receivers[0].webhook_configs[1].http_config.basic_auth: "
+            "set only one of password and password_file",
+        ),
+    ],
+)
+def test_secret_errors_name_file_line_and_field(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
+    environ = {"BOT_TOKEN": "xoxb-from-env", "HOOK_URL": "http://127.0.0.1:5001/b"}
+    text = SECRETS.replace(*change)
+    with pytest.raises(ConfigError) as info:
+        config.parse(text, secrets_dir(tmp_path) / "alerts.yaml", environ)
+    assert expected in str(info.value), str(info.value)
+
+
+def test_routing_commands_run_without_the_secrets(tmp_path: Path) -> None:
+    """``routes test`` answers in CI where the bot token is not set; ``check`` insists on it."""
+    (secrets_dir(tmp_path) / "alerts.yaml").write_text(SECRETS)
+    runner = CliRunner()
+    routed = runner.invoke(alerts_cli, ["routes", "test", "--config", str(tmp_path), "sla=x"], env={})
+    assert routed.exit_code == 0 and routed.output == "r\n", routed.output
+    checked = runner.invoke(alerts_cli, ["check", "--config", str(tmp_path)])
+    assert checked.exit_code == 1 and "environment variable BOT_TOKEN is not set" in checked.output
 
 
 def test_escalation_policy_references() -> None:

@@ -23,7 +23,7 @@ receivers:
       - channel: '#integration-oncall'
         api_url: https://slack.com/api/chat.postMessage
         send_resolved: true
-        http_config: {authorization: {credentials_env: UNUSED_TOKEN}}
+        http_config: {authorization: {credentials: xoxb-never-used}}
   - name: backup
     console_configs: [{}]
 alerting:

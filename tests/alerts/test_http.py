@@ -1,14 +1,19 @@
-"""install(ctx) on a real aiohttp server: Slack interactivity (signed/unsigned) and the JSON API."""
+"""The alerts routes on a real aiohttp server: Slack interactivity (signed/unsigned) and the JSON API.
+
+The server's clock is fixed (T0), so signatures and their 5-minute window never depend on the
+wall clock; secrets come from the environment mapping each test passes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +26,11 @@ from sqlalchemy.engine import Engine
 
 from alerts import service
 from alerts.engine import route_groups
+from alerts.http import AlertsHttp
 from alerts.sqlstore import SqlStore
+from tests.alerts.factories import T0, insert_evaluations
 from tests.alerts.factories import evaluation as make_evaluation
-from tests.alerts.factories import insert_evaluations
+from tests.alerts.harness import FakeClock
 from tests.support.fake_slack import interactive_body
 from tests.support.services import free_port
 from vitals.kernel.runtime import ServiceContext
@@ -83,11 +90,51 @@ class Server:
             return exc.code, json.loads(exc.read() or b"null")
 
 
+@contextmanager
+def serving(engine: Engine, config_dir: Path, environ: dict[str, str]) -> Iterator[Served]:
+    """The alerts HTTP routes of one AlertsService on a real server; secrets from ``environ``."""
+    clock = FakeClock(T0)
+    alerts = service.AlertsService(engine, config_dir, clock=clock, environ=environ)
+    app = web.Application()
+    AlertsHttp(alerts.store, alerts.config, clock).register(app)
+    with Server(app) as server:
+        yield Served(server, alerts, clock)
+
+
+@dataclass
+class Served:
+    server: Server
+    alerts: service.AlertsService
+    clock: FakeClock
+
+
 @pytest.fixture
-def served(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Server, ServiceContext]]:
-    monkeypatch.setenv("VITALS_SLACK_SIGNING_SECRET", SECRET)
+def served(engine: Engine, tmp_path: Path) -> Iterator[Served]:
+    (tmp_path / "alerts.yaml").write_text(CONFIG)
+    with serving(engine, tmp_path, {"VITALS_SLACK_SIGNING_SECRET": SECRET}) as running:
+        yield running
+
+
+def fire(engine: Engine, served: Served) -> str:
+    insert_evaluations(engine, [make_evaluation(at=served.clock.now)])
+    served.alerts.cycle()  # one evaluate + plan, as the scheduler would
+    (alert,) = SqlStore(engine).open_alerts()
+    return alert.fingerprint
+
+
+def signed(body: bytes, timestamp: float = T0, secret: str = SECRET) -> dict[str, str]:
+    """The headers Slack sends, signed the real way (slack_sdk)."""
+    ts = str(int(timestamp))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature,
+    }
+
+
+def test_install_adds_jobs_routes_and_status(engine: Engine, tmp_path: Path) -> None:
     (tmp_path / "alerts.yaml").write_text(CONFIG)
     ctx = ServiceContext(
         settings=Settings(db_url=str(engine.url), config_dir=tmp_path),
@@ -98,41 +145,17 @@ def served(
         write_metric_points=lambda rows: None,
     )
     service.install(ctx)
-    with Server(ctx.http_app) as server:
-        yield server, ctx
-
-
-def fire(engine: Engine, ctx: ServiceContext) -> str:
-    insert_evaluations(engine, [make_evaluation(at=time.time())])
-    ctx.scheduler.get_job("alerts.cycle").func()  # one evaluate + plan, as the scheduler would
-    (alert,) = SqlStore(engine).open_alerts()
-    return alert.fingerprint
-
-
-def signed(body: bytes, timestamp: int | None = None) -> dict[str, str]:
-    ts = str(timestamp if timestamp is not None else int(time.time()))
-    signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
-    assert signature is not None
-    return {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature,
-    }
-
-
-def test_install_adds_jobs_routes_and_status(served: tuple[Server, ServiceContext]) -> None:
-    _, ctx = served
     assert {j.id for j in ctx.scheduler.get_jobs()} == {"alerts.cycle", "alerts.deliver"}
     assert "receivers (console)" in ctx.status["alerts"]
     paths = {r.resource.canonical for r in ctx.http_app.router.routes() if r.resource is not None}
     assert {"/api/v1/alerts", "/api/v1/silences", "/slack/interactivity"} <= paths
 
 
-def test_signed_button_click_acknowledges(served: tuple[Server, ServiceContext], engine: Engine) -> None:
-    server, ctx = served
-    fp = fire(engine, ctx)
+def test_signed_button_click_acknowledges(served: Served, engine: Engine) -> None:
+    fp = fire(engine, served)
     body = interactive_body(f"vitals_ack_alert:{fp}", f"alert:{fp}")
-    status, answer = server.request("POST", "/slack/interactivity", body, signed(body))
+    served.clock.advance(299)  # Slack's request arrives within its 5 minutes
+    status, answer = served.server.request("POST", "/slack/interactivity", body, signed(body))
     assert status == 200 and answer["text"] == f"acknowledged alert {fp}"
     alert = SqlStore(engine).get_alert(fp)
     assert (
@@ -141,25 +164,22 @@ def test_signed_button_click_acknowledges(served: tuple[Server, ServiceContext],
         and alert.acknowledged_by == "alice (slack:U0ALICE)"
     )
     (entry,) = [e for e in SqlStore(engine).audit_entries(10) if e.action == "acknowledge"]
-    assert entry.source == "slack" and entry.actor == "alice (slack:U0ALICE)"
+    assert entry.source == "slack" and entry.actor == "alice (slack:U0ALICE)" and entry.at == T0 + 299
 
 
-def test_group_buttons_acknowledge_all_and_silence(
-    served: tuple[Server, ServiceContext], engine: Engine
-) -> None:
-    server, ctx = served
-    fp = fire(engine, ctx)
+def test_group_buttons_acknowledge_all_and_silence(served: Served, engine: Engine) -> None:
+    fp = fire(engine, served)
     store = SqlStore(engine)
-    (ref,) = route_groups(
-        service.AlertsService(engine, ctx.settings.config_dir).config.current, store.open_alerts()
-    )
+    (ref,) = route_groups(served.alerts.config.current, store.open_alerts())
     body = interactive_body("vitals_silence_group", f"group:{ref}", "U0BOB", "bob")
-    status, answer = server.request("POST", "/slack/interactivity", body, signed(body))
+    status, answer = served.server.request("POST", "/slack/interactivity", body, signed(body))
     assert status == 200 and answer["text"].startswith("created silence(s)")
-    (silence,) = store.silences(time.time())
+    (silence,) = store.silences(T0)
     assert [str(m) for m in silence.matchers] == ['sla="gl-posting-errors"'] and silence.expire_on_resolve
-    assert 7190 <= silence.ends_at - silence.starts_at <= 7210 and silence.created_by == "bob (slack:U0BOB)"
-    ctx.scheduler.get_job("alerts.cycle").func()
+    assert (
+        silence.starts_at == T0 and silence.ends_at == T0 + 7200 and silence.created_by == "bob (slack:U0BOB)"
+    )
+    served.alerts.cycle()
     alert = store.get_alert(fp)
     assert alert is not None and alert.state == "suppressed"
 
@@ -168,51 +188,76 @@ def test_group_buttons_acknowledge_all_and_silence(
     ("headers", "reason"),
     [
         ({}, "missing X-Slack-Request-Timestamp"),
-        ({"X-Slack-Request-Timestamp": "{now}", "X-Slack-Signature": "v0=" + "0" * 64}, "does not match"),
-        ("stale", "refused as a replay"),
+        (
+            {"X-Slack-Request-Timestamp": str(int(T0)), "X-Slack-Signature": "v0=" + "0" * 64},
+            "does not match",
+        ),
+        ("stale", "refused as a replay); its timestamp is 301s old"),
+        ("future", "refused as a replay); its timestamp is 301s in the future"),
         ("other-secret", "does not match"),
+        ("tampered", "does not match"),
     ],
 )
-def test_unsigned_forged_or_stale_requests_are_refused(
-    served: tuple[Server, ServiceContext], engine: Engine, headers: Any, reason: str
+def test_unsigned_forged_stale_or_tampered_requests_are_refused(
+    served: Served, engine: Engine, headers: Any, reason: str
 ) -> None:
-    server, ctx = served
-    fp = fire(engine, ctx)
+    fp = fire(engine, served)
     body = interactive_body(f"vitals_ack_alert:{fp}", f"alert:{fp}")
+    sent = body
     if headers == "stale":
-        headers = signed(body, int(time.time()) - 301)
+        headers = signed(body, T0 - 301)
+    elif headers == "future":
+        headers = signed(body, T0 + 301)
     elif headers == "other-secret":
-        ts = str(int(time.time()))
-        headers = {
-            "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": SignatureVerifier("not-the-secret").generate_signature(
-                timestamp=ts, body=body
-            ),
-        }
-    else:
-        headers = {k: v.replace("{now}", str(int(time.time()))) for k, v in headers.items()}
-    status, answer = server.request("POST", "/slack/interactivity", body, headers)
+        headers = signed(body, secret="not-the-secret")
+    elif headers == "tampered":
+        headers, sent = signed(body), body.replace(b"alice", b"mallory")
+    status, answer = served.server.request("POST", "/slack/interactivity", sent, headers)
     assert status == 401 and reason in answer["error"]
     alert = SqlStore(engine).get_alert(fp)
     assert alert is not None and alert.state == "firing"  # nothing happened
     assert SqlStore(engine).audit_entries(10)[0].action == "config.load"
 
 
-def test_tampered_body_is_refused(served: tuple[Server, ServiceContext], engine: Engine) -> None:
-    server, ctx = served
-    fp = fire(engine, ctx)
-    body = interactive_body(f"vitals_ack_alert:{fp}", f"alert:{fp}")
-    headers = signed(body)
-    tampered = body.replace(b"alice", b"mallory")
-    status, _ = server.request("POST", "/slack/interactivity", tampered, headers)
-    assert status == 401
+def test_without_a_signing_secret_interactivity_is_off(engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "alerts.yaml").write_text(CONFIG)
+    with serving(engine, tmp_path, {}) as running:
+        body = interactive_body("vitals_ack_alert:abc", "alert:abc")
+        status, answer = running.server.request("POST", "/slack/interactivity", body, signed(body))
+    assert status == 503 and "VITALS_SLACK_SIGNING_SECRET" in answer["error"]
 
 
-def test_json_api(
-    served: tuple[Server, ServiceContext], engine: Engine, monkeypatch: pytest.MonkeyPatch
+def test_the_signing_secret_can_come_from_a_file(engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "slack-signing-secret").write_text(SECRET + "\n")
+    (tmp_path / "alerts.yaml").write_text(CONFIG + "slack:\n  signing_secret: {file: slack-signing-secret}\n")
+    with serving(engine, tmp_path, {"VITALS_SLACK_SIGNING_SECRET": "ignored-the-file-wins"}) as running:
+        fp = fire(engine, running)
+        body = interactive_body(f"vitals_ack_alert:{fp}", f"alert:{fp}")
+        status, _ = running.server.request("POST", "/slack/interactivity", body, signed(body))
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("extra", "environ"),
+    [
+        ("", {"VITALS_ALERTS_API_TOKEN": TOKEN}),  # the default variable
+        ("api:\n  token: {env: MY_ALERTS_TOKEN}\n", {"MY_ALERTS_TOKEN": TOKEN}),
+    ],
+)
+def test_an_api_token_is_required_once_configured(
+    engine: Engine, tmp_path: Path, extra: str, environ: dict[str, str]
 ) -> None:
-    server, ctx = served
-    fp = fire(engine, ctx)
+    (tmp_path / "alerts.yaml").write_text(CONFIG + extra)
+    with serving(engine, tmp_path, environ) as running:
+        request = running.server.request
+        assert request("GET", "/api/v1/alerts")[0] == 401
+        assert request("GET", "/api/v1/alerts", headers={"Authorization": "Bearer wrong"})[0] == 401
+        assert request("GET", "/api/v1/alerts", headers={"Authorization": f"Bearer {TOKEN}"})[0] == 200
+
+
+def test_json_api(served: Served, engine: Engine) -> None:
+    server = served.server
+    fp = fire(engine, served)
     status, listed = server.request("GET", "/api/v1/alerts")
     assert status == 200 and [a["fingerprint"] for a in listed["alerts"]] == [fp]
     assert listed["alerts"][0]["state"] == "firing" and listed["alerts"][0]["priority"] == "P1"
@@ -250,17 +295,10 @@ def test_json_api(
     status, outbox = server.request("GET", "/api/v1/alerting/outbox")
     assert status == 200 and outbox["outbox"] == {"pending": 1}  # the first notification (not delivered here)
 
-    monkeypatch.setenv("VITALS_ALERTS_API_TOKEN", TOKEN)
-    assert server.request("GET", "/api/v1/alerts")[0] == 401
-    assert server.request("GET", "/api/v1/alerts", headers={"Authorization": "Bearer wrong"})[0] == 401
-    assert server.request("GET", "/api/v1/alerts", headers={"Authorization": f"Bearer {TOKEN}"})[0] == 200
 
-
-def test_reload_is_audited_and_a_broken_file_keeps_the_running_config(
-    served: tuple[Server, ServiceContext], engine: Engine
-) -> None:
-    server, ctx = served
-    path = ctx.settings.config_dir / "alerts.yaml"
+def test_reload_is_audited_and_a_broken_file_keeps_the_running_config(served: Served, engine: Engine) -> None:
+    server = served.server
+    path = served.alerts.config.path
     path.write_text(CONFIG.replace("group_by: [sla, slice]", "group_by: [sla]"))
     status, answer = server.request("POST", "/api/v1/alerting/reload?by=judy")
     assert status == 200 and answer["applied"] and answer["message"].startswith("reloaded")
@@ -273,3 +311,10 @@ def test_reload_is_audited_and_a_broken_file_keeps_the_running_config(
         ("config.reload", "judy"),
     ]
     assert audit[0].detail["errors"][0].endswith("receiver 'nobody' is not defined under receivers")
+    path.write_text(CONFIG + "api:\n  token: {env: NOT_IN_THIS_ENVIRONMENT}\n")
+    status, answer = server.request("POST", "/api/v1/alerting/reload?by=judy")
+    assert (
+        status == 400
+        and "api.token: environment variable NOT_IN_THIS_ENVIRONMENT is not set" in answer["message"]
+    )
+    assert server.request("GET", "/api/v1/alerts")[0] == 200  # the running config (no token) stays

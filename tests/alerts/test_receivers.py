@@ -33,11 +33,11 @@ def recorder() -> Iterator[Recorder]:
 
 
 def pipeline(engine: Engine, text: str, environ: dict[str, str]) -> tuple[AlertEngine, Dispatcher, FakeClock]:
-    cfg = config.parse(text)
+    cfg = config.parse(text, environ=environ)
     clock = FakeClock(T0)
     store = SqlStore(engine)
     alerting = AlertEngine(store, lambda: cfg, clock)
-    return alerting, Dispatcher(store, lambda: cfg, SenderFactory(environ), clock=time.time), clock
+    return alerting, Dispatcher(store, lambda: cfg, SenderFactory(), clock=time.time), clock
 
 
 WEBHOOKS = """
@@ -50,7 +50,7 @@ receivers:
   - name: hooks
     webhook_configs:
       - url: {url}/hook
-        http_config: {{authorization: {{credentials_env: HOOK_TOKEN}}}}
+        http_config: {{authorization: {{credentials: {{env: HOOK_TOKEN}}}}}}
     alertmanager_configs:
       - url: {url}/am
 delivery: {{retry_initial: 100ms, retry_max: 500ms, pace: 0s}}
@@ -130,10 +130,10 @@ receivers:
     slack_configs:
       - channel: '#integration-oncall'
         api_url: {api}chat.postMessage
-        http_config: {{authorization: {{credentials_env: TEST_SLACK_TOKEN}}}}
+        http_config: {{authorization: {{credentials: {{env: TEST_SLACK_TOKEN}}}}}}
   - name: hook
     slack_configs:
-      - api_url_env: TEST_WEBHOOK
+      - api_url: {{file: '{webhook_file}'}}
   - name: rest
     webhook_configs: [{{url: '{url}/hook'}}]
     alertmanager_configs: [{{url: '{url}/am'}}]
@@ -150,8 +150,12 @@ def test_a_planted_identifier_never_reaches_a_notification_or_the_alert_tables(
 ) -> None:
     with FakeSlack() as fake:
         console = tmp_path / "console.log"
-        text = EVERYWHERE.format(api=fake.api_url, url=recorder.url, console=console)
-        environ = {"TEST_SLACK_TOKEN": fake.token, "TEST_WEBHOOK": fake.webhook_url("alerts-fallback")}
+        webhook_file = tmp_path / "slack-webhook-url"
+        webhook_file.write_text(fake.webhook_url("alerts-fallback") + "\n")
+        text = EVERYWHERE.format(
+            api=fake.api_url, url=recorder.url, console=console, webhook_file=webhook_file
+        )
+        environ = {"TEST_SLACK_TOKEN": fake.token}
         alerting, dispatcher, _ = pipeline(engine, text, environ)
         # in telemetry, as a careless integration might send it...
         insert_spans(

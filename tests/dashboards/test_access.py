@@ -42,8 +42,14 @@ def sign_in(at: AppTest, username: str, password: str) -> AppTest:
 # --------------------------------------------------------------------------- pure rules
 
 
+def cfo_only() -> DashboardConfig:
+    return DashboardConfig(
+        users=[User.model_validate({"username": "cfo", "role": "executive", "password_hash": CFO_HASH})]
+    )
+
+
 def test_passwords_are_checked_against_bcrypt_hashes() -> None:
-    config = DashboardConfig(users=[User(username="cfo", role="executive", password_hash=CFO_HASH)])
+    config = cfo_only()
     throttle = LoginThrottle()
     assert check_password(config, "cfo", "cash-is-king", throttle).role == "executive"
     with pytest.raises(LoginError, match="Unknown username or wrong password"):
@@ -53,7 +59,7 @@ def test_passwords_are_checked_against_bcrypt_hashes() -> None:
 
 
 def test_repeated_failures_lock_the_username_for_a_while() -> None:
-    config = DashboardConfig(users=[User(username="cfo", role="executive", password_hash=CFO_HASH)])
+    config = cfo_only()
     now = [0.0]
     throttle = LoginThrottle(clock=lambda: now[0])
     for _ in range(MAX_FAILURES):
@@ -96,6 +102,25 @@ def test_config_errors_name_file_line_and_field(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "dashboard.yaml:4: users[0].role" in message
     assert "dashboard.yaml:5: users[0].password_hash" in message and "hash-password" in message
+
+
+def test_password_hashes_can_come_from_the_environment_or_a_file(tmp_path: Path) -> None:
+    (tmp_path / "oncall.hash").write_text(ENG_HASH + "\n")
+    (tmp_path / "dashboard.yaml").write_text(
+        "users:\n"
+        "  - {username: cfo, role: executive, password_hash: {env: CFO_PASSWORD_HASH}}\n"
+        "  - {username: oncall, role: engineer, password_hash: {file: oncall.hash}}\n"
+    )
+    config = load(tmp_path, {"CFO_PASSWORD_HASH": CFO_HASH})
+    throttle = LoginThrottle()
+    assert check_password(config, "cfo", "cash-is-king", throttle).role == "executive"
+    assert check_password(config, "oncall", "pager-duty", throttle).role == "engineer"
+    assert CFO_HASH not in repr(config) and ENG_HASH not in repr(config)
+    where = r"dashboard.yaml:2: users\[0\].password_hash: "
+    with pytest.raises(ConfigError, match=where + "environment variable CFO_PASSWORD_HASH is not set"):
+        load(tmp_path, {})
+    with pytest.raises(ConfigError, match=where + "must be a bcrypt hash"):
+        load(tmp_path, {"CFO_PASSWORD_HASH": "cash-is-king"})
 
 
 def test_config_defaults_without_a_file(tmp_path: Path) -> None:

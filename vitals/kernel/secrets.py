@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -212,7 +212,10 @@ def retired() -> Any:
     return Field(default=None, exclude=True)
 
 
-def check_read(secret: Secret | None, check: Callable[[str], None]) -> Secret | None:
+MaybeSecret = TypeVar("MaybeSecret", Secret, Secret | None)
+
+
+def check_read(secret: MaybeSecret, check: Callable[[str], None]) -> MaybeSecret:
     """Run ``check`` on the value of a read secret (field validators on what the secret holds)."""
     if secret is not None and secret.is_read:
         check(secret.reveal())
