@@ -4,6 +4,13 @@
 PostgreSQL) and :class:`MemoryStateStore` in dictionaries for unit tests. Commits are optimistic:
 the engine reads and computes without holding a lock (so the collector keeps writing), then
 commits only if the generation it started from is still current.
+
+Lag objects and definitions become rows, and back, through a :class:`~vitals.kernel.rowmap.RowMap`
+each: fields are the columns of their names (``x_ns`` in ``x_unix_nano``) unless declared below,
+and a field added without a column fails at import. SQLAlchemy's ORM is not used: its imperative
+mapping cannot instrument the frozen ``LagObject`` and would alter the core's classes, and the
+upserts here are plain ``INSERT ... ON CONFLICT`` statements (see the rowmap module). Rollups and
+series stay tuples: the engine adds them up, so there is no object to map.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from slas.tables import (
     sla_series,
 )
 from vitals.kernel.follow import Cursor
+from vitals.kernel.rowmap import Composite, JsonOf, RowMap, Stored
 from vitals.kernel.units import MINUTE_NS
 
 __all__ = ["MemoryStateStore", "SqlStateStore", "StateStore"]
@@ -57,77 +65,49 @@ class StateStore(Protocol):
     def prune(self, now_ns: int, minutes_before_ns: int, evaluations_before_ns: int) -> None: ...
 
 
-def _object_row(stored: StoredObject) -> dict[str, Any]:
-    obj = stored.obj
+def _counted(state: str, slice_: str | None, minute_ns: int | None, amount: float | None) -> Counted | None:
+    if state not in ("good", "bad"):
+        return None
+    return Counted(slice_ or "", int(minute_ns or 0) // MINUTE_NS, state == "bad", float(amount or 0.0))
+
+
+def _counted_columns(obj: LagObject) -> tuple[str, str | None, int | None, float | None]:
     counted = obj.counted
-    return {
-        "sla_id": obj.sla_id,
-        "key_hash": obj.key,
-        "state": obj.state,
-        "start_unix_nano": obj.start_ns,
-        "end_unix_nano": obj.end_ns,
-        "deadline_unix_nano": stored.deadline_ns,
-        "slice": obj.slice,
-        "labels": obj.labels,
-        "amount": obj.amount,
-        "facility": obj.facility,
-        "service_line": obj.service_line,
-        "start_trace_id": obj.start_trace_id,
-        "end_trace_id": obj.end_trace_id,
-        "counted_slice": counted.slice if counted else None,
-        "counted_minute_unix_nano": counted.minute * MINUTE_NS if counted else None,
-        "counted_amount": counted.amount if counted else None,
-        "expires_unix_nano": stored.expires_ns,
-    }
+    if counted is None:
+        return obj.state, None, None, None
+    return obj.state, counted.slice, counted.minute * MINUTE_NS, counted.amount
 
 
-def _object_from_row(row: Any) -> LagObject:
-    counted = None
-    if row["state"] in ("good", "bad"):
-        counted = Counted(
-            row["counted_slice"] or "",
-            int(row["counted_minute_unix_nano"]) // MINUTE_NS,
-            row["state"] == "bad",
-            float(row["counted_amount"] or 0.0),
-        )
-    return LagObject(
-        sla_id=row["sla_id"],
-        key=row["key_hash"],
-        start_ns=row["start_unix_nano"],
-        end_ns=row["end_unix_nano"],
-        slice=row["slice"],
-        labels=dict(row["labels"] or {}),
-        amount=row["amount"],
-        counted=counted,
-        facility=row["facility"],
-        service_line=row["service_line"],
-        start_trace_id=row["start_trace_id"],
-        end_trace_id=row["end_trace_id"],
-    )
+def _id_ranges(stored: Any) -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in stored]
 
 
-def _definition_from_row(row: Any) -> Definition:
-    return Definition(
-        sla_id=row["sla_id"],
-        fingerprint=row["fingerprint"],
-        state=row["state"],
-        spans_todo=[(int(a), int(b)) for a, b in row["spans_todo"]],
-        points_todo=[(int(a), int(b)) for a, b in row["points_todo"]],
-        definition=dict(row["definition"]),
-        registered_at_ns=int(row["registered_at_unix_nano"]),
-    )
+def _id_range_lists(ranges: Sequence[tuple[int, int]]) -> list[list[int]]:
+    return [list(r) for r in ranges]
 
 
-def _definition_row(d: Definition) -> dict[str, Any]:
-    return {
-        "sla_id": d.sla_id,
-        "fingerprint": d.fingerprint,
-        "state": d.state,
-        "spans_todo": [list(r) for r in d.spans_todo],
-        "points_todo": [list(r) for r in d.points_todo],
-        "definition": d.definition,
-        "registered_at_unix_nano": d.registered_at_ns,
-    }
+#: What an object counts is kept with its state (``bad`` or ``good`` once counted), so a late
+#: stage can take it back. Every other field is the column of its name (``key`` is ``key_hash``).
+LAG_OBJECTS = RowMap(
+    LagObject,
+    sla_lag_objects,
+    fields={
+        "key": Stored("key_hash"),
+        "counted": Composite(
+            ("state", "counted_slice", "counted_minute_unix_nano", "counted_amount"),
+            _counted,
+            _counted_columns,
+        ),
+    },
+)
+DEFINITIONS = RowMap(
+    Definition,
+    sla_definitions,
+    fields={
+        "spans_todo": JsonOf(_id_ranges, _id_range_lists),
+        "points_todo": JsonOf(_id_ranges, _id_range_lists),
+    },
+)
 
 
 class SqlStateStore:
@@ -154,14 +134,14 @@ class SqlStateStore:
     def load_meta(self) -> Meta:
         with self.engine.connect() as conn:
             cursors_rows = conn.execute(select(sla_cursors)).mappings().all()
-            definitions = conn.execute(select(sla_definitions)).mappings().all()
+            definitions = [DEFINITIONS.load(row) for row in conn.execute(DEFINITIONS.select())]
         generation = 0
         cursors: dict[str, Cursor] = {s: Cursor() for s in SOURCES}
         for row in cursors_rows:
             cursors[row["source"]] = Cursor.from_json(int(row["watermark"]), row["seen"])
             if row["source"] == "spans":
                 generation = int(row["generation"])
-        return Meta(generation, cursors, {row["sla_id"]: _definition_from_row(row) for row in definitions})
+        return Meta(generation, cursors, {d.sla_id: d for d in definitions})
 
     def load_series(
         self, since_minute: Mapping[str, int], max_span: Mapping[str, int]
@@ -202,22 +182,23 @@ class SqlStateStore:
         with self.engine.connect() as conn:
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start : start + 500])
-                query = select(sla_lag_objects).where(
+                query = LAG_OBJECTS.select().where(
                     sla_lag_objects.c.sla_id == sla_id, sla_lag_objects.c.key_hash.in_(chunk)
                 )
-                for row in conn.execute(query).mappings():
-                    out[row["key_hash"]] = _object_from_row(row)
+                for row in conn.execute(query):
+                    obj = LAG_OBJECTS.load(row)
+                    out[obj.key] = obj
         return out
 
     def due_objects(self, now_ns: int, limit: int) -> list[LagObject]:
         query = (
-            select(sla_lag_objects)
+            LAG_OBJECTS.select()
             .where(sla_lag_objects.c.state == "pending", sla_lag_objects.c.deadline_unix_nano <= now_ns)
             .order_by(sla_lag_objects.c.deadline_unix_nano)
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [_object_from_row(row) for row in conn.execute(query).mappings()]
+            return [LAG_OBJECTS.load(row) for row in conn.execute(query)]
 
     def commit(self, change: Commit) -> int | None:
         with self.engine.begin() as conn:
@@ -251,22 +232,12 @@ class SqlStateStore:
             if change.removed:
                 conn.execute(delete(sla_definitions).where(sla_definitions.c.sla_id.in_(change.removed)))
             if change.definitions:
-                stmt = self._insert(conn, sla_definitions)
+                stmt = self._insert(conn, sla_definitions).values(DEFINITIONS.binds)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["sla_id"],
-                    set_={
-                        c: stmt.excluded[c]
-                        for c in (
-                            "fingerprint",
-                            "state",
-                            "spans_todo",
-                            "points_todo",
-                            "definition",
-                            "registered_at_unix_nano",
-                        )
-                    },
+                    set_={c: stmt.excluded[c] for c in DEFINITIONS.binds if c != "sla_id"},
                 )
-                conn.execute(stmt, [_definition_row(d) for d in change.definitions])
+                conn.execute(stmt, [DEFINITIONS.params(d) for d in change.definitions])
             if change.series:
                 stmt = self._insert(conn, sla_series)
                 stmt = stmt.on_conflict_do_update(
@@ -314,14 +285,17 @@ class SqlStateStore:
                     ],
                 )
             if change.objects:
-                stmt = self._insert(conn, sla_lag_objects)
-                columns = [c.name for c in sla_lag_objects.columns if c.name not in ("sla_id", "key_hash")]
+                stmt = self._insert(conn, sla_lag_objects).values(LAG_OBJECTS.binds)
+                columns = [c for c in LAG_OBJECTS.binds if c not in ("sla_id", "key_hash")]
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["sla_id", "key_hash"], set_={c: stmt.excluded[c] for c in columns}
                 )
-                rows = sorted(
-                    (_object_row(o) for o in change.objects), key=lambda r: (r["sla_id"], r["key_hash"])
-                )
+                rows = [
+                    LAG_OBJECTS.params(
+                        o.obj, deadline_unix_nano=o.deadline_ns, expires_unix_nano=o.expires_ns
+                    )
+                    for o in sorted(change.objects, key=lambda o: (o.obj.sla_id, o.obj.key))
+                ]
                 conn.execute(stmt, rows)
         return change.generation + 1
 

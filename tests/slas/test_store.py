@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -10,16 +13,21 @@ from sqlalchemy.engine import Engine
 
 from collector.tables import spans as spans_table
 from slas.engine import SlaEngine
+from slas.lag import Counted, LagObject
 from slas.model import Evaluation
 from slas.records import PointRecord, SpanRecord
 from slas.source import SqlTelemetrySource
 from slas.spec import EvaluationSettings
-from slas.store import SqlStateStore
+from slas.state import Commit, Definition, StoredObject
+from slas.store import MemoryStateStore, SqlStateStore, StateStore
 from slas.tables import sla_cursors, sla_definitions, sla_evaluations, sla_lag_objects, sla_minutes
 from tests.slas.helpers import T0, Clock, Timeline, engine_for, make_sla
 from tests.slas.scenario import END, as_dict, scenario_records, scenario_slas
 from tests.support.factories import insert_metric_points, insert_spans, metric_row, span_row
-from vitals.kernel.units import NS
+from tests.support.fields import assert_every_field_set
+from tests.support.services import postgres_database
+from vitals.kernel.db import create_engine, migrate
+from vitals.kernel.units import MINUTE_NS, NS
 
 
 def store_spans(engine: Engine, records: Iterable[SpanRecord]) -> None:
@@ -187,3 +195,88 @@ def test_postgres_concurrent_writers_committing_out_of_order(pg_url: str) -> Non
         (top,) = conn.execute(select(func.max(spans_table.c.id))).one()
     assert (watermark, seen) == (top, [])
     db.dispose()
+
+
+# --- one contract for the in-memory and the SQL state store ------------------------------------
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_state_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """The in-memory state store, and the SQL one on SQLite and on PostgreSQL."""
+    if request.param == "memory":
+        yield MemoryStateStore()
+        return
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'vitals.db'}"
+        else:
+            url = stack.enter_context(postgres_database())
+        db = create_engine(url)
+        stack.callback(db.dispose)
+        migrate(db)
+        yield SqlStateStore(db)
+
+
+def commit(
+    store: StateStore, now_ns: int, definitions: list[Definition], objects: list[StoredObject]
+) -> None:
+    meta = store.load_meta()
+    change = Commit(meta.generation, now_ns, meta.cursors, objects=objects, definitions=definitions)
+    assert store.commit(change) == meta.generation + 1
+
+
+def test_every_field_of_lag_objects_and_definitions_round_trips(any_state_store: StateStore) -> None:
+    store = any_state_store
+    now = T0 * NS
+    counted = LagObject(
+        sla_id="charge-lag",
+        key="k-counted",
+        start_ns=now - 7200 * NS,
+        end_ns=now - 60 * NS,
+        slice="hc.facility=north-campus",
+        labels={"hc.facility": "north-campus"},
+        amount=1250.5,
+        counted=Counted("hc.facility=north-campus", now // MINUTE_NS - 60, True, 1250.5),
+        facility="north-campus",
+        service_line="cardiology",
+        start_trace_id="a" * 32,
+        end_trace_id="b" * 32,
+    )
+    assert_every_field_set(counted)
+    pending = LagObject("charge-lag", "k-pending", start_ns=now - 600 * NS, amount=12.0)
+    orphan = LagObject("charge-lag", "k-orphan", end_ns=now - 30 * NS)
+    definition = Definition(
+        sla_id="charge-lag",
+        fingerprint="0123456789abcdef",
+        state="backfilling",
+        spans_todo=[(0, 10), (20, 35)],
+        points_todo=[(5, 6)],
+        definition={"objective": 0.99, "sli": {"lag": {"within": 3600}}},
+        registered_at_ns=now + 1,
+    )
+    deadline = now + 3000 * NS
+    commit(
+        store,
+        now,
+        definitions=[definition],
+        objects=[
+            StoredObject(counted, deadline_ns=None, expires_ns=now + 86400 * NS),
+            StoredObject(pending, deadline_ns=deadline, expires_ns=now + 86400 * NS),
+            StoredObject(orphan, deadline_ns=None, expires_ns=now + 60 * NS),
+        ],
+    )
+    assert store.load_meta().definitions == {"charge-lag": definition}
+    keys = ["k-counted", "k-pending", "k-orphan"]
+    assert store.load_objects("charge-lag", keys) == {o.key: o for o in (counted, pending, orphan)}
+    assert [o.state for o in (counted, pending, orphan)] == ["bad", "pending", "orphan"]
+    assert store.due_objects(deadline - 1, 10) == [] and store.due_objects(deadline, 10) == [pending]
+
+    # Upserts: a late end turns the object good; the back-fill finishes; an expired orphan goes.
+    good = replace(
+        counted, end_ns=now - 3600 * NS, counted=Counted(counted.slice, now // MINUTE_NS - 60, False, 0.0)
+    )
+    ready = replace(definition, state="ready", spans_todo=[], points_todo=[])
+    commit(store, now + NS, definitions=[ready], objects=[StoredObject(good, None, now + 86400 * NS)])
+    store.prune(now + 61 * NS, minutes_before_ns=0, evaluations_before_ns=0)
+    assert store.load_meta().definitions == {"charge-lag": ready}
+    assert store.load_objects("charge-lag", keys) == {"k-counted": good, "k-pending": pending}
