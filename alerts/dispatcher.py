@@ -19,10 +19,7 @@ Guarantees (see docs/explanation/durability.md, "Alert delivery"):
 from __future__ import annotations
 
 import logging
-import os
 import random
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +30,7 @@ from alerts.model import Clock
 from alerts.outbox import OutboxItem, Status, backoff, fallback_rows, integration_of
 from alerts.senders import Delivery, DeliveryError, Sender
 from alerts.store import AlertStore
+from vitals.kernel.lease import new_owner, owner_alive
 
 log = logging.getLogger(__name__)
 
@@ -62,29 +60,6 @@ class DispatchStats:
             + self.dead
             + self.skipped
         )
-
-
-def new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def owner_alive(owner: str | None) -> bool | None:
-    """False if ``owner`` is a process on this host that no longer runs; None if we cannot tell."""
-    if not owner:
-        return False
-    parts = owner.split(":")
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return None
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Pacer:

@@ -10,20 +10,22 @@ Two families, each with its own watermark row in ``dashboard_rollup_state``:
 The business objects of lag SLAs (charge lag, late charges, money at risk) are not folded here:
 the SLA engine keeps them, and the pages read them through ``slas.lag_history``.
 
-A batch is aggregated by the database with a read (no write lock held while the store groups
-rows: on SQLite the collector keeps writing), then the small aggregate is upserted in one short
-transaction that also moves the watermark, so a crash never counts a span twice or skips one.
+Each family follows its source table with a cursor (``vitals.kernel.follow``) and folds id
+ranges in order, up to the cursor's watermark: every id below it has been read or given up, so
+on PostgreSQL, where a lower id may commit after a higher one, a range is folded once the ids
+above its gaps were seen a horizon ago (two minutes), and on SQLite at once. A batch is
+aggregated by the database with a read (no write lock held while the store groups rows: on
+SQLite the collector keeps writing), then the small aggregate is upserted in one short
+transaction that also moves the cursor, so a crash never counts a span twice or skips one.
 Only one refresher works on a family at a time (``vitals serve`` and each dashboard process may
-all try): a lease in the state row decides, and the watermark move is conditional on it.
+all try): a lease (``vitals.kernel.lease``, ``dashboards.rollup.<family>``) decides, and every
+write renews it in its own transaction, so a refresher that lost it writes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +40,8 @@ from dashboards.folds import spans as spans_fold
 from dashboards.folds.edges import DEFAULT_EDGE_TIMING, EdgeTiming
 from dashboards.sqlexpr import insert_for
 from dashboards.tables import metric_rollups, rollup_state
-from vitals.kernel.db import is_sqlite
+from vitals.kernel.follow import Cursor, default_horizon_s, read_new
+from vitals.kernel.lease import Lease, hold, new_owner, release, take
 from vitals.kernel.units import NS
 
 log = logging.getLogger(__name__)
@@ -72,10 +75,6 @@ class RefreshReport:
         return sum(f.behind for f in self.families if f.claimed)
 
 
-def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
 def refresh(
     engine: Engine,
     *,
@@ -89,14 +88,13 @@ def refresh(
 ) -> RefreshReport:
     """Catch every family up (or ``max_batches`` batches of each); safe to call concurrently.
 
-    ``horizon_s``: how long an id must have been visible before it is folded in. On SQLite ids
-    become visible in order (0 s, the default there); on PostgreSQL a transaction may commit a
-    lower id after a higher one, so the default waits 120 s, as the SLA engine does.
+    ``horizon_s``: how long an unread id below read ones is awaited before the range around it
+    is folded (``vitals.kernel.follow``; by default 0 s on SQLite, 120 s on PostgreSQL).
     ``edge_timing``: how long queue-hop joins wait for the other side (see ``folds.edges``).
     """
-    owner = owner or default_owner()
+    owner = owner or new_owner()
     if horizon_s is None:
-        horizon_s = 0.0 if is_sqlite(engine) else DEFAULT_PG_HORIZON_S
+        horizon_s = default_horizon_s(engine)
     families = (
         _Family(
             "spans",
@@ -114,8 +112,6 @@ def refresh(
 
 # --------------------------------------------------------------------------- state and leases
 
-DEFAULT_PG_HORIZON_S = 120.0
-
 
 @dataclass(frozen=True)
 class _Family:
@@ -126,6 +122,10 @@ class _Family:
     fold: Folder
     #: Work left over from earlier batches, tried once per refresh after the batches.
     retry: Callable[[Connection], Writer | None] | None = None
+
+    @property
+    def lease(self) -> str:
+        return f"dashboards.rollup.{self.name}"
 
 
 @dataclass(frozen=True)
@@ -141,138 +141,102 @@ class _Run:
 def _run_family(engine: Engine, fam: _Family, run: _Run) -> FamilyReport:
     with engine.connect() as conn:
         newest = int(conn.execute(select(func.coalesce(func.max(fam.source_id), 0))).scalar_one())
-    claimed = _claim(engine, fam, run, newest)
+    claimed = _claim(engine, fam, run)
     if claimed is None:
         with engine.connect() as conn:
             current = conn.execute(
                 select(rollup_state.c.watermark).where(rollup_state.c.family == fam.name)
             ).scalar()
         return FamilyReport(fam.name, False, 0, int(current or 0), newest)
-    watermark, target = claimed
+    lease: Lease | None
+    lease, cursor = claimed
     processed = 0
     batches = 0
-    lost = False
     try:
-        while watermark < target and (run.max_batches is None or batches < run.max_batches):
-            hi = min(watermark + run.batch_size, target)
+        while run.max_batches is None or batches < run.max_batches:
+            now = run.clock()
             with engine.connect() as conn:
-                count = int(
-                    conn.execute(
-                        select(func.count()).where(fam.source_id > watermark, fam.source_id <= hi)
-                    ).scalar_one()
-                )
-                write = fam.fold(conn, watermark, hi)
+                ids = read_new(conn, select(fam.source_id), fam.source_id, cursor, run.batch_size).ids
+            # Fold at most one batch of ids however far the watermark may move.
+            cap = cursor.watermark + run.batch_size
+            moved = cursor.marked(ids, now).settled(now, run.horizon_ns, at_most=cap)
+            if moved == cursor:
+                break
+            lo, hi = cursor.watermark, moved.watermark
+            count, write = 0, None
+            if hi > lo:
+                with engine.connect() as conn:
+                    count = int(
+                        conn.execute(
+                            select(func.count()).where(fam.source_id > lo, fam.source_id <= hi)
+                        ).scalar_one()
+                    )
+                    write = fam.fold(conn, lo, hi)
             with engine.begin() as conn:
-                moved = conn.execute(
-                    update(rollup_state)
-                    .where(
-                        rollup_state.c.family == fam.name,
-                        rollup_state.c.watermark == watermark,
-                        rollup_state.c.lease_owner == run.owner,
-                    )
-                    .values(
-                        watermark=hi,
-                        updated_at_unix_nano=run.clock(),
-                        lease_until_unix_nano=run.clock() + run.lease_ns,
-                    )
-                ).rowcount
-                if moved != 1:
+                lease = hold(conn, lease, run.clock(), run.lease_ns)
+                if lease is None:
                     log.info("rollup %s: lease lost, stopping", fam.name)
                     conn.rollback()
-                    lost = True
                     break
-                write(conn)
-            watermark = hi
+                conn.execute(
+                    update(rollup_state)
+                    .where(rollup_state.c.family == fam.name)
+                    .values(watermark=hi, seen=moved.seen_json(), updated_at_unix_nano=now)
+                )
+                if write is not None:
+                    write(conn)
+            cursor = moved
             processed += count
             batches += 1
-        if fam.retry is not None and not lost:
-            _retry(engine, fam, run, watermark)
+            if len(ids) < run.batch_size and hi < cap:
+                break
+        if fam.retry is not None and lease is not None:
+            lease = _retry(engine, fam, run, lease)
     finally:
-        with engine.begin() as conn:
-            conn.execute(
-                update(rollup_state)
-                .where(rollup_state.c.family == fam.name, rollup_state.c.lease_owner == run.owner)
-                .values(lease_until_unix_nano=0, updated_at_unix_nano=run.clock())
-            )
-    return FamilyReport(fam.name, True, processed, watermark, newest)
+        if lease is not None:
+            with engine.begin() as conn:
+                release(conn, lease)
+    return FamilyReport(fam.name, True, processed, cursor.watermark, newest)
 
 
-def _retry(engine: Engine, fam: _Family, run: _Run, watermark: int) -> None:
+def _retry(engine: Engine, fam: _Family, run: _Run, lease: Lease) -> Lease | None:
     """The family's left-over work, written only while this refresher still holds the lease."""
     assert fam.retry is not None
     with engine.connect() as conn:
         write = fam.retry(conn)
     if write is None:
-        return
+        return lease
     with engine.begin() as conn:
-        held = conn.execute(
-            update(rollup_state)
-            .where(
-                rollup_state.c.family == fam.name,
-                rollup_state.c.watermark == watermark,
-                rollup_state.c.lease_owner == run.owner,
-            )
-            .values(updated_at_unix_nano=run.clock(), lease_until_unix_nano=run.clock() + run.lease_ns)
-        ).rowcount
-        if held != 1:
+        held = hold(conn, lease, run.clock(), run.lease_ns)
+        if held is None:
             log.info("rollup %s: lease lost, pending work left for the next refresh", fam.name)
             conn.rollback()
-            return
+            return None
         write(conn)
+    return held
 
 
-def _claim(engine: Engine, fam: _Family, run: _Run, newest: int) -> tuple[int, int] | None:
-    """Take the family's lease: (watermark, how far it may read now), or None when it is taken.
-
-    With a horizon, the readable limit is the newest id observed at least a horizon ago; the
-    observation is renewed when it has matured, so the rollups trail the store by one horizon.
-    """
-    now = run.clock()
+def _claim(engine: Engine, fam: _Family, run: _Run) -> tuple[Lease, Cursor] | None:
+    """Take the family's lease and read its cursor, or None when another refresher holds it.
+    A family whose definitions changed starts again from the first id."""
     with engine.begin() as conn:
+        lease = take(conn, fam.lease, run.owner, run.clock(), run.lease_ns)
+        if lease is None:
+            return None
         conn.execute(
             insert_for(conn, rollup_state)
-            .values(
-                family=fam.name,
-                watermark=0,
-                signature=fam.signature,
-                updated_at_unix_nano=0,
-                lease_owner="",
-                lease_until_unix_nano=0,
-                seen_max=0,
-                seen_at_unix_nano=0,
-            )
+            .values(family=fam.name, watermark=0, signature=fam.signature, updated_at_unix_nano=0, seen=[])
             .on_conflict_do_nothing(index_elements=["family"])
         )
-        claimed = conn.execute(
-            update(rollup_state)
-            .where(
-                rollup_state.c.family == fam.name,
-                (rollup_state.c.lease_until_unix_nano < now) | (rollup_state.c.lease_owner == run.owner),
-            )
-            .values(lease_owner=run.owner, lease_until_unix_nano=now + run.lease_ns)
-        ).rowcount
-        if claimed != 1:
-            return None
         row = conn.execute(select(rollup_state).where(rollup_state.c.family == fam.name)).one()
-        watermark = int(row.watermark)
-        if row.signature != fam.signature:
-            log.info("rollup %s: definitions changed, rebuilding from the start", fam.name)
-            for table in fam.tables:
-                conn.execute(delete(table))
-            conn.execute(
-                update(rollup_state)
-                .where(rollup_state.c.family == fam.name)
-                .values(watermark=0, signature=fam.signature)
-            )
-            watermark = 0
-        if run.horizon_ns <= 0:
-            return watermark, newest
-        target = watermark
-        if int(row.seen_at_unix_nano) <= now - run.horizon_ns:
-            target = max(watermark, int(row.seen_max))
-            conn.execute(
-                update(rollup_state)
-                .where(rollup_state.c.family == fam.name)
-                .values(seen_max=newest, seen_at_unix_nano=now)
-            )
-        return watermark, min(target, newest)
+        if row.signature == fam.signature:
+            return lease, Cursor.from_json(row.watermark, row.seen)
+        log.info("rollup %s: definitions changed, rebuilding from the start", fam.name)
+        for table in fam.tables:
+            conn.execute(delete(table))
+        conn.execute(
+            update(rollup_state)
+            .where(rollup_state.c.family == fam.name)
+            .values(watermark=0, seen=[], signature=fam.signature)
+        )
+        return lease, Cursor()

@@ -25,9 +25,10 @@ from sqlalchemy import (
     Text,
 )
 
-from vitals.kernel.db import metadata
+from vitals.kernel.db import JsonDocument, metadata
 
-#: One row per rollup family: how far it has read, and who is refreshing it right now.
+#: One row per rollup family: how far it has folded. Who refreshes it is a lease
+#: (``vitals_leases``, ``dashboards.rollup.<family>``).
 rollup_state = Table(
     "dashboard_rollup_state",
     metadata,
@@ -37,12 +38,9 @@ rollup_state = Table(
     # Fingerprint of the definitions a family was built with; a change rebuilds it.
     Column("signature", Text, nullable=False, default=""),
     Column("updated_at_unix_nano", BigInteger, nullable=False, default=0),
-    Column("lease_owner", Text, nullable=False, default=""),
-    Column("lease_until_unix_nano", BigInteger, nullable=False, default=0),
-    # The newest source id seen, and when: on PostgreSQL a refresh folds only ids seen at least
-    # a horizon ago, so a transaction that committed a lower id late is not skipped.
-    Column("seen_max", BigInteger, nullable=False, default=0),
-    Column("seen_at_unix_nano", BigInteger, nullable=False, default=0),
+    # Ids read above the watermark and not folded yet, as [[lo, hi, first_seen_ns], ...]: on
+    # PostgreSQL a lower id may still commit below them (vitals.kernel.follow).
+    Column("seen", JsonDocument, nullable=False),
 )
 
 #: Throughput, errors and duration per service, span name, kind and interface, per minute and hour

@@ -1,4 +1,11 @@
-"""The SLA engine inside ``vitals serve``: a scheduler job that ticks, and hot reload of SLA files."""
+"""The SLA engine inside ``vitals serve``: a scheduler job that ticks, and hot reload of SLA files.
+
+Several ``vitals serve`` processes may share a store; one of them evaluates at a time. Each tick
+first takes (or renews) the ``slas.engine`` lease (``vitals.kernel.lease``); the others stand by
+and take over when the holder stops renewing it, or at once when its process is gone. (The
+engine's commits are also conditional on the state they started from, so even a tick that
+overlaps a hand-over never counts a row twice.)
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,8 @@ from slas.source import SqlTelemetrySource
 from slas.store import SqlStateStore
 from vitals.kernel.configfile import ConfigError
 from vitals.kernel.follow import default_horizon_s
+from vitals.kernel.lease import Lease, holder, new_owner, release, take
+from vitals.kernel.units import NS
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -25,6 +34,7 @@ __all__ = ["SlaService", "engine_from", "install", "load_config_dir"]
 
 log = logging.getLogger(__name__)
 JOB_ID = "slas.evaluate"
+LEASE = "slas.engine"
 
 
 def load_config_dir(config_dir: Path) -> SlaConfig:
@@ -57,6 +67,8 @@ class SlaService:
         self._stamp = self._files_stamp()
         self.config = load_config_dir(self.config_dir)  # invalid files stop `vitals serve` here
         self.engine = engine_from(ctx.engine, self.config, clock)
+        self.owner = new_owner()
+        self.lease: Lease | None = None
         self.last: TickResult | None = None
         from prometheus_client import Counter, Gauge, Histogram
 
@@ -104,10 +116,32 @@ class SlaService:
         self.engine.set_slas(config.slas)
         log.info("SLA files reloaded: %d SLAs", len(config.slas))
 
+    def _take_lease(self) -> bool:
+        """Take or renew the engine's lease for three intervals (at least a minute)."""
+        duration = int(max(3 * self.interval, 60.0) * NS)
+        with self.ctx.engine.begin() as conn:
+            self.lease = take(conn, LEASE, self.owner, self.engine.clock(), duration)
+            if self.lease is None:
+                current = holder(conn, LEASE)
+                self.ctx.status["slas"] = (
+                    f"standby: {current.owner if current else 'another process'} evaluates the SLAs"
+                )
+        return self.lease is not None
+
+    def release_lease(self) -> None:
+        """Hand the lease on at once (on a graceful stop)."""
+        if self.lease is not None:
+            with self.ctx.engine.begin() as conn:
+                release(conn, self.lease)
+            self.lease = None
+
     def run_once(self) -> TickResult | None:
-        """The scheduler job. Never raises: a failing tick is logged and retried next interval."""
+        """The scheduler job. Never raises: a failing tick is logged and retried next interval.
+        None also when another process holds the engine's lease."""
         started = time.perf_counter()
         try:
+            if not self._take_lease():
+                return None
             self.reload_if_changed()
             result = self.engine.tick()
         except Exception as exc:
@@ -137,6 +171,7 @@ class SlaService:
 def install(ctx: ServiceContext) -> None:
     """Add the evaluation job (every ``evaluation.interval``, 30 s by default) to ``vitals serve``."""
     service = SlaService(ctx)
+    ctx.on_stop.append(service.release_lease)
     ctx.scheduler.add_job(
         service.run_once,
         "interval",

@@ -88,7 +88,7 @@ def test_dashboard_runs_streamlit_with_the_store_and_config_passed_through(
     assert "without users" in result.stderr  # listening beyond loopback with no login
     from vitals.kernel.db import create_engine, current_heads
 
-    assert "d0002" in current_heads(create_engine(sqlite_url))  # the newest dashboards migration
+    assert "d0004" in current_heads(create_engine(sqlite_url))  # the newest dashboards migration
 
 
 def test_dashboard_help_documents_the_options() -> None:

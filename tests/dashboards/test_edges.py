@@ -15,9 +15,10 @@ from sqlalchemy.engine import Engine
 
 from dashboards.folds.edges import EdgeTiming
 from dashboards.rollup import refresh
-from dashboards.tables import edge_pending, rollup_state, service_edges
+from dashboards.tables import edge_pending, service_edges
 from tests.dashboards import estate
 from tests.support.factories import insert_spans, span_row
+from vitals.kernel.lease import take
 from vitals.kernel.units import NS
 
 TIMING = EdgeTiming(settle_s=30, max_wait_s=600, key_window_s=3600)  # a one-hour look-back
@@ -189,12 +190,9 @@ def test_pending_joins_are_resolved_only_by_the_lease_holder(engine: Engine) -> 
     insert_spans(engine, [consumer(T0, links=[link_to(update)])])
     fold_at(engine, T0 + 1, owner="me")
     insert_spans(engine, [update])
-    with engine.begin() as conn:
-        conn.execute(
-            rollup_state.update()
-            .where(rollup_state.c.family == "spans")
-            .values(lease_owner="someone-else", lease_until_unix_nano=int((T0 + 60) * NS))
-        )
+    with engine.begin() as conn:  # another refresher takes the lease until T0 + 60
+        taken = take(conn, "dashboards.rollup.spans", "someone-else", int((T0 + 1) * NS), 59 * NS)
+        assert taken is not None
     fold_at(engine, T0 + 2, owner="me")  # the lease is taken: no fold, no retry
     assert edges(engine) == [] and pending(engine) == 1
     fold_at(engine, T0 + 61, owner="me")  # it expired: taken over, the join is made once

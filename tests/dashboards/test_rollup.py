@@ -21,6 +21,7 @@ from dashboards.tables import (
 )
 from tests.dashboards import estate
 from tests.support.factories import insert_spans, span_row
+from vitals.kernel.lease import take
 from vitals.kernel.units import NS
 
 
@@ -159,20 +160,9 @@ def test_metric_rollups_keep_min_max_and_samples(engine: Engine) -> None:
 def test_a_held_lease_makes_another_refresher_step_aside(engine: Engine) -> None:
     estate.build(engine, time.time())
     with engine.begin() as conn:
-        conn.execute(
-            rollup_state.insert(),
-            [
-                {
-                    "family": f,
-                    "watermark": 0,
-                    "signature": "",
-                    "updated_at_unix_nano": 0,
-                    "lease_owner": "someone-else",
-                    "lease_until_unix_nano": time.time_ns() + 60 * NS,
-                }
-                for f in ("spans", "lag", "metrics")
-            ],
-        )
+        for family in ("spans", "metrics"):
+            held = take(conn, f"dashboards.rollup.{family}", "someone-else", time.time_ns(), 60 * NS)
+            assert held is not None
     report = fold(engine, owner="me")
     assert not any(f.claimed for f in report.families)
     assert _table(engine, span_rollups) == []
@@ -184,21 +174,40 @@ def test_a_held_lease_makes_another_refresher_step_aside(engine: Engine) -> None
     assert report.families[0].watermark > 0 and total > 0
 
 
-def test_on_postgresql_rows_are_folded_only_a_horizon_after_they_were_seen(engine: Engine) -> None:
-    insert_spans(engine, [span_row(start_s=100, service="a")])
+def _span(row_id: int, start_s: float) -> dict[str, Any]:
+    return {**span_row(start_s=start_s, service="a"), "id": row_id}
+
+
+def test_a_span_committed_after_a_higher_id_is_folded_once_its_gap_fills(engine: Engine) -> None:
+    """Ids 1 and 3 are visible, 2 is still in flight (on PostgreSQL a transaction may commit a
+    lower id after a higher one): nothing past the gap is folded until it fills or a horizon
+    passes."""
+    insert_spans(engine, [_span(1, 100), _span(3, 102)])
     now = [1_000 * NS]
-    first = refresh(engine, horizon_s=60, clock=lambda: now[0])
-    assert first.families[0].watermark == 0  # seen just now: a lower id may still be in flight
-    insert_spans(engine, [span_row(start_s=101, service="a")])
-    now[0] += 30 * NS
-    assert refresh(engine, horizon_s=60, clock=lambda: now[0]).families[0].watermark == 0
-    now[0] += 31 * NS
-    second = refresh(engine, horizon_s=60, clock=lambda: now[0])
-    assert second.families[0].watermark == 1  # the id seen 61 s ago, not the newer one
-    now[0] += 61 * NS
-    assert refresh(engine, horizon_s=60, clock=lambda: now[0]).families[0].watermark == 2
+
+    def at(seconds: float) -> RefreshReport:
+        now[0] = int(seconds * NS)
+        return refresh(engine, horizon_s=60, clock=lambda: now[0], edge_timing=estate.SETTLED)
+
+    assert at(1_000).families[0].watermark == 0  # read just now: a lower id may be in flight
+    assert at(1_030).families[0].watermark == 0
+    insert_spans(engine, [_span(2, 101)])  # ... and here it is
+    assert at(1_040).families[0].watermark == 0  # the ids around it were first read at 1000 s
+    assert at(1_060).families[0].watermark == 3
     rows = [r for r in _table(engine, span_rollups) if r["resolution"] == 60]
-    assert sum(r["count"] for r in rows) == 2
+    assert sum(r["count"] for r in rows) == 3
+    assert at(2_000).processed == 0
+
+
+def test_a_gap_that_never_fills_is_passed_a_horizon_after_the_ids_above_it(engine: Engine) -> None:
+    insert_spans(engine, [_span(1, 100), _span(3, 102)])  # id 2 was rolled back
+    first = refresh(engine, horizon_s=60, clock=lambda: 1_000 * NS, edge_timing=estate.SETTLED)
+    assert first.families[0].watermark == 0
+    later = refresh(engine, horizon_s=60, clock=lambda: 1_060 * NS, edge_timing=estate.SETTLED)
+    assert later.families[0].watermark == 3 and later.processed == 2
+    with engine.connect() as conn:
+        state = conn.execute(select(rollup_state).where(rollup_state.c.family == "spans")).one()
+    assert (state.watermark, state.seen) == (3, [])
 
 
 def test_the_dashboard_process_keeps_the_rollups_current_in_a_thread(

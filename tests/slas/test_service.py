@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,3 +104,25 @@ def test_a_failing_tick_is_reported_not_raised(
     monkeypatch.setattr(service.engine, "tick", broken)
     assert service.run_once() is None
     assert context.status["slas"] == "error: RuntimeError: store unavailable"
+
+
+def test_of_two_services_on_one_store_one_evaluates_and_the_other_takes_over(
+    context: ServiceContext, engine: Engine
+) -> None:
+    tl = Timeline()
+    store_spans(engine, tl.spans([HOUR + i * MIN for i in range(3)], name="erp.gl.post"))
+    clock = Clock(2 * HOUR)
+    elsewhere = dataclasses.replace(context, registry=CollectorRegistry(), status={})
+    first, second = SlaService(context, clock=clock), SlaService(elsewhere, clock=clock)
+    assert first.run_once() is not None
+    assert second.run_once() is None  # standing by: the first holds the lease
+    assert elsewhere.status["slas"] == f"standby: {first.owner} evaluates the SLAs"
+    clock.set(2 * HOUR + 30)
+    assert first.run_once() is not None  # renewing
+    first.release_lease()  # a graceful stop hands over at once
+    clock.set(2 * HOUR + 60)
+    assert second.run_once() is not None
+    assert first.run_once() is None
+    with engine.connect() as conn:
+        written = conn.execute(select(sla_evaluations.c.sla_id)).all()
+    assert len(written) == 3  # one evaluation per tick that ran, none twice

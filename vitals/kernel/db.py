@@ -1,10 +1,12 @@
 """The store: one SQLAlchemy engine factory and one schema for SQLite and PostgreSQL.
 
 Every package declares its tables on the shared ``metadata`` below and owns an Alembic branch
-of migrations (``<package>/migrations/``); ``migrate`` applies all branches' heads. The kernel names
-no component: the packages that own tables register under the ``vitals.schema`` entry-point group
-(``pyproject.toml``), so an installation's schema is whatever its installed components declare. SQLite gets
-WAL mode so the dashboard and the SLA engine read while the collector writes.
+of migrations (``<package>/migrations/``); ``migrate`` applies all branches' heads. The kernel's
+own tables (``KERNEL_TABLES``: the leases) are the ``kernel`` branch, in ``migrations/versions/``
+here. The kernel names no component: the packages that own tables register under the
+``vitals.schema`` entry-point group (``pyproject.toml``), so an installation's schema is whatever
+its installed components declare. SQLite gets WAL mode so the dashboard and the SLA engine read
+while the collector writes.
 """
 
 from __future__ import annotations
@@ -133,8 +135,14 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
     return sa_create_engine(url, **kwargs)
 
 
+#: Kernel modules that declare tables of their own (the kernel branch of migrations).
+KERNEL_TABLES = ("vitals.kernel.lease",)
+
+
 def load_all_tables() -> MetaData:
     """Import every package's ``tables`` module so ``metadata`` knows the whole schema."""
+    for module in KERNEL_TABLES:
+        importlib.import_module(module)
     for package in schema_packages():
         try:
             importlib.import_module(f"{package}.tables")
@@ -150,7 +158,7 @@ def _alembic_config(connection: Connection) -> Any:
     root = Path(__file__).resolve().parent
     cfg = Config()
     cfg.set_main_option("script_location", str(root / "migrations"))
-    locations = []
+    locations = [str(root / "migrations" / "versions")]
     for package in schema_packages():
         module = importlib.import_module(package)
         versions = Path(next(iter(module.__path__))) / "migrations"
