@@ -16,22 +16,13 @@ SDK's BatchSpanProcessor.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
-import os
 import queue
 import random
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,9 +35,24 @@ from collector.redaction import RedactionPolicy, Redactor
 from collector.rows import WriteBatch
 from collector.spans import convert_spans
 from collector.sql_sink import SqlSink
-from vitals.kernel.db import create_engine, migrate, normalize_url
-
-_SECRET = b"vitals-bench-secret-0123456789abcdef"
+from vitals.kernel.db import create_engine, migrate
+from vitals.shell.bench.common import (
+    BENCH_SECRET,
+    Figure,
+    Stopwatch,
+    children,
+    collector_process,
+    cpu_seconds,
+    db_option,
+    fresh_store,
+    out_option,
+    peak_rss_kib,
+    report,
+    say,
+    seed_option,
+    store_kind,
+    stored_spans,
+)
 
 #: (service, span name, hc.stage, hc.message.type, queue, correlation keys)
 _OPERATIONS = (
@@ -80,7 +86,7 @@ _LINES = ("cardiology", "orthopedics", "general-surgery", "emergency", "oncology
 def make_request(seed: int, spans: int) -> bytes:
     """One OTLP/HTTP protobuf body: ``spans`` spans of one service, deterministic for ``seed``."""
     rng = random.Random(seed)
-    service, name, stage, message_type, queue, keys = _OPERATIONS[seed % len(_OPERATIONS)]
+    service, name, stage, message_type, queue_name, keys = _OPERATIONS[seed % len(_OPERATIONS)]
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     for key, value in (
@@ -121,10 +127,10 @@ def make_request(seed: int, spans: int) -> bytes:
         ]
         if message_type:
             attrs.append(("hc.message.type", message_type))
-        if queue:
+        if queue_name:
             attrs += [
                 ("messaging.system", "rabbitmq"),
-                ("messaging.destination.name", queue),
+                ("messaging.destination.name", queue_name),
                 ("messaging.operation.type", "process"),
             ]
         for key in keys:
@@ -143,50 +149,17 @@ def make_requests(count: int, spans: int, first_seed: int = 0) -> list[bytes]:
     return [make_request(first_seed + i, spans) for i in range(count)]
 
 
-# -- stores ------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def fresh_store(db: str, workdir: Path, label: str) -> Iterator[str]:
-    """A URL of an empty store: a new SQLite file, or a throwaway database on the given server."""
-    if db == "sqlite":
-        yield f"sqlite:///{workdir / f'{label}.db'}"
-        return
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(normalize_url(db))
-    name = f"vitals_bench_{label}_{uuid.uuid4().hex[:8]}"
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _stored_spans(url: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.exec_driver_sql("SELECT count(*) FROM spans").scalar_one())
-    finally:
-        engine.dispose()
-
-
 # -- references --------------------------------------------------------------------------------
 
 
 def convert_reference(requests: list[bytes]) -> tuple[float, list[WriteBatch]]:
-    redactor = Redactor(RedactionPolicy(), _SECRET)
-    started = time.perf_counter()
+    redactor = Redactor(RedactionPolicy(), BENCH_SECRET.encode())
+    watch = Stopwatch()
     batches = [
         convert_spans(ExportTraceServiceRequest.FromString(body), redactor, time.time_ns()).batch
         for body in requests
     ]
-    return time.perf_counter() - started, batches
+    return watch.seconds, batches
 
 
 def insert_reference(url: str, batches: list[WriteBatch], per_commit: int) -> float:
@@ -199,22 +172,16 @@ def insert_reference(url: str, batches: list[WriteBatch], per_commit: int) -> fl
             if not groups or len(groups[-1].spans) >= per_commit:
                 groups.append(WriteBatch())
             groups[-1].extend(batch)
-        started = time.perf_counter()
+        watch = Stopwatch()
         for group in groups:
             sink.write(group)
-        return time.perf_counter() - started
+        return watch.seconds
     finally:
         sink.close()
         engine.dispose()
 
 
 # -- end to end --------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -229,15 +196,15 @@ async def _drive(url: str, bodies: list[bytes], spans_per_request: int, concurre
     import aiohttp
 
     result = ClientResult(0, 0, 0, [])
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    pending: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
-        queue.put_nowait(body)
+        pending.put_nowait(body)
     headers = {"Content-Type": "application/x-protobuf"}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
         async def worker() -> None:
-            while not queue.empty():
-                body = queue.get_nowait()
+            while not pending.empty():
+                body = pending.get_nowait()
                 while True:
                     started = time.perf_counter()
                     async with session.post(url, data=body, headers=headers) as response:
@@ -266,40 +233,6 @@ def _client_process(
     out.put(asyncio.run(_drive(url, bodies, spans, concurrency)))
 
 
-def _peak_rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _children(pid: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children += [int(child) for child in (task / "children").read_text().split()]
-    return children
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise click.ClickException("the collector exited during start-up")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise click.ClickException("the collector did not become ready")
-
-
 def _check_clients(workers: list[Any]) -> None:
     failed = [worker for worker in workers if worker.exitcode not in (None, 0)]
     if failed:
@@ -321,37 +254,34 @@ class EndToEnd:
     p50_ms: float
     p99_ms: float
 
+    @property
+    def rate(self) -> float:
+        return self.acked_spans / self.seconds
+
 
 def end_to_end(
-    url: str, workdir: Path, *, count: int, spans: int, clients: int, concurrency: int
+    url: str, workdir: Path, *, seeds: list[int], spans: int, clients: int, concurrency: int
 ) -> EndToEnd:
-    http_port, grpc_port = _free_port(), _free_port()
-    env = {**os.environ, "VITALS_HASH_SECRET": _SECRET.decode(), "VITALS_LOG_LEVEL": "WARNING"}
-    command = [
-        sys.executable, "-m", "vitals", "serve", "--db", url, "--config", str(workdir / "config"),
-        "--http-port", str(http_port), "--grpc-port", str(grpc_port), "--components", "none",
-    ]  # fmt: skip
-    (workdir / "config").mkdir(exist_ok=True)
-    log_file = (workdir / "collector.log").open("wb")
-    server = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_ready(http_port, server)
+    with collector_process(url, workdir) as collector:
+        server = collector.process
         mp = multiprocessing.get_context("spawn")
         ready, go, out = mp.Semaphore(0), mp.Event(), mp.Queue()
-        target = f"http://127.0.0.1:{http_port}/v1/traces"
-        seeds = [list(range(count))[i::clients] for i in range(clients)]
+        target = f"{collector.http_base}/v1/traces"
         workers = [
-            mp.Process(target=_client_process, args=(target, part, spans, concurrency, (ready, go, out)))
-            for part in seeds
+            mp.Process(
+                target=_client_process,
+                args=(target, seeds[i::clients], spans, concurrency, (ready, go, out)),
+            )
+            for i in range(clients)
         ]
         for worker in workers:
             worker.start()
         for _ in workers:
             while not ready.acquire(timeout=1):
                 _check_clients(workers)
-        (writer,) = _children(server.pid)
-        cpu_before = (_cpu_seconds(server.pid), _cpu_seconds(writer))
-        started = time.perf_counter()
+        (writer,) = children(server.pid)
+        cpu_before = (cpu_seconds(server.pid), cpu_seconds(writer))
+        watch = Stopwatch()
         go.set()
         results: list[ClientResult] = []
         while len(results) < len(workers):
@@ -359,23 +289,16 @@ def end_to_end(
                 results.append(out.get(timeout=1))
             except queue.Empty:
                 _check_clients(workers)
-        seconds = time.perf_counter() - started
-        cpu = (_cpu_seconds(server.pid) - cpu_before[0], _cpu_seconds(writer) - cpu_before[1])
+        seconds = watch.seconds
+        cpu = (cpu_seconds(server.pid) - cpu_before[0], cpu_seconds(writer) - cpu_before[1])
         for worker in workers:
             worker.join()
-        rss = (_peak_rss_kib(server.pid), _peak_rss_kib(writer))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log_file.close()
+        rss = (peak_rss_kib(server.pid), peak_rss_kib(writer))
     latencies = sorted(lat for result in results for lat in result.latencies)
     return EndToEnd(
         seconds=seconds,
         acked_spans=sum(r.acked_spans for r in results),
-        stored_spans=_stored_spans(url),
+        stored_spans=stored_spans(url),
         retries=sum(r.retries for r in results),
         peak_rss_kib=rss,
         cpu_seconds=cpu,
@@ -384,34 +307,69 @@ def end_to_end(
     )
 
 
-def _report_run(run: int, kind: str, result: EndToEnd, share: float, total: int) -> None:
-    rate = result.acked_spans / result.seconds
+def _say_run(run: int, result: EndToEnd, total: int) -> None:
     receiver_rss, writer_rss = result.peak_rss_kib
     receiver_cpu, writer_cpu = result.cpu_seconds
-    click.echo(
-        f"end to end ({kind}) run {run}: {rate:>10,.0f} spans/s ({share:.0%} of the slower reference); "
-        f"acknowledged {result.acked_spans:,}, stored {result.stored_spans:,}, {result.retries} retried (503)"
+    say(
+        f"  end to end run {run}: {result.rate:,.0f} spans/s; acknowledged {result.acked_spans:,}, "
+        f"stored {result.stored_spans:,}, {result.retries} retried (503); latency p50 "
+        f"{result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms; peak RSS receiver "
+        f"{receiver_rss / 1024:.0f} MiB + writer {writer_rss / 1024:.0f} MiB; CPU per span receiver "
+        f"{receiver_cpu / total * 1e6:.1f} us, writer {writer_cpu / total * 1e6:.1f} us"
     )
-    click.echo(
-        f"  request latency p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms; collector peak RSS "
-        f"{(receiver_rss + writer_rss) / 1024:.0f} MiB (receiver {receiver_rss / 1024:.0f} MiB + store "
-        f"writer {writer_rss / 1024:.0f} MiB)"
+
+
+def figures_of(
+    *, kind: str, total: int, insert_batch: int, convert_s: float, insert_s: float, runs: list[EndToEnd]
+) -> list[Figure]:
+    """The table: the two references, then the end-to-end runs' median compared with the slower."""
+    convert_rate, insert_rate = total / convert_s, total / insert_s
+    slower_name, slower = min(
+        (("decode + convert", convert_rate), ("insert only", insert_rate)), key=lambda pair: pair[1]
     )
-    click.echo(
-        f"  collector CPU per span: receiver {receiver_cpu / total * 1e6:.1f} us, store writer "
-        f"{writer_cpu / total * 1e6:.1f} us; machine load average {os.getloadavg()[0]:.1f} on "
-        f"{os.cpu_count()} CPUs"
-    )
+    ordered = sorted(runs, key=lambda run: run.rate)
+    middle = ordered[len(ordered) // 2]
+    median = statistics.median(run.rate for run in runs)
+    receiver_rss = max(run.peak_rss_kib[0] for run in runs) / 1024
+    writer_rss = max(run.peak_rss_kib[1] for run in runs) / 1024
+    receiver_cpu, writer_cpu = middle.cpu_seconds
+    return [
+        Figure("decode + convert + redact, 1 thread", convert_rate, "spans/s", reference="a reference"),
+        Figure(
+            f"insert only, {kind}, {insert_batch} spans/commit",
+            insert_rate,
+            "spans/s",
+            reference="a reference",
+        ),
+        Figure(
+            f"end to end, {kind}, median of {len(runs)}",
+            median,
+            "spans/s",
+            detail=f"best {ordered[-1].rate:,.0f}",
+            reference=f"{median / slower:.0%} of the slower reference ({slower_name}, {slower:,.0f} spans/s)",
+        ),
+        Figure("request latency p50 (median run)", middle.p50_ms, "ms"),
+        Figure("request latency p99 (median run)", middle.p99_ms, "ms"),
+        Figure(
+            "collector peak RSS",
+            receiver_rss + writer_rss,
+            "MiB",
+            detail=f"receiver {receiver_rss:.0f} + store writer {writer_rss:.0f}",
+        ),
+        Figure("receiver CPU per span (median run)", receiver_cpu / total * 1e6, "us", digits=1),
+        Figure("store writer CPU per span (median run)", writer_cpu / total * 1e6, "us", digits=1),
+        Figure(
+            "spans stored",
+            middle.stored_spans,
+            "",
+            detail=f"{sum(run.retries for run in runs)} requests retried after 503",
+            reference="= spans acknowledged, in every run",
+        ),
+    ]
 
 
 @click.command()
-@click.option(
-    "--db",
-    default="sqlite",
-    show_default=True,
-    metavar="sqlite|URL",
-    help="'sqlite' for fresh SQLite files, or a PostgreSQL URL whose server gets throwaway databases.",
-)
+@db_option()
 @click.option("--requests", "count", default=400, show_default=True, help="Requests to send.")
 @click.option("--batch", "spans", default=512, show_default=True, help="Spans per request.")
 @click.option("--clients", default=2, show_default=True, help="Client processes.")
@@ -429,44 +387,63 @@ def _report_run(run: int, kind: str, result: EndToEnd, share: float, total: int)
     type=click.IntRange(1),
     help="End-to-end runs (each on a fresh store); their median is compared with the references.",
 )
+@seed_option(default=0)
+@out_option()
 def ingest(
-    *, db: str, count: int, spans: int, clients: int, concurrency: int, insert_batch: int, repeat: int
+    *,
+    db: str,
+    count: int,
+    spans: int,
+    clients: int,
+    concurrency: int,
+    insert_batch: int,
+    repeat: int,
+    seed: int,
+    out: Path | None,
 ) -> None:
     """OTLP/HTTP ingest: end-to-end spans/s and the collector's peak RSS, against decode-and-convert
     only and insert-only of the same spans."""
     total = count * spans
-    kind = "SQLite" if db == "sqlite" else "PostgreSQL"
-    click.echo(f"generating {count} requests x {spans} spans = {total:,} spans ...")
-    requests = make_requests(count, spans)
+    kind = "SQLite" if db == "sqlite" else store_kind(db)
+    say(f"generating {count} requests x {spans} spans = {total:,} spans ...")
+    requests = make_requests(count, spans, seed)
     megabytes = sum(len(body) for body in requests) / 1e6
-    click.echo(f"  {megabytes:.1f} MB of OTLP protobuf ({megabytes * 1e6 / total:.0f} bytes/span)")
+    say(f"  {megabytes:.1f} MB of OTLP protobuf ({megabytes * 1e6 / total:.0f} bytes/span)")
     workdir = Path(tempfile.mkdtemp(prefix="vitals-bench-"))
     try:
-        convert_seconds, batches = convert_reference(requests)
+        convert_s, batches = convert_reference(requests)
         del requests
-        click.echo(f"decode + convert + redact (1 thread):  {total / convert_seconds:>10,.0f} spans/s")
         with fresh_store(db, workdir, "insert") as url:
-            insert_seconds = insert_reference(url, batches, insert_batch)
+            insert_s = insert_reference(url, batches, insert_batch)
         del batches
-        click.echo(
-            f"insert only ({kind}, {insert_batch} spans/commit): {total / insert_seconds:>10,.0f} spans/s"
-        )
-        slower = min(total / convert_seconds, total / insert_seconds)
-        rates: list[float] = []
+        runs: list[EndToEnd] = []
         for run in range(1, repeat + 1):
             with fresh_store(db, workdir, f"e2e{run}") as url:
                 result = end_to_end(
-                    url, workdir, count=count, spans=spans, clients=clients, concurrency=concurrency
+                    url,
+                    workdir,
+                    seeds=list(range(seed, seed + count)),
+                    spans=spans,
+                    clients=clients,
+                    concurrency=concurrency,
                 )
+            _say_run(run, result, total)
             if result.stored_spans != result.acked_spans:
                 raise click.ClickException("the store does not hold exactly the acknowledged spans")
-            rates.append(result.acked_spans / result.seconds)
-            _report_run(run, kind, result, rates[-1] / slower, total)
-        median = statistics.median(rates)
-        click.echo(
-            f"end to end ({kind}, {clients} clients x {concurrency} in flight), median of {repeat}: "
-            f"{median:>10,.0f} spans/s = {median / slower:.0%} of the slower reference "
-            f"(best {max(rates):,.0f})"
-        )
+            runs.append(result)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    report(
+        figures_of(
+            kind=kind,
+            total=total,
+            insert_batch=insert_batch,
+            convert_s=convert_s,
+            insert_s=insert_s,
+            runs=runs,
+        ),
+        out,
+    )
+
+
+__all__ = ["ingest", "make_request", "make_requests"]
