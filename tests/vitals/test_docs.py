@@ -147,6 +147,22 @@ def test_every_config_field_is_in_the_config_reference(site: Path) -> None:
         assert fields in tables, f"{model.__module__}.{model.__qualname__} has no table of its fields"
 
 
+def test_every_config_field_is_described(site: Path) -> None:
+    undescribed = [
+        f"{page_name}: {field}"
+        for page_name in ("collector", "alerts", "slas", "dashboard")
+        for field in re.findall(
+            r"<tr>\s*<td><code>([^<]+)</code></td>(?:\s*<td>(?:(?!</td>).)*</td>){2}\s*<td></td>\s*</tr>",
+            page(site, f"reference/config/{page_name}"),
+            flags=re.DOTALL,
+        )
+    ]
+    assert not undescribed, (
+        "give these fields a description (Field(description=...) or a #: comment above them): "
+        + ", ".join(undescribed)
+    )
+
+
 def test_every_table_and_column_of_the_store_is_documented(site: Path) -> None:
     html = page(site, "reference/store")
     for table in load_all_tables().sorted_tables:
