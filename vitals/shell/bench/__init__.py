@@ -44,8 +44,10 @@ class _LazyBench(click.Group):
 
 @click.group(cls=_LazyBench)
 def bench() -> None:
-    """Benchmarks that print figures. Run them on a quiet machine; each prints what it measured,
-    beside its references, and --out FILE keeps the figures as JSON."""
+    """Benchmarks that print figures; run them on a quiet machine.
+
+    Each prints what it measured beside its references, and --out FILE keeps the figures as JSON.
+    """
 
 
 __all__ = ["BENCHMARKS", "bench"]

@@ -401,8 +401,10 @@ def ingest(
     seed: int,
     out: Path | None,
 ) -> None:
-    """OTLP/HTTP ingest: end-to-end spans/s and the collector's peak RSS, against decode-and-convert
-    only and insert-only of the same spans."""
+    """OTLP/HTTP ingest: end-to-end spans/s and the collector's peak RSS, against references.
+
+    The references are decode-and-convert only and insert-only of the same spans.
+    """
     total = count * spans
     kind = "SQLite" if db == "sqlite" else store_kind(db)
     say(f"generating {count} requests x {spans} spans = {total:,} spans ...")

@@ -79,8 +79,10 @@ def simulate(
     now: datetime,
     out: Path | None,
 ) -> None:
-    """Back-fill the three facilities into a collector; print the time and the spans/s reached,
-    beside the generator alone and the generator with the SDK and OTLP encoding."""
+    """Back-fill the three facilities into a collector: the time and the spans/s reached.
+
+    Beside the generator alone and the generator with the SDK and OTLP encoding.
+    """
     plan = RunPlan(seed=seed, now=now, days=days, scenario=load_scenario())
     say(f"history: {days:g} day(s) of the default scenario, seed {seed}, up to {plan.now:%Y-%m-%d %H:%M} UTC")
 
