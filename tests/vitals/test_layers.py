@@ -63,6 +63,8 @@ def test_the_tree_keeps_every_contract() -> None:
         ("alerts", "dashboards.views"),  # alerts does not import dashboards
         ("simulator", "collector.spans"),  # the simulator speaks OTLP and imports no component
         ("simulator", "slas.engine"),
+        ("dashboards", "slas.tables"),  # the dashboard reads slas through its read API only
+        ("dashboards", "slas.scoring"),
     ],
 )
 def test_a_forbidden_import_breaks_the_contract(source_copy: Path, importer: str, imported: str) -> None:
