@@ -83,8 +83,19 @@ def streamlit_argv(host: str, port: int) -> list[str]:
     show_default=True,
     help="Bring the store's schema up to date before starting (as vitals serve does).",
 )
+@click.option(
+    "--now",
+    "now_text",
+    default=None,
+    metavar="TIME",
+    help="Show the store as it was at TIME (ISO 8601, UTC unless it has an offset) instead of following "
+    "the clock, e.g. history generated with `vitals simulate --now`. Acknowledgements and silences "
+    "still happen at the real time.",
+)
 @click.pass_context
-def dashboard(ctx: click.Context, settings: Settings, host: str, port: int, migrate: bool) -> None:
+def dashboard(
+    ctx: click.Context, *, settings: Settings, host: str, port: int, migrate: bool, now_text: str | None
+) -> None:
     """Run the Streamlit dashboard over the store (read-only; acks and silences go through alerts).
 
     Reads the same --db and --config as `vitals serve`; users, roles and refresh settings come
@@ -93,6 +104,7 @@ def dashboard(ctx: click.Context, settings: Settings, host: str, port: int, migr
     if ctx.invoked_subcommand is not None:
         return
     from dashboards import config as dashboard_config
+    from dashboards import timerange
     from vitals.kernel.configfile import ConfigError
 
     try:
@@ -120,6 +132,12 @@ def dashboard(ctx: click.Context, settings: Settings, host: str, port: int, migr
         except SQLAlchemyError as exc:
             raise click.ClickException(f"cannot open the store {_safe_url(settings.db_url)}: {exc}") from exc
     env = {**os.environ, ENV_DB: settings.db_url, ENV_CONFIG: str(settings.config_dir)}
+    if now_text:
+        try:
+            timerange.parse_now(now_text)
+        except timerange.RangeError as exc:
+            raise click.BadParameter(str(exc), param_hint="--now") from exc
+        env[timerange.ENV_NOW] = now_text
     click.echo(
         f"Vitals dashboard: http://{host}:{port}/  (store {_safe_url(settings.db_url)}, "
         f"config {settings.config_dir}, login: {config.auth_mode})",

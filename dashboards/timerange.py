@@ -11,6 +11,7 @@ time-zone name (default: the browser's).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,7 +126,21 @@ def format_time(ns: int | None, tz: str, *, seconds: bool = False) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
+#: Pins the dashboard's "now" to an ISO 8601 instant (``vitals dashboard --now``): every page then
+#: shows the store as it was at that moment, e.g. history that ``vitals simulate --now`` generated.
+ENV_NOW = "VITALS_DASHBOARD_NOW"
+
+
+def parse_now(text: str) -> int:
+    """Unix ns of an ISO 8601 instant for ``--now`` (UTC unless it carries an offset)."""
+    return _parse_instant(text, "UTC")
+
+
 def utc_now_ns() -> int:
+    """The dashboard's now: the clock, unless ``VITALS_DASHBOARD_NOW`` pins it."""
+    pinned = os.environ.get(ENV_NOW, "").strip()
+    if pinned:
+        return parse_now(pinned)
     return int(datetime.now(UTC).timestamp() * NS)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,13 @@ def parse_now(value: str | None) -> datetime:
             f"expected an ISO 8601 time such as 2025-03-12T15:00:00Z, got {value!r}"
         ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def pretend_clock(now: datetime) -> Callable[[], float]:
+    """Unix seconds that read ``now`` at this call and then advance in real time: with ``--now``,
+    live traffic continues the pretended history instead of racing to catch up with the clock."""
+    offset = now.timestamp() - time.time()
+    return lambda: time.time() + offset
 
 
 def resolve_scenario(path: str | None, no_incidents: bool) -> Scenario | None:
@@ -115,8 +123,9 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     "now_text",
     default=None,
     metavar="TIME",
-    help="Pretend it is this time (ISO 8601) for the history and the scenario. Re-running with the same "
-    "--seed and --now resends identical spans, which the collector stores once.",
+    help="Pretend it is this time (ISO 8601) for the history and the scenario; with --live, live traffic "
+    "follows a clock that starts at TIME. Re-running with the same --seed and --now resends identical "
+    "spans, which the collector stores once.",
 )
 @click.option("--no-metrics", is_flag=True, help="Do not push the simulated queue gauges.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
@@ -174,7 +183,15 @@ def simulate(
     )
     try:
         with stop_on_signals(stop):
-            result = run(plan, emitter, live=live, stop=stop, progress=progress, on_backfilled=live_note)
+            result = run(
+                plan,
+                emitter,
+                live=live,
+                stop=stop,
+                progress=progress,
+                on_backfilled=live_note,
+                clock=pretend_clock(plan.now) if now_text else time.time,
+            )
             emitter.close()
     except ExportError as exc:
         emitter.abort()
@@ -191,4 +208,4 @@ def simulate(
     )
 
 
-__all__ = ["parse_now", "resolve_scenario", "simulate", "stop_on_signals"]
+__all__ = ["parse_now", "pretend_clock", "resolve_scenario", "simulate", "stop_on_signals"]

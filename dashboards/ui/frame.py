@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -219,7 +218,7 @@ def _refresh_choice(seconds: float) -> str:
 def _custom_defaults(tz: str) -> tuple[datetime, datetime]:
     """Stable per session: a widget's default must not change between reruns."""
     if "vitals.custom_defaults" not in st.session_state:
-        now = datetime.now(ZoneInfo(tz)).replace(second=0, microsecond=0, tzinfo=None)
+        now = timerange.to_datetime(timerange.utc_now_ns(), tz).replace(second=0, microsecond=0, tzinfo=None)
         st.session_state["vitals.custom_defaults"] = (now - timedelta(days=1), now)
     value: tuple[datetime, datetime] = st.session_state["vitals.custom_defaults"]
     return value

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import Counter
 
 from vitals.kernel.runtime import ServiceContext
+
+#: When the probe's points say they were measured: a fixed instant, never the wall clock.
+AT_NS = 1_780_000_000_000_000_000
 
 
 def rename(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -25,7 +27,7 @@ def install(ctx: ServiceContext) -> None:
 
     def write(name: str) -> None:
         ctx.write_metric_points(
-            [{"name": name, "value": 1.0, "time_unix_nano": time.time_ns(), "attributes": {"queue": "q"}}]
+            [{"name": name, "value": 1.0, "time_unix_nano": AT_NS, "attributes": {"queue": "q"}}]
         )
 
     def job() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,6 +11,7 @@ from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
 from dashboards.rollup import refresh
+from dashboards.timerange import ENV_NOW
 from slas.service import engine_from, load_config_dir
 from tests.dashboards import estate
 from vitals.kernel.units import NS
@@ -37,8 +37,8 @@ class Store:
 
 def fill(engine: Engine, url: str, config_dir: Path, now: float | None = None) -> Store:
     estate.write_config(config_dir)
-    est = estate.build(engine, time.time() if now is None else now)
-    refresh(engine, horizon_s=0, edge_timing=estate.SETTLED)
+    est = estate.build(engine, estate.NOW_S if now is None else now)
+    refresh(engine, horizon_s=0, edge_timing=estate.SETTLED, clock=lambda: int(est.now_s * NS))
     run_sla_engine(engine, config_dir, est)
     return Store(url, engine, config_dir, est)
 
@@ -78,11 +78,14 @@ def open_page(
     params: dict[str, str] | None = None,
     *,
     timezone: str = "America/Chicago",
+    now_s: float = estate.PAGE_NOW_S,
 ) -> AppTest:
-    """Run the app shell, then ``page``, as a browser would open ``/<page>?<params>``."""
+    """Run the app shell, then ``page``, as a browser would open ``/<page>?<params>`` at ``now_s``
+    (by default just after the estate's now: never the wall clock)."""
     monkeypatch.setenv("VITALS_DB", url)
     monkeypatch.setenv("VITALS_CONFIG", str(config_dir))
     monkeypatch.setenv("VITALS_DASHBOARD_ROLLUPS", "off")
+    monkeypatch.setenv(ENV_NOW, estate.page_now(now_s))
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.context["timezone"] = timezone
     at.query_params.update(params or {})

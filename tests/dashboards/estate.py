@@ -8,9 +8,11 @@ with numbers computed here by plain Python, never with numbers read back from th
 from __future__ import annotations
 
 import hashlib
+import random
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -192,15 +194,28 @@ def write_config(config_dir: Path) -> Path:
     return config_dir
 
 
-#: The estate's "now" is a whole minute at least this long before the wall clock, so that any page
-#: rendered afterwards has a later "now" (pages snap theirs down to 5 s): a charge posted exactly at
-#: the estate's now is then never in the page's future.
+#: The estate's "now", never the wall clock, so every test sees the same estate at any hour:
+#: Wednesday 2026-03-11, 09:00 in Chicago (a working morning with a full working day behind it;
+#: the 06:00-22:00 UTC intervals of the tests' SLAs are open).
+NOW_S = datetime(2026, 3, 11, 14, 0, tzinfo=UTC).timestamp()
+#: The ids of the estate's spans come from a generator with this seed: the same rows every run.
+SEED = 7
+#: Pages open this long after the estate's now (``VITALS_DASHBOARD_NOW``, see ``page_now``), as
+#: a page would just after the estate was written: a charge posted exactly at the estate's now is
+#: then never in the page's future (pages snap their now down to 5 s).
 SETTLE_S = 10
+PAGE_NOW_S = NOW_S + SETTLE_S
 
 
-def build(engine: Engine, now_s: float) -> Estate:
-    now_s = float(int(now_s - SETTLE_S) // 60 * 60)
+def page_now(now_s: float = PAGE_NOW_S) -> str:
+    """``now_s`` as ``VITALS_DASHBOARD_NOW`` (ISO 8601 UTC) pins it for a dashboard page."""
+    return datetime.fromtimestamp(now_s, UTC).isoformat()
+
+
+def build(engine: Engine, now_s: float = NOW_S, *, seed: int = SEED) -> Estate:
+    now_s = float(int(now_s) // 60 * 60)
     est = Estate(now_s=now_s)
+    ids = random.Random(seed)
     rows: list[dict[str, Any]] = []
 
     # Charges: procedure documented (EHR) -> DFT^P03 published by the engine -> posted in billing.
@@ -225,6 +240,7 @@ def build(engine: Engine, now_s: float) -> Estate:
             "hc.workflow": "patient-to-cash",
         }
         doc = span_row(
+            ids=ids,
             name="ehr.procedure.document",
             service="ehr",
             start_s=documented,
@@ -238,6 +254,7 @@ def build(engine: Engine, now_s: float) -> Estate:
         )
         charge.doc_trace = doc["trace_id"]
         producer = span_row(
+            ids=ids,
             name="HL7 DFT^P03 send",
             service="integration-engine",
             start_s=documented + 60,
@@ -254,6 +271,7 @@ def build(engine: Engine, now_s: float) -> Estate:
         rows += [doc, producer]
         if posted is not None:
             consumer = span_row(
+                ids=ids,
                 name="billing.charge.post",
                 service="billing",
                 start_s=posted,
@@ -279,9 +297,10 @@ def build(engine: Engine, now_s: float) -> Estate:
         failed = i % 10 == 3
         message = ("GL period closed" if i % 20 == 3 else "timeout posting journal") if failed else None
         parent = span_row(
-            name="billing.gl.export", service="billing", start_s=at, duration_s=0.5, kind="client"
+            ids=ids, name="billing.gl.export", service="billing", start_s=at, duration_s=0.5, kind="client"
         )
         child = span_row(
+            ids=ids,
             name="erp.gl.post",
             service="erp-finance",
             start_s=at + 0.01,
@@ -316,7 +335,9 @@ def build(engine: Engine, now_s: float) -> Estate:
         if code:
             attrs["hc.denial.code"] = code
         rows.append(
-            span_row(name="payer.remit.receive", service="clearinghouse", start_s=at, attributes=attrs)
+            span_row(
+                ids=ids, name="payer.remit.receive", service="clearinghouse", start_s=at, attributes=attrs
+            )
         )
         est.remits.append((at, code, facility))
 
@@ -328,6 +349,7 @@ def build(engine: Engine, now_s: float) -> Estate:
         item = key_hash(f"item-{i}")
         rows.append(
             span_row(
+                ids=ids,
                 name="ehr.supply.consume",
                 service="ehr",
                 start_s=consumed,
@@ -341,6 +363,7 @@ def build(engine: Engine, now_s: float) -> Estate:
         )
         rows.append(
             span_row(
+                ids=ids,
                 name="erp.inventory.adjust",
                 service="erp-supply",
                 start_s=consumed + lag_s,
@@ -358,6 +381,7 @@ def build(engine: Engine, now_s: float) -> Estate:
                 continue
             rows.append(
                 span_row(
+                    ids=ids,
                     name="HL7 ADT^A01 process",
                     service="integration-engine",
                     start_s=at,
@@ -378,9 +402,15 @@ def build(engine: Engine, now_s: float) -> Estate:
     for i in range(12):
         at = now_s - 1800 - i * 300
         client = span_row(
-            name="payer.eligibility.check", service="billing", start_s=at, duration_s=0.4, kind="client"
+            ids=ids,
+            name="payer.eligibility.check",
+            service="billing",
+            start_s=at,
+            duration_s=0.4,
+            kind="client",
         )
         server = span_row(
+            ids=ids,
             name="payer.eligibility.check",
             service="payer-gateway",
             start_s=at + 0.01,

@@ -16,8 +16,12 @@ from tests.dashboards.conftest import Store, no_exceptions, open_page, texts
 
 
 def fire(store: Store) -> list[api.AlertInfo]:
-    """Let the alerting engine turn the estate's SLA evaluations into alerts."""
-    engine = AlertEngine(SqlStore(store.engine), lambda: alerts_config.load_for(store.config_dir))
+    """Let the alerting engine turn the estate's SLA evaluations into alerts, at the estate's now."""
+    engine = AlertEngine(
+        SqlStore(store.engine),
+        lambda: alerts_config.load_for(store.config_dir),
+        clock=lambda: store.estate.now_s,
+    )
     engine.evaluate()
     return api.list_alerts(store.engine)
 

@@ -27,6 +27,7 @@ from tests.dashboards import estate
 from tests.dashboards.conftest import run_sla_engine
 from tests.support.services import free_port
 from vitals.kernel.db import create_engine, migrate
+from vitals.kernel.units import NS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -80,11 +81,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     engine = create_engine(url)
     migrate(engine)
     config = estate.write_config(root / "config")
-    est = estate.build(engine, time.time())
-    refresh(engine, horizon_s=0, edge_timing=estate.SETTLED)
+    est = estate.build(engine)
+    refresh(engine, horizon_s=0, edge_timing=estate.SETTLED, clock=lambda: int(est.now_s * NS))
     run_sla_engine(engine, config, est)
     # Let the alerting engine fire on the estate's breaching SLAs, so the Alerts page has rows.
-    AlertEngine(SqlStore(engine), lambda: alerts_config.load_for(config)).evaluate()
+    AlertEngine(SqlStore(engine), lambda: alerts_config.load_for(config), clock=lambda: est.now_s).evaluate()
     engine.dispose()
     port = free_port()
     log = (root / "dashboard.log").open("wb")
@@ -100,6 +101,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             str(config),
             "--port",
             str(port),
+            "--now",  # the pages show the estate as it was just after it was written
+            estate.page_now(),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +92,25 @@ def test_dashboard_runs_streamlit_with_the_store_and_config_passed_through(
 
 def test_dashboard_help_documents_the_options() -> None:
     result = CliRunner().invoke(main, ["dashboard", "--help"])
-    for option in ("--db", "--config", "--host", "--port", "hash-password", "check"):
+    for option in ("--db", "--config", "--host", "--port", "--now", "hash-password", "check"):
         assert option in result.output
+
+
+def test_now_pins_the_dashboards_clock_and_a_bad_one_is_refused(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, str]] = []
+    monkeypatch.setattr("dashboards.cli.os.execve", lambda path, argv, env: calls.append(env))
+    monkeypatch.delenv("VITALS_DASHBOARD_NOW", raising=False)
+    base = ["dashboard", "--db", sqlite_url, "--config", str(tmp_path)]
+    result = CliRunner().invoke(main, [*base, "--now", "2026-03-11T14:00:00Z"])
+    assert result.exit_code == 0, result.output
+    assert calls[-1]["VITALS_DASHBOARD_NOW"] == "2026-03-11T14:00:00Z"
+    assert CliRunner().invoke(main, base).exit_code == 0
+    assert "VITALS_DASHBOARD_NOW" not in calls[-1]  # the clock, unless asked
+    bad = CliRunner().invoke(main, [*base, "--now", "yesterday"])
+    assert bad.exit_code == 2 and "--now" in bad.output and "is not a date and time" in bad.output
+    assert len(calls) == 2
 
 
 def test_serve_component_folds_new_telemetry(sqlite_engine: Engine, sqlite_url: str, tmp_path: Path) -> None:
@@ -110,7 +126,7 @@ def test_serve_component_folds_new_telemetry(sqlite_engine: Engine, sqlite_url: 
 
     assert COMPONENTS["dashboards"] == "dashboards.service"
     config = estate.write_config(tmp_path / "config")
-    est = estate.build(sqlite_engine, time.time())
+    est = estate.build(sqlite_engine)
     registry = CollectorRegistry()
     ctx = ServiceContext(
         settings=Settings(sqlite_url, config),

@@ -206,7 +206,7 @@ def test_failed_spans_page_through_equal_start_times(engine: Any) -> None:
         span_row(name="x", service="s", start_s=1000 + i // 500, status="error") for i in range(2 * PAGE + 57)
     ]
     insert_spans(engine, rows)
-    refresh(engine, horizon_s=0, edge_timing=estate.SETTLED)
+    refresh(engine, horizon_s=0, edge_timing=estate.SETTLED, clock=lambda: 10_000 * NS)
     with engine.connect() as conn:
         pages = list(failed_refs(conn, 0, 10_000 * NS))
     seen = [ref for page in pages for ref in page]

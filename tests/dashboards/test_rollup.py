@@ -24,10 +24,14 @@ from tests.support.factories import insert_spans, span_row
 from vitals.kernel.lease import take
 from vitals.kernel.units import NS
 
+NOW_NS = int(estate.NOW_S) * NS
+
 
 def fold(engine: Engine, **kwargs: Any) -> RefreshReport:
-    """A refresh that reads every committed row at once (test rows are all committed)."""
+    """A refresh that reads every committed row at once (test rows are all committed), at the
+    estate's now."""
     kwargs.setdefault("edge_timing", estate.SETTLED)
+    kwargs.setdefault("clock", lambda: NOW_NS)
     return refresh(engine, horizon_s=0, **kwargs)
 
 
@@ -38,7 +42,7 @@ def _table(engine: Engine, table: Table) -> list[dict[str, Any]]:
 
 
 def test_span_rollups_count_every_span_once_in_both_resolutions(engine: Engine) -> None:
-    est = estate.build(engine, time.time())
+    est = estate.build(engine)
     report = fold(engine, batch_size=97)  # many small batches
     assert report.behind == 0
     rows = _table(engine, span_rollups)
@@ -60,9 +64,8 @@ def test_small_batches_and_one_batch_give_the_same_rollups(sqlite_url: str, tmp_
     migrate(first)
     second = create_engine(sqlite_url.replace("vitals.db", "other.db"))
     migrate(second)
-    now = time.time()
-    estate.build(first, now)
-    estate.build(second, now)
+    estate.build(first)
+    estate.build(second)
     fold(first, batch_size=13)
     fold(second, batch_size=1_000_000)
     for table in (span_rollups, business_rollups, feeds, service_edges, metric_rollups):
@@ -79,7 +82,7 @@ def test_small_batches_and_one_batch_give_the_same_rollups(sqlite_url: str, tmp_
 
 
 def test_business_rollups_and_error_groups(engine: Engine) -> None:
-    est = estate.build(engine, time.time())
+    est = estate.build(engine)
     fold(engine)
     business = _table(engine, business_rollups)
     remits = [r for r in business if r["stage"] == "remit.received"]
@@ -100,7 +103,7 @@ def test_business_rollups_and_error_groups(engine: Engine) -> None:
 
 
 def test_service_edges_from_parents_links_and_keys(engine: Engine) -> None:
-    est = estate.build(engine, time.time())
+    est = estate.build(engine)
     fold(engine, batch_size=31)
     edges: dict[tuple[str, str, str, str], int] = {}
     for r in _table(engine, service_edges):
@@ -139,14 +142,14 @@ def test_parent_arriving_after_its_child_is_still_one_edge(engine: Engine) -> No
 
 
 def test_feeds_know_the_last_message_per_facility(engine: Engine) -> None:
-    est = estate.build(engine, time.time())
+    est = estate.build(engine)
     fold(engine)
     adt = {r["facility"]: r["last_seen_ns"] for r in _table(engine, feeds) if r["interface"] == "adt-inbound"}
     assert adt == {f: int(t * NS) for f, t in est.adt_last_s.items()}
 
 
 def test_metric_rollups_keep_min_max_and_samples(engine: Engine) -> None:
-    estate.build(engine, time.time())
+    estate.build(engine)
     fold(engine)
     rows = [
         r
@@ -158,16 +161,15 @@ def test_metric_rollups_keep_min_max_and_samples(engine: Engine) -> None:
 
 
 def test_a_held_lease_makes_another_refresher_step_aside(engine: Engine) -> None:
-    estate.build(engine, time.time())
+    estate.build(engine)
     with engine.begin() as conn:
         for family in ("spans", "metrics"):
-            held = take(conn, f"dashboards.rollup.{family}", "someone-else", time.time_ns(), 60 * NS)
-            assert held is not None
+            assert take(conn, f"dashboards.rollup.{family}", "someone-else", NOW_NS, 60 * NS) is not None
     report = fold(engine, owner="me")
     assert not any(f.claimed for f in report.families)
     assert _table(engine, span_rollups) == []
     # An expired lease is taken over.
-    report = fold(engine, owner="me", clock=lambda: time.time_ns() + 120 * NS)
+    report = fold(engine, owner="me", clock=lambda: NOW_NS + 120 * NS)
     assert all(f.claimed for f in report.families)
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(spans)).scalar_one()
@@ -216,7 +218,7 @@ def test_the_dashboard_process_keeps_the_rollups_current_in_a_thread(
     """Without `vitals serve`, the dashboard's own refresher folds new telemetry in."""
     from dashboards.ui.resources import Refresher
 
-    est = estate.build(sqlite_engine, time.time())
+    est = estate.build(sqlite_engine)
     refresher = Refresher(sqlite_url, interval_s=0.2)
     try:
         deadline = time.monotonic() + 60

@@ -8,7 +8,6 @@ error budget the engine computes at each sampled instant, not the one evaluation
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -105,7 +104,7 @@ slas:
 
 
 def _run_engine(engine: Engine, url: str, config_dir: Path, *, extra: bool) -> EngineStore:
-    est = estate.build(engine, time.time())
+    est = estate.build(engine)
     if extra:
         maintenance = datetime.fromtimestamp(est.now_s - 5 * 3600, UTC)
         (config_dir / "slas" / "extra.yaml").write_text(
@@ -120,7 +119,7 @@ def _run_engine(engine: Engine, url: str, config_dir: Path, *, extra: bool) -> E
     slas = engine_from(engine, load_config_dir(config_dir), clock=lambda: now)
     slas.catch_up()
     assert slas.tick().evaluations
-    refresh(engine, horizon_s=0, edge_timing=estate.SETTLED)
+    refresh(engine, horizon_s=0, edge_timing=estate.SETTLED, clock=lambda: now)
     return EngineStore(url, engine, config_dir, est, slas, now)
 
 

@@ -55,6 +55,15 @@ def test_unknown_zone_falls_back() -> None:
     assert timerange.parse({"tz": "Mars/Olympus"}, NOW, "Europe/Berlin").tz == "Europe/Berlin"
 
 
+def test_a_pinned_now_replaces_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``vitals dashboard --now`` (``VITALS_DASHBOARD_NOW``): every page's now, to the second."""
+    monkeypatch.setenv(timerange.ENV_NOW, "2026-03-11T09:00:00-05:00")
+    assert timerange.utc_now_ns() == timerange.parse_now("2026-03-11T14:00:00Z") == 1_773_237_600 * NS
+    assert timerange.parse({"range": "1h"}, timerange.utc_now_ns()).start_ns == 1_773_234_000 * NS
+    monkeypatch.setenv(timerange.ENV_NOW, "2026-03-11T14:00")  # no offset: UTC
+    assert timerange.utc_now_ns() == 1_773_237_600 * NS
+
+
 def test_times_carry_their_zone_and_durations_read_well() -> None:
     assert timerange.format_time(NOW, "Europe/Berlin").endswith(("CET", "CEST"))
     assert timerange.format_time(None, "UTC") == "-"

@@ -19,12 +19,15 @@ from simulator.otlp import Endpoint, otlp_emitter
 from simulator.otlp import Protocol as OtlpProtocol
 from simulator.runner import RunPlan
 from simulator.scenario import load_scenario, parse_scenario
-from tests.simulator.conftest import RunningCollector, running_collector
+from tests.simulator.conftest import RunningCollector, running_collector, wait_for
 from tests.support.services import free_port
+from vitals.kernel.units import NS
 
 pytestmark = pytest.mark.e2e
 
 NOW = datetime(2025, 3, 12, 23, 0, tzinfo=UTC)  # Wednesday 18:00 in Chicago
+#: ``NOW`` for ``vitals simulate --now``: a simulated history never depends on when the test runs.
+FIXED = ["--seed", "34", "--now", "2025-03-12T23:00:00Z"]
 SCENARIO = parse_scenario(
     """
 incidents:
@@ -193,10 +196,7 @@ def test_simulate_command_backfills_and_a_rerun_duplicates_nothing(
         collector.http,
         "--days",
         "0.02",
-        "--seed",
-        "34",
-        "--now",
-        "2025-03-12T23:00:00Z",
+        *FIXED,
         "--rate-scale",
         "0.5",
     ]
@@ -216,7 +216,17 @@ def test_simulate_command_backfills_and_a_rerun_duplicates_nothing(
 def test_simulate_explains_an_unreachable_collector(tmp_path: Path) -> None:
     port = free_port()
     result = subprocess.run(
-        [sys.executable, "-m", "vitals", "simulate", "--endpoint", f"http://127.0.0.1:{port}", "--days", "1"],
+        [
+            sys.executable,
+            "-m",
+            "vitals",
+            "simulate",
+            "--endpoint",
+            f"http://127.0.0.1:{port}",
+            "--days",
+            "1",
+            *FIXED,
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -243,6 +253,7 @@ def test_a_collector_with_tokens_needs_the_token_over_http_and_grpc(tmp_path: Pa
             "0.01",
             "--rate-scale",
             "0.3",
+            *FIXED,
             "--quiet",
         ]
         denied = subprocess.run(
@@ -256,16 +267,20 @@ def test_a_collector_with_tokens_needs_the_token_over_http_and_grpc(tmp_path: Pa
                 capture_output=True, text=True, timeout=100, check=False,
             )  # fmt: skip
             assert sent.returncode == 0, sent.stderr
+        plan = RunPlan(seed=34, now=NOW, days=0.01, scenario=load_scenario(), rate_scale=0.3)
+        expected = sum(1 for i in plan.generator().items(plan.now_ns) if isinstance(i, SpanSpec))
         engine = collector.engine()
-        with engine.connect() as db:
-            assert db.execute(text("SELECT COUNT(*) FROM spans")).scalar_one() > 100
+        with engine.connect() as db:  # both protocols sent the same spans: stored once
+            assert db.execute(text("SELECT COUNT(*) FROM spans")).scalar_one() == expected > 100
         engine.dispose()
 
 
-def test_live_simulation_stops_cleanly_on_ctrl_c(collector: RunningCollector, tmp_path: Path) -> None:
+def test_live_simulation_follows_the_pretended_clock_and_stops_cleanly_on_ctrl_c(
+    collector: RunningCollector, tmp_path: Path
+) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "vitals", "simulate", "--endpoint", collector.http, "--days", "0.01",
-         "--rate-scale", "0.3", "--live", "--quiet"],
+         "--rate-scale", "0.3", *FIXED, "--live", "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
     )  # fmt: skip
     assert process.stderr is not None
@@ -274,7 +289,21 @@ def test_live_simulation_stops_cleanly_on_ctrl_c(collector: RunningCollector, tm
         lines.append(line)
         if "live: following the clock" in line:
             break
-    process.send_signal(signal.SIGINT)
-    _, rest = process.communicate(timeout=60)
+    now_ns = int(NOW.timestamp()) * NS
+    engine = collector.engine()
+
+    def newest_span_ns() -> int:
+        with engine.connect() as db:
+            return int(db.execute(text("SELECT MAX(start_time_unix_nano) FROM spans")).scalar_one() or 0)
+
+    try:
+        wait_for(lambda: newest_span_ns() >= now_ns, 60, "a live span at or after --now")
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=60)
     assert process.returncode == 0, "".join(lines) + (rest or "")
     assert "stopped:" in (rest or "") and "acknowledged by the collector" in (rest or "")
+    # Live traffic continued the history from --now, a minute or so of it, instead of racing to
+    # catch up with the real clock.
+    assert now_ns <= newest_span_ns() < now_ns + 10 * 60 * NS
+    engine.dispose()

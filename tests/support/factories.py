@@ -6,6 +6,7 @@ table shape is made in one place.
 
 from __future__ import annotations
 
+import random
 import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -42,14 +43,19 @@ def span_row(
     kind: str = "internal",
     received_s: float | None = None,
     event_time_s: float | None = None,
+    ids: random.Random | None = None,
 ) -> dict[str, Any]:
-    """A ``spans`` row as the collector would store it (hc.* lifted into their columns)."""
+    """A ``spans`` row as the collector would store it (hc.* lifted into their columns).
+
+    Trace and span ids not given are drawn from ``ids`` (a seeded generator: the same estate
+    every run) or else at random.
+    """
     attrs = dict(attributes or {})
     start = int(start_s * NS)
     end = start + int(duration_s * NS)
     row: dict[str, Any] = {
-        "trace_id": trace_id or secrets.token_hex(16),
-        "span_id": span_id or secrets.token_hex(8),
+        "trace_id": trace_id or _hex(16, ids),
+        "span_id": span_id or _hex(8, ids),
         "parent_span_id": parent_span_id,
         "name": name,
         "service_name": service,
@@ -72,6 +78,10 @@ def span_row(
     for key, column in _HC_COLUMNS.items():
         row[column] = attrs.get(key)
     return row
+
+
+def _hex(size: int, ids: random.Random | None) -> str:
+    return ids.randbytes(size).hex() if ids is not None else secrets.token_hex(size)
 
 
 def key_rows(row: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -571,7 +571,7 @@ def interactive_body(action_id: str, value: str, user_id: str = "U0ALICE", usern
                 "block_id": "b1",
                 "type": "button",
                 "value": value,
-                "action_ts": str(time.time()),
+                "action_ts": "1780000000.000100",
             }
         ],
     }

@@ -115,6 +115,7 @@ def test_stuck_turns_on_after_stuck_after_of_growth_without_consumers_and_off_wh
 def test_rename_maps_broker_names_to_vitals_names() -> None:
     source = InMemorySource("redis")
     source.set([QueueReading("CHG_OUT", depth=2)], missing=["ADT_IN"])
-    result = Poller(config(rename={"CHG_OUT": "charges-outbound", "ADT_IN": "adt-inbound"}), source).poll()
+    renamed = config(rename={"CHG_OUT": "charges-outbound", "ADT_IN": "adt-inbound"})
+    result = Poller(renamed, source, clock=ManualClock(1000.0)).poll()
     assert [s.queue for s in result.samples] == ["charges-outbound"]
     assert result.missing == ("adt-inbound",)
