@@ -16,7 +16,7 @@ from alerts.matchers import Matcher, MatcherError, parse_matcher_list
 from alerts.model import Alert, AuditEntry
 from alerts.silences import Silence, SilenceError, validate
 from alerts.store import AlertStore, Conflict, NotFound
-from alerts.timeintervals import TimeIntervalSpec, spec_to_json
+from vitals.kernel.timeintervals import TimeInterval
 
 SOURCES = ("cli", "api", "dashboard", "slack", "system")
 
@@ -84,7 +84,7 @@ def create_silence(
     now: float,
     source: str,
     expire_on_resolve: bool = False,
-    time_intervals: Sequence[TimeIntervalSpec] = (),
+    time_intervals: Sequence[TimeInterval] = (),
 ) -> int:
     parsed = parse_silence_matchers(matchers)
     start = now if starts_at is None else starts_at
@@ -112,7 +112,7 @@ def create_silence(
         "expire_on_resolve": expire_on_resolve,
     }
     if time_intervals:
-        detail["time_intervals"] = [spec_to_json(s) for s in time_intervals]
+        detail["time_intervals"] = [s.to_json() for s in time_intervals]
     audit = AuditEntry(now, author, "silence.create", "silence", source, detail)
     return store.add_silence(silence, source, audit)
 

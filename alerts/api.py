@@ -23,7 +23,7 @@ from alerts.model import Alert, AlertState
 from alerts.silences import Silence, SilenceError
 from alerts.sqlstore import SqlStore
 from alerts.store import NotFound
-from alerts.timeintervals import spec_from_json, spec_to_json
+from vitals.kernel.timeintervals import TimeInterval
 
 __all__ = [
     "AckError",
@@ -175,7 +175,7 @@ class SilenceInfo:
             created_at=created,
             status=silence.status(now),
             expire_on_resolve=silence.expire_on_resolve,
-            time_intervals=tuple(spec_to_json(s) for s in silence.time_intervals),
+            time_intervals=tuple(s.to_json() for s in silence.time_intervals),
             expired_by=silence.expired_by,
         )
 
@@ -305,7 +305,7 @@ def create_silence(  # noqa: PLR0917 - the signature the dashboard relies on
     specs = []
     for raw in time_intervals or ():
         try:
-            specs.append(spec_from_json(raw))
+            specs.append(TimeInterval.from_json(raw))
         except (ValueError, KeyError, TypeError) as exc:
             raise SilenceError(f"invalid time interval {raw!r}: {exc}") from exc
     return actions.create_silence(

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from alerts import actions
 from alerts import config as alerts_config
@@ -22,10 +21,10 @@ from alerts.lifecycle import AckError
 from alerts.routing import Route
 from alerts.silences import SilenceError
 from alerts.store import NotFound
-from alerts.timeintervals import spec_from_json
-from vitals.kernel.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError, parse_yaml
 from vitals.kernel.options import settings_options
 from vitals.kernel.settings import Settings
+from vitals.kernel.timeintervals import TimeInterval
 from vitals.kernel.units import parse_duration
 
 
@@ -262,9 +261,9 @@ def silence_add(  # noqa: PLR0917 - click passes every option
         ends = _moment(end) if end else (starts or now) + parse_duration(duration or "1h")
         specs = []
         if recurring:
-            raw = yaml.safe_load(recurring)
+            raw = parse_yaml(recurring, "--recurring").data  # 17:00 unquoted is a time, as in files
             for item in raw if isinstance(raw, list) else [raw]:
-                specs.append(spec_from_json(item))
+                specs.append(TimeInterval.from_json(item))
         sid = actions.create_silence(
             _store(settings),
             list(matchers),
@@ -277,7 +276,7 @@ def silence_add(  # noqa: PLR0917 - click passes every option
             expire_on_resolve=expire_on_resolve,
             time_intervals=specs,
         )
-    except (SilenceError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+    except (SilenceError, ValueError, KeyError, TypeError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(sid)
 

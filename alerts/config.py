@@ -23,12 +23,12 @@ from alerts.escalation import EscalationLevel, EscalationPolicy
 from alerts.inhibition import InhibitRule
 from alerts.labels import DEFAULT_LABEL_ALLOWLIST, ObservationPolicy
 from alerts.lifecycle import LifecyclePolicy
-from alerts.matchers import MatcherError, from_equality_map, parse_matcher_list
-from alerts.routing import GROUP_BY_ALL, Route, RouteOpts, route_key
+from alerts.matchers import MatcherError, from_equality_map, parse_matcher_list, sort_matchers
+from alerts.routing import GROUP_BY_ALL, Route, RouteOpts, route_id, route_key
 from alerts.schema import LABEL_NAME, AlertsFileModel, HttpConfigModel, RouteModel
-from alerts.timeintervals import TimeIntervalSpec
 from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, parse_yaml, validate
 from vitals.kernel.secrets import Secret, SecretSources, env_default, sources
+from vitals.kernel.timeintervals import TimeInterval
 
 FILE_NAME = "alerts.yaml"
 #: Read for ``slack.signing_secret`` and ``api.token`` when the file leaves them out.
@@ -92,7 +92,7 @@ class AlertsConfig:
     route: Route
     receivers: Mapping[str, Receiver]
     inhibit_rules: tuple[InhibitRule, ...] = ()
-    time_intervals: Mapping[str, tuple[TimeIntervalSpec, ...]] = field(default_factory=dict)
+    time_intervals: Mapping[str, tuple[TimeInterval, ...]] = field(default_factory=dict)
     escalation_policies: Mapping[str, EscalationPolicy] = field(default_factory=dict)
     lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
     observation: ObservationPolicy = field(default_factory=ObservationPolicy)
@@ -278,13 +278,15 @@ def _route(
     *,
     parent: RouteOpts | None,
     parent_key: str | None,
+    parent_id: str | None,
     index: int | None,
     ctx: _BuildCtx,
 ) -> Route:
     issues = ctx.issues
     try:
-        matchers = parse_matcher_list(model.matchers or []) + from_equality_map(
-            model.match or {}, model.match_re or {}
+        matchers = sort_matchers(
+            parse_matcher_list(model.matchers or [])
+            + from_equality_map(model.match or {}, model.match_re or {})
         )
     except MatcherError as exc:  # pragma: no cover - validated by pydantic already
         issues.add((*path, "matchers"), str(exc))
@@ -335,13 +337,16 @@ def _route(
         issues.add((*path, "group_interval"), "group_interval must be longer than 0s")
     if opts.repeat_interval <= 0:
         issues.add((*path, "repeat_interval"), "repeat_interval must be longer than 0s")
-    key = route_key(parent_key, matchers, index)
+    key, route_id_ = route_key(parent_key, matchers), route_id(parent_id, matchers, index)
     children = tuple(
-        _route(child, (*path, "routes", i), parent=opts, parent_key=key, index=i, ctx=ctx)
+        _route(
+            child, (*path, "routes", i), parent=opts, parent_key=key, parent_id=route_id_, index=i, ctx=ctx
+        )
         for i, child in enumerate(model.routes or [])
     )
     return Route(
         key=key,
+        id=route_id_,
         matchers=tuple(matchers),
         continue_=model.continue_,
         opts=opts,
@@ -358,7 +363,7 @@ def _pick(value: float | None, inherited: float) -> float:
 class _BuildCtx:
     issues: _Issues
     receivers: Mapping[str, Receiver]
-    time_intervals: Mapping[str, tuple[TimeIntervalSpec, ...]]
+    time_intervals: Mapping[str, tuple[TimeInterval, ...]]
     policies: Mapping[str, EscalationPolicy]
 
 
@@ -369,12 +374,12 @@ def build(
     defaults of the signing secret and API token, left out when secrets are not read."""
     issues = _Issues(loaded)
     receivers = _receivers(model, issues)
-    intervals: dict[str, tuple[TimeIntervalSpec, ...]] = {}
+    intervals: dict[str, tuple[TimeInterval, ...]] = {}
     for section in ("time_intervals", "mute_time_intervals"):
         for i, interval in enumerate(getattr(model, section)):
             if interval.name in intervals:
                 issues.add((section, i, "name"), f"time interval {interval.name!r} is defined twice")
-            intervals[interval.name] = tuple(s.spec() for s in interval.time_intervals)
+            intervals[interval.name] = interval.time_intervals
     policies: dict[str, EscalationPolicy] = {}
     for i, p in enumerate(model.escalation_policies):
         if p.name in policies:
@@ -390,7 +395,7 @@ def build(
             ack_timeout=p.ack_timeout,
         )
     ctx = _BuildCtx(issues, receivers, intervals, policies)
-    route = _route(model.route, ("route",), parent=None, parent_key=None, index=None, ctx=ctx)
+    route = _route(model.route, ("route",), parent=None, parent_key=None, parent_id=None, index=None, ctx=ctx)
     rules = []
     for i, rule in enumerate(model.inhibit_rules):
         sources = parse_matcher_list(rule.source_matchers or []) + from_equality_map(

@@ -70,7 +70,7 @@ def route_groups(
     for alert in alerts:
         for route in config.route.match(alert.labels):
             key = group_key(route, alert.labels)
-            ref = group_ref(key)
+            ref = group_ref(route, alert.labels)
             if ref not in out:
                 out[ref] = (route, key, group_labels(route.opts, alert.labels), [])
             out[ref][3].append(alert)

@@ -23,7 +23,7 @@ from alerts import escalation as esc
 from alerts.model import Alert
 from alerts.notification import Action, AlertView, Kind, Notification
 from alerts.routing import RouteOpts
-from alerts.timeintervals import TimeIntervalSpec, contains_any
+from vitals.kernel.timeintervals import TimeInterval, any_contains
 
 LinkBuilder = Callable[[Alert], Mapping[str, str]]
 
@@ -112,7 +112,7 @@ class GroupState:
 
 @dataclass(frozen=True)
 class PlanEnv:
-    time_intervals: Mapping[str, tuple[TimeIntervalSpec, ...]] = field(default_factory=dict)
+    time_intervals: Mapping[str, tuple[TimeInterval, ...]] = field(default_factory=dict)
     policies: Mapping[str, esc.EscalationPolicy] = field(default_factory=dict)
     links: LinkBuilder = lambda alert: {}
 
@@ -123,13 +123,13 @@ class Plan:
     notifications: tuple[Notification, ...] = ()
 
 
-def is_muted(opts: RouteOpts, now: float, intervals: Mapping[str, tuple[TimeIntervalSpec, ...]]) -> bool:
+def is_muted(opts: RouteOpts, now: float, intervals: Mapping[str, tuple[TimeInterval, ...]]) -> bool:
     """Muted now by a mute interval, or outside every active interval (if it has any)."""
     for name in opts.mute_time_intervals:
-        if contains_any(intervals.get(name, ()), now):
+        if any_contains(intervals.get(name, ()), now):
             return True
     if opts.active_time_intervals:
-        return not any(contains_any(intervals.get(name, ()), now) for name in opts.active_time_intervals)
+        return not any(any_contains(intervals.get(name, ()), now) for name in opts.active_time_intervals)
     return False
 
 

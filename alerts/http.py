@@ -28,7 +28,7 @@ from alerts.silences import SilenceError
 from alerts.slack_interactivity import SILENCE_DURATION_S, SignatureError, SlackAction, parse_actions, verify
 from alerts.sqlstore import SqlStore
 from alerts.store import Conflict, NotFound
-from alerts.timeintervals import spec_from_json
+from vitals.kernel.timeintervals import TimeInterval
 from vitals.kernel.units import parse_duration
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class AlertsHttp:
         specs = []
         for raw in body.get("time_intervals") or []:
             try:
-                specs.append(spec_from_json(raw))
+                specs.append(TimeInterval.from_json(raw))
             except (ValueError, KeyError, TypeError) as exc:
                 raise SilenceError(f"invalid time interval {raw!r}: {exc}") from exc
         sid = await asyncio.to_thread(

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from alerts.matchers import Matcher, format_matchers, matches_all
+from alerts.matchers import Matcher, format_matchers, go_quote, matches_all
 
 GROUP_BY_ALL = "..."
 
@@ -33,8 +33,9 @@ class RouteOpts:
 
 @dataclass(frozen=True)
 class Route:
-    key: str  # Alertmanager-style id: parent key / matchers / index
-    matchers: tuple[Matcher, ...]
+    key: str  # Alertmanager's Route.Key(): the matchers of the route and its ancestors
+    id: str  # Alertmanager's Route.ID(): the key plus each route's position among its siblings
+    matchers: tuple[Matcher, ...]  # in Alertmanager's order (see matchers.sort_matchers)
     continue_: bool
     opts: RouteOpts
     routes: tuple[Route, ...] = ()
@@ -59,25 +60,45 @@ class Route:
         return out
 
 
-def route_key(parent_key: str | None, matchers: Sequence[Matcher], index: int | None) -> str:
+def route_key(parent_key: str | None, matchers: Sequence[Matcher]) -> str:
+    """Alertmanager's ``Route.Key()``: ``{}`` for the root, then ``/`` and each route's matchers.
+
+    It does not tell apart sibling routes with the same matchers (``route_id`` does); it is what
+    Alertmanager puts in front of a group key, so receivers see the same ``groupKey``.
+    """
     own = format_matchers(matchers)
-    key = own if parent_key is None else f"{parent_key}/{own}"
-    return key if index is None else f"{key}/{index}"
+    return own if parent_key is None else f"{parent_key}/{own}"
+
+
+def route_id(parent_id: str | None, matchers: Sequence[Matcher], index: int | None) -> str:
+    """Alertmanager's ``Route.ID()``: the key with each route's index among its siblings."""
+    own = format_matchers(matchers)
+    return own if parent_id is None or index is None else f"{parent_id}/{own}/{index}"
 
 
 def group_labels(opts: RouteOpts, labels: Mapping[str, str]) -> dict[str, str]:
-    """The labels that define an alert's group on a route (absent ones are left out)."""
+    """The labels that define an alert's group on a route (absent and empty ones are left out)."""
     if opts.group_by_all:
         return {k: v for k, v in sorted(labels.items()) if v}
     return {name: labels[name] for name in sorted(opts.group_by) if labels.get(name)}
 
 
+def label_set(labels: Mapping[str, str]) -> str:
+    """Prometheus' ``LabelSet.String()``: ``{a="1", b="2"}``, names sorted, values Go-quoted."""
+    return "{" + ", ".join(f"{name}={go_quote(labels[name])}" for name in sorted(labels)) + "}"
+
+
 def group_key(route: Route, labels: Mapping[str, str]) -> str:
-    grouped = group_labels(route.opts, labels)
-    inner = ",".join(f'{k}="{v}"' for k, v in grouped.items())
-    return f"{route.key}:{{{inner}}}"
+    """Alertmanager's ``groupKey`` (route key, a colon, the group labels), byte for byte."""
+    return f"{route.key}:{label_set(group_labels(route.opts, labels))}"
 
 
-def group_ref(key: str) -> str:
-    """A short, stable handle for a group (outbox keys, Slack button values)."""
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+def group_ref(route: Route, labels: Mapping[str, str]) -> str:
+    """A short, stable handle for a group (outbox keys, Slack button values).
+
+    Built from the route's id, not its key: two sibling routes with the same matchers (say one
+    with ``continue: true`` to a second receiver) share Alertmanager's group key, yet are two
+    groups with their own timers and notifications, as they are in Alertmanager.
+    """
+    identity = f"{route.id}:{label_set(group_labels(route.opts, labels))}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]

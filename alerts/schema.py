@@ -11,12 +11,20 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-from alerts.matchers import Matcher, MatcherError, parse_matcher_list
+from alerts.matchers import parse_matcher_list, regex_matcher
 from alerts.routing import GROUP_BY_ALL
-from alerts.timeintervals import TimeIntervalSpec, spec_from_json
 from vitals.kernel.secrets import RetiredSpelling, Secret, retired
+from vitals.kernel.timeintervals import NamedInterval
 from vitals.kernel.units import Duration
 
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -41,15 +49,20 @@ class _Model(BaseModel):
 _TEMPLATES = "Alertmanager templates are not supported: Vitals builds its own Block Kit messages"
 
 
-def _check_matchers(values: list[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    for index, value in enumerate(values):
-        try:
-            parse_matcher_list([str(value)])
-        except MatcherError as exc:
-            raise ValueError(f"matcher {index + 1}: {exc}") from exc
-    return [str(v) for v in values]
+def _matcher_line(value: str) -> str:
+    parse_matcher_list([value])  # a MatcherError names the problem, pydantic the item and its line
+    return value
+
+
+def _regex(value: str) -> str:
+    regex_matcher("match_re", value)
+    return value
+
+
+#: One entry of a ``matchers`` list (it may hold several matchers, comma separated).
+MatcherLine = Annotated[str, AfterValidator(_matcher_line)]
+#: A value of a ``match_re`` map: an RE2 regular expression, anchored when matched.
+RegexValue = Annotated[str, AfterValidator(_regex)]
 
 
 def _path_to_file(value: Any) -> Any:
@@ -213,8 +226,8 @@ class RouteModel(_Model):
     group_by: list[str] | None = None
     continue_: bool = Field(False, alias="continue")
     match: dict[str, str] | None = None
-    match_re: dict[str, str] | None = None
-    matchers: list[str] | None = None
+    match_re: dict[str, RegexValue] | None = None
+    matchers: list[MatcherLine] | None = None
     group_wait: Duration | None = None
     group_interval: Duration | None = None
     repeat_interval: Duration | None = None
@@ -222,22 +235,6 @@ class RouteModel(_Model):
     active_time_intervals: list[str] | None = None
     routes: list[RouteModel] | None = None
     escalation_policy: str | None = None  # Vitals
-
-    @field_validator("matchers")
-    @classmethod
-    def _matchers(cls, value: list[str] | None) -> list[str] | None:
-        return _check_matchers(value)
-
-    @field_validator("match_re")
-    @classmethod
-    def _regexes(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        if value:
-            for name, regex in value.items():
-                try:
-                    Matcher.create(name, "=~", str(regex))
-                except MatcherError as exc:
-                    raise ValueError(str(exc)) from exc
-        return value
 
     @field_validator("group_by")
     @classmethod
@@ -252,46 +249,14 @@ class RouteModel(_Model):
         return value
 
 
-class TimeRangeModel(_Model):
-    start_time: str
-    end_time: str
-
-
-class TimeIntervalSpecModel(_Model):
-    times: list[TimeRangeModel] | None = None
-    weekdays: list[str] | None = None
-    days_of_month: list[str] | None = None
-    months: list[str] | None = None
-    years: list[str] | None = None
-    location: str | None = None
-
-    @model_validator(mode="after")
-    def _parse(self) -> TimeIntervalSpecModel:
-        self.spec()  # raises ValueError with the reason
-        return self
-
-    def spec(self) -> TimeIntervalSpec:
-        return spec_from_json(self.model_dump(exclude_none=True))
-
-
-class TimeIntervalModel(_Model):
-    name: str = Field(min_length=1)
-    time_intervals: list[TimeIntervalSpecModel] = Field(default_factory=list)
-
-
 class InhibitRuleModel(_Model):
-    source_matchers: list[str] | None = None
-    target_matchers: list[str] | None = None
+    source_matchers: list[MatcherLine] | None = None
+    target_matchers: list[MatcherLine] | None = None
     source_match: dict[str, str] | None = None
-    source_match_re: dict[str, str] | None = None
+    source_match_re: dict[str, RegexValue] | None = None
     target_match: dict[str, str] | None = None
-    target_match_re: dict[str, str] | None = None
+    target_match_re: dict[str, RegexValue] | None = None
     equal: list[str] = Field(default_factory=list)
-
-    @field_validator("source_matchers", "target_matchers")
-    @classmethod
-    def _matchers(cls, value: list[str] | None) -> list[str] | None:
-        return _check_matchers(value)
 
 
 class EscalationLevelModel(_Model):
@@ -380,8 +345,8 @@ class AlertsFileModel(_Model):
     route: RouteModel
     receivers: list[ReceiverModel] = Field(min_length=1)
     inhibit_rules: list[InhibitRuleModel] = Field(default_factory=list)
-    time_intervals: list[TimeIntervalModel] = Field(default_factory=list)
-    mute_time_intervals: list[TimeIntervalModel] = Field(default_factory=list)
+    time_intervals: list[NamedInterval] = Field(default_factory=list)
+    mute_time_intervals: list[NamedInterval] = Field(default_factory=list)
     templates: list[str] = Field(default_factory=list)
     alerting: AlertingModel = Field(default_factory=AlertingModel)
     escalation_policies: list[EscalationPolicyModel] = Field(default_factory=list)

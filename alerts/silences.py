@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from alerts.matchers import Matcher, matches_all
-from alerts.timeintervals import TimeIntervalSpec, contains_any
+from vitals.kernel.timeintervals import TimeInterval, any_contains
 
 SilenceStatus = Literal["pending", "active", "expired"]
 
@@ -29,7 +29,7 @@ class Silence:
     comment: str
     created_at: float
     expire_on_resolve: bool = False
-    time_intervals: tuple[TimeIntervalSpec, ...] = ()
+    time_intervals: tuple[TimeInterval, ...] = ()
     expired_by: str | None = None
     matched_any: bool = False
 
@@ -44,7 +44,7 @@ class Silence:
         """Active, and inside one of its recurring windows if it has any."""
         if self.status(now) != "active":
             return False
-        return not self.time_intervals or contains_any(self.time_intervals, now)
+        return not self.time_intervals or any_contains(self.time_intervals, now)
 
     def silences(self, labels: Mapping[str, str], now: float) -> bool:
         return self.in_force(now) and matches_all(self.matchers, labels)

@@ -26,11 +26,11 @@ from alerts.silences import Silence
 from alerts.store import Conflict
 from alerts.tables import alert_audit, alert_events, alert_groups, alert_outbox, alert_silences, alert_state
 from alerts.tables import alerts as alerts_table
-from alerts.timeintervals import spec_from_json, spec_to_json
 from slas.evaluation_rows import evaluation_from_row
 from slas.model import Evaluation
 from slas.tables import sla_evaluations
 from vitals.kernel.follow import Cursor, default_horizon_s, read_new
+from vitals.kernel.timeintervals import TimeInterval
 
 WATERMARK = "evaluations_watermark"
 
@@ -118,7 +118,7 @@ def _silence(row: RowMapping) -> Silence:
         comment=row["comment"],
         created_at=_sec(row["created_at_unix_nano"]),
         expire_on_resolve=bool(row["expire_on_resolve"]),
-        time_intervals=tuple(spec_from_json(s) for s in row["time_intervals"] or ()),
+        time_intervals=tuple(TimeInterval.from_json(s) for s in row["time_intervals"] or ()),
         expired_by=row["expired_by"],
         matched_any=bool(row["matched_any"]),
     )
@@ -378,7 +378,7 @@ class SqlStore:
                     comment=silence.comment,
                     created_at_unix_nano=ns(silence.created_at),
                     expire_on_resolve=silence.expire_on_resolve,
-                    time_intervals=[spec_to_json(s) for s in silence.time_intervals] or None,
+                    time_intervals=[s.to_json() for s in silence.time_intervals] or None,
                     matched_any=False,
                     expired_by=None,
                     source=source,

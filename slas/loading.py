@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slas.intervals import IntervalSet, NamedInterval
 from slas.spec import SLA, Correction, EvaluationSettings, FreshnessSli, GaugeSli, SlaFile
 from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, validate
+from vitals.kernel.timeintervals import IntervalSet, NamedInterval
 
 __all__ = ["SlaConfig", "load_sla_config", "load_sla_path", "load_slas", "sla_files"]
 

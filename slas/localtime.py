@@ -1,43 +1,18 @@
-"""Local wall-clock time for ranges of UTC minutes, vectorised.
+"""Calendar periods in local time, and the store's minute in nanoseconds.
 
-Business hours, calendar months and "the same hour last Monday" are local-time ideas while the
-store keeps UTC. We ask ``zoneinfo`` for the UTC offset once per UTC hour (offsets change on
-hour or half-hour boundaries in practice) and add it to every minute of that hour.
+Calendar windows ("this month in Chicago") start at local midnight while the store keeps UTC;
+the wall-clock arithmetic itself lives in :mod:`vitals.kernel.localtime`, shared with the time
+intervals that SLAs and alerts both use.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import Any
-from zoneinfo import ZoneInfo
 
-import numpy as np
+from vitals.kernel.localtime import zone
+from vitals.kernel.units import MINUTE_NS
 
-__all__ = ["local_minutes", "period_start_minute", "zone"]
-
-
-@lru_cache(maxsize=64)
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-@lru_cache(maxsize=200_000)
-def _hour_offset_minutes(name: str, utc_hour: int) -> int:
-    offset = datetime.fromtimestamp(utc_hour * 3600, tz=zone(name)).utcoffset()
-    return int(offset.total_seconds() // 60) if offset is not None else 0
-
-
-def local_minutes(tz: str, minute_lo: int, minute_hi: int) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """Local wall-clock minute numbers (minutes since 1970-01-01 00:00 local) for each UTC minute."""
-    minutes = np.arange(minute_lo, minute_hi + 1, dtype=np.int64)
-    if tz == "UTC" or minutes.size == 0:
-        return minutes
-    hour_lo, hour_hi = minute_lo // 60, minute_hi // 60
-    offsets = np.array(
-        [_hour_offset_minutes(tz, hour) for hour in range(hour_lo, hour_hi + 1)], dtype=np.int64
-    )
-    return minutes + offsets[minutes // 60 - hour_lo]
+__all__ = ["MINUTE_NS", "period_start_minute"]
 
 
 def period_start_minute(at_minute: int, calendar: str, tz: str) -> int:

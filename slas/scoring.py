@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from slas.localtime import local_minutes, zone
 from slas.series import FloatArray, RawMinutes
 from slas.spec import SLA, FreshnessSli, GaugeSli
+from vitals.kernel.localtime import local_minutes, zone
 
 __all__ = ["Scored", "expected_hours", "lookback_minutes", "score"]
 

@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from slas.intervals import IntervalSet, NamedInterval, TimeInterval, validate_zone
+from vitals.kernel.localtime import validate_zone
+from vitals.kernel.timeintervals import IntervalSet, NamedInterval, TimeInterval
 from vitals.kernel.units import Duration, Fraction
 
 __all__ = [

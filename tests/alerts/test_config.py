@@ -121,7 +121,7 @@ receivers:
 """
     )
     assert found[0].startswith(
-        "alerts.yaml:4: route.routes[0].matchers: matcher 1: invalid regular expression"
+        "alerts.yaml:4: route.routes[0].matchers[0]: invalid regular expression '(unclosed': missing )"
     )
     assert found[1].startswith("alerts.yaml:7: route.routes[1].group_by: '...' must be the only entry")
 

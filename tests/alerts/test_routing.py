@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alerts import config
-from alerts.routing import GROUP_BY_ALL, group_key, group_labels
+from alerts.routing import GROUP_BY_ALL, group_key, group_labels, group_ref
 
 TREE = """
 route:
@@ -115,22 +115,97 @@ def test_group_by_all_is_inherited(tree: config.AlertsConfig) -> None:
 
 
 def test_group_keys_follow_alertmanager(tree: config.AlertsConfig) -> None:
-    (route,) = tree.route.match(
-        {"team": "integration", "priority": "P4", "facility": "x", "sla": "a", "slice": "s"}
-    )
-    key = group_key(
-        route, {"team": "integration", "priority": "P4", "facility": "x", "sla": "a", "slice": "s"}
-    )
-    assert key == '{}/{team="integration"}/0:{sla="a",slice="s"}'
+    labels = {"team": "integration", "priority": "P4", "facility": "x", "sla": "a", "slice": "s"}
+    (route,) = tree.route.match(labels)
+    # Route.Key() + ":" + LabelSet.String(): no route index, ", " between labels
+    assert group_key(route, labels) == '{}/{team="integration"}:{sla="a", slice="s"}'
     # labels outside group_by do not split groups; absent group_by labels are left out
-    other = group_key(
-        route, {"team": "integration", "priority": "P4", "facility": "y", "sla": "a", "slice": "s"}
+    assert group_key(route, {**labels, "facility": "y"}) == group_key(route, labels)
+    assert group_key(route, {"team": "integration", "sla": "a"}) == '{}/{team="integration"}:{sla="a"}'
+    # match/match_re: Alertmanager's matcher value is the anchored pattern; matchers sorted by name
+    supply = {"domain": "supply-chain", "priority": "P2", "facility": "x", "alertname": "SlaBurn"}
+    (route,) = tree.route.match(supply)
+    assert group_key(route, supply) == (
+        '{}/{domain="supply-chain",priority=~"^(?:P[12])$"}:{alertname="SlaBurn"}'
     )
-    assert other == key
-    assert group_key(route, {"team": "integration", "sla": "a"}) == '{}/{team="integration"}/0:{sla="a"}'
-    # two routes with the same matchers at different positions have different keys
-    finance, audit = tree.route.match({"domain": "finance", "facility": "south"})
-    assert finance.key != audit.key
+    # the root handles what no child matches
+    (root,) = tree.route.match({"facility": "x", "alertname": "SlaBurn"})
+    assert group_key(root, {"facility": "x", "alertname": "SlaBurn"}) == '{}:{alertname="SlaBurn"}'
+
+
+def test_sibling_routes_with_the_same_matchers_share_the_key_but_not_the_group(
+    tree: config.AlertsConfig,
+) -> None:
+    labels = {"domain": "finance", "facility": "south", "alertname": "SlaBurn"}
+    finance, audit = tree.route.match(labels)
+    # Alertmanager gives both the same Key() (so the same groupKey) and tells them apart by ID()
+    assert finance.key == audit.key == '{}/{domain="finance"}'
+    assert (finance.id, audit.id) == ('{}/{domain="finance"}/1', '{}/{domain="finance"}/2')
+    assert group_ref(finance, labels) != group_ref(audit, labels)
+
+
+NESTED = r"""
+route:
+  receiver: default
+  group_by: [alertname]
+  routes:
+    - receiver: integration
+      matchers: ['team="integration"', 'severity=~"page|ticket"']
+      group_by: [sla, facility]
+      routes:
+        - receiver: unrelated
+          matchers: ['sla="ap-match"']
+        - receiver: general-ledger
+          matchers: ['sla=~"gl-posting"', 'sla="gl-posting"', '"hc.facility"=~"north.*"', 'msg!~"a\d\""']
+          match_re: {tier: '1h/5m|6h/30m'}
+        - receiver: care-team
+          matchers: ['"care team"="wound \"care\""']
+          group_by: []
+receivers:
+  - name: default
+  - name: integration
+  - name: unrelated
+  - name: general-ledger
+  - name: care-team
+"""
+
+
+def test_nested_group_keys_are_alertmanagers_byte_for_byte() -> None:
+    r"""Expected strings written out from dispatch/route.go, pkg/labels/matcher.go, LabelSet.String().
+
+    Key(): the parent's key, "/", then the route's matchers sorted by name, value and operator
+    (= != =~ !~), comma-joined in braces; match_re values are the anchored ^(?:...)$ pattern.
+    Matcher.String(): a name without reserved characters is bare and its value escaped as in
+    OpenMetrics (\\ \n \"); a name with a space, quote, brace, ... is Go-quoted, and so is its value.
+    LabelSet.String(): names sorted, name="value" with Go's strconv.Quote, joined by ", ".
+    """
+    tree = config.parse(NESTED)
+    labels = {
+        "alertname": "SlaBurn",
+        "team": "integration",
+        "severity": "page",
+        "sla": "gl-posting",
+        "hc.facility": "north-campus",
+        "tier": "1h/5m",
+        "facility": 'St. Mary\'s "North"\twing\u00a0B\n',
+    }
+    (route,) = tree.route.match(labels)
+    assert route.opts.receiver == "general-ledger"
+    gl = (
+        r'{hc.facility=~"north.*",msg!~"a\\d\"",sla="gl-posting",sla=~"gl-posting",'
+        r'tier=~"^(?:1h/5m|6h/30m)$"}'
+    )
+    assert group_key(route, labels) == (
+        r'{}/{severity=~"page|ticket",team="integration"}/' + gl + ":"
+        r'{facility="St. Mary' + "'" + r's \"North\"\twing\u00a0B\n", sla="gl-posting"}'
+    )
+    assert route.id == r'{}/{severity=~"page|ticket",team="integration"}/0/' + gl + "/1"
+    care = {"team": "integration", "severity": "ticket", "care team": 'wound "care"', "sla": "x"}
+    (route,) = tree.route.match(care)
+    # group_by: [] on a child groups everything together (as newer Alertmanager releases do)
+    assert group_key(route, care) == (
+        r'{}/{severity=~"page|ticket",team="integration"}/{"care team"="wound \"care\""}:{}'
+    )
 
 
 def test_mute_and_active_intervals_are_not_inherited() -> None:

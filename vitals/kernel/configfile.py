@@ -102,7 +102,14 @@ class _Builder:
                 self.lines[child] = item.start_mark.line + 1
                 items.append(self.build(item, child))
             return items
+        if isinstance(node, yaml.ScalarNode) and node.tag in _SEXAGESIMAL_TAGS and ":" in node.value:
+            # YAML 1.1 reads 17:00 as the base-60 number 1020; YAML 1.2 and Go's YAML (hence
+            # Alertmanager configs) read the text, which is what a time of day field expects.
+            return node.value
         return self.loader.construct_object(node, deep=True)
+
+
+_SEXAGESIMAL_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 def _dotted(path: Iterable[str | int]) -> str:
