@@ -1,8 +1,8 @@
 """The dashboard's rollups inside ``vitals serve``: a scheduler job that folds new telemetry in.
 
 Installed by ``vitals serve`` (``vitals.kernel.runtime.COMPONENT_MODULES``). Each dashboard process also
-runs the same refresh in a thread; the lease in ``dashboard_rollup_state`` lets only one of them
-work at a time, so whichever is up keeps the rollups current.
+runs the same refresh in a thread; a lease per rollup family (``vitals.kernel.lease``) lets only
+one of them work at a time, so whichever is up keeps the rollups current.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ sla_definitions = Table(
     Column("registered_at_unix_nano", BigInteger, nullable=False),
 )
 
-#: Read positions in the telemetry tables (see slas/watermark.py). ``generation`` changes with
+#: Read positions in the telemetry tables (see vitals.kernel.follow). ``generation`` changes with
 #: every commit of SLA state so concurrent engines notice each other.
 sla_cursors = Table(
     "sla_cursors",

@@ -3,8 +3,6 @@ from __future__ import annotations
 import pytest
 
 from collector.queues.latency import (
-    MINUTE_NS,
-    NS,
     LatencyJoiner,
     MessagingSpan,
     MinuteWindows,
@@ -12,6 +10,7 @@ from collector.queues.latency import (
     percentile,
     role_of,
 )
+from vitals.kernel.units import MINUTE_NS, NS
 
 T0 = 1_800_000_000 * NS - (1_800_000_000 * NS) % MINUTE_NS  # a minute boundary
 
