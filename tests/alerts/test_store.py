@@ -12,11 +12,14 @@ from sqlalchemy.engine import Engine
 from alerts import actions, api, config
 from alerts.engine import AlertEngine
 from alerts.model import Alert, AlertEvent
-from alerts.sqlstore import SqlStore
+from alerts.sqlstore import WATERMARK, SqlStore
 from alerts.store import Conflict
-from alerts.tables import alert_events
+from alerts.tables import alert_events, alert_state
+from slas.evaluation_rows import evaluation_row
+from slas.tables import sla_evaluations
 from tests.alerts.factories import T0, burn, evaluation, insert_evaluations
 from tests.alerts.harness import FakeClock
+from vitals.kernel.follow import Cursor
 
 CONFIG = config.parse(
     """
@@ -258,3 +261,52 @@ def test_list_alerts_filters(engine: Engine) -> None:
     assert {a.sla_id for a in api.list_alerts(engine, recent=None)} == {"gl-posting-errors", "charge-lag"}
     assert api.list_alerts(engine, states=["acknowledged"], recent=None) == []
     assert len(api.list_alerts(engine, states=None, recent=None)) == 2
+
+
+@pytest.mark.postgres
+def test_an_evaluation_committed_after_a_higher_id_is_applied_once(pg_url: str) -> None:
+    """PostgreSQL: the SLA engine's transaction A takes an evaluation id and commits after
+    transaction B's higher one was read. The alert engine must still apply A's evaluation."""
+    from vitals.kernel.db import create_engine, migrate
+
+    engine = create_engine(pg_url)
+    migrate(engine)
+    try:
+        clock = FakeClock(T0)
+        store, alerting = make(engine, clock)
+        late = evaluation(at=T0, sla_id="charge-lag", burn_rates=[burn(firing=True)])
+        with engine.connect() as a:
+            tx = a.begin()
+            a.execute(sla_evaluations.insert(), [evaluation_row(late)])
+            insert_evaluations(engine, [evaluation(at=T0, burn_rates=[burn(firing=True)])])
+            assert alerting.evaluate().evaluations == 1
+            tx.commit()
+        clock.advance(30)
+        report = alerting.evaluate()
+        assert report.evaluations == 1 and report.events["fired"] == 1
+        assert {a.sla_id for a in store.open_alerts()} == {"gl-posting-errors", "charge-lag"}
+        clock.advance(30)
+        assert alerting.evaluate().evaluations == 0  # and only once
+        clock.advance(300)  # past the horizon: the cursor folds into its watermark
+        alerting.evaluate()
+        assert store.evaluations_cursor().seen == ()
+        assert store.evaluations_cursor().watermark == 2
+    finally:
+        engine.dispose()
+
+
+def test_a_stored_watermark_from_before_the_cursor_is_migrated(store_url: str) -> None:
+    from alembic import command
+
+    from vitals.kernel.db import _alembic_config, create_engine, migrate
+
+    engine = create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), "a0001")
+            old = {"name": WATERMARK, "value": {"value": 41}, "updated_at_unix_nano": 0}
+            conn.execute(alert_state.insert().values(old))
+        migrate(engine)
+        assert SqlStore(engine).evaluations_cursor() == Cursor(41)
+    finally:
+        engine.dispose()
