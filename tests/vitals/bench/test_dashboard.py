@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from vitals.kernel.units import DAY_NS
-from vitals.shell.bench.dashboard import _place, dashboard, page_cases, reusable, store_for
-from vitals.shell.bench.history import History
+from vitals.shell.bench.dashboard import _place, dashboard, page_cases, store_for
+from vitals.shell.bench.history import History, plan_for
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 
@@ -42,12 +42,13 @@ def test_every_page_over_a_day_and_a_month_and_one_trace() -> None:
 
 
 def test_a_store_is_reused_only_for_the_same_seed_density_and_size() -> None:
-    built = History("sqlite:///x.db", 7, 6.0, 2.5, 0, int(2.5 * DAY_NS), 850_000, 9_000)
-    assert reusable(built, seed=7, rate_scale=6.0, days=2.5)
-    assert not reusable(built, seed=8, rate_scale=6.0, days=2.5)
-    assert not reusable(built, seed=7, rate_scale=3.0, days=2.5)
-    assert not reusable(built, seed=7, rate_scale=6.0, days=25.0)
-    assert not reusable(None, seed=7, rate_scale=6.0, days=2.5)
+    plan = plan_for(855_000, seed=7, now=NOW, rate_scale=6.0)
+    built = History("sqlite:///x.db", 7, 6.0, plan.days, 0, int(2.5 * DAY_NS), 850_000, 9_000)
+    assert built.built_as(plan)
+    assert built.built_as(plan_for(855_000, seed=7, now=datetime(2027, 1, 1, tzinfo=UTC), rate_scale=6.0))
+    assert not built.built_as(plan_for(855_000, seed=8, now=NOW, rate_scale=6.0))
+    assert not built.built_as(plan_for(855_000, seed=7, now=NOW, rate_scale=3.0))
+    assert not built.built_as(plan_for(8_550_000, seed=7, now=NOW, rate_scale=6.0))
 
 
 def test_the_store_is_built_from_the_simulator_once_then_reused(tmp_path: Path) -> None:
@@ -61,6 +62,8 @@ def test_the_store_is_built_from_the_simulator_once_then_reused(tmp_path: Path) 
     later = datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
     assert store_for(place, 400, seed=3, now=later, spans_per_day=6000, rebuild=False) == first
     assert database.stat().st_mtime_ns == built_at
+    database.unlink()  # a description without its store is not reused
+    assert store_for(place, 400, seed=3, now=NOW, spans_per_day=6000, rebuild=False).spans == first.spans
     again = store_for(place, 400, seed=3, now=later, spans_per_day=6000, rebuild=True)
     assert again.end_ns == int(later.timestamp()) * 1_000_000_000
 

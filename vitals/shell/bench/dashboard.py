@@ -183,14 +183,10 @@ def _empty(place: Place) -> None:
         conn.execute(f'CREATE DATABASE "{place.pg_name}"')
 
 
-def reusable(history: History | None, *, seed: int, rate_scale: float, days: float) -> bool:
-    """Whether a store built earlier holds the history now asked for (its end may be any time)."""
-    return (
-        history is not None
-        and history.seed == seed
-        and abs(history.rate_scale - rate_scale) < 1e-9
-        and abs(history.days - days) < 1e-6 * max(days, 1.0)
-    )
+def _exists(place: Place) -> bool:
+    if place.pg_admin is not None:
+        return True  # the database is created (empty) with the place; its description says what it holds
+    return Path(place.url.removeprefix("sqlite:///")).exists()
 
 
 def store_for(
@@ -199,11 +195,7 @@ def store_for(
     """The store of ``total`` spans at ``place``: the one built earlier, or a new one."""
     plan = plan_for(total, seed=seed, now=now, rate_scale=spans_per_day / SIMULATOR_SPANS_PER_DAY)
     found = History.load(place.meta)
-    if (
-        not rebuild
-        and found is not None
-        and reusable(found, seed=seed, rate_scale=plan.rate_scale, days=plan.days)
-    ):
+    if not rebuild and found is not None and found.built_as(plan) and _exists(place):
         end = datetime.fromtimestamp(found.end_ns / NS, UTC)
         say(f"  reusing the store built up to {end:%Y-%m-%d %H:%M} UTC (--rebuild builds it again)")
         return found

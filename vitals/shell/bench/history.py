@@ -138,6 +138,15 @@ class History:
     spans: int
     metric_points: int
 
+    def built_as(self, plan: RunPlan) -> bool:
+        """Whether this history was back-filled with ``plan``'s seed, density and length (the
+        time it ends at may differ: a store is reused whatever ``--now`` says)."""
+        return (
+            self.seed == plan.seed
+            and abs(self.rate_scale - plan.rate_scale) < 1e-9
+            and abs(self.days - plan.days) < 1e-6 * max(plan.days, 1.0)
+        )
+
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 

@@ -107,14 +107,7 @@ def _history(
     """The store's history: the one built earlier (with what earlier runs added), or a new one."""
     plan = plan_for(size, seed=seed, now=now, rate_scale=rate_scale)
     found = History.load(meta)
-    if (
-        not rebuild
-        and found is not None
-        and path.exists()
-        and found.seed == seed
-        and abs(found.rate_scale - rate_scale) < 1e-9
-        and abs(found.days - plan.days) < 1e-6 * max(plan.days, 1.0)
-    ):
+    if not rebuild and found is not None and found.built_as(plan) and path.exists():
         say(f"  {path.name}: reusing {found.spans:,} stored spans (--rebuild builds it again)")
         return found
     for suffix in ("", "-wal", "-shm"):
@@ -213,7 +206,7 @@ def _figures(stores: list[_Store], slas: int, new_spans: int) -> list[Figure]:
         median = statistics.median(store.times)
         figures += [
             Figure(
-                f"tick, {store.size:,} stored spans ({store.history.days:.0f} days)",
+                f"tick, {store.size:,} stored spans ({store.history.days:.1f} days)",
                 median * 1000,
                 "ms",
                 digits=1,
