@@ -79,9 +79,9 @@ file_option = click.option(
 def alerts() -> None:
     """Alert routing tests, acknowledgements, silences and delivery status.
 
-    The routing config is alerts.yaml in the config directory (Alertmanager's format; see the
-    README). Commands that change state write to the store and the audit log; a running
-    `vitals serve` picks the change up within seconds.
+    The routing config is alerts.yaml in the config directory (Alertmanager's format; see
+    docs/reference/config/alerts.md). Commands that change state write to the store and the
+    audit log; a running `vitals serve` picks the change up within seconds.
     """
 
 

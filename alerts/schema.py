@@ -84,8 +84,11 @@ def _at_most_one(model: BaseModel, field: str) -> None:
 
 
 class AuthorizationModel(_Model):
+    #: The scheme of the ``Authorization`` header.
     type: str = "Bearer"
+    #: The credentials, e.g. a Slack bot token (``xoxb-...``).
     credentials: Secret | None = None
+    #: Alertmanager's spelling of ``credentials: {file: PATH}``: the path of a file holding it.
     credentials_file: FileSecret = None
     credentials_env: RetiredSpelling = retired()
 
@@ -96,8 +99,11 @@ class AuthorizationModel(_Model):
 
 
 class BasicAuthModel(_Model):
+    #: HTTP basic authentication user.
     username: str
+    #: Its password.
     password: Secret | None = None
+    #: Alertmanager's spelling of ``password: {file: PATH}``: the path of a file holding it.
     password_file: FileSecret = None
     password_env: RetiredSpelling = retired()
 
@@ -121,7 +127,9 @@ _HTTP_UNSUPPORTED = (
 
 
 class HttpConfigModel(_Model):
+    #: An ``Authorization`` header (a bearer token).
     authorization: AuthorizationModel | None = None
+    #: HTTP basic authentication.
     basic_auth: BasicAuthModel | None = None
     _unsupported: ClassVar[dict[str, str]] = {
         k: "not supported by Vitals (proxy and TLS settings come from the environment)"
@@ -130,17 +138,29 @@ class HttpConfigModel(_Model):
 
 
 class SlackConfigModel(_Model):
+    #: Post a "resolved" follow-up (the message itself is always updated).
     send_resolved: bool = False
+    #: An incoming webhook URL, or ``https://slack.com/api/chat.postMessage`` with a bot token;
+    #: default ``global.slack_api_url``.
     api_url: Secret | None = None
+    #: Alertmanager's spelling of ``api_url: {file: PATH}``: the path of a file holding it.
     api_url_file: FileSecret = None
     api_url_env: RetiredSpelling = retired()
+    #: Channel name or ID (required with a bot token).
     channel: str | None = None
+    #: As in Slack's API.
     username: str | None = None
+    #: As in Slack's API.
     icon_emoji: str | None = None
+    #: As in Slack's API.
     icon_url: str | None = None
+    #: As in Slack's API.
     link_names: bool = False
+    #: The bot token, in ``authorization.credentials``; default ``global.http_config``.
     http_config: HttpConfigModel | None = None
+    #: HTTP timeout.
     timeout: Duration = 10.0  # Vitals
+    #: Default: on with a bot token, off with an incoming webhook.
     interactive: bool | None = None  # Vitals: show the Acknowledge/Silence buttons
     _unsupported: ClassVar[dict[str, str]] = {
         k: _TEMPLATES
@@ -167,37 +187,59 @@ class SlackConfigModel(_Model):
 
 
 class WebhookConfigModel(_Model):
+    #: Notify when alerts resolve.
     send_resolved: bool = True
+    #: The endpoint that receives Alertmanager's webhook JSON.
     url: Secret | None = None
+    #: Alertmanager's spelling of ``url: {file: PATH}``: the path of a file holding it.
     url_file: FileSecret = None
     url_env: RetiredSpelling = retired()
+    #: At most this many alerts per notification (0: all).
     max_alerts: int = Field(0, ge=0)
+    #: HTTP timeout.
     timeout: Duration = 10.0
+    #: Authentication of the requests.
     http_config: HttpConfigModel | None = None
     send_updates: bool = False  # Vitals: also post in-place updates (acks, suppressions)
 
 
 class AlertmanagerConfigModel(_Model):  # Vitals
+    #: Base URL of the Alertmanager (alerts go to ``POST {url}/api/v2/alerts``).
     url: str
+    #: Send resolved alerts (with their resolution time).
     send_resolved: bool = True
+    #: HTTP timeout.
     timeout: Duration = 10.0
+    #: ``endsAt`` of firing alerts, so they expire if Vitals stops re-sending; keep it above
+    #: ``repeat_interval`` + ``group_interval``.
     alert_ttl: Duration = 4 * 3600.0 + 600.0
+    #: Authentication of the requests.
     http_config: HttpConfigModel | None = None
 
 
 class ConsoleConfigModel(_Model):  # Vitals
+    #: Print resolutions.
     send_resolved: bool = True
+    #: Print in-place updates (acknowledgements, suppressions).
     send_updates: bool = True
+    #: ``json`` prints the webhook JSON.
     format: Literal["text", "json"] = "text"
+    #: Also append to this file.
     path: str | None = None
 
 
 class ReceiverModel(_Model):
+    #: Unique name, used by routes and escalation levels.
     name: str = Field(min_length=1)
+    #: Slack, by bot token or incoming webhook.
     slack_configs: list[SlackConfigModel] = Field(default_factory=list)
+    #: Any HTTP endpoint, with Alertmanager's webhook JSON.
     webhook_configs: list[WebhookConfigModel] = Field(default_factory=list)
+    #: An existing Alertmanager.
     alertmanager_configs: list[AlertmanagerConfigModel] = Field(default_factory=list)
+    #: The log of ``vitals serve`` (and optionally a file).
     console_configs: list[ConsoleConfigModel] = Field(default_factory=list)
+    #: Receiver that gets a notification this one keeps failing to take.
     fallback: str | None = None  # Vitals
     _unsupported: ClassVar[dict[str, str]] = {
         f"{k}_configs": f"the {k} integration is not available in Vitals; use webhook_configs or "
@@ -222,18 +264,31 @@ class ReceiverModel(_Model):
 
 
 class RouteModel(_Model):
+    #: Where matching alerts go; inherited; required on the root.
     receiver: str | None = None
+    #: Labels that split notifications into groups (``['...']``: every label); inherited.
     group_by: list[str] | None = None
+    #: After this route matches, keep trying its later siblings.
     continue_: bool = Field(False, alias="continue")
+    #: Alertmanager's deprecated equality map, ANDed with ``matchers``.
     match: dict[str, str] | None = None
+    #: Alertmanager's deprecated regex map, ANDed with ``matchers``.
     match_re: dict[str, RegexValue] | None = None
+    #: Matcher strings (``sla="charge-lag"``, ``priority=~"P1|P2"``); all must match.
     matchers: list[MatcherLine] | None = None
+    #: Wait before a new group's first notification; inherited, 30s at the root.
     group_wait: Duration | None = None
+    #: Flush cadence of new alerts, resolutions and repeats; inherited, 5m at the root.
     group_interval: Duration | None = None
+    #: Re-send while alerts stay firing and unacknowledged; inherited, 4h at the root.
     repeat_interval: Duration | None = None
+    #: No notifications while any of these time intervals holds (not inherited).
     mute_time_intervals: list[str] | None = None
+    #: Notifications only while one of these time intervals holds (not inherited).
     active_time_intervals: list[str] | None = None
+    #: Child routes, tried in order.
     routes: list[RouteModel] | None = None
+    #: Escalation policy for alerts of this route; inherited.
     escalation_policy: str | None = None  # Vitals
 
     @field_validator("group_by")
@@ -250,18 +305,28 @@ class RouteModel(_Model):
 
 
 class InhibitRuleModel(_Model):
+    #: Alerts that mute.
     source_matchers: list[MatcherLine] | None = None
+    #: Alerts that get muted.
     target_matchers: list[MatcherLine] | None = None
+    #: Alertmanager's deprecated equality map for the source.
     source_match: dict[str, str] | None = None
+    #: Alertmanager's deprecated regex map for the source.
     source_match_re: dict[str, RegexValue] | None = None
+    #: Alertmanager's deprecated equality map for the target.
     target_match: dict[str, str] | None = None
+    #: Alertmanager's deprecated regex map for the target.
     target_match_re: dict[str, RegexValue] | None = None
+    #: Labels whose values must be the same on both (missing equals missing).
     equal: list[str] = Field(default_factory=list)
 
 
 class EscalationLevelModel(_Model):
+    #: The receiver notified at this level ...
     receiver: str | None = None
+    #: ... or several.
     receivers: list[str] | None = None
+    #: Unacknowledged for this long: the next level is notified.
     timeout: Duration
 
     @model_validator(mode="after")
@@ -277,31 +342,55 @@ class EscalationLevelModel(_Model):
 
 
 class EscalationPolicyModel(_Model):
+    #: Unique name, used by routes' ``escalation_policy``.
     name: str = Field(min_length=1)
+    #: Notified in order until someone acknowledges.
     levels: list[EscalationLevelModel] = Field(min_length=1)
+    #: After the last level, start again at level 1 this many times.
     repeat: int = Field(0, ge=0, le=100)
+    #: Overrides ``alerting.ack_timeout`` for alerts routed here.
     ack_timeout: Duration | None = None
 
 
 class AlertingModel(_Model):
+    """How SLA evaluations become alerts (Vitals)."""
+
+    #: Hysteresis: a cleared condition resolves the alert only after staying clear this long.
     resolve_after: Duration = 600.0
+    #: The window in which condition changes are counted.
     flap_window: Duration = 3600.0
+    #: Changes within ``flap_window`` that make an alert flapping.
     flap_threshold: int = Field(4, ge=2)
+    #: The hold while an alert is flapping.
     flap_resolve_after: Duration = 1800.0
+    #: An acknowledgement lapses after this (0 or null: never).
     ack_timeout: Duration | None = 4 * 3600.0
+    #: No evaluation for this long counts as clear (null: never).
     stale_after: Duration | None = 3600.0
+    #: An ``objective`` tier fires while the SLI is below the objective.
     objective_alerts: bool = True
+    #: Priorities whose objective tier pages (the others open tickets).
     page_priorities: list[Priority] = Field(default_factory=lambda: list[Priority](["P1", "P2"]))
+    #: More slice attributes allowed into alert labels.
     extra_labels: list[str] = Field(default_factory=list)
 
 
 class DeliveryModel(_Model):
+    """The outbox: pacing, retries, fallback (Vitals)."""
+
+    #: The evaluate and plan cycle.
     dispatch_interval: Duration = 5.0
+    #: At most one request per Slack channel (or webhook) per this.
     pace: Duration = 1.0
+    #: First retry delay (exponential backoff with 20% jitter).
     retry_initial: Duration = 2.0
+    #: Longest retry delay.
     retry_max: Duration = 300.0
+    #: Failing this long sends the notification to the receiver's ``fallback``.
     fallback_after: Duration = 120.0
+    #: Without a fallback, a notification failing this long is ``dead`` (logged, counted).
     give_up_after: Duration = 24 * 3600.0
+    #: A dispatcher's claim on a row; a crashed dispatcher's claim expires after it.
     lease: Duration = 60.0
 
 
@@ -318,10 +407,17 @@ class SlackAppModel(_Model):
 
 
 class DashboardModel(_Model):
+    """Links from notifications into the dashboard (Vitals)."""
+
+    #: Base of every link; empty: no links.
     url: str = "http://localhost:8501"
+    #: The "SLA page" link.
     sla_path: str = "/sla?sla={sla}&slice={slice}"
+    #: The "Evidence" link: the SLA page's bad events over the alert's time.
     evidence_path: str = "/sla?sla={sla}&slice={slice}&{range}"
+    #: The alert on the alerts page.
     alert_path: str = "/alerts?alert={fingerprint}"
+    #: Silencing from the alerts page.
     silence_path: str = "/alerts?silence={fingerprint}"
 
 
@@ -333,26 +429,43 @@ class ApiModel(_Model):
 
 
 class GlobalModel(_Model):
-    resolve_timeout: Duration | None = None  # accepted for compatibility; see the docs
+    #: Accepted for compatibility with Alertmanager; no effect (Vitals resolves by hysteresis).
+    resolve_timeout: Duration | None = None
+    #: Default ``api_url`` of ``slack_configs``.
     slack_api_url: Secret | None = None
+    #: Alertmanager's spelling of ``slack_api_url: {file: PATH}``: the path of a file holding it.
     slack_api_url_file: FileSecret = None
     slack_api_url_env: RetiredSpelling = retired()
+    #: Default HTTP authentication of ``slack_configs``.
     http_config: HttpConfigModel | None = None
 
 
 class AlertsFileModel(_Model):
+    #: Defaults for receivers.
     global_: GlobalModel = Field(default_factory=GlobalModel, alias="global")
+    #: The root of the routing tree.
     route: RouteModel
+    #: Where notifications go.
     receivers: list[ReceiverModel] = Field(min_length=1)
+    #: Alerts that mute others while they fire.
     inhibit_rules: list[InhibitRuleModel] = Field(default_factory=list)
+    #: Named time intervals, for routes' mute and active intervals and recurring silences.
     time_intervals: list[NamedInterval] = Field(default_factory=list)
+    #: Alertmanager's older name for ``time_intervals`` (accepted).
     mute_time_intervals: list[NamedInterval] = Field(default_factory=list)
+    #: Must be empty: Vitals builds its own Block Kit messages.
     templates: list[str] = Field(default_factory=list)
+    #: How evaluations become alerts (Vitals).
     alerting: AlertingModel = Field(default_factory=AlertingModel)
+    #: Ordered escalation levels (Vitals).
     escalation_policies: list[EscalationPolicyModel] = Field(default_factory=list)
+    #: Outbox pacing, retries, fallback (Vitals).
     delivery: DeliveryModel = Field(default_factory=DeliveryModel)
+    #: The Slack app's signing secret for buttons (Vitals).
     slack: SlackAppModel = Field(default_factory=SlackAppModel)
+    #: Links into the dashboard (Vitals).
     dashboard: DashboardModel = Field(default_factory=DashboardModel)
+    #: The HTTP API's token (Vitals).
     api: ApiModel = Field(default_factory=ApiModel)
 
     @field_validator("templates")

@@ -90,14 +90,23 @@ class Selector(BaseModel):
 
     model_config = _STRICT
 
+    #: Span name, e.g. ``erp.gl.post`` or ``"HL7 ADT^* process"``.
     span: Patterns | None = None
+    #: ``service.name``, e.g. ``integration-engine``.
     service: Patterns | None = None
+    #: Span kind.
     kind: Annotated[tuple[SpanKind, ...], BeforeValidator(_tuple_of_str)] | None = None
+    #: ``hc.stage``, e.g. ``charge.posted``.
     stage: Patterns | None = None
+    #: ``hc.workflow``, e.g. ``patient-to-cash``.
     workflow: Patterns | None = None
+    #: ``hc.system``, e.g. ``erp``.
     system: Patterns | None = None
+    #: ``hc.message.type``, e.g. ``"ADT^*"`` or ``X12-835``.
     message_type: Patterns | None = None
+    #: ``error`` (span status ERROR) or ``ok`` (anything else).
     status: Literal["ok", "error"] | None = None
+    #: ``{name: value}``; values compare as text (``true``, ``3``), globs allowed, ``"*"`` means present.
     attributes: dict[str, AttributeValues] = Field(default_factory=dict)
 
 
@@ -119,8 +128,11 @@ class RatioSli(BaseModel):
 
     model_config = _STRICT
 
+    #: The spans counted.
     total: Selector
+    #: Which of them are bad (give ``bad`` or ``good``).
     bad: Selector | None = None
+    #: Which of them are good.
     good: Selector | None = None
 
     @model_validator(mode="after")
@@ -133,7 +145,9 @@ class RatioSli(BaseModel):
 class LatencySli(BaseModel):
     model_config = _STRICT
 
+    #: The spans counted.
     select: Selector
+    #: A span is good when its duration is strictly below this.
     under: Duration
 
     @field_validator("under")
@@ -147,9 +161,13 @@ class LatencySli(BaseModel):
 class LagSli(BaseModel):
     model_config = _STRICT
 
+    #: The spans that start a business object (its start is the earliest).
     from_: Selector = Field(alias="from")
+    #: The spans that end it (its end is the earliest).
     to: Selector
+    #: The entity of the ``hc.key.<key>`` correlation attribute, e.g. ``charge``.
     key: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    #: An object is due at start + within, and good when its end came by then.
     within: Duration
 
     @field_validator("key")
@@ -172,17 +190,24 @@ class HistoryExpectation(BaseModel):
 
     model_config = _STRICT
 
+    #: Weeks of history whose median count, same local hour and weekday, says what to expect.
     weeks: int = Field(4, ge=1, le=12)
+    #: A minute counts only when that median, scaled to ``max_age``, reaches this.
     min_expected: float = Field(3.0, gt=0)
 
 
 class FreshnessSli(BaseModel):
     model_config = _STRICT
 
+    #: The spans that show the feed is alive.
     select: Selector
+    #: A minute is good when a selected span happened in the last ``max_age`` (whole minutes).
     max_age: Duration
+    #: Minutes count only inside these intervals.
     during: IntervalRef | None = None
+    #: ``history``: minutes count only when recent history says traffic is expected then.
     expect: Literal["always", "history"] = "always"
+    #: How ``expect: history`` decides.
     history: HistoryExpectation = Field(default_factory=HistoryExpectation)
 
     @field_validator("max_age")
@@ -196,10 +221,15 @@ class FreshnessSli(BaseModel):
 class GaugeSli(BaseModel):
     model_config = _STRICT
 
+    #: A metric name in ``metric_points``, e.g. ``queue.oldest_age_seconds``.
     metric: str = Field(min_length=1)
+    #: ``{attribute: value}`` the samples must have.
     where: dict[str, AttributeValues] = Field(default_factory=dict)
+    #: A minute is good when every sample in it is at most this ...
     max: float | None = None
+    #: ... and at least this.
     min: float | None = None
+    #: Minutes count only inside these intervals.
     during: IntervalRef | None = None
 
     @model_validator(mode="after")
@@ -219,10 +249,15 @@ class Sli(BaseModel):
 
     model_config = _STRICT
 
+    #: Good spans / selected spans.
     ratio: RatioSli | None = None
+    #: Fast spans / selected spans.
     latency: LatencySli | None = None
+    #: Business objects on time / objects due.
     lag: LagSli | None = None
+    #: Fresh minutes / counted minutes.
     freshness: FreshnessSli | None = None
+    #: Minutes within bounds / sampled minutes.
     gauge: GaugeSli | None = None
 
     @model_validator(mode="after")
@@ -257,8 +292,11 @@ class Window(BaseModel):
 
     model_config = _STRICT
 
+    #: A rolling window of whole minutes, at least ``1h`` (``7d``, ``28d``).
     rolling: Duration | None = None
+    #: A calendar period (weeks start on Monday).
     calendar: CalendarName | None = None
+    #: IANA zone of a calendar window; default the SLA's ``time_zone``.
     time_zone: str | None = None
 
     @field_validator("time_zone")
@@ -313,9 +351,13 @@ class Correction(BaseModel):
 
     model_config = _STRICT
 
+    #: Why, for people reading the SLA.
     reason: str = Field(min_length=1)
+    #: One-off start (without an offset: in the SLA's ``time_zone``).
     start: Annotated[datetime, BeforeValidator(_datetime)] | None = None
+    #: One-off end.
     end: Annotated[datetime, BeforeValidator(_datetime)] | None = None
+    #: Recurring: the intervals excluded.
     during: IntervalRef | None = None
 
     @model_validator(mode="after")
@@ -334,9 +376,13 @@ class Correction(BaseModel):
 class BurnRateTier(BaseModel):
     model_config = _STRICT
 
+    #: The long window; the tier fires when both windows burn faster than ``threshold``.
     long: Duration
+    #: The short window (at most ``long``).
     short: Duration
+    #: Burn rate: 1 spends the budget in exactly one SLA window.
     threshold: float = Field(gt=0)
+    #: The severity of the alert the tier raises.
     severity: Literal["page", "ticket"]
 
     @model_validator(mode="after")
@@ -355,21 +401,41 @@ class SLA(BaseModel):
 
     model_config = _STRICT
 
+    #: Lowercase letters, digits, ``.``, ``_``, ``-`` (max 128), unique across all files; alerts
+    #: and history key on it, so changing it makes a new SLA.
     id: str
+    #: One line for people: the promise in words.
     title: str = Field(min_length=1)
+    #: Why it matters; shown on the dashboard.
     description: str | None = None
+    #: ``revenue-cycle``, ``finance``, ``supply-chain``, ``clinical-operations``, ``integration``
+    #: (any text): for routing and the scorecard.
     domain: str = Field(min_length=1)
+    #: The team that answers for it (a routing label).
     owner: str = Field(min_length=1)
+    #: ``P1`` (page now) .. ``P4`` (report only).
     priority: Literal["P1", "P2", "P3", "P4"]
+    #: Target share of good events: ``95%``, ``99.5%`` or ``0.995``; below 100% (100% leaves no budget).
     objective: Fraction
+    #: Rolling (``7d``: a duration of whole minutes, at least ``1h``) or calendar (``{calendar: month}``).
     window: Annotated[Window, BeforeValidator(_window)]
+    #: IANA zone of the business: calendar windows, the hours of ``expect: history``, and one-off
+    #: corrections written without an offset use it.
     time_zone: str = "UTC"
+    #: Attributes to slice by (``[hc.facility]``, ``[queue]``): one evaluation per combination of
+    #: values seen, plus the SLA as a whole; events without a value count in the whole only.
     slice_by: Annotated[tuple[str, ...], BeforeValidator(_tuple_of_str)] = ()
+    #: Exactly one SLI kind.
     sli: Sli
+    #: Fewer events than this in the window is "no data" (minutes for freshness and gauge SLIs).
     min_events: int = Field(1, ge=1)
+    #: What the missing events below ``min_events`` count as.
     no_data: Literal["neither", "good", "bad"] = "neither"
+    #: A burn-rate tier fires only when its long window holds at least this many bad events.
     min_bad_events: int = Field(1, ge=1)
+    #: Planned maintenance excluded from the SLI.
     corrections: tuple[Correction, ...] = ()
+    #: Replaces the default alert tiers (the SRE workbook's, scaled to the window).
     burn_rates: tuple[BurnRateTier, ...] | None = None
 
     @field_validator("id")
@@ -439,12 +505,17 @@ class EvaluationSettings(BaseModel):
 
     model_config = _STRICT
 
+    #: How often the engine ticks (takes effect on restart).
     interval: Duration = 30.0
-    #: How long a PostgreSQL writer may hold ids before committing them; None = 0 on SQLite, 2m otherwise.
+    #: How long a writer may hold ids before committing them; left out: 0 on SQLite, 2m otherwise.
     watermark_horizon: Duration | None = None
+    #: Rows read per step from each table.
     batch_rows: int = Field(100_000, ge=100)
+    #: Time per tick spent back-filling new or changed SLAs.
     backfill_budget: Duration = 10.0
+    #: Rollup minutes older than this are deleted.
     retention: Duration = 90 * 86400.0
+    #: ``sla_evaluations`` rows older than this are deleted.
     evaluation_retention: Duration = 35 * 86400.0
 
     @field_validator("interval")
@@ -460,8 +531,11 @@ class SlaFile(BaseModel):
 
     model_config = _STRICT
 
+    #: The SLAs (``slas[]`` below).
     slas: list[Any] = Field(default_factory=list)
+    #: Named time intervals, shared by every file of the directory (``time_intervals[]`` below).
     time_intervals: list[Any] = Field(default_factory=list)
+    #: Engine settings, at most once per directory (``evaluation`` below).
     evaluation: Any = None
 
 

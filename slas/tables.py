@@ -40,8 +40,8 @@ sla_evaluations = Table(
 
 
 #: Per-minute rollups by event time, per SLA and slice. Raw counts whose meaning depends on the
-#: SLI kind (see the README): ratio/latency/lag: events and bad events (good = events - bad),
-#: bad_amount = hc.amount of bad lag objects; gauge: samples and samples out of bound;
+#: SLI kind (docs/explanation/sla-math.md): ratio/latency/lag: events and bad events (good =
+#: events - bad), bad_amount = hc.amount of bad lag objects; gauge: samples and samples out of bound;
 #: freshness: matching events. ``slice`` is '' for events without a slice value.
 sla_minutes = Table(
     "sla_minutes",
