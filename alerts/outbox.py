@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from alerts.config import DeliverySettings, Integration, Receiver
@@ -46,7 +46,6 @@ class OutboxItem:
     created_at: float = 0.0
     sent_at: float | None = None
     id: int | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def lane(integration: Integration) -> str:

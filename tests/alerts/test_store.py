@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,15 +14,25 @@ from sqlalchemy.engine import Engine
 
 from alerts import actions, api, config
 from alerts.engine import AlertEngine
-from alerts.model import Alert, AlertEvent
+from alerts.escalation import EscalationState
+from alerts.grouping import GroupState
+from alerts.matchers import parse_matcher_list
+from alerts.model import Alert, AlertEvent, AuditEntry, Figures
+from alerts.notification import AlertView, Notification
+from alerts.outbox import OutboxItem
+from alerts.silences import Silence
 from alerts.sqlstore import WATERMARK, SqlStore
-from alerts.store import Conflict
+from alerts.store import AlertStore, Conflict, MemoryStore
 from alerts.tables import alert_events, alert_state
 from slas.evaluation_rows import evaluation_row
 from slas.tables import sla_evaluations
 from tests.alerts.factories import T0, burn, evaluation, insert_evaluations
 from tests.alerts.harness import FakeClock
+from tests.support.fields import assert_every_field_set
+from tests.support.services import postgres_database
+from vitals.kernel.db import create_engine, migrate
 from vitals.kernel.follow import Cursor
+from vitals.kernel.timeintervals import TimeInterval
 
 CONFIG = config.parse(
     """
@@ -261,6 +274,258 @@ def test_list_alerts_filters(engine: Engine) -> None:
     assert {a.sla_id for a in api.list_alerts(engine, recent=None)} == {"gl-posting-errors", "charge-lag"}
     assert api.list_alerts(engine, states=["acknowledged"], recent=None) == []
     assert len(api.list_alerts(engine, states=None, recent=None)) == 2
+
+
+# --- one contract for the in-memory and the SQL store ------------------------------------------
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AlertStore]:
+    """The in-memory store, and the SQL store on SQLite and on PostgreSQL."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'vitals.db'}"
+        else:
+            url = stack.enter_context(postgres_database())
+        db = create_engine(url)
+        stack.callback(db.dispose)
+        migrate(db)
+        yield SqlStore(db)
+
+
+FP = "0123456789abcdef"
+FIGURES = Figures(
+    title="GL posting errors",
+    kind="ratio",
+    objective=0.999,
+    sli=0.978,
+    good=978.0,
+    total=1000.0,
+    window_label="7d",
+    budget_remaining=-0.5,
+    time_to_exhaustion_s=3600.0,
+    at_risk_amount=1250.5,
+    burn_rate=22.0,
+    burn_threshold=14.4,
+    evaluated_at=T0 + 0.5,
+)
+ALERT = Alert(
+    fingerprint=FP,
+    sla_id="gl-posting-errors",
+    slice="hc.facility=north-campus",
+    tier="fast",
+    labels={"priority": "P1", "severity": "page", "owner": "finance-systems"},
+    figures=FIGURES,
+    started_at=T0,
+    last_evaluated_at=T0 + 120.5,
+    active=False,
+    clear_since=T0 + 60.5,
+    resolved_at=T0 + 120.5,
+    acknowledged_by="carol",
+    acknowledged_at=T0 + 30.5,
+    ack_comment="on it",
+    suppressed_by=("silence:3",),
+    transitions=(T0, T0 + 60.5),
+    flapping=True,
+    hysteresis_holds=2,
+    flap_holds=3,
+    episode=4,
+)
+GROUP = GroupState(
+    route_key="{}/0",
+    group_key='{}:{sla="gl-posting-errors"}',
+    group_ref="abcdef0123456789",
+    receiver="oncall",
+    group_labels={"sla": "gl-posting-errors"},
+    open=True,
+    episode=3,
+    seq=7,
+    opened_at=T0,
+    next_flush_at=T0 + 300.5,
+    notified_at=T0 + 30.5,
+    notified_firing=frozenset({FP}),
+    notified_resolved=frozenset({"fedcba9876543210"}),
+    members=frozenset({FP, "fedcba9876543210"}),
+    content="digest-1",
+    parent_key="n0/oncall",
+    escalation=EscalationState(level=1, round=2, started_at=T0 + 60.5, next_at=T0 + 900.5),
+)
+NOTIFICATION = Notification(
+    key="n1",
+    receiver="oncall",
+    action="reply",
+    kind="escalated",
+    group_ref=GROUP.group_ref,
+    group_key=GROUP.group_key,
+    group_labels=GROUP.group_labels,
+    alerts=(AlertView.of(ALERT, {"dashboard": "https://vitals.example.org/alerts/1"}),),
+    created_at=T0 + 0.5,
+    parent_key="n0",
+    highlight=(FP,),
+    note="level 2",
+    broadcast=True,
+    escalation={"level": 2},
+    route_receiver="oncall",
+    via_fallback_of="primary",
+)
+ITEM = OutboxItem(
+    key="n1/oncall/slack_configs[0]",
+    receiver="oncall",
+    integration="slack_configs[0]",
+    kind="slack_bot",
+    action="reply",
+    target="slack:abcd1234:#oncall",
+    group_ref=GROUP.group_ref,
+    notification=NOTIFICATION,
+    parent_key="n0/oncall/slack_configs[0]",
+    status="dead",
+    attempts=5,
+    not_before=T0 + 10.5,
+    first_failure_at=T0 + 11.5,
+    attempt_started_at=T0 + 12.5,
+    lease_owner="host:1:a",
+    lease_until=T0 + 70.5,
+    last_error="HTTP 500",
+    result={"channel": "C1", "ts": "1.000001"},
+    fallback_of=41,
+    created_at=T0 + 0.5,
+    sent_at=T0 + 13.5,
+)
+
+
+def test_every_field_of_every_stored_value_round_trips(any_store: AlertStore) -> None:
+    store = any_store
+    for value in (ALERT, FIGURES, GROUP, NOTIFICATION, ITEM):
+        assert_every_field_set(value, assigned=("id", "version"))
+
+    store.commit(alerts=[ALERT], now=T0 + 121)
+    stored = store.get_alert(FP)
+    assert stored is not None and stored.id is not None and stored.version == 1
+    assert replace(stored, id=None, version=0) == ALERT
+    changed = replace(
+        stored, ack_comment="handed over", transitions=(T0 + 1.5,), figures=replace(FIGURES, sli=0.5)
+    )
+    store.commit(alerts=[changed], now=T0 + 122)
+    assert store.get_alert(FP) == replace(changed, version=2)  # an update writes every field too
+
+    event = AlertEvent(FP, T0 + 1.5, "acknowledged", actor="carol", detail={"comment": "on it"})
+    assert_every_field_set(event)
+    store.commit(events=[event], now=T0 + 2)
+    assert store.events_for(FP, 10) == [event]
+
+    entry = AuditEntry(T0 + 2.5, "carol", "acknowledge", f"alert:{FP}", "cli", detail={"comment": "on it"})
+    store.add_audit(entry)
+    (audited,) = store.audit_entries(10)
+    assert audited.id is not None and replace(audited, id=None) == entry
+    assert_every_field_set(audited)
+
+    # A new silence has matched nothing and was expired by no one; the evaluator records both.
+    silence = Silence(
+        id=0,
+        matchers=tuple(parse_matcher_list(['sla="gl-posting-errors"', 'facility=~"north.*"'])),
+        starts_at=T0,
+        ends_at=T0 + 3600,
+        created_by="erin",
+        comment="ERP vendor patch",
+        created_at=T0 - 0.5,
+        expire_on_resolve=True,
+        time_intervals=(
+            TimeInterval.from_json(
+                {
+                    "weekdays": ["saturday"],
+                    "times": [{"start_time": "02:00", "end_time": "04:00"}],
+                    "location": "Europe/Berlin",
+                }
+            ),
+        ),
+    )
+    sid = store.add_silence(silence, "cli", replace(entry, action="silence.create"))
+    store.commit(silences_matched=[sid], silences_expired=[(sid, "frank", T0 + 1800.5)], now=T0 + 1800.5)
+    expected = replace(silence, id=sid, matched_any=True, expired_by="frank", ends_at=T0 + 1800.5)
+    assert store.get_silence(sid) == expected
+    assert_every_field_set(expected)
+
+    store.commit_plan([GROUP], [ITEM], T0 + 3)
+    group = store.groups()[GROUP.group_ref]
+    assert group.id is not None and group.version == 1 and replace(group, id=None, version=0) == GROUP
+    moved = replace(group, seq=8, notified_firing=frozenset(), escalation=None)
+    store.commit_plan([moved], [], T0 + 4)
+    assert store.groups()[GROUP.group_ref] == replace(moved, version=2)
+    item = store.outbox_get(ITEM.key)
+    assert item is not None and item.id is not None and replace(item, id=None) == ITEM
+
+
+def test_outbox_deliveries_move_through_the_same_states(any_store: AlertStore) -> None:
+    store = any_store
+    first = replace(
+        ITEM,
+        status="pending",
+        attempts=0,
+        first_failure_at=None,
+        attempt_started_at=None,
+        lease_owner=None,
+        lease_until=None,
+        last_error=None,
+        result=None,
+        sent_at=None,
+    )
+    second = replace(first, key="n2/oncall/webhook_configs[0]", target="webhook:oncall/webhook_configs[0]")
+    store.commit_plan([], [first, second], T0)
+    head, other = store.outbox_heads(10)
+
+    claimed = store.outbox_claim(head, "host:1:a", T0 + 20, 30.5)
+    assert claimed is not None and (claimed.status, claimed.lease_until) == ("sending", T0 + 50.5)
+    assert store.outbox_claim(head, "host:2:b", T0 + 20, 30) is None  # it moved since it was read
+    started = store.outbox_start_attempt(claimed, T0 + 21.5)
+    assert store.outbox_get(first.key) == started and started.attempts == 1
+    store.outbox_retry(started, T0 + 40.5, "HTTP 500", T0 + 21.5, uncertain=True)
+    retried = store.outbox_get(first.key)
+    assert retried == replace(
+        started,
+        status="pending",
+        not_before=T0 + 40.5,
+        last_error="HTTP 500",
+        first_failure_at=T0 + 21.5,
+        lease_owner=None,
+        lease_until=None,
+    )
+    again = store.outbox_claim(retried, "host:2:b", T0 + 41, 30)
+    assert again is not None
+    store.outbox_complete(
+        store.outbox_start_attempt(again, T0 + 42), {"channel": "C1", "ts": "2.5"}, T0 + 43.5
+    )
+    sent = store.outbox_get(first.key)
+    assert sent == replace(
+        again,
+        status="sent",
+        attempts=2,
+        result={"channel": "C1", "ts": "2.5"},
+        sent_at=T0 + 43.5,
+        lease_owner=None,
+        lease_until=None,
+        attempt_started_at=None,
+        last_error=None,
+    )
+
+    taken = store.outbox_claim(other, "host:1:a", T0 + 50, 30)
+    assert taken is not None
+    copy = replace(
+        second, key=f"{second.key}>fallback/console_configs[0]", receiver="fallback", fallback_of=taken.id
+    )
+    store.outbox_fail_over(taken, "gave up", [copy], T0 + 51)
+    store.outbox_fail_over(taken, "gave up", [copy], T0 + 52)  # the copy is enqueued once
+    failed = store.outbox_get(second.key)
+    assert failed == replace(
+        taken, status="failed_over", last_error="gave up", lease_owner=None, lease_until=None
+    )
+    (enqueued,) = store.outbox_heads(10)
+    assert enqueued.id is not None and replace(enqueued, id=None) == copy
+    store.outbox_finish(enqueued, "dead", "no console")
+    assert store.outbox_get(copy.key) == replace(enqueued, status="dead", last_error="no console")
+    assert [r.status for r in store.outbox_rows(None, 10)] == ["sent", "failed_over", "dead"]
 
 
 @pytest.mark.postgres
