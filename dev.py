@@ -73,7 +73,7 @@ def build_docs() -> int:
     """Build the documentation site the way a reader gets it; --strict fails on a broken link,
     anchor or page, and on a command or config model the generated reference cannot load."""
     with tempfile.TemporaryDirectory(prefix="vitals-site-") as site:
-        argv = [str(BIN / "mkdocs"), "build", "--strict", "--quiet", "--site-dir", site]
+        argv = [str(BIN / "mkdocs"), "build", "--strict", "--site-dir", site]
         # Material prints a banner about MkDocs 2.0 on every build; it is not about this site.
         return run(argv, env={"NO_MKDOCS_2_WARNING": "1"})
 
