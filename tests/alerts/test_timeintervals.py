@@ -102,6 +102,7 @@ def test_location_shifts_the_clock() -> None:
         ({"location": "Mars/Olympus_Mons"}, "unknown time zone"),
         ({"location": "Local"}, "Local (the zone of whichever machine evaluates it) is not accepted"),
         ({"weekday": ["monday"]}, "weekday: unknown field"),
+        ({"weekdays": "monday:friday"}, "weekdays: give a list, as Alertmanager does: [monday:friday]"),
     ],
 )
 def test_refused(spec: dict[str, Any], reason: str) -> None:

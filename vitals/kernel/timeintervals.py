@@ -294,6 +294,13 @@ class TimeInterval(BaseModel):
     def _zone(cls, value: str) -> str:
         return validate_zone(value) or "UTC"
 
+    @field_validator("times", "weekdays", "days_of_month", "months", "years", mode="before")
+    @classmethod
+    def _a_list(cls, value: Any) -> Any:
+        if isinstance(value, str | int | dict):
+            raise ValueError(f"give a list, as Alertmanager does: [{value}]")
+        return value
+
     @classmethod
     def from_json(cls, data: Any) -> TimeInterval:
         """An interval from its YAML/JSON shape; TimeIntervalError names the field in one line."""
