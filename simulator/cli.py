@@ -7,32 +7,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
 
 from simulator.emitter import ExportError
+from simulator.options import (
+    days_option,
+    live_option,
+    now_given,
+    now_option,
+    rate_scale_option,
+    scenario_option,
+    seed_option,
+)
 from simulator.otlp import CollectorUnavailable, Endpoint, otlp_emitter, preflight
 from simulator.progress import Progress
-from simulator.runner import RunPlan, run, utc_now
-from simulator.scenario import Scenario, load_scenario
-from vitals.kernel.configfile import ConfigError
-
-DEFAULT_SEED = 7
-
-
-def parse_now(value: str | None) -> datetime:
-    if not value:
-        return utc_now()
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise click.BadParameter(
-            f"expected an ISO 8601 time such as 2025-03-12T15:00:00Z, got {value!r}"
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+from simulator.runner import RunPlan, run
+from simulator.scenario import Scenario
 
 
 def pretend_clock(now: datetime) -> Callable[[], float]:
@@ -40,15 +33,6 @@ def pretend_clock(now: datetime) -> Callable[[], float]:
     live traffic continues the pretended history instead of racing to catch up with the clock."""
     offset = now.timestamp() - time.time()
     return lambda: time.time() + offset
-
-
-def resolve_scenario(path: str | None, no_incidents: bool) -> Scenario | None:
-    if no_incidents:
-        return None
-    try:
-        return load_scenario(path)
-    except ConfigError as exc:
-        raise click.ClickException(f"invalid scenario:\n{exc}") from exc
 
 
 @contextmanager
@@ -70,21 +54,13 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 @click.command()
-@click.option(
-    "--days",
-    type=click.FloatRange(min=0),
-    default=3.0,
-    show_default=True,
-    help="Days of history to back-fill, ending now (fractions allowed: 0.25 is six hours).",
+@days_option(
+    default=3.0, help="Days of history to back-fill, ending now (fractions allowed: 0.25 is six hours)."
 )
-@click.option(
-    "--scenario",
-    "scenario_path",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="Scenario YAML scheduling incidents; default: the default scenario shipped with Vitals.",
+@scenario_option(
+    "Scenario YAML scheduling incidents; default: the default scenario shipped with Vitals.",
+    healthy_flag=True,
 )
-@click.option("--no-incidents", is_flag=True, help="A healthy estate: ignore the scenario's incidents.")
 @click.option(
     "--endpoint",
     envvar="VITALS_OTLP_ENDPOINT",
@@ -103,44 +79,29 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @click.option(
     "--token", envvar="VITALS_OTLP_TOKEN", default=None, help="Bearer token (env VITALS_OTLP_TOKEN)."
 )
-@click.option(
-    "--seed",
-    type=int,
-    default=DEFAULT_SEED,
-    show_default=True,
-    help="Random seed: the same seed and --now give byte-identical telemetry (ids included).",
-)
-@click.option("--live/--no-live", default=False, help="After the back-fill, keep emitting in real time.")
-@click.option(
-    "--rate-scale",
-    type=click.FloatRange(min=0.001, max=100),
-    default=1.0,
-    show_default=True,
-    help="Multiply every volume (0.1 for a tenth of the traffic).",
-)
-@click.option(
-    "--now",
-    "now_text",
-    default=None,
-    metavar="TIME",
-    help="Pretend it is this time (ISO 8601) for the history and the scenario; with --live, live traffic "
+@seed_option(help="Random seed: the same seed and --now give byte-identical telemetry (ids included).")
+@live_option(default=False, help="After the back-fill, keep emitting in real time.")
+@rate_scale_option(help="Multiply every volume (0.1 for a tenth of the traffic).", min=0.001, max=100)
+@now_option(
+    "Pretend it is this time (ISO 8601) for the history and the scenario; with --live, live traffic "
     "follows a clock that starts at TIME. Re-running with the same --seed and --now resends identical "
-    "spans, which the collector stores once.",
+    "spans, which the collector stores once."
 )
 @click.option("--no-metrics", is_flag=True, help="Do not push the simulated queue gauges.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.pass_context
 def simulate(
+    ctx: click.Context,
     *,
     days: float,
-    scenario_path: str | None,
-    no_incidents: bool,
+    scenario: Scenario | None,
     endpoint: str | None,
     protocol: str,
     token: str | None,
     seed: int,
     live: bool,
     rate_scale: float,
-    now_text: str | None,
+    now: datetime,
     no_metrics: bool,
     quiet: bool,
 ) -> None:
@@ -151,14 +112,13 @@ def simulate(
     scenario. Back-fills --days of history with explicit timestamps through the real OpenTelemetry
     SDK and OTLP exporter, then with --live follows the clock until Ctrl-C (which flushes and exits 0).
     """
-    scenario = resolve_scenario(scenario_path, no_incidents)
     try:
         target = Endpoint.parse(endpoint, "grpc" if protocol == "grpc" else "http", token)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--endpoint") from exc
     plan = RunPlan(
         seed=seed,
-        now=parse_now(now_text),
+        now=now,
         days=days,
         scenario=scenario,
         rate_scale=rate_scale,
@@ -190,7 +150,7 @@ def simulate(
                 stop=stop,
                 progress=progress,
                 on_backfilled=live_note,
-                clock=pretend_clock(plan.now) if now_text else time.time,
+                clock=pretend_clock(plan.now) if now_given(ctx) else time.time,
             )
             emitter.close()
     except ExportError as exc:
@@ -208,4 +168,4 @@ def simulate(
     )
 
 
-__all__ = ["parse_now", "pretend_clock", "resolve_scenario", "simulate", "stop_on_signals"]
+__all__ = ["pretend_clock", "simulate", "stop_on_signals"]

@@ -27,7 +27,11 @@ from typing import Any
 
 import click
 
+from dashboards.cli import DEFAULT_PORT
+from simulator.options import days_option, live_option, rate_scale_option, scenario_option, seed_option
+from simulator.scenario import Scenario
 from vitals.kernel.settings import Settings
+from vitals.shell.ports import OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_option, port_option
 
 DEMO_DB_PATH = Path(".vitals") / "demo.db"
 LOG_DIR = Path(".vitals") / "demo-logs"
@@ -102,21 +106,9 @@ def _readyz(base: str) -> dict[str, Any]:
 
 
 @click.command()
-@click.option(
-    "--days",
-    type=click.FloatRange(min=0, max=30),
-    default=3.0,
-    show_default=True,
-    help="Days of history to back-fill before live traffic starts.",
-)
-@click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the synthetic estate.")
-@click.option(
-    "--scenario",
-    "scenario_path",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="Scenario file with the incidents (default: the shipped default scenario).",
-)
+@days_option(default=3.0, max=30, help="Days of history to back-fill before live traffic starts.")
+@seed_option(help="Random seed of the synthetic estate.")
+@scenario_option("Scenario file with the incidents (default: the shipped default scenario).")
 @click.option(
     "--db",
     default=None,
@@ -131,49 +123,26 @@ def _readyz(base: str) -> dict[str, Any]:
     type=click.Path(file_okay=False),
     help="Config directory (collector.yaml, alerts.yaml, slas/). Default: the starter config.",
 )
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address the collector and dashboard bind."
+@host_option("Address the collector and dashboard bind.")
+@port_option(
+    "--http-port", default=OTLP_HTTP_PORT, help="OTLP/HTTP port (a free one is picked if it is busy)."
 )
-@click.option(
-    "--http-port",
-    type=click.IntRange(0, 65535),
-    default=4318,
-    show_default=True,
-    help="OTLP/HTTP port (a free one is picked if it is busy).",
+@port_option(
+    "--grpc-port", default=OTLP_GRPC_PORT, help="OTLP/gRPC port (a free one is picked if it is busy)."
 )
-@click.option(
-    "--grpc-port",
-    type=click.IntRange(0, 65535),
-    default=4317,
-    show_default=True,
-    help="OTLP/gRPC port (a free one is picked if it is busy).",
-)
-@click.option(
-    "--dashboard-port",
-    type=click.IntRange(0, 65535),
-    default=8501,
-    show_default=True,
-    help="Dashboard port (a free one is picked if it is busy).",
+@port_option(
+    "--dashboard-port", default=DEFAULT_PORT, help="Dashboard port (a free one is picked if it is busy)."
 )
 @click.option("--dashboard/--no-dashboard", "with_dashboard", default=True, help="Start the dashboard.")
-@click.option(
-    "--live/--no-live",
-    default=True,
-    show_default=True,
-    help="Keep emitting live traffic after the back-fill (else only keep the services up).",
+@live_option(
+    default=True, help="Keep emitting live traffic after the back-fill (else only keep the services up)."
 )
-@click.option(
-    "--rate-scale",
-    type=click.FloatRange(min=0.01, max=10),
-    default=1.0,
-    show_default=True,
-    help="Multiply every simulated volume.",
-)
+@rate_scale_option(help="Multiply every simulated volume.", min=0.01, max=10)
 def demo(
     *,
     days: float,
     seed: int,
-    scenario_path: str | None,
+    scenario: Scenario | None,
     db: str | None,
     config: str | None,
     host: str,
@@ -189,7 +158,6 @@ def demo(
     One process tree: the collector with everything installed inside it, the synthetic estate
     (a few days of history, then live traffic) and the dashboard. Ctrl-C stops it all cleanly.
     """
-    from simulator.cli import resolve_scenario
     from simulator.emitter import ExportError
     from simulator.otlp import CollectorUnavailable, Endpoint, otlp_emitter, preflight
     from simulator.progress import Progress
@@ -197,7 +165,6 @@ def demo(
     from simulator.supervisor import Child, choose_port, http_ok, wait_until
 
     say = _Console()
-    scenario = resolve_scenario(scenario_path, False)
     settings = Settings.resolve(db, config)
     db_url = _fresh_demo_store(db)
     taken: set[int] = set()

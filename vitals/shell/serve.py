@@ -20,6 +20,7 @@ from vitals.kernel.configfile import ConfigError
 from vitals.kernel.options import settings_options
 from vitals.kernel.runtime import Component
 from vitals.kernel.settings import Settings
+from vitals.shell.ports import OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_option, port_option
 
 log = logging.getLogger("vitals.serve")
 
@@ -62,28 +63,21 @@ def load_components(names: tuple[str, ...]) -> tuple[Component, ...]:
 
 @click.command(context_settings={"max_content_width": 110})
 @settings_options
-@click.option(
-    "--host",
-    envvar="VITALS_HOST",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on (env VITALS_HOST). Anything but loopback needs tokens in collector.yaml "
+@host_option(
+    "Address to listen on (env VITALS_HOST). Anything but loopback needs tokens in collector.yaml "
     "or --insecure-no-auth.",
+    envvar="VITALS_HOST",
 )
-@click.option(
+@port_option(
     "--http-port",
+    default=OTLP_HTTP_PORT,
     envvar="VITALS_HTTP_PORT",
-    type=click.IntRange(0, 65535),
-    default=4318,
-    show_default=True,
     help="OTLP/HTTP port, also /healthz, /readyz and /metrics (env VITALS_HTTP_PORT; 0 picks a free port).",
 )
-@click.option(
+@port_option(
     "--grpc-port",
+    default=OTLP_GRPC_PORT,
     envvar="VITALS_GRPC_PORT",
-    type=click.IntRange(0, 65535),
-    default=4317,
-    show_default=True,
     help="OTLP/gRPC port (env VITALS_GRPC_PORT; 0 picks a free port).",
 )
 @click.option(

@@ -9,8 +9,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from simulator.options import seed_option
 from vitals.shell.bench import BENCHMARKS, bench
-from vitals.shell.bench.common import Figure, out_option, parse_size, parse_sizes, report, seed_option, table
+from vitals.shell.bench.common import Figure, out_option, parse_size, parse_sizes, report, table
 
 
 def test_sizes_read_k_and_m_suffixes() -> None:

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from vitals.kernel.units import DAY_NS
-from vitals.shell.bench.dashboard import _place, dashboard, page_cases, store_for
-from vitals.shell.bench.history import History, plan_for
+from vitals.shell.bench.dashboard import _place, dashboard, page_cases
+from vitals.shell.bench.history import History, plan_for, store_for
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 

@@ -1,9 +1,10 @@
 """``vitals bench``: every benchmark of Vitals, one module each, all of one shape.
 
 Each benchmark is a click command with the same common options (``--seed`` and ``--now`` where it
-generates data, ``--out`` for a JSON copy of its figures; see :mod:`vitals.shell.bench.common`)
-and prints a table of what it measured beside its references. Benchmarks print figures; tests
-run them on tiny sizes and never assert a speed.
+generates data, as every simulating command declares them in :mod:`simulator.options`; ``--out``
+for a JSON copy of its figures, see :mod:`vitals.shell.bench.common`) and prints a table of what
+it measured beside its references. Benchmarks print figures; tests run them on tiny sizes and
+never assert a speed.
 """
 
 from __future__ import annotations

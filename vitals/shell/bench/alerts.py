@@ -11,9 +11,7 @@
 
 from __future__ import annotations
 
-import shutil
 import statistics
-import tempfile
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -28,20 +26,21 @@ from alerts.engine import AlertEngine
 from alerts.routing import group_key
 from alerts.senders import MemorySender
 from alerts.sqlstore import SqlStore
+from simulator.options import now_option
 from slas.evaluation_rows import evaluation_row
 from slas.model import BurnRate, Evaluation, Priority, Severity
 from slas.tables import sla_evaluations
-from vitals.kernel.db import create_engine, migrate
 from vitals.kernel.settings import STARTER_CONFIG_DIR
 from vitals.shell.bench.common import (
     Figure,
     Stopwatch,
     db_option,
     fresh_store,
-    now_option,
+    migrated_engine,
     out_option,
     report,
     say,
+    scratch_dir,
     store_kind,
 )
 
@@ -196,18 +195,9 @@ def alerts(
     count, seconds = _routing(config, slas, slices, routing_seconds)
     routing = Figure("routing through the starter tree", count / seconds, "matches + group keys/s")
     say(f"routing: {routing.text()}")
-    workdir = Path(tempfile.mkdtemp(prefix="vitals-bench-"))
-    try:
-        with fresh_store(db, workdir, "alerts") as url:
-            say(f"store: {store_kind(url)}")
-            engine = create_engine(url)
-            try:
-                migrate(engine)
-                cycle = _cycle(engine, config, slas=slas, slices=slices, ticks=ticks, now=now.timestamp())
-            finally:
-                engine.dispose()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with scratch_dir() as workdir, fresh_store(db, workdir, "alerts") as url, migrated_engine(url) as engine:
+        say(f"store: {store_kind(url)}")
+        cycle = _cycle(engine, config, slas=slas, slices=slices, ticks=ticks, now=now.timestamp())
     report([routing, *cycle], out)
 
 

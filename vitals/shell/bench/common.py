@@ -12,18 +12,23 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 #: The hash secret of every collector and store a benchmark creates (never a real one).
 BENCH_SECRET = "vitals-bench-secret-0123456789abcdef"
@@ -32,34 +37,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 # -- options -------------------------------------------------------------------------------------
-
-
-def seed_option(default: int = 7) -> Callable[[F], F]:
-    return click.option(
-        "--seed",
-        type=int,
-        default=default,
-        show_default=True,
-        help="Seed of the generated data: the same seed (and --now) gives the same data.",
-    )
-
-
-def _now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime:
-    from simulator.cli import parse_now
-
-    return parse_now(value)
-
-
-def now_option(
-    help_text: str = "End of the simulated history (ISO 8601, UTC unless an offset is given).",
-) -> Callable[[F], F]:
-    return click.option(
-        "--now",
-        default=None,
-        metavar="TIME",
-        callback=_now,
-        help=f"{help_text} Default: the current time.",
-    )
 
 
 def out_option() -> Callable[[F], F]:
@@ -153,6 +130,29 @@ def children(pid: int) -> list[int]:
 
 
 # -- stores and collectors -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A temporary folder for one run's SQLite files, collector config and logs; removed after."""
+    workdir = Path(tempfile.mkdtemp(prefix="vitals-bench-"))
+    try:
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def migrated_engine(url: str) -> Iterator[Engine]:
+    """An engine on the store at ``url`` with every component's tables; disposed after."""
+    from vitals.kernel.db import create_engine, migrate
+
+    engine = create_engine(url)
+    try:
+        migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager
@@ -334,14 +334,14 @@ __all__ = [
     "cpu_seconds",
     "db_option",
     "fresh_store",
-    "now_option",
+    "migrated_engine",
     "out_option",
     "parse_size",
     "parse_sizes",
     "peak_rss_kib",
     "report",
     "say",
-    "seed_option",
+    "scratch_dir",
     "store_kind",
     "stored_spans",
     "table",

@@ -24,17 +24,8 @@ from sqlalchemy.engine import Engine
 
 from vitals.kernel.settings import STARTER_CONFIG_DIR
 from vitals.kernel.units import NS
-from vitals.shell.bench.common import (
-    Figure,
-    Stopwatch,
-    now_option,
-    out_option,
-    parse_sizes,
-    report,
-    say,
-    seed_option,
-)
-from vitals.shell.bench.history import SIMULATOR_SPANS_PER_DAY, History, plan_for, write_history
+from vitals.shell.bench.common import Figure, Stopwatch, out_option, parse_sizes, report, say
+from vitals.shell.bench.history import History, Place, store_for, store_options
 
 #: Every page should render within this, whatever the store's size.
 GOAL_S = 1.0
@@ -139,21 +130,10 @@ def sample_ids(engine: Engine) -> tuple[str | None, str | None]:
 # --------------------------------------------------------------------------- the stores
 
 
-@dataclass(frozen=True)
-class Place:
-    """Where one size's store lives: its URL, the file that describes its history, how to empty it."""
-
-    url: str
-    meta: Path
-    pg_admin: str | None = None
-    pg_name: str | None = None
-
-
 def _place(directory: Path, label: str, pg_url: str | None) -> Place:
+    """Where the store of one size lives: a SQLite file in ``directory``, or a database on ``pg_url``."""
     if not pg_url:
-        return Place(
-            f"sqlite:///{directory / f'dashboard-{label}.db'}", directory / f"dashboard-{label}.json"
-        )
+        return Place.sqlite(directory / f"dashboard-{label}.db")
     from sqlalchemy.engine import make_url
 
     from vitals.kernel.db import normalize_url
@@ -166,61 +146,6 @@ def _place(directory: Path, label: str, pg_url: str | None) -> Place:
         admin.set(drivername="postgresql").render_as_string(hide_password=False),
         name,
     )
-
-
-def _empty(place: Place) -> None:
-    """Remove the store (file or database) so it can be built again."""
-    place.meta.unlink(missing_ok=True)
-    if place.pg_admin is None:
-        path = Path(place.url.removeprefix("sqlite:///"))
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    import psycopg
-
-    with psycopg.connect(place.pg_admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{place.pg_name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{place.pg_name}"')
-
-
-def _exists(place: Place) -> bool:
-    if place.pg_admin is not None:
-        return True  # the database is created (empty) with the place; its description says what it holds
-    return Path(place.url.removeprefix("sqlite:///")).exists()
-
-
-def store_for(
-    place: Place, total: int, *, seed: int, now: datetime, spans_per_day: int, rebuild: bool
-) -> History:
-    """The store of ``total`` spans at ``place``: the one built earlier, or a new one."""
-    plan = plan_for(total, seed=seed, now=now, rate_scale=spans_per_day / SIMULATOR_SPANS_PER_DAY)
-    found = History.load(place.meta)
-    if not rebuild and found is not None and found.built_as(plan) and _exists(place):
-        end = datetime.fromtimestamp(found.end_ns / NS, UTC)
-        say(f"  reusing the store built up to {end:%Y-%m-%d %H:%M} UTC (--rebuild builds it again)")
-        return found
-    _empty(place)
-    say(f"  building the store: {plan.days:.1f} days of simulated history (once; reused by later runs)")
-    watch = Stopwatch()
-    history = write_history(place.url, plan)
-    if place.pg_admin is not None:
-        _analyze(place.url)
-    say(
-        f"  built in {watch.seconds:,.0f} s: {history.spans:,} spans and {history.metric_points:,} queue "
-        f"samples over {history.days:.1f} days"
-    )
-    history.save(place.meta)
-    return history
-
-
-def _analyze(url: str) -> None:
-    """What autovacuum would do after such a load: without statistics the planner scans."""
-    from vitals.kernel.db import create_engine
-
-    engine = create_engine(url)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("ANALYZE")
-    engine.dispose()
 
 
 def rollups(engine: Engine, history: History) -> Figure | None:
@@ -267,21 +192,12 @@ def sla_engine(engine: Engine, config_dir: Path, history: History) -> Figure | N
 @click.option(
     "--spans", "sizes", default="1M,10M", show_default=True, help="Store sizes, e.g. 1M,10M or 200k."
 )
-@click.option(
-    "--spans-per-day",
-    default=SPANS_PER_DAY,
-    show_default=True,
-    type=click.IntRange(1000),
-    help="Density of the simulated history (sets how many days a size covers).",
-)
-@click.option(
-    "--dir",
-    "directory",
-    default=".vitals/bench",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where the SQLite stores (and the description of every store) are kept and reused "
+@store_options(
+    spans_per_day=SPANS_PER_DAY,
+    folder=".vitals/bench",
+    folder_help="Where the SQLite stores (and the description of every store) are kept and reused "
     "(10M spans take about 7 GB).",
+    now_help=" (truncated to the hour)",
 )
 @click.option(
     "--pg",
@@ -289,31 +205,28 @@ def sla_engine(engine: Engine, config_dir: Path, history: History) -> Figure | N
     default=None,
     help="Measure on PostgreSQL instead: an admin URL; stores go to databases vitals_bench_dashboard_<size>.",
 )
-@click.option("--rebuild", is_flag=True, help="Build the stores again even when they exist.")
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(1, 50), help="Runs per page.")
-@seed_option()
-@now_option("End of the simulated history of a store this run builds (truncated to the hour).")
 @out_option()
 def dashboard(
     *,
     sizes: str,
     spans_per_day: int,
-    directory: Path,
-    pg_url: str | None,
+    folder: Path,
     rebuild: bool,
-    repeat: int,
     seed: int,
     now: datetime,
+    pg_url: str | None,
+    repeat: int,
     out: Path | None,
 ) -> None:
     """Server-side render time of every dashboard page with 1M and 10M stored spans (goal: < 1 s)."""
     from vitals.kernel.db import create_engine, migrate
 
-    directory.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     hour = now.replace(minute=0, second=0, microsecond=0)
     figures: list[Figure] = []
     for label, total in parse_sizes(sizes):
-        place = _place(directory, label, pg_url)
+        place = _place(folder, label, pg_url)
         say(f"== {label} spans ({place.url})")
         history = store_for(place, total, seed=seed, now=hour, spans_per_day=spans_per_day, rebuild=rebuild)
         engine = create_engine(place.url)
@@ -340,4 +253,4 @@ def dashboard(
     report(figures, out)
 
 
-__all__ = ["dashboard", "page_cases", "store_for"]
+__all__ = ["dashboard", "page_cases"]

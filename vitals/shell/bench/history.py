@@ -10,12 +10,13 @@ HTTP round trip and no second generator to keep in step with the simulator.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import click
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
@@ -32,12 +33,15 @@ from simulator.emitter import OtelEmitter
 from simulator.generator import Generator
 from simulator.incidents import compile_effects
 from simulator.model import Item, SpanSpec
+from simulator.options import now_option, seed_option
 from simulator.progress import Progress
 from simulator.runner import RunPlan, run
 from simulator.scenario import load_scenario
 from vitals.kernel.db import create_engine, migrate
 from vitals.kernel.units import DAY_NS, NS
-from vitals.shell.bench.common import BENCH_SECRET
+from vitals.shell.bench.common import BENCH_SECRET, Stopwatch, say
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Spans a day of the simulator's default estate at ``rate_scale`` 1 (three facilities, weekdays and
 #: weekends averaged); sizes in spans become days of history with it.
@@ -208,12 +212,124 @@ def continuation(history: History) -> Iterator[Item]:
     return generator.items()
 
 
+# -- stores a benchmark keeps and reuses ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where one store lives: its URL, the file that describes its history, how to empty it."""
+
+    url: str
+    meta: Path
+    pg_admin: str | None = None
+    pg_name: str | None = None
+
+    @classmethod
+    def sqlite(cls, path: Path) -> Place:
+        """A SQLite file, described by the JSON file of the same name beside it."""
+        return cls(f"sqlite:///{path}", path.with_suffix(".json"))
+
+
+def _empty(place: Place) -> None:
+    """Remove the store (file or database) so it can be built again."""
+    place.meta.unlink(missing_ok=True)
+    if place.pg_admin is None:
+        path = Path(place.url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    import psycopg
+
+    with psycopg.connect(place.pg_admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{place.pg_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{place.pg_name}"')
+
+
+def _exists(place: Place) -> bool:
+    if place.pg_admin is not None:
+        return True  # the database is created (empty) with the place; its description says what it holds
+    return Path(place.url.removeprefix("sqlite:///")).exists()
+
+
+def store_for(
+    place: Place, total: int, *, seed: int, now: datetime, spans_per_day: int, rebuild: bool
+) -> History:
+    """The store of ``total`` spans at ``place``: the one built earlier (with what earlier runs
+    added to it), or a new one."""
+    plan = plan_for(total, seed=seed, now=now, rate_scale=spans_per_day / SIMULATOR_SPANS_PER_DAY)
+    found = History.load(place.meta)
+    if not rebuild and found is not None and found.built_as(plan) and _exists(place):
+        end = datetime.fromtimestamp(found.end_ns / NS, UTC)
+        say(
+            f"  reusing the store of {found.spans:,} spans up to {end:%Y-%m-%d %H:%M} UTC "
+            "(--rebuild builds it again)"
+        )
+        return found
+    _empty(place)
+    say(f"  building the store: {plan.days:.1f} days of simulated history (once; reused by later runs)")
+    watch = Stopwatch()
+    history = write_history(place.url, plan)
+    if place.pg_admin is not None:
+        _analyze(place.url)
+    say(
+        f"  built in {watch.seconds:,.0f} s: {history.spans:,} spans and {history.metric_points:,} queue "
+        f"samples over {history.days:.1f} days"
+    )
+    history.save(place.meta)
+    return history
+
+
+def _analyze(url: str) -> None:
+    """What autovacuum would do after such a load: without statistics the planner scans."""
+    engine = create_engine(url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+
+
+def store_options(
+    *, spans_per_day: int, folder: str, folder_help: str, now_help: str = ""
+) -> Callable[[F], F]:
+    """The options of a benchmark that keeps stores of simulated history (see ``store_for``):
+    ``--spans-per-day``, ``--dir`` (``folder``), ``--rebuild``, ``--seed`` and ``--now``."""
+    options = (
+        click.option(
+            "--spans-per-day",
+            default=spans_per_day,
+            show_default=True,
+            type=click.IntRange(1000),
+            help="Density of the simulated history (sets how many days a size covers).",
+        ),
+        click.option(
+            "--dir",
+            "folder",
+            default=folder,
+            show_default=True,
+            type=click.Path(file_okay=False, path_type=Path),
+            help=folder_help,
+        ),
+        click.option("--rebuild", is_flag=True, help="Build the stores again even when they exist."),
+        seed_option(),
+        now_option(f"End of the simulated history of a store this run builds{now_help}."),
+    )
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):  # the first listed is the first in --help
+            func = option(func)
+        return func
+
+    return decorate
+
+
 __all__ = [
     "SIMULATOR_SPANS_PER_DAY",
     "History",
+    "Place",
     "StoreWriter",
     "continuation",
     "days_for",
     "plan_for",
+    "store_for",
+    "store_options",
     "write_history",
 ]

@@ -19,9 +19,7 @@ import asyncio
 import multiprocessing
 import queue
 import random
-import shutil
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +33,7 @@ from collector.redaction import RedactionPolicy, Redactor
 from collector.rows import WriteBatch
 from collector.spans import convert_spans
 from collector.sql_sink import SqlSink
-from vitals.kernel.db import create_engine, migrate
+from simulator.options import seed_option
 from vitals.shell.bench.common import (
     BENCH_SECRET,
     Figure,
@@ -45,11 +43,12 @@ from vitals.shell.bench.common import (
     cpu_seconds,
     db_option,
     fresh_store,
+    migrated_engine,
     out_option,
     peak_rss_kib,
     report,
     say,
-    seed_option,
+    scratch_dir,
     store_kind,
     stored_spans,
 )
@@ -163,22 +162,20 @@ def convert_reference(requests: list[bytes]) -> tuple[float, list[WriteBatch]]:
 
 
 def insert_reference(url: str, batches: list[WriteBatch], per_commit: int) -> float:
-    engine = create_engine(url)
-    migrate(engine)
-    sink = SqlSink(engine)
-    try:
-        groups: list[WriteBatch] = []
-        for batch in batches:
-            if not groups or len(groups[-1].spans) >= per_commit:
-                groups.append(WriteBatch())
-            groups[-1].extend(batch)
-        watch = Stopwatch()
-        for group in groups:
-            sink.write(group)
-        return watch.seconds
-    finally:
-        sink.close()
-        engine.dispose()
+    with migrated_engine(url) as engine:
+        sink = SqlSink(engine)
+        try:
+            groups: list[WriteBatch] = []
+            for batch in batches:
+                if not groups or len(groups[-1].spans) >= per_commit:
+                    groups.append(WriteBatch())
+                groups[-1].extend(batch)
+            watch = Stopwatch()
+            for group in groups:
+                sink.write(group)
+            return watch.seconds
+        finally:
+            sink.close()
 
 
 # -- end to end --------------------------------------------------------------------------------
@@ -387,7 +384,7 @@ def figures_of(
     type=click.IntRange(1),
     help="End-to-end runs (each on a fresh store); their median is compared with the references.",
 )
-@seed_option(default=0)
+@seed_option(default=0, help="Seed of the generated requests: the same seed gives the same requests.")
 @out_option()
 def ingest(
     *,
@@ -411,8 +408,7 @@ def ingest(
     requests = make_requests(count, spans, seed)
     megabytes = sum(len(body) for body in requests) / 1e6
     say(f"  {megabytes:.1f} MB of OTLP protobuf ({megabytes * 1e6 / total:.0f} bytes/span)")
-    workdir = Path(tempfile.mkdtemp(prefix="vitals-bench-"))
-    try:
+    with scratch_dir() as workdir:
         convert_s, batches = convert_reference(requests)
         del requests
         with fresh_store(db, workdir, "insert") as url:
@@ -433,8 +429,6 @@ def ingest(
             if result.stored_spans != result.acked_spans:
                 raise click.ClickException("the store does not hold exactly the acknowledged spans")
             runs.append(result)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     report(
         figures_of(
             kind=kind,

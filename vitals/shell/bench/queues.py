@@ -8,8 +8,6 @@ and its next run ten minutes later (summarise the finished minutes into latency 
 from __future__ import annotations
 
 import random
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -21,18 +19,18 @@ import orjson
 from collector.queues.config import TraceLatencyJob
 from collector.queues.trace_latency import SqlSpanReader, TraceLatency
 from collector.tables import spans
-from vitals.kernel.db import create_engine, migrate
+from simulator.options import now_option, seed_option
 from vitals.kernel.units import NS
 from vitals.shell.bench.common import (
     Figure,
     Stopwatch,
     db_option,
     fresh_store,
-    now_option,
+    migrated_engine,
     out_option,
     report,
     say,
-    seed_option,
+    scratch_dir,
     store_kind,
 )
 
@@ -86,42 +84,33 @@ def messaging_rows(pairs: int, seed: int, end_ns: int) -> list[dict[str, Any]]:
 def queues(*, pairs: int, db: str, seed: int, now: datetime, out: Path | None) -> None:
     """Trace-derived queue latency: spans read and joined per second, and the time to summarise."""
     end_ns = int(now.timestamp()) * NS
-    workdir = Path(tempfile.mkdtemp(prefix="vitals-bench-"))
-    try:
-        with fresh_store(db, workdir, "queues") as url:
-            engine = create_engine(url)
-            try:
-                migrate(engine)
-                rows = messaging_rows(pairs, seed, end_ns)
-                with engine.begin() as conn:
-                    for offset in range(0, len(rows), 10_000):
-                        conn.execute(spans.insert(), rows[offset : offset + 10_000])
-                say(f"stored {len(rows):,} messaging spans ({pairs:,} pairs) in {store_kind(url)}")
-                clock = [end_ns / NS + 600]
-                written: list[Mapping[str, Any]] = []
-
-                def write(batch: Sequence[Mapping[str, Any]]) -> None:
-                    written.extend(batch)
-
-                job = TraceLatency(
-                    TraceLatencyJob(type="trace-latency", lookback="30d"),
-                    SqlSpanReader(engine),
-                    write,
-                    clock=lambda: clock[0],
-                    max_batches=10_000,
-                )
-                watch = Stopwatch()
-                job.run()
-                read_s = watch.seconds
-                clock[0] += 600
-                watch = Stopwatch()
-                job.run()
-                close_s = watch.seconds
-            finally:
-                engine.dispose()
+    with scratch_dir() as workdir, fresh_store(db, workdir, "queues") as url, migrated_engine(url) as engine:
+        rows = messaging_rows(pairs, seed, end_ns)
+        with engine.begin() as conn:
+            for offset in range(0, len(rows), 10_000):
+                conn.execute(spans.insert(), rows[offset : offset + 10_000])
         kind = store_kind(url)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        say(f"stored {len(rows):,} messaging spans ({pairs:,} pairs) in {kind}")
+        clock = [end_ns / NS + 600]
+        written: list[Mapping[str, Any]] = []
+
+        def write(batch: Sequence[Mapping[str, Any]]) -> None:
+            written.extend(batch)
+
+        job = TraceLatency(
+            TraceLatencyJob(type="trace-latency", lookback="30d"),
+            SqlSpanReader(engine),
+            write,
+            clock=lambda: clock[0],
+            max_batches=10_000,
+        )
+        watch = Stopwatch()
+        job.run()
+        read_s = watch.seconds
+        clock[0] += 600
+        watch = Stopwatch()
+        job.run()
+        close_s = watch.seconds
     report(
         [
             Figure(

@@ -7,8 +7,6 @@ generator alone, and generator + SDK + OTLP protobuf encoding without the networ
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +18,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from simulator.emitter import OtelEmitter
 from simulator.model import SpanSpec
+from simulator.options import days_option, now_option, seed_option
 from simulator.otlp import CollectorUnavailable, Endpoint, otlp_emitter, preflight
 from simulator.runner import RunPlan, run
 from simulator.scenario import load_scenario
@@ -29,11 +28,10 @@ from vitals.shell.bench.common import (
     collector_process,
     db_option,
     fresh_store,
-    now_option,
     out_option,
     report,
     say,
-    seed_option,
+    scratch_dir,
 )
 
 
@@ -51,13 +49,7 @@ def _figure(measure: str, spans: int, seconds: float, reference: str = "", extra
 
 
 @click.command()
-@click.option(
-    "--days",
-    type=click.FloatRange(min=0.01, max=30),
-    default=1.0,
-    show_default=True,
-    help="Days of history to back-fill.",
-)
+@days_option(default=1.0, min=0.01, max=30, help="Days of history to back-fill.")
 @click.option(
     "--endpoint",
     default=None,
@@ -67,7 +59,7 @@ def _figure(measure: str, spans: int, seconds: float, reference: str = "", extra
 @click.option("--protocol", type=click.Choice(["http", "grpc"]), default="http", show_default=True)
 @db_option("The store of the collector this benchmark starts (not used with --endpoint).")
 @seed_option()
-@now_option()
+@now_option("End of the simulated history (ISO 8601, UTC unless an offset is given).")
 @out_option()
 def simulate(
     *,
@@ -123,13 +115,13 @@ def simulate(
         say(f"collector: {endpoint}")
         end_to_end = measure(endpoint)
     else:
-        workdir = Path(tempfile.mkdtemp(prefix="vitals-bench-"))
-        try:
-            with fresh_store(db, workdir, "simulate") as url, collector_process(url, workdir) as collector:
-                say(f"collector: a fresh vitals serve on {collector.http_base}, store {url}")
-                end_to_end = measure(collector.http_base if protocol == "http" else collector.grpc_base)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        with (
+            scratch_dir() as workdir,
+            fresh_store(db, workdir, "simulate") as url,
+            collector_process(url, workdir) as collector,
+        ):
+            say(f"collector: a fresh vitals serve on {collector.http_base}, store {url}")
+            end_to_end = measure(collector.http_base if protocol == "http" else collector.grpc_base)
     report([generator, encoding, end_to_end], out)
 
 

@@ -25,24 +25,8 @@ from slas.service import engine_from, load_config_dir
 from vitals.kernel.db import create_engine
 from vitals.kernel.settings import STARTER_CONFIG_DIR
 from vitals.kernel.units import MINUTE_NS
-from vitals.shell.bench.common import (
-    Figure,
-    Stopwatch,
-    now_option,
-    out_option,
-    parse_sizes,
-    report,
-    say,
-    seed_option,
-)
-from vitals.shell.bench.history import (
-    SIMULATOR_SPANS_PER_DAY,
-    History,
-    StoreWriter,
-    continuation,
-    plan_for,
-    write_history,
-)
+from vitals.shell.bench.common import Figure, Stopwatch, out_option, parse_sizes, report, say
+from vitals.shell.bench.history import History, Place, StoreWriter, continuation, store_for, store_options
 
 __all__ = ["sla"]
 
@@ -101,23 +85,6 @@ class _Store:
         self.history.save(self.meta)  # the next run continues after the data written here
 
 
-def _history(
-    path: Path, meta: Path, size: int, *, seed: int, now: datetime, rate_scale: float, rebuild: bool
-) -> History:
-    """The store's history: the one built earlier (with what earlier runs added), or a new one."""
-    plan = plan_for(size, seed=seed, now=now, rate_scale=rate_scale)
-    found = History.load(meta)
-    if not rebuild and found is not None and found.built_as(plan) and path.exists():
-        say(f"  {path.name}: reusing {found.spans:,} stored spans (--rebuild builds it again)")
-        return found
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    say(f"  {path.name}: building {plan.days:.1f} days of simulated history (once; reused by later runs)")
-    history = write_history(f"sqlite:///{path}", plan)
-    history.save(meta)
-    return history
-
-
 @click.command()
 @click.option(
     "--sizes", default="1M,10M", show_default=True, help="Stored spans of each store (k and M suffixes)."
@@ -131,20 +98,10 @@ def _history(
 @click.option(
     "--ticks", default=9, show_default=True, help="Measured ticks per store, interleaved across the stores."
 )
-@click.option(
-    "--spans-per-day",
-    default=SPANS_PER_DAY,
-    show_default=True,
-    type=click.IntRange(1000),
-    help="Density of the simulated history (sets how many days a size covers).",
-)
-@click.option(
-    "--dir",
-    "folder",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".vitals/bench-sla"),
-    show_default=True,
-    help="Where the SQLite stores are built and kept for the next run.",
+@store_options(
+    spans_per_day=SPANS_PER_DAY,
+    folder=".vitals/bench-sla",
+    folder_help="Where the SQLite stores are built and kept for the next run.",
 )
 @click.option(
     "--config",
@@ -153,9 +110,6 @@ def _history(
     default=None,
     help="Config directory whose SLAs are evaluated (default: the starter library).",
 )
-@click.option("--rebuild", is_flag=True, help="Build the stores again even when they exist.")
-@seed_option()
-@now_option("End of the simulated history of a store this run builds.")
 @out_option()
 def sla(
     *,
@@ -164,10 +118,10 @@ def sla(
     ticks: int,
     spans_per_day: int,
     folder: Path,
-    config_dir: Path | None,
     rebuild: bool,
     seed: int,
     now: datetime,
+    config_dir: Path | None,
     out: Path | None,
 ) -> None:
     """One SLA evaluation tick with 1M and 10M stored spans and the same new data in both.
@@ -180,14 +134,13 @@ def sla(
     """
     config = load_config_dir(config_dir or STARTER_CONFIG_DIR)
     folder.mkdir(parents=True, exist_ok=True)
-    rate_scale = spans_per_day / SIMULATOR_SPANS_PER_DAY
     stores: list[_Store] = []
     try:
         for label, size in parse_sizes(sizes):
-            path, meta = folder / f"spans-{size}.db", folder / f"spans-{size}.json"
-            say(f"store with {label} spans: {path}")
-            history = _history(path, meta, size, seed=seed, now=now, rate_scale=rate_scale, rebuild=rebuild)
-            stores.append(_Store(history, meta, config))
+            place = Place.sqlite(folder / f"spans-{size}.db")
+            say(f"store with {label} spans: {place.url}")
+            history = store_for(place, size, seed=seed, now=now, spans_per_day=spans_per_day, rebuild=rebuild)
+            stores.append(_Store(history, place.meta, config))
         say(f"measuring {ticks} ticks per store, interleaved so background load hits every store alike")
         for _ in range(ticks):
             for store in stores:

@@ -1,0 +1,87 @@
+"""The options every simulating command shares (``simulator.options``): parsed once, alike everywhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from simulator import options
+from simulator.cli import simulate
+from simulator.options import now_given, now_option, scenario_option, seed_option
+from simulator.scenario import Scenario
+from vitals.shell.bench import BENCHMARKS, bench
+from vitals.shell.demo import demo
+
+FIXED = datetime(2026, 3, 11, 14, 0, tzinfo=UTC)
+
+
+@click.command()
+@seed_option()
+@scenario_option("Scenario.", healthy_flag=True)
+@now_option("End of the history.")
+@click.pass_context
+def _toy(ctx: click.Context, *, seed: int, scenario: Scenario | None, now: datetime) -> None:
+    name = scenario.name if scenario else None
+    click.echo(f"{seed} {name} {now.isoformat()} {now_given(ctx)}")
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(_toy, list(args))
+
+
+def test_now_is_an_aware_time_utc_unless_it_has_an_offset() -> None:
+    assert _run("--now", "2026-03-11T14:00:00Z").stdout.split()[2:] == ["2026-03-11T14:00:00+00:00", "True"]
+    assert _run("--now", "2026-03-11T14:00:00").stdout.split()[2] == "2026-03-11T14:00:00+00:00"
+    east = options.parse_now("2026-03-11T15:00:00+01:00")
+    assert east == FIXED and east.utcoffset() == timedelta(hours=1)
+    assert east.tzinfo == timezone(timedelta(hours=1))
+
+
+def test_without_now_the_command_gets_the_current_time_and_knows_it_was_not_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(options, "utc_now", lambda: FIXED)
+    assert _run().stdout.split() == ["7", "default", FIXED.isoformat(), "False"]
+
+
+def test_a_bad_now_is_refused_naming_the_option() -> None:
+    result = _run("--now", "yesterday")
+    assert result.exit_code == 2
+    assert "Invalid value for '--now'" in result.output and "ISO 8601" in result.output
+
+
+def test_the_scenario_reaches_the_command_loaded_or_none_for_a_healthy_estate(tmp_path: Path) -> None:
+    assert _run("--no-incidents", "--now", "2026-03-11T14:00:00Z").stdout.split()[:2] == ["7", "None"]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\nincidents: [1]\n")
+    result = _run("--scenario", str(broken), "--now", "2026-03-11T14:00:00Z")
+    assert result.exit_code == 1
+    assert "invalid scenario:" in result.output and "broken.yaml:2" in result.output
+
+
+def _option(command: click.Command, flag: str) -> click.Option:
+    (found,) = [p for p in command.params if isinstance(p, click.Option) and flag in p.opts]
+    return found
+
+
+def test_simulate_demo_and_the_benchmarks_declare_seed_and_now_alike() -> None:
+    commands = [simulate, demo]
+    for name in BENCHMARKS:
+        command = bench.get_command(click.Context(bench), name)
+        assert command is not None
+        commands.append(command)
+    seeds = [_option(c, "--seed") for c in commands if any("--seed" in p.opts for p in c.params)]
+    assert len(seeds) == 7  # simulate, demo and five benchmarks
+    assert all(seed.type == click.INT and seed.show_default for seed in seeds)
+    nows = [_option(c, "--now") for c in commands if any("--now" in p.opts for p in c.params)]
+    assert len(nows) == 6  # simulate and five benchmarks; the demo always runs at the real now
+    for now in nows:
+        assert (
+            now.metavar == "TIME" and now.help is not None and now.help.endswith("Default: the current time.")
+        )
+        assert now.process_value(click.Context(simulate), "2026-03-11T14:00:00Z") == FIXED
