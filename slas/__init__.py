@@ -19,7 +19,7 @@ from slas.history import (
     sampled_evaluations,
     sla_history,
 )
-from slas.lag_history import LagFigures, LateObject, lag_figures, lag_histogram, late_objects
+from slas.lag_history import LagFigures, LagScope, LateObject, lag_figures, lag_histogram, late_objects
 from slas.loading import SlaConfig, load_sla_config, load_sla_path, load_slas
 from slas.model import BurnRate, Evaluation
 from slas.spec import SLA
@@ -31,6 +31,7 @@ __all__ = [
     "EvaluationSample",
     "History",
     "LagFigures",
+    "LagScope",
     "LateObject",
     "Point",
     "SlaConfig",

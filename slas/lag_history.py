@@ -21,9 +21,32 @@ from sqlalchemy.sql.elements import ColumnElement
 from slas.tables import sla_lag_objects
 from vitals.kernel.units import NS
 
-__all__ = ["LagFigures", "LateObject", "lag_figures", "lag_histogram", "late_objects", "percentiles"]
+__all__ = [
+    "LagFigures",
+    "LagScope",
+    "LateObject",
+    "lag_figures",
+    "lag_histogram",
+    "late_objects",
+    "percentiles",
+]
 
 _t = sla_lag_objects.c
+
+
+@dataclass(frozen=True)
+class LagScope:
+    """Which objects a read is about: one lag SLA's, each due ``within_s`` after its start,
+    optionally only those of one facility or service line."""
+
+    sla_id: str
+    within_s: float
+    facility: str | None = None
+    service_line: str | None = None
+
+    @property
+    def within_ns(self) -> int:
+        return int(self.within_s * NS)
 
 
 @dataclass(frozen=True)
@@ -64,19 +87,30 @@ def percentiles(values: np.ndarray) -> tuple[float | None, float | None]:
     return float(np.median(ordered)), float(ordered[rank - 1])
 
 
-def _place(facility: str | None, service_line: str | None) -> list[ColumnElement[bool]]:
-    out = []
-    if facility:
-        out.append(_t.facility == facility)
-    if service_line:
-        out.append(_t.service_line == service_line)
+def _place(scope: LagScope) -> list[ColumnElement[bool]]:
+    out = [_t.sla_id == scope.sla_id]
+    if scope.facility:
+        out.append(_t.facility == scope.facility)
+    if scope.service_line:
+        out.append(_t.service_line == scope.service_line)
     return out
 
 
-def _due(sla_id: str, within_ns: int, start_ns: int, end_ns: int, now_ns: int) -> list[ColumnElement[bool]]:
-    """Deadline (start + within) in [start, end) and not after now: a range of the start index."""
+def _completed(scope: LagScope, start_ns: int, end_ns: int) -> list[ColumnElement[bool]]:
+    """End stage in [start, end), with a start to measure the lag from: a range of the end index."""
     return [
-        _t.sla_id == sla_id,
+        *_place(scope),
+        _t.end_unix_nano >= start_ns,
+        _t.end_unix_nano < end_ns,
+        _t.start_unix_nano.is_not(None),
+    ]
+
+
+def _due(scope: LagScope, start_ns: int, end_ns: int, now_ns: int) -> list[ColumnElement[bool]]:
+    """Deadline (start + within) in [start, end) and not after now: a range of the start index."""
+    within_ns = scope.within_ns
+    return [
+        *_place(scope),
         _t.start_unix_nano >= start_ns - within_ns,
         _t.start_unix_nano < end_ns - within_ns,
         _t.start_unix_nano <= now_ns - within_ns,
@@ -100,29 +134,11 @@ def _amount_if(cond: ColumnElement[bool]) -> ColumnElement[float]:
 
 
 def lag_figures(
-    engine: Engine,
-    sla_id: str,
-    within_s: float,
-    start_ns: int,
-    end_ns: int,
-    *,
-    now_ns: int,
-    facility: str | None = None,
-    service_line: str | None = None,
-    with_lags: bool = True,
+    engine: Engine, scope: LagScope, start_ns: int, end_ns: int, *, now_ns: int, with_lags: bool = True
 ) -> LagFigures:
     """Lag percentiles of the objects completed in [start, end) (unless ``with_lags`` is False)
-    and the objects due in it, late, and still open at ``now``; optionally of one facility or
-    service line."""
-    within_ns = int(within_s * NS)
-    place = _place(facility, service_line)
-    completed_in_range = [
-        _t.sla_id == sla_id,
-        _t.end_unix_nano >= start_ns,
-        _t.end_unix_nano < end_ns,
-        _t.start_unix_nano.is_not(None),
-        *place,
-    ]
+    and the objects due in it, late, and still open at ``now``."""
+    completed_in_range = _completed(scope, start_ns, end_ns)
     lag = _t.end_unix_nano - _t.start_unix_nano
     completed, median, p95 = 0, None, None
     with engine.connect() as conn:
@@ -144,7 +160,8 @@ def lag_figures(
             )
             completed = int(values.size)
             median, p95 = percentiles(values / NS)
-        late, late_open = _late(within_ns), and_(_late(within_ns), _still_open(now_ns))
+        late = _late(scope.within_ns)
+        late_open = and_(late, _still_open(now_ns))
         row = conn.execute(
             select(
                 func.count(),
@@ -152,11 +169,11 @@ def lag_figures(
                 _amount_if(late),
                 _count_if(late_open),
                 _amount_if(late_open),
-            ).where(*_due(sla_id, within_ns, start_ns, end_ns, now_ns), *place)
+            ).where(*_due(scope, start_ns, end_ns, now_ns))
         ).one()
     return LagFigures(
-        sla_id=sla_id,
-        within_s=within_s,
+        sla_id=scope.sla_id,
+        within_s=scope.within_s,
         completed=completed,
         median_s=median,
         p95_s=p95,
@@ -169,14 +186,7 @@ def lag_figures(
 
 
 def lag_histogram(
-    engine: Engine,
-    sla_id: str,
-    start_ns: int,
-    end_ns: int,
-    *,
-    bucket_s: int,
-    facility: str | None = None,
-    service_line: str | None = None,
+    engine: Engine, scope: LagScope, start_ns: int, end_ns: int, *, bucket_s: int
 ) -> list[tuple[float, int]]:
     """Objects completed in [start, end) per lag bucket: (bucket start in seconds, objects)."""
     # The bucket size is inlined so the expression reads the same in SELECT and GROUP BY.
@@ -184,13 +194,7 @@ def lag_histogram(
     with engine.connect() as conn:
         rows = conn.execute(
             select(bucket.label("b"), func.count())
-            .where(
-                _t.sla_id == sla_id,
-                _t.end_unix_nano >= start_ns,
-                _t.end_unix_nano < end_ns,
-                _t.start_unix_nano.is_not(None),
-                *_place(facility, service_line),
-            )
+            .where(*_completed(scope, start_ns, end_ns))
             .group_by(bucket)
             .order_by(bucket)
         ).all()
@@ -199,24 +203,16 @@ def lag_histogram(
 
 def late_objects(
     engine: Engine,
-    sla_id: str,
-    within_s: float,
+    scope: LagScope,
     start_ns: int,
     end_ns: int,
     *,
     now_ns: int,
-    facility: str | None = None,
-    service_line: str | None = None,
     only_open: bool = False,
     limit: int = 1000,
 ) -> list[LateObject]:
     """The objects behind ``late``: deadline in the range, not completed by it (largest first)."""
-    within_ns = int(within_s * NS)
-    cond = [
-        *_due(sla_id, within_ns, start_ns, end_ns, now_ns),
-        _late(within_ns),
-        *_place(facility, service_line),
-    ]
+    cond = [*_due(scope, start_ns, end_ns, now_ns), _late(scope.within_ns)]
     if only_open:
         cond.append(_still_open(now_ns))
     query = (
@@ -240,7 +236,7 @@ def late_objects(
                 key_hash=r.key_hash,
                 start_ns=int(r.start_unix_nano),
                 end_ns=None if r.end_unix_nano is None else int(r.end_unix_nano),
-                deadline_ns=int(r.start_unix_nano) + within_ns,
+                deadline_ns=int(r.start_unix_nano) + scope.within_ns,
                 amount=r.amount,
                 facility=r.facility,
                 service_line=r.service_line,

@@ -214,17 +214,7 @@ def _lag(
 ) -> BadEvents:
     pair = spec.lag_pair()
     assert pair is not None  # every lag SLA has one
-    objects = late_objects(
-        engine,
-        pair.name,
-        pair.within_s,
-        start_ns,
-        end_ns,
-        now_ns=now_ns,
-        facility=filters.facility,
-        service_line=filters.service_line,
-        limit=LIMIT,
-    )
+    objects = late_objects(engine, filters.lag_scope(pair), start_ns, end_ns, now_ns=now_ns, limit=LIMIT)
     frame = pd.DataFrame.from_records(
         [
             {

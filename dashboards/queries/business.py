@@ -15,8 +15,10 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
 from collector.tables import spans
+from dashboards.catalog import LagPair
 from dashboards.sqlexpr import blank, error_flag
 from dashboards.tables import business_rollups
+from slas import LagScope
 from vitals.kernel.units import HOUR_NS, NS
 
 
@@ -28,6 +30,10 @@ class Filters:
     @property
     def active(self) -> bool:
         return bool(self.facility or self.service_line)
+
+    def lag_scope(self, pair: LagPair) -> LagScope:
+        """The SLA engine's lag objects of ``pair``'s SLA that these filters leave on the page."""
+        return LagScope(pair.name, pair.within_s, self.facility, self.service_line)
 
 
 NO_FILTERS = Filters()

@@ -63,15 +63,7 @@ def lag_figures(
     with_lags: bool = True,
 ) -> slas.LagFigures:
     return slas.lag_figures(
-        engine_for(url),
-        pair.name,
-        pair.within_s,
-        start_ns,
-        end_ns,
-        now_ns=now_ns,
-        facility=filters.facility,
-        service_line=filters.service_line,
-        with_lags=with_lags,
+        engine_for(url), filters.lag_scope(pair), start_ns, end_ns, now_ns=now_ns, with_lags=with_lags
     )
 
 
@@ -79,15 +71,7 @@ def lag_figures(
 def lag_histogram(
     url: str, pair: LagPair, start_ns: int, end_ns: int, *, bucket_s: int, filters: business.Filters
 ) -> list[tuple[float, int]]:
-    return slas.lag_histogram(
-        engine_for(url),
-        pair.name,
-        start_ns,
-        end_ns,
-        bucket_s=bucket_s,
-        facility=filters.facility,
-        service_line=filters.service_line,
-    )
+    return slas.lag_histogram(engine_for(url), filters.lag_scope(pair), start_ns, end_ns, bucket_s=bucket_s)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from slas.tables import sla_evaluations
 from tests.alerts.factories import T0, burn, evaluation, insert_evaluations
 from tests.alerts.harness import FakeClock
 from tests.support.fields import assert_every_field_set
-from tests.support.services import postgres_database
+from tests.support.stores import CONTRACT_STORES, contract_engine
 from vitals.kernel.db import create_engine, migrate
 from vitals.kernel.follow import Cursor
 from vitals.kernel.timeintervals import TimeInterval
@@ -279,21 +278,11 @@ def test_list_alerts_filters(engine: Engine) -> None:
 # --- one contract for the in-memory and the SQL store ------------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=CONTRACT_STORES)
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AlertStore]:
     """The in-memory store, and the SQL store on SQLite and on PostgreSQL."""
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'vitals.db'}"
-        else:
-            url = stack.enter_context(postgres_database())
-        db = create_engine(url)
-        stack.callback(db.dispose)
-        migrate(db)
-        yield SqlStore(db)
+    with contract_engine(request.param, tmp_path) as db:
+        yield MemoryStore() if db is None else SqlStore(db)
 
 
 FP = "0123456789abcdef"
@@ -532,8 +521,6 @@ def test_outbox_deliveries_move_through_the_same_states(any_store: AlertStore) -
 def test_an_evaluation_committed_after_a_higher_id_is_applied_once(pg_url: str) -> None:
     """PostgreSQL: the SLA engine's transaction A takes an evaluation id and commits after
     transaction B's higher one was read. The alert engine must still apply A's evaluation."""
-    from vitals.kernel.db import create_engine, migrate
-
     engine = create_engine(pg_url)
     migrate(engine)
     try:
@@ -563,7 +550,7 @@ def test_an_evaluation_committed_after_a_higher_id_is_applied_once(pg_url: str) 
 def test_a_stored_watermark_from_before_the_cursor_is_migrated(store_url: str) -> None:
     from alembic import command
 
-    from vitals.kernel.db import _alembic_config, create_engine, migrate
+    from vitals.kernel.db import _alembic_config
 
     engine = create_engine(store_url)
     try:

@@ -7,6 +7,7 @@ Both must tell the same story about every object, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -23,6 +24,9 @@ from vitals.kernel.units import NS
 #: A fixed estate time (never the wall clock): 2026-11-23 05:20 UTC.
 NOW_S = 1_795_500_000.0
 WEEK_NS = 7 * 86400 * NS
+#: The estate's two lag SLAs (tests/dashboards/estate.py): charges due in a day, implants in 15 minutes.
+CHARGES = lag_history.LagScope("charge-lag", 86400)
+IMPLANTS = lag_history.LagScope("implant-inventory-sync-lag", 15 * 60)
 
 
 def _engine_at(engine: Engine, config_dir: Path, now_ns: int) -> SlaEngine:
@@ -48,12 +52,8 @@ def test_the_engine_writes_one_object_per_charge_with_its_place_money_and_traces
             charge.service_line,
         )
         assert obj.start_trace_id == charge.doc_trace
-    late = lag_history.late_objects(
-        engine, "implant-inventory-sync-lag", 15 * 60, now - WEEK_NS, now + 60 * NS, now_ns=now
-    )
-    figures = lag_history.lag_figures(
-        engine, "implant-inventory-sync-lag", 15 * 60, now - WEEK_NS, now + 60 * NS, now_ns=now
-    )
+    late = lag_history.late_objects(engine, IMPLANTS, now - WEEK_NS, now + 60 * NS, now_ns=now)
+    figures = lag_history.lag_figures(engine, IMPLANTS, now - WEEK_NS, now + 60 * NS, now_ns=now)
     assert figures.completed == len(est.implant_lags_s)  # disposables are not implants
     assert len(late) == sum(1 for lag in est.implant_lags_s if lag > 15 * 60)
 
@@ -72,8 +72,8 @@ def test_the_engine_and_the_dashboard_agree_on_every_object(engine: Engine, tmp_
     due = {k for k, o in stored.items() if o.counted and o.counted.minute * 60 * NS <= now}
     assert bad and due - bad and any(o.state == "pending" for o in stored.values())
     # The dashboard's reader: late objects and figures over the window.
-    late = lag_history.late_objects(engine, "charge-lag", 86400, lo, hi, now_ns=now)
-    figures = lag_history.lag_figures(engine, "charge-lag", 86400, lo, hi, now_ns=now)
+    late = lag_history.late_objects(engine, CHARGES, lo, hi, now_ns=now)
+    figures = lag_history.lag_figures(engine, CHARGES, lo, hi, now_ns=now)
     assert {o.key_hash for o in late} == bad == {c.key for c in est.late_charges(lo / NS, hi / NS)}
     assert figures.due == len(due) and figures.late == len(bad)
     # ... and the engine's evaluation of the SLA and of each facility's slice.
@@ -83,7 +83,7 @@ def test_the_engine_and_the_dashboard_agree_on_every_object(engine: Engine, tmp_
     assert whole.at_risk_amount == figures.late_amount == sum(stored[k].amount or 0 for k in bad)
     for facility in estate.FACILITIES:
         mine = next(e for e in evaluations if e.labels == {"hc.facility": facility})
-        here = lag_history.lag_figures(engine, "charge-lag", 86400, lo, hi, now_ns=now, facility=facility)
+        here = lag_history.lag_figures(engine, replace(CHARGES, facility=facility), lo, hi, now_ns=now)
         assert (mine.total, mine.total - mine.good, mine.at_risk_amount) == (
             here.due,
             here.late,
@@ -101,10 +101,10 @@ def test_objects_are_kept_as_long_as_the_rollups_not_only_the_engines_window(
     now = int(est.now_s * NS)
     _engine_at(engine, config, now).catch_up()
     lo, hi = now - WEEK_NS, now + 60 * NS
-    before = lag_history.late_objects(engine, "charge-lag", 86400, lo, hi, now_ns=now)
+    before = lag_history.late_objects(engine, CHARGES, lo, hi, now_ns=now)
     later = now + 10 * 86400 * NS
     _engine_at(engine, config, later).tick()  # the first tick of an engine prunes
-    after = lag_history.late_objects(engine, "charge-lag", 86400, lo, hi, now_ns=now)
+    after = lag_history.late_objects(engine, CHARGES, lo, hi, now_ns=now)
     assert before and after == before
 
 
@@ -133,9 +133,8 @@ def test_an_end_before_its_start_and_a_later_earlier_start(engine: Engine, tmp_p
         "lakeside-asc",  # the end filled the place the start lacked
     )
     assert obj.state == "good"
-    completed = lag_history.lag_histogram(
-        engine, "charge-lag", int(base * NS), int(NOW_S * NS), bucket_s=60, facility="lakeside-asc"
-    )
+    lakeside = replace(CHARGES, facility="lakeside-asc")
+    completed = lag_history.lag_histogram(engine, lakeside, int(base * NS), int(NOW_S * NS), bucket_s=60)
     assert completed == [(3000.0, 1)]
 
 
@@ -148,15 +147,13 @@ def test_removing_a_lag_sla_removes_its_objects_for_both_readers(engine: Engine,
     lo, hi = now - WEEK_NS, now + 60 * NS
 
     def implants() -> int:
-        return lag_history.lag_figures(
-            engine, "implant-inventory-sync-lag", 900, lo, hi, now_ns=now, with_lags=True
-        ).completed
+        return lag_history.lag_figures(engine, IMPLANTS, lo, hi, now_ns=now, with_lags=True).completed
 
     assert implants() == len(est.implant_lags_s)
     slas.set_slas([s for s in slas.slas.values() if s.id != "implant-inventory-sync-lag"])
     slas.catch_up()
     assert implants() == 0
-    assert lag_history.lag_figures(engine, "charge-lag", 86400, lo, hi, now_ns=now).completed > 0
+    assert lag_history.lag_figures(engine, CHARGES, lo, hi, now_ns=now).completed > 0
 
 
 def test_the_dashboard_keeps_no_copy_of_its_own(engine: Engine) -> None:

@@ -41,26 +41,26 @@ def test_lag_figures_and_late_objects_from_the_sla_engines_objects(store: Store)
     lo, hi, now = day(store)
     pair = load_catalog(store.config_dir).lag_pair("charge-lag")
     assert pair is not None
-    figures = lag_history.lag_figures(store.engine, pair.name, pair.within_s, lo, hi, now_ns=now)
+    scope = Filters().lag_scope(pair)
+    figures = lag_history.lag_figures(store.engine, scope, lo, hi, now_ns=now)
     lags = store.estate.charge_lags_posted_between(lo / NS, hi / NS)
     assert figures.completed == len(lags)
     assert figures.median_s == float(np.median(lags))
     late = store.estate.late_charges(lo / NS, hi / NS)
     assert figures.late == len(late) and figures.late_amount == sum(c.amount for c in late)
     assert figures.open_late == sum(1 for c in late if c.posted_s is None)
-    buckets = lag_history.lag_histogram(store.engine, pair.name, lo, hi, bucket_s=3600)
+    buckets = lag_history.lag_histogram(store.engine, scope, lo, hi, bucket_s=3600)
     expected: dict[float, int] = {}
     for lag in lags:
         expected[lag // 3600 * 3600] = expected.get(lag // 3600 * 3600, 0) + 1
     assert dict(buckets) == expected
-    objects = lag_history.late_objects(store.engine, pair.name, pair.within_s, lo, hi, now_ns=now)
+    objects = lag_history.late_objects(store.engine, scope, lo, hi, now_ns=now)
     assert [o.key_hash for o in objects] == [c.key for c in sorted(late, key=lambda c: -c.amount)]
     assert all(o.deadline_ns == o.start_ns + 86400 * NS for o in objects)
     docs = {c.key: c.doc_trace for c in late}
     assert [o.start_trace_id for o in objects] == [docs[o.key_hash] for o in objects]
-    north = lag_history.late_objects(
-        store.engine, pair.name, pair.within_s, lo, hi, now_ns=now, facility="north-campus"
-    )
+    north_campus = Filters(facility="north-campus").lag_scope(pair)
+    north = lag_history.late_objects(store.engine, north_campus, lo, hi, now_ns=now)
     assert {o.key_hash for o in north} == {c.key for c in late if c.facility == "north-campus"}
 
 

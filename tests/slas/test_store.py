@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from tests.slas.helpers import T0, Clock, Timeline, engine_for, make_sla
 from tests.slas.scenario import END, as_dict, scenario_records, scenario_slas
 from tests.support.factories import insert_metric_points, insert_spans, metric_row, span_row
 from tests.support.fields import assert_every_field_set
-from tests.support.services import postgres_database
+from tests.support.stores import CONTRACT_STORES, contract_engine
 from vitals.kernel.db import create_engine, migrate
 from vitals.kernel.units import MINUTE_NS, NS
 
@@ -164,8 +163,6 @@ def test_lag_objects_persist_and_are_swept_when_due(engine: Engine) -> None:
 
 @pytest.mark.postgres
 def test_postgres_concurrent_writers_committing_out_of_order(pg_url: str) -> None:
-    from vitals.kernel.db import create_engine, migrate
-
     db = create_engine(pg_url)
     migrate(db)
     tl = Timeline()
@@ -200,21 +197,11 @@ def test_postgres_concurrent_writers_committing_out_of_order(pg_url: str) -> Non
 # --- one contract for the in-memory and the SQL state store ------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=CONTRACT_STORES)
 def any_state_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
     """The in-memory state store, and the SQL one on SQLite and on PostgreSQL."""
-    if request.param == "memory":
-        yield MemoryStateStore()
-        return
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'vitals.db'}"
-        else:
-            url = stack.enter_context(postgres_database())
-        db = create_engine(url)
-        stack.callback(db.dispose)
-        migrate(db)
-        yield SqlStateStore(db)
+    with contract_engine(request.param, tmp_path) as db:
+        yield MemoryStateStore() if db is None else SqlStateStore(db)
 
 
 def commit(

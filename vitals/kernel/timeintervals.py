@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, NamedTuple
 
 import numpy as np
@@ -214,38 +214,23 @@ def _clock_text(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-_RANGE_INPUT = str | int
+def _field(
+    parse: Callable[[Any], Any], text: Callable[[Any], str], example: str, given: Any = str | int
+) -> tuple[Any, ...]:
+    """How a field is read (``parse`` from the YAML value, which JSON Schema calls ``given``),
+    written back (``text``) and shown in the config reference (``example``)."""
+    return (
+        PlainValidator(parse, json_schema_input_type=given),
+        PlainSerializer(text, return_type=str),
+        Field(examples=[example]),
+    )
 
-WeekdayRange = Annotated[
-    Span,
-    PlainValidator(parse_weekdays, json_schema_input_type=_RANGE_INPUT),
-    PlainSerializer(_weekday_text, return_type=str),
-    Field(examples=["monday:friday"]),
-]
-DayOfMonthRange = Annotated[
-    Span,
-    PlainValidator(parse_days_of_month, json_schema_input_type=_RANGE_INPUT),
-    PlainSerializer(_span_text, return_type=str),
-    Field(examples=["-3:-1"]),
-]
-MonthRange = Annotated[
-    Span,
-    PlainValidator(parse_months, json_schema_input_type=_RANGE_INPUT),
-    PlainSerializer(_span_text, return_type=str),
-    Field(examples=["january:march"]),
-]
-YearRange = Annotated[
-    Span,
-    PlainValidator(parse_years, json_schema_input_type=_RANGE_INPUT),
-    PlainSerializer(_span_text, return_type=str),
-    Field(examples=["2026"]),
-]
-Clock = Annotated[
-    int,
-    PlainValidator(parse_clock, json_schema_input_type=str),
-    PlainSerializer(_clock_text, return_type=str),
-    Field(examples=["09:00"]),
-]
+
+WeekdayRange = Annotated[Span, *_field(parse_weekdays, _weekday_text, "monday:friday")]
+DayOfMonthRange = Annotated[Span, *_field(parse_days_of_month, _span_text, "-3:-1")]
+MonthRange = Annotated[Span, *_field(parse_months, _span_text, "january:march")]
+YearRange = Annotated[Span, *_field(parse_years, _span_text, "2026")]
+Clock = Annotated[int, *_field(parse_clock, _clock_text, "09:00", given=str)]
 
 
 # --- the models --------------------------------------------------------------------------------
