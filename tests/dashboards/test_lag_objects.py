@@ -7,9 +7,10 @@ Both must tell the same story about every object, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
@@ -33,13 +34,35 @@ def _engine_at(engine: Engine, config_dir: Path, now_ns: int) -> SlaEngine:
     return engine_from(engine, load_config_dir(config_dir), clock=lambda: now_ns)
 
 
-def test_the_engine_writes_one_object_per_charge_with_its_place_money_and_traces(
-    engine: Engine, tmp_path: Path
-) -> None:
+@dataclass(frozen=True)
+class CaughtUp:
+    """The dashboard's estate stored at ``NOW_S`` and the SLA engine caught up on it at its now."""
+
+    config: Path
+    est: estate.Estate
+    now: int
+    slas: SlaEngine
+
+    @property
+    def week(self) -> tuple[int, int]:
+        """The charge-lag SLA's 7-day window up to now, and a minute more."""
+        return self.now - WEEK_NS, self.now + 60 * NS
+
+
+@pytest.fixture
+def caught_up(engine: Engine, tmp_path: Path) -> CaughtUp:
     config = estate.write_config(tmp_path)
     est = estate.build(engine, NOW_S)
     now = int(est.now_s * NS)
-    _engine_at(engine, config, now).catch_up()
+    slas = _engine_at(engine, config, now)
+    slas.catch_up()
+    return CaughtUp(config, est, now, slas)
+
+
+def test_the_engine_writes_one_object_per_charge_with_its_place_money_and_traces(
+    engine: Engine, caught_up: CaughtUp
+) -> None:
+    est, now = caught_up.est, caught_up.now
     stored = SqlStateStore(engine).load_objects("charge-lag", [c.key for c in est.charges])
     assert len(stored) == len(est.charges)
     for charge in est.charges:
@@ -52,19 +75,15 @@ def test_the_engine_writes_one_object_per_charge_with_its_place_money_and_traces
             charge.service_line,
         )
         assert obj.start_trace_id == charge.doc_trace
-    late = lag_history.late_objects(engine, IMPLANTS, now - WEEK_NS, now + 60 * NS, now_ns=now)
-    figures = lag_history.lag_figures(engine, IMPLANTS, now - WEEK_NS, now + 60 * NS, now_ns=now)
+    late = lag_history.late_objects(engine, IMPLANTS, *caught_up.week, now_ns=now)
+    figures = lag_history.lag_figures(engine, IMPLANTS, *caught_up.week, now_ns=now)
     assert figures.completed == len(est.implant_lags_s)  # disposables are not implants
     assert len(late) == sum(1 for lag in est.implant_lags_s if lag > 15 * 60)
 
 
-def test_the_engine_and_the_dashboard_agree_on_every_object(engine: Engine, tmp_path: Path) -> None:
-    config = estate.write_config(tmp_path)
-    est = estate.build(engine, NOW_S)
-    now = int(est.now_s * NS)
-    slas = _engine_at(engine, config, now)
-    slas.catch_up()
-    lo, hi = now - WEEK_NS, now + 60 * NS  # the charge-lag SLA's 7-day window, and a minute more
+def test_the_engine_and_the_dashboard_agree_on_every_object(engine: Engine, caught_up: CaughtUp) -> None:
+    est, now, slas = caught_up.est, caught_up.now, caught_up.slas
+    lo, hi = caught_up.week
     # The engine's reader: each object's counted state (a charge posted in time counts as good at
     # once, in the minute of its deadline, which may still be ahead).
     stored = SqlStateStore(engine).load_objects("charge-lag", [c.key for c in est.charges])
@@ -92,18 +111,15 @@ def test_the_engine_and_the_dashboard_agree_on_every_object(engine: Engine, tmp_
 
 
 def test_objects_are_kept_as_long_as_the_rollups_not_only_the_engines_window(
-    engine: Engine, tmp_path: Path
+    engine: Engine, caught_up: CaughtUp
 ) -> None:
     """Ten days on (past the 7-day window and its slack), the engine prunes; the late charges of
     that day are still listed, since the minutes they were counted in are still kept."""
-    config = estate.write_config(tmp_path)
-    est = estate.build(engine, NOW_S)
-    now = int(est.now_s * NS)
-    _engine_at(engine, config, now).catch_up()
-    lo, hi = now - WEEK_NS, now + 60 * NS
+    now = caught_up.now
+    lo, hi = caught_up.week
     before = lag_history.late_objects(engine, CHARGES, lo, hi, now_ns=now)
     later = now + 10 * 86400 * NS
-    _engine_at(engine, config, later).tick()  # the first tick of an engine prunes
+    _engine_at(engine, caught_up.config, later).tick()  # the first tick of an engine prunes
     after = lag_history.late_objects(engine, CHARGES, lo, hi, now_ns=now)
     assert before and after == before
 
@@ -138,13 +154,9 @@ def test_an_end_before_its_start_and_a_later_earlier_start(engine: Engine, tmp_p
     assert completed == [(3000.0, 1)]
 
 
-def test_removing_a_lag_sla_removes_its_objects_for_both_readers(engine: Engine, tmp_path: Path) -> None:
-    config = estate.write_config(tmp_path)
-    est = estate.build(engine, NOW_S)
-    now = int(est.now_s * NS)
-    slas = _engine_at(engine, config, now)
-    slas.catch_up()
-    lo, hi = now - WEEK_NS, now + 60 * NS
+def test_removing_a_lag_sla_removes_its_objects_for_both_readers(engine: Engine, caught_up: CaughtUp) -> None:
+    est, now, slas = caught_up.est, caught_up.now, caught_up.slas
+    lo, hi = caught_up.week
 
     def implants() -> int:
         return lag_history.lag_figures(engine, IMPLANTS, lo, hi, now_ns=now, with_lags=True).completed

@@ -35,12 +35,10 @@ from vitals.shell.bench.common import (
     Figure,
     Stopwatch,
     db_option,
-    fresh_store,
-    migrated_engine,
     out_option,
     report,
     say,
-    scratch_dir,
+    scratch_store,
     store_kind,
 )
 
@@ -195,8 +193,8 @@ def alerts(
     count, seconds = _routing(config, slas, slices, routing_seconds)
     routing = Figure("routing through the starter tree", count / seconds, "matches + group keys/s")
     say(f"routing: {routing.text()}")
-    with scratch_dir() as workdir, fresh_store(db, workdir, "alerts") as url, migrated_engine(url) as engine:
-        say(f"store: {store_kind(url)}")
+    with scratch_store(db, "alerts") as engine:
+        say(f"store: {store_kind(engine.url)}")
         cycle = _cycle(engine, config, slas=slas, slices=slices, ticks=ticks, now=now.timestamp())
     report([routing, *cycle], out)
 

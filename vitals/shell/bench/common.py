@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import URL, Engine
 
 #: The hash secret of every collector and store a benchmark creates (never a real one).
 BENCH_SECRET = "vitals-bench-secret-0123456789abcdef"
@@ -178,8 +178,16 @@ def fresh_store(db: str, workdir: Path, label: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def store_kind(url: str) -> str:
-    return "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+def store_kind(url: str | URL) -> str:
+    return "PostgreSQL" if str(url).startswith("postgresql") else "SQLite"
+
+
+@contextlib.contextmanager
+def scratch_store(db: str, label: str) -> Iterator[Engine]:
+    """An engine on an empty, migrated store for one run (``fresh_store`` in a ``scratch_dir``),
+    disposed and removed after."""
+    with scratch_dir() as workdir, fresh_store(db, workdir, label) as url, migrated_engine(url) as engine:
+        yield engine
 
 
 @dataclass(frozen=True)
@@ -342,6 +350,7 @@ __all__ = [
     "report",
     "say",
     "scratch_dir",
+    "scratch_store",
     "store_kind",
     "stored_spans",
     "table",

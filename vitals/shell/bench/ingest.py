@@ -403,7 +403,7 @@ def ingest(
     The references are decode-and-convert only and insert-only of the same spans.
     """
     total = count * spans
-    kind = "SQLite" if db == "sqlite" else store_kind(db)
+    kind = store_kind(db)
     say(f"generating {count} requests x {spans} spans = {total:,} spans ...")
     requests = make_requests(count, spans, seed)
     megabytes = sum(len(body) for body in requests) / 1e6

@@ -25,12 +25,10 @@ from vitals.shell.bench.common import (
     Figure,
     Stopwatch,
     db_option,
-    fresh_store,
-    migrated_engine,
     out_option,
     report,
     say,
-    scratch_dir,
+    scratch_store,
     store_kind,
 )
 
@@ -84,12 +82,12 @@ def messaging_rows(pairs: int, seed: int, end_ns: int) -> list[dict[str, Any]]:
 def queues(*, pairs: int, db: str, seed: int, now: datetime, out: Path | None) -> None:
     """Trace-derived queue latency: spans read and joined per second, and the time to summarise."""
     end_ns = int(now.timestamp()) * NS
-    with scratch_dir() as workdir, fresh_store(db, workdir, "queues") as url, migrated_engine(url) as engine:
+    with scratch_store(db, "queues") as engine:
         rows = messaging_rows(pairs, seed, end_ns)
         with engine.begin() as conn:
             for offset in range(0, len(rows), 10_000):
                 conn.execute(spans.insert(), rows[offset : offset + 10_000])
-        kind = store_kind(url)
+        kind = store_kind(engine.url)
         say(f"stored {len(rows):,} messaging spans ({pairs:,} pairs) in {kind}")
         clock = [end_ns / NS + 600]
         written: list[Mapping[str, Any]] = []
