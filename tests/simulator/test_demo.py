@@ -73,7 +73,19 @@ def backfilled_spans(output: Output) -> int:
 
 def start_demo(cwd: Path, *extra: str) -> tuple[subprocess.Popen[str], Output]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "vitals", "demo", "--days", "0.05", "--rate-scale", "0.5", *extra],
+        [
+            sys.executable,
+            "-m",
+            "vitals",
+            "demo",
+            "--seed",
+            "7",
+            "--days",
+            "0.05",
+            "--rate-scale",
+            "0.5",
+            *extra,
+        ],
         cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
