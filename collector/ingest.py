@@ -55,19 +55,20 @@ class ExportOutcome:
     message: str
 
     def response(self, encoding: Encoding) -> bytes:
-        """The ``Export*ServiceResponse`` body; ``partial_success`` only when something was rejected."""
+        """The ``Export*ServiceResponse`` body; ``partial_success`` only when something was rejected
+        or an attribute was ignored (then with ``rejected`` 0 and a message naming it)."""
         if encoding is Encoding.JSON:
             field = "rejectedSpans" if self.signal is Signal.TRACES else "rejectedDataPoints"
             return response_json(field, self.rejected, self.message)
         if self.signal is Signal.TRACES:
             traces = ExportTraceServiceResponse()
-            if self.rejected:
+            if self.rejected or self.message:
                 traces.partial_success.CopyFrom(
                     ExportTracePartialSuccess(rejected_spans=self.rejected, error_message=self.message)
                 )
             return traces.SerializeToString()
         metrics = ExportMetricsServiceResponse()
-        if self.rejected:
+        if self.rejected or self.message:
             metrics.partial_success.CopyFrom(
                 ExportMetricsPartialSuccess(rejected_data_points=self.rejected, error_message=self.message)
             )

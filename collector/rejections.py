@@ -30,6 +30,8 @@ _EXAMPLES = 5
 class Rejections:
     counts: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
+    #: (attribute, why) -> items stored without that attribute's meaning (kept as a plain attribute).
+    ignored: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -40,14 +42,27 @@ class Rejections:
         if len(self.examples) < _EXAMPLES:
             self.examples.append(f"{where}: {REASONS[reason]}")
 
+    def ignore(self, attribute: str, why: str) -> None:
+        """An item is stored, but ``attribute`` (a fixed name, never the sender's value) was unusable."""
+        key = (attribute, why)
+        self.ignored[key] = self.ignored.get(key, 0) + 1
+
     def message(self, noun: str) -> str:
-        """``"2 spans rejected (invalid_trace_id: 2); resource_spans[0]...spans[3]: trace_id ..."``."""
-        if not self.counts:
-            return ""
-        by_reason = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.counts.items()))
-        more = self.total - len(self.examples)
-        tail = f"; and {more} more" if more > 0 else ""
-        return f"{self.total} {noun} rejected ({by_reason}); " + "; ".join(self.examples) + tail
+        """``"2 spans rejected (invalid_trace_id: 2); resource_spans[0]...spans[3]: trace_id ..."``.
+
+        Ignored attributes follow: ``"hc.occurred_at is not a time on 1 span; stored ..."``.
+        """
+        parts: list[str] = []
+        if self.counts:
+            by_reason = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.counts.items()))
+            more = self.total - len(self.examples)
+            tail = f"; and {more} more" if more > 0 else ""
+            parts.append(f"{self.total} {noun} rejected ({by_reason}); " + "; ".join(self.examples) + tail)
+        for (attribute, why), n in sorted(self.ignored.items()):
+            parts.append(
+                f"{attribute} is {why} on {n} {noun}; those were stored with it as a plain attribute only"
+            )
+        return "; ".join(parts)
 
 
 __all__ = ["REASONS", "Rejections"]

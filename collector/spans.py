@@ -7,6 +7,7 @@ protobuf directly, serialises each resource's attributes once, and builds tuples
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,7 @@ MAX_INT64 = 2**63 - 1
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _KEY_NAME_MAX = 64
+_MAX_INT64_DIGITS = len(str(MAX_INT64))
 
 
 @dataclass
@@ -55,15 +57,21 @@ def occurred_at(value: Any) -> int | None:
     if isinstance(value, int):
         result = value
     elif isinstance(value, float):
+        if not math.isfinite(value) or not 0 < value <= MAX_INT64:
+            return None
         result = int(value)
     elif isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        # ASCII digits only ("²".isdigit() is true), and no more than a nanosecond time has:
+        # int() of thousands of digits raises rather than answering.
+        if text.isascii() and text.isdigit():
+            if len(text) > _MAX_INT64_DIGITS:
+                return None
             result = int(text)
         else:
             try:
                 moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
+            except (ValueError, OverflowError):
                 return None
             if moment.tzinfo is None:
                 return None
@@ -156,7 +164,17 @@ def convert_spans(
                 attrs = redactor.attributes(attributes(span.attributes), hashed)
                 get = attrs.get
                 occurred = get("hc.occurred_at")
-                event_time = (occurred_at(occurred) or start) if occurred is not None else start
+                event_time = start
+                if occurred is not None:
+                    parsed = occurred_at(occurred)
+                    if parsed is None:
+                        rejections.ignore("hc.occurred_at", "not a time")
+                    else:
+                        event_time = parsed
+                raw_amount = get("hc.amount")
+                amount = optional_float(raw_amount)
+                if amount is None and raw_amount is not None:
+                    rejections.ignore("hc.amount", "not a finite number")
                 stage = _text(get("hc.stage"))
                 status = span.status
                 message = status.message
@@ -187,7 +205,7 @@ def convert_spans(
                         _text(get("hc.message.type")),
                         _text(get("hc.facility")),
                         _text(get("hc.service_line")),
-                        optional_float(get("hc.amount")),
+                        amount,
                         _text(get("hc.denial.code")),
                         _text(get("messaging.destination.name")),
                         received_at_unix_nano,

@@ -1,0 +1,115 @@
+"""One bad value never loses the good ones: a malformed business attribute keeps its span.
+
+An exporter does not retry a 500 / INTERNAL, so a whole batch would be lost for one value; the
+span is stored instead and the answer names the attribute (never its value) in partial_success.
+"""
+
+from __future__ import annotations
+
+import grpc
+import orjson
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from collector.service import Collector
+from collector.spans import occurred_at
+from collector.tables import spans
+from tests.collector.harness import post, span_count
+from tests.collector.otlp import T0, span, trace_request
+
+pytestmark = pytest.mark.e2e
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+BAD_TIMES: list[object] = ["²", "9" * 5000, float("nan"), float("inf"), float("-inf"), "١٢٣", 10.0**300]
+
+
+@pytest.mark.parametrize(
+    "value", BAD_TIMES, ids=["superscript", "5000-digits", "nan", "inf", "-inf", "arabic", "1e300"]
+)
+def test_a_malformed_occurred_at_is_no_time(value: object) -> None:
+    assert occurred_at(value) is None
+
+
+def _http(collector: Collector, body: bytes, content_type: str) -> tuple[int, str, int]:
+    status, _, answer = post(f"http://127.0.0.1:{collector.http_port}/v1/traces", body, content_type)
+    if content_type == "application/json":
+        partial = orjson.loads(answer).get("partialSuccess", {}) if status == 200 else {}
+        return status, str(partial.get("errorMessage", "")), int(partial.get("rejectedSpans", 0))
+    response = (
+        ExportTraceServiceResponse.FromString(answer) if status == 200 else ExportTraceServiceResponse()
+    )
+    return status, response.partial_success.error_message, response.partial_success.rejected_spans
+
+
+def _grpc(collector: Collector, body: bytes) -> tuple[int, str, int]:
+    with grpc.insecure_channel(f"127.0.0.1:{collector.grpc_port}") as channel:
+        response = ExportTraceServiceResponse.FromString(bytes(channel.unary_unary(EXPORT)(body, timeout=30)))
+    return 200, response.partial_success.error_message, response.partial_success.rejected_spans
+
+
+def _json_body(name: str, key: str, value: object) -> bytes:
+    attribute: dict[str, object] = {"key": key, "value": {"stringValue": value}}
+    if isinstance(value, float):
+        attribute["value"] = {"doubleValue": str(value).replace("inf", "Infinity").replace("nan", "NaN")}
+    return orjson.dumps(
+        {
+            "resourceSpans": [
+                {
+                    "scopeSpans": [
+                        {
+                            "spans": [
+                                {
+                                    "traceId": "5b8efff798038103d269b633813fc60c",
+                                    "spanId": "eee19b7ec3c1b174",
+                                    "name": name,
+                                    "startTimeUnixNano": str(T0),
+                                    "endTimeUnixNano": str(T0 + 1000),
+                                    "attributes": [attribute],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+
+@pytest.mark.parametrize("transport", ["protobuf", "json", "grpc"])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("hc.occurred_at", "²"),
+        ("hc.occurred_at", "9" * 5000),
+        ("hc.occurred_at", float("nan")),
+        ("hc.occurred_at", float("inf")),
+        ("hc.amount", "lots-of-money"),
+        ("hc.amount", float("inf")),
+    ],
+    ids=["superscript", "5000-digits", "nan", "infinity", "amount-text", "amount-inf"],
+)
+def test_a_bad_business_value_keeps_the_span_and_is_reported(
+    collector: Collector, store: Engine, transport: str, key: str, value: object
+) -> None:
+    good = span("good neighbour")
+    bad = span("bad value", attributes={key: value})
+    if transport == "json":
+        status, message, rejected = _http(collector, _json_body("bad value", key, value), "application/json")
+    else:
+        body = trace_request(good, bad).SerializeToString()
+        if transport == "grpc":
+            status, message, rejected = _grpc(collector, body)
+        else:
+            status, message, rejected = _http(collector, body, "application/x-protobuf")
+    assert status == 200
+    assert rejected == 0
+    assert key in message
+    assert str(value)[:20] not in message
+    with store.connect() as conn:
+        row = conn.execute(select(spans).where(spans.c.name == "bad value")).mappings().one()
+    assert row["event_time_unix_nano"] == T0
+    assert row["hc_amount"] is None
+    assert span_count(store) == (1 if transport == "json" else 2)
