@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from alerts.silences import SilenceError
 from alerts.slack_interactivity import SILENCE_DURATION_S, SignatureError, SlackAction, parse_actions, verify
 from alerts.sqlstore import SqlStore
 from alerts.store import Conflict, NotFound
+from collector.auth import bearer_credentials
 from vitals.kernel.timeintervals import TimeInterval
 from vitals.kernel.units import parse_duration
 
@@ -40,18 +42,65 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+#: The latest time the API takes (the end of year 9999, the last a datetime can show).
+_LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+#: Ids are BIGINT columns: a larger number would fail in the database, not answer "no such id".
+_MAX_ID = 2**63 - 1
+_MAX_LIMIT = 5000
+
+
+def _in_range(seconds: float, name: str) -> float:
+    if not (math.isfinite(seconds) and 0 <= seconds <= _LATEST):
+        raise SilenceError(f"{name} must be a time between 1970-01-01 and 9999-12-31")
+    return seconds
+
+
 def _time(value: Any, name: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return _in_range(float(value), name)
+        except OverflowError:
+            return _in_range(math.inf, name)
+    if not isinstance(value, str):
+        raise SilenceError(f"{name} must be an ISO 8601 time (2026-11-24T10:00:00Z) or Unix seconds")
     try:
-        moment = datetime.fromisoformat(str(value))
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise SilenceError(
             f"{name} must be an ISO 8601 time (2026-11-24T10:00:00Z) or Unix seconds"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return _in_range(moment.timestamp(), name)
+
+
+def _positive_int(text: str, name: str, largest: int) -> int:
+    """A positive integer from a path or query, at most ``largest`` digits' worth; else 400."""
+    if (
+        not (text.isascii() and text.isdigit())
+        or len(text) > len(str(largest))
+        or not 0 < int(text) <= largest
+    ):
+        raise ValueError(f"{name} must be a whole number from 1 to {largest}")
+    return int(text)
+
+
+def _limit(request: web.Request, default: int) -> int:
+    text = request.query.get("limit")
+    if text is None:
+        return default
+    if text.isascii() and text.isdigit() and len(text) > len(str(_MAX_LIMIT)):
+        return _MAX_LIMIT
+    return min(_positive_int(text, "limit", _MAX_ID), _MAX_LIMIT)
+
+
+def _string(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    return value
 
 
 class AlertsHttp:
@@ -82,8 +131,8 @@ class AlertsHttp:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             token = self.config.current.api_token
             if token is not None:
-                given = request.headers.get("Authorization", "")
-                if not hmac.compare_digest(given.encode(), f"Bearer {token.reveal()}".encode()):
+                given = bearer_credentials(request.headers.get("Authorization"))
+                if given is None or not hmac.compare_digest(given, token.reveal().encode()):
                     return _error(401, "missing or wrong bearer token (Authorization: Bearer ...)")
             try:
                 return await handler(request)
@@ -109,7 +158,7 @@ class AlertsHttp:
 
     async def list_alerts(self, request: web.Request) -> web.Response:
         state = request.query.get("state", "open")
-        limit = min(int(request.query.get("limit", "500")), 5000)
+        limit = _limit(request, 500)
         if state == "open":
             states: set[str] | None = set(OPEN_STATES)
         elif state == "all":
@@ -138,7 +187,7 @@ class AlertsHttp:
 
     async def acknowledge(self, request: web.Request) -> web.Response:
         body = await self._json(request)
-        by = str(body.get("by") or "").strip()
+        by = _string(body, "by").strip()
         if not by:
             raise ValueError('say who acknowledges: {"by": "name"}')
         ref = request.match_info["ref"]
@@ -147,7 +196,7 @@ class AlertsHttp:
             self.store,
             ref,
             by,
-            str(body.get("comment") or ""),
+            _string(body, "comment"),
             source="api",
             now=self.clock(),
         )
@@ -167,20 +216,30 @@ class AlertsHttp:
         body = await self._json(request)
         now = self.clock()
         matchers = body.get("matchers")
-        if not matchers or not isinstance(matchers, list | str):
-            raise SilenceError('matchers is required: ["sla=\\"gl-posting-errors\\""]')
+        if (
+            not matchers
+            or not isinstance(matchers, list | str)
+            or not all(isinstance(m, str) for m in ([matchers] if isinstance(matchers, str) else matchers))
+        ):
+            raise SilenceError('matchers is required, a list of strings: ["sla=\\"gl-posting-errors\\""]')
         starts = _time(body["starts_at"], "starts_at") if body.get("starts_at") is not None else None
         if body.get("ends_at") is not None:
             ends = _time(body["ends_at"], "ends_at")
         elif body.get("duration"):
-            ends = (starts or now) + parse_duration(body["duration"])
+            ends = _in_range((starts or now) + parse_duration(body["duration"]), "the start plus duration")
         else:
             raise SilenceError("give ends_at or duration")
+        intervals = body.get("time_intervals") or []
+        if not isinstance(intervals, list):
+            raise SilenceError("time_intervals must be a list")
+        expire_on_resolve = body.get("expire_on_resolve", False)
+        if not isinstance(expire_on_resolve, bool):
+            raise SilenceError("expire_on_resolve must be true or false")
         specs = []
-        for raw in body.get("time_intervals") or []:
+        for raw in intervals:
             try:
                 specs.append(TimeInterval.from_json(raw))
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise SilenceError(f"invalid time interval {raw!r}: {exc}") from exc
         sid = await asyncio.to_thread(
             actions.create_silence,
@@ -188,20 +247,17 @@ class AlertsHttp:
             matchers,
             starts_at=starts,
             ends_at=ends,
-            author=str(body.get("created_by") or ""),
-            comment=str(body.get("comment") or ""),
+            author=_string(body, "created_by"),
+            comment=_string(body, "comment"),
             now=now,
             source="api",
-            expire_on_resolve=bool(body.get("expire_on_resolve", False)),
+            expire_on_resolve=expire_on_resolve,
             time_intervals=specs,
         )
         return web.json_response({"id": sid}, status=201)
 
     async def expire_silence(self, request: web.Request) -> web.Response:
-        try:
-            sid = int(request.match_info["id"])
-        except ValueError:
-            raise NotFound(f"no silence with id {request.match_info['id']!r}") from None
+        sid = _positive_int(request.match_info["id"], "a silence id", _MAX_ID)
         by = request.query.get("by", "").strip()
         if not by:
             raise ValueError("say who expires the silence: ?by=name")
@@ -212,7 +268,7 @@ class AlertsHttp:
     # --- audit, outbox, reload ---
 
     async def audit(self, request: web.Request) -> web.Response:
-        limit = min(int(request.query.get("limit", "100")), 5000)
+        limit = _limit(request, 100)
         entries = await asyncio.to_thread(self.store.audit_entries, limit, None)
         out = []
         for e in entries:

@@ -171,7 +171,7 @@ class SqlStore:
     def get_alert(self, ref: str | int) -> Alert | None:
         text = str(ref).strip()
         condition = alerts_table.c.fingerprint == text
-        if text.isdigit():
+        if text.isascii() and text.isdigit() and len(text) <= 18:  # an id that fits a BIGINT
             condition = or_(condition, alerts_table.c.id == int(text))
         with self.engine.connect() as conn:
             row = conn.execute(ALERTS.select().where(condition).limit(1)).first()

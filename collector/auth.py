@@ -9,6 +9,24 @@ from collections.abc import Mapping
 ANONYMOUS = "anonymous"
 
 
+def bearer_credentials(authorization: str | None) -> bytes | None:
+    """The token of an ``Authorization: Bearer <token>`` header (the scheme in any case, RFC 9110),
+    or None when there is none.
+
+    A header that is not valid UTF-8 reaches Python with its bytes kept as surrogates (aiohttp);
+    those cannot be encoded, so such a header is simply not a token.
+    """
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    try:
+        return credentials.strip().encode()
+    except UnicodeEncodeError:
+        return None
+
+
 class TokenAuthenticator:
     """Maps ``Authorization: Bearer <token>`` to the configured source name.
 
@@ -27,12 +45,9 @@ class TokenAuthenticator:
         """The source name for this header value, or None when it is not a valid token."""
         if not self._tokens:
             return ANONYMOUS
-        if not authorization:
+        candidate = bearer_credentials(authorization)
+        if candidate is None:
             return None
-        scheme, _, credentials = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        candidate = credentials.strip().encode()
         found: str | None = None
         for token, source in self._tokens:
             if hmac.compare_digest(token, candidate):
@@ -40,4 +55,4 @@ class TokenAuthenticator:
         return found
 
 
-__all__ = ["ANONYMOUS", "TokenAuthenticator"]
+__all__ = ["ANONYMOUS", "TokenAuthenticator", "bearer_credentials"]

@@ -6,6 +6,9 @@ span is stored instead and the answer names the attribute (never its value) in p
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import grpc
 import orjson
 import pytest
@@ -16,11 +19,13 @@ from sqlalchemy.engine import Engine
 from collector.service import Collector
 from collector.spans import occurred_at
 from collector.tables import spans
-from tests.collector.harness import post, span_count
+from tests.collector.harness import post, running_collector, span_count
 from tests.collector.otlp import T0, span, trace_request
+from vitals.kernel.db import create_engine
 
 pytestmark = pytest.mark.e2e
 
+TOKEN = "billing-token-0123456789abcdef"
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 BAD_TIMES: list[object] = ["²", "9" * 5000, float("nan"), float("inf"), float("-inf"), "١٢٣", 10.0**300]
@@ -113,3 +118,35 @@ def test_a_bad_business_value_keeps_the_span_and_is_reported(
     assert row["event_time_unix_nano"] == T0
     assert row["hc_amount"] is None
     assert span_count(store) == (1 if transport == "json" else 2)
+
+
+def _raw_http_status(port: int, authorization: bytes, body: bytes) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: application/x-protobuf\r\nAuthorization: "
+            + authorization
+            + f"\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    return int(reply.split(b" ", 2)[1])
+
+
+def test_any_authorization_header_is_401_or_accepted(sqlite_url: str, tmp_path: Path) -> None:
+    config = f"tokens:\n  - name: billing\n    token: {TOKEN}\n"
+    with running_collector(sqlite_url, tmp_path, config) as running:
+        body = trace_request(span("secured")).SerializeToString()
+        port = running.http_port
+        assert _raw_http_status(port, b"Bearer \xff\xfe\xfd", body) == 401
+        assert _raw_http_status(port, b"\xc3\x28 " + TOKEN.encode(), body) == 401
+        for scheme in (b"Bearer", b"bearer", b"BEARER"):
+            fresh = trace_request(span("secured")).SerializeToString()
+            assert _raw_http_status(port, scheme + b" " + TOKEN.encode(), fresh) == 200
+        with grpc.insecure_channel(f"127.0.0.1:{running.grpc_port}") as channel:
+            channel.unary_unary(EXPORT)(body, metadata=(("authorization", f"bEaReR {TOKEN}"),), timeout=30)
+        engine = create_engine(sqlite_url)
+        assert span_count(engine) == 4
+        engine.dispose()
