@@ -10,6 +10,7 @@ An id that is not valid hex becomes empty, which the converters reject with a re
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import orjson
@@ -18,6 +19,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 _ID_FIELDS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
+#: The field names in protobuf's parse error ("Failed to parse intValue field: ..."); everything else
+#: in that message may be the sender's own value, which an error body must never echo.
+_FAILED_FIELD = re.compile(r"Failed to parse (\w+) field")
 _METRIC_KINDS = ("gauge", "sum", "histogram", "exponentialHistogram", "exponential_histogram")
 
 
@@ -66,9 +70,10 @@ def _parse(data: dict[str, Any], message: Any) -> Any:
     try:
         return json_format.ParseDict(data, message, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
-        # The parser's message names the field and the problem; keep only the first line.
-        first = str(exc).splitlines()[0] if str(exc) else "invalid field"
-        raise JsonDecodeError(f"the body is not an OTLP/JSON request: {first[:300]}") from None
+        # Exporters log error bodies: name the field's path, never the value the parser quotes.
+        path = ".".join(_FAILED_FIELD.findall(str(exc))[:20])
+        where = f": invalid value at {path}" if path else ""
+        raise JsonDecodeError(f"the body is not an OTLP/JSON request{where}") from None
 
 
 def traces_from_json(body: bytes) -> ExportTraceServiceRequest:

@@ -150,3 +150,42 @@ def test_any_authorization_header_is_401_or_accepted(sqlite_url: str, tmp_path: 
         engine = create_engine(sqlite_url)
         assert span_count(engine) == 4
         engine.dispose()
+
+
+PLANTED = "MRN-4417"
+
+
+def _spans_json(span_fields: dict[str, object]) -> bytes:
+    return orjson.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span_fields]}]}]})
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "headers", "status"),
+    [
+        (_spans_json({"startTimeUnixNano": PLANTED}), "application/json", {}, 400),
+        (
+            _spans_json({"attributes": [{"key": "k", "value": {"intValue": PLANTED}}]}),
+            "application/json",
+            {},
+            400,
+        ),
+        (_spans_json({"name": {PLANTED: 1}}), "application/json", {}, 400),
+        (b'{"' + PLANTED.encode() + b'" 1}', "application/json", {}, 400),
+        (PLANTED.encode() * 3, "application/x-protobuf", {}, 400),
+        (b"x", f"text/{PLANTED}", {}, 415),
+        (b"x", "application/x-protobuf", {"Content-Encoding": PLANTED}, 415),
+        (PLANTED.encode(), "application/x-protobuf", {"Content-Encoding": "gzip"}, 400),
+    ],
+    ids=["json-time", "json-int", "json-name", "json-syntax", "protobuf", "type", "encoding", "gzip"],
+)
+def test_error_bodies_never_echo_what_was_sent(
+    collector: Collector,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    got, _, answer = post(f"http://127.0.0.1:{collector.http_port}/v1/traces", body, content_type, headers)
+    assert got == status
+    assert PLANTED.encode() not in answer
+    assert PLANTED.lower().encode() not in answer.lower()
