@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from collector.attributes import clean_text, json_text
+
 Row = tuple[Any, ...]
 
 SPAN_COLUMNS: tuple[str, ...] = (
@@ -154,9 +156,9 @@ def series_id(
 
 
 def _json_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()
+    if value is None:
+        return None
+    return clean_text(value) if isinstance(value, str) else json_text(value)
 
 
 def json_object(value: Any) -> dict[str, Any]:
@@ -185,7 +187,7 @@ def metric_row_tuple(row: Mapping[str, Any], received_at_unix_nano: int | None =
         raise ValueError(f"metric_points has no column(s) {', '.join(sorted(unknown))}")
     attributes = json_object(row.get("attributes"))
     resource = json_object(row.get("resource_attributes"))
-    service = row.get("service_name") or str(resource.get("service.name") or "unknown_service")
+    service = clean_text(row.get("service_name") or str(resource.get("service.name") or "unknown_service"))
     values = dict(row)
     values["service_name"] = service
     values.setdefault("kind", "gauge")
@@ -193,6 +195,11 @@ def metric_row_tuple(row: Mapping[str, Any], received_at_unix_nano: int | None =
         values["series_id"] = series_id(str(values["name"]), service, resource, attributes)
     if values.get("queue") is None and attributes.get("queue") is not None:
         values["queue"] = str(attributes["queue"])
+    for column in ("name", "unit", "scope_name", "queue"):
+        text = values.get(column)
+        if isinstance(text, str) and "\x00" in text:
+            # PostgreSQL's TEXT cannot hold NUL; every store gets U+FFFD alike (see json_text).
+            values[column] = clean_text(text)
     if values.get("received_at_unix_nano") is None:
         values["received_at_unix_nano"] = received_at_unix_nano or time.time_ns()
     values["attributes"] = _json_text(attributes)

@@ -18,9 +18,10 @@ from sqlalchemy.engine import Engine
 
 from collector.service import Collector
 from collector.spans import occurred_at
-from collector.tables import spans
+from collector.rows import json_object
+from collector.tables import metric_points, spans
 from tests.collector.harness import post, running_collector, span_count
-from tests.collector.otlp import T0, span, trace_request
+from tests.collector.otlp import T0, gauge_request, span, trace_request
 from vitals.kernel.db import create_engine
 
 pytestmark = pytest.mark.e2e
@@ -189,3 +190,34 @@ def test_error_bodies_never_echo_what_was_sent(
     assert got == status
     assert PLANTED.encode() not in answer
     assert PLANTED.lower().encode() not in answer.lower()
+
+
+def test_a_nul_character_is_stored_alike_on_every_store(collector: Collector, store: Engine) -> None:
+    """PostgreSQL's TEXT and JSONB refuse NUL; every store keeps U+FFFD in its place instead."""
+    nul = "a\x00b"
+    stored = "a\ufffdb"
+    traced = span(
+        nul,
+        attributes={"note": nul, f"key{nul}": 1, "hc.workflow": nul, "nested": {"x": [nul]}},
+        message=nul,
+    )
+    traced.events.add(time_unix_nano=T0, name=nul)
+    request = trace_request(traced, service=nul, resource={"site": nul}, scope=nul)
+    status, _, _ = post(f"http://127.0.0.1:{collector.http_port}/v1/traces", request.SerializeToString())
+    assert status == 200
+    points = gauge_request(nul, [(T0, 1.0, {"queue": nul, "label": nul})], service=nul)
+    points.resource_metrics[0].scope_metrics[0].metrics[0].unit = nul
+    status, _, _ = post(f"http://127.0.0.1:{collector.http_port}/v1/metrics", points.SerializeToString())
+    assert status == 200
+    with store.connect() as conn:
+        row = conn.execute(select(spans)).mappings().one()
+        point = conn.execute(select(metric_points)).mappings().one()
+    assert (row["name"], row["service_name"], row["scope_name"], row["status_message"]) == (stored,) * 4
+    assert row["hc_workflow"] == stored
+    attrs = json_object(row["attributes"])
+    assert attrs["note"] == stored and attrs[f"key{stored}"] == 1 and attrs["nested"] == {"x": [stored]}
+    assert json_object(row["resource_attributes"])["site"] == stored
+    assert "\x00" not in str(row["events"]) and stored in str(row["events"])
+    assert (point["name"], point["service_name"], point["unit"], point["queue"]) == (stored,) * 4
+    assert json_object(point["attributes"]) == {"queue": stored, "label": stored}
+    assert json_object(point["resource_attributes"])["service.name"] == stored
