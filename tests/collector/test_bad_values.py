@@ -16,9 +16,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from collector.rows import json_object
 from collector.service import Collector
 from collector.spans import occurred_at
-from collector.rows import json_object
 from collector.tables import metric_points, spans
 from tests.collector.harness import post, running_collector, span_count
 from tests.collector.otlp import T0, gauge_request, span, trace_request
