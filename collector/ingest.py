@@ -6,9 +6,11 @@ request means, and when it counts as accepted, is decided here once.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +107,10 @@ class Ingest:
         self.metrics = metrics
         #: The live list from ServiceContext, so components may add transforms while installing.
         self.transforms = transforms
+        #: Decoding and redaction are CPU work: they run here, off the event loop, so that health
+        #: checks and other requests are answered meanwhile. One thread, because the redactor
+        #: (and its caches) is not thread-safe; the event loop stays free either way.
+        self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitals-ingest")
 
     def convert(self, signal: Signal, request: Any) -> tuple[WriteBatch, int, Rejections]:
         """Rows for ``request``, plus the number of items received and the rejections."""
@@ -124,6 +130,11 @@ class Ingest:
             self.metrics.redactions(counts)
         return batch, received, rejections
 
+    def _decode_convert(
+        self, signal: Signal, body: bytes, encoding: Encoding
+    ) -> tuple[WriteBatch, int, Rejections]:
+        return self.convert(signal, decode(signal, body, encoding))
+
     async def export(self, signal: Signal, body: bytes, encoding: Encoding, weight: int) -> ExportOutcome:
         """Store one request and return once it is committed.
 
@@ -132,9 +143,9 @@ class Ingest:
         """
         submitted = False
         try:
-            request = decode(signal, body, encoding)
-            batch, received, rejections = self.convert(signal, request)
-            del request
+            batch, received, rejections = await asyncio.get_running_loop().run_in_executor(
+                self._cpu, self._decode_convert, signal, body, encoding
+            )
             label = signal.value
             self.metrics.received.labels(label).inc(received)
             for reason, n in rejections.counts.items():

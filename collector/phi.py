@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import re2
 
 #: Who an identifier in a key may belong to (a patient, a relative, a payer's member...).
 _PERSON = (
@@ -80,43 +83,182 @@ _CONTEXT_WORDS = (
     r"(?i:(?:mrn|dob|d\.o\.b|ssn|date|born|birth|phone|tel|fax|email|e-mail|member|acct|account|chart)\b)"
 )
 
-#: name -> pattern. A ``(?P<ctx>...)`` group marks a context prefix that is kept in the output.
-VALUE_DETECTORS: dict[str, str] = {
+_LETTERS = r"[A-Za-z'.-]"
+#: SSN area, group and serial numbers that are never issued (000, 666, 9xx; 00; 0000), spelled
+#: out because RE2 has no lookahead.
+_SSN = (
+    r"(?:00[1-9]|0[1-9]\d|[1-578]\d\d|6[0-57-9]\d|66[0-57-9])[- ](?:0[1-9]|[1-9]\d)[- ]"
+    r"(?:000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d{3})"
+)
+
+#: name -> RE2 patterns, each run on its own (in this order at the same position). A ``(?P<ctx>...)``
+#: group is a context prefix kept in the output; a ``(?P<pre>...)`` group is the one character in
+#: front of an identifier that must not be part of a word (RE2 has no lookbehind), also kept.
+#: What RE2 cannot say (a word that follows, a context word inside a name) is checked in Python,
+#: in constant time per match (``_CHECKS``), so every detector runs in time linear in its input.
+VALUE_DETECTORS: dict[str, tuple[str, ...]] = {
     # A raw HL7 v2 segment about a person (patient, next of kin, guarantor, insurance): every field
     # is an identifier, so everything after the segment id goes.
-    "hl7_segment": r"(?P<ctx>(?<![A-Za-z0-9])(?:PID|PD1|NK1|GT1|IN1|IN2|IN3|MRG)\|)[^\r\n]*",
+    "hl7_segment": (r"(?P<pre>^|[^A-Za-z0-9])(?P<ctx>(?:PID|PD1|NK1|GT1|IN1|IN2|IN3|MRG)\|)[^\r\n]*",),
     # Context words first: "DOB: 1961-04-12" is a birth date before it is a date.
     "birth_date": (
         r"(?P<ctx>(?i:\b(?:dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|born)\b)\s*[:=#]?\s*(?:on\s+)?)"
-        + _DATE
+        + _DATE,
     ),
     "mrn": (
         r"(?P<ctx>(?i:\b(?:mrn|medical\s+record(?:\s+(?:number|no\.?|\#))?|chart\s+(?:number|no\.?|\#))"
-        r")\s*[:=#]?\s*)[A-Za-z0-9][A-Za-z0-9-]{3,}"
+        r")\s*[:=#]?\s*)[A-Za-z0-9][A-Za-z0-9-]{3,}",
     ),
     "ssn": (
-        r"(?<![\w-])(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}(?![\w-])"
-        r"|(?P<ctx>(?i:\b(?:ssn|social\s+security(?:\s+(?:number|no\.?))?)\b)\s*[:=#]?\s*)\d{9}\b"
+        rf"(?P<pre>^|[^\w-]){_SSN}",  # not followed by a word character or '-'
+        r"(?P<ctx>(?i:\b(?:ssn|social\s+security(?:\s+(?:number|no\.?))?)\b)\s*[:=#]?\s*)\d{9}\b",
     ),
     "name": (
+        # Up to three more words, cut before the first that is another detector's context word.
         r"(?P<ctx>(?i:\b(?:patient|pt|member|subscriber|guarantor|insured|guardian)(?:'s)?"
         r"(?:\s+(?:full\s+)?name)?|\b(?:full|first|last|given|family)\s+name|^name)\s*[:=]\s*)"
-        rf"[A-Z][A-Za-z'.-]+(?:,?\s+(?!{_CONTEXT_WORDS})[A-Z][A-Za-z'.-]*){{0,3}}"
+        rf"[A-Z]{_LETTERS}+(?P<more>(?:,?\s+[A-Z]{_LETTERS}*){{0,3}})",
         # HL7 XPN: FAMILY^GIVEN[^MIDDLE...]; trigger events such as ADT^A01 have digits and stay.
-        r"|\b[A-Za-z][A-Za-z'-]*\^[A-Za-z][A-Za-z'-]*(?![\w])(?:\^[A-Za-z'-]*)*"
+        r"\b[A-Za-z][A-Za-z'-]*\^(?P<given>[A-Za-z][A-Za-z'-]*)",
     ),
-    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    "email": (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",),
     "phone": (
-        r"(?<![\w+-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"
-        r"|(?<![\w+])\+[1-9]\d{9,14}\b"
+        r"(?P<pre>^|[^\w+-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}",  # then no [\w-]
+        r"(?P<pre>^|[^\w+])\+[1-9]\d{9,14}\b",
     ),
     # Safe Harbor removes every element of a date but the year; a date that is part of a
     # timestamp (2024-05-01T10:00) is when the telemetry happened and stays.
     "date": (
-        r"\b(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])/(?:19|20)\d{2}\b"
-        r"|\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b(?![T ]?\d{1,2}:)"
+        r"\b(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])/(?:19|20)\d{2}\b",
+        r"\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b",  # then no clock time
     ),
 }
+
+_CONTEXT = re.compile(_CONTEXT_WORDS)
+_WORD_OR_DASH = re.compile(r"[\w-]")
+_WORD = re.compile(r"\w")
+_CLOCK = re.compile(r"[T ]?\d{1,2}:")
+_NEXT_WORD = re.compile(rf",?\s+([A-Z]{_LETTERS}*)")
+_XPN_TAIL = re.compile(r"(?:\^[A-Za-z'-]*)*")
+
+#: A check gets the text and an RE2 match; it answers where the identifier ends, or None when
+#: there is none here, with the position from which to look again (at least one past the start).
+_Check = Callable[[str, Any], "tuple[int | None, int]"]
+
+
+def _not_followed_by_word_or_dash(text: str, match: Any) -> tuple[int | None, int]:
+    end: int = match.end()
+    return (None, 0) if _WORD_OR_DASH.match(text, end) else (end, end)
+
+
+def _not_a_timestamp(text: str, match: Any) -> tuple[int | None, int]:
+    end: int = match.end()
+    return (None, 0) if _CLOCK.match(text, end) else (end, end)
+
+
+def _name_words(text: str, match: Any) -> tuple[int | None, int]:
+    """The name ends before the first further word that starts another detector's context."""
+    start, end = match.span(match.re.groupindex["more"])
+    for word in _NEXT_WORD.finditer(text, start, end):
+        if _CONTEXT.match(text, word.start(1)):
+            return word.start(), word.start()
+    return match.end(), match.end()
+
+
+def _xpn(text: str, match: Any) -> tuple[int | None, int]:
+    """The given name must not run into a word character (``ADT^A01``): as a backtracking engine
+    would, fall back to the last ``'`` or ``-`` inside it, else there is no name from this caret."""
+    given, end = match.span(match.re.groupindex["given"])
+    if end < len(text) and _WORD.match(text, end):
+        cut = max(text.rfind("'", given + 1, end), text.rfind("-", given + 1, end))
+        return (None, given) if cut < 0 else (cut, cut)
+    tail = _XPN_TAIL.match(text, end)
+    return (tail.end() if tail else end), end
+
+
+_CHECKS: dict[tuple[str, int], _Check] = {
+    ("ssn", 0): _not_followed_by_word_or_dash,
+    ("name", 0): _name_words,
+    ("name", 1): _xpn,
+    ("phone", 0): _not_followed_by_word_or_dash,
+    ("date", 1): _not_a_timestamp,
+}
+
+
+class Found(NamedTuple):
+    """One identifier: ``text[start:context_end]`` is kept, ``text[context_end:end]`` is replaced."""
+
+    start: int
+    context_end: int
+    end: int
+    kind: str
+
+
+class _Part:
+    def __init__(self, kind: str, pattern: str, check: _Check | None) -> None:
+        self.kind = kind
+        self.regex = re2.compile(pattern)
+        #: Past the start, the character in front is searched for, never the start of the text.
+        self._inside = re2.compile(pattern.replace("(?P<pre>^|", "(?P<pre>"))
+        self.check = check
+        self._pre = self.regex.groupindex.get("pre")
+        self._ctx = self.regex.groupindex.get("ctx")
+
+    def search(self, text: str, pos: int) -> Found | None:
+        """The first identifier that starts at or after ``pos``."""
+        while pos <= len(text):
+            if not pos:
+                match = self.regex.search(text, 0)
+            elif self._pre:
+                match = self._inside.search(text, pos - 1)
+            else:
+                match = self.regex.search(text, pos)
+            if match is None:
+                return None
+            start = match.end(self._pre) if self._pre else match.start()
+            end: int = match.end()
+            if self.check is not None:
+                checked, again = self.check(text, match)
+                if checked is None:
+                    pos = max(again, start + 1)
+                    continue
+                end = checked
+            context_end = match.end(self._ctx) if self._ctx and match.start(self._ctx) >= 0 else start
+            return Found(start, context_end, end, self.kind)
+        return None
+
+
+class ValueScanner:
+    """The chosen value detectors over one text, as a leftmost-first alternation would find them:
+    the identifier starting first wins, and at the same position the detector listed first."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        chosen = set(names)
+        self._parts = [
+            _Part(name, pattern, _CHECKS.get((name, i)))
+            for name, patterns in VALUE_DETECTORS.items()
+            if name in chosen
+            for i, pattern in enumerate(patterns)
+        ]
+
+    def find(self, text: str) -> list[Found]:
+        parts = self._parts
+        found: list[Found] = []
+        nexts = [part.search(text, 0) for part in parts]
+        cursor = 0
+        while True:
+            best: Found | None = None
+            for i, previous in enumerate(nexts):
+                candidate = previous
+                if candidate is not None and candidate.start < cursor:
+                    candidate = nexts[i] = parts[i].search(text, cursor)
+                if candidate is not None and (best is None or candidate.start < best.start):
+                    best = candidate
+            if best is None:
+                return found
+            found.append(best)
+            cursor = best.end
+
 
 ALL_KEY_DETECTORS: frozenset[str] = frozenset(KEY_DETECTORS)
 ALL_VALUE_DETECTORS: frozenset[str] = frozenset(VALUE_DETECTORS)
@@ -135,27 +277,20 @@ def compile_key_detectors(names: Iterable[str]) -> Callable[[str], str | None]:
     chosen = [name for name in KEY_DETECTORS if name in set(names)]
     if not chosen:
         return lambda key: None
-    pattern = re.compile("|".join(f"(?P<{name}>{KEY_DETECTORS[name]})" for name in chosen))
+    pattern = re2.compile("|".join(f"(?P<{name}>{KEY_DETECTORS[name]})" for name in chosen))
 
     def detect(key: str) -> str | None:
         match = pattern.search(normalize_key(key))
-        return match.lastgroup if match else None
+        # Every alternative is a named group, so a match always names its detector.
+        return str(match.lastgroup) if match else None
 
     return detect
 
 
-def compile_value_detectors(names: Iterable[str]) -> re.Pattern[str] | None:
-    """One alternation over the chosen value detectors; group ``<name>`` tells which matched.
-
-    Context groups are renamed ``<name>_ctx`` so each stays unique in the combined pattern.
-    """
-    chosen = [name for name in VALUE_DETECTORS if name in set(names)]
-    if not chosen:
-        return None
-    parts = [
-        f"(?P<{name}>{VALUE_DETECTORS[name].replace('(?P<ctx>', f'(?P<{name}_ctx>')})" for name in chosen
-    ]
-    return re.compile("|".join(parts))
+def compile_value_detectors(names: Iterable[str]) -> ValueScanner | None:
+    """A scanner for the chosen value detectors, or None when none is chosen."""
+    scanner = ValueScanner(names)
+    return scanner if scanner._parts else None
 
 
 __all__ = [
@@ -163,6 +298,8 @@ __all__ = [
     "ALL_VALUE_DETECTORS",
     "KEY_DETECTORS",
     "VALUE_DETECTORS",
+    "Found",
+    "ValueScanner",
     "compile_key_detectors",
     "compile_value_detectors",
     "normalize_key",

@@ -11,7 +11,8 @@ anything is written or logged. Order of rules for an attribute key:
 5. every other string value is scanned by the value detectors, and only the identifier inside
    it is replaced (``"admit MRN: [REDACTED:mrn]"``).
 
-Decisions per key and per short string are cached (bounded), since telemetry repeats itself.
+Decisions per short key and per short string are cached (bounded in entries and in size), since
+telemetry repeats itself. Value detectors run on RE2 (``collector.phi``): time linear in the text.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ DEFAULT_ALLOW_KEYS: tuple[str, ...] = (
     "rpc.method",
 )
 
-#: Strings longer than this are scanned every time instead of being remembered.
+#: Strings (values and keys) longer than this are decided every time instead of being remembered,
+#: so each cache holds at most ``cache_size`` entries of at most this many characters, whatever
+#: senders put in their keys and values.
 _CACHEABLE_TEXT = 256
 
 _SCAN, _KEEP, _HASH, _REPLACE = range(4)
@@ -145,8 +148,6 @@ class Redactor:
         self._allow = _globs((*DEFAULT_ALLOW_KEYS, *policy.allow_keys))
         self._key_detector = compile_key_detectors(policy.key_detectors)
         self._values = compile_value_detectors(policy.value_detectors)
-        groups = self._values.groupindex if self._values else {}
-        self._with_context = {name for name in policy.value_detectors if f"{name}_ctx" in groups}
         self._key_actions: dict[str, _Action] = {}
         self._texts: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.counts: dict[str, int] = {}
@@ -164,17 +165,16 @@ class Redactor:
     # -- free text ------------------------------------------------------------------------
 
     def _scan(self, text: str) -> tuple[str, tuple[str, ...]]:
-        if self._values is None:
+        found = self._values.find(text) if self._values is not None else ()
+        if not found:
             return text, ()
-        rules: list[str] = []
-
-        def replace(match: re.Match[str]) -> str:
-            kind = match.lastgroup or "value"
-            rules.append(f"value.{kind}")
-            context = match.group(f"{kind}_ctx") if kind in self._with_context else None
-            return (context or "") + marker(kind)
-
-        return self._values.sub(replace, text), tuple(rules)
+        pieces: list[str] = []
+        cursor = 0
+        for item in found:
+            pieces += (text[cursor : item.context_end], marker(item.kind))
+            cursor = item.end
+        pieces.append(text[cursor:])
+        return "".join(pieces), tuple(f"value.{item.kind}" for item in found)
 
     def text(self, text: str) -> str:
         """``text`` with every identifier the value detectors find replaced by a marker."""
@@ -205,9 +205,10 @@ class Redactor:
             scanned, rules = self._scan(key)
             # An identifier in the key itself: store the key redacted and drop the value.
             action = (_REPLACE, rules[0], scanned) if rules else (_SCAN, "", key)
-        if len(self._key_actions) >= self._cache_size:
-            self._key_actions.clear()
-        self._key_actions[key] = action
+        if len(key) <= _CACHEABLE_TEXT:
+            if len(self._key_actions) >= self._cache_size:
+                self._key_actions.clear()
+            self._key_actions[key] = action
         return action
 
     def _value(self, value: Any) -> Any:
