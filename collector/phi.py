@@ -134,43 +134,44 @@ VALUE_DETECTORS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-_CONTEXT = re.compile(_CONTEXT_WORDS)
-_WORD_OR_DASH = re.compile(r"[\w-]")
-_WORD = re.compile(r"\w")
-_CLOCK = re.compile(r"[T ]?\d{1,2}:")
-_NEXT_WORD = re.compile(rf",?\s+([A-Z]{_LETTERS}*)")
-_XPN_TAIL = re.compile(r"(?:\^[A-Za-z'-]*)*")
+# Scanners work on the UTF-8 bytes of a text: RE2 is handed them once, not re-encoded per search.
+_CONTEXT = re.compile(_CONTEXT_WORDS.encode())
+_WORD_OR_DASH = re.compile(rb"[\w-]")
+_WORD = re.compile(rb"\w")
+_CLOCK = re.compile(rb"[T ]?\d{1,2}:")
+_NEXT_WORD = re.compile(rf",?\s+([A-Z]{_LETTERS}*)".encode())
+_XPN_TAIL = re.compile(rb"(?:\^[A-Za-z'-]*)*")
 
 #: A check gets the text and an RE2 match; it answers where the identifier ends, or None when
 #: there is none here, with the position from which to look again (at least one past the start).
-_Check = Callable[[str, Any], "tuple[int | None, int]"]
+_Check = Callable[[bytes, Any], "tuple[int | None, int]"]
 
 
-def _not_followed_by_word_or_dash(text: str, match: Any) -> tuple[int | None, int]:
+def _not_followed_by_word_or_dash(text: bytes, match: Any) -> tuple[int | None, int]:
     end: int = match.end()
     return (None, 0) if _WORD_OR_DASH.match(text, end) else (end, end)
 
 
-def _not_a_timestamp(text: str, match: Any) -> tuple[int | None, int]:
+def _not_a_timestamp(text: bytes, match: Any) -> tuple[int | None, int]:
     end: int = match.end()
     return (None, 0) if _CLOCK.match(text, end) else (end, end)
 
 
-def _name_words(text: str, match: Any) -> tuple[int | None, int]:
+def _name_words(text: bytes, match: Any) -> tuple[int | None, int]:
     """The name ends before the first further word that starts another detector's context."""
-    start, end = match.span(match.re.groupindex["more"])
+    start, end = match.span(match.re.groupindex[b"more"])
     for word in _NEXT_WORD.finditer(text, start, end):
         if _CONTEXT.match(text, word.start(1)):
             return word.start(), word.start()
     return match.end(), match.end()
 
 
-def _xpn(text: str, match: Any) -> tuple[int | None, int]:
+def _xpn(text: bytes, match: Any) -> tuple[int | None, int]:
     """The given name must not run into a word character (``ADT^A01``): as a backtracking engine
     would, fall back to the last ``'`` or ``-`` inside it, else there is no name from this caret."""
-    given, end = match.span(match.re.groupindex["given"])
+    given, end = match.span(match.re.groupindex[b"given"])
     if end < len(text) and _WORD.match(text, end):
-        cut = max(text.rfind("'", given + 1, end), text.rfind("-", given + 1, end))
+        cut = max(text.rfind(b"'", given + 1, end), text.rfind(b"-", given + 1, end))
         return (None, given) if cut < 0 else (cut, cut)
     tail = _XPN_TAIL.match(text, end)
     return (tail.end() if tail else end), end
@@ -186,7 +187,8 @@ _CHECKS: dict[tuple[str, int], _Check] = {
 
 
 class Found(NamedTuple):
-    """One identifier: ``text[start:context_end]`` is kept, ``text[context_end:end]`` is replaced."""
+    """One identifier: ``data[start:context_end]`` is kept, ``data[context_end:end]`` is replaced
+    (offsets into the UTF-8 bytes; every detector starts and ends on an ASCII character)."""
 
     start: int
     context_end: int
@@ -197,14 +199,14 @@ class Found(NamedTuple):
 class _Part:
     def __init__(self, kind: str, pattern: str, check: _Check | None) -> None:
         self.kind = kind
-        self.regex = re2.compile(pattern)
+        self.regex = re2.compile(pattern.encode())
         #: Past the start, the character in front is searched for, never the start of the text.
-        self._inside = re2.compile(pattern.replace("(?P<pre>^|", "(?P<pre>"))
+        self._inside = re2.compile(pattern.replace("(?P<pre>^|", "(?P<pre>").encode())
         self.check = check
-        self._pre = self.regex.groupindex.get("pre")
-        self._ctx = self.regex.groupindex.get("ctx")
+        self._pre = self.regex.groupindex.get(b"pre")
+        self._ctx = self.regex.groupindex.get(b"ctx")
 
-    def search(self, text: str, pos: int) -> Found | None:
+    def search(self, text: bytes, pos: int) -> Found | None:
         """The first identifier that starts at or after ``pos``."""
         while pos <= len(text):
             if not pos:
@@ -241,7 +243,8 @@ class ValueScanner:
             for i, pattern in enumerate(patterns)
         ]
 
-    def find(self, text: str) -> list[Found]:
+    def find(self, text: bytes) -> list[Found]:
+        """The identifiers in the UTF-8 bytes ``text``, in order."""
         parts = self._parts
         found: list[Found] = []
         nexts = [part.search(text, 0) for part in parts]

@@ -165,16 +165,21 @@ class Redactor:
     # -- free text ------------------------------------------------------------------------
 
     def _scan(self, text: str) -> tuple[str, tuple[str, ...]]:
-        found = self._values.find(text) if self._values is not None else ()
+        if self._values is None:
+            return text, ()
+        data = text.encode("utf-8", "surrogatepass")
+        found = self._values.find(data)
         if not found:
             return text, ()
-        pieces: list[str] = []
+        pieces: list[bytes] = []
         cursor = 0
         for item in found:
-            pieces += (text[cursor : item.context_end], marker(item.kind))
+            pieces += (data[cursor : item.context_end], marker(item.kind).encode())
             cursor = item.end
-        pieces.append(text[cursor:])
-        return "".join(pieces), tuple(f"value.{item.kind}" for item in found)
+        pieces.append(data[cursor:])
+        return b"".join(pieces).decode("utf-8", "surrogatepass"), tuple(
+            f"value.{item.kind}" for item in found
+        )
 
     def text(self, text: str) -> str:
         """``text`` with every identifier the value detectors find replaced by a marker."""

@@ -94,6 +94,7 @@ _SHAPE = {
     "queues": {"--out", "--seed", "--now", "--db"},
     "alerts": {"--out", "--now", "--db"},
     "dashboard": {"--out", "--seed", "--now", "--rebuild"},
+    "redaction": {"--out"},
 }
 
 

@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "queues": "Trace-derived queue latency: spans/s read and joined.",
     "alerts": "Alert routing, one evaluate+plan cycle at scale, outbox delivery rate.",
     "dashboard": "Server-side render time of every dashboard page.",
+    "redaction": "PHI redactor scan rate (MiB/s) on adversarial strings, one per detector.",
 }
 
 
