@@ -135,7 +135,7 @@ class RedactionPolicy:
 class Redactor:
     """Applies a ``RedactionPolicy``; counts each redaction by rule in ``counts``.
 
-    Not thread-safe: the collector uses one per event loop.
+    Not thread-safe: the collector uses one, from the single worker thread of its ``Ingest``.
     """
 
     def __init__(self, policy: RedactionPolicy, secret: bytes, cache_size: int = 65536) -> None:
