@@ -263,6 +263,24 @@ class ValueScanner:
             cursor = best.end
 
 
+    def redact(self, text: str) -> tuple[str, tuple[str, ...]]:
+        """``text`` with every identifier replaced by ``[REDACTED:<kind>]``, and the rules that
+        fired (``value.<kind>``, one per identifier)."""
+        data = text.encode("utf-8", "surrogatepass")
+        found = self.find(data)
+        if not found:
+            return text, ()
+        pieces: list[bytes] = []
+        cursor = 0
+        for item in found:
+            pieces += (data[cursor : item.context_end], f"[REDACTED:{item.kind}]".encode())
+            cursor = item.end
+        pieces.append(data[cursor:])
+        return b"".join(pieces).decode("utf-8", "surrogatepass"), tuple(
+            f"value.{item.kind}" for item in found
+        )
+
+
 ALL_KEY_DETECTORS: frozenset[str] = frozenset(KEY_DETECTORS)
 ALL_VALUE_DETECTORS: frozenset[str] = frozenset(VALUE_DETECTORS)
 

@@ -167,19 +167,7 @@ class Redactor:
     def _scan(self, text: str) -> tuple[str, tuple[str, ...]]:
         if self._values is None:
             return text, ()
-        data = text.encode("utf-8", "surrogatepass")
-        found = self._values.find(data)
-        if not found:
-            return text, ()
-        pieces: list[bytes] = []
-        cursor = 0
-        for item in found:
-            pieces += (data[cursor : item.context_end], marker(item.kind).encode())
-            cursor = item.end
-        pieces.append(data[cursor:])
-        return b"".join(pieces).decode("utf-8", "surrogatepass"), tuple(
-            f"value.{item.kind}" for item in found
-        )
+        return self._values.redact(text)
 
     def text(self, text: str) -> str:
         """``text`` with every identifier the value detectors find replaced by a marker."""
