@@ -106,8 +106,16 @@ class Limits(_Strict):
     max_body: Size = 64 * 1024 * 1024
     #: Request bytes accepted and not yet committed; beyond it requests get 503 / RESOURCE_EXHAUSTED.
     max_in_flight: Size = 128 * 1024 * 1024
+    #: Largest OTLP/gRPC message (the smaller of this and ``max_body`` applies; larger:
+    #: RESOURCE_EXHAUSTED). Reserved in full from ``max_in_flight`` before a message is read, so
+    #: it also bounds how many are read at once; 4MiB is the OTLP exporters' and the OpenTelemetry
+    #: Collector's default.
+    max_grpc_message: Size = 4 * 1024 * 1024
+    #: OTLP/gRPC calls in progress at once (authenticated); beyond it RESOURCE_EXHAUSTED with
+    #: RetryInfo.
+    max_grpc_calls: int = Field(default=256, ge=1)
 
-    @field_validator("max_body", "max_in_flight")
+    @field_validator("max_body", "max_in_flight", "max_grpc_message")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1024:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from collector.auth import TokenAuthenticator
 from collector.config import CollectorConfig
-from collector.grpc_receiver import GrpcReceiver, grpc_server_options
+from collector.grpc_receiver import GrpcReceiver, grpc_server
 from collector.hash_secret import resolve_hash_secret
 from collector.http_receiver import HttpReceiver
 from collector.ingest import Ingest
@@ -154,7 +154,7 @@ class Collector:
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
         ctx.status["collector"] = "receiving OTLP/HTTP and OTLP/gRPC"
-        return _Parts(ctx, writer, http, GrpcReceiver(ingest, auth, self.metrics))
+        return _Parts(ctx, writer, http, GrpcReceiver(ingest, auth, self.metrics, limits))
 
     def _install_components(self, ctx: ServiceContext) -> None:
         for component in self.options.components:
@@ -239,8 +239,7 @@ class Collector:
             raise StartupError(
                 f"cannot listen for OTLP/HTTP on {host}:{self.options.http_port}: {exc}"
             ) from exc
-        server = grpc.aio.server(options=grpc_server_options(self.config.limits.max_body))
-        server.add_generic_rpc_handlers(parts.grpc.handlers())
+        server = grpc_server(parts.grpc)
         try:
             grpc_port = server.add_insecure_port(f"{_address(host)}:{self.options.grpc_port}")
         except RuntimeError:
