@@ -1,12 +1,13 @@
 """OTLP attribute values as plain Python values, and the JSON text they are stored as.
 
 ``AnyValue`` maps to JSON the way the OTLP/JSON encoding reads: strings, booleans, numbers,
-arrays and key/value lists as objects; bytes as base64 (JSON has no bytes).
+arrays and key/value lists as objects. Bytes that are UTF-8 text become that text (so the
+redactor scans it as text); other bytes stay ``bytes``, which the redactor drops or turns into
+base64 (JSON has no bytes), so nothing opaque reaches the store unseen.
 """
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -33,7 +34,10 @@ def any_value(value: AnyValue) -> Any:
     if name == "kvlist_value":
         return {kv.key: any_value(kv.value) for kv in inner.values}
     if name == "bytes_value":
-        return base64.b64encode(inner).decode("ascii")
+        try:
+            return inner.decode("utf-8")
+        except UnicodeDecodeError:
+            return inner
     return None
 
 

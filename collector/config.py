@@ -7,14 +7,23 @@ one convention of ``vitals.kernel.secrets`` and are read while the file is loade
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from collector.phi import ALL_KEY_DETECTORS, ALL_VALUE_DETECTORS
-from collector.redaction import RedactionPolicy
+from collector.redaction import (
+    ALWAYS_SCANNED_KEYS,
+    DETECTOR_NAME,
+    RedactionPolicy,
+    SiteDetector,
+    SiteKeyDetector,
+    compile_pattern,
+)
 from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, validate
 from vitals.kernel.secrets import (
     RetiredSpelling,
@@ -61,7 +70,7 @@ class Detectors(_Strict):
 
     #: Detectors that look at attribute keys (a key naming an identifier has its whole value replaced).
     keys: list[str] = Field(default_factory=lambda: sorted(ALL_KEY_DETECTORS))
-    #: Detectors that scan attribute values, span names, status messages and event names.
+    #: Detectors that scan attribute keys and values, names, units and status messages.
     values: list[str] = Field(default_factory=lambda: sorted(ALL_VALUE_DETECTORS))
 
     @field_validator("keys")
@@ -75,11 +84,93 @@ class Detectors(_Strict):
         return _known(names, ALL_VALUE_DETECTORS, "value")
 
 
+_BUILT_IN_DETECTORS = ALL_KEY_DETECTORS | ALL_VALUE_DETECTORS | {"deny", "strict", "bytes"}
+
+
+def _detector_name(name: str) -> str:
+    if not DETECTOR_NAME.fullmatch(name):
+        raise ValueError("a detector name is 1-40 lowercase letters, digits and _, starting with a letter")
+    if name in _BUILT_IN_DETECTORS:
+        raise ValueError(f"{name!r} is a built-in detector or marker; choose another name")
+    return name
+
+
+def _re2_pattern(pattern: str) -> str:
+    compile_pattern(pattern)
+    return pattern
+
+
+class UnscannedKey(_Strict):
+    """A key a site opts out of scanning, in writing."""
+
+    #: Glob pattern of attribute keys (case-insensitive) stored as sent, not scanned for
+    #: identifiers. ``exception.*`` keys are always scanned.
+    key: str = Field(min_length=1)
+    #: Why values of these keys can never carry PHI (required: the opt-out is written down).
+    reason: str = Field(min_length=1)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, reason: str) -> str:
+        if not reason.strip():
+            raise ValueError("say why these values can never carry PHI")
+        return reason
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, key: str) -> str:
+        for always in ALWAYS_SCANNED_KEYS:
+            sample = always.replace("*", "message")
+            if re.fullmatch(fnmatch.translate(key), sample, re.IGNORECASE):
+                raise ValueError(f"{always} keys are always scanned (messages and stack traces quote data)")
+        return key
+
+
+class ValueDetector(_Strict):
+    """A site's own value detector."""
+
+    #: Its name: the marker ``[REDACTED:<name>]`` and the counter's ``rule`` label ``value.<name>``.
+    name: str
+    #: RE2 pattern (no lookarounds or backreferences: linear time); each match is replaced.
+    pattern: str = Field(min_length=1)
+
+    _name = field_validator("name")(_detector_name)
+    _pattern = field_validator("pattern")(_re2_pattern)
+
+
+class KeyDetector(_Strict):
+    """A site's own key detector: a matching key has its whole value replaced."""
+
+    #: Its name: the marker ``[REDACTED:<name>]`` and the counter's ``rule`` label ``key.<name>``.
+    name: str
+    #: Glob patterns of keys (case-insensitive).
+    keys: list[str] = Field(default_factory=list)
+    #: RE2 pattern searched in each key as sent (another way to name the keys).
+    pattern: str | None = Field(default=None, min_length=1)
+
+    _name = field_validator("name")(_detector_name)
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, pattern: str | None) -> str | None:
+        return None if pattern is None else _re2_pattern(pattern)
+
+    @model_validator(mode="after")
+    def _some_keys(self) -> KeyDetector:
+        if not self.keys and self.pattern is None:
+            raise ValueError("a key detector needs keys, a pattern or both")
+        return self
+
+
 class Redaction(_Strict):
     """PHI redaction, applied before anything is stored or logged."""
 
-    #: Glob patterns of attribute keys stored as sent and not scanned, on top of the built-in list.
+    #: Glob patterns of attribute keys exempt from key detectors and from strict mode, on top of
+    #: the built-in list; their values are still scanned for identifiers (see ``unscanned_keys``).
     allow_keys: list[str] = Field(default_factory=list)
+    #: Keys whose values are stored as sent, not scanned, each with the reason they can never
+    #: carry PHI (``exception.*`` cannot be listed).
+    unscanned_keys: list[UnscannedKey] = Field(default_factory=list)
     #: Glob patterns of keys whose value is always replaced by ``[REDACTED:deny]`` (deny wins).
     deny_keys: list[str] = Field(default_factory=list)
     #: Keys the HMAC of ``hc.key.*`` values (an inline value needs 16+ characters). Left out: the
@@ -89,6 +180,25 @@ class Redaction(_Strict):
     hash_secret_env: RetiredSpelling = retired()
     #: Which built-in detectors run.
     detectors: Detectors = Field(default_factory=Detectors)
+    #: The site's own value detectors (an RE2 pattern each), run before the built-in ones.
+    site_detectors: list[ValueDetector] = Field(default_factory=list)
+    #: The site's own key detectors (globs or an RE2 pattern of keys whose value is replaced).
+    site_key_detectors: list[KeyDetector] = Field(default_factory=list)
+    #: Strict mode: string values of keys not allow-listed become ``[REDACTED:strict]``, status
+    #: messages too; names are kept, scanned, with runs of 4+ digits replaced by ``#``.
+    strict: bool = False
+    #: Bytes values that are not UTF-8 text: ``drop`` stores ``[REDACTED:bytes]``, ``base64`` keeps
+    #: them as base64 text (not scanned). UTF-8 bytes are always scanned as text.
+    opaque_bytes: Literal["drop", "base64"] = "drop"
+
+    @field_validator("site_detectors", "site_key_detectors")
+    @classmethod
+    def _unique_names(cls, detectors: list[Any]) -> list[Any]:
+        names = [detector.name for detector in detectors]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"detector name(s) used twice: {', '.join(repeated)}")
+        return detectors
 
     def policy(self) -> RedactionPolicy:
         return RedactionPolicy(
@@ -96,6 +206,13 @@ class Redaction(_Strict):
             deny_keys=tuple(self.deny_keys),
             key_detectors=frozenset(self.detectors.keys),
             value_detectors=frozenset(self.detectors.values),
+            unscanned_keys=tuple(item.key for item in self.unscanned_keys),
+            site_detectors=tuple(SiteDetector(d.name, d.pattern) for d in self.site_detectors),
+            site_key_detectors=tuple(
+                SiteKeyDetector(d.name, tuple(d.keys), d.pattern) for d in self.site_key_detectors
+            ),
+            strict=self.strict,
+            keep_bytes=self.opaque_bytes == "base64",
         )
 
 
@@ -203,8 +320,11 @@ __all__ = [
     "DEFAULT_HASH_SECRET_ENV",
     "CollectorConfig",
     "Detectors",
+    "KeyDetector",
     "Limits",
     "Redaction",
     "TokenSource",
+    "UnscannedKey",
+    "ValueDetector",
     "load_collector_config",
 ]

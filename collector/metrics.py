@@ -141,9 +141,10 @@ def _iter_rows(
         service = clean_text(str(resource.get("service.name") or "unknown_service"))
         for si, scope_metrics in enumerate(resource_metrics.scope_metrics):
             scope = scope_metrics.scope.name
-            scope_name = clean_text(redactor.text(scope)) if scope else None
+            scope_name = clean_text(redactor.name(scope)) if scope else None
             for mi, metric in enumerate(scope_metrics.metrics):
-                name = clean_text(redactor.text(metric.name))
+                name = clean_text(redactor.name(metric.name))
+                unit = clean_text(redactor.name(metric.unit)) if metric.unit else None
                 where = f"resource_metrics[{ri}].scope_metrics[{si}].metrics[{mi}]"
                 points = _points(metric)
                 if not name:
@@ -159,7 +160,7 @@ def _iter_rows(
                         continue
                     yield {
                         "name": name,
-                        "unit": clean_text(metric.unit) or None,
+                        "unit": unit,
                         "service_name": service,
                         "time_unix_nano": point.time_unix_nano,
                         "start_time_unix_nano": point.start_time_unix_nano or None,

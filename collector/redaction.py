@@ -1,22 +1,33 @@
-"""PHI redaction: what leaves an attribute, a span name or a status message before it is stored.
+"""PHI redaction: what leaves an attribute (its key and its value), a name or a message before it
+is stored.
 
-Pure functions over plain values; the receiver runs every span through one ``Redactor`` before
-anything is written or logged. Order of rules for an attribute key:
+Pure functions over plain values; the receiver runs every span and metric through one
+``Redactor`` before anything is written or logged. Every attribute *key* is scanned by the value
+detectors first (a key is text a sender chose, like any value): a key with an identifier in it is
+stored redacted and its value replaced, whatever rule would apply to it. Then the first rule that
+applies to the key decides what happens to its value:
 
 1. ``deny_keys`` (glob patterns): the value becomes ``[REDACTED:deny]``;
 2. ``hc.key.*``: the value becomes its keyed HMAC-SHA256 (``hash_key``), so two systems that
    send the same business key still correlate, and the key itself is never stored;
-3. ``allow_keys`` (built-in list plus config): kept as sent, not scanned;
-4. key detectors (``patient.name``, ``ssn``, ``dob``...): the value becomes ``[REDACTED:<kind>]``;
-5. every other string value is scanned by the value detectors, and only the identifier inside
-   it is replaced (``"admit MRN: [REDACTED:mrn]"``).
+3. site key detectors (``site_key_detectors``): the value becomes ``[REDACTED:<name>]``;
+4. ``unscanned_keys`` (a site's opt-out, with a written reason): kept as sent, not scanned;
+   ``exception.*`` keys can never be opted out (messages and stack traces quote data);
+5. ``allow_keys`` (``DEFAULT_ALLOW_KEYS`` plus config): not subject to key detectors nor to strict
+   mode, but still scanned by the value detectors;
+6. key detectors (``patient.name``, ``ssn``, ``dob``...): the value becomes ``[REDACTED:<kind>]``;
+7. every other string value is scanned (site detectors, then the built-in value detectors), and
+   only the identifier inside it is replaced (``"admit MRN: [REDACTED:mrn]"``); in strict mode
+   it becomes ``[REDACTED:strict]`` instead.
 
-Decisions per short key and per short string are cached (bounded in entries and in size), since
-telemetry repeats itself. Value detectors run on RE2 (``collector.phi``): time linear in the text.
+Bytes values that are not UTF-8 text are opaque: ``[REDACTED:bytes]`` (unless the policy keeps
+them as base64). Decisions per short key and per short string are cached (bounded in entries and
+in size), since telemetry repeats itself. Every detector runs on RE2: time linear in the text.
 """
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import hashlib
 import hmac
@@ -24,6 +35,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import re2
 
 from collector.attributes import json_text
 from collector.phi import (
@@ -71,9 +84,26 @@ DEFAULT_ALLOW_KEYS: tuple[str, ...] = (
 #: senders put in their keys and values.
 _CACHEABLE_TEXT = 256
 
-_SCAN, _KEEP, _HASH, _REPLACE = range(4)
+#: Keys no allow-list or opt-out can exempt from scanning: exception messages and stack traces
+#: quote the data an integration choked on.
+ALWAYS_SCANNED_KEYS: tuple[str, ...] = ("exception.*",)
+
+#: A plain number of up to six integer digits (``1843.20``, ``42``): no built-in detector's shape
+#: (an SSN, a phone number, a date) fits in it, so it is not scanned by them, as an int or double
+#: attribute is not; site detectors still run on it. The hot path's unique strings are mostly
+#: these (amounts, counts), and a scan costs tens of microseconds.
+_PLAIN_NUMBER = re.compile(r"[+-]?\d{1,6}(?:\.\d{1,9})?")
+#: Strict mode: runs of four or more digits in a name become ``#`` (``GET /patients/#``).
+_DIGIT_RUN = re.compile(r"\d{4,}")
+
+_SCAN, _KEEP, _HASH, _REPLACE, _STRICT = range(5)
 _SCALARS = (int, float, bool)
-_Action = tuple[int, str, str]  # (kind, rule counted, key to store under)
+_PLAIN = (str, int, float, bool)
+#: (kind, key to store under, the marker that replaces the value, rules counted per use)
+_Action = tuple[int, str, str, tuple[str, ...]]
+
+STRICT_MARKER = "[REDACTED:strict]"
+BYTES_MARKER = "[REDACTED:bytes]"
 
 
 def hash_key(secret: bytes | str, value: str) -> str:
@@ -101,16 +131,28 @@ class KeyHasher:
         return outer.hexdigest()
 
 
+def _plain(value: Any) -> Any:
+    """A value as stored unscanned: bytes as base64 text (JSON has no bytes), the rest as is."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
 def key_text(value: Any) -> str:
     """The text of an ``hc.key.*`` value that ``hash_key`` hashes: strings as sent, numbers in
-    decimal, booleans as true/false, anything else as compact JSON."""
+    decimal, booleans as true/false, bytes that are not UTF-8 as base64, anything else as compact
+    JSON."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    return json_text(value)
+    return json_text(_plain(value))
 
 
 def marker(kind: str) -> str:
@@ -122,6 +164,47 @@ def _globs(patterns: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 
 
+#: Names of site detectors: they appear in markers, in config and in a metric label.
+DETECTOR_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def compile_pattern(pattern: str) -> Any:
+    """``pattern`` compiled by RE2 (linear time in the text it searches), as UTF-8 bytes.
+
+    Raises ``ValueError`` saying why a pattern is refused: RE2 cannot compile it (lookarounds and
+    backreferences have no linear-time algorithm), or it matches the empty string (it would find
+    an identifier between every two characters).
+    """
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        compiled = re2.compile(pattern.encode(), options)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"not an RE2 pattern: {reason}") from None
+    if compiled.fullmatch(b"") is not None:
+        raise ValueError("the pattern matches the empty string")
+    return compiled
+
+
+@dataclass(frozen=True)
+class SiteDetector:
+    """A site's own value detector: every match of ``pattern`` (RE2) becomes ``[REDACTED:<name>]``."""
+
+    name: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class SiteKeyDetector:
+    """A site's own key detector: a key matching one of ``keys`` (globs, case-insensitive) or in
+    which ``pattern`` (RE2) is found has its whole value replaced by ``[REDACTED:<name>]``."""
+
+    name: str
+    keys: tuple[str, ...] = ()
+    pattern: str | None = None
+
+
 @dataclass(frozen=True)
 class RedactionPolicy:
     """What to redact. Defaults: every built-in detector on, no extra allow or deny keys."""
@@ -130,10 +213,58 @@ class RedactionPolicy:
     deny_keys: tuple[str, ...] = ()
     key_detectors: frozenset[str] = ALL_KEY_DETECTORS
     value_detectors: frozenset[str] = ALL_VALUE_DETECTORS
+    #: Keys (globs) a site has opted out of scanning, each for a reason it wrote down.
+    unscanned_keys: tuple[str, ...] = ()
+    site_detectors: tuple[SiteDetector, ...] = ()
+    site_key_detectors: tuple[SiteKeyDetector, ...] = ()
+    #: Free text of keys not allow-listed is dropped, not scanned (see ``Redactor``).
+    strict: bool = False
+    #: Bytes values that are not UTF-8 text are kept as base64 instead of ``[REDACTED:bytes]``.
+    keep_bytes: bool = False
+
+
+class _SiteScanner:
+    """The site's value detectors, run before the built-in ones (a site knows its own formats
+    best); where two matches overlap, the one starting first wins, then the one listed first."""
+
+    def __init__(self, detectors: Iterable[SiteDetector]) -> None:
+        self._parts = [(d.name, compile_pattern(d.pattern)) for d in detectors]
+        self._markers = {name: marker(name).encode() for name, _ in self._parts}
+
+    def redact(self, text: str) -> tuple[str, tuple[str, ...]]:
+        data = text.encode("utf-8", "surrogatepass")
+        found = sorted(
+            (match.start(), index, match.end(), name)
+            for index, (name, regex) in enumerate(self._parts)
+            for match in regex.finditer(data)
+            if match.end() > match.start()
+        )
+        if not found:
+            return text, ()
+        pieces: list[bytes] = []
+        rules: list[str] = []
+        cursor = 0
+        for start, _, end, name in found:
+            if start < cursor:
+                continue
+            pieces += (data[cursor:start], self._markers[name])
+            rules.append(f"value.{name}")
+            cursor = end
+        pieces.append(data[cursor:])
+        joined = b"".join(pieces)
+        try:
+            return joined.decode("utf-8", "surrogatepass"), tuple(rules)
+        except UnicodeDecodeError:  # a pattern cut a lone surrogate's bytes apart
+            return joined.decode("utf-8", "replace"), tuple(rules)
 
 
 class Redactor:
     """Applies a ``RedactionPolicy``; counts each redaction by rule in ``counts``.
+
+    Strict mode (``policy.strict``): string values of keys neither allow-listed nor opted out
+    become ``[REDACTED:strict]`` (numbers and booleans stay); status messages become
+    ``[REDACTED:strict]``; names (span, event, scope, metric names and units) are kept, scanned,
+    with runs of four or more digits replaced by ``#``.
 
     Not thread-safe: the collector uses one, from the single worker thread of its ``Ingest``.
     """
@@ -146,8 +277,17 @@ class Redactor:
         self._cache_size = cache_size
         self._deny = _globs(policy.deny_keys)
         self._allow = _globs((*DEFAULT_ALLOW_KEYS, *policy.allow_keys))
+        self._unscanned = _globs(policy.unscanned_keys)
+        self._always_scanned = _globs(ALWAYS_SCANNED_KEYS)
+        self._site_keys = [
+            (d.name, _globs(d.keys), compile_pattern(d.pattern) if d.pattern else None)
+            for d in policy.site_key_detectors
+        ]
         self._key_detector = compile_key_detectors(policy.key_detectors)
         self._values = compile_value_detectors(policy.value_detectors)
+        self._site = _SiteScanner(policy.site_detectors) if policy.site_detectors else None
+        self._strict = policy.strict
+        self._keep_bytes = policy.keep_bytes
         self._key_actions: dict[str, _Action] = {}
         self._texts: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.counts: dict[str, int] = {}
@@ -157,6 +297,11 @@ class Redactor:
     def _count(self, rule: str, n: int = 1) -> None:
         self.counts[rule] = self.counts.get(rule, 0) + n
 
+    def _count_all(self, rules: tuple[str, ...]) -> None:
+        counts = self.counts
+        for rule in rules:
+            counts[rule] = counts.get(rule, 0) + 1
+
     def take_counts(self) -> dict[str, int]:
         """Redactions by rule since the last call (the caller adds them to its metrics)."""
         counts, self.counts = self.counts, {}
@@ -165,12 +310,16 @@ class Redactor:
     # -- free text ------------------------------------------------------------------------
 
     def _scan(self, text: str) -> tuple[str, tuple[str, ...]]:
-        if self._values is None:
-            return text, ()
-        return self._values.redact(text)
+        rules: tuple[str, ...] = ()
+        if self._site is not None:
+            text, rules = self._site.redact(text)
+        if self._values is not None and not _PLAIN_NUMBER.fullmatch(text):
+            text, more = self._values.redact(text)
+            rules += more
+        return text, rules
 
     def text(self, text: str) -> str:
-        """``text`` with every identifier the value detectors find replaced by a marker."""
+        """``text`` with every identifier the detectors find replaced by a marker."""
         found = self._texts.get(text)
         if found is None:
             found = self._scan(text)
@@ -178,26 +327,68 @@ class Redactor:
                 if len(self._texts) >= self._cache_size:
                     self._texts.clear()
                 self._texts[text] = found
-        for rule in found[1]:
-            self._count(rule)
+        if found[1]:
+            self._count_all(found[1])
         return found[0]
+
+    def name(self, text: str) -> str:
+        """A span, event, scope or metric name, or a unit: scanned; in strict mode, runs of four
+        or more digits become ``#`` too (names are kept: dashboards and SLAs group by them)."""
+        out = self.text(text)
+        if self._strict and _DIGIT_RUN.search(out):
+            self._count("strict")
+            out = _DIGIT_RUN.sub("#", out)
+        return out
+
+    def message(self, text: str) -> str:
+        """A status message: scanned; in strict mode, dropped (``[REDACTED:strict]``)."""
+        if self._strict and text:
+            self._count("strict")
+            return STRICT_MARKER
+        return self.text(text)
 
     # -- attributes -----------------------------------------------------------------------
 
+    def _matches(self, globs: re.Pattern[str] | None, key: str) -> bool:
+        return globs is not None and globs.match(key) is not None
+
+    def _site_key(self, key: str) -> str | None:
+        for name, globs, pattern in self._site_keys:
+            if (globs is not None and globs.match(key)) or (
+                pattern is not None and pattern.search(key.encode("utf-8", "surrogatepass"))
+            ):
+                return name
+        return None
+
+    def _value_action(self, key: str) -> _Action:
+        """What happens to the value of ``key``, by the first rule that applies."""
+        if self._matches(self._deny, key):
+            return (_REPLACE, key, marker("deny"), ("deny_keys",))
+        if key.startswith(HASHED_KEY_PREFIX):
+            return (_HASH, key, "", ())
+        if (site := self._site_key(key)) is not None:
+            return (_REPLACE, key, marker(site), (f"key.{site}",))
+        allowed = self._matches(self._allow, key)
+        if self._matches(self._always_scanned, key):
+            return (_STRICT if self._strict and not allowed else _SCAN, key, "", ())
+        if self._matches(self._unscanned, key):
+            return (_KEEP, key, "", ())
+        if allowed:
+            return (_SCAN, key, "", ())
+        if (kind := self._key_detector(key)) is not None:
+            return (_REPLACE, key, marker(kind), (f"key.{kind}",))
+        return (_STRICT if self._strict else _SCAN, key, "", ())
+
     def _decide(self, key: str) -> _Action:
-        action: _Action
-        if self._deny is not None and self._deny.match(key):
-            action = (_REPLACE, "deny_keys", key)
-        elif key.startswith(HASHED_KEY_PREFIX):
-            action = (_HASH, "hash_key", key)
-        elif self._allow is not None and self._allow.match(key):
-            action = (_KEEP, "", key)
-        elif (kind := self._key_detector(key)) is not None:
-            action = (_REPLACE, f"key.{kind}", key)
-        else:
-            scanned, rules = self._scan(key)
-            # An identifier in the key itself: store the key redacted and drop the value.
-            action = (_REPLACE, rules[0], scanned) if rules else (_SCAN, "", key)
+        action = self._value_action(key)
+        scanned, rules = self._scan(key)
+        if rules:
+            # An identifier in the key itself: store the key redacted and drop the value (an
+            # hc.key.* key is then neither hashed nor indexed under its name).
+            if action[3] == ("deny_keys",):
+                action = (_REPLACE, scanned, action[2], (*action[3], *rules))
+            else:
+                action = (_REPLACE, scanned, marker(rules[0].partition(".")[2]), rules)
         if len(key) <= _CACHEABLE_TEXT:
             if len(self._key_actions) >= self._cache_size:
                 self._key_actions.clear()
@@ -211,7 +402,33 @@ class Redactor:
             return [self._value(item) for item in value]
         if isinstance(value, dict):
             return self.attributes(value)
+        if isinstance(value, bytes):
+            return self._opaque(value)
         return value
+
+    def _strict_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            self._count("strict")
+            return STRICT_MARKER
+        if isinstance(value, list):
+            return [self._strict_value(item) for item in value]
+        if isinstance(value, dict):
+            return self.attributes(value)
+        if isinstance(value, bytes):
+            return self._opaque(value)
+        return value
+
+    def _opaque(self, value: bytes) -> str:
+        """Bytes: UTF-8 text is scanned as text (``any_value`` decodes it already), the rest is
+        opaque."""
+        try:
+            return self.text(value.decode("utf-8"))
+        except UnicodeDecodeError:
+            pass
+        if self._keep_bytes:
+            return base64.b64encode(value).decode("ascii")
+        self._count("bytes")
+        return BYTES_MARKER
 
     def attributes(
         self, attrs: dict[str, Any], hashed: list[tuple[str, str]] | None = None
@@ -227,9 +444,7 @@ class Redactor:
         for key, value in attrs.items():
             action = actions.get(key) or self._decide(key)
             kind = action[0]
-            if kind == _KEEP:
-                out[key] = value
-            elif kind == _SCAN:
+            if kind == _SCAN:
                 if value.__class__ is str:
                     found = texts.get(value)
                     # Fast path: a string already seen and found clean.
@@ -238,6 +453,8 @@ class Redactor:
                     out[key] = value
                 else:
                     out[key] = self._value(value)
+            elif kind == _KEEP:
+                out[key] = value if value.__class__ in _PLAIN or value is None else _plain(value)
             elif kind == _HASH:
                 if value is None:
                     out[key] = None
@@ -247,21 +464,31 @@ class Redactor:
                 if hashed is not None:
                     hashed.append((key, digest))
                 hashes += 1
+            elif kind == _STRICT:
+                out[key] = (
+                    value if value.__class__ in _SCALARS or value is None else self._strict_value(value)
+                )
             else:
-                rule = action[1]
-                out[action[2]] = marker("deny" if rule == "deny_keys" else rule.partition(".")[2])
-                self._count(rule)
+                out[action[1]] = action[2]
+                self._count_all(action[3])
         if hashes:
             self._count("hash_key", hashes)
         return out
 
 
 __all__ = [
+    "ALWAYS_SCANNED_KEYS",
+    "BYTES_MARKER",
     "DEFAULT_ALLOW_KEYS",
+    "DETECTOR_NAME",
     "HASHED_KEY_PREFIX",
+    "STRICT_MARKER",
     "KeyHasher",
     "RedactionPolicy",
     "Redactor",
+    "SiteDetector",
+    "SiteKeyDetector",
+    "compile_pattern",
     "hash_key",
     "key_text",
     "marker",

@@ -104,7 +104,7 @@ def _events(span: Span, redactor: Redactor) -> str:
         [
             {
                 "time_unix_nano": event.time_unix_nano,
-                "name": redactor.text(event.name),
+                "name": redactor.name(event.name),
                 "attributes": redactor.attributes(attributes(event.attributes)),
             }
             for event in span.events
@@ -140,7 +140,7 @@ def convert_spans(
         service = _text(resource.get("service.name")) or "unknown_service"
         resource_json = json_text(resource)
         for si, scope_spans in enumerate(resource_spans.scope_spans):
-            scope_name = _text(redactor.text(scope_spans.scope.name)) if scope_spans.scope.name else None
+            scope_name = _text(redactor.name(scope_spans.scope.name)) if scope_spans.scope.name else None
             for pi, span in enumerate(scope_spans.spans):
                 received += 1
                 trace_bytes, span_bytes, parent = span.trace_id, span.span_id, span.parent_span_id
@@ -185,7 +185,7 @@ def convert_spans(
                         trace_id,
                         span_id,
                         parent.hex() if parent and parent != _ZERO_SPAN else None,
-                        clean_text(redactor.text(span.name)),
+                        clean_text(redactor.name(span.name)),
                         service,
                         KINDS[kind] if 0 <= kind < 6 else "unspecified",
                         start,
@@ -193,7 +193,7 @@ def convert_spans(
                         end - start,
                         event_time,
                         STATUS_CODES[code] if 0 <= code < 3 else "unset",
-                        clean_text(redactor.text(message)) if message else None,
+                        clean_text(redactor.message(message)) if message else None,
                         json_text(attrs),
                         resource_json,
                         _events(span, redactor) if span.events else None,

@@ -12,7 +12,7 @@ from collector.metrics import convert_metrics
 from collector.otlp_json import metrics_from_json
 from collector.redaction import RedactionPolicy, Redactor
 from collector.rows import METRIC_COLUMNS, series_id
-from tests.collector.otlp import T0, gauge_request
+from tests.collector.otlp import T0, gauge_request, key_values
 from tests.support.factories import metric_row
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -176,3 +176,43 @@ def test_counts_beyond_int64_are_rejected(count: int) -> None:
     metric.histogram.data_points.add(time_unix_nano=T0, count=count)
     _, out = rows_of(request)
     assert out.rejections.counts == {"time_out_of_range": 1}
+
+
+def test_every_text_field_of_a_metric_is_scanned() -> None:
+    request = gauge_request(
+        "lookups MRN: QZ88421X",
+        [(T0, 1.0, {"queue": "adt for jane.doe@example.org", "note 123-45-6789": "x", "raw": b"\xff"})],
+        service="engine 555-867-5309",
+    )
+    resource = request.resource_metrics[0]
+    resource.resource.attributes.extend(key_values({"host.name": "SSN 123-45-6789"}))
+    scope = resource.scope_metrics[0]
+    scope.scope.name = "scope jane@example.org"
+    scope.metrics[0].unit = "{DOB: 04/12/1961}"
+    rows, _ = rows_of(request)
+    (row,) = rows
+    assert row["name"] == "lookups MRN: [REDACTED:mrn]"
+    assert row["unit"] == "{DOB: [REDACTED:birth_date]}"
+    assert row["service_name"] == "engine [REDACTED:phone]"
+    assert row["scope_name"] == "scope [REDACTED:email]"
+    assert row["queue"] == "adt for [REDACTED:email]"
+    assert orjson.loads(row["attributes"]) == {
+        "queue": "adt for [REDACTED:email]",
+        "note [REDACTED:ssn]": "[REDACTED:ssn]",
+        "raw": "[REDACTED:bytes]",
+    }
+    assert orjson.loads(row["resource_attributes"]) == {
+        "service.name": "engine [REDACTED:phone]",
+        "host.name": "SSN [REDACTED:ssn]",
+    }
+    for planted in ("QZ88421X", "jane", "867-5309", "123-45-6789", "1961"):
+        assert planted not in str(row)
+
+
+def test_strict_mode_on_a_metric() -> None:
+    request = gauge_request("orders.20240501.count", [(T0, 1.0, {"queue": "adt", "code": 7})])
+    out = convert_metrics(request, Redactor(RedactionPolicy(strict=True), SECRET), T0)
+    row = dict(zip(METRIC_COLUMNS, out.rows[0], strict=True))
+    assert row["name"] == "orders.#.count"
+    assert orjson.loads(row["attributes"]) == {"queue": "[REDACTED:strict]", "code": 7}
+    assert row["unit"] == "1"

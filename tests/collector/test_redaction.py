@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.phi import ALL_KEY_DETECTORS, ALL_VALUE_DETECTORS, normalize_key
-from collector.redaction import KeyHasher, RedactionPolicy, Redactor, hash_key
+from collector.redaction import (
+    STRICT_MARKER,
+    KeyHasher,
+    RedactionPolicy,
+    Redactor,
+    SiteDetector,
+    SiteKeyDetector,
+    compile_pattern,
+    hash_key,
+)
 
 SECRET = b"unit-test-secret-0123456789"
 
@@ -173,12 +182,200 @@ def test_deny_wins_over_allow_and_hashing() -> None:
     assert red.take_counts() == {"deny_keys": 3}
 
 
-def test_allow_keys_skip_detection() -> None:
+def test_allow_keys_skip_key_detectors_but_are_still_scanned() -> None:
     red = redactor(RedactionPolicy(allow_keys=("app.contact_phone",)))
-    assert red.attributes({"app.contact_phone": "555-867-5309"}) == {"app.contact_phone": "555-867-5309"}
-    assert redactor().attributes({"app.contact_phone": "555-867-5309"}) == {
+    assert red.attributes({"app.contact_phone": "desk 555-867-5309"}) == {
+        "app.contact_phone": "desk [REDACTED:phone]"
+    }
+    assert red.attributes({"app.contact_phone": "front desk"}) == {"app.contact_phone": "front desk"}
+    assert redactor().attributes({"app.contact_phone": "front desk"}) == {
         "app.contact_phone": "[REDACTED:phone]"
     }
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "service.name",
+        "hc.facility",
+        "hc.stage",
+        "messaging.destination.name",
+        "telemetry.sdk.name",
+        "rpc.method",
+    ],
+)
+def test_built_in_allow_listed_keys_are_scanned(key: str) -> None:
+    red = redactor()
+    assert red.attributes({key: "adt for jane.doe@example.org"}) == {key: "adt for [REDACTED:email]"}
+    assert red.take_counts() == {"value.email": 1}
+
+
+def test_unscanned_keys_are_stored_as_sent() -> None:
+    red = redactor(RedactionPolicy(unscanned_keys=("app.build_*",), allow_keys=("app.*",)))
+    assert red.attributes({"app.build_note": "SSN 123-45-6789", "app.other": "SSN 123-45-6789"}) == {
+        "app.build_note": "SSN 123-45-6789",
+        "app.other": "SSN [REDACTED:ssn]",
+    }
+
+
+@pytest.mark.parametrize(
+    "policy", [RedactionPolicy(unscanned_keys=("*",)), RedactionPolicy(allow_keys=("*",))]
+)
+def test_no_allow_list_or_opt_out_exempts_exception_attributes(policy: RedactionPolicy) -> None:
+    red = redactor(policy)
+    out = red.attributes(
+        {
+            "exception.message": "no coverage for SSN 123-45-6789",
+            "exception.stacktrace": 'File "adt.py", line 3\n  lookup(mrn="MRN: QZ88421X")',
+        }
+    )
+    assert out == {
+        "exception.message": "no coverage for SSN [REDACTED:ssn]",
+        "exception.stacktrace": 'File "adt.py", line 3\n  lookup(mrn="MRN: [REDACTED:mrn]")',
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "stored"),
+    [
+        ("contact jane@example.org", "contact [REDACTED:email]"),
+        ("hc.facility 123-45-6789", "hc.facility [REDACTED:ssn]"),  # allow-listed
+        ("telemetry.sdk.x jane@example.org", "telemetry.sdk.x [REDACTED:email]"),  # allow-listed glob
+        ("hc.key.mrn MRN: QZ88421X", "hc.key.mrn MRN: [REDACTED:mrn]"),
+        ("patient.ssn 123-45-6789", "patient.ssn [REDACTED:ssn]"),  # a key detector's key
+    ],
+)
+def test_a_key_is_scanned_whatever_rule_applies_to_it(key: str, stored: str) -> None:
+    red = redactor(RedactionPolicy(unscanned_keys=("contact*",)))
+    hashed: list[tuple[str, str]] = []
+    out = red.attributes({key: "value"}, hashed)
+    assert list(out) == [stored]
+    assert out[stored].startswith("[REDACTED:")
+    assert hashed == []  # an hc.key.* key with an identifier in it is neither hashed nor indexed
+
+
+def test_a_denied_key_with_an_identifier_is_stored_redacted() -> None:
+    red = redactor(RedactionPolicy(deny_keys=("internal.*",)))
+    assert red.attributes({"internal.ssn 123-45-6789": "x"}) == {
+        "internal.ssn [REDACTED:ssn]": "[REDACTED:deny]"
+    }
+    assert red.take_counts() == {"deny_keys": 1, "value.ssn": 1}
+
+
+def test_bytes_that_are_text_are_scanned_and_opaque_bytes_dropped() -> None:
+    red = redactor()
+    out = red.attributes({"note": b"SSN 123-45-6789", "blob": b"\xff\x00\xfe", "list": [b"\xff", "ok"]})
+    assert out == {
+        "note": "SSN [REDACTED:ssn]",
+        "blob": "[REDACTED:bytes]",
+        "list": ["[REDACTED:bytes]", "ok"],
+    }
+    assert red.take_counts() == {"value.ssn": 1, "bytes": 2}
+
+
+def test_opaque_bytes_can_be_kept_as_base64() -> None:
+    red = redactor(RedactionPolicy(keep_bytes=True, unscanned_keys=("raw",)))
+    assert red.attributes({"blob": b"\xff\x00", "raw": [b"\xff"], "hc.key.x": b"\xff"}) == {
+        "blob": "/wA=",
+        "raw": ["/w=="],
+        "hc.key.x": hash_key(SECRET, '"/w=="'),
+    }
+    assert redactor().attributes({"raw": b"\xff"}) == {"raw": "[REDACTED:bytes]"}
+
+
+def test_site_value_detectors_run_before_the_built_in_ones() -> None:
+    policy = RedactionPolicy(
+        site_detectors=(SiteDetector("epic_csn", "CSN[0-9]{9}"), SiteDetector("bed", "(?i)bed [0-9]+[A-Z]"))
+    )
+    red = redactor(policy)
+    text = "moved CSN123456789 to Bed 12B, call 555-867-5309"
+    assert red.text(text) == "moved [REDACTED:epic_csn] to [REDACTED:bed], call [REDACTED:phone]"
+    assert red.take_counts() == {"value.epic_csn": 1, "value.bed": 1, "value.phone": 1}
+    # In keys, in allow-listed values and in plain numbers too.
+    assert red.attributes({"CSN123456789": "x", "hc.facility": "CSN000000001", "n": "Bed 7C"}) == {
+        "[REDACTED:epic_csn]": "[REDACTED:epic_csn]",
+        "hc.facility": "[REDACTED:epic_csn]",
+        "n": "[REDACTED:bed]",
+    }
+
+
+def test_site_detectors_that_overlap_keep_the_first() -> None:
+    red = redactor(RedactionPolicy(site_detectors=(SiteDetector("a", "ab"), SiteDetector("b", "bc"))))
+    assert red.text("xabcx") == "x[REDACTED:a]cx"
+
+
+def test_site_key_detectors_replace_the_value() -> None:
+    policy = RedactionPolicy(
+        site_key_detectors=(
+            SiteKeyDetector("epic_id", keys=("*.epic_id",)),
+            SiteKeyDetector("csn", pattern="(?i)csn"),
+        ),
+        allow_keys=("app.*",),
+    )
+    red = redactor(policy)
+    assert red.attributes({"app.epic_id": "E1", "visit.CSN": "C1", "app.other": "fine"}) == {
+        "app.epic_id": "[REDACTED:epic_id]",
+        "visit.CSN": "[REDACTED:csn]",
+        "app.other": "fine",
+    }
+    assert red.take_counts() == {"key.epic_id": 1, "key.csn": 1}
+
+
+@pytest.mark.parametrize("pattern", ["(?<=a)b", "(a)\\1", "a*", "("])
+def test_patterns_that_re2_refuses_or_that_match_nothing_are_refused(pattern: str) -> None:
+    with pytest.raises(ValueError):
+        compile_pattern(pattern)
+
+
+def test_strict_mode_drops_free_text_of_keys_not_allow_listed() -> None:
+    red = redactor(RedactionPolicy(strict=True, allow_keys=("app.route",), unscanned_keys=("app.build",)))
+    out = red.attributes(
+        {
+            "note": "anything at all",
+            "nested": ["x", 3, {"hc.stage": "s", "deep": "y"}],
+            "retries": 2,
+            "ok": True,
+            "hc.stage": "charge.posted",
+            "hc.facility": "call 555-867-5309",
+            "app.route": "/patients/{id}",
+            "app.build": "2024.05 build 7",
+            "hc.key.charge": "CHG-1",
+            "patient.ssn": "x",
+            "exception.message": "failed",
+        }
+    )
+    assert out == {
+        "note": STRICT_MARKER,
+        "nested": [STRICT_MARKER, 3, {"hc.stage": "s", "deep": STRICT_MARKER}],
+        "retries": 2,
+        "ok": True,
+        "hc.stage": "charge.posted",
+        "hc.facility": "call [REDACTED:phone]",
+        "app.route": "/patients/{id}",
+        "app.build": "2024.05 build 7",
+        "hc.key.charge": hash_key(SECRET, "CHG-1"),
+        "patient.ssn": "[REDACTED:ssn]",
+        "exception.message": STRICT_MARKER,
+    }
+
+
+def test_strict_mode_keeps_names_without_long_digit_runs_and_drops_messages() -> None:
+    red = redactor(RedactionPolicy(strict=True))
+    assert red.name("GET /patients/48213377/chart") == "GET /patients/#/chart"
+    assert red.name("HL7 ADT^A01 process") == "HL7 ADT^A01 process"
+    assert red.name("admit Patient: Jane Doe") == "admit Patient: [REDACTED:name]"
+    assert red.message("lookup failed for order 12") == STRICT_MARKER
+    assert red.message("") == ""
+    plain = redactor()
+    assert plain.name("GET /patients/48213377/chart") == "GET /patients/48213377/chart"
+    assert plain.message("lookup failed for jane@example.org") == "lookup failed for [REDACTED:email]"
+
+
+def test_plain_short_numbers_skip_the_built_in_detectors_only() -> None:
+    assert redactor().text("1843.20") == "1843.20"
+    assert redactor().text("555-867-5309") == "[REDACTED:phone]"
+    site = redactor(RedactionPolicy(site_detectors=(SiteDetector("mrn6", r"\b[0-9]{6}\b"),)))
+    assert site.text("123456") == "[REDACTED:mrn6]"
 
 
 def test_detectors_can_be_switched_off() -> None:

@@ -12,7 +12,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from collector.redaction import RedactionPolicy, Redactor, hash_key
 from collector.rows import SPAN_COLUMNS, SPAN_KEY_COLUMNS, SPAN_LIFTED_ATTRIBUTES
 from collector.spans import ConvertedSpans, convert_spans, occurred_at
-from tests.collector.otlp import T0, span, trace_request
+from tests.collector.otlp import T0, key_values, span, trace_request
 
 SECRET = b"spans-test-secret-0123456789"
 RECEIVED = T0 + 10**9
@@ -233,7 +233,7 @@ def test_missing_service_name_and_odd_values() -> None:
     assert row["kind"] == "unspecified"
     assert row["status_code"] == "unset"
     assert row["hc_amount"] is None
-    assert orjson.loads(str(row["attributes"]))["bytes"] == "AP8="
+    assert orjson.loads(str(row["attributes"]))["bytes"] == "[REDACTED:bytes]"
 
 
 def test_redaction_reaches_names_messages_and_resources() -> None:
@@ -245,3 +245,94 @@ def test_redaction_reaches_names_messages_and_resources() -> None:
     assert row["name"] == "admit Patient: [REDACTED:name]"
     assert row["status_message"] == "lookup failed for [REDACTED:email]"
     assert orjson.loads(str(row["resource_attributes"]))["patient.ssn"] == "[REDACTED:ssn]"
+
+
+def convert_with(policy: RedactionPolicy, *spans: Span, **kwargs: Any) -> dict[str, object]:
+    request = trace_request(*spans, **kwargs)
+    out = convert_spans(request, Redactor(policy, SECRET), RECEIVED)
+    return dict(zip(SPAN_COLUMNS, out.batch.spans[0], strict=True))
+
+
+def test_every_text_field_of_a_span_is_scanned() -> None:
+    item = span("lookup MRN: QZ88421X", status=2, message="no match for 555-867-5309")
+    item.attributes.extend(
+        key_values(
+            {
+                "messaging.destination.name": "adt for jane.doe@example.org",
+                "hc.facility": "north SSN 123-45-6789",
+                "note 123-45-6789": "x",
+                "utf8": b"call 555-867-5309",
+            }
+        )
+    )
+    event = item.events.add()
+    event.name = "retry for DOE^JANE"
+    event.time_unix_nano = T0 + 1
+    event.attributes.extend(
+        key_values(
+            {
+                "exception.type": "LookupError",
+                "exception.message": "Patient: Jane Doe not found",
+                "exception.stacktrace": 'Traceback:\n  find(dob="DOB: 04/12/1961")',
+            }
+        )
+    )
+    link = item.links.add()
+    link.trace_id, link.span_id = bytes(range(16)), bytes(range(8))
+    link.attributes.extend(key_values({"origin": "mail jane@example.org"}))
+    policy = RedactionPolicy(allow_keys=("exception.*",), unscanned_keys=("*.stacktrace",))
+    row = convert_with(
+        policy,
+        item,
+        service="billing 555-867-5309",
+        scope="scope jane@example.org",
+        resource={"host.name": "h MRN: QZ88421X"},
+    )
+    assert row["name"] == "lookup MRN: [REDACTED:mrn]"
+    assert row["status_message"] == "no match for [REDACTED:phone]"
+    assert row["service_name"] == "billing [REDACTED:phone]"
+    assert row["scope_name"] == "scope [REDACTED:email]"
+    assert row["messaging_destination"] == "adt for [REDACTED:email]"
+    assert row["hc_facility"] == "north SSN [REDACTED:ssn]"
+    attrs = orjson.loads(str(row["attributes"]))
+    assert attrs["note [REDACTED:ssn]"] == "[REDACTED:ssn]"
+    assert attrs["utf8"] == "call [REDACTED:phone]"
+    assert orjson.loads(str(row["resource_attributes"]))["host.name"] == "h MRN: [REDACTED:mrn]"
+    (stored_event,) = orjson.loads(str(row["events"]))
+    assert stored_event["name"] == "retry for [REDACTED:name]"
+    assert stored_event["attributes"] == {
+        "exception.type": "LookupError",
+        "exception.message": "Patient: [REDACTED:name] not found",
+        "exception.stacktrace": 'Traceback:\n  find(dob="DOB: [REDACTED:birth_date]")',
+    }
+    (stored_link,) = orjson.loads(str(row["links"]))
+    assert stored_link["attributes"] == {"origin": "mail [REDACTED:email]"}
+    for planted in ("QZ88421X", "867-5309", "jane", "JANE", "123-45-6789", "1961"):
+        assert planted not in str(row)
+
+
+def test_an_identifier_in_a_business_key_name_never_reaches_span_keys() -> None:
+    rows, keys, _ = convert(span(attributes={"hc.key.charge": "C1", "hc.key.mrn MRN: QZ88421X": "E-9"}))
+    assert {k["key_name"] for k in keys} == {"charge"}
+    attrs = orjson.loads(str(rows[0]["attributes"]))
+    assert attrs["hc.key.mrn MRN: [REDACTED:mrn]"] == "[REDACTED:mrn]"
+    assert "QZ88421X" not in str(rows) + str(keys)
+
+
+def test_strict_mode_on_a_span() -> None:
+    item = span("GET /patients/48213377", status=2, message="patient 48213377 not found")
+    item.attributes.extend(key_values({"http.route": "/patients/48213377", "hc.stage": "lookup", "n": 3}))
+    event = item.events.add()
+    event.name = "exception"
+    event.attributes.extend(key_values({"exception.message": "boom"}))
+    row = convert_with(RedactionPolicy(strict=True), item)
+    assert row["name"] == "GET /patients/#"
+    assert row["status_message"] == "[REDACTED:strict]"
+    assert orjson.loads(str(row["attributes"])) == {
+        "http.route": "[REDACTED:strict]",
+        "hc.stage": "lookup",
+        "n": 3,
+    }
+    assert orjson.loads(str(row["events"]))[0]["attributes"] == {"exception.message": "[REDACTED:strict]"}
+    assert row["hc_stage"] == "lookup"
+    assert row["service_name"] == "billing"
