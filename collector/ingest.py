@@ -34,7 +34,7 @@ from collector.rejections import Rejections
 from collector.rows import WriteBatch
 from collector.self_metrics import CollectorMetrics
 from collector.spans import convert_spans
-from collector.writer import Writer
+from collector.writer import Writer, WriterClosed
 from vitals.kernel.runtime import MetricTransform
 
 
@@ -111,6 +111,21 @@ class Ingest:
         #: checks and other requests are answered meanwhile. One thread, because the redactor
         #: (and its caches) is not thread-safe; the event loop stays free either way.
         self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitals-ingest")
+        self._busy = False
+        self._closed = False
+
+    @property
+    def busy(self) -> bool:
+        """A request is being decoded and redacted on the worker thread right now."""
+        return self._busy
+
+    def close(self) -> None:
+        """Take no more requests and drop those waiting for the worker, without waiting for the
+        one it holds: its request was never acknowledged (its client retries), and a stop must
+        not wait for a huge request's redaction. ``busy`` says whether the worker still runs
+        (the interpreter would wait for it at exit)."""
+        self._closed = True
+        self._cpu.shutdown(wait=False, cancel_futures=True)
 
     def convert(self, signal: Signal, request: Any) -> tuple[WriteBatch, int, Rejections]:
         """Rows for ``request``, plus the number of items received and the rejections."""
@@ -133,7 +148,11 @@ class Ingest:
     def _decode_convert(
         self, signal: Signal, body: bytes, encoding: Encoding
     ) -> tuple[WriteBatch, int, Rejections]:
-        return self.convert(signal, decode(signal, body, encoding))
+        self._busy = True
+        try:
+            return self.convert(signal, decode(signal, body, encoding))
+        finally:
+            self._busy = False
 
     async def export(self, signal: Signal, body: bytes, encoding: Encoding, weight: int) -> ExportOutcome:
         """Store one request and return once it is committed.
@@ -143,6 +162,8 @@ class Ingest:
         """
         submitted = False
         try:
+            if self._closed:
+                raise WriterClosed("the collector is shutting down")
             batch, received, rejections = await asyncio.get_running_loop().run_in_executor(
                 self._cpu, self._decode_convert, signal, body, encoding
             )

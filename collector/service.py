@@ -3,7 +3,9 @@
 Start: migrate the store, start the writer, build the HTTP app, install the components
 the caller hands over (``vitals.shell.serve`` chooses them), start their scheduler, then open the listeners.
 Stop (SIGTERM/SIGINT): close the listeners and refuse new requests, let requests in progress
-finish (each is answered after its commit), stop the scheduler, commit everything queued, exit.
+finish (each is answered after its commit), stop the scheduler, commit everything queued, exit;
+all of it within the shutdown timeout (``collector.stopping``): what outlasts its share is left
+behind, named in the log, and ``vitals serve`` exits with ``EXIT_UNFINISHED``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +37,17 @@ from collector.redaction import Redactor
 from collector.rows import WriteBatch, metric_rows
 from collector.self_metrics import CollectorMetrics
 from collector.sql_sink import SqlSink
+from collector.stopping import (
+    EXIT_UNFINISHED,
+    RunningJobs,
+    StopBudget,
+    Watchdog,
+    exit_now,
+    in_thread,
+    lingering_threads,
+    requests_grace,
+    within,
+)
 from collector.writer import CommitObserver, GroupCommitWriter, Writer
 from collector.writer_process import ProcessWriter
 from vitals.kernel.db import create_engine, migrate
@@ -42,6 +55,8 @@ from vitals.kernel.runtime import Component, ServiceContext
 from vitals.kernel.settings import Settings
 
 log = logging.getLogger("vitals.serve")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
@@ -67,7 +82,8 @@ class ServeOptions:
     insecure_no_auth: bool = False
     #: Installed in this order next to the collector (``vitals.shell.serve`` picks them).
     components: Sequence[Component] = ()
-    #: Seconds to let requests in progress finish after SIGTERM.
+    #: Seconds the whole stop may take after SIGTERM (requests in progress get about two thirds;
+    #: see ``collector.stopping.StopBudget``).
     shutdown_timeout: float = 30.0
 
 
@@ -85,6 +101,7 @@ def check_exposure(options: ServeOptions, config: CollectorConfig) -> None:
 class _Parts:
     ctx: ServiceContext
     writer: Writer
+    ingest: Ingest
     http: HttpReceiver
     grpc: GrpcReceiver
 
@@ -115,6 +132,11 @@ class Collector:
         self.stop_requested = asyncio.Event()
         self._parts: _Parts | None = None
         self._running: _Running | None = None
+        self._signalled_at: float | None = None
+        self._jobs = RunningJobs()
+        #: What the stop is waiting for now (for the watchdog's log line).
+        self._stopping = "not stopping"
+        self._cut_off = 0
 
     # -- building ---------------------------------------------------------------------------
 
@@ -130,7 +152,7 @@ class Collector:
             lambda: writer.queue_depth, lambda: writer.queued_rows, lambda: writer.in_flight_bytes
         )
         ProcessCollector(registry=self.registry)
-        app = web.Application(client_max_size=limits.max_body)
+        app = web.Application(client_max_size=limits.max_body, middlewares=[self._count_cut_off])
 
         def write_metric_points(rows: Sequence[Mapping[str, Any]]) -> None:
             writer.write_blocking(WriteBatch(metric_points=metric_rows(rows)))
@@ -154,7 +176,7 @@ class Collector:
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
         ctx.status["collector"] = "receiving OTLP/HTTP and OTLP/gRPC"
-        return _Parts(ctx, writer, http, GrpcReceiver(ingest, auth, self.metrics, limits))
+        return _Parts(ctx, writer, ingest, http, GrpcReceiver(ingest, auth, self.metrics, limits))
 
     def _install_components(self, ctx: ServiceContext) -> None:
         for component in self.options.components:
@@ -176,6 +198,15 @@ class Collector:
         return self.parts.writer
 
     # -- HTTP endpoints of the process itself ------------------------------------------------
+
+    @web.middleware
+    async def _count_cut_off(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Count the requests that a stop cancels (never answered, so their clients retry)."""
+        try:
+            return await handler(request)
+        except asyncio.CancelledError:
+            self._cut_off += 1
+            raise
 
     async def _healthz(self, request: web.Request) -> web.Response:
         alive = self.writer.alive or not self.ready
@@ -205,6 +236,7 @@ class Collector:
         try:
             parts.writer.start()
             self._install_components(parts.ctx)
+            parts.ctx.scheduler.add_listener(self._jobs.observe, RunningJobs.MASK)
             parts.ctx.scheduler.start()
             self._running = await self._listen(parts)
         except BaseException:
@@ -228,7 +260,7 @@ class Collector:
             parts.ctx.http_app,
             access_log=None,
             auto_decompress=False,
-            shutdown_timeout=self.options.shutdown_timeout,
+            shutdown_timeout=requests_grace(self.options.shutdown_timeout),
         )
         await runner.setup()
         try:
@@ -260,48 +292,149 @@ class Collector:
         assert self._running is not None
         return self._running.grpc_port
 
-    async def stop(self) -> None:
-        """Stop accepting, finish what was accepted, commit it, release everything."""
+    async def stop(self) -> list[str]:
+        """Stop accepting, finish what was accepted, commit it, release everything; all within
+        the shutdown timeout, counted from the signal (or from now).
+
+        Returns what did not finish in time (also logged; empty after a clean stop). Nothing of
+        it was acknowledged: a request is answered only after its commit.
+        """
         self.ready = False
         parts, self._parts = self._parts, None
         running, self._running = self._running, None
         if parts is None:
-            return
-        loop = asyncio.get_running_loop()
+            return []
+        started = self._signalled_at if self._signalled_at is not None else time.monotonic()
+        budget = StopBudget(started, self.options.shutdown_timeout)
+        unfinished: list[str] = []
         parts.ctx.stop_event.set()
         parts.http.stopping = True
         parts.grpc.stopping = True
-        if running is not None:
-            grace = self.options.shutdown_timeout
-            await asyncio.gather(running.grpc_server.stop(grace), running.runner.cleanup())
+        # The scheduler stops beside the listeners: its jobs derive from what is stored and
+        # resume from their committed positions, so they need not wait for the last requests.
+        scheduler: asyncio.Future[bool] | None = None
         if parts.ctx.scheduler.running:
-            await loop.run_in_executor(None, parts.ctx.scheduler.shutdown)
-        for hook in parts.ctx.on_stop:
-            try:
-                await loop.run_in_executor(None, hook)
-            except Exception:
-                log.exception("a component's stop hook failed")
-        drained = await loop.run_in_executor(None, parts.writer.close, self.options.shutdown_timeout)
-        if not drained:
-            log.error("the writer did not finish within %.0fs", self.options.shutdown_timeout)
+            scheduler = asyncio.ensure_future(
+                in_thread(
+                    "scheduler shutdown",
+                    parts.ctx.scheduler.shutdown,
+                    budget.left(budget.components_end),
+                )
+            )
+        if running is not None:
+            self._stopping = "requests in progress"
+            unfinished += await self._stop_listeners(parts, running, budget)
+        parts.ingest.close()
+        scheduler_stopped = True
+        if scheduler is not None:
+            self._stopping = f"scheduler jobs: {', '.join(self._jobs.names()) or 'none'}"
+            scheduler_stopped = await scheduler
+            if not scheduler_stopped:
+                unfinished.append(f"scheduler job(s) still running: {', '.join(self._jobs.names()) or '?'}")
+        unfinished += await self._run_stop_hooks(parts.ctx, budget, scheduler_stopped)
+        self._stopping = f"the writer ({parts.writer.queue_depth} request(s) not committed yet)"
+        drained: list[bool] = []
+        closed = await in_thread(
+            "writer close",
+            lambda: drained.append(parts.writer.close(budget.left(budget.end))),
+            budget.left(budget.end) + budget.margin / 2,
+        )
+        if not (closed and all(drained)):
+            unfinished.append(
+                f"the store writer ({parts.writer.queue_depth} request(s) not committed; "
+                "none of them was acknowledged)"
+            )
         parts.ctx.engine.dispose()
+        if parts.ingest.busy:
+            unfinished.append("the ingest worker (a request being decoded and redacted; not acknowledged)")
+        if unfinished:
+            log.error(
+                "stop: not finished within the shutdown timeout (%gs), left behind: %s",
+                self.options.shutdown_timeout,
+                "; ".join(unfinished),
+            )
+        self._stopping = "exiting"
         log.info("collector stopped")
+        return unfinished
+
+    async def _stop_listeners(self, parts: _Parts, running: _Running, budget: StopBudget) -> list[str]:
+        """Close both listeners; requests in progress get until ``budget.requests_end`` to
+        finish, then they are cancelled, unanswered (the runner was built with that grace)."""
+        grace = max(budget.left(budget.requests_end), 0.001)
+        stopped = await within(
+            asyncio.gather(running.grpc_server.stop(grace), running.runner.cleanup()),
+            budget.left(budget.components_end),
+        )
+        unfinished = []
+        if self._cut_off:
+            log.warning(
+                "stop: %d OTLP/HTTP request(s) still in progress after %.1fs were cancelled, "
+                "unanswered (their clients retry)",
+                self._cut_off,
+                grace,
+            )
+        if parts.grpc.calls:
+            unfinished.append(f"{parts.grpc.calls} OTLP/gRPC call(s)")
+        if not stopped:
+            unfinished.append("closing the listeners (requests that ignored cancellation)")
+        return unfinished
+
+    async def _run_stop_hooks(
+        self, ctx: ServiceContext, budget: StopBudget, scheduler_stopped: bool
+    ) -> list[str]:
+        """The components' stop hooks, in order, until ``budget.components_end``. None runs
+        while a scheduler job is still running: a hook finishes the work of that very job."""
+        names = [_name(hook) for hook in ctx.on_stop]
+        if not scheduler_stopped and names:
+            return [f"stop hook(s) not run (a scheduler job was still running): {', '.join(names)}"]
+        for index, (hook, name) in enumerate(zip(ctx.on_stop, names, strict=True)):
+            self._stopping = f"stop hook {name}"
+            if not await in_thread(f"stop hook {name}", hook, budget.left(budget.components_end)):
+                skipped = names[index + 1 :]
+                return [f"stop hook {name}"] + (
+                    [f"stop hook(s) not run: {', '.join(skipped)}"] if skipped else []
+                )
+        return []
+
+    def _still_running(self) -> str:
+        threads = lingering_threads()
+        return f"{self._stopping}; threads: {', '.join(threads) or 'none'}"
 
     async def serve_until_signalled(self) -> None:
-        """Run until SIGTERM or SIGINT (the ``vitals serve`` main loop)."""
+        """Run until SIGTERM or SIGINT (the ``vitals serve`` main loop), then stop.
+
+        If the stop leaves anything behind, or the process is still alive when the shutdown
+        timeout has passed (a watchdog thread), it ends here with ``os._exit(EXIT_UNFINISHED)``
+        after flushing the log: the interpreter would otherwise wait for those threads at exit.
+        """
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
         await self.start()
         await self.stop_requested.wait()
-        await self.stop()
+        started = self._signalled_at if self._signalled_at is not None else time.monotonic()
+        Watchdog(StopBudget(started, self.options.shutdown_timeout).deadline, self._still_running).start()
+        if await self.stop():
+            exit_now(EXIT_UNFINISHED)
 
     def _on_signal(self, signum: int) -> None:
         if self.stop_requested.is_set():
             log.warning("already stopping; waiting for accepted data to be committed")
             return
-        log.info("%s received: stopping (accepted data is committed first)", signal.Signals(signum).name)
+        self._signalled_at = time.monotonic()
+        log.info(
+            "%s received: stopping within %gs (accepted data is committed first)",
+            signal.Signals(signum).name,
+            self.options.shutdown_timeout,
+        )
         self.stop_requested.set()
+
+
+def _name(hook: Callable[[], object]) -> str:
+    owner = getattr(hook, "__self__", None)
+    qualname = getattr(hook, "__qualname__", None) or repr(hook)
+    module = getattr(owner if owner is not None else hook, "__module__", None) or ""
+    return f"{module}.{qualname}" if module and owner is None else qualname
 
 
 def _address(host: str) -> str:

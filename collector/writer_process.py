@@ -210,8 +210,9 @@ class ProcessWriter(WriterBase):
                 assert child is not None and child.stdin is not None
                 for frame in frames:
                     _write_frame(child.stdin.fileno(), frame)
-            except (OSError, AssertionError):
-                # The child is gone; the receiver fails what it held and starts a new one.
+            except (OSError, ValueError, AssertionError):
+                # The child is gone (or its stdin closed by ``close``); the receiver fails what
+                # it held and starts a new one.
                 with self._cond:
                     while self._generation == generation and not self._closing:
                         self._cond.wait()
@@ -284,13 +285,22 @@ class ProcessWriter(WriterBase):
         return True
 
     def close(self, timeout: float | None = None) -> bool:
-        """Stop taking work, wait until everything submitted is committed, stop the child."""
+        """Stop taking work, wait until everything submitted is committed, stop the child; all
+        within ``timeout`` seconds. Returns False if something submitted was not committed.
+
+        A child still busy at the end (a store that hangs) is killed: whatever it held was never
+        reported committed, so never acknowledged, and its transaction rolls back.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
         with self._cond:
             self._closing = True
             self._cond.notify_all()
             while self._pending and self._child is not None:
-                remaining = None if deadline is None else deadline - time.monotonic()
+                remaining = left()
                 if remaining is not None and remaining <= 0:
                     break
                 self._cond.wait(remaining)
@@ -300,14 +310,19 @@ class ProcessWriter(WriterBase):
             assert child.stdin is not None and child.stdout is not None
             child.stdin.close()  # end-of-file: the child finishes and exits
             try:
-                child.wait(timeout=30)
+                child.wait(timeout=left())
             except subprocess.TimeoutExpired:
+                log.error(
+                    "the store writer process did not finish in time; stopping it (%d request(s) "
+                    "not committed, none acknowledged)",
+                    len(self._pending),
+                )
                 child.kill()
                 child.wait()
         for thread in (self._sender, self._receiver):
             if thread.is_alive():
-                thread.join(timeout=5)
-        if child is not None and child.stdout is not None:
+                thread.join(timeout=left())
+        if child is not None and child.stdout is not None and not self._receiver.is_alive():
             child.stdout.close()
         self._close_retired()
         return drained

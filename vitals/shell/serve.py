@@ -102,7 +102,9 @@ def load_components(names: tuple[str, ...]) -> tuple[Component, ...]:
     type=click.FloatRange(0),
     default=30.0,
     show_default=True,
-    help="Seconds that requests in progress get to finish after SIGTERM (env VITALS_SHUTDOWN_TIMEOUT).",
+    help="Seconds the whole stop may take after SIGTERM or SIGINT (env VITALS_SHUTDOWN_TIMEOUT): requests "
+    "in progress get about two thirds of it to finish, then the writer commits what is queued. What is "
+    "still running at the end is named in the log and the process exits 3.",
 )
 def serve(
     *,
@@ -135,7 +137,9 @@ def serve(
         VITALS_WRITER_LINGER           seconds a commit waits for more requests (default 0.03)
 
     A 200 means the data is committed. SIGTERM or SIGINT stops accepting, commits what was
-    accepted and exits 0.
+    accepted and exits 0, within --shutdown-timeout whatever is in progress: if something is
+    still running then (a store that hangs, a job blocked on a broker, a huge request), it is
+    named in the log and the process exits 3; nothing it left behind was acknowledged.
     """
     try:
         config = load_collector_config(settings.config_dir)
