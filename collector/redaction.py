@@ -77,6 +77,10 @@ DEFAULT_ALLOW_KEYS: tuple[str, ...] = (
     "rpc.system",
     "rpc.service",
     "rpc.method",
+    # Vitals' own queue vocabulary (pollers and engine-pushed queue gauges).
+    "queue",
+    "broker",
+    "poller",
 )
 
 #: Strings (values and keys) longer than this are decided every time instead of being remembered,

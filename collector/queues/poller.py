@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector.queues import names
@@ -51,11 +51,15 @@ class Poller:
         *,
         clock: Callable[[], float] = time.time,
         on_error: Callable[[str], None] | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.config = config
         self.source = source
         self.clock = clock
         self.on_error = on_error
+        #: Applied to the queue names the broker reports (after ``rename``), before they are
+        #: logged, remembered or written: brokers name queues as integrations chose.
+        self.redact = redact
         self._lock = threading.Lock()
         self._previous: dict[tuple[str, Labels], tuple[QueueReading, float]] = {}
         self._history: dict[tuple[str, Labels], list[StuckPoint]] = {}
@@ -108,7 +112,7 @@ class Poller:
             log.info("poller %s (%s) recovered", self.config.name, self.source.broker)
         self._failing = False
 
-        samples = [self._sample(renamed(r, self.config.rename), now) for r in snapshot.readings]
+        samples = [self._sample(self._named(r), now) for r in snapshot.readings]
         present = {s.queue for s in samples}
         configured_missing = {self.config.rename.get(q, q) for q in snapshot.missing} - present
         vanished = sorted(self._present - present - configured_missing)
@@ -145,6 +149,13 @@ class Poller:
             disappeared=tuple(vanished),
             rows=tuple(rows),
         )
+
+    def _named(self, reading: QueueReading) -> QueueReading:
+        reading = renamed(reading, self.config.rename)
+        if self.redact is None:
+            return reading
+        name = self.redact(reading.queue)
+        return reading if name == reading.queue else replace(reading, queue=name)
 
     def _sample(self, reading: QueueReading, now: float) -> QueueSample:
         key = reading.key

@@ -14,6 +14,7 @@ from typing import Any
 from collector.queues.config import BrokerPollerConfig, PollersConfig, load_pollers
 from collector.queues.poller import Poller, PollResult
 from collector.queues.pushed import PushedStuckJob, SqlPointReader
+from collector.queues.redacted import RedactingWriter, queue_redactor
 from collector.queues.source import QueueSource, Snapshot
 from collector.queues.trace_latency import SqlSpanReader, TraceLatency
 from collector.queues.transform import QueueMetricTransform
@@ -68,10 +69,11 @@ def build_pollers(
     on_error: Callable[[str], None] | None = None,
     factory: Callable[[BrokerPollerConfig], QueueSource] = make_source,
     clock: Callable[[], float] | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> list[Poller]:
     pollers = []
     for item in config.enabled_brokers():
-        kwargs: dict[str, Any] = {"on_error": on_error}
+        kwargs: dict[str, Any] = {"on_error": on_error, "redact": redact}
         if clock is not None:
             kwargs["clock"] = clock
         pollers.append(Poller(item, LazySource(item, factory), **kwargs))
@@ -107,14 +109,18 @@ def poll_error_counter(registry: Any) -> Callable[[str], None]:
 
 
 def install(ctx: ServiceContext, config: PollersConfig | None = None) -> list[PollJob]:
-    """Register the pollers, the OTLP queue-metric transform and the derived-metric jobs."""
+    """Register the pollers, the OTLP queue-metric transform and the derived-metric jobs.
+
+    Everything they write passes the collector's redaction policy first (``RedactingWriter``).
+    """
     config = config if config is not None else load_pollers(ctx.settings.config_dir)
     ctx.metric_transforms.append(QueueMetricTransform())
     on_error = poll_error_counter(ctx.registry)
+    write = RedactingWriter(ctx.write_metric_points, queue_redactor(ctx.settings.config_dir))
     now = datetime.now(UTC)
     jobs = []
-    for poller in build_pollers(config, on_error=on_error):
-        job = PollJob(poller, ctx.write_metric_points)
+    for poller in build_pollers(config, on_error=on_error, redact=write.text):
+        job = PollJob(poller, write)
         ctx.scheduler.add_job(
             job.run,
             "interval",
@@ -128,7 +134,7 @@ def install(ctx: ServiceContext, config: PollersConfig | None = None) -> list[Po
         jobs.append(job)
     parts = [f"{len(jobs)} poller(s)"] + [f"{j.poller.name}={j.poller.source.broker}" for j in jobs]
     if config.trace_latency.enabled:
-        latency = TraceLatency(config.trace_latency, SqlSpanReader(ctx.engine), ctx.write_metric_points)
+        latency = TraceLatency(config.trace_latency, SqlSpanReader(ctx.engine), write)
         ctx.scheduler.add_job(
             latency.run,
             "interval",
@@ -141,7 +147,7 @@ def install(ctx: ServiceContext, config: PollersConfig | None = None) -> list[Po
         ctx.on_stop.append(latency.drain)
         parts.append("trace latency")
     if config.otlp.enabled:
-        pushed = PushedStuckJob(config.otlp, SqlPointReader(ctx.engine), ctx.write_metric_points)
+        pushed = PushedStuckJob(config.otlp, SqlPointReader(ctx.engine), write)
         ctx.scheduler.add_job(
             pushed.run,
             "interval",
