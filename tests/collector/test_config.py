@@ -8,6 +8,7 @@ import pytest
 
 from collector.config import CollectorConfig, load_collector_config
 from collector.phi import ALL_KEY_DETECTORS, ALL_VALUE_DETECTORS
+from collector.redaction import SiteDetector, SiteKeyDetector
 from collector.service import ServeOptions, StartupError, check_exposure, is_loopback
 from vitals.kernel.configfile import ConfigError
 from vitals.kernel.settings import default_config_dir
@@ -195,3 +196,104 @@ def test_listening_beyond_loopback_needs_tokens_or_the_insecure_flag() -> None:
     check_exposure(ServeOptions(host="0.0.0.0", insecure_no_auth=True), open_config)
     with_tokens = CollectorConfig.model_validate({"tokens": [{"name": "a", "token": TOKEN}]})
     check_exposure(ServeOptions(host="0.0.0.0"), with_tokens)
+
+
+def test_the_redaction_policy_options(tmp_path: Path) -> None:
+    text = """
+redaction:
+  unscanned_keys:
+    - key: "app.build.*"
+      reason: "CI build numbers, set by our pipeline"
+  site_detectors:
+    - {name: epic_csn, pattern: 'CSN[0-9]{9}'}
+  site_key_detectors:
+    - {name: epic_id, keys: ["*.epic_id"]}
+    - {name: csn, pattern: '(?i)csn'}
+  strict: true
+  opaque_bytes: base64
+"""
+    policy = load_collector_config(write(tmp_path, text), environ={}).redaction.policy()
+    assert policy.unscanned_keys == ("app.build.*",)
+    assert policy.site_detectors == (SiteDetector("epic_csn", "CSN[0-9]{9}"),)
+    assert policy.site_key_detectors == (
+        SiteKeyDetector("epic_id", keys=("*.epic_id",)),
+        SiteKeyDetector("csn", pattern="(?i)csn"),
+    )
+    assert policy.strict and policy.keep_bytes
+    defaults = CollectorConfig().redaction.policy()
+    assert not defaults.strict and not defaults.keep_bytes and defaults.unscanned_keys == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (
+            "redaction:\n  unscanned_keys:\n    - {key: app.x}\n",
+            "collector.yaml:3: redaction.unscanned_keys[0].reason",
+            "Field required",
+        ),
+        (
+            "redaction:\n  unscanned_keys:\n    - {key: app.x, reason: '  '}\n",
+            "collector.yaml:3: redaction.unscanned_keys[0].reason",
+            "can never carry PHI",
+        ),
+        (
+            "redaction:\n  unscanned_keys:\n    - {key: 'exception.*', reason: trust me}\n",
+            "collector.yaml:3: redaction.unscanned_keys[0].key",
+            "always scanned",
+        ),
+        (
+            "redaction:\n  unscanned_keys:\n    - {key: '*', reason: trust me}\n",
+            "collector.yaml:3: redaction.unscanned_keys[0].key",
+            "always scanned",
+        ),
+        (
+            "redaction:\n  site_detectors:\n    - {name: csn, pattern: '(?<=CSN)[0-9]+'}\n",
+            "collector.yaml:3: redaction.site_detectors[0].pattern",
+            "not an RE2 pattern",
+        ),
+        (
+            "redaction:\n  site_detectors:\n    - {name: csn, pattern: '[0-9]*'}\n",
+            "collector.yaml:3: redaction.site_detectors[0].pattern",
+            "matches the empty string",
+        ),
+        (
+            "redaction:\n  site_detectors:\n    - {name: Epic CSN, pattern: 'CSN'}\n",
+            "collector.yaml:3: redaction.site_detectors[0].name",
+            "lowercase letters",
+        ),
+        (
+            "redaction:\n  site_detectors:\n    - {name: ssn, pattern: 'x[0-9]'}\n",
+            "collector.yaml:3: redaction.site_detectors[0].name",
+            "built-in",
+        ),
+        (
+            "redaction:\n  site_detectors:\n    - {name: a, pattern: 'x'}\n    - {name: a, pattern: 'y'}\n",
+            "collector.yaml:2: redaction.site_detectors",
+            "used twice",
+        ),
+        (
+            "redaction:\n  site_key_detectors:\n    - {name: epic_id}\n",
+            "collector.yaml:3: redaction.site_key_detectors[0]",
+            "needs keys, a pattern or both",
+        ),
+        (
+            "redaction:\n  site_key_detectors:\n    - {name: epic_id, pattern: '(a'}\n",
+            "collector.yaml:3: redaction.site_key_detectors[0].pattern",
+            "not an RE2 pattern",
+        ),
+        (
+            "redaction:\n  opaque_bytes: keep\n",
+            "collector.yaml:2: redaction.opaque_bytes",
+            "drop",
+        ),
+    ],
+)
+def test_redaction_policy_errors_name_file_line_and_field(
+    tmp_path: Path, text: str, where: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_collector_config(write(tmp_path, text), environ={})
+    rendered = str(caught.value)
+    assert where in rendered
+    assert message in rendered
