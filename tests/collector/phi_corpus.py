@@ -90,7 +90,7 @@ SQL_FIRST_NAME = _p("sql first_name = '…'", "Ysoldine")
 URL_MRN = _p("url ?patient_mrn=…", "82739165")
 URL_NAME_PLUS = _p("url patient_name=A+B", "Ozrielle Pinchbeck", "Ozrielle", "Pinchbeck")
 URL_EMAIL_40 = _p("url-encoded e-mail %40", "xandrel.voss@kelmworth.example", "xandrel", "kelmworth")
-URL_NAME_20 = _p("url-encoded name %20", "Pellinore Gastraw", "Pellinore", "Gastraw")
+URL_NAME_20 = _p("url-encoded Patient:%20Name", "Pellinore Gastraw", "Pellinore", "Gastraw")
 PHONE_DIGITS = _p("phone digits only", "6178824319")
 FORM_FIRST_NAME = _p("form first_name=", "Wendeline")
 FORM_LAST_NAME = _p("form last_name=", "Sparrowgast")
@@ -218,14 +218,14 @@ URL = Document(
     (
         f"https://portal.northhosp.test/api/lookup?patient_mrn={URL_MRN.value}"
         f"&patient_name={quote_plus(URL_NAME_PLUS.value)}&contact={quote(URL_EMAIL_40.value, safe='')}"
-        f"&q={quote(URL_NAME_20.value)}&callback={PHONE_DIGITS.value}"
+        f"&note={quote('Patient: ' + URL_NAME_20.value)}&callback={PHONE_DIGITS.value}"
         f"&first_name={FORM_FIRST_NAME.value}&last_name={FORM_LAST_NAME.value}"
     ),
     (
         f"/lookup?patient_mrn={URL_MRN.value}",
         f"patient_name={quote_plus(URL_NAME_PLUS.value)}",
         f"contact={quote(URL_EMAIL_40.value, safe='')}",
-        f"q={quote(URL_NAME_20.value)}",
+        f"note={quote('Patient: ' + URL_NAME_20.value)}",
         f"callback={PHONE_DIGITS.value}",
         f"first_name={FORM_FIRST_NAME.value}&last_name={FORM_LAST_NAME.value}",
     ),
@@ -533,8 +533,8 @@ def _raise(message: str) -> None:
 #: with identifiers in them, as an engine that names instruments after the record would.
 SDK_METRIC_NAMES = (
     f"mrn-{MRN_DASH.value}.admissions",
-    f"patient.{PATIENT_NAME.parts[0]}.{PATIENT_NAME.parts[1]}.visits",
-    f"member/{MEMBER_ID.value}/claims",
+    f"patient_name.{PATIENT_NAME.parts[0]}.{PATIENT_NAME.parts[1]}.visits",
+    f"member_id/{MEMBER_ID.value}/claims",
 )
 SDK_UNITS = (f"MRN:{MRN_COLON.value}", f"SSN {SSN.value}", f"mrn#{MRN_HASH.value}")
 
