@@ -293,6 +293,9 @@ class Redactor:
         self._strict = policy.strict
         self._keep_bytes = policy.keep_bytes
         self._key_actions: dict[str, _Action] = {}
+        #: Short strings scanned and found clean (one set lookup on the hot path), and short
+        #: strings with identifiers, with what they become and the rules that fired.
+        self._clean: set[str] = set()
         self._texts: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.counts: dict[str, int] = {}
 
@@ -324,10 +327,20 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """``text`` with every identifier the detectors find replaced by a marker."""
+        if text in self._clean:
+            return text
         found = self._texts.get(text)
         if found is None:
+            if self._site is None and _PLAIN_NUMBER.fullmatch(text):
+                # Amounts and counts are mostly unique: not worth a cache entry.
+                return text
             found = self._scan(text)
             if len(text) <= _CACHEABLE_TEXT:
+                if not found[1]:
+                    if len(self._clean) >= self._cache_size:
+                        self._clean.clear()
+                    self._clean.add(text)
+                    return text
                 if len(self._texts) >= self._cache_size:
                     self._texts.clear()
                 self._texts[text] = found
@@ -443,16 +456,15 @@ class Redactor:
         """
         out: dict[str, Any] = {}
         actions = self._key_actions
-        texts = self._texts
+        clean = self._clean
         hashes = 0
         for key, value in attrs.items():
             action = actions.get(key) or self._decide(key)
             kind = action[0]
             if kind == _SCAN:
                 if value.__class__ is str:
-                    found = texts.get(value)
                     # Fast path: a string already seen and found clean.
-                    out[key] = value if found is not None and not found[1] else self.text(value)
+                    out[key] = value if value in clean else self.text(value)
                 elif value.__class__ in _SCALARS or value is None:
                     out[key] = value
                 else:

@@ -210,9 +210,9 @@ def test_every_text_field_of_a_metric_is_scanned() -> None:
 
 
 def test_strict_mode_on_a_metric() -> None:
-    request = gauge_request("orders.20240501.count", [(T0, 1.0, {"queue": "adt", "code": 7})])
+    request = gauge_request("orders.20240501.count", [(T0, 1.0, {"queue": "adt", "note": "x", "code": 7})])
     out = convert_metrics(request, Redactor(RedactionPolicy(strict=True), SECRET), T0)
     row = dict(zip(METRIC_COLUMNS, out.rows[0], strict=True))
     assert row["name"] == "orders.#.count"
-    assert orjson.loads(row["attributes"]) == {"queue": "[REDACTED:strict]", "code": 7}
+    assert orjson.loads(row["attributes"]) == {"queue": "adt", "note": "[REDACTED:strict]", "code": 7}
     assert row["unit"] == "1"

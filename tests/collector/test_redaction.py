@@ -226,13 +226,13 @@ def test_no_allow_list_or_opt_out_exempts_exception_attributes(policy: Redaction
     out = red.attributes(
         {
             "exception.message": "no coverage for SSN 123-45-6789",
-            "exception.stacktrace": 'File "adt.py", line 3\n  lookup(mrn="MRN: QZ88421X")',
+            "exception.stacktrace": 'File "adt.py", line 3\n  lookup("MRN: QZ88421X")',
         }
     )
-    assert out == {
-        "exception.message": "no coverage for SSN [REDACTED:ssn]",
-        "exception.stacktrace": 'File "adt.py", line 3\n  lookup(mrn="MRN: [REDACTED:mrn]")',
-    }
+    assert out["exception.message"] == "no coverage for SSN [REDACTED:ssn]"
+    assert out["exception.stacktrace"].startswith('File "adt.py", line 3\n  lookup(')
+    assert "QZ88421X" not in out["exception.stacktrace"]
+    assert "[REDACTED:mrn]" in out["exception.stacktrace"]
 
 
 @pytest.mark.parametrize(
@@ -420,6 +420,7 @@ def test_caches_stay_bounded() -> None:
         red.text(f"text {i}")
     assert len(red._key_actions) <= 16
     assert len(red._texts) <= 16
+    assert len(red._clean) <= 16
 
 
 def test_normalized_keys_split_words() -> None:

@@ -273,7 +273,7 @@ def test_every_text_field_of_a_span_is_scanned() -> None:
             {
                 "exception.type": "LookupError",
                 "exception.message": "Patient: Jane Doe not found",
-                "exception.stacktrace": 'Traceback:\n  find(dob="DOB: 04/12/1961")',
+                "exception.stacktrace": "Traceback:\n  find(DOB: 04/12/1961)",
             }
         )
     )
@@ -303,7 +303,7 @@ def test_every_text_field_of_a_span_is_scanned() -> None:
     assert stored_event["attributes"] == {
         "exception.type": "LookupError",
         "exception.message": "Patient: [REDACTED:name] not found",
-        "exception.stacktrace": 'Traceback:\n  find(dob="DOB: [REDACTED:birth_date]")',
+        "exception.stacktrace": "Traceback:\n  find(DOB: [REDACTED:birth_date])",
     }
     (stored_link,) = orjson.loads(str(row["links"]))
     assert stored_link["attributes"] == {"origin": "mail [REDACTED:email]"}
