@@ -28,7 +28,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from collector.body import Encoding
 from collector.metrics import convert_metrics
-from collector.otlp_json import JsonDecodeError, metrics_from_json, response_json, traces_from_json
+from collector.otlp_json import (
+    NESTED_TOO_DEEPLY,
+    JsonDecodeError,
+    metrics_from_json,
+    response_json,
+    traces_from_json,
+)
 from collector.redaction import Redactor
 from collector.rejections import Rejections
 from collector.rows import WriteBatch
@@ -36,6 +42,9 @@ from collector.self_metrics import CollectorMetrics
 from collector.spans import convert_spans
 from collector.writer import Writer, WriterClosed
 from vitals.kernel.runtime import MetricTransform
+
+#: How protobuf's binary parser (upb) says a message is nested deeper than its limit of 100.
+_TOO_DEEP = "MaxDepth"
 
 
 class Signal(enum.Enum):
@@ -87,7 +96,9 @@ def decode(signal: Signal, body: bytes, encoding: Encoding) -> Any:
         return ExportMetricsServiceRequest.FromString(body)
     except JsonDecodeError as exc:
         raise Undecodable(str(exc)) from None
-    except DecodeError:
+    except DecodeError as exc:
+        if _TOO_DEEP in str(exc):
+            raise Undecodable(NESTED_TOO_DEEPLY) from None
         kind = "ExportTraceServiceRequest" if signal is Signal.TRACES else "ExportMetricsServiceRequest"
         raise Undecodable(f"the body is not a valid protobuf {kind}") from None
 

@@ -22,6 +22,16 @@ _ID_FIELDS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "paren
 #: The field names in protobuf's parse error ("Failed to parse intValue field: ..."); everything else
 #: in that message may be the sender's own value, which an error body must never echo.
 _FAILED_FIELD = re.compile(r"Failed to parse (\w+) field")
+#: protobuf's JSON parser stops at 100 levels of nested messages (as its binary parser does), so
+#: the converters' recursion over nested attribute values is bounded; this is how it says so.
+_TOO_DEEP = "Message too deep"
+#: orjson's own limit (1024 levels of arrays and objects), met before protobuf's.
+_TOO_DEEP_JSON = "depth limit exceeded"
+#: The answer to a body nested deeper than that (nested arrays or key/value lists in an attribute).
+NESTED_TOO_DEEPLY = (
+    "the request is nested too deeply: protobuf's limit is 100 levels of messages, about 30 "
+    "nested key/value lists or 45 nested arrays in an attribute value"
+)
 _METRIC_KINDS = ("gauge", "sum", "histogram", "exponentialHistogram", "exponential_histogram")
 
 
@@ -60,6 +70,8 @@ def _load(body: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if _TOO_DEEP_JSON in str(exc):
+            raise JsonDecodeError(NESTED_TOO_DEEPLY) from None
         raise JsonDecodeError(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise JsonDecodeError("an OTLP/JSON request must be a JSON object")
@@ -70,6 +82,8 @@ def _parse(data: dict[str, Any], message: Any) -> Any:
     try:
         return json_format.ParseDict(data, message, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
+        if _TOO_DEEP in str(exc):
+            raise JsonDecodeError(NESTED_TOO_DEEPLY) from None
         # Exporters log error bodies: name the field's path, never the value the parser quotes.
         path = ".".join(_FAILED_FIELD.findall(str(exc))[:20])
         where = f": invalid value at {path}" if path else ""
@@ -110,4 +124,4 @@ def response_json(partial_field: str, rejected: int, message: str) -> bytes:
     return orjson.dumps({"partialSuccess": {partial_field: str(rejected), "errorMessage": message}})
 
 
-__all__ = ["JsonDecodeError", "metrics_from_json", "response_json", "traces_from_json"]
+__all__ = ["NESTED_TOO_DEEPLY", "JsonDecodeError", "metrics_from_json", "response_json", "traces_from_json"]
