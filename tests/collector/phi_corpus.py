@@ -39,6 +39,11 @@ from opentelemetry.trace import StatusCode as SdkStatusCode
 from tests.collector.otlp import key_values
 
 NS = 1_000_000_000
+#: A prefix that makes bytes not UTF-8: the collector must treat them as opaque.
+OPAQUE = b"\xff\xfe\x00"
+#: Each document carries one harmless token that must arrive: it proves every searched field
+#: was stored and searched (a field dropped whole would make "nothing found" vacuous).
+CANARY = "corpus-canary-"
 #: The instant the SLA engine and the alerts evaluate at (``tests.alerts.factories.T0``): every
 #: corpus span happened in the hour before it, so the error-ratio SLA burns and pages.
 NOW_S = 1_780_000_000
@@ -155,6 +160,7 @@ HL7 = Document(
             f"IN1|1|BCBS01|60054|BLUE CROSS||||GRP7781|||||||{IN1_NAME.value}|01|19580203"
             f"||||||||||||||||||||{IN1_MEMBER.value}",
             f"GT1|1||{GT1_NAME.value}||77 Quillon Rd^^Scranton^PA^18503|{GT1_PHONE.value}",
+            "NTE|1||corpus-canary-hl7",
         ]
     ),
     (
@@ -183,7 +189,7 @@ HL7 = Document(
 FHIR = Document(
     "fhir",
     (
-        '{"resourceType":"Patient","id":"p1","identifier":[{"system":"urn:oid:2.16.840.1.113883.19.5",'
+        '{"resourceType":"Patient","id":"p1","meta":{"tag":[{"code":"corpus-canary-fhir"}]},"identifier":[{"system":"urn:oid:2.16.840.1.113883.19.5",'
         f'"value":"{FHIR_IDENTIFIER.value}"}}],"name":[{{"family":"{FHIR_FAMILY.value}",'
         f'"given":["{FHIR_GIVEN.value}"]}}],"telecom":[{{"system":"phone","value":"{FHIR_PHONE.value}"}},'
         f'{{"system":"email","value":"{FHIR_EMAIL.value}"}}],"birthDate":"{FHIR_BIRTH.value}",'
@@ -201,7 +207,7 @@ FHIR = Document(
 SQL = Document(
     "sql",
     (
-        "SELECT p.id, p.first_name, p.last_name FROM patients p "
+        "SELECT /* corpus-canary-sql */ p.id, p.first_name, p.last_name FROM patients p "
         f"WHERE mrn = '{SQL_MRN.value}' OR (last_name = '{SQL_LAST_NAME.value}' "
         f"AND first_name = '{SQL_FIRST_NAME.value}')"
     ),
@@ -219,7 +225,7 @@ URL = Document(
         f"https://portal.northhosp.test/api/lookup?patient_mrn={URL_MRN.value}"
         f"&patient_name={quote_plus(URL_NAME_PLUS.value)}&contact={quote(URL_EMAIL_40.value, safe='')}"
         f"&note={quote('Patient: ' + URL_NAME_20.value)}&callback={PHONE_DIGITS.value}"
-        f"&first_name={FORM_FIRST_NAME.value}&last_name={FORM_LAST_NAME.value}"
+        f"&first_name={FORM_FIRST_NAME.value}&last_name={FORM_LAST_NAME.value}&tag=corpus-canary-url"
     ),
     (
         f"/lookup?patient_mrn={URL_MRN.value}",
@@ -235,7 +241,8 @@ URL = Document(
 LOG = Document(
     "log",
     (
-        f"2026-05-28T09:15:00Z WARN admit failed: Patient: {PATIENT_NAME.value} MRN-{MRN_DASH.value} "
+        f"2026-05-28T09:15:00Z WARN corpus-canary-log admit failed: Patient: {PATIENT_NAME.value} "
+        f"MRN-{MRN_DASH.value} "
         f"mrn#{MRN_HASH.value} SSN {SSN.value} DOB: {DOB.value} phone {PHONE.value} "
         f"email {EMAIL.value} Member ID: {MEMBER_ID.value} patient_name={LOG_PATIENT_NAME.value} "
         f"given={LOG_GIVEN.value} family={LOG_FAMILY.value}"
@@ -278,7 +285,7 @@ TRACE = Document(
     "trace",
     (
         "Traceback (most recent call last):\n"
-        '  File "/srv/engine/adt.py", line 88, in route\n'
+        '  File "/srv/corpus-canary-trace/adt.py", line 88, in route\n'
         f'    encounter = lookup(mrn="MRN:{MRN_COLON.value}", name="{TRACE_NAME.value}")\n'
         '  File "/srv/engine/registry.py", line 12, in lookup\n'
         "    raise CorpusError(message)\n"
@@ -350,8 +357,15 @@ def span_attributes(doc: Document) -> dict[str, Any]:
         "integration.snippets": list(doc.snippets),
         "integration.detail": {"document": text, "snippet": doc.snippets[0]},
         "integration.bytes": text.encode(),
+        "integration.opaque": OPAQUE + text.encode(),
         **key_attributes(doc),
     }
+
+
+def malformed_business(doc: Document) -> dict[str, Any]:
+    """Business attributes whose value is not what they hold (a time, an amount): the span is
+    kept, and ``partial_success`` names the attribute; neither may repeat the value."""
+    return {"hc.occurred_at": doc.snippets[0], "hc.amount": doc.snippets[-1]}
 
 
 def resource_attributes() -> dict[str, Any]:
@@ -405,7 +419,7 @@ def _span(doc: Document, doc_index: int, copy: int) -> Span:
         start_time_unix_nano=start,
         end_time_unix_nano=end,
     )
-    out.attributes.extend(key_values(span_attributes(doc)))
+    out.attributes.extend(key_values({**span_attributes(doc), **malformed_business(doc)}))
     out.status.code = Status.STATUS_CODE_ERROR
     out.status.message = doc.text
     event = out.events.add(time_unix_nano=start + 1, name=doc.text)
@@ -600,6 +614,9 @@ def find_in_value(value: Any, where: str) -> Iterator[Leak]:
             except ValueError:
                 pass
         yield from find_in_text(value, where)
+        if _BASE64.fullmatch(stripped):
+            decoded = base64.b64decode(stripped).decode("utf-8", "replace")
+            yield from find_in_text(decoded, f"{where} (base64)")
     elif isinstance(value, Mapping):
         for key, item in value.items():
             yield from find_in_text(str(key), f"{where}{{key}}")
@@ -609,6 +626,10 @@ def find_in_value(value: Any, where: str) -> Iterator[Leak]:
             yield from find_in_value(item, f"{where}[]")
     else:
         yield from find_in_text(str(value), where)
+
+
+#: Text that may be bytes kept as base64 (``opaque_bytes: base64``): decoded and searched too.
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4}){4,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
 def _short(key: str) -> str:

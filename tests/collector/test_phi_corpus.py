@@ -95,35 +95,62 @@ class Sent:
 # -- sending ---------------------------------------------------------------------------------
 
 
-def _grpc_export(port: int, request: ExportTraceServiceRequest | ExportMetricsServiceRequest) -> None:
-    service = (
-        "trace.v1.TraceService"
-        if isinstance(request, ExportTraceServiceRequest)
-        else "metrics.v1.MetricsService"
-    )
-    answer = (
-        ExportTraceServiceResponse
-        if isinstance(request, ExportTraceServiceRequest)
-        else ExportMetricsServiceResponse
-    )
+def _grpc_export(port: int, request: ExportTraceServiceRequest | ExportMetricsServiceRequest) -> str:
+    """A raw OTLP/gRPC Export; returns the response (its partial_success) as text."""
+    traces = isinstance(request, ExportTraceServiceRequest)
+    service = "trace.v1.TraceService" if traces else "metrics.v1.MetricsService"
+    answer = ExportTraceServiceResponse if traces else ExportMetricsServiceResponse
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         export = channel.unary_unary(f"/opentelemetry.proto.collector.{service}/Export")
         response = answer.FromString(bytes(export(request.SerializeToString(), timeout=60)))
-    assert not response.partial_success.error_message, response.partial_success.error_message
+    return str(response)
 
 
 def _http_export(
     url: str, request: ExportTraceServiceRequest | ExportMetricsServiceRequest, as_json: bool
-) -> None:
-    path = "/v1/traces" if isinstance(request, ExportTraceServiceRequest) else "/v1/metrics"
+) -> str:
+    """An OTLP/HTTP POST as protobuf or JSON; returns the response body as text."""
+    traces = isinstance(request, ExportTraceServiceRequest)
+    path = "/v1/traces" if traces else "/v1/metrics"
     if as_json:
         status, _, body = post(url + path, corpus.otlp_json(request), "application/json")
+        text = body.decode(errors="replace")
     else:
         status, _, body = post(url + path, request.SerializeToString())
-    assert status == 200, body[:200]
+        answer = ExportTraceServiceResponse if traces else ExportMetricsServiceResponse
+        text = str(answer.FromString(body)) if status == 200 else body.decode(errors="replace")
+    assert status == 200, text[:200]
+    return text
 
 
-def send_sdk(protocol: str, url: str, grpc_port: int) -> int:
+def send_malformed(protocol: str, url: str, grpc_port: int) -> list[str]:
+    """Requests that fail to decode, carrying the corpus: the error paths (their answers and what
+    they log) must not repeat it. Returns the answers as text."""
+    note = corpus.LOG.text.encode()
+    bad_field = orjson.dumps(
+        {"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": corpus.LOG.text}]}]}]}
+    )
+    answers: list[str] = []
+    if protocol == "grpc":
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+            with pytest.raises(grpc.RpcError) as caught:
+                export(b"\xff\xff\xff" + note, timeout=30)
+        assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        answers.append(f"{caught.value.code()} {caught.value.details()}")
+        return answers
+    for body, content_type in (
+        (note, "application/json"),
+        (bad_field, "application/json"),
+        (note, "application/x-protobuf"),
+    ):
+        status, _, answer = post(f"{url}/v1/traces", body, content_type)
+        assert status == 400
+        answers.append(answer.decode(errors="replace"))
+    return answers
+
+
+def send_sdk(protocol: str, url: str, grpc_port: int, answers: list[str]) -> int:
     """The SDK-produced corpus: its OTLP exporters over HTTP/protobuf and gRPC; for OTLP/JSON (no
     SDK exporter speaks it) the SDK's own OTLP encoder, sent as JSON. Returns the spans sent."""
     spans_out: SpanExporter
@@ -159,22 +186,24 @@ def send_sdk(protocol: str, url: str, grpc_port: int) -> int:
     if metrics_out is None:
         data = in_memory.get_metrics_data()
         assert data is not None
-        _http_export(url, encode_metrics(data), as_json=True)
-        _http_export(url, encode_spans(memory.get_finished_spans()), as_json=True)
+        answers.append(_http_export(url, encode_metrics(data), as_json=True))
+        answers.append(_http_export(url, encode_spans(memory.get_finished_spans()), as_json=True))
     else:
         assert meter_provider.force_flush()
     meter_provider.shutdown()
     return count
 
 
-def send_corpus(protocol: str, url: str, grpc_port: int) -> int:
-    """The whole corpus over one protocol; returns the number of spans sent."""
-    spans = send_sdk(protocol, url, grpc_port)
+def send_corpus(protocol: str, url: str, grpc_port: int, answers: list[str]) -> int:
+    """The whole corpus over one protocol; returns the number of spans sent and adds the
+    collector's answers to ``answers``."""
+    spans = send_sdk(protocol, url, grpc_port, answers)
     for request in (corpus.trace_request(COPIES), corpus.metrics_request()):
         if protocol == "grpc":
-            _grpc_export(grpc_port, request)
+            answers.append(_grpc_export(grpc_port, request))
         else:
-            _http_export(url, request, as_json=protocol == "http-json")
+            answers.append(_http_export(url, request, as_json=protocol == "http-json"))
+    answers += send_malformed(protocol, url, grpc_port)
     return spans + COPIES * len(corpus.DOCUMENTS)
 
 
@@ -230,11 +259,36 @@ def row_counts(engine: Engine, *names: str) -> dict[str, int]:
         }
 
 
-def leaks_in_store(engine: Engine) -> list[corpus.Leak]:
+#: Columns the corpus's harmless canary tokens must reach (else the search there proves nothing).
+CANARY_COLUMNS = frozenset(
+    {
+        "spans.name",
+        "spans.status_message",
+        "spans.attributes",
+        "spans.resource_attributes",
+        "spans.events",
+        "spans.links",
+        "spans.scope_name",
+        "spans.hc_system",
+        "metric_points.name",
+        "metric_points.scope_name",
+        "metric_points.attributes",
+        "metric_points.resource_attributes",
+        "dashboard_span_rollups.span_name",
+        "dashboard_business_rollups.service_line",
+    }
+)
+
+
+def search_store(engine: Engine) -> tuple[list[corpus.Leak], set[str]]:
+    """Leaks in every cell of every table, and the columns where a canary arrived."""
     found: set[corpus.Leak] = set()
+    canaries: set[str] = set()
     for where, value in table_dump(engine):
         found.update(corpus.find_in_value(value, where))
-    return sorted(found)
+        if where in CANARY_COLUMNS and corpus.CANARY in str(value):
+            canaries.add(where)
+    return sorted(found), canaries
 
 
 def slack_text(slack: FakeSlack) -> str:
@@ -275,8 +329,9 @@ def test_no_planted_identifier_reaches_the_store_the_log_metrics_or_alerts(
     (config_dir / "corpus.yaml").write_text(SLA_FILE)
     caplog.set_level(logging.DEBUG)
 
+    answers: list[str] = []
     with served(store_url, tmp_path, log_level="DEBUG") as server:
-        sent = send_corpus(protocol, server.url, server.grpc_port)
+        sent = send_corpus(protocol, server.url, server.grpc_port, answers)
         status, own_metrics = get(f"{server.url}/metrics")
         assert status == 200
         server.process.terminate()
@@ -289,7 +344,7 @@ def test_no_planted_identifier_reaches_the_store_the_log_metrics_or_alerts(
         evaluations = run_slas_and_alerts(engine, tmp_path / "config", slack)
         rollup(engine)
         counts = row_counts(engine, "spans", "metric_points", "sla_evaluations")
-        store_leaks = leaks_in_store(engine)
+        store_leaks, canaries = search_store(engine)
     finally:
         engine.dispose()
 
@@ -299,10 +354,12 @@ def test_no_planted_identifier_reaches_the_store_the_log_metrics_or_alerts(
     assert counts["metric_points"] > 0
     assert evaluations > 1 and counts["sla_evaluations"] == evaluations
     assert slack.calls_to("chat.postMessage"), "no alert reached Slack"
+    assert sorted(CANARY_COLUMNS - canaries) == [], "fields the corpus did not reach: nothing to search"
 
     leaks = store_leaks
     leaks += corpus.find_in_text(log, "collector log (DEBUG)")
     leaks += corpus.find_in_text(own_metrics.decode(errors="replace"), "/metrics")
     leaks += corpus.find_in_text(caplog.text, "SLA/alerts/rollup log (DEBUG)")
     leaks += corpus.find_in_text(slack_text(slack), "Slack payloads")
+    leaks += corpus.find_in_text("\n".join(answers), "OTLP responses")
     assert not leaks, report(sorted(set(leaks)))
