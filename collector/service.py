@@ -42,10 +42,10 @@ from collector.stopping import (
     RunningJobs,
     StopBudget,
     Watchdog,
+    aiohttp_grace,
     exit_now,
     in_thread,
     lingering_threads,
-    requests_grace,
     within,
 )
 from collector.writer import CommitObserver, GroupCommitWriter, Writer
@@ -260,7 +260,7 @@ class Collector:
             parts.ctx.http_app,
             access_log=None,
             auto_decompress=False,
-            shutdown_timeout=requests_grace(self.options.shutdown_timeout),
+            shutdown_timeout=aiohttp_grace(self.options.shutdown_timeout),
         )
         await runner.setup()
         try:
@@ -332,7 +332,8 @@ class Collector:
             if not scheduler_stopped:
                 unfinished.append(f"scheduler job(s) still running: {', '.join(self._jobs.names()) or '?'}")
         unfinished += await self._run_stop_hooks(parts.ctx, budget, scheduler_stopped)
-        self._stopping = f"the writer ({parts.writer.queue_depth} request(s) not committed yet)"
+        queued = parts.writer.queue_depth
+        self._stopping = f"the writer ({queued} request(s) not committed yet)"
         drained: list[bool] = []
         closed = await in_thread(
             "writer close",
@@ -341,8 +342,7 @@ class Collector:
         )
         if not (closed and all(drained)):
             unfinished.append(
-                f"the store writer ({parts.writer.queue_depth} request(s) not committed; "
-                "none of them was acknowledged)"
+                f"the store writer ({queued} request(s) not committed; none of them was acknowledged)"
             )
         parts.ctx.engine.dispose()
         if parts.ingest.busy:
@@ -359,7 +359,8 @@ class Collector:
 
     async def _stop_listeners(self, parts: _Parts, running: _Running, budget: StopBudget) -> list[str]:
         """Close both listeners; requests in progress get until ``budget.requests_end`` to
-        finish, then they are cancelled, unanswered (the runner was built with that grace)."""
+        finish, then they are cancelled, unanswered (the HTTP runner was built for that:
+        ``aiohttp_grace``)."""
         grace = max(budget.left(budget.requests_end), 0.001)
         stopped = await within(
             asyncio.gather(running.grpc_server.stop(grace), running.runner.cleanup()),

@@ -84,14 +84,15 @@ class StopBudget:
         return max(0.0, until - time.monotonic())
 
 
-def requests_grace(timeout: float) -> float:
-    """Seconds that requests in progress get to finish once a stop of ``timeout`` starts.
+def aiohttp_grace(timeout: float) -> float:
+    """The ``shutdown_timeout`` of the HTTP server's runner for a stop of ``timeout`` seconds.
 
-    Never 0: aiohttp and gRPC read a grace of 0 as "no limit" or "cancel at once" respectively,
-    and a tiny positive grace means the latter for both.
+    aiohttp waits that long for handlers, then fails their body reads and waits as long again
+    before it cancels them: half the requests' share each. Never 0, which aiohttp reads as "no
+    limit".
     """
     budget = StopBudget(0.0, timeout)
-    return max(budget.requests_end, 0.001)
+    return max(budget.requests_end / 2, 0.001)
 
 
 async def within(work: Awaitable[Any], seconds: float) -> bool:
@@ -206,9 +207,9 @@ __all__ = [
     "RunningJobs",
     "StopBudget",
     "Watchdog",
+    "aiohttp_grace",
     "exit_now",
     "in_thread",
     "lingering_threads",
-    "requests_grace",
     "within",
 ]
