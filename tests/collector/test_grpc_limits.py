@@ -185,6 +185,11 @@ def test_every_path_gives_its_reservation_back(
         with pytest.raises(grpc.RpcError) as caught:
             export(BIG, metadata=AUTHORIZED, timeout=30)
         assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        # Over the message limit once decompressed (a gzip bomb).
+        bomb = trace_request(span("bomb", attributes={"hc.note": "a" * (1 << 20)})).SerializeToString()
+        with pytest.raises(grpc.RpcError) as caught:
+            export(bomb, metadata=AUTHORIZED, timeout=30, compression=grpc.Compression.Gzip)
+        assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         # Not an OTLP request.
         with pytest.raises(grpc.RpcError) as caught:
             export(b"\xff\xff\xff not protobuf", metadata=AUTHORIZED, timeout=30)
