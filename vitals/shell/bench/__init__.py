@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "alerts": "Alert routing, one evaluate+plan cycle at scale, outbox delivery rate.",
     "dashboard": "Server-side render time of every dashboard page.",
     "redaction": "PHI redactor scan rate (MiB/s) on adversarial strings, one per detector.",
+    "fuzz": "Decode+convert+redact time per MiB of adversarial requests at growing sizes; random fuzzing.",
     "attacks": "The collector's peak RSS under hostile load (large, unauthenticated, long keys).",
 }
 
