@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,7 +30,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import BigInteger, Boolean, Float, String, Table
 
 from collector.attributes import json_text
-from collector.body import Encoding
+from collector.body import BodyError, Encoding, decompress
 from collector.ingest import Ingest, Signal, Undecodable, decode
 from collector.phi import VALUE_DETECTORS
 from collector.redaction import RedactionPolicy, Redactor, marker
@@ -600,6 +601,25 @@ def _varint(n: int) -> bytes:
         out.append(byte | (0x80 if n else 0))
         if not n:
             return bytes(out)
+
+
+@FUZZ
+@given(
+    st.binary(max_size=2048), st.sampled_from(["gzip", "x-gzip", "deflate"]), EDITS, st.integers(1024, 4096)
+)
+def test_any_compressed_body_inflates_or_is_a_400_or_413(
+    body: bytes, content_encoding: str, edits: list[tuple[str, int, bytes]], limit: int
+) -> None:
+    """Corrupt, truncated, concatenated or oversized streams: a BodyError with a 4xx, nothing else."""
+    wbits = 31 if "gzip" in content_encoding else 15
+    compressed = zlib.compress(body, wbits=wbits)
+    for data in (compressed, mutate(compressed, edits), compressed * 3, body):
+        try:
+            inflated = decompress(data, content_encoding, limit)
+        except BodyError as exc:
+            assert exc.status in (400, 413)
+        else:
+            assert len(inflated) <= limit
 
 
 # -- properties: OTLP/JSON ----------------------------------------------------------------------
