@@ -482,7 +482,22 @@ def metrics_request() -> ExportMetricsServiceRequest:
         bucket.explicit_bounds.extend([1.0, 5.0])
         bucket.bucket_counts.extend([1, 1, 0])
         bucket.attributes.extend(attrs)
+        for name, queue_attrs in queue_metrics(doc).items():
+            queue_gauge = scope_metrics.metrics.add(name=name)
+            point = queue_gauge.gauge.data_points.add(time_unix_nano=time_ns, as_int=7)
+            point.attributes.extend(key_values(queue_attrs))
     return request
+
+
+def queue_metrics(doc: Document) -> dict[str, dict[str, Any]]:
+    """Queue gauges as engines and brokers push them: the queues component maps their queue,
+    topic and consumer-group labels into the ``queue`` column and its own attributes."""
+    queue = f"adt-inbound {doc.snippets[0]}"
+    return {
+        "queue.depth": {"messaging.destination.name": queue, "messaging.system": "rabbitmq"},
+        "rabbitmq_queue_messages_ready": {"queue": queue, "vhost": doc.snippets[-1]},
+        "kafka_consumergroup_lag_sum": {"topic": queue, "consumergroup": doc.snippets[-1]},
+    }
 
 
 def otlp_json(request: Message) -> bytes:
