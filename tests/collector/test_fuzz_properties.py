@@ -70,6 +70,20 @@ def ingest() -> Ingest:
     return Ingest(Redactor(RedactionPolicy(), SECRET), writer, metrics)
 
 
+@pytest.fixture(scope="module")
+def strict_ingest() -> Ingest:
+    """The same with every policy switch a site has turned the other way."""
+    policy = RedactionPolicy(
+        allow_keys=("hc.key.*", "note*"),
+        deny_keys=("secret.*", "queue"),
+        unscanned_keys=("note",),
+        strict=True,
+        keep_bytes=True,
+    )
+    writer = GroupCommitWriter(InMemorySink(), max_in_flight_bytes=1 << 24)
+    return Ingest(Redactor(policy, SECRET), writer, CollectorMetrics(CollectorRegistry()))
+
+
 def receive(
     ingest: Ingest, signal: Signal, body: bytes, encoding: Encoding
 ) -> tuple[WriteBatch, int, int] | None:
@@ -523,6 +537,15 @@ def test_any_well_formed_metrics_request_converts_into_storable_rows(
     ingest: Ingest, request: ExportMetricsServiceRequest
 ) -> None:
     assert receive(ingest, Signal.METRICS, request.SerializeToString(), Encoding.PROTOBUF) is not None
+
+
+@QUICK
+@given(trace_requests(), metric_requests())
+def test_any_well_formed_request_converts_under_a_strict_site_policy(
+    strict_ingest: Ingest, traces: ExportTraceServiceRequest, metrics: ExportMetricsServiceRequest
+) -> None:
+    assert receive(strict_ingest, Signal.TRACES, traces.SerializeToString(), Encoding.PROTOBUF)
+    assert receive(strict_ingest, Signal.METRICS, metrics.SerializeToString(), Encoding.PROTOBUF)
 
 
 @QUICK
