@@ -362,9 +362,17 @@ class Collector:
         finish, then they are cancelled, unanswered (the HTTP runner was built for that:
         ``aiohttp_grace``)."""
         grace = max(budget.left(budget.requests_end), 0.001)
+        grpc_cut_off = False
+
+        async def stop_grpc() -> None:
+            nonlocal grpc_cut_off
+            calls = parts.grpc.calls
+            await running.grpc_server.stop(grace)
+            # gRPC cancels the calls still running at the grace: it returned no earlier.
+            grpc_cut_off = calls > 0 and budget.left(budget.requests_end) <= 0
+
         stopped = await within(
-            asyncio.gather(running.grpc_server.stop(grace), running.runner.cleanup()),
-            budget.left(budget.components_end),
+            asyncio.gather(stop_grpc(), running.runner.cleanup()), budget.left(budget.components_end)
         )
         unfinished = []
         if self._cut_off:
@@ -372,6 +380,12 @@ class Collector:
                 "stop: %d OTLP/HTTP request(s) still in progress after %.1fs were cancelled, "
                 "unanswered (their clients retry)",
                 self._cut_off,
+                grace,
+            )
+        if grpc_cut_off:
+            log.warning(
+                "stop: OTLP/gRPC calls still in progress after %.1fs were cancelled, unanswered "
+                "(their clients retry)",
                 grace,
             )
         if parts.grpc.calls:

@@ -115,7 +115,8 @@ def test_a_grpc_call_held_in_decoding_does_not_hold_the_stop(sqlite_url: str, tm
         log = server.log()
 
     assert held.finish() == "_InactiveRpcError"  # cancelled or unavailable, never OK
-    assert "the ingest worker (a request being decoded and redacted" in log
+    assert "OTLP/gRPC calls still in progress" in log
+    assert "left behind: the ingest worker (a request being decoded and redacted" in log
     assert before in stored_ids(sqlite_url)
 
 
