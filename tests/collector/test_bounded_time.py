@@ -70,7 +70,7 @@ def test_the_key_cache_stays_bounded_after_many_distinct_huge_keys() -> None:
         key = f"{i}" + "k" * (1 << 20)
         assert red.attributes({key: "x"}) == {key: "x"}
         red.text(f"{i}" + "v" * (1 << 20))
-    assert red._key_actions == {} and set(red._texts) == {"x"}
+    assert red._key_actions == {} and red._texts == {} and red._clean == {"x"}
     for i in range(40):
         red.attributes({f"key{i}": "x"})
     assert 0 < len(red._key_actions) <= 8
