@@ -13,6 +13,7 @@ the test would depend on the hour it runs at.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -372,3 +373,21 @@ def test_no_planted_identifier_reaches_the_store_the_log_metrics_or_alerts(
     leaks += corpus.find_in_text(slack_text(slack), "Slack payloads")
     leaks += corpus.find_in_text("\n".join(answers), "OTLP responses")
     assert not leaks, report(sorted(set(leaks)))
+
+
+def test_the_search_finds_every_form_of_every_planted_identifier_wherever_it_hides() -> None:
+    """The finder itself: in JSON values, in keys, in any case, and in bytes kept as base64
+    (so the corpus test's silence means absence, not a blind search)."""
+    assert corpus.unplanted() == []
+    for planted in corpus.PLANTED:
+        for name, form in planted.forms().items():
+            hidden = {
+                "value": [{"text": f"seen {form.upper()} here"}],
+                f"key {form}": 1,
+                "bytes": base64.b64encode(f"opaque:{form}".encode()).decode(),
+            }
+            found = {
+                (leak.where, leak.kind, leak.form) for leak in corpus.find_in_value(orjson.dumps(hidden), "t")
+            }
+            for where in ("t['value'][]['text']", "t{key}", "t['bytes'] (base64)"):
+                assert (where, planted.kind, name) in found, (where, planted.kind, name)
