@@ -49,10 +49,6 @@ class StopBudget:
     started: float
     timeout: float
 
-    @classmethod
-    def from_now(cls, timeout: float) -> StopBudget:
-        return cls(time.monotonic(), timeout)
-
     @property
     def margin(self) -> float:
         return min(0.5, self.timeout / 10)
