@@ -19,6 +19,7 @@ to megabytes per stream) is turned off; with probing on, 96 senders that were ne
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -41,6 +42,9 @@ METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 
 #: HTTP/2 streams one connection may have open at once (gRPC's default has no limit).
 MAX_STREAMS_PER_CONNECTION = 100
+#: Seconds a call may take to deliver its message once admitted: its reservation is held meanwhile,
+#: so a sender that never finishes must not keep the budget from others (4 MiB at 1 Mbit/s: 32 s).
+MESSAGE_TIMEOUT = 60.0
 
 _RETRY_TRAILER = (
     (
@@ -73,6 +77,7 @@ class GrpcReceiver:
         self.max_calls = limits.max_grpc_calls
         #: Calls past authentication and not yet answered.
         self.calls = 0
+        self.message_timeout = MESSAGE_TIMEOUT
         self.stopping = False
 
     def handlers(self) -> list[grpc.GenericRpcHandler]:
@@ -128,7 +133,13 @@ class GrpcReceiver:
                     grpc.StatusCode.UNAVAILABLE, "the collector is shutting down", retry=True
                 ) from None
             reserved = self.max_message
-            request = await context.read()
+            try:
+                request = await asyncio.wait_for(context.read(), self.message_timeout)
+            except TimeoutError:
+                raise _Refusal(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"the message did not arrive within {self.message_timeout:.0f}s",
+                ) from None
             if not isinstance(request, bytes):  # grpc.aio.EOF: the stream ended without a message
                 raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, "the call carried no request message")
             # Keep what the message holds; the ingest gives it back (or the writer, once committed).
@@ -175,6 +186,7 @@ def grpc_server(receiver: GrpcReceiver) -> grpc.aio.Server:
 
 __all__ = [
     "MAX_STREAMS_PER_CONNECTION",
+    "MESSAGE_TIMEOUT",
     "METRICS_SERVICE",
     "TRACE_SERVICE",
     "GrpcReceiver",

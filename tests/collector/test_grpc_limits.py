@@ -198,6 +198,15 @@ def test_every_path_gives_its_reservation_back(
         with pytest.raises(grpc.RpcError) as caught:
             channel.stream_unary(EXPORT)(iter(()), metadata=AUTHORIZED, timeout=30)
         assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        # The message does not arrive in time: the reservation is not held forever.
+        running.parts.grpc.message_timeout = 0.2
+        stalled = HeldCall(channel, b"", AUTHORIZED)
+        try:
+            assert stalled.error().code() is grpc.StatusCode.DEADLINE_EXCEEDED
+        finally:
+            stalled.release()
+        running.parts.grpc.message_timeout = 30
+        all_given_back(running)
         # The client gives up while its message is awaited.
         abandoned = HeldCall(channel, b"", AUTHORIZED)
         wait_until(lambda: running.parts.grpc.calls == 1, message="call in progress")
