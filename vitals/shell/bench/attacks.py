@@ -46,6 +46,8 @@ GOAL_MIB = 512
 MIB = 1 << 20
 TRACES_PATH = "/v1/traces"
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+#: A method the collector does not serve.
+UNKNOWN_METHOD = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 #: Seconds a client waits for one answer (a stalled collector shows as timeouts, not a hang).
 CLIENT_TIMEOUT = 120.0
 
@@ -117,13 +119,13 @@ def long_value_request(index: int, value_size: int) -> bytes:
 # -- senders --------------------------------------------------------------------------------------
 
 
-async def grpc_export(port: int, body: bytes, token: str | None) -> str:
+async def grpc_export(port: int, body: bytes, token: str | None, method: str = EXPORT) -> str:
     """One export on its own connection; the status name (``OK`` or the gRPC code)."""
     metadata = (("authorization", f"Bearer {token}"),) if token else ()
     options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
         try:
-            await channel.unary_unary(EXPORT)(body, metadata=metadata, timeout=CLIENT_TIMEOUT)
+            await channel.unary_unary(method)(body, metadata=metadata, timeout=CLIENT_TIMEOUT)
             return "OK"
         except grpc.aio.AioRpcError as error:
             return str(error.code().name)
@@ -198,16 +200,20 @@ async def grpc_at_limit(collector: Collector, plan: Plan) -> Outcome:
     return outcome
 
 
-async def grpc_unauthenticated(collector: Collector, plan: Plan) -> Outcome:
+async def grpc_unauthenticated(collector: Collector, plan: Plan, method: str = EXPORT) -> Outcome:
     body, outcome = large_request(plan.size), Outcome()
 
     async def sender() -> list[str]:
-        return [await grpc_export(collector.grpc_port, body, None) for _ in range(2)]
+        return [await grpc_export(collector.grpc_port, body, None, method) for _ in range(2)]
 
     for statuses in await asyncio.gather(*(sender() for _ in range(plan.unauthenticated))):
         for status in statuses:
             outcome.count(status)
     return outcome
+
+
+async def grpc_unknown_method(collector: Collector, plan: Plan) -> Outcome:
+    return await grpc_unauthenticated(collector, plan, UNKNOWN_METHOD)
 
 
 async def http_large(collector: Collector, plan: Plan) -> Outcome:
@@ -282,6 +288,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "grpc-unauthenticated",
         lambda p: f"gRPC: {p.unauthenticated} unauthenticated senders of {_mib(p.size)}",
         grpc_unauthenticated,
+    ),
+    Scenario(
+        "grpc-unknown-method",
+        lambda p: f"gRPC: {p.unauthenticated} senders of {_mib(p.size)} to a method not served",
+        grpc_unknown_method,
     ),
     Scenario(
         "http-large",
