@@ -7,10 +7,12 @@ leaked. Each ``Planted`` identifier says how it is written in its document and w
 betray it: as written, lowercase, digits only, URL-encoded, and the distinctive parts of a name.
 
 The documents are the ones integration engines log: an HL7 v2 ADT message (PID, NK1, IN1, GT1),
-a FHIR Patient, a SQL statement, a URL with a query string, a log line and an exception trace.
+a FHIR Patient (compact, and a pretty-printed one, also cut off mid-structure), a SQL statement, a
+URL with a query string, a log line, a JSON log line and an exception trace.
 Each goes into every field of a span and a metric: names, status message, attribute values and
 keys (also allow-listed keys, ``hc.key.*`` keys and ``bytes_value``), resource and scope, events
-and exceptions, links, metric names and units, queues. The same corpus is sent by the real
+and exceptions, links, metric names and units, queues (on spans, on a producer/consumer hop and
+on the queue gauges engines and brokers push). The same corpus is sent by the real
 OpenTelemetry SDK (what it can express) and as hand-built requests (what it cannot: free text in
 a metric name, arbitrary scope names per resource).
 """
@@ -18,6 +20,7 @@ a metric name, arbitrary scope names per resource).
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -129,6 +132,21 @@ DOB = _p("dob", "03/17/1958")
 PATIENT_NAME = _p("Patient: Name", "Corvantha Ellingsby", "Corvantha", "Ellingsby")
 MEMBER_ID = _p("member id", "ZQH704418265")
 TRACE_NAME = _p("exception patient name", "Ignatia Vollbrecht", "Ignatia", "Vollbrecht")
+JSON_FIRST_NAME = _p("json log first_name", "Leontyne")
+JSON_LAST_NAME = _p("json log last_name", "Brackenridge")
+JSON_DOB = _p("json log dob", "1949-11-05")
+JSON_MRN = _p("json log mrn", "93026418")
+JSON_SSN = _p("json log ssn", "612-40-8873")
+JSON_PHONE = _p("json log phone digits", "8143907726")
+JSON_EMAIL = _p("json log email", "leontyne.b@quillmere.example", "quillmere")
+JSON_MEMBER = _p("json log member_id", "MBR448201937")
+PRETTY_FAMILY = _p("fhir pretty name.family", "Ottercombe")
+PRETTY_GIVEN = _p("fhir pretty name.given", "Isaura")
+PRETTY_PHONE = _p("fhir pretty telecom", "+1 (814) 662-3098")
+PRETTY_BIRTH = _p("fhir pretty birthDate", "1983-02-14")
+PRETTY_IDENTIFIER = _p("fhir pretty identifier", "RP-55190387")
+PRETTY_ADDRESS = _p("fhir pretty address", "17 Harrowgate Close", "Harrowgate")
+CUT_IDENTIFIER = _p("fhir cut off after identifier", "RP-66204519")
 
 PLANTED: tuple[Planted, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, Planted)
@@ -295,16 +313,82 @@ TRACE = Document(
     (MRN_COLON, TRACE_NAME),
 )
 
-DOCUMENTS: tuple[Document, ...] = (HL7, FHIR, SQL, URL, LOG, TRACE)
+JSON_LOG = Document(
+    "jsonlog",
+    json.dumps(
+        {
+            "ts": "2026-05-28T09:16:00Z",
+            "level": "error",
+            "msg": "registration rejected corpus-canary-jsonlog",
+            "patient": {
+                "first_name": JSON_FIRST_NAME.value,
+                "last_name": JSON_LAST_NAME.value,
+                "dob": JSON_DOB.value,
+                "mrn": JSON_MRN.value,
+                "ssn": JSON_SSN.value,
+                "phone": JSON_PHONE.value,
+                "email": JSON_EMAIL.value,
+                "member_id": JSON_MEMBER.value,
+            },
+        },
+        separators=(",", ":"),
+    ),
+    (
+        f'"mrn":"{JSON_MRN.value}"',
+        f'"first_name":"{JSON_FIRST_NAME.value}"',
+        f'"last_name":"{JSON_LAST_NAME.value}"',
+        f'"ssn":"{JSON_SSN.value}"',
+        f'"member_id":"{JSON_MEMBER.value}"',
+    ),
+    (JSON_FIRST_NAME, JSON_LAST_NAME, JSON_DOB, JSON_MRN, JSON_SSN, JSON_PHONE, JSON_EMAIL, JSON_MEMBER),
+)
+
+#: A FHIR resource as servers and engines usually log it: pretty-printed, spaces after colons.
+FHIR_PRETTY = Document(
+    "fhir-pretty",
+    json.dumps(
+        {
+            "resourceType": "RelatedPerson",
+            "meta": {"tag": [{"code": "corpus-canary-fhir-pretty"}]},
+            "identifier": [{"system": "urn:oid:2.16.840.1.113883.19.7", "value": PRETTY_IDENTIFIER.value}],
+            "name": [{"use": "official", "family": PRETTY_FAMILY.value, "given": [PRETTY_GIVEN.value]}],
+            "telecom": [{"system": "phone", "value": PRETTY_PHONE.value}],
+            "birthDate": PRETTY_BIRTH.value,
+            "address": [{"line": [PRETTY_ADDRESS.value], "city": "Altoona"}],
+        },
+        indent=2,
+    ),
+    (
+        f'"family": "{PRETTY_FAMILY.value}"',
+        f'"birthDate": "{PRETTY_BIRTH.value}"',
+        # Cut mid-structure, as an attribute length limit cuts a long resource.
+        '{\n  "resourceType": "Patient",\n  "identifier": [\n    {\n'
+        f'      "system": "urn:oid:2.16.840.1.113883.19.7",\n      "value": "{CUT_IDENTIFIER.value}"',
+    ),
+    (
+        PRETTY_FAMILY,
+        PRETTY_GIVEN,
+        PRETTY_PHONE,
+        PRETTY_BIRTH,
+        PRETTY_IDENTIFIER,
+        PRETTY_ADDRESS,
+        CUT_IDENTIFIER,
+    ),
+)
+
+DOCUMENTS: tuple[Document, ...] = (HL7, FHIR, SQL, URL, LOG, TRACE, JSON_LOG, FHIR_PRETTY)
 
 
 def unplanted() -> list[str]:
     """Identifiers no document writes as planned (a corpus typo would make the test pass
-    vacuously): each must be in its document's text, as written or in its encoded form."""
+    vacuously): each must be in its document's text or snippets, as written or encoded."""
     return [
         p.kind
         for p in PLANTED
-        if not any(p in d.planted and any(f in d.text for f in p.forms().values()) for d in DOCUMENTS)
+        if not any(
+            p in d.planted and any(f in text for f in p.forms().values() for text in (d.text, *d.snippets))
+            for d in DOCUMENTS
+        )
     ]
 
 
@@ -381,7 +465,9 @@ def resource_attributes() -> dict[str, Any]:
 def document_resource(doc: Document) -> dict[str, Any]:
     """The resource of one document's spans in the hand-built requests."""
     return {
-        "service.name": SERVICE,
+        # A sender may put anything in service.name too: one document's spans do.
+        "service.name": f"{SERVICE} {doc.snippets[0]}" if doc is LOG else SERVICE,
+        "service.namespace": doc.snippets[-1],
         "service.instance.id": doc.snippets[0],
         "service.version": doc.text,
         "host.name": doc.text,
@@ -391,8 +477,8 @@ def document_resource(doc: Document) -> dict[str, Any]:
 
 
 def span_times(doc_index: int, copy: int) -> tuple[int, int]:
-    """Start and end of a corpus span: minutes apart, all in the 40 minutes before ``NOW_S``."""
-    start = (NOW_S - 40 * 60 + (doc_index * 6 + copy) * 60) * NS
+    """Start and end of a corpus span: minutes apart, all in the hour before ``NOW_S``."""
+    start = (NOW_S - 55 * 60 + (doc_index * 6 + copy) * 60) * NS
     return start, start + 250_000_000
 
 
@@ -450,7 +536,46 @@ def trace_request(copies: int = 2) -> ExportTraceServiceRequest:
         scope_spans.scope.version = doc.snippets[0]
         scope_spans.scope.attributes.extend(key_values({"scope.note": doc.text}))
         scope_spans.spans.extend(_span(doc, index, copy) for copy in range(copies))
+        scope_spans.spans.extend(_queue_hop(request, doc, index))
     return request
+
+
+#: The service that sends each document's message over the queue, for the dependency graph.
+SENDER = "phi-corpus-sender"
+
+
+def _queue_hop(request: ExportTraceServiceRequest, doc: Document, doc_index: int) -> list[Span]:
+    """A producer (another service, its own resource) and the consumer that links to it, both
+    naming the queue: the dashboard's dependency fold joins them into an edge *via* that queue.
+    Adds the producer's resource to ``request``; returns the consumer."""
+    queue = {"messaging.system": "rabbitmq", "messaging.destination.name": f"adt-inbound {doc.snippets[0]}"}
+    start, end = span_times(doc_index, 3)
+    trace_id, producer_id = _ids(doc_index, 3, 4)
+    _, consumer_id = _ids(doc_index, 4, 4)
+    producer = Span(
+        trace_id=trace_id,
+        span_id=producer_id,
+        name=f"publish {doc.snippets[0]}",
+        kind=Span.SPAN_KIND_PRODUCER,
+        start_time_unix_nano=start,
+        end_time_unix_nano=end,
+    )
+    producer.attributes.extend(key_values({**queue, "messaging.message.id": doc.snippets[-1]}))
+    sender = request.resource_spans.add()
+    sender.resource.attributes.extend(key_values({"service.name": SENDER}))
+    sender.scope_spans.add().spans.append(producer)
+    consumer = Span(
+        trace_id=_ids(doc_index, 4, 5)[0],
+        span_id=consumer_id,
+        name=f"process {doc.snippets[0]}",
+        kind=Span.SPAN_KIND_CONSUMER,
+        start_time_unix_nano=end + NS,
+        end_time_unix_nano=end + 2 * NS,
+    )
+    consumer.attributes.extend(key_values({**queue, "hc.facility": facility(doc)}))
+    link = consumer.links.add(trace_id=trace_id, span_id=producer_id)
+    link.attributes.extend(key_values({"messaging.destination.name": queue["messaging.destination.name"]}))
+    return [consumer]
 
 
 def metrics_request() -> ExportMetricsServiceRequest:

@@ -80,10 +80,22 @@ slas:
       ratio:
         total: {{stage: {corpus.STAGE}}}
         bad: {{status: error}}
+  - id: phi-corpus-queues
+    title: Corpus messages are consumed
+    domain: integration
+    owner: integration-engineering
+    priority: P2
+    objective: 99%
+    window: 1d
+    slice_by: [messaging.destination.name]
+    sli:
+      ratio:
+        total: {{kind: consumer}}
+        bad: {{status: ok}}
 """
 #: The alert tests' Slack routing, with one notification for all the slices (no pacing waits).
 ALERTS_FILE = SLACK_CONFIG.replace("group_by: [sla, slice]", "group_by: [sla]")
-#: Hand-built spans per document, and the SDK's one per document.
+#: Hand-built spans per document (besides a producer and consumer), and the SDK's one per document.
 COPIES = 2
 
 
@@ -199,13 +211,16 @@ def send_corpus(protocol: str, url: str, grpc_port: int, answers: list[str]) -> 
     """The whole corpus over one protocol; returns the number of spans sent and adds the
     collector's answers to ``answers``."""
     spans = send_sdk(protocol, url, grpc_port, answers)
-    for request in (corpus.trace_request(COPIES), corpus.metrics_request()):
+    traces = corpus.trace_request(COPIES)
+    for request in (traces, corpus.metrics_request()):
         if protocol == "grpc":
             answers.append(_grpc_export(grpc_port, request))
         else:
             answers.append(_http_export(url, request, as_json=protocol == "http-json"))
     answers += send_malformed(protocol, url, grpc_port)
-    return spans + COPIES * len(corpus.DOCUMENTS)
+    return spans + sum(
+        len(scope.spans) for resource in traces.resource_spans for scope in resource.scope_spans
+    )
 
 
 # -- what runs over the stored rows ----------------------------------------------------------
@@ -262,41 +277,45 @@ def row_counts(engine: Engine, *names: str) -> dict[str, int]:
 
 #: Columns that harmless text of the corpus must reach (else "nothing found" there proves
 #: nothing), and that text: each document's canary, the queue's and the facility's plain words.
-REACHED: dict[str, str] = {
-    **{
-        column: corpus.CANARY
-        for column in (
-            "spans.name",
-            "spans.status_message",
-            "spans.attributes",
-            "spans.resource_attributes",
-            "spans.events",
-            "spans.links",
-            "spans.scope_name",
-            "spans.hc_system",
-            "metric_points.name",
-            "metric_points.scope_name",
-            "metric_points.attributes",
-            "metric_points.resource_attributes",
-            "dashboard_span_rollups.span_name",
-            "dashboard_business_rollups.service_line",
-        )
-    },
-    "spans.messaging_destination": "adt-inbound",
-    "metric_points.queue": "adt-inbound",
-    "sla_evaluations.slice": "North Campus",
-}
+REACHED: frozenset[tuple[str, str]] = frozenset(
+    {
+        *(
+            (column, corpus.CANARY)
+            for column in (
+                "spans.name",
+                "spans.status_message",
+                "spans.attributes",
+                "spans.resource_attributes",
+                "spans.events",
+                "spans.links",
+                "spans.scope_name",
+                "spans.hc_system",
+                "metric_points.name",
+                "metric_points.scope_name",
+                "metric_points.attributes",
+                "metric_points.resource_attributes",
+                "dashboard_span_rollups.span_name",
+                "dashboard_business_rollups.service_line",
+            )
+        ),
+        ("spans.messaging_destination", "adt-inbound"),
+        ("dashboard_service_edges.via", "adt-inbound"),
+        ("dashboard_metric_rollups.queue", "adt-inbound"),
+        ("metric_points.queue", "adt-inbound"),
+        ("sla_evaluations.slice", "hc.facility=North Campus"),
+        ("sla_evaluations.slice", "messaging.destination.name=adt-inbound"),
+    }
+)
 
 
-def search_store(engine: Engine) -> tuple[list[corpus.Leak], set[str]]:
-    """Leaks in every cell of every table, and the columns where a canary arrived."""
+def search_store(engine: Engine) -> tuple[list[corpus.Leak], set[tuple[str, str]]]:
+    """Leaks in every cell of every table, and which of ``REACHED`` arrived."""
     found: set[corpus.Leak] = set()
-    canaries: set[str] = set()
+    reached: set[tuple[str, str]] = set()
     for where, value in table_dump(engine):
         found.update(corpus.find_in_value(value, where))
-        if where in REACHED and REACHED[where] in str(value):
-            canaries.add(where)
-    return sorted(found), canaries
+        reached.update((column, text) for column, text in REACHED if column == where and text in str(value))
+    return sorted(found), reached
 
 
 def slack_text(slack: FakeSlack) -> str:
@@ -354,7 +373,7 @@ def test_no_planted_identifier_reaches_the_store_the_log_metrics_or_alerts(
         evaluations = run_slas_and_alerts(engine, tmp_path / "config", slack)
         rollup(engine)
         counts = row_counts(engine, "spans", "metric_points", "sla_evaluations")
-        store_leaks, canaries = search_store(engine)
+        store_leaks, reached = search_store(engine)
     finally:
         engine.dispose()
 
@@ -364,7 +383,7 @@ def test_no_planted_identifier_reaches_the_store_the_log_metrics_or_alerts(
     assert counts["metric_points"] > 0
     assert evaluations > 1 and counts["sla_evaluations"] == evaluations
     assert slack.calls_to("chat.postMessage"), "no alert reached Slack"
-    assert sorted(REACHED.keys() - canaries) == [], "columns the corpus did not reach: nothing to search"
+    assert sorted(REACHED - reached) == [], "columns the corpus did not reach: nothing to search there"
 
     leaks = store_leaks
     leaks += corpus.find_in_text(log, "collector log (DEBUG)")
