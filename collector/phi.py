@@ -21,12 +21,12 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import re2
 
 from collector.phi_keys import ALL_KEY_DETECTORS, KEY_DETECTORS, compile_key_detectors, normalize_key
-from collector.phi_shapes import CHECKS, VALUE_DETECTORS, WIDE_PRE, Check
+from collector.phi_shapes import CHECKS, VALUE_DETECTORS, WIDE_PRE, Check, Spans
 
 
 class Found(NamedTuple):
@@ -46,8 +46,13 @@ class _Part:
         #: Past the start, the characters in front are searched for, never the start of the text.
         self._inside = re2.compile(pattern.replace("(?P<pre>^|", "(?P<pre>").encode())
         self.check = check
-        self._pre = self.regex.groupindex.get(b"pre")
-        self._ctx = self.regex.groupindex.get(b"ctx")
+        # The wrapper's search and match object cost more than RE2 itself per candidate: the
+        # scanner asks RE2 for the spans directly (groups are numbered alike in both patterns).
+        self._whole = cast("Any", self.regex)._regexp
+        self._later = cast("Any", self._inside)._regexp
+        self._names = {name.decode(): index for name, index in self.regex.groupindex.items()}
+        self._pre = self._names.get("pre", 0)
+        self._ctx = self._names.get("ctx", 0)
         #: How far in front of a position its ``pre`` may begin.
         self._back = (4 if wide_pre else 1) if self._pre else 0
 
@@ -55,18 +60,22 @@ class _Part:
         """The first identifier that starts at or after ``pos``."""
         at = pos - self._back
         while pos <= len(text):
-            match = self.regex.search(text, 0) if at <= 0 else self._inside.search(text, at)
-            if match is None:
+            if at <= 0:
+                spans = self._whole.Match(_UNANCHORED, text, 0, len(text))
+            else:
+                spans = self._later.Match(_UNANCHORED, text, at, len(text))
+            whole = spans[0]
+            if whole[0] < 0:
                 return None
-            start = match.end(self._pre) if self._pre else match.start()
+            start = spans[self._pre][1] if self._pre else whole[0]
             if start < pos:  # a context in front of ``pos`` that ends past it: look further on
-                at = max(at, 0) + 1 if match.start() < at else match.start() + 1
+                at = max(at, 0) + 1 if whole[0] < at else whole[0] + 1
                 continue
-            end: int = match.end()
-            context_end = match.end(self._ctx) if self._ctx and match.start(self._ctx) >= 0 else start
+            end: int = whole[1]
+            context_end = spans[self._ctx][1] if self._ctx and spans[self._ctx][0] >= 0 else start
             kind = self.kind
             if self.check is not None:
-                hit, again = self.check(text, match)
+                hit, again = self.check(text, Spans(spans, self._names))
                 if hit is None:
                     pos = max(again, start + 1)
                     at = pos - self._back
@@ -79,6 +88,7 @@ class _Part:
         return None
 
 
+_UNANCHORED = cast("Any", re2)._Anchor.UNANCHORED
 _ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}|\+")
 _PERCENT = re2.compile(rb"%[0-9A-Fa-f]{2}")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from collector.phi_keys import key_stems, text_key_kind
 
@@ -188,37 +187,58 @@ _WORDY_KINDS = frozenset({"name", "address"})
 _KEY_CACHE_SIZE = 4096
 _KEY_MAX = 96
 
+
+class Spans:
+    """An RE2 match as the spans of its groups, asked for by name. The ``re2`` wrapper's match
+    object costs microseconds per question and a check asks several per candidate."""
+
+    __slots__ = ("names", "spans")
+
+    def __init__(self, spans: list[tuple[int, int]], names: dict[str, int]) -> None:
+        self.spans = spans
+        self.names = names
+
+    def span(self, name: str = "") -> tuple[int, int]:
+        return self.spans[self.names[name]] if name else self.spans[0]
+
+    def start(self, name: str = "") -> int:
+        return self.span(name)[0]
+
+    def end(self, name: str = "") -> int:
+        return self.span(name)[1]
+
+
 #: What a check answers: the identifier's end (the context is the pattern's), or (context end,
 #: end, kind) when it decides those too; None when there is none here.
 Hit = int | tuple[int, int, str] | None
 #: A check gets the text and an RE2 match; it answers a ``Hit`` and the position from which to
 #: look again when there is none (at least one past the start is used).
-Check = Callable[[bytes, Any], "tuple[Hit, int]"]
+Check = Callable[[bytes, Spans], "tuple[Hit, int]"]
 
 
-def _not_followed_by_word_or_dash(text: bytes, match: Any) -> tuple[Hit, int]:
-    end: int = match.end()
+def _not_followed_by_word_or_dash(text: bytes, match: Spans) -> tuple[Hit, int]:
+    end = match.end()
     return (None, 0) if _WORD_OR_DASH.match(text, end) else (end, end)
 
 
-def _not_a_timestamp(text: bytes, match: Any) -> tuple[Hit, int]:
-    end: int = match.end()
+def _not_a_timestamp(text: bytes, match: Spans) -> tuple[Hit, int]:
+    end = match.end()
     return (None, 0) if _CLOCK.match(text, end) else (end, end)
 
 
-def _name_words(text: bytes, match: Any) -> tuple[Hit, int]:
+def _name_words(text: bytes, match: Spans) -> tuple[Hit, int]:
     """The name ends before the first further word that starts another detector's context."""
-    start, end = match.span(match.re.groupindex[b"more"])
+    start, end = match.span("more")
     for word in _NEXT_WORD.finditer(text, start, end):
         if _CONTEXT.match(text, word.start(1)):
             return word.start(), word.start()
     return match.end(), match.end()
 
 
-def _xpn(text: bytes, match: Any) -> tuple[Hit, int]:
+def _xpn(text: bytes, match: Spans) -> tuple[Hit, int]:
     """The given name must not run into a word character (``ADT^A01``): as a backtracking engine
     would, fall back to the last ``'`` or ``-`` inside it, else there is no name from this caret."""
-    given, end = match.span(match.re.groupindex[b"given"])
+    given, end = match.span("given")
     if end < len(text) and _WORD.match(text, end):
         cut = max(text.rfind(b"'", given + 1, end), text.rfind(b"-", given + 1, end))
         return (None, given) if cut < 0 else (cut, cut)
@@ -226,22 +246,22 @@ def _xpn(text: bytes, match: Any) -> tuple[Hit, int]:
     return (tail.end() if tail else end), end
 
 
-def _mrn(text: bytes, match: Any) -> tuple[Hit, int]:
+def _mrn(text: bytes, match: Spans) -> tuple[Hit, int]:
     """After ``:``, ``=`` or ``#`` any token is the MRN; after a space, a dash or nothing it must
     hold a digit (``MRN lookup failed`` stays), and it must not run into a word character."""
-    end: int = match.end()
-    sep = match.group(match.re.groupindex[b"sep"])
-    value: int = match.end(match.re.groupindex[b"ctx"])
+    end = match.end()
+    sep = text[slice(*match.span("sep"))]
+    value = match.end("ctx")
     if not any(c in sep for c in b":=#") and not _DIGIT.search(text, value, min(end, value + 64)):
         return None, 0
     return end, end
 
 
-def _bare_phone(text: bytes, match: Any) -> tuple[Hit, int]:
+def _bare_phone(text: bytes, match: Spans) -> tuple[Hit, int]:
     """A bare NANP number, unless the number goes on (``5558675309.25``, ``…/2``), a unit follows
     (``2147483648 bytes``) or a key or word in front says it is an id, a count or a time."""
-    start: int = match.end(match.re.groupindex[b"pre"])
-    end: int = match.end()
+    start = match.end("pre")
+    end = match.end()
     if _NUMBER_GOES_ON.match(text, end) or _UNIT.match(text, end):
         return None, 0
     if _ID_BEFORE.search(text, max(0, start - 40), start):
@@ -287,41 +307,40 @@ def _words(text: bytes, kind: str, start: int, end: int) -> int:
     return last
 
 
-def _keyed(text: bytes, match: Any) -> tuple[Hit, int]:
+def _keyed(text: bytes, match: Spans) -> tuple[Hit, int]:
     """The value after a key that names an identifier kind, in the shape that key takes."""
-    groups = match.re.groupindex
-    key_start, key_end = match.span(groups[b"key"])
+    key_start, key_end = match.span("key")
     if key_end - key_start > _KEY_MAX:
         return None, 0
     found = _key_kind(text[key_start:key_end])
     if found is None:  # nor is any key that ends it: look again after it
         return None, key_end
     kind, shape = found
-    colon = text[match.start(groups[b"sep"]) : match.end(groups[b"sep"])].strip()[:1] == b":"
-    nest = match.span(groups[b"nest"])
+    colon = text[slice(*match.span("sep"))].strip()[:1] == b":"
+    nest = match.span("nest")
     if nest[0] >= 0:
         return (nest[0], nest[1], kind), 0
-    opener: int = match.start(groups[b"open"])
+    opener = match.start("open")
     if opener >= 0:  # cut off, or nested too deep: up to the first closing bracket or the end
         closer = _CLOSER.search(text, opener)
         return (opener, closer.start() if closer else len(text), kind), 0
     if shape == "structured":
         return None, 0
-    for quoted in (b"sq", b"dq", b"eq"):
-        start, end = match.span(groups[quoted])
+    for quoted in ("sq", "dq", "eq"):
+        start, end = match.span(quoted)
         if start >= 0:
             if shape == "person" and not (end - start <= 80 and _PERSON_NAME.fullmatch(text, start, end)):
                 return None, 0
             break
     else:
-        start, end = match.span(groups[b"bare"])
+        start, end = match.span("bare")
         first = text[start]
         if _PLACEHOLDER.match(text, start, end):
             return None, 0
         if colon and (shape == "capitalised" or kind == "name") and not 65 <= first <= 90:
             return None, 0
         if kind in _WORDY_KINDS:
-            end = max(end, _words(text, kind, *match.span(groups[b"more"])))
+            end = max(end, _words(text, kind, *match.span("more")))
         if shape == "person" and not (end - start <= 80 and _PERSON_NAME.fullmatch(text, start, end)):
             return None, 0
         elif kind == "birth_date" and (date := _DATE_AT.match(text, start)):
@@ -333,15 +352,15 @@ def _keyed(text: bytes, match: Any) -> tuple[Hit, int]:
     return (start, end, kind), 0
 
 
-def _insert(text: bytes, match: Any) -> tuple[Hit, int]:
+def _insert(text: bytes, match: Spans) -> tuple[Hit, int]:
     """Every value list, when a column of the statement names an identifier (the first such
     column's kind). Columns are looked at once per statement: linear in the statement."""
-    start, end = match.span(match.re.groupindex[b"cols"])
+    start, end = match.span("cols")
     for column in text[start:end].split(b","):
         name = column.strip().strip(b'"`[]')
         found = _key_kind(name) if 0 < len(name) <= _KEY_MAX and name.isascii() else None
         if found is not None and found[1] != "structured":
-            return (match.end(match.re.groupindex[b"ctx"]), match.end(), found[0]), 0
+            return (match.end("ctx"), match.end(), found[0]), 0
     return None, 0
 
 
@@ -359,4 +378,4 @@ CHECKS: dict[tuple[str, int], Check] = {
     ("keyed_value", 1): _insert,
 }
 
-__all__ = ["CHECKS", "VALUE_DETECTORS", "WIDE_PRE", "Check", "Hit"]
+__all__ = ["CHECKS", "VALUE_DETECTORS", "WIDE_PRE", "Check", "Hit", "Spans"]
