@@ -44,6 +44,23 @@ def long(shape: str) -> str:
         ("mrn ", "MRN: QZ88421X", "mrn"),
         ("PID", "PID|1||QZ88421X", "hl7_segment"),
         ("dob ", "DOB: 04/12/1961", "birth_date"),
+        # The detectors of issue #12's shapes: keys and columns, SQL, JSON, URLs, phones, HL7.
+        ("a=a=", "mrn=00123456", "mrn"),
+        ("mrn=x ", "mrn=00123456", "mrn"),
+        ("Name: ab ", "Name: Jane Doe", "name"),
+        ("q=Ab+", "q=Jane+Doe", "name"),
+        ("patient Ab ", "patient Jane Doe", "name"),
+        ("'", "last_name = 'Smith'", "name"),
+        ('\\"', '\\"family\\":\\"Doe\\"', "name"),
+        ("[{", '"given":["Jane"]', "name"),
+        ('{"a":[', '"telecom":[{"value":"5558675309"}]', "phone"),
+        ("insert into t (a) values (", "INSERT INTO p (mrn) VALUES ('00123456')", "mrn"),
+        ("x5558675309 ", "call 5558675309", "phone"),
+        ("id=5558675309 ", "tel:5558675309", "phone"),
+        ("%41", "jane.doe%40example.org", "email"),
+        ("%4", "jane.doe%40example.org", "email"),
+        ("\\rPID", "\\rPID|1||QZ88421X", "hl7_segment"),
+        ("<C", "<CR>PID|1||QZ88421X", "hl7_segment"),
     ],
 )
 def test_half_a_megabyte_of_an_adversarial_shape_is_scanned_and_the_identifier_after_it_found(
@@ -54,7 +71,7 @@ def test_half_a_megabyte_of_an_adversarial_shape_is_scanned_and_the_identifier_a
     assert red.text(text) == text
     redacted = red.text(f"{text} {planted}")
     assert redacted.startswith(text)
-    assert redacted.endswith(f"[REDACTED:{kind}]")
+    assert f"[REDACTED:{kind}]" in redacted[len(text) :]
     assert planted not in redacted[len(text) :]
 
 
