@@ -32,6 +32,21 @@ SHAPES: dict[str, str] = {
     "name: Patient: A B": "Patient: Ab Cd ",
     "mrn: mrn ": "mrn ",
     "hl7: PID": "PID",
+    # The detectors of issue #12's shapes.
+    "keyed: a=a=": "a=a=",
+    "keyed: mrn=x": "mrn=x ",
+    "keyed: Name: ab": "Name: ab ",
+    "keyed: q=Ab+": "q=Ab+",
+    "keyed: SQL quotes '": "'",
+    'keyed: escaped JSON \\"': '\\"',
+    "keyed: JSON nesting [{": "[{",
+    "keyed: INSERT": "insert into t (a) values (",
+    "name: patient Ab": "patient Ab ",
+    "phone: id=5558675309": "id=5558675309 ",
+    "phone: x5558675309": "x5558675309 ",
+    "percent: %41": "%41",
+    "hl7: \\rPID": "\\rPID",
+    "hl7: <C": "<C",
 }
 
 
