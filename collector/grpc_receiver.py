@@ -140,7 +140,9 @@ class GrpcReceiver:
                     grpc.StatusCode.DEADLINE_EXCEEDED,
                     f"the message did not arrive within {self.message_timeout:.0f}s",
                 ) from None
-            if not isinstance(request, bytes):  # grpc.aio.EOF: the stream ended without a message
+            if not isinstance(request, bytes):
+                # grpc.aio.EOF: the stream ended without a message, or gRPC refused one over the
+                # size limit (that caller gets gRPC's RESOURCE_EXHAUSTED; the two look the same here).
                 raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, "the call carried no request message")
             # Keep what the message holds; the ingest gives it back (or the writer, once committed).
             writer.release(reserved - len(request))
