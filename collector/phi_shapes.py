@@ -316,6 +316,8 @@ def _keyed(text: bytes, match: Spans) -> tuple[Hit, int]:
     if found is None:  # nor is any key that ends it: look again after it
         return None, key_end
     kind, shape = found
+    # A value refused here is refused after every shorter key ending the same way too.
+    value = match.end("ctx")
     colon = text[slice(*match.span("sep"))].strip()[:1] == b":"
     nest = match.span("nest")
     if nest[0] >= 0:
@@ -325,30 +327,30 @@ def _keyed(text: bytes, match: Spans) -> tuple[Hit, int]:
         closer = _CLOSER.search(text, opener)
         return (opener, closer.start() if closer else len(text), kind), 0
     if shape == "structured":
-        return None, 0
+        return None, value
     for quoted in ("sq", "dq", "eq"):
         start, end = match.span(quoted)
         if start >= 0:
             if shape == "person" and not (end - start <= 80 and _PERSON_NAME.fullmatch(text, start, end)):
-                return None, 0
+                return None, value
             break
     else:
         start, end = match.span("bare")
         first = text[start]
         if _PLACEHOLDER.match(text, start, end):
-            return None, 0
+            return None, value
         if colon and (shape == "capitalised" or kind == "name") and not 65 <= first <= 90:
-            return None, 0
+            return None, value
         if kind in _WORDY_KINDS:
             end = max(end, _words(text, kind, *match.span("more")))
         if shape == "person" and not (end - start <= 80 and _PERSON_NAME.fullmatch(text, start, end)):
-            return None, 0
-        elif kind == "birth_date" and (date := _DATE_AT.match(text, start)):
+            return None, value
+        if kind == "birth_date" and (date := _DATE_AT.match(text, start)):
             end = max(end, date.end())
     if kind in _DIGIT_KINDS and not _DIGIT.search(text, start, min(end, start + 64)):
-        return None, 0
+        return None, value
     if kind == "email" and not _EMAIL_MARK.match(text, start, min(end, start + 330)):
-        return None, 0
+        return None, value
     return (start, end, kind), 0
 
 
