@@ -69,7 +69,7 @@ _KEY = "|".join(
 #: object, or an unquoted token (URL query, form, log ``key=value``) and up to four more words.
 _KEYED = (
     r"(?P<pre>^|[^A-Za-z0-9_.\-])"
-    rf"(?P<ctx>(?P<key>{_KEY})(?:\\?[\"'`\]])?[ \t]*"
+    rf"(?P<ctx>(?P<key>{_KEY})(?:\\?[\"'`\])])?[ \t]*"
     r"(?P<sep>[:=]=?|[ \t](?i:like)[ \t])[ \t]*)"
     r"(?:'(?P<sq>(?:[^'\r\n]|'')+)'"
     r"|\"(?P<dq>(?:[^\"\\\r\n]|\\[^\r\n])+)\""

@@ -37,6 +37,7 @@ def redact(text: str) -> str:
         ("SELECT * FROM p WHERE mrn = '00123456'", "SELECT * FROM p WHERE mrn = '[REDACTED:mrn]'"),
         ("WHERE last_name = 'Smith'", "WHERE last_name = '[REDACTED:name]'"),
         ("WHERE p.last_name LIKE 'Smi%'", "WHERE p.last_name LIKE '[REDACTED:name]'"),
+        ("WHERE lower(last_name) = 'smith'", "WHERE lower(last_name) = '[REDACTED:name]'"),
         ("first_name='Jane'", "first_name='[REDACTED:name]'"),
         ("patient_name = 'Doe, Jane'", "patient_name = '[REDACTED:name]'"),
         ("ssn = '123456789'", "ssn = '[REDACTED:ssn]'"),
