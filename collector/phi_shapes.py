@@ -78,6 +78,15 @@ _KEYED = (
     r"|(?P<bare>[^\s&;,:='\"<>()\[\]{}|\\^`]+)(?P<more>(?:,?[ \t]+[A-Za-z0-9][A-Za-z0-9'.\-#]*){0,4}))"
 )
 
+#: A segment of a dotted or slashed name after a segment that names an identifier, as engines
+#: that name instruments or routes after the record do (``member_id/ZQH7044/claims``,
+#: ``patient_name.Jane.Doe.visits``): the segment, and for a name the capitalised ones after it.
+_SEGMENT_KEY = r"[A-Za-z0-9_\-]*(?i:" + "|".join(key_stems()) + r")[A-Za-z0-9_\-]*"
+_SEGMENT = (
+    rf"(?P<pre>^|[^A-Za-z0-9_.\-])(?P<ctx>(?P<key>{_SEGMENT_KEY})[./])"
+    r"[A-Za-z0-9][A-Za-z0-9_\-]*(?P<more>(?:\.[A-Z][A-Za-z'\-]*){0,3})"
+)
+
 #: ``INSERT INTO t (col, …) VALUES (…), (…)``: the columns cannot be paired with the values in
 #: linear time, so when any column names an identifier every value list goes.
 _INSERT = (
@@ -146,7 +155,7 @@ VALUE_DETECTORS: dict[str, tuple[str, ...]] = {
     ),
     # A value after a key, column or member name that names an identifier (the key detectors'
     # vocabulary and ``TEXT_KEYS``); the marker names the key's kind: ``[REDACTED:mrn]``.
-    "keyed_value": (_KEYED, _INSERT),
+    "keyed_value": (_KEYED, _INSERT, _SEGMENT),
 }
 
 #: Parts whose ``pre`` group may be longer than one character (``\r``, ``<CR>``).
@@ -354,6 +363,24 @@ def _keyed(text: bytes, match: Spans) -> tuple[Hit, int]:
     return (start, end, kind), 0
 
 
+def _segment(text: bytes, match: Spans) -> tuple[Hit, int]:
+    """A segment after one naming a kind whose identifiers hold a digit, if it holds one; after
+    one naming a name, capitalised segments."""
+    key_start, key_end = match.span("key")
+    found = _key_kind(text[key_start:key_end]) if key_end - key_start <= _KEY_MAX else None
+    if found is None or found[1] == "structured":
+        return None, key_end
+    kind = found[0]
+    start, end = match.end("ctx"), match.start("more")
+    if kind == "name":
+        if not 65 <= text[start] <= 90:
+            return None, 0
+        end = match.end()
+    elif kind not in _DIGIT_KINDS or not _DIGIT.search(text, start, min(end, start + 64)):
+        return None, 0
+    return (start, end, kind), 0
+
+
 def _insert(text: bytes, match: Spans) -> tuple[Hit, int]:
     """Every value list, when a column of the statement names an identifier (the first such
     column's kind). Columns are looked at once per statement: linear in the statement."""
@@ -378,6 +405,7 @@ CHECKS: dict[tuple[str, int], Check] = {
     ("date", 1): _not_a_timestamp,
     ("keyed_value", 0): _keyed,
     ("keyed_value", 1): _insert,
+    ("keyed_value", 2): _segment,
 }
 
 __all__ = ["CHECKS", "VALUE_DETECTORS", "WIDE_PRE", "Check", "Hit", "Spans"]

@@ -60,6 +60,10 @@ def redact(text: str) -> str:
             "note=Patient%3A+Jane+Doe%2C+DOB%3A+04%2F12%2F1961",
             "note=Patient%3A+[REDACTED:name]%2C+DOB%3A+[REDACTED:birth_date]",
         ),
+        # segments of dotted or slashed names (instrument names, routes)
+        ("patient_name.Jane.Doe.visits", "patient_name.[REDACTED:name].visits"),
+        ("member_id/ZQH704418265/claims", "member_id/[REDACTED:member_id]/claims"),
+        ("GET /api/mrn/00123456/encounters", "GET /api/mrn/[REDACTED:mrn]/encounters"),
         # digits-only phone numbers
         ("phone=5558675309", "phone=[REDACTED:phone]"),
         ("tel:5558675309", "tel:[REDACTED:phone]"),
@@ -169,6 +173,10 @@ def test_fhir_keeps_what_is_not_an_identifier() -> None:
     "text",
     [
         "GET /fhir/Patient/{id}",
+        "GET /fhir/Patient/12345",
+        "member_id/{id}/claims",
+        "patient.name.length",
+        "phone.count",
         "SELECT * FROM charges WHERE id = ?",
         "UPDATE charges SET amount = $1 WHERE mrn = :mrn AND ssn = %s AND dob = @dob",
         "INSERT INTO charges (id, amount) VALUES (1, 20.5)",
