@@ -84,7 +84,7 @@ _KEYED = (
 _SEGMENT_KEY = r"[A-Za-z0-9_\-]*(?i:" + "|".join(key_stems()) + r")[A-Za-z0-9_\-]*"
 _SEGMENT = (
     rf"(?P<pre>^|[^A-Za-z0-9_.\-])(?P<ctx>(?P<key>{_SEGMENT_KEY})[./])"
-    r"[A-Za-z0-9][A-Za-z0-9_\-]*(?P<more>(?:\.[A-Z][A-Za-z'\-]*){0,3})"
+    r"[A-Za-z0-9][A-Za-z0-9_\-]*(?P<more>(?:\.[A-Za-z][A-Za-z'\-]*){0,3})"
 )
 
 #: ``INSERT INTO t (col, …) VALUES (…), (…)``: the columns cannot be paired with the values in
@@ -170,6 +170,8 @@ _CLOCK = re.compile(rb"[T ]?\d{1,2}:")
 _NEXT_WORD = re.compile(rf",?\s+([A-Z]{_LETTERS}*)".encode())
 _XPN_TAIL = re.compile(rb"(?:\^[A-Za-z'-]*)*")
 _MORE_WORD = re.compile(rb",?[ \t]+([A-Za-z0-9][A-Za-z0-9'.\-#]*)")
+_DOT_SEGMENT = re.compile(rb"\.[A-Za-z][A-Za-z'\-]*")
+_DOT_FOLLOWS = re.compile(rb"\.[A-Za-z0-9]")
 _CLOSER = re.compile(rb"[\]}]")
 _KEY_FOLLOWS = re.compile(rb"[ \t]*[:=]")
 #: Two to four capitalised words, or ``Family, Given``: what a person's name looks like.
@@ -373,9 +375,16 @@ def _segment(text: bytes, match: Spans) -> tuple[Hit, int]:
     kind = found[0]
     start, end = match.end("ctx"), match.start("more")
     if kind == "name":
-        if not 65 <= text[start] <= 90:
-            return None, 0
-        end = match.end()
+        # Capitalised: the capitalised segments. In lower case (OpenTelemetry SDKs lower-case
+        # instrument names) the name cannot be told from the measurement: every segment but
+        # the dotted name's last goes.
+        capitalised = 65 <= text[start] <= 90
+        for segment in _DOT_SEGMENT.finditer(text, end, match.end()):
+            if capitalised and not 65 <= text[segment.start() + 1] <= 90:
+                break
+            if not capitalised and not _DOT_FOLLOWS.match(text, segment.end()):
+                break
+            end = segment.end()
     elif kind not in _DIGIT_KINDS or not _DIGIT.search(text, start, min(end, start + 64)):
         return None, 0
     return (start, end, kind), 0

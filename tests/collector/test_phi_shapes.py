@@ -62,6 +62,7 @@ def redact(text: str) -> str:
         ),
         # segments of dotted or slashed names (instrument names, routes)
         ("patient_name.Jane.Doe.visits", "patient_name.[REDACTED:name].visits"),
+        ("patient_name.jane.doe.visits.duration", "patient_name.[REDACTED:name].duration"),
         ("member_id/ZQH704418265/claims", "member_id/[REDACTED:member_id]/claims"),
         ("GET /api/mrn/00123456/encounters", "GET /api/mrn/[REDACTED:mrn]/encounters"),
         # digits-only phone numbers
