@@ -30,7 +30,7 @@ from google.rpc.error_details_pb2 import RetryInfo
 from collector.auth import TokenAuthenticator
 from collector.body import Encoding
 from collector.config import Limits
-from collector.http_receiver import RETRY_AFTER_SECONDS
+from collector.http_receiver import BODY_TIMEOUT_SECONDS, RETRY_AFTER_SECONDS
 from collector.ingest import ExportOutcome, Ingest, Signal, Undecodable
 from collector.self_metrics import CollectorMetrics
 from collector.writer import WriterClosed, retryable
@@ -42,9 +42,8 @@ METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 
 #: HTTP/2 streams one connection may have open at once (gRPC's default has no limit).
 MAX_STREAMS_PER_CONNECTION = 100
-#: Seconds a call may take to deliver its message once admitted: its reservation is held meanwhile,
-#: so a sender that never finishes must not keep the budget from others (4 MiB at 1 Mbit/s: 32 s).
-MESSAGE_TIMEOUT = 60.0
+#: Seconds a call may take to deliver its message once admitted (as an HTTP body).
+MESSAGE_TIMEOUT = BODY_TIMEOUT_SECONDS
 
 _RETRY_TRAILER = (
     (

@@ -2,13 +2,15 @@
 
 Status codes follow the OTLP/HTTP specification: 200 with an ``Export*ServiceResponse`` in the
 request's encoding (``partial_success`` when some items were rejected); 400 undecodable body;
-401 missing or unknown token; 413 body (or its decompressed size) over the limit; 415 unknown
-content type or encoding; 503 with ``Retry-After`` when the writer is saturated or the collector
-is stopping (exporters retry those). Error bodies are ``google.rpc.Status`` messages.
+401 missing or unknown token; 408 body not complete within ``BODY_TIMEOUT_SECONDS``; 413 body (or
+its decompressed size) over the limit; 415 unknown content type or encoding; 503 with
+``Retry-After`` when the writer is saturated or the collector is stopping (exporters retry those).
+Error bodies are ``google.rpc.Status`` messages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -26,9 +28,13 @@ log = logging.getLogger(__name__)
 
 #: Seconds an exporter should wait before retrying a refused request.
 RETRY_AFTER_SECONDS = 1
+#: Seconds a request (HTTP body or gRPC message) may take to arrive once admitted: its share of the
+#: in-flight budget is held meanwhile, so a sender that never finishes must not keep the budget from
+#: others (4 MiB at 1 Mbit/s: 32 s).
+BODY_TIMEOUT_SECONDS = 60.0
 
 #: HTTP status -> google.rpc.Code for the error body.
-_RPC_CODES = {400: 3, 401: 16, 413: 3, 415: 3, 500: 13, 503: 14}
+_RPC_CODES = {400: 3, 401: 16, 408: 4, 413: 3, 415: 3, 500: 13, 503: 14}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -79,6 +85,8 @@ class HttpReceiver:
         self.max_body = max_body
         #: Set when the collector starts shutting down: new requests get 503.
         self.stopping = False
+        #: A body not complete within this many seconds is answered 408 and its reservation freed.
+        self.body_timeout = BODY_TIMEOUT_SECONDS
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/traces", self._handler(Signal.TRACES))
@@ -150,16 +158,20 @@ class HttpReceiver:
         parts: list[bytes] = []
         size = 0
         try:
-            async for chunk in request.content.iter_any():
-                size += len(chunk)
-                if size > self.max_body:
-                    raise BodyError(413, f"the body is larger than the limit of {self.max_body} bytes")
-                if reservation is not None and not reservation.admit(len(chunk)):
-                    raise BodyError(503, "the collector is saturated; retry later")
-                parts.append(chunk)
+            async with asyncio.timeout(self.body_timeout):
+                async for chunk in request.content.iter_any():
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise BodyError(413, f"the body is larger than the limit of {self.max_body} bytes")
+                    if reservation is not None and not reservation.admit(len(chunk)):
+                        raise BodyError(503, "the collector is saturated; retry later")
+                    parts.append(chunk)
         except ConnectionError:
             log.debug("a client went away while sending its body")
             raise BodyError(400, "the body did not arrive") from None
+        except TimeoutError:
+            log.debug("a body did not arrive within %.0fs", self.body_timeout)
+            raise BodyError(408, f"the body did not arrive within {self.body_timeout:.0f}s") from None
         return b"".join(parts)
 
     def _storage_error(self, exc: Exception, encoding: Encoding) -> web.Response:
@@ -169,4 +181,4 @@ class HttpReceiver:
         return _error(500, "the data could not be stored", encoding)
 
 
-__all__ = ["RETRY_AFTER_SECONDS", "HttpReceiver"]
+__all__ = ["BODY_TIMEOUT_SECONDS", "RETRY_AFTER_SECONDS", "HttpReceiver"]

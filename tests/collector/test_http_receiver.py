@@ -361,3 +361,26 @@ def test_chunked_bodies_are_read_within_the_limit(sqlite_url: str, tmp_path: Pat
         assert span_count(engine) == 20
         engine.dispose()
         assert running.writer.in_flight_bytes == 0
+
+
+def test_a_body_that_stops_arriving_is_answered_408_and_frees_its_reservation(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A slow or malicious sender must not hold its share of the in-flight budget for ever."""
+    with running_collector(sqlite_url, tmp_path) as running:
+        running.parts.http.body_timeout = 0.5
+        body = trace_request(span("stalled")).SerializeToString()
+        with socket.create_connection(("127.0.0.1", running.http_port), timeout=30) as sock:
+            sock.sendall(
+                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body[: len(body) // 2]
+            )
+            response = b""
+            while data := sock.recv(65536):
+                response += data
+        assert response.startswith(b"HTTP/1.1 408")
+        assert b"stalled" not in response
+        assert running.writer.in_flight_bytes == 0
+        running.parts.http.body_timeout = 30
+        assert post(url(running, "/v1/traces"), body)[0] == 200
