@@ -22,6 +22,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any, NamedTuple, cast
+from urllib.parse import unquote_to_bytes
 
 import re2
 
@@ -93,51 +94,41 @@ _ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}|\+")
 _PERCENT = re2.compile(rb"%[0-9A-Fa-f]{2}")
 
 
-class _Decoded(NamedTuple):
-    """A percent-decoded view of a text, and where each escape was: ``at`` are the decoded
-    offsets, ``raw`` and ``width`` the escapes' offsets and lengths in the text."""
+class _Decoded:
+    """A percent-decoded view of a text (``%XX`` and ``+`` decoded as a query string is). Where
+    each escape was is worked out only when something is found in the view: ``at`` are the
+    decoded offsets, ``raw`` and ``width`` the escapes' offsets and lengths in the text."""
 
-    data: bytes
-    at: list[int]
-    raw: list[int]
-    width: list[int]
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+        self.data = unquote_to_bytes(text.replace(b"+", b" "))
+        self._at: list[int] = []
+        self._raw: list[int] = []
+        self._width: list[int] = []
+        self._mapped = False
+
+    def _map(self) -> None:
+        length = cursor = 0
+        for escape in _ESCAPE.finditer(self.text):
+            start, end = escape.span()
+            length += start - cursor
+            self._at.append(length)
+            self._raw.append(start)
+            self._width.append(end - start)
+            length += 1
+            cursor = end
+        self._mapped = True
 
     def original(self, offset: int) -> int:
         """The text's offset for a decoded offset (a character's start, or the end)."""
-        i = bisect_right(self.at, offset) - 1
+        if not self._mapped:
+            self._map()
+        i = bisect_right(self._at, offset) - 1
         if i < 0:
             return offset
-        if offset == self.at[i]:
-            return self.raw[i]
-        return self.raw[i] + self.width[i] + offset - self.at[i] - 1
-
-
-def _percent_decoded(text: bytes) -> _Decoded | None:
-    """``text`` with ``%XX`` and ``+`` decoded (as a query string is), when it holds a ``%XX``."""
-    pieces: list[bytes] = []
-    at: list[int] = []
-    raw: list[int] = []
-    width: list[int] = []
-    cursor = length = 0
-    percent = False
-    for escape in _ESCAPE.finditer(text):
-        start, end = escape.span()
-        pieces.append(text[cursor:start])
-        length += start - cursor
-        if end - start == 3:
-            percent = True
-            pieces.append(bytes((int(text[start + 1 : end], 16),)))
-        else:
-            pieces.append(b" ")
-        at.append(length)
-        raw.append(start)
-        width.append(end - start)
-        length += 1
-        cursor = end
-    if not percent:
-        return None
-    pieces.append(text[cursor:])
-    return _Decoded(b"".join(pieces), at, raw, width)
+        if offset == self._at[i]:
+            return self._raw[i]
+        return self._raw[i] + self._width[i] + offset - self._at[i] - 1
 
 
 def _merged(first: list[Found], second: list[Found]) -> list[Found]:
@@ -187,9 +178,9 @@ class ValueScanner:
         """The identifiers in the UTF-8 bytes ``text``, in order; with percent escapes in it, also
         those its decoded form holds (as offsets into ``text``)."""
         found = self._find(text)
-        decoded = _percent_decoded(text) if _PERCENT.search(text) else None
-        if decoded is None:
+        if not _PERCENT.search(text):
             return found
+        decoded = _Decoded(text)
         original = decoded.original
         return _merged(
             found,
