@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import orjson
 import pytest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -22,7 +24,7 @@ from collector.ingest import Signal
 from collector.service import Collector
 from collector.tables import spans
 from tests.collector.harness import get, post, running_collector
-from tests.collector.otlp import span, trace_request
+from tests.collector.otlp import T0, span, trace_request
 from vitals.kernel.db import create_engine
 from vitals.shell.bench.fuzz import fuzz_input
 
@@ -131,3 +133,49 @@ def test_fuzzed_requests_get_4xx_never_5xx_and_every_acknowledged_span_is_stored
             select(func.count()).select_from(spans).where(spans.c.service_name == VALID_SERVICE)
         ).scalar_one()
     assert stored == acknowledged
+
+
+def deep_protobuf() -> bytes:
+    """A span whose attribute nests 48 arrays: protobuf builds it, and refuses to read it back."""
+    value = AnyValue(string_value="leaf")
+    for _ in range(48):
+        outer = AnyValue()
+        outer.array_value.values.append(value)
+        value = outer
+    deep = span("deep")
+    deep.attributes.append(KeyValue(key="a", value=value))
+    return trace_request(deep).SerializeToString()
+
+
+def deep_json(depth: int) -> bytes:
+    value = '{"arrayValue":{"values":[' * depth + '{"stringValue":"x"}' + "]}}" * depth
+    deep = {
+        "traceId": "01" * 16,
+        "spanId": "02" * 8,
+        "startTimeUnixNano": str(T0),
+        "endTimeUnixNano": str(T0 + 1),
+        "attributes": [{"key": "a", "value": "VALUE"}],
+    }
+    document = {"resourceSpans": [{"scopeSpans": [{"spans": [deep]}]}]}
+    return orjson.dumps(document).replace(b'"VALUE"', value.encode())
+
+
+def test_a_request_nested_too_deeply_is_a_400_that_says_so(fuzzed: tuple[Collector, Engine]) -> None:
+    collector, _ = fuzzed
+    url = f"http://127.0.0.1:{collector.http_port}/v1/traces"
+    for body, content_type in [
+        (deep_protobuf(), "application/x-protobuf"),
+        (deep_json(60), "application/json"),
+        (deep_json(5000), "application/json"),
+    ]:
+        status, _, answer = post(url, body, content_type)
+        assert status == 400
+        assert b"nested too deeply" in answer
+    with (
+        grpc.insecure_channel(f"127.0.0.1:{collector.grpc_port}") as channel,
+        pytest.raises(grpc.RpcError) as refused,
+    ):
+        channel.unary_unary(GRPC_METHODS[Signal.TRACES])(deep_protobuf(), timeout=60)
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "nested too deeply" in (refused.value.details() or "")
+    assert get(f"http://127.0.0.1:{collector.http_port}/healthz")[0] == 200
