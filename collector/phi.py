@@ -43,6 +43,7 @@ class Found(NamedTuple):
 class _Part:
     def __init__(self, kind: str, pattern: str, check: Check | None, wide_pre: bool) -> None:
         self.kind = kind
+        self.pattern = pattern
         self.regex = re2.compile(pattern.encode())
         #: Past the start, the characters in front are searched for, never the start of the text.
         self._inside = re2.compile(pattern.replace("(?P<pre>^|", "(?P<pre>").encode())
@@ -88,7 +89,47 @@ class _Part:
             return Found(start, context_end, end, kind)
         return None
 
+    def glued(self, text: bytes, pos: int) -> Found | None:
+        """An identifier starting right at ``pos``, where the one before it ended: seen as the
+        redacted text will show it, after a marker's closing ``]`` (so that a second redaction
+        finds nothing more). Looked at in a short window, widened only for a long match."""
+        window = b""
+        spans: Any = None
+        for width in (_GLUE_WINDOW, len(text) - pos):
+            window = b"]" + text[pos : pos + width]
+            spans = self._whole.Match(_ANCHOR_START, window, 0 if self._pre else 1, len(window))
+            if spans[0][0] < 0:
+                return None
+            if spans[0][1] < len(window) - _GLUE_MARGIN or width >= len(text) - pos:
+                break
+        start = spans[self._pre][1] if self._pre else spans[0][0]
+        if start != 1:
+            return None
+        end: int = spans[0][1]
+        context_end = spans[self._ctx][1] if self._ctx and spans[self._ctx][0] >= 0 else start
+        kind = self.kind
+        if self.check is not None:
+            hit, _ = self.check(window, Spans(spans, self._names))
+            if hit is None:
+                return None
+            if isinstance(hit, int):
+                end = hit
+            else:
+                context_end, end, kind = hit
+        shift = pos - 1
+        return Found(pos, context_end + shift, end + shift, kind)
 
+
+#: Bytes looked at for an identifier glued to the one before; a match ending within the margin
+#: of the window's end is looked for again in the whole rest of the text.
+_GLUE_WINDOW = 256
+_GLUE_MARGIN = 64
+#: What an identifier glued to the one before can start with (else the usual search finds it).
+_GLUE_START = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+(")
+_ANCHOR_START = cast("Any", re2)._Anchor.ANCHOR_START
+_GROUP_NAME = re.compile(r"\(\?P<\w+>")
+_PREFILTER_OPTIONS = re2.Options()
+_PREFILTER_OPTIONS.max_mem = 64 << 20
 _UNANCHORED = cast("Any", re2)._Anchor.UNANCHORED
 _ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}|\+")
 _PERCENT = re2.compile(rb"%[0-9A-Fa-f]{2}")
@@ -155,8 +196,20 @@ class ValueScanner:
             if name in chosen
             for i, pattern in enumerate(patterns)
         ]
+        #: Every part's pattern as one alternation: most texts hold no candidate at all, and one
+        #: RE2 pass over them says so instead of one pass per part.
+        self._any = (
+            re2.compile(
+                "|".join(f"(?:{_GROUP_NAME.sub('(?:', part.pattern)})" for part in self._parts).encode(),
+                _PREFILTER_OPTIONS,
+            )
+            if self._parts
+            else None
+        )
 
     def _find(self, text: bytes) -> list[Found]:
+        if self._any is not None and self._any.search(text) is None:
+            return []
         parts = self._parts
         found: list[Found] = []
         nexts = [part.search(text, 0) for part in parts]
@@ -169,6 +222,13 @@ class ValueScanner:
                     candidate = nexts[i] = parts[i].search(text, cursor)
                 if candidate is not None and (best is None or candidate.start < best.start):
                     best = candidate
+            glue = found and (best is None or best.start > cursor) and cursor < len(text)
+            if glue and text[cursor] in _GLUE_START:
+                for part in parts:
+                    glued = part.glued(text, cursor)
+                    if glued is not None:
+                        best = glued
+                        break
             if best is None:
                 return found
             found.append(best)
