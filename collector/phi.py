@@ -86,6 +86,10 @@ class _Part:
                     end = hit
                 else:
                     context_end, end, kind = hit
+            if _marker_at(text, start, context_end):
+                pos = start + 1
+                at = pos - self._back
+                continue
             return Found(start, context_end, end, kind)
         return None
 
@@ -116,13 +120,23 @@ class _Part:
                 end = hit
             else:
                 context_end, end, kind = hit
+        if _marker_at(window, start, context_end):
+            return None
         shift = pos - 1
         return Found(pos, context_end + shift, end + shift, kind)
+
+
+def _marker_at(text: bytes, start: int, context_end: int) -> bool:
+    """Whether what would be replaced is a marker, or starts inside one (``[REDACTED:mrn]`` read
+    as the key ``mrn``): text that was redacted once is left as it is (idempotence)."""
+    before = max(0, start - len(_MARKER))
+    return text.startswith(_MARKER, context_end) or text.endswith(_MARKER, before, start)
 
 
 #: Bytes looked at for an identifier glued to the one before; a match ending within the margin
 #: of the window's end is looked for again in the whole rest of the text.
 _GLUE_WINDOW = 256
+_MARKER = b"[REDACTED:"
 _GLUE_MARGIN = 64
 #: What an identifier glued to the one before can start with (else the usual search finds it).
 _GLUE_START = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+(")

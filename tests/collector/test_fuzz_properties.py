@@ -773,10 +773,9 @@ def test_an_identifier_glued_to_the_one_before_is_redacted_too(redactor: Redacto
     assert "@" not in once and not any(ch.isdigit() for ch in once), once
 
 
-@pytest.mark.xfail(strict=True, reason="collector.phi: a second redaction finds more; see the examples")
 @settings(FUZZ, max_examples=200, phases=[Phase.explicit, Phase.generate])
 @given(REDACTOR_TEXT)
-# Found by this property (not a leak: a marker is redacted again).
+# Found by this property (a marker was redacted again).
 # A context word followed by a marker takes the marker for a name:
 @example("Name: 123-45-6789")
 # A marker's kind reads as a key, and what follows it as that key's value:
