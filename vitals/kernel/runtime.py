@@ -49,6 +49,8 @@ class ServiceContext:
     status: dict[str, str] = field(default_factory=dict)
     #: Run in order on a graceful stop, after the scheduler has stopped and before the writer
     #: closes: a component finishes derived work on what was accepted (as the writer commits it).
+    #: They share the stop's time budget (``--shutdown-timeout``) and are skipped while a scheduler
+    #: job is still running, since a hook finishes that same job's work.
     on_stop: list[Callable[[], object]] = field(default_factory=list)
 
 
