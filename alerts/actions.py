@@ -6,7 +6,7 @@ entry in one transaction: an acknowledgement or silence that exists was audited.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from alerts import lifecycle
@@ -14,11 +14,15 @@ from alerts.config import AlertsConfig
 from alerts.engine import route_groups
 from alerts.matchers import Matcher, MatcherError, parse_matcher_list
 from alerts.model import Alert, AuditEntry
+from alerts.payloads import iso
+from alerts.routing import RouteOpts
 from alerts.silences import Silence, SilenceError, validate
 from alerts.store import AlertStore, Conflict, NotFound
 from vitals.kernel.timeintervals import TimeInterval
 
 SOURCES = ("cli", "api", "dashboard", "slack", "system")
+#: The labels that name one alert (its fingerprint's parts, as labels).
+IDENTITY_LABELS = ("sla", "slice", "tier")
 
 
 def acknowledge(
@@ -106,8 +110,8 @@ def create_silence(
     )
     detail: dict[str, Any] = {
         "matchers": [str(m) for m in parsed],
-        "starts_at": start,
-        "ends_at": ends_at,
+        "starts_at": iso(start),  # times as times in the audit log, not epoch seconds
+        "ends_at": iso(ends_at),
         "comment": comment,
         "expire_on_resolve": expire_on_resolve,
     }
@@ -147,20 +151,12 @@ def silence_group(
     source: str,
     now: float,
 ) -> list[int]:
-    """Silence the alerts of a group (the Slack button): by its group labels, else per alert."""
+    """Silence what one notification is about (the Slack button), and nothing more."""
     routed = route_groups(config, store.open_alerts())
     if ref not in routed:
         return []
-    _route, _key, labels, members = routed[ref]
+    route, _key, labels, members = routed[ref]
     comment = f"silenced from {source} for the alerts of one notification"
-    matcher_sets: list[list[str]]
-    if labels:
-        matcher_sets = [[str(Matcher.create(k, "=", v)) for k, v in labels.items()]]
-    else:
-        matcher_sets = [
-            [str(Matcher.create(k, "=", a.labels[k])) for k in ("sla", "slice", "tier") if a.labels.get(k)]
-            for a in members
-        ]
     return [
         create_silence(
             store,
@@ -173,6 +169,19 @@ def silence_group(
             source=source,
             expire_on_resolve=True,
         )
-        for matchers in matcher_sets
-        if matchers
+        for matchers in group_matchers(route.opts, labels, members)
     ]
+
+
+def group_matchers(opts: RouteOpts, labels: Mapping[str, str], members: Sequence[Alert]) -> list[list[str]]:
+    """Silence matchers that match a group's alerts exactly, one list per silence.
+
+    A group label the group lacks is matched as empty: the group of an SLA as a whole (no
+    ``slice`` label, ``group_by: [sla, slice]``) would otherwise be silenced by ``sla="x"``
+    alone, which mutes every slice of that SLA. A route without ``group_by`` silences each alert
+    by its identity (SLA, slice, tier), an absent slice matched as empty for the same reason.
+    """
+    if labels:
+        names = sorted(labels) if opts.group_by_all else sorted(opts.group_by)
+        return [[str(Matcher.create(k, "=", labels.get(k, ""))) for k in names]]
+    return [[str(Matcher.create(k, "=", a.labels.get(k, ""))) for k in IDENTITY_LABELS] for a in members]

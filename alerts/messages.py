@@ -40,6 +40,17 @@ def when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def slack_when(ts: float | None) -> str:
+    """A time in Block Kit text: Slack shows it in each reader's own time zone.
+
+    ``<!date^...>`` with the UTC time as the fallback for clients that cannot format it; never
+    the bare epoch seconds.
+    """
+    if ts is None:
+        return "n/a"
+    return f"<!date^{int(ts)}^{{date_num}} {{time}}|{when(ts)}>"
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
@@ -65,10 +76,17 @@ def facility(view: AlertView) -> str:
 
 
 def headline(n: Notification) -> str:
-    views = n.alerts
+    """``[STATUS] priority title`` of what the notification is about.
+
+    A thread reply is about its highlighted alerts, so its status is theirs: a "resolved" reply in
+    a group that still has other alerts firing starts ``[RESOLVED]``, not the group's ``[FIRING]``.
+    """
+    views = _focus(n)
     status = n.status.upper()
     if n.kind == "escalated":
         status = "ESCALATED"
+    elif n.action == "reply":
+        status = "RESOLVED" if all(v.state == "resolved" for v in views) else "FIRING"
     priority = min((v.labels.get("priority", "P4") for v in views), default="P4")
     titles = sorted({v.figures.title for v in views})
     title = titles[0] if len(titles) == 1 else f"{len(views)} alerts ({', '.join(titles[:3])})"
@@ -144,9 +162,9 @@ def _alert_section(view: AlertView, now: float, interactive: bool) -> list[dict[
     ]
     if view.state == "resolved":
         lasted = duration((view.resolved_at or now) - view.started_at)
-        lines.append(f"*Resolved* {when(view.resolved_at)} after {lasted}")
+        lines.append(f"*Resolved* {slack_when(view.resolved_at)} after {lasted}")
     else:
-        lines.append(f"*Since* {when(view.started_at)} ({duration(now - view.started_at)})")
+        lines.append(f"*Since* {slack_when(view.started_at)} ({duration(now - view.started_at)})")
     if f.burn_rate is not None and f.burn_threshold is not None:
         lines.append(f"*Burn rate* {f.burn_rate:.1f}x (threshold {f.burn_threshold:.1f}x)")
     section: dict[str, Any] = {"type": "section", "text": _mrkdwn("\n".join(lines))}
@@ -160,7 +178,7 @@ def _alert_section(view: AlertView, now: float, interactive: bool) -> list[dict[
     blocks = [section]
     notes = []
     if view.acknowledged_by:
-        note = f":eyes: Acknowledged by {_escape(view.acknowledged_by)} at {when(view.acknowledged_at)}"
+        note = f":eyes: Acknowledged by {_escape(view.acknowledged_by)} at {slack_when(view.acknowledged_at)}"
         if view.ack_comment:
             note += f": {_escape(view.ack_comment)[:200]}"
         notes.append(note)
@@ -279,7 +297,7 @@ def slack_reply(n: Notification) -> dict[str, Any]:
         f = view.figures
         if view.state == "resolved":
             lasted = duration((view.resolved_at or n.created_at) - view.started_at)
-            detail = f"resolved {when(view.resolved_at)} after {lasted}"
+            detail = f"resolved {slack_when(view.resolved_at)} after {lasted}"
         else:
             budget = pct(f.budget_remaining, 1)
             detail = f"observed {pct(f.sli)} vs {pct(f.objective)}, budget {budget}, {view.state}"

@@ -17,6 +17,9 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from alerts.messages import ACK_ALERT_ACTION, ACK_GROUP_ACTION, BUTTON_SILENCE_S, SILENCE_GROUP_ACTION
 
+#: How far a request's timestamp may be from now, either way (slack_sdk's fixed window).
+MAX_SKEW_S = 300
+
 
 class SignatureError(Exception):
     """Why a request is not accepted as coming from Slack."""
@@ -47,12 +50,20 @@ def verify(
     except ValueError as exc:  # a blank secret
         raise SignatureError(f"the Slack signing secret is unusable: {exc}") from None
     if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
-        age = clock() - sent  # for the operator (a wrong clock or a wrong secret?), not a second check
-        when = f"{age:.0f}s old" if age >= 0 else f"{-age:.0f}s in the future"
-        raise SignatureError(
-            "the signature does not match, or the request is more than 5 minutes old (refused as a "
-            f"replay); its timestamp is {when}"
-        )
+        # Which of the two reasons, for the operator (a wrong clock or a wrong secret?): slack_sdk
+        # refuses a timestamp more than 5 minutes either side of now, whatever the signature.
+        age = clock() - sent
+        if age > MAX_SKEW_S:
+            raise SignatureError(
+                "the request is more than 5 minutes old (refused as a replay); "
+                f"its timestamp is {age:.0f}s old"
+            )
+        if age < -MAX_SKEW_S:
+            raise SignatureError(
+                "the request is more than 5 minutes ahead of this server's clock (refused as a replay); "
+                f"its timestamp is {-age:.0f}s in the future"
+            )
+        raise SignatureError("the signature does not match (a wrong signing secret, or a changed body)")
 
 
 @dataclass(frozen=True)

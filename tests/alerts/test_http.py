@@ -175,13 +175,52 @@ def test_group_buttons_acknowledge_all_and_silence(served: Served, engine: Engin
     status, answer = served.server.request("POST", "/slack/interactivity", body, signed(body))
     assert status == 200 and answer["text"].startswith("created silence(s)")
     (silence,) = store.silences(T0)
-    assert [str(m) for m in silence.matchers] == ['sla="gl-posting-errors"'] and silence.expire_on_resolve
+    # the group of the SLA as a whole: no slice label, so only alerts without one
+    assert [str(m) for m in silence.matchers] == ['sla="gl-posting-errors"', 'slice=""']
+    assert silence.expire_on_resolve
     assert (
         silence.starts_at == T0 and silence.ends_at == T0 + 7200 and silence.created_by == "bob (slack:U0BOB)"
     )
     served.alerts.cycle()
     alert = store.get_alert(fp)
     assert alert is not None and alert.state == "suppressed"
+
+
+def test_silencing_an_sla_wide_message_leaves_the_slices_notifying(served: Served, engine: Engine) -> None:
+    """Issue #13: "Silence 2h" on the SLA's own message silenced every slice of the SLA."""
+    store = SqlStore(engine)
+
+    def sliced(facility: str) -> Any:
+        return make_evaluation(
+            at=served.clock.now, slice=f"hc.facility={facility}", labels={"hc.facility": facility}
+        )
+
+    insert_evaluations(engine, [make_evaluation(at=served.clock.now), sliced("north-campus")])
+    served.alerts.cycle()
+    routed = route_groups(served.alerts.config.current, store.open_alerts())
+    by_slice = {members[0].slice: ref for ref, (_r, _k, _l, members) in routed.items()}
+    assert set(by_slice) == {"", "hc.facility=north-campus"}
+    body = interactive_body("vitals_silence_group", f"group:{by_slice['']}", "U0BOB", "bob")
+    status, answer = served.server.request("POST", "/slack/interactivity", body, signed(body))
+    assert status == 200 and answer["text"] == "created silence(s) 1"
+
+    served.clock.advance(60)
+    insert_evaluations(
+        engine, [make_evaluation(at=served.clock.now), sliced("north-campus"), sliced("south-campus")]
+    )
+    served.alerts.cycle()
+    states = {a.slice: a.state for a in store.open_alerts()}
+    assert states == {
+        "": "suppressed",
+        "hc.facility=north-campus": "firing",
+        "hc.facility=south-campus": "firing",  # a slice that started after the silence
+    }
+    routed = route_groups(served.alerts.config.current, store.open_alerts())
+    south = next(ref for ref, (_r, _k, _l, m) in routed.items() if m[0].slice == "hc.facility=south-campus")
+    posts = [r for r in store.outbox_rows(None, 100) if r.group_ref == south and r.action == "post"]
+    assert len(posts) == 1 and posts[0].notification.kind == "firing"  # the other slice still notifies
+    (audit,) = [e for e in store.audit_entries(20) if e.action == "silence.create"]
+    assert audit.detail["ends_at"] == "2026-05-28T22:26:40.000Z"  # a time, not epoch seconds
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from alerts.config import DashboardLinks
@@ -77,7 +78,7 @@ def test_the_message_carries_what_a_responder_needs() -> None:
         "9,120 good of 10,000",
         "*Budget remaining* 25.0% (exhausted in 3h10m)",
         "*Facility* north-campus",
-        "*Since* 2026-05-28 20:26 UTC (30m)",
+        "*Since* <!date^1780000000^{date_num} {time}|2026-05-28 20:26 UTC> (30m)",
         "*Burn rate* 16.2x (threshold 14.4x)",
         "*at risk* $184,320",
         "owner revenue-integration",
@@ -134,7 +135,10 @@ def test_states_show_in_place() -> None:
     message = slack_message(note([acked, silenced]))
     validate_blocks(message["blocks"])
     text = str(message["blocks"])
-    assert ":eyes: Acknowledged by alice (slack:U1) at 2026-05-28 20:41 UTC: restarting the interface" in text
+    assert (
+        ":eyes: Acknowledged by alice (slack:U1) at <!date^1780000900^{date_num} {time}|2026-05-28 20:41 UTC>"
+        ": restarting the interface"
+    ) in text
     assert ":zzz: Suppressed (silence:4)" in text
     assert "vitals_ack_group" not in text  # nothing left to acknowledge
 
@@ -144,7 +148,9 @@ def test_resolved_and_escalated() -> None:
     message = slack_message(note([resolved], kind="resolved"))
     validate_blocks(message["blocks"])
     assert message["blocks"][0]["text"]["text"].startswith("[RESOLVED]")
-    assert "*Resolved* 2026-05-28 21:26 UTC after 1h" in str(message["blocks"])
+    assert "*Resolved* <!date^1780003600^{date_num} {time}|2026-05-28 21:26 UTC> after 1h" in str(
+        message["blocks"]
+    )
     assert "vitals_ack" not in str(message["blocks"]) and "vitals_silence" not in str(message["blocks"])
     reply = slack_reply(note([resolved], action="reply", kind="resolved", highlight=(resolved.fingerprint,)))
     validate_blocks(reply["blocks"])
@@ -179,3 +185,34 @@ def test_console_and_webhook_render_the_same_facts() -> None:
     two = webhook_body(note([alert(), alert(1)]), "", max_alerts=1)
     assert len(two["alerts"]) == 1 and two["truncatedAlerts"] == 1
     assert fallback_text(n).count("\n") == 2  # headline, the alert, the evidence link
+
+
+def test_a_resolved_reply_previews_as_resolved_while_the_group_still_fires() -> None:
+    """The notification preview of a "resolved" reply is the text fallback: it says resolved."""
+    resolved = alert(resolved_at=T0 + 3600)
+    still = alert(1, tier="6h/30m")
+    n = note([resolved, still], action="reply", kind="resolved", highlight=(resolved.fingerprint,))
+    assert n.status == "firing"  # the group as a whole
+    reply = slack_reply(n)
+    assert reply["text"].startswith("[RESOLVED] P1 Charges post within 24 h")
+    assert "resolved 2026-05-28 21:26 UTC" in reply["text"]
+    assert still.fingerprint not in reply["text"] and "6h/30m" not in reply["text"]
+    # a reply about a new alert firing, and the parent message, still say firing
+    firing = slack_reply(replace(n, kind="firing", highlight=(still.fingerprint,)))
+    assert firing["text"].startswith("[FIRING]")
+    assert slack_message(replace(n, action="update"))["text"].startswith("[FIRING]")
+
+
+def test_times_are_shown_as_times_never_epoch_seconds() -> None:
+    """Block Kit: Slack's date formatting (the reader's time zone); plain text and console: UTC."""
+    views = [alert(acknowledged_by="ann", acknowledged_at=T0 + 900), alert(1, resolved_at=T0 + 3600)]
+    n = note(views)
+    reply = slack_reply(replace(n, action="reply", kind="resolved", highlight=(views[1].fingerprint,)))
+    rendered = [str(slack_message(n)["blocks"]), str(reply["blocks"])]
+    for text in rendered:
+        bare = re.findall(r"(?<![\\^\d])1780\d{6}(?!\^)", text)
+        assert bare == [], text
+        assert "<!date^" in text
+    plain = [slack_message(n)["text"], reply["text"], console_line(n)]
+    for text in plain:
+        assert "1780" not in text and "UTC" in text
