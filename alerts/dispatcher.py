@@ -11,7 +11,9 @@ Guarantees (see docs/explanation/durability.md, "Alert delivery"):
   messages carry their outbox key in message metadata) and only sends if it did not arrive.
 - A row is retried with exponential backoff on 5xx and connection errors, after ``Retry-After``
   on 429, and moved to the receiver's ``fallback`` when the receiver has failed for
-  ``fallback_after`` (or refuses the payload outright). Rows are delivered in order per lane
+  ``fallback_after`` (or refuses the payload outright); a receiver that is down gets one row at a
+  time as a probe, at growing intervals, and its notifications again once a probe arrives
+  (``alerts.health``). Rows are delivered in order per lane
   (channel or webhook) and each lane is paced to one request per ``pace`` (1 s: Slack's
   per-channel limit).
 """
@@ -26,8 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from alerts.config import AlertsConfig, Integration
+from alerts.health import ReceiverHealth, retry_delay
 from alerts.model import Clock
-from alerts.outbox import OutboxItem, Status, backoff, fallback_rows, integration_of
+from alerts.outbox import OutboxItem, Status, fallback_rows, integration_of
 from alerts.senders import Delivery, DeliveryError, Sender
 from alerts.store import AlertStore
 from vitals.kernel.lease import new_owner, owner_alive
@@ -102,7 +105,8 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.on_outcome = on_outcome
         self.pacer = Pacer()
-        self.down_since: dict[str, float] = {}
+        self.health = ReceiverHealth(self.rng)
+        self.down_since = self.health.down_since
 
     # --- scheduling ----------------------------------------------------------------------------
 
@@ -207,9 +211,10 @@ class Dispatcher:
         if (
             down is not None
             and receiver.fallback
-            and now - down >= config.delivery.fallback_after
+            and self.health.is_down(item.receiver, now, config.delivery)
             and item.attempt_started_at is None
             and item.action != "update"
+            and not self.health.probe_due(item.receiver, now, config.delivery)
             and self._fail_over(item, f"receiver {item.receiver} down since {down:.0f}", config, stats)
         ):
             return
@@ -221,7 +226,7 @@ class Dispatcher:
                 found = sender.reconcile(delivery, item.attempt_started_at - RECONCILE_MARGIN_S)
                 if found is not None:
                     self.store.outbox_complete(item, found, self.clock())
-                    self.down_since.pop(item.receiver, None)
+                    self.health.succeeded(item.receiver)
                     stats.reconciled += 1
                     log.info(
                         "outbox row %s had been delivered before a crash; recorded, not re-sent", item.key
@@ -242,7 +247,7 @@ class Dispatcher:
             self._failed(item, error, config, stats, keep_attempt=reconciling)
             return
         self.store.outbox_complete(item, result, self.clock())
-        self.down_since.pop(item.receiver, None)
+        self.health.succeeded(item.receiver)
         stats.sent += 1
         self._outcome(item, "sent")
 
@@ -278,7 +283,7 @@ class Dispatcher:
             return
         first = item.first_failure_at if item.first_failure_at is not None else now
         if exc.retryable:
-            self.down_since.setdefault(item.receiver, first)
+            self.health.failed(item.receiver, first)
         if not exc.retryable:
             if item.action != "update" and self._fail_over(item, str(exc), config, stats):
                 return
@@ -290,7 +295,7 @@ class Dispatcher:
             self._outcome(item, status)
             return
         if (
-            now - first >= settings.fallback_after
+            (now - first >= settings.fallback_after or self.health.is_down(item.receiver, now, settings))
             and item.action != "update"
             and self._fail_over(item, str(exc), config, stats)
         ):
@@ -301,7 +306,7 @@ class Dispatcher:
             stats.dead += 1
             self._outcome(item, "dead")
             return
-        delay = backoff(settings, max(item.attempts, 1), self.rng)
+        delay = retry_delay(settings, item.attempts, now - first, self.rng)
         self.store.outbox_retry(item, now + delay, str(exc), first, uncertain=uncertain)
         stats.retried += 1
         log.info("notification %s to %s will be retried in %.1fs: %s", item.key, item.receiver, delay, exc)
