@@ -16,6 +16,11 @@ Guarantees (see docs/explanation/durability.md, "Alert delivery"):
   (``alerts.health``). Rows are delivered in order per lane
   (channel or webhook) and each lane is paced to one request per ``pace`` (1 s: Slack's
   per-channel limit).
+- Pacing holds across processes: each request takes its send slot from the store
+  (``alert_channel_pacing``), so several dispatchers on one outbox together keep the pace, and
+  a ``Retry-After`` holds the lane back for all of them.
+- Lanes are delivered independently: each ready lane's head goes to a worker of a bounded pool
+  (one request in flight per lane), so a hung request delays its own channel only.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, fields
 
 from alerts.config import AlertsConfig, Integration
 from alerts.health import ReceiverHealth, retry_delay
@@ -41,6 +47,10 @@ log = logging.getLogger(__name__)
 RECONCILE_MARGIN_S = 60.0
 #: Longest sleep between looks at the outbox while rows wait (backoff, pacing, leases).
 POLL_S = 1.0
+#: Lanes delivered at once: this many channels may hang before a ready one waits for a worker.
+LANE_WORKERS = 8
+#: Longest wait for a send slot while holding a row's lease; a later slot puts the row back.
+SLOT_WAIT_S = 5.0
 
 
 @dataclass
@@ -52,6 +62,10 @@ class DispatchStats:
     failed_over: int = 0
     dead: int = 0
     skipped: int = 0
+
+    def add(self, other: DispatchStats) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def total(self) -> int:
         return (
@@ -66,7 +80,7 @@ class DispatchStats:
 
 
 class Pacer:
-    """At most one request per ``pace`` seconds per lane; Retry-After pushes a lane back."""
+    """When this process expects each lane to be free: a scheduling hint (the store decides)."""
 
     def __init__(self) -> None:
         self._next: dict[str, float] = {}
@@ -94,6 +108,7 @@ class Dispatcher:
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
         on_outcome: Callable[[OutboxItem, str], None] | None = None,
+        workers: int = LANE_WORKERS,
     ) -> None:
         self.store = store
         self.config = config
@@ -105,6 +120,11 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.on_outcome = on_outcome
         self.pacer = Pacer()
+        self.workers = max(1, workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._busy: dict[str, Future[None]] = {}  # lane -> its delivery in flight
+        self._tally = DispatchStats()  # outcomes of worker deliveries not yet reported
+        self._tally_lock = threading.Lock()
         self.health = ReceiverHealth(self.rng)
         self.down_since = self.health.down_since
 
@@ -120,38 +140,90 @@ class Dispatcher:
         return False
 
     def run_once(self, budget: float = 10.0) -> DispatchStats:
-        """Deliver what is due for up to ``budget`` seconds; returns early when idle."""
-        stats = DispatchStats()
+        """Deliver what is due for up to ``budget`` seconds; returns early when idle.
+
+        A delivery still in flight at the end (a hung request) keeps its lane busy; its outcome
+        is counted by a later call.
+        """
         deadline = self.clock() + budget
         while not self.stop.is_set():
             now = self.clock()
             if now >= deadline:
                 break
+            busy = self._busy_lanes()
             ready: list[OutboxItem] = []
             wake: list[float] = []
             for item in self.store.outbox_heads(500):
+                if item.target in busy:
+                    continue
                 if self._claimable(item, now):
-                    wait = self.pacer.wait(item.target, now)
-                    if wait <= 0:
+                    wait_s = self.pacer.wait(item.target, now)
+                    if wait_s <= 0:
                         ready.append(item)
                     else:
-                        wake.append(now + wait)
+                        wake.append(now + wait_s)
                 elif item.status == "pending":
                     wake.append(max(item.not_before, now + self.pacer.wait(item.target, now)))
                 elif item.lease_until is not None:
                     wake.append(item.lease_until)
-            if not ready:
-                if not wake:
-                    break  # idle: nothing unfinished
-                # Wait for the earliest row, but look again at least every poll interval so
-                # newly planned notifications do not wait behind a long backoff.
-                self.sleep(max(0.0, min(*wake, deadline, now + POLL_S) - now))
-                continue
-            for item in ready:
+            free = self.workers - len(busy)
+            for item in ready[: max(free, 0)]:
                 if self.stop.is_set():
                     break
-                self._deliver(item, stats)
-        return stats
+                self._start(item)
+            if ready and free > 0:
+                continue
+            if busy or ready:
+                # Wait for a lane to finish (in real time: a worker's request), but look again
+                # at least every poll interval for rows of other lanes coming due.
+                limit = min([*wake, deadline, now + POLL_S])
+                self._wait_any(max(0.0, limit - now))
+                continue
+            if not wake:
+                break  # idle: nothing unfinished
+            # Wait for the earliest row, but look again at least every poll interval so
+            # newly planned notifications do not wait behind a long backoff.
+            self.sleep(max(0.0, min(*wake, deadline, now + POLL_S) - now))
+        if not self._busy_lanes() and self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+        return self._take_tally()
+
+    # --- lanes in flight -----------------------------------------------------------------------
+
+    def _busy_lanes(self) -> set[str]:
+        for lane in [lane for lane, future in self._busy.items() if future.done()]:
+            del self._busy[lane]
+        return set(self._busy)
+
+    def _start(self, item: OutboxItem) -> None:
+        """Deliver the head of a lane: on the pool, or here when it has one worker."""
+        if self.workers == 1:
+            self._run_lane(item)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="alerts-lane")
+        self._busy[item.target] = self._pool.submit(self._run_lane, item)
+
+    def _run_lane(self, item: OutboxItem) -> None:
+        stats = DispatchStats()
+        try:
+            self._deliver(item, stats)
+        except Exception:  # the store failed: the row's lease lapses and it is taken again
+            log.exception("delivering outbox row %s failed", item.key)
+        finally:
+            with self._tally_lock:
+                self._tally.add(stats)
+
+    def _wait_any(self, timeout: float) -> None:
+        futures = list(self._busy.values())
+        if futures:
+            wait(futures, timeout=min(timeout, POLL_S), return_when=FIRST_COMPLETED)
+
+    def _take_tally(self) -> DispatchStats:
+        with self._tally_lock:
+            tally, self._tally = self._tally, DispatchStats()
+        return tally
 
     # --- one row -------------------------------------------------------------------------------
 
@@ -234,9 +306,9 @@ class Dispatcher:
                     self._outcome(item, "reconciled")
                     return
             reconciling = False
+            if not self._take_slot(item, config):
+                return
             item = self.store.outbox_start_attempt(item, now)
-            # Pace from the moment the request leaves, not from when this row was picked.
-            self.pacer.sent(item.target, self.clock(), config.delivery.pace)
             result = sender.send(delivery)
         except DeliveryError as exc:
             self._failed(item, exc, config, stats, keep_attempt=reconciling)
@@ -250,6 +322,30 @@ class Dispatcher:
         self.health.succeeded(item.receiver)
         stats.sent += 1
         self._outcome(item, "sent")
+
+    def _take_slot(self, item: OutboxItem, config: AlertsConfig) -> bool:
+        """Wait for this request's send slot in the lane (shared by every dispatcher).
+
+        False when the slot is too far off to hold the row's lease for, or the dispatcher is
+        stopping: the row is put back, due at its slot.
+        """
+        pace = config.delivery.pace
+        now = self.clock()
+        slot = self.store.pace_take(item.target, now, pace)
+        self.pacer.sent(item.target, slot, pace)
+        if slot > now + min(SLOT_WAIT_S, config.delivery.lease / 3):
+            self.store.outbox_retry(
+                item, slot, "waiting for a send slot in its channel", item.first_failure_at, uncertain=False
+            )
+            return False
+        if slot > now:
+            self.sleep(slot - now)
+        if self.stop.is_set():
+            self.store.outbox_retry(
+                item, slot, "the dispatcher stopped", item.first_failure_at, uncertain=False
+            )
+            return False
+        return True
 
     def _fail_over(self, item: OutboxItem, error: str, config: AlertsConfig, stats: DispatchStats) -> bool:
         rows = fallback_rows(item, config.receivers, self.clock())
@@ -277,6 +373,7 @@ class Dispatcher:
         if exc.rate_limited:
             until = now + (exc.retry_after if exc.retry_after is not None else 1.0)
             self.pacer.block(item.target, until)
+            self.store.pace_block(item.target, until)
             self.store.outbox_retry(item, until, str(exc), item.first_failure_at, uncertain=keep_attempt)
             stats.rate_limited += 1
             self._outcome(item, "rate_limited")
@@ -317,9 +414,7 @@ class Dispatcher:
         total = DispatchStats()
         deadline = self.clock() + timeout
         while self.clock() < deadline and not self.stop.is_set():
-            stats = self.run_once(min(budget, max(deadline - self.clock(), 0.0)))
-            for name in total.__dataclass_fields__:
-                setattr(total, name, getattr(total, name) + getattr(stats, name))
+            total.add(self.run_once(min(budget, max(deadline - self.clock(), 0.0))))
             if not any(i.status in ("pending", "sending") for i in self.store.outbox_heads(1)):
                 break
         return total

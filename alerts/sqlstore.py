@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import BigInteger, and_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -31,7 +31,15 @@ from alerts.notification import Notification
 from alerts.outbox import UNFINISHED, OutboxItem, Status
 from alerts.silences import Silence
 from alerts.store import Conflict
-from alerts.tables import alert_audit, alert_events, alert_groups, alert_outbox, alert_silences, alert_state
+from alerts.tables import (
+    alert_audit,
+    alert_channel_pacing,
+    alert_events,
+    alert_groups,
+    alert_outbox,
+    alert_silences,
+    alert_state,
+)
 from alerts.tables import alerts as alerts_table
 from slas.evaluation_rows import evaluation_from_row
 from slas.model import Evaluation
@@ -464,3 +472,50 @@ class SqlStore:
         )
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one()) > 0
+
+    # --- pacing shared by every dispatcher -------------------------------------------------------
+
+    def _pace_update(self, lane: str, slot_ns: int, after_ns: int) -> int | None:
+        """Move the lane's next slot to ``max(next, slot_ns) + after_ns``; the new value, if a row.
+
+        One UPDATE ... RETURNING: PostgreSQL locks the row and SQLite the database for the
+        statement, so two dispatchers never read the same slot.
+        """
+        pacing = alert_channel_pacing.c
+        floor = literal(slot_ns, BigInteger)
+        start = case((pacing.next_send_at_unix_nano < floor, floor), else_=pacing.next_send_at_unix_nano)
+        query = (
+            update(alert_channel_pacing)
+            .where(pacing.channel == lane)
+            .values(next_send_at_unix_nano=start + literal(after_ns, BigInteger))
+            .returning(pacing.next_send_at_unix_nano)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else int(row[0])
+
+    def _pace(self, lane: str, slot_ns: int, after_ns: int) -> int:
+        for _ in range(3):
+            moved = self._pace_update(lane, slot_ns, after_ns)
+            if moved is not None:
+                return moved
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        insert(alert_channel_pacing).values(
+                            channel=lane, next_send_at_unix_nano=slot_ns + after_ns
+                        )
+                    )
+                return slot_ns + after_ns
+            except IntegrityError:
+                continue  # another dispatcher created the lane's row first: move that one
+        raise Conflict(f"pacing row of lane {lane!r} keeps changing")
+
+    def pace_take(self, lane: str, now: float, pace: float) -> float:
+        """The send slot for the next request in ``lane``: now, or when the lane is next free."""
+        pace_ns = max(0, round(pace * NS))
+        return (self._pace(lane, unix_nano(now), pace_ns) - pace_ns) / NS
+
+    def pace_block(self, lane: str, until: float) -> None:
+        """No slot in ``lane`` before ``until`` (Slack's Retry-After), for every dispatcher."""
+        self._pace(lane, unix_nano(until), 0)

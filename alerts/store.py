@@ -8,9 +8,11 @@ evaluator was working, say) raises ``Conflict`` so the caller re-reads and tries
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import functools
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from threading import RLock
+from typing import Any, Protocol, TypeVar, cast
 
 from alerts.grouping import GroupState
 from alerts.model import Alert, AlertEvent, AuditEntry
@@ -76,10 +78,31 @@ class AlertStore(Protocol):
         self, item: OutboxItem, error: str, rows: Sequence[OutboxItem], now: float
     ) -> None: ...
     def outbox_newer_update(self, item: OutboxItem) -> bool: ...
+    # --- pacing shared by every dispatcher ---
+    def pace_take(self, lane: str, now: float, pace: float) -> float: ...
+    def pace_block(self, lane: str, until: float) -> None: ...
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    """Run the method under the store's lock (a transaction, in the SQL store)."""
+
+    @functools.wraps(method)
+    def wrapper(self: MemoryStore, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return cast("_F", wrapper)
 
 
 class MemoryStore:
-    """Everything in dicts; same semantics as the SQL store (versions, unique keys, lanes)."""
+    """Everything in dicts; same semantics as the SQL store (versions, unique keys, lanes).
+
+    Outbox and pacing methods hold one lock, as a database transaction would: the dispatcher
+    delivers lanes from several threads.
+    """
 
     #: Ids are visible in the order they are handed out here.
     follow_horizon_s = 0.0
@@ -93,7 +116,10 @@ class MemoryStore:
         self.state: dict[str, Any] = {}
         self._groups: dict[str, GroupState] = {}
         self.outbox: dict[int, OutboxItem] = {}
+        #: The next send slot of each lane, as ``alert_channel_pacing`` holds it.
+        self.pacing: dict[str, float] = {}
         self._next = 0
+        self._lock = RLock()
 
     def _id(self) -> int:
         self._next += 1
@@ -189,6 +215,7 @@ class MemoryStore:
     def groups(self) -> dict[str, GroupState]:
         return dict(self._groups)
 
+    @_locked
     def commit_plan(self, groups: Sequence[GroupState], rows: Sequence[OutboxItem], now: float) -> None:
         for group in groups:
             current = self._groups.get(group.group_ref)
@@ -205,6 +232,7 @@ class MemoryStore:
             rid = self._id()
             self.outbox[rid] = replace(row, id=rid)
 
+    @_locked
     def outbox_heads(self, limit: int) -> list[OutboxItem]:
         heads: dict[str, OutboxItem] = {}
         for rid in sorted(self.outbox):
@@ -213,9 +241,11 @@ class MemoryStore:
                 heads[row.target] = row
         return list(heads.values())[:limit]
 
+    @_locked
     def outbox_get(self, key: str) -> OutboxItem | None:
         return next((r for r in self.outbox.values() if r.key == key), None)
 
+    @_locked
     def outbox_rows(self, statuses: Collection[str] | None, limit: int) -> list[OutboxItem]:
         rows = [r for _, r in sorted(self.outbox.items()) if statuses is None or r.status in statuses]
         return rows[-limit:]
@@ -227,6 +257,7 @@ class MemoryStore:
         self.outbox[item.id] = updated
         return updated
 
+    @_locked
     def outbox_claim(self, item: OutboxItem, owner: str, now: float, lease: float) -> OutboxItem | None:
         assert item.id is not None
         current = self.outbox[item.id]
@@ -238,9 +269,11 @@ class MemoryStore:
             return None
         return self._swap(item, status="sending", lease_owner=owner, lease_until=now + lease)
 
+    @_locked
     def outbox_start_attempt(self, item: OutboxItem, now: float) -> OutboxItem:
         return self._swap(item, attempt_started_at=now, attempts=item.attempts + 1)
 
+    @_locked
     def outbox_complete(self, item: OutboxItem, result: Mapping[str, Any], now: float) -> None:
         self._swap(
             item,
@@ -253,6 +286,7 @@ class MemoryStore:
             last_error=None,
         )
 
+    @_locked
     def outbox_retry(
         self, item: OutboxItem, not_before: float, error: str, first_failure_at: float | None, uncertain: bool
     ) -> None:
@@ -267,9 +301,11 @@ class MemoryStore:
             attempt_started_at=item.attempt_started_at if uncertain else None,
         )
 
+    @_locked
     def outbox_finish(self, item: OutboxItem, status: Status, error: str | None) -> None:
         self._swap(item, status=status, last_error=error, lease_owner=None, lease_until=None)
 
+    @_locked
     def outbox_fail_over(self, item: OutboxItem, error: str, rows: Sequence[OutboxItem], now: float) -> None:
         self._swap(item, status="failed_over", last_error=error, lease_owner=None, lease_until=None)
         for row in rows:
@@ -277,6 +313,7 @@ class MemoryStore:
                 rid = self._id()
                 self.outbox[rid] = replace(row, id=rid)
 
+    @_locked
     def outbox_newer_update(self, item: OutboxItem) -> bool:
         return any(
             r.id is not None
@@ -287,3 +324,13 @@ class MemoryStore:
             and r.status == "pending"
             for r in self.outbox.values()
         )
+
+    @_locked
+    def pace_take(self, lane: str, now: float, pace: float) -> float:
+        slot = max(now, self.pacing.get(lane, 0.0))
+        self.pacing[lane] = slot + pace
+        return slot
+
+    @_locked
+    def pace_block(self, lane: str, until: float) -> None:
+        self.pacing[lane] = max(self.pacing.get(lane, 0.0), until)

@@ -4,8 +4,9 @@ Times are Unix nanoseconds like every Vitals table. ``alerts`` holds one row per
 (fingerprint) with its current state; ``alert_events`` its history; ``alert_silences`` the
 silences; ``alert_audit`` who acknowledged, silenced or reloaded what; ``alert_groups`` the
 notification state of each route group (timers, what was notified, escalation); ``alert_outbox``
-every notification to deliver, with its delivery state; ``alert_state`` small named values such
-as the evaluation watermark.
+every notification to deliver, with its delivery state; ``alert_channel_pacing`` the next moment
+each delivery lane (a Slack channel, a webhook) may be sent to, shared by every dispatcher process;
+``alert_state`` small named values such as the evaluation watermark.
 """
 
 from __future__ import annotations
@@ -145,6 +146,13 @@ alert_outbox = Table(
     sqlite_autoincrement=True,
 )
 
+alert_channel_pacing = Table(
+    "alert_channel_pacing",
+    metadata,
+    Column("channel", String(128), primary_key=True),  # the outbox lane (alert_outbox.target)
+    Column("next_send_at_unix_nano", BigInteger, nullable=False),
+)
+
 alert_state = Table(
     "alert_state",
     metadata,
@@ -155,6 +163,7 @@ alert_state = Table(
 
 __all__ = [
     "alert_audit",
+    "alert_channel_pacing",
     "alert_events",
     "alert_groups",
     "alert_outbox",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
+
+from aiohttp import web
 
 from alerts import actions, config
 from alerts.dispatcher import Dispatcher
@@ -13,6 +17,7 @@ from alerts.senders import MemorySender
 from alerts.store import MemoryStore
 from slas.model import BurnRate, Evaluation
 from tests.alerts.factories import T0, evaluation
+from tests.support.fake_slack import FakeSlack
 
 
 class FakeClock:
@@ -104,3 +109,51 @@ class Harness:
 
 def summary(notifications: list[Notification]) -> list[tuple[str, str, str]]:
     return [(n.receiver, n.action, n.kind) for n in notifications]
+
+
+class HangingSlack(FakeSlack):
+    """The fake Slack, able to hang every request to a channel until the test releases it.
+
+    A hung request is neither applied nor answered (a Slack that stopped responding for that
+    channel); once released it is handled as usual. ``hanging`` counts requests waiting now.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._gates: dict[str, asyncio.Event] = {}
+        self._hanging: dict[str, int] = {}
+        self._count_lock = threading.Lock()
+
+    def hang(self, channel: str) -> None:
+        cid = self._channel_id(channel)
+        assert cid is not None, channel
+        self._gates[cid] = asyncio.Event()
+
+    def release_channel(self, channel: str) -> None:
+        cid = self._channel_id(channel)
+        gate = self._gates.pop(cid or "", None)
+        if gate is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(gate.set)
+
+    def hanging(self, channel: str) -> int:
+        with self._count_lock:
+            return self._hanging.get(self._channel_id(channel) or "", 0)
+
+    async def _stop(self) -> None:
+        for gate in self._gates.values():
+            gate.set()  # a test that failed half-way does not leave the server waiting
+        await super()._stop()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        args = await self._args(request)  # aiohttp keeps the body: the handler reads it again
+        cid = self._channel_id(args.get("channel"))
+        gate = self._gates.get(cid or "")
+        if cid is not None and gate is not None:
+            with self._count_lock:
+                self._hanging[cid] = self._hanging.get(cid, 0) + 1
+            try:
+                await gate.wait()
+            finally:
+                with self._count_lock:
+                    self._hanging[cid] -= 1
+        return await super()._handle(request)
