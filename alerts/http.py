@@ -3,7 +3,8 @@
 JSON API (``/api/v1``): alerts, acknowledgements, silences, the audit log, outbox status and a
 config reload. When an API token is configured (``api.token`` in alerts.yaml, or the environment
 variable ``VITALS_ALERTS_API_TOKEN``), every API request needs ``Authorization: Bearer <token>``.
-``POST /slack/interactivity`` is authenticated by Slack's request signature instead.
+``POST /slack/interactivity`` is authenticated by Slack's request signature instead, and applies
+each click once (a copy of a request gets the first answer: ``alerts.applied_actions``).
 Database work runs in a worker thread so the collector's event loop never waits on it.
 """
 
@@ -22,8 +23,10 @@ from aiohttp import web
 
 from alerts import actions
 from alerts.api import OPEN_STATES, AlertInfo, AuditInfo, SilenceInfo
+from alerts.applied_actions import Applied, AppliedActions, identified
 from alerts.lifecycle import AckError
-from alerts.model import Clock
+from alerts.model import AuditEntry, Clock
+from alerts.payloads import iso
 from alerts.reload import ConfigHolder
 from alerts.silences import SilenceError
 from alerts.slack_interactivity import SILENCE_DURATION_S, SignatureError, SlackAction, parse_actions, verify
@@ -113,6 +116,7 @@ class AlertsHttp:
         self.store = store
         self.config = config
         self.clock = clock
+        self.applied = AppliedActions(store.engine)
 
     def register(self, app: web.Application) -> None:
         api = self._authenticated
@@ -325,40 +329,77 @@ class AlertsHttp:
         return web.json_response({"text": "; ".join(results) or "nothing to do"})
 
     def _slack_actions(self, clicked: list[SlackAction]) -> list[str]:
-        config = self.config.current
         out = []
         for action in clicked:
+            if action.verb == "link":
+                continue  # a link button: Slack opened the URL, nothing to apply
             now = self.clock()
+            if not identified(action):
+                out.append("refused: the action has neither action_ts nor trigger_id")
+                continue
+            seen = self.applied.claim(action, now)
+            if seen is not None:
+                self._audit_replay(action, seen, now)
+                out.append(seen.answer)
+                continue
             try:
-                if action.verb == "ack_alert":
-                    actions.acknowledge(
-                        self.store, action.ref, action.actor, "from Slack", source="slack", now=now
-                    )
-                    out.append(f"acknowledged alert {action.ref}")
-                elif action.verb == "ack_group":
-                    acked = actions.acknowledge_group(
-                        self.store,
-                        config,
-                        action.ref,
-                        action.actor,
-                        comment="from Slack",
-                        source="slack",
-                        now=now,
-                    )
-                    out.append(f"acknowledged {len(acked)} alert(s)")
-                elif action.verb == "silence_group":
-                    ids = actions.silence_group(
-                        self.store,
-                        config,
-                        action.ref,
-                        by=action.actor,
-                        duration_s=SILENCE_DURATION_S,
-                        source="slack",
-                        now=now,
-                    )
-                    out.append(
-                        f"created silence(s) {', '.join(map(str, ids))}" if ids else "nothing to silence"
-                    )
-            except (NotFound, AckError, SilenceError) as exc:
-                out.append(str(exc))
+                answer = self._apply(action, now)
+            except BaseException:
+                self.applied.release(action)  # an unexpected failure (the database?): a copy may retry
+                raise
+            self.applied.finish(action, answer)
+            out.append(answer)
         return out
+
+    def _audit_replay(self, action: SlackAction, seen: Applied, now: float) -> None:
+        detail = {
+            "action_id": action.action_id,
+            "action_ts": action.action_ts,
+            "trigger_id": action.trigger_id,
+            "first_received_at": iso(seen.received_at),
+            "replays": seen.replays,
+            "answer": seen.answer,
+        }
+        log.warning(
+            "a Slack action was received again (%s, first at %s): answered as before, not applied",
+            action.action_id,
+            detail["first_received_at"],
+        )
+        self.store.add_audit(
+            AuditEntry(
+                now, action.actor, "slack.replay", f"slack:{action.verb}:{action.ref}", "slack", detail
+            )
+        )
+
+    def _apply(self, action: SlackAction, now: float) -> str:
+        """One click, applied; the answer for Slack (also when it cannot be applied)."""
+        config = self.config.current
+        try:
+            if action.verb == "ack_alert":
+                actions.acknowledge(
+                    self.store, action.ref, action.actor, "from Slack", source="slack", now=now
+                )
+                return f"acknowledged alert {action.ref}"
+            if action.verb == "ack_group":
+                acked = actions.acknowledge_group(
+                    self.store,
+                    config,
+                    action.ref,
+                    action.actor,
+                    comment="from Slack",
+                    source="slack",
+                    now=now,
+                )
+                return f"acknowledged {len(acked)} alert(s)"
+            ids = actions.silence_group(
+                self.store,
+                config,
+                action.ref,
+                by=action.actor,
+                duration_s=SILENCE_DURATION_S,
+                source="slack",
+                now=now,
+            )
+            return f"created silence(s) {', '.join(map(str, ids))}" if ids else "nothing to silence"
+        except (NotFound, AckError, SilenceError) as exc:
+            return str(exc)

@@ -3,7 +3,8 @@
 Slack signs every interactive request with the app's signing secret (``X-Slack-Signature`` over
 ``X-Slack-Request-Timestamp`` and the raw body). ``slack_sdk``'s ``SignatureVerifier`` decides:
 a request without a valid signature, or sent more than 5 minutes from now (a replay), is refused
-before its body is even parsed. The clock is the caller's, so tests fix it.
+before its body is even parsed. The clock is the caller's, so tests fix it. A copy sent within the
+5 minutes passes this check; ``alerts.applied_actions`` makes sure it changes nothing.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ class SlackAction:
     value: str
     user_id: str
     user_name: str
+    #: Slack's identity of the click (unique per click, the same in every copy of its request).
+    action_ts: str = ""
+    trigger_id: str = ""
 
     @property
     def actor(self) -> str:
@@ -103,8 +107,16 @@ def parse_actions(body: bytes) -> list[SlackAction]:
         return []
     user = payload.get("user") or {}
     name = str(user.get("username") or user.get("name") or "")
+    trigger = str(payload.get("trigger_id") or "")
     return [
-        SlackAction(str(a.get("action_id", "")), str(a.get("value", "")), str(user.get("id", "")), name)
+        SlackAction(
+            str(a.get("action_id", "")),
+            str(a.get("value", "")),
+            str(user.get("id", "")),
+            name,
+            action_ts=str(a.get("action_ts") or ""),
+            trigger_id=trigger,
+        )
         for a in payload.get("actions") or []
     ]
 

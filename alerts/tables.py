@@ -161,6 +161,21 @@ alert_state = Table(
     Column("updated_at_unix_nano", BigInteger, nullable=False),
 )
 
+#: Slack button clicks applied, so a replayed request is answered without applying it again.
+alert_slack_actions = Table(
+    "alert_slack_actions",
+    metadata,
+    Column("key", String(64), primary_key=True),  # sha256 of user, action_id, action_ts, trigger_id, value
+    Column("trigger_id", String(255), nullable=False),
+    Column("action_ts", String(32), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("action_id", String(255), nullable=False),
+    Column("outcome", Text),  # the answer given; NULL while the first request applies it
+    Column("received_at_unix_nano", BigInteger, nullable=False),
+    Column("replays", Integer, nullable=False, default=0),
+    Index(None, "received_at_unix_nano"),
+)
+
 __all__ = [
     "alert_audit",
     "alert_channel_pacing",
@@ -168,6 +183,7 @@ __all__ = [
     "alert_groups",
     "alert_outbox",
     "alert_silences",
+    "alert_slack_actions",
     "alert_state",
     "alerts",
 ]

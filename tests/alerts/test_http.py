@@ -12,10 +12,12 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 from aiohttp import web
@@ -25,6 +27,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Engine
 
 from alerts import service
+from alerts.applied_actions import IN_PROGRESS
 from alerts.engine import route_groups
 from alerts.http import AlertsHttp
 from alerts.sqlstore import SqlStore
@@ -145,7 +148,7 @@ def test_install_adds_jobs_routes_and_status(engine: Engine, tmp_path: Path) -> 
         write_metric_points=lambda rows: None,
     )
     service.install(ctx)
-    assert {j.id for j in ctx.scheduler.get_jobs()} == {"alerts.cycle", "alerts.deliver"}
+    assert {j.id for j in ctx.scheduler.get_jobs()} == {"alerts.cycle", "alerts.deliver", "alerts.guarantees"}
     assert "receivers (console)" in ctx.status["alerts"]
     paths = {r.resource.canonical for r in ctx.http_app.router.routes() if r.resource is not None}
     assert {"/api/v1/alerts", "/api/v1/silences", "/slack/interactivity"} <= paths
@@ -221,6 +224,82 @@ def test_silencing_an_sla_wide_message_leaves_the_slices_notifying(served: Serve
     assert len(posts) == 1 and posts[0].notification.kind == "firing"  # the other slice still notifies
     (audit,) = [e for e in store.audit_entries(20) if e.action == "silence.create"]
     assert audit.detail["ends_at"] == "2026-05-28T22:26:40.000Z"  # a time, not epoch seconds
+
+
+def click(action_id: str, value: str, action_ts: str, trigger_id: str, user: str = "U0BOB") -> bytes:
+    """A button click's form body with its own ``action_ts`` and ``trigger_id`` (each click has its own)."""
+    form = parse_qs(interactive_body(action_id, value, user, "bob").decode())
+    payload = json.loads(form["payload"][0])
+    payload["trigger_id"] = trigger_id
+    payload["actions"][0]["action_ts"] = action_ts
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def test_a_replayed_signed_action_is_answered_again_not_applied_again(served: Served, engine: Engine) -> None:
+    """Issue #13: a signed request sent again within its 5 minutes made a second silence."""
+    fire(engine, served)
+    store = SqlStore(engine)
+    (ref,) = route_groups(served.alerts.config.current, store.open_alerts())
+    body = click("vitals_silence_group", f"group:{ref}", "1780000000.000100", "111.222.aaa")
+    headers = signed(body)
+    first = served.server.request("POST", "/slack/interactivity", body, headers)
+    assert first == (200, {"text": "created silence(s) 1"})
+    served.clock.advance(240)  # still inside the signature's window
+    assert served.server.request("POST", "/slack/interactivity", body, headers) == first
+    # another process behind the same URL (or this one after a restart) knows it too
+    other = AlertsHttp(SqlStore(engine), served.alerts.config, served.clock)
+    app = web.Application()
+    other.register(app)
+    with Server(app) as second:
+        assert second.request("POST", "/slack/interactivity", body, headers) == first
+    assert [s.id for s in store.silences(served.clock.now)] == [1]
+    audit = store.audit_entries(20)
+    assert [e.action for e in audit if e.action.startswith(("silence", "slack"))] == [
+        "slack.replay",
+        "slack.replay",
+        "silence.create",
+    ]
+    replay = audit[0]
+    assert replay.actor == "bob (slack:U0BOB)" and replay.source == "slack"
+    assert replay.target == f"slack:silence_group:{ref}"
+    assert replay.detail == {
+        "action_id": "vitals_silence_group",
+        "action_ts": "1780000000.000100",
+        "trigger_id": "111.222.aaa",
+        "first_received_at": "2026-05-28T20:26:40.000Z",
+        "replays": 2,
+        "answer": "created silence(s) 1",
+    }
+    # a new click on the same button is a new action, applied
+    again = click("vitals_silence_group", f"group:{ref}", "1780000240.000200", "333.444.bbb")
+    assert served.server.request("POST", "/slack/interactivity", again, signed(again, T0 + 240)) == (
+        200,
+        {"text": "created silence(s) 2"},
+    )
+
+
+def test_a_replayed_acknowledgement_gives_the_first_answer(served: Served, engine: Engine) -> None:
+    fp = fire(engine, served)
+    body = click(f"vitals_ack_alert:{fp}", f"alert:{fp}", "1780000001.000300", "555.666.ccc")
+    answers = [served.server.request("POST", "/slack/interactivity", body, signed(body)) for _ in range(3)]
+    assert answers == [(200, {"text": f"acknowledged alert {fp}"})] * 3  # not "already acknowledged"
+    actions = [e.action for e in SqlStore(engine).audit_entries(20)]
+    assert actions.count("acknowledge") == 1 and actions.count("slack.replay") == 2
+
+
+def test_copies_of_one_request_at_once_apply_it_once(served: Served, engine: Engine) -> None:
+    fire(engine, served)
+    store = SqlStore(engine)
+    (ref,) = route_groups(served.alerts.config.current, store.open_alerts())
+    body = click("vitals_silence_group", f"group:{ref}", "1780000002.000400", "777.888.ddd")
+    headers = signed(body)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(lambda _: served.server.request("POST", "/slack/interactivity", body, headers), range(4))
+        )
+    assert {status for status, _ in answers} == {200}
+    assert {a["text"] for _, a in answers} <= {"created silence(s) 1", IN_PROGRESS}
+    assert len(store.silences(T0)) == 1
 
 
 @pytest.mark.parametrize(
