@@ -125,6 +125,7 @@ class Dispatcher:
         self._busy: dict[str, Future[None]] = {}  # lane -> its delivery in flight
         self._tally = DispatchStats()  # outcomes of worker deliveries not yet reported
         self._tally_lock = threading.Lock()
+        self._lookups: dict[str, threading.Lock] = {}
         self.health = ReceiverHealth(self.rng)
         self.down_since = self.health.down_since
 
@@ -220,6 +221,17 @@ class Dispatcher:
         if futures:
             wait(futures, timeout=min(timeout, POLL_S), return_when=FIRST_COMPLETED)
 
+    def _lookup_lock(self, lane: str) -> threading.Lock:
+        """One look-up of earlier attempts at a time per Slack workspace (other lanes: per lane).
+
+        Slack rate-limits its read methods per workspace, and the senders share what a look-up
+        learnt (channel ids, a ``Retry-After``): lanes looking up one after the other make one
+        request where concurrent ones would each make their own.
+        """
+        key = lane.rsplit(":", 1)[0] if lane.startswith("slack:") else lane
+        with self._tally_lock:
+            return self._lookups.setdefault(key, threading.Lock())
+
     def _take_tally(self) -> DispatchStats:
         with self._tally_lock:
             tally, self._tally = self._tally, DispatchStats()
@@ -295,7 +307,8 @@ class Dispatcher:
         try:
             sender = self.senders(integration)
             if item.attempt_started_at is not None:
-                found = sender.reconcile(delivery, item.attempt_started_at - RECONCILE_MARGIN_S)
+                with self._lookup_lock(item.target):
+                    found = sender.reconcile(delivery, item.attempt_started_at - RECONCILE_MARGIN_S)
                 if found is not None:
                     self.store.outbox_complete(item, found, self.clock())
                     self.health.succeeded(item.receiver)
