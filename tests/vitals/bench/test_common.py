@@ -95,6 +95,8 @@ _SHAPE = {
     "alerts": {"--out", "--now", "--db"},
     "dashboard": {"--out", "--seed", "--now", "--rebuild"},
     "redaction": {"--out"},
+    "attacks": {"--out"},
+    "fuzz": {"--out", "--seed"},
 }
 
 
