@@ -87,9 +87,19 @@ def alerts() -> None:
 
 @alerts.command()
 @file_option
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not ask Slack which scopes the bot tokens have (the delivery guarantee is not shown).",
+)
 @settings_options
-def check(settings: Settings, file: str | None) -> None:
-    """Validate alerts.yaml (errors name file, line and field)."""
+def check(settings: Settings, file: str | None, offline: bool) -> None:
+    """Validate alerts.yaml (errors name file, line and field) and show each Slack bot's guarantee.
+
+    A bot token without the scopes to look up an earlier attempt (channels:history, and
+    channels:read for a channel given by name) cannot tell after a crash whether a message it was
+    sending arrived, so it sends it again: that receiver is at-least-once.
+    """
     path = file or str(Path(settings.config_dir) / alerts_config.FILE_NAME)
     click.echo(f"Checking '{path}'", nl=False)
     try:
@@ -104,6 +114,23 @@ def check(settings: Settings, file: str | None) -> None:
         click.echo(f" - {count} {name.replace('_', ' ')}")
     for warning in alerts_config.missing_secrets(cfg):
         click.echo(f"warning: {warning}", err=True)
+    if offline:
+        return
+    bots = [
+        f"{r.name}/{i.name}"
+        for r in cfg.receivers.values()
+        for i in r.integrations
+        if i.kind == "slack_bot" and i.token is not None and i.url is not None
+    ]
+    if not bots:
+        return
+    from alerts.senders import SenderFactory, guarantees
+
+    degraded = guarantees(cfg, SenderFactory())
+    click.echo("Delivery guarantees:")
+    exact = "no duplicates after a crash (an earlier attempt is looked up first)"
+    for where in bots:
+        click.echo(f" - {where}: {degraded.get(where, exact)}")
 
 
 @alerts.group()

@@ -6,6 +6,16 @@ how long (Slack's ``Retry-After``) and whether the request may have been applied
 (``uncertain``: the connection broke after sending). ``reconcile`` answers "did my earlier,
 uncertain attempt get through?" where the receiver can tell: Slack bot messages carry the outbox
 key in their message metadata, so the history of the channel (or thread) shows it.
+
+That look-up needs read scopes (``channels:history``, and ``channels:read`` for a channel given by
+name). A bot token without them cannot tell, so after a crash mid-send the message is sent again:
+delivery to it is at-least-once. ``guarantees`` asks Slack which scopes each token has (the
+``X-OAuth-Scopes`` header of ``auth.test``) so ``vitals alerts check`` and ``/readyz`` say so
+rather than a log line after the fact.
+
+Look-ups are rate limited by Slack per method and workspace (``conversations.list`` is tier 2,
+about 20 a minute), not per channel, so a ``Retry-After`` on one holds that method back for every
+channel of the workspace (``SlackWorkspace``), and channel IDs found once are shared too.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import logging
 import re
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -24,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from alerts.config import Integration
+from alerts.config import AlertsConfig, Integration
 from alerts.messages import slack_message, slack_reply
 from alerts.notification import Action
 from alerts.outbox import OutboxItem
@@ -64,6 +75,15 @@ SLACK_TRANSIENT_ERRORS = {
 }
 
 
+#: What a receiver whose earlier attempts cannot be looked up guarantees.
+AT_LEAST_ONCE = "at-least-once (duplicates possible after a crash)"
+#: Scopes that let a bot token look up an earlier attempt: (public channels, private channels).
+HISTORY_SCOPES = ("channels:history", "groups:history")
+LIST_SCOPES = ("channels:read", "groups:read")
+#: Slack methods used to look up an earlier attempt (rate limited per workspace and method).
+LOOKUP_METHODS = ("conversations.list", "conversations.history", "conversations.replies")
+
+
 class DeliveryError(Exception):
     def __init__(
         self,
@@ -79,6 +99,14 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
         self.uncertain = uncertain
         self.rate_limited = rate_limited
+
+
+class MissingScope(DeliveryError):
+    """Slack's ``missing_scope``: the token lacks ``needed`` for this method."""
+
+    def __init__(self, message: str, needed: str) -> None:
+        super().__init__(message)
+        self.needed = needed
 
 
 @dataclass(frozen=True)
@@ -148,10 +176,45 @@ def _secret(integration: Integration, which: str) -> str:
     return secret.reveal()
 
 
+@dataclass
+class SlackWorkspace:
+    """What the senders of one workspace (one token) share: channel IDs and look-up rate limits."""
+
+    clock: Callable[[], float] = time.monotonic
+    channel_ids: dict[str, str] = field(default_factory=dict)
+    blocked_until: dict[str, float] = field(default_factory=dict)  # method -> Retry-After ends
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Held while listing channels: lanes that need the list at once wait for one listing.
+    listing: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait(self, method: str) -> float:
+        with self.lock:
+            return max(0.0, self.blocked_until.get(method, 0.0) - self.clock())
+
+    def block(self, method: str, seconds: float) -> None:
+        with self.lock:
+            until = self.clock() + seconds
+            self.blocked_until[method] = max(self.blocked_until.get(method, 0.0), until)
+
+
+def missing_scopes(scopes: set[str], channel: str | None) -> list[str]:
+    """The scopes (public-channel names) a bot token lacks to look up an earlier attempt."""
+    missing = []
+    if channel and not _is_channel_id(channel) and not scopes & set(LIST_SCOPES):
+        missing.append(LIST_SCOPES[0])
+    if not scopes & set(HISTORY_SCOPES):
+        missing.append(HISTORY_SCOPES[0])
+    return missing
+
+
+def _is_channel_id(name: str) -> bool:
+    return re.fullmatch(r"[CGD][A-Z0-9]{6,}", name) is not None
+
+
 class SlackBotSender:
     """chat.postMessage / chat.update / thread replies with a bot token (slack_sdk WebClient)."""
 
-    def __init__(self, integration: Integration) -> None:
+    def __init__(self, integration: Integration, workspace: SlackWorkspace | None = None) -> None:
         from slack_sdk import WebClient
 
         self.integration = integration
@@ -162,11 +225,20 @@ class SlackBotSender:
         timeout = int(float(integration.options.get("timeout") or 10))
         # No retry handlers: the outbox retries, durably, and knows whether a retry could double-post.
         self.client = WebClient(token=token, base_url=base, timeout=timeout, retry_handlers=[])
-        self._channel_ids: dict[str, str] = {}
+        self.workspace = workspace or SlackWorkspace()
+        self._channel_ids = self.workspace.channel_ids
+        #: Scopes a look-up was refused for (Slack's ``needed``): delivery here is at-least-once.
+        self.refused_scopes: set[str] = set()
 
-    def _call(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    def _call(self, fn: Callable[..., Any], *, method: str | None = None, **kwargs: Any) -> Any:
         from slack_sdk.errors import SlackApiError, SlackRequestError
 
+        if method is not None:
+            wait = self.workspace.wait(method)
+            if wait > 0:  # Slack's Retry-After for this method has not passed: do not ask again
+                raise DeliveryError(
+                    f"Slack {method} rate limited for {wait:.0f}s more", retry_after=wait, rate_limited=True
+                )
         try:
             return fn(**kwargs)
         except SlackApiError as exc:
@@ -175,9 +247,15 @@ class SlackBotSender:
             data = response.data if isinstance(response.data, dict) else {}
             error = str(data.get("error") or "")
             if status == 429 or error == "ratelimited":
+                retry_after = _retry_after(response.headers)
+                if method is not None:
+                    self.workspace.block(method, retry_after)
                 raise DeliveryError(
-                    "Slack rate limited (429)", retry_after=_retry_after(response.headers), rate_limited=True
+                    "Slack rate limited (429)", retry_after=retry_after, rate_limited=True
                 ) from exc
+            if error == "missing_scope":
+                needed = str(data.get("needed") or "")
+                raise MissingScope(f"Slack error missing_scope {needed} (add the scope)", needed) from exc
             if status >= 500 or error in SLACK_TRANSIENT_ERRORS:
                 raise DeliveryError(f"Slack error {status} {error}", uncertain=True) from exc
             if error in SLACK_RECEIVER_ERRORS or status in (401, 403, 404):
@@ -245,14 +323,21 @@ class SlackBotSender:
     def _channel_id(self, name: str | None) -> str | None:
         if not name:
             return None
-        if re.fullmatch(r"[CGD][A-Z0-9]{6,}", name):
+        if _is_channel_id(name):
             return name
         if name in self._channel_ids:
             return self._channel_ids[name]
+        with self.workspace.listing:
+            if name in self._channel_ids:  # another lane listed the channels meanwhile
+                return self._channel_ids[name]
+            return self._list_channels(name)
+
+    def _list_channels(self, name: str) -> str | None:
         cursor = None
         for _ in range(50):
             resp = self._call(
                 self.client.conversations_list,
+                method="conversations.list",
                 types="public_channel,private_channel",
                 exclude_archived=True,
                 limit=1000,
@@ -270,10 +355,28 @@ class SlackBotSender:
     def reconcile(self, delivery: Delivery, since: float) -> Mapping[str, Any] | None:
         if delivery.action == "update":
             return None  # an update is idempotent: sending it again is harmless
+        try:
+            return self._look_up(delivery, since)
+        except MissingScope as exc:
+            # Not retried: the token will not gain the scope by waiting. The guarantee is
+            # reported by `vitals alerts check` and /readyz; this says why a duplicate may appear.
+            self.refused_scopes.add(exc.needed or "?")
+            log.warning(
+                "receiver %s/%s cannot check whether an earlier attempt arrived (missing scope %s): "
+                "sending again; delivery here is %s",
+                self.integration.receiver,
+                self.integration.name,
+                exc.needed or "?",
+                AT_LEAST_ONCE,
+            )
+            return None
+
+    def _look_up(self, delivery: Delivery, since: float) -> Mapping[str, Any] | None:
         key = delivery.item.key
         if delivery.action == "reply" and delivery.parent is not None:
             channel = str(delivery.parent["channel"])
             fetch: Callable[..., Any] = self.client.conversations_replies
+            method = "conversations.replies"
             extra: dict[str, Any] = {"ts": delivery.parent["ts"]}
         else:
             found = self._channel_id(self.integration.channel)
@@ -285,11 +388,13 @@ class SlackBotSender:
                 return None
             channel = found
             fetch = self.client.conversations_history
+            method = "conversations.history"
             extra = {}
         cursor = None
         for _ in range(20):
             resp = self._call(
                 fetch,
+                method=method,
                 channel=channel,
                 oldest=f"{since:.6f}",
                 include_all_metadata=True,
@@ -305,6 +410,48 @@ class SlackBotSender:
             if not cursor:
                 break
         return None
+
+    def scopes(self) -> set[str]:
+        """The token's scopes, as Slack reports them on ``auth.test`` (``X-OAuth-Scopes``)."""
+        resp = self._call(self.client.auth_test)
+        headers = getattr(resp, "headers", None) or {}
+        text = next((str(v) for k, v in headers.items() if str(k).lower() == "x-oauth-scopes"), None)
+        if text is None:
+            raise DeliveryError("Slack did not say which scopes the token has (no X-OAuth-Scopes)")
+        return {part.strip() for part in text.split(",") if part.strip()}
+
+    def guarantee(self) -> str | None:
+        """None when an earlier attempt can be looked up (no duplicates after a crash), else why not."""
+        missing = sorted(set(missing_scopes(self.scopes(), self.integration.channel)) | self.refused_scopes)
+        if not missing:
+            return None
+        label = "scope" if len(missing) == 1 else "scopes"
+        return f"{AT_LEAST_ONCE}: missing {label} {', '.join(missing)}"
+
+
+def guarantees(config: AlertsConfig, senders: Callable[[Integration], Sender]) -> dict[str, str]:
+    """``receiver/integration`` -> its degraded delivery guarantee, for each Slack bot that has one.
+
+    Asks Slack (one ``auth.test`` per integration). A token Slack cannot be asked about is
+    reported as unknown rather than passed over.
+    """
+    out: dict[str, str] = {}
+    for receiver in config.receivers.values():
+        for integration in receiver.integrations:
+            if integration.kind != "slack_bot" or integration.token is None or integration.url is None:
+                continue
+            where = f"{receiver.name}/{integration.name}"
+            try:
+                sender = senders(integration)
+                if not isinstance(sender, SlackBotSender):
+                    continue
+                degraded = sender.guarantee()
+            except DeliveryError as exc:
+                out[where] = f"delivery guarantee unknown ({exc})"
+                continue
+            if degraded is not None:
+                out[where] = degraded
+    return out
 
 
 class SlackWebhookSender:
@@ -450,8 +597,10 @@ SENDERS: dict[str, Callable[[Integration], Sender]] = {
 class SenderFactory:
     """Builds and caches one sender per integration (and rebuilds when its config changes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._cache: dict[tuple[str, Secret | None, Secret | None, Secret | None], Sender] = {}
+        self._workspaces: dict[tuple[Secret | None, Secret | None], SlackWorkspace] = {}
+        self.clock = clock
 
     def __call__(self, integration: Integration) -> Sender:
         # The whole config of the integration: a change builds a new sender. Secrets compare by
@@ -459,7 +608,13 @@ class SenderFactory:
         key = (repr(integration), integration.url, integration.token, integration.basic_password)
         sender = self._cache.get(key)
         if sender is None:
-            sender = SENDERS[integration.kind](integration)
+            if integration.kind == "slack_bot":
+                # One token, one workspace: its senders share rate limits and channel IDs.
+                where = (integration.url, integration.token)
+                workspace = self._workspaces.setdefault(where, SlackWorkspace(self.clock))
+                sender = SlackBotSender(integration, workspace)
+            else:
+                sender = SENDERS[integration.kind](integration)
             self._cache[key] = sender
         return sender
 

@@ -5,6 +5,10 @@ time, silences and inhibitions to the alerts and plans notifications into the ou
 *delivery* job starts once and runs the dispatcher until the service's stop event (it waits on
 that event between looks at the outbox, so shutdown is prompt). ``AlertsService`` is also what
 ``vitals alerts run`` drives on its own.
+
+A third job asks Slack, at start and every ``GUARANTEE_CHECK_S``, whether each bot token may look
+up an earlier attempt (``alerts.senders.guarantees``); a receiver that may get a duplicate after a
+crash says so in the status line that ``/readyz`` shows.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from alerts.config import API_TOKEN_ENV
@@ -21,7 +26,7 @@ from alerts.engine import AlertEngine
 from alerts.model import AlertEvent, Clock
 from alerts.outbox import OutboxItem
 from alerts.reload import ConfigHolder
-from alerts.senders import SenderFactory
+from alerts.senders import SenderFactory, guarantees
 from alerts.sqlstore import SqlStore
 
 if TYPE_CHECKING:
@@ -33,6 +38,9 @@ if TYPE_CHECKING:
     from vitals.kernel.runtime import ServiceContext
 
 log = logging.getLogger(__name__)
+
+#: How often the delivery guarantee of each Slack bot receiver is asked again (scopes can change).
+GUARANTEE_CHECK_S = 600.0
 
 
 class _Metrics:
@@ -92,10 +100,13 @@ class AlertsService:
         self.config = ConfigHolder(config_dir, self.store, clock, environ=environ)
         self.metrics = _Metrics(registry)
         self.engine = AlertEngine(self.store, self.config, clock, on_events=self.metrics.on_events)
+        self.senders = SenderFactory()
+        #: ``receiver/integration`` -> a delivery guarantee weaker than exactly-once, and why.
+        self.guarantees: dict[str, str] = {}
         self.dispatcher = Dispatcher(
             self.store,
             self.config,
-            SenderFactory(),
+            self.senders,
             clock=clock,
             sleep=self.stop.wait,
             stop=self.stop,
@@ -128,14 +139,27 @@ class AlertsService:
             self.deliver(budget=5.0)
             self.stop.wait(0.2)
 
+    def check_guarantees(self) -> dict[str, str]:
+        """Ask Slack which receivers may get duplicates after a crash (see ``status_line``)."""
+        try:
+            self.guarantees = guarantees(self.config.current, self.senders)
+        except Exception:
+            log.exception("could not check the delivery guarantees of the alert receivers")
+        for where, text in sorted(self.guarantees.items()):
+            log.warning("alert receiver %s: %s", where, text)
+        return self.guarantees
+
     def status_line(self) -> str:
         config = self.config.current
         s = config.summary()
         kinds = sorted({i.kind for r in config.receivers.values() for i in r.integrations})
-        return (
+        line = (
             f"{s['routes']} routes, {s['receivers']} receivers ({', '.join(kinds) or 'none'}), "
             f"{s['inhibit_rules']} inhibit rules, config {config.source}"
         )
+        for where, text in sorted(self.guarantees.items()):
+            line += f"; receiver {where}: {text}"
+        return line
 
 
 def install(ctx: ServiceContext) -> None:
@@ -150,6 +174,20 @@ def install(ctx: ServiceContext) -> None:
     ctx.scheduler.add_job(service.deliver_forever, id="alerts.deliver", max_instances=1)
     AlertsHttp(service.store, service.config, service.clock).register(ctx.http_app)
     ctx.status["alerts"] = service.status_line()
+
+    def guarantees_job() -> None:
+        service.check_guarantees()
+        ctx.status["alerts"] = service.status_line()
+
+    ctx.scheduler.add_job(
+        guarantees_job,
+        "interval",
+        seconds=GUARANTEE_CHECK_S,
+        id="alerts.guarantees",
+        next_run_time=datetime.now(UTC),  # at start, then every GUARANTEE_CHECK_S
+        max_instances=1,
+        coalesce=True,
+    )
     if service.config.current.api_token is None:
         log.warning(
             "the alerts API (/api/v1/alerts, /api/v1/silences) has no token: set %s (or api.token in "
