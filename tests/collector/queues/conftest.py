@@ -13,6 +13,7 @@ from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from collector.rows import METRIC_COLUMNS, metric_row_tuple
 from collector.tables import metric_points
 
 
@@ -35,7 +36,9 @@ class StoreWriter:
         else:
             statement = sqlite.insert(metric_points).on_conflict_do_nothing(index_elements=keys)
         with self.lock, self.engine.begin() as conn:
-            conn.execute(statement, [dict(r) for r in rows])
+            # As the collector's writer does: every default filled in, series_id recomputed.
+            complete = [dict(zip(METRIC_COLUMNS, metric_row_tuple(r), strict=True)) for r in rows]
+            conn.execute(statement, complete)
             self.calls += 1
 
 
