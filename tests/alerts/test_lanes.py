@@ -212,8 +212,12 @@ def test_a_hung_channel_does_not_hold_another_channels_delivery(
     worker = threading.Thread(target=deliver)
     worker.start()
     try:
-        # the other channel's message arrives while the first channel's request still hangs
-        # (its client timeout is 120 s: a dispatcher waiting for it would deliver nothing here)
+        # the first channel's request hangs (the lanes start in any order: wait for it) ...
+        hanging_slack.wait_for(
+            lambda: hanging_slack.hanging("integration-oncall") == 1, what="the hung request"
+        )
+        # ... and the other channel's message arrives while it still hangs (its client timeout is
+        # 120 s: a dispatcher waiting for it would deliver nothing here)
         hanging_slack.wait_for(
             lambda: len(hanging_slack.channel_messages("oncall-lead")) == 1, what="the other channel"
         )
