@@ -269,17 +269,25 @@ class ValueScanner:
         fired (``value.<kind>``, one per identifier)."""
         data = text.encode("utf-8", "surrogatepass")
         found = self.find(data)
-        if not found:
-            return text, ()
-        pieces: list[bytes] = []
-        cursor = 0
-        for item in found:
-            pieces += (data[cursor : item.context_end], f"[REDACTED:{item.kind}]".encode())
-            cursor = item.end
-        pieces.append(data[cursor:])
-        return b"".join(pieces).decode("utf-8", "surrogatepass"), tuple(
-            f"value.{item.kind}" for item in found
+        return (
+            (substitute(data, found), tuple(f"value.{item.kind}" for item in found)) if found else (text, ())
         )
+
+
+def substitute(data: bytes, found: Iterable[Found]) -> str:
+    """The UTF-8 ``data`` as text with each found identifier (in order, not overlapping) replaced
+    by ``[REDACTED:<kind>]``; its context is kept."""
+    pieces: list[bytes] = []
+    cursor = 0
+    for item in found:
+        pieces += (data[cursor : item.context_end], f"[REDACTED:{item.kind}]".encode())
+        cursor = item.end
+    pieces.append(data[cursor:])
+    joined = b"".join(pieces)
+    try:
+        return joined.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:  # a site's pattern cut a character's bytes apart
+        return joined.decode("utf-8", "replace")
 
 
 ALL_VALUE_DETECTORS: frozenset[str] = frozenset(VALUE_DETECTORS)
@@ -301,4 +309,5 @@ __all__ = [
     "compile_key_detectors",
     "compile_value_detectors",
     "normalize_key",
+    "substitute",
 ]

@@ -42,8 +42,10 @@ from collector.attributes import json_text
 from collector.phi import (
     ALL_KEY_DETECTORS,
     ALL_VALUE_DETECTORS,
+    Found,
     compile_key_detectors,
     compile_value_detectors,
+    substitute,
 )
 
 HASHED_KEY_PREFIX = "hc.key."
@@ -233,33 +235,22 @@ class _SiteScanner:
 
     def __init__(self, detectors: Iterable[SiteDetector]) -> None:
         self._parts = [(d.name, compile_pattern(d.pattern)) for d in detectors]
-        self._markers = {name: marker(name).encode() for name, _ in self._parts}
 
     def redact(self, text: str) -> tuple[str, tuple[str, ...]]:
         data = text.encode("utf-8", "surrogatepass")
-        found = sorted(
+        matches = sorted(
             (match.start(), index, match.end(), name)
             for index, (name, regex) in enumerate(self._parts)
             for match in regex.finditer(data)
             if match.end() > match.start()
         )
+        found: list[Found] = []
+        for start, _, end, name in matches:
+            if not found or start >= found[-1].end:
+                found.append(Found(start, start, end, name))
         if not found:
             return text, ()
-        pieces: list[bytes] = []
-        rules: list[str] = []
-        cursor = 0
-        for start, _, end, name in found:
-            if start < cursor:
-                continue
-            pieces += (data[cursor:start], self._markers[name])
-            rules.append(f"value.{name}")
-            cursor = end
-        pieces.append(data[cursor:])
-        joined = b"".join(pieces)
-        try:
-            return joined.decode("utf-8", "surrogatepass"), tuple(rules)
-        except UnicodeDecodeError:  # a pattern cut a lone surrogate's bytes apart
-            return joined.decode("utf-8", "replace"), tuple(rules)
+        return substitute(data, found), tuple(f"value.{item.kind}" for item in found)
 
 
 class Redactor:
