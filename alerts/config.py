@@ -24,7 +24,7 @@ from alerts.inhibition import InhibitRule
 from alerts.labels import DEFAULT_LABEL_ALLOWLIST, ObservationPolicy
 from alerts.lifecycle import LifecyclePolicy
 from alerts.matchers import MatcherError, from_equality_map, parse_matcher_list, sort_matchers
-from alerts.routing import GROUP_BY_ALL, Route, RouteOpts, route_id, route_key
+from alerts.routing import GROUP_BY_ALL, Pages, Route, RouteOpts, route_id, route_key
 from alerts.schema import LABEL_NAME, AlertsFileModel, HttpConfigModel, RouteModel
 from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, parse_yaml, validate
 from vitals.kernel.secrets import Secret, SecretSources, env_default, sources
@@ -317,6 +317,15 @@ def _route(
         issues.add(
             (*path, "escalation_policy"), f"escalation policy {model.escalation_policy!r} is not defined"
         )
+    pages: Pages = parent.pages if parent else "always"
+    if model.pages is not None:
+        pages = model.pages if isinstance(model.pages, str) else tuple(model.pages)
+        if isinstance(model.pages, list):
+            if not model.pages:
+                issues.add((*path, "pages"), "list at least one time interval, or write always or never")
+            for i, name in enumerate(model.pages):
+                if name not in ctx.time_intervals:
+                    issues.add((*path, "pages", i), f"time interval {name!r} is not defined")
     default = RouteOpts(receiver="")
     opts = RouteOpts(
         receiver=receiver,
@@ -332,6 +341,7 @@ def _route(
         mute_time_intervals=tuple(model.mute_time_intervals or ()),
         active_time_intervals=tuple(model.active_time_intervals or ()),
         escalation_policy=policy,
+        pages=pages,
     )
     if opts.group_interval <= 0:
         issues.add((*path, "group_interval"), "group_interval must be longer than 0s")
@@ -430,7 +440,6 @@ def build(
         ),
         observation=ObservationPolicy(
             objective_alerts=a.objective_alerts,
-            page_priorities=tuple(a.page_priorities),
             label_allowlist=(*DEFAULT_LABEL_ALLOWLIST, *a.extra_labels),
         ),
         delivery=DeliverySettings(

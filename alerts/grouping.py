@@ -47,6 +47,17 @@ class GroupState:
     content: str = ""
     parent_key: str | None = None
     escalation: esc.EscalationState | None = None
+    #: Every alert routed to the group now (open ones and those resolved in this episode): the
+    #: incident's alerts, as ``vitals alerts list`` and the dashboard show them.
+    alerts: frozenset[str] = frozenset()
+    #: The incident's acknowledgement: it covers its alerts now and those that join it later.
+    acknowledged_by: str | None = None
+    acknowledged_at: float | None = None
+    ack_comment: str | None = None
+    #: "page" or "ticket": how the incident was last notified ("" before its first notification).
+    urgency: str = ""
+    #: (receiver, key) of the escalation posts outside the thread, updated in place with it.
+    escalated_posts: tuple[tuple[str, str], ...] = ()
     id: int | None = None
     version: int = 0
 
@@ -67,6 +78,12 @@ class GroupState:
             "escalation": None
             if e is None
             else {"level": e.level, "round": e.round, "started_at": e.started_at, "next_at": e.next_at},
+            "alerts": sorted(self.alerts),
+            "acknowledged_by": self.acknowledged_by,
+            "acknowledged_at": self.acknowledged_at,
+            "ack_comment": self.ack_comment,
+            "urgency": self.urgency,
+            "escalated_posts": [list(p) for p in self.escalated_posts],
         }
 
     @classmethod
@@ -105,6 +122,12 @@ class GroupState:
             else esc.EscalationState(
                 int(e["level"]), int(e["round"]), float(e["started_at"]), e.get("next_at")
             ),
+            alerts=frozenset(data.get("alerts") or ()),
+            acknowledged_by=data.get("acknowledged_by"),
+            acknowledged_at=data.get("acknowledged_at"),
+            ack_comment=data.get("ack_comment"),
+            urgency=str(data.get("urgency") or ""),
+            escalated_posts=tuple((str(r), str(k)) for r, k in data.get("escalated_posts") or ()),
             id=id,
             version=version,
         )

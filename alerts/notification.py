@@ -89,6 +89,8 @@ class Notification:
     escalation: Mapping[str, Any] | None = None
     route_receiver: str = ""
     via_fallback_of: str | None = None  # set when delivered to a fallback receiver
+    #: "page" (someone must act now: mentions, escalation) or "ticket" (handled in working hours).
+    urgency: str = "page"
 
     @property
     def status(self) -> Literal["firing", "resolved"]:
@@ -120,6 +122,7 @@ class Notification:
             "escalation": dict(self.escalation) if self.escalation else None,
             "route_receiver": self.route_receiver,
             "via_fallback_of": self.via_fallback_of,
+            "urgency": self.urgency,
         }
 
     @classmethod
@@ -141,4 +144,5 @@ class Notification:
             escalation=data.get("escalation"),
             route_receiver=data.get("route_receiver") or "",
             via_fallback_of=data.get("via_fallback_of"),
+            urgency=str(data.get("urgency") or "page"),
         )

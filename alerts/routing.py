@@ -4,7 +4,7 @@ Alertmanager's algorithm: an alert enters at the root (which matches everything)
 the children in order; a matching child is descended into, and unless that child has
 ``continue: true`` the walk stops at it. A node none of whose children match handles the alert
 itself. Children inherit the options they do not set (receiver, group_by, the three timers,
-Vitals' escalation policy); mute and active time intervals are not inherited.
+Vitals' escalation policy and ``pages``); mute and active time intervals are not inherited.
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from alerts.matchers import Matcher, format_matchers, go_quote, matches_all
 
 GROUP_BY_ALL = "..."
+
+#: When a route's fast burns page: always, never (tickets only), or inside these time intervals.
+Pages = Literal["always", "never"] | tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class RouteOpts:
     mute_time_intervals: tuple[str, ...] = ()
     active_time_intervals: tuple[str, ...] = ()
     escalation_policy: str | None = None
+    pages: Pages = "always"
 
 
 @dataclass(frozen=True)

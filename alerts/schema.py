@@ -27,7 +27,6 @@ from vitals.kernel.secrets import RetiredSpelling, Secret, retired
 from vitals.kernel.timeintervals import NamedInterval
 from vitals.kernel.units import Duration
 
-Priority = Literal["P1", "P2", "P3", "P4"]
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
@@ -290,6 +289,9 @@ class RouteModel(_Model):
     routes: list[RouteModel] | None = None
     #: Escalation policy for alerts of this route; inherited.
     escalation_policy: str | None = None  # Vitals
+    #: When a fast burn here pages: ``always``, ``never`` (tickets only) or a list of time
+    #: intervals (pages inside them, tickets outside); inherited, ``always`` at the root.
+    pages: Literal["always", "never"] | list[str] | None = None  # Vitals
 
     @field_validator("group_by")
     @classmethod
@@ -367,10 +369,9 @@ class AlertingModel(_Model):
     ack_timeout: Duration | None = 4 * 3600.0
     #: No evaluation for this long counts as clear (null: never).
     stale_after: Duration | None = 3600.0
-    #: An ``objective`` tier fires while the SLI is below the objective.
+    #: A missed objective with no burn-rate tier firing (a spent budget) opens a ticket-severity
+    #: alert; false: only burn-rate tiers make alerts.
     objective_alerts: bool = True
-    #: Priorities whose objective tier pages (the others open tickets).
-    page_priorities: list[Priority] = Field(default_factory=lambda: list[Priority](["P1", "P2"]))
     #: More slice attributes allowed into alert labels.
     extra_labels: list[str] = Field(default_factory=list)
 
