@@ -96,7 +96,9 @@ def test_starter_config_is_valid() -> None:
     cfg = config.load(STARTER_CONFIG_DIR / "alerts.yaml")
     assert cfg.receivers and cfg.escalation_policies
     # the demo default delivers to the console, needing no secrets
-    kinds = {i.kind for name in ("console", "integration-oncall") for i in cfg.receivers[name].integrations}
+    kinds = {
+        i.kind for name in ("console", "integration-engineering") for i in cfg.receivers[name].integrations
+    }
     assert kinds == {"console"}
 
 
