@@ -1,28 +1,33 @@
-"""The alerts API for Python callers (the dashboard): list, acknowledge, silence, audit.
+"""The alerts API for Python callers (the dashboard): incidents, alerts, acknowledge, silence, audit.
 
 Stable signatures; every function takes the SQLAlchemy ``Engine`` of a migrated Vitals store.
 Times come back as timezone-aware UTC ``datetime``; times going in may be aware datetimes,
 naive datetimes (taken as UTC) or Unix seconds. Every mutation is written together with its
 audit entry (who, when, what, from where). Errors: ``NotFound`` (no such alert or silence),
 ``AckError`` (e.g. the alert is resolved), ``SilenceError`` (invalid matchers or times).
+Incidents (``list_incidents``, ``acknowledge_incident``) are the alerting groups, with their alerts.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeAlias
 
 from sqlalchemy.engine import Engine
 
 from alerts import actions
+from alerts import config as alerts_config
+from alerts.grouping import GroupState
 from alerts.lifecycle import AckError
-from alerts.model import Alert, AlertState
+from alerts.model import ALERT_STATES, Alert, AlertState
 from alerts.silences import Silence, SilenceError
 from alerts.sqlstore import SqlStore
-from alerts.store import NotFound
+from alerts.store import AlertStore, NotFound
 from vitals.kernel.timeintervals import TimeInterval
 
 __all__ = [
@@ -30,18 +35,24 @@ __all__ = [
     "AlertInfo",
     "AuditInfo",
     "EventInfo",
+    "IncidentInfo",
     "NotFound",
     "SilenceError",
     "SilenceInfo",
     "acknowledge",
+    "acknowledge_incident",
     "alert_history",
     "audit_log",
     "create_silence",
     "expire_silence",
     "get_alert",
+    "get_incident",
+    "incidents_of",
     "list_alerts",
+    "list_incidents",
     "list_silences",
     "outbox_status",
+    "tallies",
 ]
 
 OPEN_STATES: tuple[AlertState, ...] = ("firing", "acknowledged", "suppressed")
@@ -349,3 +360,330 @@ def audit_log(engine: Engine, *, limit: int = 100, since: Moment | None = None) 
 def outbox_status(engine: Engine) -> dict[str, int]:
     """Notification counts by delivery status (pending, sending, sent, failed_over, dead, skipped)."""
     return SqlStore(engine).outbox_counts()
+
+
+# --------------------------------------------------------------------------------- incidents
+
+#: The ``ref`` of the bucket of alerts that no group holds (see ``incidents_of``).
+NOT_GROUPED = ""
+_STATE_RANK: Mapping[str, int] = {s: i for i, s in enumerate(ALERT_STATES)}
+_URGENCY_RANK: Mapping[str, int] = {"page": 0, "ticket": 1}
+_PRIORITY_RANK: Mapping[str, int] = {"P1": 0, "P2": 1, "P3": 2, "P4": 3}
+_TITLES_SHOWN = 3
+
+
+def _rank(ranks: Mapping[str, int], value: str) -> int:
+    return ranks.get(value, len(ranks))
+
+
+def _worst_first(info: AlertInfo) -> tuple[int, int, int, float]:
+    """Firing before acknowledged before suppressed before resolved; then page, P1, newest."""
+    return (
+        _STATE_RANK[info.state],
+        _rank(_URGENCY_RANK, info.severity),
+        _rank(_PRIORITY_RANK, info.priority),
+        -info.started.timestamp(),
+    )
+
+
+@dataclass(frozen=True)
+class IncidentInfo:
+    """One incident: an Alertmanager group (route x ``group_by`` labels) and its alerts.
+
+    ``state`` is the incident's as on-call reads it: ``firing`` while any of its alerts fires
+    unacknowledged, else ``acknowledged`` while any is acknowledged, else ``suppressed`` while any
+    is open (all silenced or inhibited), else ``resolved``. ``urgency`` is how the incident was
+    last notified (``page``, ``ticket``; empty before its first notification), ``severity`` the
+    worst severity label of its alerts. ``ref`` is the group ref (Slack button values, outbox
+    keys); the bucket of alerts no group holds has ``ref`` ``""`` and ``grouped`` False.
+    """
+
+    ref: str
+    receiver: str
+    group_labels: Mapping[str, str]
+    title: str
+    urgency: str
+    state: AlertState
+    priority: str
+    severity: str
+    opened_at: datetime | None
+    started_at: datetime | None
+    resolved_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    ack_comment: str | None
+    counts: Mapping[str, int]
+    alerts: tuple[AlertInfo, ...]
+    grouped: bool = True
+    open: bool = False
+    episode: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != "resolved"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif name == "alerts":
+                value = [a.to_json() for a in value]
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[name] = value
+        return out
+
+
+def _title(members: Sequence[AlertInfo], group_labels: Mapping[str, str]) -> str:
+    """The interface and the SLA titles in words, worst first: what a person calls the incident."""
+    titles = list(dict.fromkeys(a.title for a in members if a.title))
+    interfaces = list(
+        dict.fromkeys(
+            a.labels.get("interface", "")
+            for a in members
+            if a.labels.get("interface") not in (None, a.sla_id)
+        )
+    )
+    if not titles:
+        return ", ".join(f"{k}={v}" for k, v in sorted(group_labels.items())) or "(all alerts)"
+    text = "; ".join(titles[:_TITLES_SHOWN])
+    if len(titles) > _TITLES_SHOWN:
+        text += f" (+{len(titles) - _TITLES_SHOWN} more)"
+    if len(interfaces) == 1:
+        text = f"{interfaces[0]}: {text}"
+    return text
+
+
+def _incident(
+    group: GroupState | None, members: Sequence[Alert], acked_fallback: bool = True
+) -> IncidentInfo:
+    infos = sorted((AlertInfo.of(a) for a in members), key=_worst_first)
+    counts: dict[str, int] = {s: 0 for s in ALERT_STATES}
+    for info in infos:
+        counts[info.state] += 1
+    state: AlertState = next((s for s in ALERT_STATES if counts[s]), "resolved")
+    live = [i for i in infos if i.state != "resolved"] or infos
+    priority = min(
+        (i.priority for i in live if i.priority), key=lambda p: _rank(_PRIORITY_RANK, p), default=""
+    )
+    severity = min(
+        (i.severity for i in live if i.severity), key=lambda s: _rank(_URGENCY_RANK, s), default=""
+    )
+    started = min((i.started for i in infos), default=None)
+    resolved = max((i.resolved for i in infos if i.resolved), default=None) if state == "resolved" else None
+    acked_by = group.acknowledged_by if group else None
+    acked_at = _dt(group.acknowledged_at) if group else None
+    comment = group.ack_comment if group else None
+    if acked_by is None and acked_fallback:
+        # Acknowledged alert by alert (before incident acks, or from the alert's own button).
+        latest = max(
+            (i for i in infos if i.state == "acknowledged"),
+            key=lambda i: i.acknowledged_at or started or datetime.min.replace(tzinfo=UTC),
+            default=None,
+        )
+        if latest is not None:
+            acked_by, acked_at, comment = latest.acknowledged_by, latest.acknowledged_at, latest.ack_comment
+    labels = dict(group.group_labels) if group else {}
+    return IncidentInfo(
+        ref=group.group_ref if group else NOT_GROUPED,
+        receiver=group.receiver if group else "",
+        group_labels=labels,
+        title=_title(infos, labels) if group else "not grouped (not routed to a notified incident yet)",
+        urgency=group.urgency if group else "",
+        state=state,
+        priority=priority,
+        severity=severity,
+        opened_at=_dt(group.opened_at) if group else None,
+        started_at=started,
+        resolved_at=resolved,
+        acknowledged_by=acked_by,
+        acknowledged_at=acked_at,
+        ack_comment=comment,
+        counts=counts,
+        alerts=tuple(infos),
+        grouped=group is not None,
+        open=group.open if group else state != "resolved",
+        episode=group.episode if group else 0,
+    )
+
+
+def _incident_order(i: IncidentInfo) -> tuple[int, int, int, int, float, str]:
+    """Open ones by state (firing, acknowledged, suppressed), then page before ticket, P1 before
+    P4, newest breach first; the not-grouped bucket after the open incidents; resolved ones last,
+    the latest to end first."""
+    if i.state == "resolved":
+        ended = i.resolved_at or i.started_at
+        return (9, 0 if i.grouped else 1, 0, 0, -(ended.timestamp() if ended else 0.0), i.ref)
+    started = i.started_at or i.opened_at
+    return (
+        _STATE_RANK[i.state] if i.grouped else 8,
+        _rank(_URGENCY_RANK, i.urgency or i.severity),
+        _rank(_PRIORITY_RANK, i.priority),
+        0,
+        -(started.timestamp() if started else 0.0),
+        i.ref,
+    )
+
+
+def incidents_of(
+    store: AlertStore,
+    *,
+    now: Moment,
+    include_resolved: bool = True,
+    recent: timedelta = timedelta(hours=24),
+    limit: int = 200,
+) -> list[IncidentInfo]:
+    """The incidents over any ``AlertStore`` (what ``list_incidents`` reads through SQL).
+
+    Every open alert appears: in each incident (group) that holds it, or, when no group holds
+    it (never notified: suppressed from the start, or firing for less than one planning step),
+    in one final ``not grouped`` bucket. Alerts and incidents that resolved more than ``recent``
+    before ``now`` are left out; ``include_resolved=False`` leaves out every resolved incident.
+    """
+    since = _ts(now) - recent.total_seconds()
+    loaded = {a.fingerprint: a for a in store.open_alerts()}
+    loaded.update({a.fingerprint: a for a in store.resolved_since(since) if a.fingerprint not in loaded})
+    groups = store.groups()
+    # Before the engine records a group's alerts, the ones it notified are the best we know.
+    holds = {ref: (g.alerts or g.members) for ref, g in groups.items()}
+    relevant = {ref: fps for ref, fps in holds.items() if fps & loaded.keys()}
+    missing: set[str] = set()
+    for fps in relevant.values():
+        missing |= fps - loaded.keys()
+    if missing:  # resolved earlier in an incident that is still recent
+        loaded.update(store.alerts_by_fingerprint(missing))
+    out: list[IncidentInfo] = []
+    held: set[str] = set()
+    for ref, fps in relevant.items():
+        held |= fps
+        members = [loaded[fp] for fp in sorted(fps) if fp in loaded]
+        incident = _incident(groups[ref], members)
+        if include_resolved or incident.is_open:
+            out.append(incident)
+    loose = [a for fp, a in loaded.items() if fp not in held and (include_resolved or a.is_open)]
+    if loose:
+        out.append(_incident(None, loose))
+    out.sort(key=_incident_order)
+    return out[:limit]
+
+
+def list_incidents(
+    engine: Engine,
+    *,
+    include_resolved: bool = True,
+    recent: timedelta = timedelta(hours=24),
+    limit: int = 200,
+    now: Moment | None = None,
+) -> list[IncidentInfo]:
+    """Incidents first, each with its alerts worst first: the on-call view.
+
+    Order: open incidents, firing ones first, then acknowledged, then suppressed; within each,
+    page before ticket, then priority P1..P4, then the newest breach first. The bucket of alerts
+    that no incident holds comes after the open incidents; resolved incidents come last, the
+    latest to end first.
+    """
+    return incidents_of(
+        SqlStore(engine),
+        now=time.time() if now is None else now,
+        include_resolved=include_resolved,
+        recent=recent,
+        limit=limit,
+    )
+
+
+def get_incident(engine: Engine, ref: str) -> IncidentInfo | None:
+    """One incident by group ref, whatever its age."""
+    return _incident_in(SqlStore(engine), ref)
+
+
+def _incident_in(store: AlertStore, ref: str) -> IncidentInfo | None:
+    group = store.groups().get(ref)
+    if group is None:
+        return None
+    fps = group.alerts or group.members
+    return _incident(group, list(store.alerts_by_fingerprint(fps).values()))
+
+
+ConfigSource: TypeAlias = (
+    alerts_config.AlertsConfig | Callable[[], alerts_config.AlertsConfig] | str | os.PathLike[str]
+)
+
+
+def _config_of(source: ConfigSource) -> alerts_config.AlertsConfig:
+    if isinstance(source, alerts_config.AlertsConfig):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        # Routing only: the secrets of the receivers are not needed to find an incident's alerts.
+        return alerts_config.load_for(Path(source), read_secrets=False)
+    return source()
+
+
+def acknowledge_incident(  # noqa: PLR0917 - the dashboard's call, as acknowledge's
+    engine: Engine,
+    config: ConfigSource,
+    ref: str,
+    by: str,
+    comment: str = "",
+    source: str = "dashboard",
+    *,
+    now: Moment | None = None,
+) -> IncidentInfo:
+    """Acknowledge incident ``ref`` (a group ref): every alert in it, and its escalation stops.
+
+    ``config``: the alerts config, a function returning it, or the config directory.
+    Raises ``NotFound`` for an unknown ref and ``AckError`` when the incident has nothing left
+    to acknowledge (resolved) or ``by`` is empty. Each alert acknowledged is audited as
+    ``acknowledge`` with who, when and from where, as ``acknowledge`` audits one alert.
+    """
+    return acknowledge_incident_in(
+        SqlStore(engine),
+        _config_of(config),
+        ref,
+        by,
+        comment,
+        source,
+        now=time.time() if now is None else now,
+    )
+
+
+def acknowledge_incident_in(  # noqa: PLR0917
+    store: AlertStore,
+    config: alerts_config.AlertsConfig,
+    ref: str,
+    by: str,
+    comment: str = "",
+    source: str = "dashboard",
+    *,
+    now: Moment,
+) -> IncidentInfo:
+    """``acknowledge_incident`` over any ``AlertStore``."""
+    if not by.strip():
+        raise AckError("say who acknowledges (by)")
+    before = _incident_in(store, ref)
+    if before is None:
+        raise NotFound(f"no incident with ref {ref!r}")
+    if before.state == "resolved":
+        raise AckError(f"incident {ref} is resolved; there is nothing to acknowledge")
+    actions.acknowledge_group(store, config, ref, by, comment=comment, source=source, now=_ts(now))
+    after = _incident_in(store, ref)
+    assert after is not None
+    return after
+
+
+def tallies(incidents: Iterable[IncidentInfo]) -> dict[str, dict[str, int]]:
+    """Counts by state of the incidents (the not-grouped bucket is not one) and of their alerts
+    (each alert once, also when it is in two incidents): the page's and the list's totals."""
+    items = list(incidents)
+    by_incident: dict[str, int] = {s: 0 for s in ALERT_STATES}
+    by_alert: dict[str, int] = {s: 0 for s in ALERT_STATES}
+    seen: set[str] = set()
+    for incident in items:
+        if incident.grouped:
+            by_incident[incident.state] += 1
+        for alert in incident.alerts:
+            if alert.fingerprint not in seen:
+                seen.add(alert.fingerprint)
+                by_alert[alert.state] += 1
+    return {"incidents": by_incident, "alerts": by_alert}

@@ -16,7 +16,7 @@ import click
 
 from alerts import actions
 from alerts import config as alerts_config
-from alerts.api import OPEN_STATES, AlertInfo, SilenceInfo
+from alerts.api import AlertInfo, IncidentInfo, SilenceInfo, acknowledge_incident_in, incidents_of, tallies
 from alerts.lifecycle import AckError
 from alerts.routing import Route
 from alerts.silences import SilenceError
@@ -204,44 +204,86 @@ def routes_show(settings: Settings, file: str | None) -> None:
     _show(_routing(settings, file).route, 0)
 
 
-@alerts.command("list")
-@click.option("--all", "show_all", is_flag=True, help="Include alerts resolved in the last 24 hours.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@settings_options
-def list_alerts(settings: Settings, show_all: bool, as_json: bool) -> None:
-    """List open alerts (firing, acknowledged, suppressed)."""
-    store = _store(settings)
-    states = set(OPEN_STATES)
-    rows = store.list_alerts(
-        states | ({"resolved"} if show_all else set()), time.time() - 86400 if show_all else None, 500
+def _alert_line(i: AlertInfo) -> str:
+    extra = f" by {i.acknowledged_by}" if i.acknowledged_by else ""
+    if i.suppressed_by:
+        extra = " (" + ", ".join(i.suppressed_by) + ")"
+    return (
+        f"{i.id:>5} {i.fingerprint} {i.state:<12}{extra} {i.priority} {i.sla_id} [{i.tier}] "
+        f"{i.slice or '(all)'} since {_when(i.started)}"
     )
-    infos = [AlertInfo.of(a) for a in rows]
+
+
+def _incident_line(i: IncidentInfo) -> str:
+    """State, urgency, priority, what, who is told, since when, who owns it; then the ref to ack."""
+    counts = ", ".join(f"{n} {state}" for state, n in i.counts.items() if n)
+    owner = f" ack by {i.acknowledged_by}" if i.acknowledged_by else ""
+    to = f" -> {i.receiver}" if i.receiver else ""
+    ref = i.ref or "(not grouped)"
+    return (
+        f"{i.state:<12} {i.urgency or '-':<6} {i.priority or '-':<3} {i.title}{to} "
+        f"since {_when(i.started_at)}{owner}  [{ref}: {counts}]"
+    )
+
+
+@alerts.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include incidents resolved in the last 24 hours.")
+@click.option("--alerts", "-v", "expand", is_flag=True, help="List each incident's alerts beneath it.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output: the incidents, each with its alerts.")
+@settings_options
+def list_alerts(settings: Settings, show_all: bool, expand: bool, as_json: bool) -> None:
+    """List open incidents (firing, acknowledged, suppressed), the most urgent first.
+
+    An incident is one Alertmanager group (the route's group_by): one Slack thread. Firing
+    incidents come first, then acknowledged, then suppressed ones; within each, pages before
+    tickets, P1 before P4, the newest breach first. Alerts that no incident holds yet (never
+    notified, e.g. silenced from the start) are listed last as "(not grouped)". The ref in
+    brackets is what `vitals alerts ack` takes to acknowledge the whole incident.
+    """
+    store = _store(settings)
+    incidents = incidents_of(store, now=time.time(), include_resolved=show_all)
     if as_json:
-        click.echo(json.dumps([i.to_json() for i in infos], indent=2))
+        click.echo(json.dumps([i.to_json() for i in incidents], indent=2))
         return
-    if not infos:
+    if not incidents:
         click.echo("no open alerts")
         return
-    for i in infos:
-        extra = f" by {i.acknowledged_by}" if i.acknowledged_by else ""
-        if i.suppressed_by:
-            extra = " (" + ", ".join(i.suppressed_by) + ")"
-        click.echo(
-            f"{i.id:>5} {i.fingerprint} {i.state:<12}{extra} {i.priority} {i.sla_id} [{i.tier}] "
-            f"{i.slice or '(all)'} since {_when(i.started)}"
-        )
+    for incident in incidents:
+        click.echo(_incident_line(incident))
+        if expand:
+            for alert in incident.alerts:
+                click.echo("    " + _alert_line(alert))
+    totals = tallies(incidents)
+    for what in ("incidents", "alerts"):
+        counts = ", ".join(f"{state} {n}" for state, n in totals[what].items())
+        click.echo(f"{what}: {counts}")
 
 
 @alerts.command()
 @click.argument("ref")
 @click.option("--by", default=None, help="Who acknowledges (default: your user name).")
 @click.option("--comment", "-c", default="", help="Why, or what you are doing about it.")
+@file_option
 @settings_options
-def ack(settings: Settings, ref: str, by: str | None, comment: str) -> None:
-    """Acknowledge alert REF (id or fingerprint): stops repeats and escalation until the ack timeout."""
+def ack(settings: Settings, ref: str, by: str | None, comment: str, file: str | None) -> None:
+    """Acknowledge incident or alert REF: stops repeats and escalation until the ack timeout.
+
+    REF is an incident's ref (as `vitals alerts list` shows it in brackets: every alert of the
+    incident is acknowledged), or one alert's id or fingerprint (`vitals alerts list --alerts`).
+    """
     store = _store(settings)
+    who = by or _user()
     try:
-        alert = actions.acknowledge(store, ref, by or _user(), comment, source="cli", now=time.time())
+        if ref in store.groups():
+            incident = acknowledge_incident_in(
+                store, _routing(settings, file), ref, who, comment, "cli", now=time.time()
+            )
+            click.echo(
+                f"acknowledged incident {ref} ({incident.title}) as {who}: "
+                f"{incident.counts['acknowledged']} alert(s) acknowledged, {incident.counts['firing']} firing"
+            )
+            return
+        alert = actions.acknowledge(store, ref, who, comment, source="cli", now=time.time())
     except (NotFound, AckError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"acknowledged {alert.fingerprint} ({alert.sla_id} [{alert.tier}]) as {alert.acknowledged_by}")

@@ -1,6 +1,6 @@
 """HTTP routes on ``vitals serve``'s aiohttp app: the alerts JSON API and Slack interactivity.
 
-JSON API (``/api/v1``): alerts, acknowledgements, silences, the audit log, outbox status and a
+JSON API (``/api/v1``): incidents, alerts, acknowledgements, silences, the audit log, outbox status and a
 config reload. When an API token is configured (``api.token`` in alerts.yaml, or the environment
 variable ``VITALS_ALERTS_API_TOKEN``), every API request needs ``Authorization: Bearer <token>``.
 ``POST /slack/interactivity`` is authenticated by Slack's request signature instead, and applies
@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from alerts import actions
-from alerts.api import OPEN_STATES, AlertInfo, AuditInfo, SilenceInfo
+from alerts.api import OPEN_STATES, AlertInfo, AuditInfo, SilenceInfo, acknowledge_incident_in, incidents_of
 from alerts.applied_actions import Applied, AppliedActions, identified
 from alerts.lifecycle import AckError
 from alerts.model import AuditEntry, Clock
@@ -120,6 +120,8 @@ class AlertsHttp:
 
     def register(self, app: web.Application) -> None:
         api = self._authenticated
+        app.router.add_get("/api/v1/incidents", api(self.list_incidents))
+        app.router.add_post("/api/v1/incidents/{ref}/ack", api(self.acknowledge_incident))
         app.router.add_get("/api/v1/alerts", api(self.list_alerts))
         app.router.add_get("/api/v1/alerts/{ref}", api(self.get_alert))
         app.router.add_post("/api/v1/alerts/{ref}/ack", api(self.acknowledge))
@@ -157,6 +159,35 @@ class AlertsHttp:
         if not isinstance(body, dict):
             raise ValueError("the request body must be a JSON object")
         return body
+
+    # --- incidents ---
+
+    async def list_incidents(self, request: web.Request) -> web.Response:
+        """Open incidents, the most urgent first, each with its alerts (``?resolved=true``: also
+        those resolved in the last 24 hours)."""
+        include = request.query.get("resolved", "false").lower() in ("1", "true", "yes")
+        limit = _limit(request, 200)
+        rows = await asyncio.to_thread(
+            incidents_of, self.store, now=self.clock(), include_resolved=include, limit=limit
+        )
+        return web.json_response({"incidents": [i.to_json() for i in rows]})
+
+    async def acknowledge_incident(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        by = _string(body, "by").strip()
+        if not by:
+            raise ValueError('say who acknowledges: {"by": "name"}')
+        incident = await asyncio.to_thread(
+            acknowledge_incident_in,
+            self.store,
+            self.config.current,
+            request.match_info["ref"],
+            by,
+            _string(body, "comment"),
+            "api",
+            now=self.clock(),
+        )
+        return web.json_response({"incident": incident.to_json()})
 
     # --- alerts ---
 

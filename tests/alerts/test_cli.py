@@ -50,13 +50,16 @@ def test_run_list_ack_and_audit(env: dict[str, str], tmp_path: Path) -> None:
         "[vitals alert] firing -> console: [FIRING] P1 GL postings succeed"
         in (tmp_path / "console.log").read_text()
     )
-    listed = invoke(env, "list")
-    assert "firing" in listed and "gl-posting-errors [1h/5m]" in listed
+    listed = invoke(env, "list")  # incidents: one line each, the group ref to acknowledge in brackets
+    assert listed.startswith("firing") and "GL postings succeed -> console" in listed
+    assert "gl-posting-errors [1h/5m]" in invoke(env, "list", "--alerts")  # and their alerts
     (alert,) = SqlStore(engine).open_alerts()
     assert "acknowledged" in invoke(
         env, "ack", alert.fingerprint, "--by", "kim", "-c", "rebooting ERP adapter"
     )
-    (info,) = json.loads(invoke(env, "list", "--json"))
+    (incident,) = json.loads(invoke(env, "list", "--json"))
+    assert incident["state"] == "acknowledged" and incident["acknowledged_by"] == "kim"
+    (info,) = incident["alerts"]
     assert info["state"] == "acknowledged" and info["acknowledged_by"] == "kim"
     result = CliRunner().invoke(alerts_cli, ["ack", "deadbeef", "--by", "kim"], env=env)
     assert result.exit_code == 1 and "no alert with id or fingerprint 'deadbeef'" in result.output
