@@ -1,4 +1,9 @@
-"""Alerts: what is firing, who owns it, for how long; acknowledge and silence (via alerts.api)."""
+"""Alerts: incidents first (what is firing, who owns it, for how long), each with its alerts;
+acknowledge and silence (via alerts.api).
+
+Tallies and lists come from one query; after an action the query is forgotten and the page
+reruns at once, so the counts shown are those after the action, never the ones before it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from dashboards import views
 from dashboards.timerange import format_duration, snap
 from dashboards.ui import cached, widgets
 from dashboards.ui.frame import PageContext, banners, render
+from dashboards.ui.resources import engine_for
 from vitals.kernel.units import NS
 
 SILENCE_FOR = {"1 hour": 1, "4 hours": 4, "1 day": 24, "1 week": 24 * 7}
@@ -22,6 +28,23 @@ STATE_ICONS = {
     "suppressed": "⊘ suppressed",
     "resolved": "○ resolved",
 }
+STATES = ("firing", "acknowledged", "suppressed", "resolved")
+#: A message to show after the rerun that follows an action (st.success would vanish with it).
+FLASH = "alerts.flash"
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def incidents(url: str, now_s: int, recent_h: int) -> list[api.IncidentInfo]:
+    """Incidents (with their alerts) open now or resolved in the last ``recent_h`` hours."""
+    return api.list_incidents(engine_for(url), recent=timedelta(hours=recent_h), now=now_s)
+
+
+def changed(message: str) -> None:
+    """After an action: forget the cached state and rerun, so every count is the new one."""
+    st.session_state[FLASH] = message
+    incidents.clear()
+    cached.forget_alerts()
+    st.rerun()
 
 
 def alert_frame(ctx: PageContext, alerts: list[Any]) -> pd.DataFrame:
@@ -70,7 +93,7 @@ def who(ctx: PageContext, key: str) -> str:
 
 
 def acknowledge(ctx: PageContext, firing: list[Any]) -> None:
-    st.subheader("Acknowledge")
+    st.subheader("Acknowledge one alert")
     if not firing:
         st.caption("Nothing firing to acknowledge.")
         return
@@ -91,8 +114,7 @@ def acknowledge(ctx: PageContext, firing: list[Any]) -> None:
         except (api.AckError, api.NotFound) as exc:
             st.error(f"Not acknowledged: {exc}")
             return
-        cached.forget_alerts()
-        st.success(f"Acknowledged #{info.id} as {by}; repeats and escalation stop until the ack timeout.")
+        changed(f"Acknowledged #{info.id} as {by}; repeats and escalation stop until the ack timeout.")
 
 
 def silence(ctx: PageContext, open_alerts: list[Any]) -> None:
@@ -122,8 +144,7 @@ def silence(ctx: PageContext, open_alerts: list[Any]) -> None:
         except api.SilenceError as exc:
             st.error(f"Not silenced: {exc}")
             return
-        cached.forget_alerts()
-        st.success(f"Silence #{silence_id} created until {ctx.fmt(int(ends.timestamp() * NS))}.")
+        changed(f"Silence #{silence_id} created until {ctx.fmt(int(ends.timestamp() * NS))}.")
 
 
 def silences(ctx: PageContext, now_s: int) -> None:
@@ -168,8 +189,7 @@ def silences(ctx: PageContext, now_s: int) -> None:
         except (api.NotFound, api.SilenceError) as exc:
             st.error(f"Not expired: {exc}")
             return
-        cached.forget_alerts()
-        st.success(f"Silence #{silence_id} expired.")
+        changed(f"Silence #{silence_id} expired.")
 
 
 def audit(ctx: PageContext, now_s: int) -> None:
@@ -194,32 +214,96 @@ def audit(ctx: PageContext, now_s: int) -> None:
     widgets.table(frame, key="audit", file_name="alerts-audit.csv")
 
 
+def incident_label(ctx: PageContext, incident: api.IncidentInfo) -> str:
+    """One line a person can scan: state, urgency, priority, what, who is told, since, owner."""
+    counts = ", ".join(f"{n} {state}" for state, n in incident.counts.items() if n)
+    parts = [STATE_ICONS.get(incident.state, incident.state)]
+    parts += [p for p in (incident.urgency, incident.priority) if p]
+    parts.append(f"**{incident.title}**" + (f" → {incident.receiver}" if incident.receiver else ""))
+    if incident.started_at is not None:
+        parts.append("since " + ctx.fmt(int(incident.started_at.timestamp() * NS)))
+    if incident.acknowledged_by:
+        parts.append(f"acknowledged by {incident.acknowledged_by}")
+    parts.append(f"({counts})")
+    return " · ".join(parts)
+
+
+def acknowledge_incident(ctx: PageContext, incident: api.IncidentInfo) -> None:
+    """The incident's Acknowledge button: every alert in it, and its escalation stops."""
+    with st.form(f"ack-incident-{incident.ref}", clear_on_submit=True, border=False):
+        comment = st.text_input("Comment", key=f"ack-incident-{incident.ref}.comment")
+        by = who(ctx, f"ack-incident-{incident.ref}.by")
+        submitted = st.form_submit_button("Acknowledge incident", type="primary", icon=":material/check:")
+    if not submitted:
+        return
+    if not by:
+        st.error("Give your name: the audit log records who acknowledged.")
+        return
+    try:
+        done = api.acknowledge_incident(
+            ctx.engine, ctx.res.settings.config_dir, incident.ref, by, comment, "dashboard"
+        )
+    except (api.AckError, api.NotFound) as exc:
+        st.error(f"Not acknowledged: {exc}")
+        return
+    changed(
+        f"Acknowledged the incident {done.title} as {by} ({done.counts['acknowledged']} alerts); "
+        "repeats and escalation stop until the ack timeout."
+    )
+
+
+def incident_list(ctx: PageContext, shown: list[api.IncidentInfo]) -> None:
+    """One expander per incident, the most urgent first (firing ones open), with its alerts."""
+    for incident in shown:
+        name = incident.ref or "not-grouped"
+        with st.expander(incident_label(ctx, incident), expanded=incident.state == "firing"):
+            if incident.grouped:
+                labels = ", ".join(f"{k}={v}" for k, v in sorted(incident.group_labels.items()))
+                notes = [f"Incident `{incident.ref}` · group {labels or '(all)'}"]
+                if incident.opened_at is not None:
+                    notes.append("opened " + ctx.fmt(int(incident.opened_at.timestamp() * NS)))
+                if incident.ack_comment:
+                    notes.append(f"comment: {incident.ack_comment}")
+                st.caption(" · ".join(notes))
+            else:
+                st.caption(
+                    "Alerts that no incident holds: never notified (silenced or inhibited from the "
+                    "start), or firing for less than one planning step."
+                )
+            _table(ctx, alert_frame(ctx, list(incident.alerts)), f"incident-{name}")
+            if incident.grouped and incident.counts.get("firing"):
+                acknowledge_incident(ctx, incident)
+
+
+def tally(shown: list[api.IncidentInfo]) -> None:
+    counts = api.tallies(shown)
+    for what in ("incidents", "alerts"):
+        columns = st.columns(4)
+        for column, state in zip(columns, STATES, strict=True):
+            column.metric(f"{STATE_ICONS[state]} {what}", counts[what][state])
+
+
 def body(ctx: PageContext) -> None:
     st.title("Alerts")
     banners(ctx, needs_telemetry=False, needs_evaluations=True)
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        st.success(str(flash))
     now_s = int(snap(ctx.now_ns, 10) // NS)
     recent_h = max(24, int(ctx.tr.seconds // 3600))
-    alerts = cached.alerts(ctx.url, now_s, recent_h)
+    shown = incidents(ctx.url, now_s, recent_h)
+    alerts = list({a.fingerprint: a for i in shown for a in i.alerts}.values())
     open_alerts = [a for a in alerts if a.state != "resolved"]
     firing = [a for a in open_alerts if a.state == "firing"]
-    columns = st.columns(4)
-    for column, state in zip(columns, ("firing", "acknowledged", "suppressed", "resolved"), strict=True):
-        column.metric(STATE_ICONS[state], sum(1 for a in alerts if a.state == state))
-    st.caption(f"Open alerts, and those resolved in the last {format_duration(recent_h * 3600)}.")
-    st.subheader("Open")
-    if open_alerts:
-        order = {"P1": 0, "P2": 1, "P3": 2, "P4": 3}
-        _table(
-            ctx,
-            alert_frame(ctx, sorted(open_alerts, key=lambda a: (order.get(a.priority, 9), a.started))),
-            "open-alerts",
-        )
-    else:
+    tally(shown)
+    st.caption(
+        f"Open incidents, and those resolved in the last {format_duration(recent_h * 3600)}: firing "
+        "first, then acknowledged, then suppressed; pages before tickets, P1 first, the newest first."
+    )
+    st.subheader("Incidents")
+    if not any(i.is_open for i in shown):
         st.success("Nothing is firing.", icon=":material/check_circle:")
-    resolved = [a for a in alerts if a.state == "resolved"]
-    if resolved:
-        st.subheader("Recently resolved")
-        _table(ctx, alert_frame(ctx, resolved), "resolved-alerts")
+    incident_list(ctx, shown)
     left, right = st.columns(2)
     with left:
         acknowledge(ctx, firing)
