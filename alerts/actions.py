@@ -7,6 +7,7 @@ entry in one transaction: an acknowledgement or silence that exists was audited.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from alerts import lifecycle
@@ -62,6 +63,34 @@ def group_alerts(store: AlertStore, config: AlertsConfig, ref: str) -> list[Aler
 def acknowledge_group(
     store: AlertStore, config: AlertsConfig, ref: str, by: str, *, comment: str = "", source: str, now: float
 ) -> list[Alert]:
+    """Acknowledge an incident: its alerts now, and those that join it while it stays open.
+
+    The incident's acknowledgement is recorded on its group first, so an alert that joins while
+    this runs is acknowledged by the next evaluation; then every firing alert in it. Returns the
+    alerts acknowledged here.
+    """
+    if not by.strip():
+        raise lifecycle.AckError("say who acknowledges (by)")
+    for _ in range(5):
+        state = store.groups().get(ref)
+        if state is None or not state.open:
+            break
+        acked_group = replace(state, acknowledged_by=by, acknowledged_at=now, ack_comment=comment or None)
+        try:
+            store.commit_plan([acked_group], [], now)
+        except Conflict:
+            continue
+        store.add_audit(
+            AuditEntry(
+                at=now,
+                actor=by,
+                action="acknowledge",
+                target=f"incident:{ref}",
+                source=source,
+                detail={"comment": comment, "group": dict(state.group_labels), "receiver": state.receiver},
+            )
+        )
+        break
     acked = []
     for alert in group_alerts(store, config, ref):
         if alert.state == "firing":

@@ -135,6 +135,8 @@ class AlertEngine:
                 current[fp] = step.alert
                 events.extend(step.events)
 
+        events.extend(self._join_acknowledged_incidents(config, current, now))
+
         silences = self.store.silences(now)
         open_alerts = [a for a in current.values() if a.is_open]
         inhibited = inhibitions(
@@ -173,6 +175,40 @@ class AlertEngine:
             self.on_events(events)
         return len(batch) < self.batch
 
+    def _join_acknowledged_incidents(
+        self, config: AlertsConfig, current: dict[str, Alert], now: float
+    ) -> list[AlertEvent]:
+        """Alerts routed to an acknowledged, open incident are acknowledged with it."""
+        acked = [
+            g
+            for g in self.store.groups().values()
+            if g.open and g.acknowledged_by and g.acknowledged_at is not None
+        ]
+        if not acked:
+            return []
+        routed = route_groups(config, [a for a in current.values() if a.is_open])
+        events: list[AlertEvent] = []
+        for group in acked:
+            if group.group_ref not in routed or group.acknowledged_at is None or not group.acknowledged_by:
+                continue
+            route, _, _, members = routed[group.group_ref]
+            timeout = config.ack_timeout_for(route.opts)
+            if timeout and now >= group.acknowledged_at + timeout:
+                continue  # the incident's acknowledgement has lapsed
+            for alert in members:
+                step = lifecycle.join_acknowledgement(
+                    current[alert.fingerprint],
+                    group.acknowledged_by,
+                    group.ack_comment,
+                    acked_at=group.acknowledged_at,
+                    now=now,
+                    incident=group.group_ref,
+                )
+                if step.alert is not None:
+                    current[alert.fingerprint] = step.alert
+                events.extend(step.events)
+        return events
+
     # --- plan ----------------------------------------------------------------------------------
 
     def plan(self) -> PlanReport:
@@ -203,6 +239,9 @@ class AlertEngine:
                 state = GroupState(route.key, key, ref, route.opts.receiver, labels)
             elif state.receiver != route.opts.receiver:
                 state = replace(state, receiver=route.opts.receiver)
+            timeout = config.ack_timeout_for(route.opts)
+            if state.acknowledged_at is not None and timeout and now >= state.acknowledged_at + timeout:
+                state = replace(state, acknowledged_by=None, acknowledged_at=None, ack_comment=None)
             plan = plan_group(state, members, route.opts, now, env)
             if plan.state != state or plan.notifications:
                 changed.append(plan.state)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class EscalationLevel:
-    receivers: tuple[str, ...]
+    receivers: tuple[str, ...]  # empty: the receiver of the route the incident came through
     timeout: float
 
 

@@ -156,8 +156,27 @@ def is_muted(opts: RouteOpts, now: float, intervals: Mapping[str, tuple[TimeInte
     return False
 
 
+def pages_now(opts: RouteOpts, now: float, intervals: Mapping[str, tuple[TimeInterval, ...]]) -> bool:
+    """Whether a fast burn on this route pages at ``now`` (``pages``), else it is a ticket."""
+    if opts.pages == "always":
+        return True
+    if opts.pages == "never":
+        return False
+    return any(any_contains(intervals.get(name, ()), now) for name in opts.pages)
+
+
+def urgency(
+    firing: Sequence[Alert], opts: RouteOpts, now: float, intervals: Mapping[str, tuple[TimeInterval, ...]]
+) -> str:
+    """ "page" when an unacknowledged alert burns fast and the route pages now, else "ticket"."""
+    fast = any(a.labels.get("severity") == "page" for a in firing)
+    return "page" if fast and pages_now(opts, now, intervals) else "ticket"
+
+
 def _digest(alerts: Sequence[Alert]) -> str:
-    parts = sorted(f"{a.fingerprint}:{a.state}:{a.acknowledged_by or ''}" for a in alerts)
+    parts = sorted(
+        f"{a.fingerprint}:{a.state}:{a.acknowledged_by or ''}:{a.labels.get('severity', '')}" for a in alerts
+    )
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -168,6 +187,7 @@ class _Builder:
         self.state = state
         self.views = tuple(AlertView.of(a, env.links(a)) for a in content)
         self.now = now
+        self.urgency = "page"
         self.out: list[Notification] = []
 
     def add(
@@ -202,6 +222,7 @@ class _Builder:
                 broadcast=broadcast,
                 escalation=escalation,
                 route_receiver=self.state.receiver,
+                urgency=self.urgency,
             )
         )
         return key
@@ -239,10 +260,19 @@ def plan_group(
             content="",
             parent_key=None,
             escalation=None,
+            acknowledged_by=None,
+            acknowledged_at=None,
+            ack_comment=None,
+            urgency="",
+            escalated_posts=(),
         )
     # An alert that stopped paging (acknowledged, silenced) leaves the notified set quietly, so
     # that it pages again when it comes back (ack timeout, silence expiry).
-    state = replace(state, notified_firing=state.notified_firing & page)
+    state = replace(
+        state,
+        notified_firing=state.notified_firing & page,
+        alerts=frozenset(a.fingerprint for a in members if a.is_open or a.fingerprint in state.members),
+    )
     resolved_in_episode = {a.fingerprint for a in members if not a.is_open and a.fingerprint in state.members}
     resolved_new = frozenset(resolved_in_episode - state.notified_resolved)
 
@@ -256,6 +286,8 @@ def plan_group(
 
     muted = is_muted(opts, now, env.time_intervals)
     builder = _Builder(state, content_alerts(state), env, now)
+    want = urgency([a for a in open_alerts if a.fingerprint in page], opts, now, env.time_intervals)
+    builder.urgency = want
     receiver = state.receiver
 
     if state.next_flush_at is not None and now >= state.next_flush_at:
@@ -271,6 +303,8 @@ def plan_group(
             kind = None
         elif page - st.notified_firing:
             kind = "firing"
+        elif page and want == "page" and st.urgency == "ticket":
+            kind = "firing"  # notified as a ticket (out of hours), burning fast now: page
         elif resolved_new:
             kind = "resolved"
         elif page and st.notified_at is not None and now - st.notified_at >= opts.repeat_interval:
@@ -280,24 +314,29 @@ def plan_group(
             shown = content_alerts(builder.state)
             builder.views = tuple(AlertView.of(a, env.links(a)) for a in shown)
             highlight = sorted(page - st.notified_firing) if kind == "firing" else sorted(resolved_new)
-            if kind == "repeat":
+            note = ""
+            if kind == "repeat" or (kind == "firing" and not highlight):
                 highlight = sorted(page)
+            if kind == "firing" and st.urgency == "ticket" and want == "page":
+                note = "Paging now: opened as a ticket, still burning fast and not acknowledged"
             if st.parent_key is None:
                 parent = builder.add(receiver, "post", "firing", highlight=highlight)
                 builder.state = replace(builder.state, parent_key=parent)
             else:
                 if _digest(shown) != st.content:
-                    builder.add(receiver, "update", "update", parent=st.parent_key)
+                    _update_posts(builder, st, shown, paging=bool(page))
                 builder.add(
                     receiver,
                     "reply",
                     kind,
                     parent=st.parent_key,
                     highlight=highlight,
-                    broadcast=kind in ("firing", "repeat"),
+                    note=note,
+                    broadcast=kind in ("firing", "repeat") and want == "page",
                 )
             builder.state = replace(
                 builder.state,
+                urgency="page" if "page" in (st.urgency, want) else "ticket",
                 notified_at=now,
                 notified_firing=page,
                 notified_resolved=st.notified_resolved | resolved_new,
@@ -311,11 +350,29 @@ def plan_group(
     shown = content_alerts(st)
     if not muted and st.parent_key is not None and _digest(shown) != st.content:
         builder.views = tuple(AlertView.of(a, env.links(a)) for a in shown)
-        builder.add(receiver, "update", "update", parent=st.parent_key)
+        _update_posts(builder, st, shown, paging=bool(page))
         builder.state = replace(builder.state, content=_digest(shown))
 
-    _escalate(builder, opts, now, env, page=page, muted=muted)
+    _escalate(builder, opts, now, env, page=page if want == "page" else frozenset(), muted=muted)
     return Plan(builder.state, tuple(builder.out))
+
+
+def _update_posts(builder: _Builder, st: GroupState, shown: Sequence[Alert], *, paging: bool) -> None:
+    """Update the thread's parent and, with it, the escalation posts in other channels."""
+    assert st.parent_key is not None
+    builder.add(st.receiver, "update", "update", parent=st.parent_key)
+    note = "Escalated: not acknowledged yet" if paging else _stopped_note(shown)
+    for target, key in st.escalated_posts:
+        builder.add(target, "update", "update", parent=key, note=note)
+
+
+def _stopped_note(shown: Sequence[Alert]) -> str:
+    acked = sorted({a.acknowledged_by for a in shown if a.acknowledged_by})
+    if acked:
+        return f"Escalation stopped: acknowledged by {', '.join(acked)}"
+    if shown and all(not a.is_open for a in shown):
+        return "Escalation stopped: resolved"
+    return "Escalation stopped"
 
 
 def _escalate(
@@ -341,17 +398,18 @@ def _escalate(
     builder.state = replace(builder.state, escalation=state)
     if step is None:
         return
+    targets = step.receivers or (st.receiver,)
     detail = {
         "policy": policy.name,
         "level": step.level + 1,
         "of_levels": step.of_levels,
         "round": step.round + 1,
         "of_rounds": step.of_rounds,
-        "receivers": list(step.receivers),
+        "receivers": list(targets),
     }
     unacked = sorted(page)
-    others = [r for r in step.receivers if r != st.receiver]
-    for target in step.receivers:
+    others = [r for r in targets if r != st.receiver]
+    for target in targets:
         if target == st.receiver:
             if step.level == 0 and step.round == 0:
                 continue  # the group's own first notification is level 0 for the route's receiver
@@ -366,7 +424,7 @@ def _escalate(
                 escalation=detail,
             )
         else:
-            builder.add(
+            key = builder.add(
                 target,
                 "post",
                 "escalated",
@@ -374,6 +432,8 @@ def _escalate(
                 note=_escalation_note(detail, [target]),
                 escalation=detail,
             )
+            posts = (*builder.state.escalated_posts, (target, key))
+            builder.state = replace(builder.state, escalated_posts=posts)
     if others and builder.state.parent_key is not None:
         builder.add(
             st.receiver,

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from alerts.model import Figures, fingerprint
-from slas.model import Evaluation
+from slas.model import BurnRate, Evaluation
 
 #: Slice attributes that may appear in alerts (their values still pass the value guard).
 DEFAULT_LABEL_ALLOWLIST: tuple[str, ...] = (
@@ -93,13 +93,17 @@ def slice_labels(raw: Mapping[str, str], allowlist: Iterable[str]) -> tuple[dict
 @dataclass(frozen=True)
 class ObservationPolicy:
     objective_alerts: bool = True
-    page_priorities: tuple[str, ...] = ("P1", "P2")
     label_allowlist: tuple[str, ...] = DEFAULT_LABEL_ALLOWLIST
 
 
 @dataclass(frozen=True)
 class Observation:
-    """What one evaluation says about one alert tier; ``active`` None means no data."""
+    """What one evaluation says about one SLA slice's alert; ``active`` None means no data.
+
+    ``tier`` and the ``severity`` label are those of the worst burn-rate tier firing now (a page
+    tier before a ticket tier, then the fastest), or the objective tier (a ticket) when the budget
+    is spent with no tier burning; both are empty while the condition is clear.
+    """
 
     fingerprint: str  # from the raw slice, which is never stored or shown
     sla_id: str
@@ -109,15 +113,25 @@ class Observation:
     figures: Figures
     active: bool | None
     at: float
+    #: The first minute of the breach as the SLA engine's rollups show it (None: unknown).
+    started_at: float | None = None
+
+
+def _worst(burns: Iterable[BurnRate]) -> BurnRate | None:
+    firing = [b for b in burns if b.firing and b.long_rate is not None]
+    return max(firing, key=lambda b: (b.severity == "page", b.threshold), default=None)
 
 
 def observations(evaluation: Evaluation, policy: ObservationPolicy) -> list[Observation]:
+    """The one observation of an evaluation (a list, so a batch flattens with a comprehension)."""
     slice_raw = evaluation.slice or ""
     extra, intact = slice_labels(evaluation.labels, policy.label_allowlist)
     slice_label = slice_raw if intact else (hashed(slice_raw) if slice_raw else "")
     if slice_label and not intact:
         slice_label = "slice-" + slice_label[2:]
-    base: dict[str, str] = {
+    interface = evaluation.interface or ""
+    safe_interface = safe_value("interface", interface) if interface else evaluation.sla_id
+    labels: dict[str, str] = {
         **extra,
         "alertname": evaluation.sla_id,
         "sla": evaluation.sla_id,
@@ -125,42 +139,54 @@ def observations(evaluation: Evaluation, policy: ObservationPolicy) -> list[Obse
         "domain": evaluation.domain,
         "owner": evaluation.owner,
         "sli_kind": evaluation.kind,
+        "interface": safe_interface,
     }
     if slice_label:
-        base["slice"] = slice_label
+        labels["slice"] = slice_label
     at = evaluation.at_unix_nano / 1e9
     no_data = evaluation.status == "no-data" or evaluation.sli is None
-    out: list[Observation] = []
-
-    def add(
-        tier: str, severity: str, active: bool | None, rate: float | None, threshold: float | None
-    ) -> None:
-        labels = {**base, "tier": tier, "severity": severity}
-        figures = Figures(
-            title=evaluation.title,
-            kind=evaluation.kind,
-            objective=evaluation.objective,
-            sli=evaluation.sli,
-            good=evaluation.good,
-            total=evaluation.total,
-            window_label=evaluation.window_label,
-            budget_remaining=evaluation.budget_remaining,
-            time_to_exhaustion_s=evaluation.time_to_exhaustion_s,
-            at_risk_amount=evaluation.at_risk_amount,
-            burn_rate=rate,
-            burn_threshold=threshold,
-            evaluated_at=at,
+    worst = _worst(evaluation.burn_rates)
+    active: bool | None
+    tier = severity = ""
+    if no_data:
+        active = None
+    elif worst is not None:
+        active, tier, severity = True, worst.name, worst.severity
+    elif policy.objective_alerts and evaluation.sli is not None and evaluation.sli < evaluation.objective:
+        # The budget is spent but nothing burns now (an incident that is over): a ticket, never
+        # a page.
+        active, tier, severity = True, OBJECTIVE_TIER, "ticket"
+    else:
+        active = False
+    if tier:
+        labels["tier"] = tier
+        labels["severity"] = severity
+    figures = Figures(
+        title=evaluation.title,
+        kind=evaluation.kind,
+        objective=evaluation.objective,
+        sli=evaluation.sli,
+        good=evaluation.good,
+        total=evaluation.total,
+        window_label=evaluation.window_label,
+        budget_remaining=evaluation.budget_remaining,
+        time_to_exhaustion_s=evaluation.time_to_exhaustion_s,
+        at_risk_amount=evaluation.at_risk_amount,
+        burn_rate=worst.long_rate if worst is not None else None,
+        burn_threshold=worst.threshold if worst is not None else None,
+        evaluated_at=at,
+    )
+    breach = evaluation.breach_started_unix_nano
+    return [
+        Observation(
+            fingerprint(evaluation.sla_id, slice_raw),
+            evaluation.sla_id,
+            slice_label,
+            tier,
+            labels,
+            figures,
+            active,
+            at,
+            started_at=breach / 1e9 if breach is not None and active else None,
         )
-        fp = fingerprint(evaluation.sla_id, slice_raw, tier)
-        out.append(Observation(fp, evaluation.sla_id, slice_label, tier, labels, figures, active, at))
-
-    for burn in evaluation.burn_rates:
-        active = None if no_data or burn.long_rate is None else burn.firing
-        add(burn.name, burn.severity, active, burn.long_rate, burn.threshold)
-    if policy.objective_alerts:
-        severity = "page" if evaluation.priority in policy.page_priorities else "ticket"
-        # The objective itself is missed (status "breach" also covers a page-level burn rate,
-        # which is its own tier already).
-        missed = evaluation.sli is not None and evaluation.sli < evaluation.objective
-        add(OBJECTIVE_TIER, severity, None if no_data else missed, None, None)
-    return out
+    ]

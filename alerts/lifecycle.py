@@ -20,6 +20,10 @@ from dataclasses import dataclass, replace
 from alerts.labels import Observation
 from alerts.model import Alert, AlertEvent
 
+#: Labels an alert keeps while its condition is clear (held open by hysteresis): the severity it
+#: fired with, so its routing and message do not change until it resolves.
+HELD_LABELS = ("tier", "severity")
+
 
 @dataclass(frozen=True)
 class LifecyclePolicy:
@@ -61,7 +65,8 @@ def observe(alert: Alert | None, obs: Observation, policy: LifecyclePolicy) -> S
     if not alert.is_open:
         return Step(alert)  # resolved and still clear: nothing to record
     events: list[AlertEvent] = []
-    updated = replace(alert, last_evaluated_at=now, active=False, figures=obs.figures, labels=obs.labels)
+    labels = {**obs.labels, **{k: alert.labels[k] for k in HELD_LABELS if k in alert.labels}}
+    updated = replace(alert, last_evaluated_at=now, active=False, figures=obs.figures, labels=labels)
     if alert.clear_since is None:
         transitions = (*_recent(alert.transitions, now, policy.flap_window), now)
         updated = replace(updated, clear_since=now, transitions=transitions)
@@ -72,6 +77,17 @@ def observe(alert: Alert | None, obs: Observation, policy: LifecyclePolicy) -> S
         )
     step = resolve_if_due(updated, now, policy)
     return Step(step.alert, (*events, *step.events))
+
+
+def _started(alert: Alert | None, obs: Observation) -> float:
+    """When the breach began: the SLA engine's first bad minute, else when it was first seen.
+
+    A new episode never starts before the previous one resolved.
+    """
+    started = obs.at if obs.started_at is None else min(obs.started_at, obs.at)
+    if alert is not None and alert.resolved_at is not None:
+        started = max(started, alert.resolved_at)
+    return started
 
 
 def _active(alert: Alert | None, obs: Observation, policy: LifecyclePolicy) -> Step:
@@ -85,7 +101,7 @@ def _active(alert: Alert | None, obs: Observation, policy: LifecyclePolicy) -> S
             tier=obs.tier,
             labels=obs.labels,
             figures=obs.figures,
-            started_at=now,
+            started_at=_started(alert, obs),
             last_evaluated_at=now,
             transitions=transitions,
             hysteresis_holds=alert.hysteresis_holds if alert else 0,
@@ -94,11 +110,19 @@ def _active(alert: Alert | None, obs: Observation, policy: LifecyclePolicy) -> S
             id=alert.id if alert else None,
             version=alert.version if alert else 0,
         )
-        detail = {"episode": fired.episode, "labels": dict(obs.labels)}
+        detail = {"episode": fired.episode, "labels": dict(obs.labels), "started_at": fired.started_at}
         return Step(fired, (AlertEvent(obs.fingerprint, now, "fired", detail=detail),))
-    updated = replace(alert, last_evaluated_at=now, active=True, figures=obs.figures, labels=obs.labels)
+    updated = replace(
+        alert, last_evaluated_at=now, active=True, figures=obs.figures, labels=obs.labels, tier=obs.tier
+    )
+    tier_events: tuple[AlertEvent, ...] = ()
+    if obs.tier != alert.tier:
+        # The same alert got worse (a slow burn became a fast one) or better: its severity moves,
+        # it does not become another alert.
+        detail = {"from": alert.tier, "to": obs.tier, "severity": obs.labels.get("severity", "")}
+        tier_events = (AlertEvent(alert.fingerprint, now, "tier_changed", detail=detail),)
     if alert.clear_since is None:
-        return Step(updated)
+        return Step(updated, tier_events)
     held_for = now - alert.clear_since
     transitions = (*_recent(alert.transitions, now, policy.flap_window), now)
     updated = replace(updated, clear_since=None, transitions=transitions)
@@ -108,7 +132,9 @@ def _active(alert: Alert | None, obs: Observation, policy: LifecyclePolicy) -> S
     else:
         updated = replace(updated, hysteresis_holds=alert.hysteresis_holds + 1)
         kind = "hysteresis_held"
-    return Step(updated, (AlertEvent(alert.fingerprint, now, kind, detail={"clear_for_s": held_for}),))
+    return Step(
+        updated, (*tier_events, AlertEvent(alert.fingerprint, now, kind, detail={"clear_for_s": held_for}))
+    )
 
 
 def _flapping(alert: Alert, now: float, policy: LifecyclePolicy) -> bool:
@@ -202,6 +228,20 @@ def acknowledge(alert: Alert, by: str, comment: str, now: float) -> Step:
     acked = replace(alert, acknowledged_by=by, acknowledged_at=now, ack_comment=comment or None)
     event = AlertEvent(alert.fingerprint, now, "acknowledged", actor=by, detail={"comment": comment})
     return Step(acked, (event,))
+
+
+def join_acknowledgement(
+    alert: Alert, by: str, comment: str | None, *, acked_at: float, now: float, incident: str
+) -> Step:
+    """An alert that joins an acknowledged incident is acknowledged with it.
+
+    It takes the incident's acknowledgement time, so the two lapse together (``ack_timeout``).
+    """
+    if not alert.is_open or alert.acknowledged_by is not None:
+        return Step(alert)
+    acked = replace(alert, acknowledged_by=by, acknowledged_at=acked_at, ack_comment=comment)
+    detail = {"comment": comment or "", "incident": incident, "incident_acknowledged_at": acked_at}
+    return Step(acked, (AlertEvent(alert.fingerprint, now, "acknowledged", actor=by, detail=detail),))
 
 
 def suppress(alert: Alert, reasons: tuple[str, ...], now: float) -> Step:

@@ -87,6 +87,8 @@ def headline(n: Notification) -> str:
         status = "ESCALATED"
     elif n.action == "reply":
         status = "RESOLVED" if all(v.state == "resolved" for v in views) else "FIRING"
+    if status == "FIRING" and n.urgency == "ticket":
+        status = "TICKET"  # handled in working hours: nobody is paged
     priority = min((v.labels.get("priority", "P4") for v in views), default="P4")
     titles = sorted({v.figures.title for v in views})
     title = titles[0] if len(titles) == 1 else f"{len(views)} alerts ({', '.join(titles[:3])})"

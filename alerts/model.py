@@ -46,7 +46,7 @@ class Figures:
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert: an SLA (slice) burning in one window tier, through its episodes.
+    """One alert: an SLA slice in breach, through its episodes; ``tier`` is its worst tier now.
 
     ``active`` is the condition as last observed; ``clear_since`` is set while the condition is
     clear but the alert is held open by hysteresis; ``transitions`` keeps the recent condition
@@ -115,9 +115,12 @@ class AuditEntry:
     id: int | None = None
 
 
-def fingerprint(sla_id: str, slice_: str, tier: str) -> str:
-    """Stable identity of an alert across restarts, config edits and episodes."""
+def fingerprint(sla_id: str, slice_: str) -> str:
+    """Stable identity of an alert (one SLA slice) across restarts, config edits and episodes.
+
+    Burn-rate tiers are not part of it: they are the alert's severity, not separate alerts.
+    """
     import hashlib
 
-    raw = "\x1f".join((sla_id, slice_, tier)).encode()
+    raw = "\x1f".join((sla_id, slice_)).encode()
     return hashlib.sha256(raw).hexdigest()[:16]

@@ -324,7 +324,8 @@ class InhibitRuleModel(_Model):
 
 
 class EscalationLevelModel(_Model):
-    #: The receiver notified at this level ...
+    #: The receiver notified at this level, or several (``receivers``); with neither, the
+    #: receiver of the route the incident came through, so one policy serves every team.
     receiver: str | None = None
     #: ... or several.
     receivers: list[str] | None = None
@@ -332,9 +333,7 @@ class EscalationLevelModel(_Model):
     timeout: Duration
 
     @model_validator(mode="after")
-    def _one_target(self) -> EscalationLevelModel:
-        if not self.receiver and not self.receivers:
-            raise ValueError("a level needs receiver or receivers")
+    def _timeout(self) -> EscalationLevelModel:
         if self.timeout <= 0:
             raise ValueError("timeout must be longer than 0s")
         return self

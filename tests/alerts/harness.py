@@ -44,6 +44,7 @@ class Harness:
         self.step = step
         self.eval_every = eval_every
         self.condition: list[BurnRate] | None = None
+        self.facilities: dict[str, list[BurnRate]] = {}
         self._last_feed: float | None = None
         self.clock = FakeClock(start)
         self.store = MemoryStore()
@@ -75,9 +76,14 @@ class Harness:
             self.engine.evaluate()
         return self.plan()
 
-    def set(self, burn_rates: list[BurnRate] | None) -> None:
-        """Change what the SLA engine reports from now on (fed at once)."""
+    def set(self, burn_rates: list[BurnRate] | None, **facilities: list[BurnRate]) -> None:
+        """Change what the SLA engine reports from now on (fed at once).
+
+        ``burn_rates`` are the SLA's as a whole; each keyword is a facility slice's (an alert of
+        its own, ``hc.facility=<name>``).
+        """
         self.condition = burn_rates
+        self.facilities = {name.replace("_", "-"): rates for name, rates in facilities.items()}
         self._last_feed = None
 
     def run(self, until: float) -> list[tuple[float, str, str, str]]:
@@ -90,6 +96,15 @@ class Harness:
                 self._last_feed is None or now - self._last_feed >= self.eval_every
             ):
                 self.store.add_evaluation(evaluation(at=now, burn_rates=self.condition))
+                for name, rates in self.facilities.items():
+                    self.store.add_evaluation(
+                        evaluation(
+                            at=now,
+                            burn_rates=rates,
+                            slice=f"hc.facility={name}",
+                            labels={"hc.facility": name},
+                        )
+                    )
                 self._last_feed = now
             self.engine.evaluate()
             for n in self.plan():
@@ -99,7 +114,8 @@ class Harness:
         return out
 
     def alerts(self) -> dict[str, Alert]:
-        return {a.tier: a for a in self.store.alerts.values()}
+        """The SLA-wide alert under its tier, a facility's alert under the facility's name."""
+        return {a.labels.get("facility") or a.tier: a for a in self.store.alerts.values()}
 
     def ack(self, tier: str, by: str = "alice") -> Alert:
         return actions.acknowledge(

@@ -13,7 +13,7 @@ from tests.alerts.harness import Harness
 CONFIG = """
 route:
   receiver: oncall
-  group_by: [sla, slice]
+  group_by: [sla]
   group_wait: 30s
   group_interval: 5m
 receivers:
@@ -38,7 +38,8 @@ delivery:
 """
 
 PAGE = [burn("1h/5m", firing=True)]
-BOTH = [burn("1h/5m", firing=True), burn("1d/2h", severity="ticket", firing=True)]
+#: A second facility's alert: it joins the SLA's incident (group_by: [sla]).
+SOUTH_TOO = {"south_campus": PAGE}
 
 
 class Setup:
@@ -119,8 +120,8 @@ def test_later_notifications_skip_straight_to_the_fallback_while_down() -> None:
     s.oncall.failures = [DeliveryError("HTTP 503")] * 100
     s.dispatcher.drain(600)
     attempts_before = 100 - len(s.oncall.failures)
-    s.h.set(BOTH)
-    s.h.run(s.h.clock.now - T0 + 400)  # the ticket joins: update + reply planned for oncall
+    s.h.set(PAGE, **SOUTH_TOO)
+    s.h.run(s.h.clock.now - T0 + 400)  # south joins: update + reply planned for oncall
     s.dispatcher.drain(60)
     # one probe of the dead receiver (it failed), nothing else was tried there
     assert 100 - len(s.oncall.failures) == attempts_before + 1
@@ -158,7 +159,7 @@ def test_rows_of_a_lane_go_in_order_and_paced() -> None:
     s = Setup()
     s.h.set(PAGE)
     s.h.run(60)
-    s.h.set(BOTH)
+    s.h.set(PAGE, **SOUTH_TOO)
     s.h.run(400)  # post, then update + reply on the same channel
     s.dispatcher.drain(60)
     actions = [d.action for d in s.oncall.delivered]

@@ -27,7 +27,11 @@ alerting:
   stale_after: null
 """
 
+#: One incident per SLA: a second facility's alert joins the first one's group.
+PER_SLA = BASE.replace("group_by: [sla, slice]", "group_by: [sla]")
+
 PAGE = [burn("1h/5m", firing=True)]
+TICKET = [burn("1h/5m", firing=False), burn("1d/2h", severity="ticket", firing=True)]
 PAGE_AND_TICKET = [burn("1h/5m", firing=True), burn("1d/2h", severity="ticket", firing=True)]
 CLEAR = [burn("1h/5m", firing=False), burn("1d/2h", severity="ticket", firing=False)]
 
@@ -42,16 +46,31 @@ def test_group_wait_then_first_notification() -> None:
 
 
 def test_new_alert_waits_for_group_interval_then_updates_and_replies() -> None:
-    h = Harness(BASE)
+    h = Harness(PER_SLA)
     h.set(PAGE)
     h.run(60)
     parent = h.notifications[0]
-    h.set(PAGE_AND_TICKET)  # at 65
+    h.set(PAGE, south_campus=PAGE)  # at 65: a second alert joins the incident
     assert h.run(400) == [(330, "oncall", "update", "update"), (330, "oncall", "reply", "firing")]
     update, reply = h.notifications
     assert update.parent_key == reply.parent_key == parent.key
-    assert reply.broadcast and len(reply.highlight) == 1
-    assert {a.tier for a in reply.alerts} == {"1h/5m", "1d/2h"}
+    assert reply.broadcast and reply.highlight == (h.alerts()["south-campus"].fingerprint,)
+    assert {a.slice for a in reply.alerts} == {"", "hc.facility=south-campus"}
+
+
+def test_a_slow_burn_that_turns_fast_stays_one_alert_in_one_thread() -> None:
+    h = Harness(BASE)
+    h.set(TICKET)
+    assert h.run(60) == [(30, "oncall", "post", "firing")]
+    assert h.notifications[0].alerts[0].labels["severity"] == "ticket"
+    assert h.notifications[0].urgency == "ticket"
+    h.set(PAGE_AND_TICKET)  # at 65: the same alert, now at page severity
+    # the message shows the new severity at once; the page goes out at the group's next flush
+    assert h.run(400) == [(65, "oncall", "update", "update"), (330, "oncall", "reply", "firing")]
+    _, reply = h.notifications
+    assert reply.urgency == "page" and reply.broadcast and reply.note.startswith("Paging now")
+    (alert,) = h.store.alerts.values()
+    assert alert.tier == "1h/5m" and alert.labels["severity"] == "page" and alert.episode == 1
 
 
 def test_resolved_before_group_wait_notifies_nobody() -> None:
@@ -131,30 +150,31 @@ def test_silenced_alerts_are_not_notified_and_do_not_open_a_group() -> None:
     assert h.run(3700) == [(3630, "oncall", "post", "firing")]
 
 
-def test_inhibited_ticket_is_left_out_until_the_page_resolves() -> None:
+def test_the_sla_wide_alert_is_inhibited_while_a_slice_fires() -> None:
     h = Harness(
-        BASE
+        PER_SLA
         + """
 inhibit_rules:
-  - source_matchers: [severity="page"]
-    target_matchers: [severity="ticket"]
-    equal: [sla, slice]
+  - source_matchers: [slice=~".+"]
+    target_matchers: [slice=""]
+    equal: [sla]
 """
     )
-    h.set(PAGE_AND_TICKET)
+    h.set(PAGE, south_campus=PAGE)
     assert h.run(100) == [(30, "oncall", "post", "firing")]
     alerts = h.alerts()
-    assert alerts["1d/2h"].suppressed_by == (f"inhibited_by:{alerts['1h/5m'].fingerprint}",)
-    assert [a.tier for a in h.notifications[0].alerts] == ["1h/5m"]
-    h.set([burn("1h/5m", firing=False), burn("1d/2h", severity="ticket", firing=True)])  # at 105
+    assert alerts["1h/5m"].suppressed_by == (f"inhibited_by:{alerts['south-campus'].fingerprint}",)
+    assert [a.slice for a in h.notifications[0].alerts] == ["hc.facility=south-campus"]
+    h.set(PAGE, south_campus=CLEAR)  # at 105
     timeline = h.run(1000)
-    # the page resolves at 705 (in place), the ticket is no longer inhibited and pages at the flush
+    # the slice resolves at 705 (in place), the SLA-wide alert is no longer inhibited and joins
+    # the thread at the next flush
     assert timeline == [
         (705, "oncall", "update", "update"),
         (930, "oncall", "update", "update"),
         (930, "oncall", "reply", "firing"),
     ]
-    assert h.alerts()["1d/2h"].state == "firing"
+    assert h.alerts()["1h/5m"].state == "firing"
 
 
 # T0 is Thursday 2026-05-28 20:26:40 UTC; Friday starts 12800 s later.
@@ -279,10 +299,10 @@ def test_group_by_separates_slices() -> None:
 
 
 def test_dispatch_delivers_every_planned_row_in_order() -> None:
-    h = Harness(BASE)
+    h = Harness(PER_SLA)
     h.set(PAGE)
     h.run(60)
-    h.set(PAGE_AND_TICKET)
+    h.set(PAGE, south_campus=PAGE)
     h.run(400)
     h.dispatcher.drain(60)
     kinds = [(d.item.action, d.item.notification.kind) for d in h.sender.delivered]

@@ -24,7 +24,7 @@ POLICY = LifecyclePolicy(
 
 def obs(active: bool | None, at: float) -> Observation:
     ev = evaluation(at=at, firing=bool(active), burn_rates=[burn("1h/5m", firing=bool(active))])
-    (o,) = [o for o in observations(ev, ObservationPolicy(objective_alerts=False)) if o.tier == "1h/5m"]
+    (o,) = observations(ev, ObservationPolicy(objective_alerts=False))
     return replace(o, active=active)
 
 
@@ -149,29 +149,71 @@ def test_observations_carry_tiers_labels_and_stable_fingerprints() -> None:
         labels={"hc.facility": "north-campus"},
         burn_rates=[burn("1h/5m"), burn("1d/2h", severity="ticket", firing=False)],
     )
-    found = {o.tier: o for o in observations(ev, ObservationPolicy())}
-    assert set(found) == {"1h/5m", "1d/2h", "objective"}
-    page = found["1h/5m"]
-    assert page.active is True and found["1d/2h"].active is False
-    assert page.labels["severity"] == "page" and found["1d/2h"].labels["severity"] == "ticket"
+    (page,) = observations(ev, ObservationPolicy())
+    # One alert per SLA slice: the tiers are its severity, not alerts of their own.
+    assert page.active is True and page.tier == "1h/5m" and page.labels["severity"] == "page"
     assert page.labels["facility"] == "north-campus" and page.labels["hc_facility"] == "north-campus"
     assert page.labels["sla"] == "gl-posting-errors" and page.labels["priority"] == "P1"
     assert page.slice == "hc.facility=north-campus"
-    again = {
-        o.tier: o
-        for o in observations(replace(ev, at_unix_nano=ev.at_unix_nano + 10**12), ObservationPolicy())
-    }
-    assert again["1h/5m"].fingerprint == page.fingerprint
-    assert len({o.fingerprint for o in found.values()}) == 3
+    (again,) = observations(replace(ev, at_unix_nano=ev.at_unix_nano + 10**12), ObservationPolicy())
+    assert again.fingerprint == page.fingerprint
+    slow = replace(ev, burn_rates=(burn("1h/5m", firing=False), burn("1d/2h", severity="ticket")))
+    (ticket,) = observations(slow, ObservationPolicy())
+    assert ticket.fingerprint == page.fingerprint, "a slow burn is the same alert, at ticket severity"
+    assert ticket.tier == "1d/2h" and ticket.labels["severity"] == "ticket"
+    other = replace(ev, slice="hc.facility=south-campus", labels={"hc.facility": "south-campus"})
+    assert observations(other, ObservationPolicy())[0].fingerprint != page.fingerprint
 
 
-def test_the_objective_tier_follows_the_sli_not_the_burn_rate() -> None:
+def test_the_worst_tier_firing_is_the_severity() -> None:
+    both = evaluation(burn_rates=[burn("1d/2h", severity="ticket"), burn("1h/5m"), burn("6h/30m")])
+    (o,) = observations(both, ObservationPolicy())
+    assert (o.tier, o.labels["severity"]) == ("1h/5m", "page")
+    tickets = evaluation(burn_rates=[burn("3d/6h", severity="ticket"), burn("1d/2h", severity="ticket")])
+    assert observations(tickets, ObservationPolicy())[0].tier in {"3d/6h", "1d/2h"}
+    assert observations(tickets, ObservationPolicy())[0].labels["severity"] == "ticket"
+
+
+def test_a_spent_budget_with_no_burn_is_a_ticket_never_a_page() -> None:
     burning_fast = evaluation(firing=True, sli=0.997)  # a page burn rate fires, the SLI still meets 99.5%
-    tiers = {o.tier: o.active for o in observations(burning_fast, ObservationPolicy())}
-    assert tiers == {"1h/5m": True, "objective": False}
-    missed = evaluation(firing=False, sli=0.99, burn_rates=[burn("1h/5m", firing=False)])
-    tiers = {o.tier: o.active for o in observations(missed, ObservationPolicy())}
-    assert tiers == {"1h/5m": False, "objective": True}
-    assert observations(missed, ObservationPolicy(page_priorities=("P2",)))[-1].labels["severity"] == "ticket"
+    (o,) = observations(burning_fast, ObservationPolicy())
+    assert (o.active, o.tier, o.labels["severity"]) == (True, "1h/5m", "page")
+    # Yesterday's outage spent the 7-day budget; nothing burns now: a ticket, whatever the priority.
+    spent = evaluation(firing=False, sli=0.99, burn_rates=[burn("1h/5m", firing=False)])
+    (o,) = observations(spent, ObservationPolicy())
+    assert (o.active, o.tier, o.labels["severity"]) == (True, "objective", "ticket")
+    assert o.labels["priority"] == "P1"
+    (o,) = observations(spent, ObservationPolicy(objective_alerts=False))
+    assert o.active is False and "severity" not in o.labels
     no_data = evaluation(status="no-data", sli=None)
     assert {o.active for o in observations(no_data, ObservationPolicy())} == {None}
+
+
+def test_the_alert_starts_at_the_breach_the_rollups_show() -> None:
+    breach = T0 - 52 * 60  # the engine started long after the stall began (or back-filled it)
+    ev = replace(evaluation(at=T0), breach_started_unix_nano=int(breach * 1e9))
+    step = lifecycle.observe(None, observations(ev, ObservationPolicy())[0], POLICY)
+    assert step.alert is not None and step.alert.started_at == breach
+    # Unknown to the SLA engine: the first evaluation that saw it.
+    step = lifecycle.observe(None, observations(evaluation(at=T0), ObservationPolicy())[0], POLICY)
+    assert step.alert is not None and step.alert.started_at == T0
+    # A new episode never starts before the previous one resolved.
+    resolved = replace(step.alert, resolved_at=T0 + 600, clear_since=T0 + 60)
+    later = replace(evaluation(at=T0 + 900), breach_started_unix_nano=int(breach * 1e9))
+    again = lifecycle.observe(resolved, observations(later, ObservationPolicy())[0], POLICY)
+    assert again.alert is not None and again.alert.started_at == T0 + 600 and again.alert.episode == 2
+
+
+def test_a_tier_change_keeps_the_alert_and_a_clear_keeps_its_severity() -> None:
+    fast = observations(evaluation(at=T0), ObservationPolicy())[0]
+    alert = lifecycle.observe(None, fast, POLICY).alert
+    slow_ev = evaluation(
+        at=T0 + 60, burn_rates=[burn("1h/5m", firing=False), burn("1d/2h", severity="ticket")]
+    )
+    step = lifecycle.observe(alert, observations(slow_ev, ObservationPolicy())[0], POLICY)
+    assert step.alert is not None and step.alert.tier == "1d/2h" and step.alert.episode == 1
+    assert [e.kind for e in step.events] == ["tier_changed"]
+    clear_ev = evaluation(at=T0 + 120, firing=False, burn_rates=[burn("1h/5m", firing=False)], sli=0.999)
+    held = lifecycle.observe(step.alert, observations(clear_ev, ObservationPolicy())[0], POLICY).alert
+    assert held is not None and held.clear_since == T0 + 120
+    assert held.labels["severity"] == "ticket" and held.tier == "1d/2h"

@@ -341,6 +341,12 @@ GROUP = GroupState(
     content="digest-1",
     parent_key="n0/oncall",
     escalation=EscalationState(level=1, round=2, started_at=T0 + 60.5, next_at=T0 + 900.5),
+    alerts=frozenset({FP, "fedcba9876543210", "0011223344556677"}),
+    acknowledged_by="alice",
+    acknowledged_at=T0 + 45.5,
+    ack_comment="on it",
+    urgency="page",
+    escalated_posts=(("lead", "abcdef0123456789:3:5"),),
 )
 NOTIFICATION = Notification(
     key="n1",
@@ -359,6 +365,7 @@ NOTIFICATION = Notification(
     escalation={"level": 2},
     route_receiver="oncall",
     via_fallback_of="primary",
+    urgency="ticket",
 )
 ITEM = OutboxItem(
     key="n1/oncall/slack_configs[0]",

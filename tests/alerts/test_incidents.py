@@ -1,0 +1,155 @@
+"""Incidents: one group, one thread; acknowledged once for all its alerts; paged only when due.
+
+T0 is Thursday 2026-05-28 20:26:40 UTC: out of the (UTC) business hours below until Friday 07:00,
+38,000 s later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+import tests.alerts.harness as harness_module
+from alerts import actions, config
+from tests.alerts import factories
+from tests.alerts.factories import burn
+from tests.alerts.harness import Harness
+from vitals.kernel.configfile import ConfigError
+
+TEAMS = """
+route:
+  receiver: team
+  group_by: [sla]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 4h
+  escalation_policy: standard
+  routes:
+    - matchers: [priority="P2"]
+      pages: [business-hours]
+    - matchers: [priority="P3"]
+      pages: never
+receivers:
+  - name: team
+    console_configs: [{}]
+  - name: lead
+    console_configs: [{}]
+  - name: director
+    console_configs: [{}]
+time_intervals:
+  - name: business-hours
+    time_intervals:
+      - weekdays: ['monday:friday']
+        times: [{start_time: '07:00', end_time: '19:00'}]
+escalation_policies:
+  - name: standard
+    levels:
+      - timeout: 15m             # no receiver: the route's own (the owning team)
+      - receiver: lead
+        timeout: 15m
+      - receiver: director
+        timeout: 30m
+alerting:
+  objective_alerts: false
+  resolve_after: 10m
+  ack_timeout: 4h
+  stale_after: null
+"""
+
+PAGE = [burn("1h/5m", firing=True)]
+FRIDAY_0700 = 38000
+
+
+MakeHarness = Callable[..., Harness]
+
+
+@pytest.fixture
+def harness(monkeypatch: pytest.MonkeyPatch) -> MakeHarness:
+    """A harness whose evaluations carry the given priority (the SLA file's)."""
+
+    def make(priority: str = "P1", step: float = 5.0) -> Harness:
+        original = factories.evaluation
+        monkeypatch.setattr(
+            harness_module, "evaluation", lambda **kw: original(**{**kw, "priority": priority})
+        )
+        return Harness(TEAMS, step=step)
+
+    return make
+
+
+def test_acknowledging_the_incident_covers_its_alerts_and_later_joiners_and_stops_escalation(
+    harness: MakeHarness,
+) -> None:
+    h = harness("P1")
+    h.set(PAGE, north_campus=PAGE)
+    assert h.run(100) == [(30, "team", "post", "firing")]
+    assert len(h.notifications[0].alerts) == 2
+    # nobody acknowledges: the lead is told at 930 (level 2), the team's thread says so
+    timeline = h.run(935)
+    assert (930, "lead", "post", "escalated") in timeline
+    escalated = next(n for n in h.notifications if n.receiver == "lead")
+    (ref,) = h.store.groups()
+    acked = actions.acknowledge_group(h.store, h.config, ref, "alice", source="slack", now=h.clock.now)
+    assert len(acked) == 2
+    assert h.store.groups()[ref].acknowledged_by == "alice"
+    # a third alert joins the open incident: acknowledged with it, no new escalation
+    h.set(PAGE, north_campus=PAGE, south_campus=PAGE)
+    timeline = h.run(4000)
+    assert all(a.acknowledged_by == "alice" for a in h.store.alerts.values())
+    assert len(h.store.alerts) == 3
+    assert not [t for t in timeline if t[3] == "escalated"], timeline
+    assert not [t for t in timeline if t[1] == "director"]
+    # the lead's copy is updated in place: escalation stopped, acknowledged by alice
+    updates = [n for n in h.notifications if n.receiver == "lead"]
+    assert updates and all(n.action == "update" and n.parent_key == escalated.key for n in updates)
+    assert updates[0].note == "Escalation stopped: acknowledged by alice"
+    assert {a.acknowledged_by for a in updates[-1].alerts} == {"alice"}
+
+
+def test_the_incident_acknowledgement_lapses_with_the_ack_timeout(harness: MakeHarness) -> None:
+    h = harness("P1", step=30.0)
+    h.set(PAGE)
+    h.run(100)
+    (ref,) = h.store.groups()
+    actions.acknowledge_group(h.store, h.config, ref, "alice", source="cli", now=h.clock.now)
+    h.run(100 + 4 * 3600 + 120)
+    (alert,) = h.store.alerts.values()
+    assert alert.acknowledged_by is None and alert.state == "firing"
+    assert h.store.groups()[ref].acknowledged_by is None
+
+
+def test_p2_out_of_hours_is_a_ticket_then_pages_in_the_same_thread_when_hours_begin(
+    harness: MakeHarness,
+) -> None:
+    h = harness("P2", step=30.0)
+    h.set(PAGE)
+    timeline = h.run(FRIDAY_0700 - 60)
+    posts = [n for n in h.notifications if n.action == "post"]
+    assert [(n.receiver, n.urgency) for n in posts] == [("team", "ticket")]
+    assert not [t for t in timeline if t[3] == "escalated"], "a ticket does not escalate"
+    assert all(n.urgency == "ticket" and not n.broadcast for n in h.notifications)
+    # 07:00 Friday: still burning fast and nobody owns it: it pages, in the same thread
+    h.run(FRIDAY_0700 + 600)
+    paged = [n for n in h.notifications if n.urgency == "page"]
+    assert paged and paged[0].action == "reply" and paged[0].parent_key == posts[0].key
+    assert paged[0].note.startswith("Paging now") and paged[0].broadcast
+    assert not [n for n in h.notifications if n.action == "post" and n.receiver == "team"]
+
+
+def test_p3_never_pages_and_never_escalates(harness: MakeHarness) -> None:
+    h = harness("P3", step=60.0)
+    h.set(PAGE)
+    h.run(FRIDAY_0700 + 7200)
+    assert {n.urgency for n in h.notifications} == {"ticket"}
+    assert {n.receiver for n in h.notifications} == {"team"}
+    assert not [n for n in h.notifications if n.kind == "escalated"]
+
+
+def test_pages_names_defined_time_intervals() -> None:
+    bad = TEAMS.replace("pages: [business-hours]", "pages: [office-hours]")
+    with pytest.raises(ConfigError) as caught:
+        config.parse(bad)
+    assert "office-hours" in str(caught.value) and "pages" in str(caught.value)
+    with pytest.raises(ConfigError):
+        config.parse(TEAMS.replace("pages: never", "pages: sometimes"))
