@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from slas.breach import breach_rule, breach_start_minute
 from slas.budget import (
     WindowCounts,
     budget_remaining,
@@ -101,6 +102,14 @@ def evaluate_scored(
         )
     sli = counts.sli if counts else None
     remaining = budget_remaining(counts, objective)
+    breach_started: int | None = None
+    rule = breach_rule(burns, objective, sli)
+    if rule is not None:
+        # From the scored minutes alone, never from when an engine first saw the breach: a
+        # back-filled store or a restarted engine gives the same start. Never before the window.
+        search_lo, _ = scored_range(sla, at_minute)
+        minute = breach_start_minute(scored.lo, scored.good, scored.total, rule, search_lo, at_minute)
+        breach_started = max(window_lo, window_lo if minute is None else minute) * MINUTE_NS
     status = status_of(
         sli,
         objective,
@@ -128,6 +137,8 @@ def evaluate_scored(
         status=status,
         at_risk_amount=round(amount, 2) if sla.kind == "lag" else None,
         labels=dict(labels),
+        interface=sla.interface_for(labels if slice_key is not None else {}),
+        breach_started_unix_nano=breach_started,
     )
 
 

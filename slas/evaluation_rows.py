@@ -55,6 +55,8 @@ def evaluation_row(ev: Evaluation) -> dict[str, Any]:
             for b in ev.burn_rates
         ],
         "labels": ev.labels,
+        "interface": ev.interface,
+        "breach_started_unix_nano": ev.breach_started_unix_nano,
     }
 
 
@@ -111,4 +113,16 @@ def evaluation_from_row(row: Mapping[Any, Any]) -> Evaluation:
         status=status if status in _STATUSES else "no-data",
         at_risk_amount=optional_float(row["at_risk_amount"]),
         labels={str(k): str(v) for k, v in labels.items()},
+        # Rows written before these columns existed (or by other writers) may lack them.
+        interface=str(row["interface"]) if row.get("interface") else None,
+        breach_started_unix_nano=_optional_int(row.get("breach_started_unix_nano")),
     )
+
+
+def _optional_int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -52,3 +52,11 @@ class Evaluation:
     status: Status
     at_risk_amount: float | None = None  # money in bad events (lag SLIs with hc.amount)
     labels: dict[str, str] = field(default_factory=dict)  # slice attributes, e.g. {"hc.facility": ...}
+    #: the integration interface (the SLA file's ``interface:``, rendered for the slice): alerts of
+    #: one interface form one incident; None when the SLA names none (or, for a per-slice
+    #: template, for the SLA as a whole)
+    interface: str | None = None
+    #: first minute of the breach under way (or, for a spent budget without a current burn, of the
+    #: latest one), from the rollups alone (slas.breach); None when nothing fires and the
+    #: objective is met
+    breach_started_unix_nano: int | None = None

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from vitals.kernel.localtime import validate_zone
 from vitals.kernel.timeintervals import IntervalSet, NamedInterval, TimeInterval
@@ -39,6 +48,8 @@ __all__ = [
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+#: ``{attribute}`` in an ``interface:`` template (attribute names hold dots: ``{hc.facility}``)
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 SpanKind = Literal["internal", "server", "client", "producer", "consumer"]
 CalendarName = Literal["day", "week", "month", "quarter", "year"]
 #: Nominal lengths of calendar periods, for burn-rate window scaling and time to exhaustion.
@@ -425,6 +436,11 @@ class SLA(BaseModel):
     #: Attributes to slice by (``[hc.facility]``, ``[queue]``): one evaluation per combination of
     #: values seen, plus the SLA as a whole; events without a value count in the whole only.
     slice_by: Annotated[tuple[str, ...], BeforeValidator(_tuple_of_str)] = ()
+    #: The integration interface the SLA watches (``charges-outbound``), so that the alerts of one
+    #: broken interface form one incident (alerts group by it). ``{attribute}`` placeholders name
+    #: ``slice_by`` attributes and take each slice's value (``"{queue}"``); the SLA as a whole has
+    #: no interface then. Left out: none.
+    interface: str | None = Field(None, min_length=1)
     #: Exactly one SLI kind.
     sli: Sli
     #: Fewer events than this in the window is "no data" (minutes for freshness and gauge SLIs).
@@ -464,6 +480,23 @@ class SLA(BaseModel):
             raise ValueError("an attribute appears twice")
         return value
 
+    @field_validator("interface")
+    @classmethod
+    def _interface(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if "{" in _PLACEHOLDER.sub("", value) or "}" in _PLACEHOLDER.sub("", value):
+            raise ValueError("an unmatched brace: write a placeholder as {attribute}, e.g. {queue}")
+        slice_by = info.data.get("slice_by")
+        if slice_by is None:  # slice_by itself is invalid and reported
+            return value
+        for name in _PLACEHOLDER.findall(value):
+            if not slice_by:
+                raise ValueError(f"placeholder {{{name}}} needs slice_by: [{name}] (or give a fixed name)")
+            if name not in slice_by:
+                raise ValueError(f"placeholder {{{name}}} is not one of slice_by ({', '.join(slice_by)})")
+        return value
+
     @field_validator("burn_rates")
     @classmethod
     def _tiers(cls, value: tuple[BurnRateTier, ...] | None) -> tuple[BurnRateTier, ...] | None:
@@ -478,6 +511,26 @@ class SLA(BaseModel):
     @property
     def window_zone(self) -> str:
         return self.window.time_zone or self.time_zone
+
+    def interface_for(self, labels: Mapping[str, str]) -> str | None:
+        """The interface of a slice with these attributes (``{}``: the SLA as a whole).
+
+        A template whose placeholders the labels do not all fill names no interface (None): the
+        whole of a per-queue SLA is no one queue, and a guess would merge unrelated incidents.
+        """
+        if self.interface is None:
+            return None
+        missing: list[str] = []
+
+        def fill(match: re.Match[str]) -> str:
+            value = labels.get(match.group(1))
+            if not value:
+                missing.append(match.group(1))
+                return ""
+            return value
+
+        rendered = _PLACEHOLDER.sub(fill, self.interface)
+        return None if missing else rendered
 
     def rollup_fingerprint(self) -> str:
         """Hash of what shapes the stored per-minute rollups; a change means a back-fill.

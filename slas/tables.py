@@ -33,6 +33,8 @@ sla_evaluations = Table(
     Column("at_risk_amount", Float),
     Column("burn_rates", JsonDocument, nullable=False),
     Column("labels", JsonDocument, nullable=False),
+    Column("interface", Text),  # the SLA's interface: for the slice; alerts group incidents by it
+    Column("breach_started_unix_nano", BigInteger),  # first minute of the breach, from the rollups
     Index(None, "sla_id", "slice", "evaluated_at_unix_nano"),
     Index(None, "evaluated_at_unix_nano"),
     sqlite_autoincrement=True,
