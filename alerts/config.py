@@ -25,7 +25,7 @@ from alerts.labels import DEFAULT_LABEL_ALLOWLIST, ObservationPolicy
 from alerts.lifecycle import LifecyclePolicy
 from alerts.matchers import MatcherError, from_equality_map, parse_matcher_list, sort_matchers
 from alerts.routing import GROUP_BY_ALL, Pages, Route, RouteOpts, route_id, route_key
-from alerts.schema import LABEL_NAME, AlertsFileModel, HttpConfigModel, RouteModel
+from alerts.schema import LABEL_NAME, AlertsFileModel, HttpConfigModel, ReceiverModel, RouteModel
 from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, parse_yaml, validate
 from vitals.kernel.secrets import Secret, SecretSources, env_default, sources
 from vitals.kernel.timeintervals import TimeInterval
@@ -152,6 +152,20 @@ def _posts_messages(url: Secret | None) -> bool:
     return url is not None and url.is_read and url.reveal().rstrip("/").endswith("/chat.postMessage")
 
 
+def _timeouts_within_lease(
+    r: ReceiverModel, path: tuple[str | int, ...], lease: float, issues: _Issues
+) -> None:
+    """A request still waiting when its row's lease ends could be sent again by another dispatcher."""
+    for section in ("slack_configs", "webhook_configs", "alertmanager_configs"):
+        for i, item in enumerate(getattr(r, section)):
+            if item.timeout >= lease:
+                issues.add(
+                    (*path, section, i, "timeout"),
+                    f"timeout ({item.timeout:g}s) must be shorter than delivery.lease ({lease:g}s): a "
+                    "request still waiting when its lease ends could be sent again by another dispatcher",
+                )
+
+
 def _receivers(model: AlertsFileModel, issues: _Issues) -> dict[str, Receiver]:
     out: dict[str, Receiver] = {}
     g = model.global_
@@ -253,6 +267,7 @@ def _receivers(model: AlertsFileModel, issues: _Issues) -> dict[str, Receiver]:
                 )
             )
         out[r.name] = Receiver(r.name, tuple(integrations), r.fallback)
+        _timeouts_within_lease(r, path, model.delivery.lease, issues)
     for r_index, r in enumerate(model.receivers):
         if r.fallback is None:
             continue

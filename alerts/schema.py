@@ -390,7 +390,8 @@ class DeliveryModel(_Model):
     fallback_after: Duration = 120.0
     #: Without a fallback, a notification failing this long is ``dead`` (logged, counted).
     give_up_after: Duration = 24 * 3600.0
-    #: A dispatcher's claim on a row; a crashed dispatcher's claim expires after it.
+    #: A dispatcher's claim on a row; a crashed dispatcher's claim expires after it. Every
+    #: receiver's ``timeout`` must be shorter, or a slow request could be sent twice.
     lease: Duration = 60.0
 
 

@@ -153,3 +153,15 @@ def test_pages_names_defined_time_intervals() -> None:
     assert "office-hours" in str(caught.value) and "pages" in str(caught.value)
     with pytest.raises(ConfigError):
         config.parse(TEAMS.replace("pages: never", "pages: sometimes"))
+
+
+def test_a_request_timeout_must_end_before_the_delivery_lease() -> None:
+    slow = TEAMS.replace(
+        "  - name: lead\n    console_configs: [{}]",
+        "  - name: lead\n    webhook_configs: [{url: 'http://127.0.0.1:9/hook', timeout: 90s}]",
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.parse(slow)
+    text = str(caught.value)
+    assert "receivers[1].webhook_configs[0].timeout" in text and "delivery.lease (60s)" in text
+    assert config.parse(slow + "delivery: {lease: 2m}\n").delivery.lease == 120
