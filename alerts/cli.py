@@ -90,7 +90,7 @@ def alerts() -> None:
 @click.option(
     "--offline",
     is_flag=True,
-    help="Do not ask Slack which scopes the bot tokens have (the delivery guarantee is not shown).",
+    help="Do not ask Slack which scopes the bot tokens have (their guarantee is shown as not asked).",
 )
 @settings_options
 def check(settings: Settings, file: str | None, offline: bool) -> None:
@@ -114,23 +114,46 @@ def check(settings: Settings, file: str | None, offline: bool) -> None:
         click.echo(f" - {count} {name.replace('_', ' ')}")
     for warning in alerts_config.missing_secrets(cfg):
         click.echo(f"warning: {warning}", err=True)
-    if offline:
-        return
+    known = {
+        f"{r.name}/{i.name}": GUARANTEES[i.kind]
+        for r in cfg.receivers.values()
+        for i in r.integrations
+        if i.kind in GUARANTEES
+    }
     bots = [
         f"{r.name}/{i.name}"
         for r in cfg.receivers.values()
         for i in r.integrations
         if i.kind == "slack_bot" and i.token is not None and i.url is not None
     ]
+    if not known and not bots:
+        return
+    click.echo("Delivery guarantees:")
+    for where, text in known.items():
+        click.echo(f" - {where}: {text}")
     if not bots:
+        return
+    if offline:
+        for where in bots:
+            click.echo(f" - {where}: not asked (--offline); depends on the bot token's scopes")
         return
     from alerts.senders import SenderFactory, guarantees
 
     degraded = guarantees(cfg, SenderFactory())
-    click.echo("Delivery guarantees:")
     exact = "no duplicates after a crash (an earlier attempt is looked up first)"
     for where in bots:
         click.echo(f" - {where}: {degraded.get(where, exact)}")
+
+
+#: What each integration that is not a Slack bot guarantees across a crash mid-send.
+GUARANTEES = {
+    "webhook": "at-least-once: after a crash mid-send it is sent again with the same Idempotency-Key "
+    "header, for the receiver to de-duplicate",
+    "slack_webhook": "at-least-once (duplicates possible after a crash): an incoming webhook cannot "
+    "be asked whether an earlier attempt arrived",
+    "alertmanager": "no duplicates that matter: Alertmanager merges an alert sent twice",
+    "console": "at-least-once: a line may be written again after a crash",
+}
 
 
 @alerts.group()

@@ -72,7 +72,11 @@ def test_vitals_alerts_check_shows_the_guarantee(no_history: ScopedSlack, tmp_pa
     assert result.exit_code == 0, result.output
     assert f" - oncall/slack_configs[0]: {DEGRADED}" in result.output
     offline = CliRunner().invoke(alerts_cli, ["check", "--offline"], env=env, catch_exceptions=False)
-    assert offline.exit_code == 0 and "Delivery guarantees" not in offline.output
+    assert offline.exit_code == 0, offline.output
+    assert " - oncall/slack_configs[0]: not asked (--offline)" in offline.output
+    # A Slack incoming webhook cannot be asked: at-least-once, said without asking anything.
+    webhook = [line for line in offline.output.splitlines() if "/slack_configs[0]: at-least-once" in line]
+    assert len(webhook) == 1 and "incoming webhook" in webhook[0], offline.output
     with ScopedSlack() as full:
         (tmp_path / "alerts.yaml").write_text(SLACK_CONFIG.format(api=full.api_url, fallback_after="60s"))
         env = {**environ(full), "VITALS_CONFIG": str(tmp_path)}
