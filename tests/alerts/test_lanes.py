@@ -175,7 +175,7 @@ TWO_CHANNELS = SLACK_CONFIG.replace(
           authorization:
             credentials: {{env: TEST_SLACK_TOKEN}}
 """,
-)
+).replace("  lease: 30s", "  lease: 5m")  # the timeout must stay within the lease (alerts check)
 
 
 @pytest.fixture
