@@ -93,6 +93,7 @@ _SHAPE = {
     "sla": {"--out", "--seed", "--now", "--rebuild"},
     "queues": {"--out", "--seed", "--now", "--db"},
     "alerts": {"--out", "--now", "--db"},
+    "incidents": {"--out", "--seed", "--now", "--db"},
     "dashboard": {"--out", "--seed", "--now", "--rebuild"},
     "redaction": {"--out"},
     "attacks": {"--out"},

@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "sla": "One SLA evaluation tick with 1M and 10M stored spans.",
     "queues": "Trace-derived queue latency: spans/s read and joined.",
     "alerts": "Alert routing, one evaluate+plan cycle at scale, outbox delivery rate.",
+    "incidents": "The demo's incidents replayed: posts per incident, out-of-hours pages, latency.",
     "dashboard": "Server-side render time of every dashboard page.",
     "redaction": "PHI redactor scan rate (MiB/s) on adversarial strings, one per detector.",
     "fuzz": "Decode+convert+redact time per MiB of adversarial requests at growing sizes; random fuzzing.",
