@@ -307,7 +307,7 @@ def plan_group(
             kind = "firing"  # notified as a ticket (out of hours), burning fast now: page
         elif resolved_new:
             kind = "resolved"
-        elif page and st.notified_at is not None and now - st.notified_at >= opts.repeat_interval:
+        elif page and st.notified_at is not None and now - st.notified_at >= _repeat_after(opts, want):
             kind = "repeat"
         if kind is not None:
             builder.state = replace(st, members=st.members | page)
@@ -353,8 +353,19 @@ def plan_group(
         _update_posts(builder, st, shown, paging=bool(page))
         builder.state = replace(builder.state, content=_digest(shown))
 
-    _escalate(builder, opts, now, env, page=page if want == "page" else frozenset(), muted=muted)
+    # Once an incident has paged it stays a page until it closes (a page does not turn back into a
+    # ticket because its burn slowed or business hours ended while nobody owns it).
+    paging = want == "page" or builder.state.urgency == "page"
+    _escalate(builder, opts, now, env, page=page if paging else frozenset(), muted=muted)
     return Plan(builder.state, tuple(builder.out))
+
+
+#: A ticket (nothing burns fast) is reminded at most daily: it waits for working hours anyway.
+TICKET_REPEAT_S = 24 * 3600.0
+
+
+def _repeat_after(opts: RouteOpts, want: str) -> float:
+    return opts.repeat_interval if want == "page" else max(opts.repeat_interval, TICKET_REPEAT_S)
 
 
 def _update_posts(builder: _Builder, st: GroupState, shown: Sequence[Alert], *, paging: bool) -> None:
@@ -418,6 +429,19 @@ def _escalate(
                 "reply",
                 "escalated",
                 parent=builder.state.parent_key,
+                highlight=unacked,
+                note=_escalation_note(detail, [target]),
+                broadcast=True,
+                escalation=detail,
+            )
+        elif (earlier := dict(builder.state.escalated_posts).get(target)) is not None:
+            # Escalated here before in this episode (a new alert, a lapsed ack): one post per
+            # incident per receiver, the new escalation in its thread.
+            builder.add(
+                target,
+                "reply",
+                "escalated",
+                parent=earlier,
                 highlight=unacked,
                 note=_escalation_note(detail, [target]),
                 broadcast=True,

@@ -10,11 +10,13 @@
 - An acknowledgement lasts ``ack_timeout``; if the alert is still open then, the ack lapses and
   the alert fires again (re-triggering notifications and escalation).
 - Silences and inhibitions suppress an alert without changing its condition.
+- Severity (the worst burn-rate tier firing) rises at once and falls back from page to ticket only
+  after no page tier has fired for ``resolve_after``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from alerts.labels import Observation
@@ -90,6 +92,26 @@ def _started(alert: Alert | None, obs: Observation) -> float:
     return started
 
 
+def _severity(
+    alert: Alert, obs: Observation, policy: LifecyclePolicy
+) -> tuple[str, Mapping[str, str], float | None]:
+    """The tier, labels and page time of an open alert after an active observation.
+
+    Severity rises at once and falls with hysteresis: a fast burn whose short window dips under
+    its threshold for a minute would otherwise flip the alert page -> ticket -> page, updating its
+    message and restarting escalation each time. A page holds until no page tier has fired for
+    ``resolve_after``.
+    """
+    now = obs.at
+    if obs.labels.get("severity") == "page":
+        return obs.tier, obs.labels, now
+    seen = alert.page_seen_at
+    if alert.labels.get("severity") == "page" and seen is not None and now - seen < policy.resolve_after:
+        held = {**obs.labels, **{k: alert.labels[k] for k in HELD_LABELS if k in alert.labels}}
+        return alert.tier, held, seen
+    return obs.tier, obs.labels, seen
+
+
 def _active(alert: Alert | None, obs: Observation, policy: LifecyclePolicy) -> Step:
     now = obs.at
     if alert is None or not alert.is_open:
@@ -107,19 +129,27 @@ def _active(alert: Alert | None, obs: Observation, policy: LifecyclePolicy) -> S
             hysteresis_holds=alert.hysteresis_holds if alert else 0,
             flap_holds=alert.flap_holds if alert else 0,
             episode=alert.episode + 1 if alert else 1,
+            page_seen_at=now if obs.labels.get("severity") == "page" else None,
             id=alert.id if alert else None,
             version=alert.version if alert else 0,
         )
         detail = {"episode": fired.episode, "labels": dict(obs.labels), "started_at": fired.started_at}
         return Step(fired, (AlertEvent(obs.fingerprint, now, "fired", detail=detail),))
+    tier, labels, page_seen_at = _severity(alert, obs, policy)
     updated = replace(
-        alert, last_evaluated_at=now, active=True, figures=obs.figures, labels=obs.labels, tier=obs.tier
+        alert,
+        last_evaluated_at=now,
+        active=True,
+        figures=obs.figures,
+        labels=labels,
+        tier=tier,
+        page_seen_at=page_seen_at,
     )
     tier_events: tuple[AlertEvent, ...] = ()
-    if obs.tier != alert.tier:
+    if tier != alert.tier:
         # The same alert got worse (a slow burn became a fast one) or better: its severity moves,
         # it does not become another alert.
-        detail = {"from": alert.tier, "to": obs.tier, "severity": obs.labels.get("severity", "")}
+        detail = {"from": alert.tier, "to": tier, "severity": labels.get("severity", "")}
         tier_events = (AlertEvent(alert.fingerprint, now, "tier_changed", detail=detail),)
     if alert.clear_since is None:
         return Step(updated, tier_events)

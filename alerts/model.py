@@ -73,6 +73,8 @@ class Alert:
     hysteresis_holds: int = 0
     flap_holds: int = 0
     episode: int = 1
+    #: When a page tier last fired: the severity stays "page" until that is ``resolve_after`` ago.
+    page_seen_at: float | None = None
     id: int | None = None
     version: int = 0
 

@@ -45,6 +45,7 @@ alerts = Table(
     Column("hysteresis_holds", Integer, nullable=False, default=0),
     Column("flap_holds", Integer, nullable=False, default=0),
     Column("episode", Integer, nullable=False, default=1),
+    Column("page_seen_at_unix_nano", BigInteger),  # a page tier last fired (severity hysteresis)
     Column("version", Integer, nullable=False, default=0),
     Column("updated_at_unix_nano", BigInteger, nullable=False),
     Index(None, "state"),

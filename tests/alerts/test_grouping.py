@@ -255,9 +255,10 @@ def test_escalation_levels_and_repeat() -> None:
         (1830, "director", "post", "escalated"),
         (1830, "oncall", "reply", "escalated"),
         (3630, "oncall", "reply", "escalated"),  # round 2 starts again at level 1
-        (4530, "lead", "post", "escalated"),
+        # one post per incident per receiver: round 2 goes into the thread of round 1's post
+        (4530, "lead", "reply", "escalated"),
         (4530, "oncall", "reply", "escalated"),
-        (5430, "director", "post", "escalated"),
+        (5430, "director", "reply", "escalated"),
         (5430, "oncall", "reply", "escalated"),
     ]
     lead, lead_note = h.notifications[1], h.notifications[2]
@@ -266,6 +267,7 @@ def test_escalation_levels_and_repeat() -> None:
     assert not lead_note.broadcast and lead_note.parent_key == h.notifications[0].key
     round2 = h.notifications[5]
     assert round2.broadcast and "round 2 of 2" in round2.note
+    assert h.notifications[6].parent_key == lead.key and h.notifications[6].broadcast
 
 
 def test_acknowledgement_stops_escalation_and_its_timeout_restarts_it() -> None:

@@ -165,3 +165,27 @@ def test_a_request_timeout_must_end_before_the_delivery_lease() -> None:
     text = str(caught.value)
     assert "receivers[1].webhook_configs[0].timeout" in text and "delivery.lease (60s)" in text
     assert config.parse(slow + "delivery: {lease: 2m}\n").delivery.lease == 120
+
+
+def test_a_second_escalation_goes_into_the_thread_of_the_first_escalation_post(harness: MakeHarness) -> None:
+    h = harness("P1", step=30.0)
+    h.set(PAGE)
+    h.run(1000)  # the lead got its escalation post at ~930
+    (first,) = [n for n in h.notifications if n.receiver == "lead"]
+    assert first.action == "post"
+    (ref,) = h.store.groups()
+    actions.acknowledge_group(h.store, h.config, ref, "alice", source="slack", now=h.clock.now)
+    # the ack lapses after 4 h with the incident still burning: escalation starts over
+    h.run(1000 + 4 * 3600 + 1800)
+    lead = [n for n in h.notifications if n.receiver == "lead" and n.kind == "escalated"]
+    assert lead, "the lead is told again"
+    assert all(n.action == "reply" and n.parent_key == first.key for n in lead)
+    assert not [n for n in h.notifications if n.action == "post"], "no second top-level post anywhere"
+
+
+def test_a_ticket_is_reminded_daily_not_at_the_page_cadence(harness: MakeHarness) -> None:
+    h = harness("P3", step=300.0)  # pages: never; the route's repeat_interval is 4 h
+    h.set(PAGE)
+    timeline = h.run(30 * 3600)
+    repeats = [t for t in timeline if t[3] == "repeat"]
+    assert len(repeats) == 1 and 24 * 3600 <= repeats[0][0] < 25 * 3600, timeline

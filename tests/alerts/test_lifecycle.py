@@ -207,13 +207,30 @@ def test_the_alert_starts_at_the_breach_the_rollups_show() -> None:
 def test_a_tier_change_keeps_the_alert_and_a_clear_keeps_its_severity() -> None:
     fast = observations(evaluation(at=T0), ObservationPolicy())[0]
     alert = lifecycle.observe(None, fast, POLICY).alert
-    slow_ev = evaluation(
-        at=T0 + 60, burn_rates=[burn("1h/5m", firing=False), burn("1d/2h", severity="ticket")]
-    )
+    slow = [burn("1h/5m", firing=False), burn("1d/2h", severity="ticket")]
+    slow_ev = evaluation(at=T0 + 600, burn_rates=slow)  # resolve_after since the last fast burn
     step = lifecycle.observe(alert, observations(slow_ev, ObservationPolicy())[0], POLICY)
     assert step.alert is not None and step.alert.tier == "1d/2h" and step.alert.episode == 1
     assert [e.kind for e in step.events] == ["tier_changed"]
-    clear_ev = evaluation(at=T0 + 120, firing=False, burn_rates=[burn("1h/5m", firing=False)], sli=0.999)
+    clear_ev = evaluation(at=T0 + 660, firing=False, burn_rates=[burn("1h/5m", firing=False)], sli=0.999)
     held = lifecycle.observe(step.alert, observations(clear_ev, ObservationPolicy())[0], POLICY).alert
-    assert held is not None and held.clear_since == T0 + 120
+    assert held is not None and held.clear_since == T0 + 660
     assert held.labels["severity"] == "ticket" and held.tier == "1d/2h"
+
+
+def test_a_page_falls_back_to_a_ticket_only_after_resolve_after_without_a_fast_burn() -> None:
+    fast = [burn("1h/5m"), burn("1d/2h", severity="ticket")]
+    slow = [burn("1h/5m", firing=False), burn("1d/2h", severity="ticket")]
+    alert: Alert | None = None
+    seen: list[tuple[str, str]] = []
+    # the short window dips under the page threshold every other minute, then the fast burn ends
+    for minute, rates in enumerate([fast, slow, fast, slow, fast, *[slow] * 12]):
+        ev = evaluation(at=T0 + 60 * minute, burn_rates=rates)
+        step = lifecycle.observe(alert, observations(ev, ObservationPolicy())[0], POLICY)
+        alert = step.alert
+        assert alert is not None
+        seen.append((alert.tier, alert.labels["severity"]))
+    assert seen[:5] == [("1h/5m", "page")] * 5, "no flip-flop while the fast burn comes and goes"
+    # the last page tier fired at minute 4; resolve_after (10 min) later it is a ticket
+    assert seen[13] == ("1h/5m", "page") and seen[14] == ("1d/2h", "ticket")
+    assert alert is not None and alert.page_seen_at == T0 + 240 and alert.episode == 1

@@ -322,6 +322,7 @@ ALERT = Alert(
     hysteresis_holds=2,
     flap_holds=3,
     episode=4,
+    page_seen_at=T0 + 90.5,
 )
 GROUP = GroupState(
     route_key="{}/0",
