@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import click
 from alerts import actions
 from alerts import config as alerts_config
 from alerts.api import AlertInfo, IncidentInfo, SilenceInfo, acknowledge_incident_in, incidents_of, tallies
+from alerts.escalation import EscalationPolicy
+from alerts.grouping import pages_now
 from alerts.lifecycle import AckError
 from alerts.routing import Route
 from alerts.silences import SilenceError
@@ -25,7 +28,7 @@ from vitals.kernel.configfile import ConfigError, parse_yaml
 from vitals.kernel.options import settings_options
 from vitals.kernel.settings import Settings
 from vitals.kernel.timeintervals import TimeInterval
-from vitals.kernel.units import parse_duration
+from vitals.kernel.units import format_duration, parse_duration
 
 
 def _user() -> str:
@@ -174,23 +177,111 @@ def _labels(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+at_option = click.option(
+    "--at",
+    "at",
+    default=None,
+    metavar="ISO-8601",
+    help="Say whether a fast burn pages at this time (default: now), e.g. 2026-03-07T14:00:00Z.",
+)
+
+
+@dataclass(frozen=True)
+class _Moment:
+    """When ``pages`` is judged: ``--at``, or the current time (said "now")."""
+
+    at: float
+    given: bool
+
+    @classmethod
+    def of(cls, text: str | None) -> _Moment:
+        return cls(_moment(text), True) if text else cls(time.time(), False)
+
+    def label(self) -> str:
+        return f"at {_when(datetime.fromtimestamp(self.at, UTC))}" if self.given else "now"
+
+
+def _vitals_paging(cfg: alerts_config.AlertsConfig) -> bool:
+    """The tree uses Vitals' paging fields; a plain Alertmanager config keeps amtool's output."""
+    return any(r.opts.pages != "always" or r.opts.escalation_policy for r in cfg.route.walk())
+
+
+def _pages(route: Route, cfg: alerts_config.AlertsConfig, moment: _Moment, severity: str | None) -> str:
+    """``pages: <when> (<what a fast burn is at the moment>)``; a ticket-severity alert is a
+    ticket whatever the route says."""
+    pages = route.opts.pages
+    when = pages if isinstance(pages, str) else ",".join(pages)
+    if severity is not None and severity != "page":
+        return f"pages: {when} (severity={severity}: ticket)"
+    if pages == "always":
+        return f"pages: {when}"
+    if pages == "never":
+        return f"pages: {when} (ticket)"
+    if pages_now(route.opts, moment.at, cfg.time_intervals):
+        return f"pages: {when} ({moment.label()}: page)"
+    return f"pages: {when} (not {moment.label()}: ticket)"
+
+
+def _escalation(policy: EscalationPolicy, receiver: str) -> str:
+    """The levels as on-call meets them: who is told, how long after the first post."""
+    steps = []
+    after = 0.0
+    for level in policy.levels:
+        who = "/".join(level.receivers) or receiver
+        steps.append(who if after == 0 else f"after {format_duration(after)} {who}")
+        after += level.timeout
+    repeat = "no repeat" if policy.repeat == 0 else f"then from the first level {policy.repeat} more time(s)"
+    return f"{', '.join(steps)}; {repeat}; while it pages unacknowledged"
+
+
+def _route_details(
+    route: Route, cfg: alerts_config.AlertsConfig, moment: _Moment, severity: str | None
+) -> list[str]:
+    lines = [_pages(route, cfg, moment, severity)]
+    name = route.opts.escalation_policy
+    if name is None:
+        lines.append("escalation: none")
+    elif name in cfg.escalation_policies:
+        lines.append(f"escalation: {name}: {_escalation(cfg.escalation_policies[name], route.opts.receiver)}")
+    else:
+        lines.append(f"escalation: {name} (not defined)")
+    return lines
+
+
 @routes.command("test")
 @click.argument("labels", nargs=-1)
 @click.option(
     "--verify-receivers", default=None, help="Comma-separated receivers expected, in order; exit 1 if not."
 )
 @click.option("--tree", is_flag=True, help="Also show the matching routes with their keys and grouping.")
+@at_option
 @file_option
 @settings_options
-def routes_test(
-    settings: Settings, labels: tuple[str, ...], verify_receivers: str | None, tree: bool, file: str | None
+def routes_test(  # noqa: PLR0917 - click passes every option
+    settings: Settings,
+    labels: tuple[str, ...],
+    verify_receivers: str | None,
+    tree: bool,
+    at: str | None,
+    file: str | None,
 ) -> None:
-    """Print the receivers an alert with LABEL=VALUE ... reaches, one per line, in order."""
+    """Print the receivers an alert with LABEL=VALUE ... reaches, one per line, in order.
+
+    With Vitals' paging fields in the tree, each receiver is followed (on stderr, so the receivers
+    stay one per line on stdout) by its route's ``pages`` and whether a fast burn pages at --at
+    (default: now), and its escalation policy.
+    """
     cfg = _routing(settings, file)
-    matched = cfg.route.match(_labels(labels))
+    moment = _Moment.of(at)
+    given = _labels(labels)
+    matched = cfg.route.match(given)
     receivers = [r.opts.receiver for r in matched]
+    details = _vitals_paging(cfg)
     for route in matched:
         click.echo(route.opts.receiver)
+        if details:
+            for line in _route_details(route, cfg, moment, given.get("severity")):
+                click.echo(f"  {line}", err=True)
         if tree:
             group_by = "..." if route.opts.group_by_all else ",".join(route.opts.group_by)
             click.echo(f"  route {route.key} (line {route.line}) group_by [{group_by}]", err=True)
@@ -201,7 +292,7 @@ def routes_test(
             sys.exit(1)
 
 
-def _show(route: Route, depth: int) -> None:
+def _show(route: Route, depth: int, cfg: alerts_config.AlertsConfig, moment: _Moment) -> None:
     matchers = ", ".join(str(m) for m in route.matchers) or "(every alert)"
     extra = []
     if route.continue_:
@@ -210,21 +301,32 @@ def _show(route: Route, depth: int) -> None:
         extra.append("mute: " + ",".join(route.opts.mute_time_intervals))
     if route.opts.active_time_intervals:
         extra.append("active: " + ",".join(route.opts.active_time_intervals))
+    if _vitals_paging(cfg):
+        extra.append(_pages(route, cfg, moment, None))
     if route.opts.escalation_policy:
         extra.append("escalation: " + route.opts.escalation_policy)
     group_by = "..." if route.opts.group_by_all else ",".join(route.opts.group_by)
     suffix = f" [{'; '.join(extra)}]" if extra else ""
     click.echo(f"{'  ' * depth}{matchers} -> {route.opts.receiver} (group_by [{group_by}]){suffix}")
     for child in route.routes:
-        _show(child, depth + 1)
+        _show(child, depth + 1, cfg, moment)
 
 
 @routes.command("show")
+@at_option
 @file_option
 @settings_options
-def routes_show(settings: Settings, file: str | None) -> None:
-    """Print the routing tree."""
-    _show(_routing(settings, file).route, 0)
+def routes_show(settings: Settings, at: str | None, file: str | None) -> None:
+    """Print the routing tree, with each route's ``pages`` at --at (default: now) and the
+    escalation policies (a level without a receiver is the team of the route it came through)."""
+    cfg = _routing(settings, file)
+    moment = _Moment.of(at)
+    _show(cfg.route, 0, cfg, moment)
+    if cfg.escalation_policies:
+        click.echo("escalation policies:")
+        for name, policy in sorted(cfg.escalation_policies.items()):
+            levels = _escalation(policy, "the route's receiver")
+            click.echo(f"  {name}: {levels}")
 
 
 def _alert_line(i: AlertInfo) -> str:

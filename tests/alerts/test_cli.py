@@ -103,3 +103,12 @@ def test_silences_from_the_command_line(env: dict[str, str]) -> None:
     assert "expired" in invoke(env, "silence", "list", "--expired")
     audit = invoke(env, "audit")
     assert "lee silence.expire" in audit and "lee silence.create" in audit
+
+
+def test_routes_at_takes_an_iso_time(env: dict[str, str]) -> None:
+    """A plain Alertmanager tree (no ``pages``, no escalation) answers as amtool does; ``--at``
+    must be an ISO 8601 time."""
+    ok = CliRunner().invoke(alerts_cli, ["routes", "test", "sla=x", "--at", "2026-03-07T14:00:00Z"], env=env)
+    assert ok.exit_code == 0 and ok.output == "console\n", ok.output
+    bad = CliRunner().invoke(alerts_cli, ["routes", "show", "--at", "saturday"], env=env)
+    assert bad.exit_code == 2 and "ISO 8601" in bad.output, bad.output

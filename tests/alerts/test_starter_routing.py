@@ -118,3 +118,51 @@ def test_routes_test_shows_the_team_receiver() -> None:
     result = CliRunner().invoke(alerts_cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "finance-systems"
+
+
+SATURDAY = "2026-03-07T14:00:00Z"  # 08:00 in America/Chicago: outside business hours
+WEDNESDAY = "2026-03-04T15:20:00Z"  # 09:20 in America/Chicago: inside
+ESCALATION = (
+    "escalation: team-lead-director: finance-systems, after 15m oncall-lead, after 30m director; "
+    "no repeat; while it pages unacknowledged"
+)
+
+
+def routes_test(*args: str) -> tuple[str, list[str]]:
+    """stdout (the receivers, one per line, as amtool) and the stderr lines (pages, escalation)."""
+    result = CliRunner().invoke(
+        alerts_cli, ["routes", "test", "--file", str(STARTER), *args], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout, [line.strip() for line in result.stderr.splitlines()]
+
+
+def test_routes_test_says_when_the_route_pages_and_how_it_escalates() -> None:
+    out, said = routes_test("owner=finance-systems", "priority=P2", "severity=page", "--at", SATURDAY)
+    assert out == "finance-systems\n"
+    assert said == ["pages: business-hours (not at 2026-03-07 14:00:00 UTC: ticket)", ESCALATION]
+    _, said = routes_test("owner=finance-systems", "priority=P2", "severity=page", "--at", WEDNESDAY)
+    assert said[0] == "pages: business-hours (at 2026-03-04 15:20:00 UTC: page)"
+    _, said = routes_test("owner=finance-systems", "priority=P1", "severity=page", "--at", SATURDAY)
+    assert said == ["pages: always", ESCALATION]
+    _, said = routes_test("owner=finance-systems", "priority=P1", "severity=ticket", "--at", WEDNESDAY)
+    assert said[0] == "pages: always (severity=ticket: ticket)"  # a slow burn is a ticket anywhere
+    _, said = routes_test("owner=finance-systems", "priority=P3", "severity=page", "--at", WEDNESDAY)
+    assert said == ["pages: never (ticket)", "escalation: none"]
+
+
+def test_routes_show_gives_every_route_its_paging_and_the_policies() -> None:
+    args = ["routes", "show", "--file", str(STARTER), "--at", SATURDAY]
+    result = CliRunner().invoke(alerts_cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    p2 = [line.strip() for line in lines if line.strip().startswith('priority="P2" -> finance-systems')]
+    assert p2 == [
+        'priority="P2" -> finance-systems (group_by [owner,interface]) '
+        "[pages: business-hours (not at 2026-03-07 14:00:00 UTC: ticket); escalation: team-lead-director]"
+    ]
+    assert lines[-2:] == [
+        "escalation policies:",
+        "  team-lead-director: the route's receiver, after 15m oncall-lead, after 30m director; no repeat; "
+        "while it pages unacknowledged",
+    ]
