@@ -59,6 +59,17 @@ OPEN_STATES: tuple[AlertState, ...] = ("firing", "acknowledged", "suppressed")
 Moment = datetime | float | int
 
 
+def _plain(value: Any) -> Any:
+    """A field value as JSON: times as ISO 8601, tuples as lists, mappings as dicts."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
 def _dt(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=UTC)
 
@@ -145,17 +156,7 @@ class AlertInfo:
         )
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if isinstance(value, datetime):
-                value = value.isoformat()
-            elif isinstance(value, tuple):
-                value = list(value)
-            elif isinstance(value, Mapping):
-                value = dict(value)
-            out[name] = value
-        return out
+        return {name: _plain(getattr(self, name)) for name in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)
@@ -423,16 +424,8 @@ class IncidentInfo:
         return self.state != "resolved"
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if isinstance(value, datetime):
-                value = value.isoformat()
-            elif name == "alerts":
-                value = [a.to_json() for a in value]
-            elif isinstance(value, Mapping):
-                value = dict(value)
-            out[name] = value
+        out = {name: _plain(getattr(self, name)) for name in self.__dataclass_fields__}
+        out["alerts"] = [a.to_json() for a in self.alerts]
         return out
 
 
