@@ -201,7 +201,7 @@ def _buttons(n: Notification, views: Sequence[AlertView], interactive: bool) -> 
                 "style": "primary",
                 "text": {
                     "type": "plain_text",
-                    "text": "Acknowledge all" if len(firing) > 1 else "Acknowledge",
+                    "text": "Acknowledge incident" if len(views) > 1 else "Acknowledge",
                 },
                 "action_id": ACK_GROUP_ACTION,
                 "value": f"group:{n.group_ref}",
