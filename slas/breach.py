@@ -13,7 +13,8 @@ The definition (docs/explanation/sla-math.md, "When a breach started"):
 - a minute is *bad* when its own bad share (bad / total) exceeds budget x threshold; minutes
   without events are neither bad nor good;
 - the breach is the latest run of bad minutes in which consecutive bad minutes are at most
-  ``max(5, the tier's short window in minutes)`` good or empty minutes apart, and each stretch
+  ``max(5, the tier's short window in minutes)`` good or empty minutes apart (60 when only the
+  objective is missed: the budget is spent and the events may be sparse), and each stretch
   from one bad minute to the next (the gap included) still burns budget as a whole (its bad share
   is above 1 - objective): a gap bridges an incident's quieter minutes, not scattered background
   errors (with a threshold of 1 and a gap of an hour, minutes holding one stray error each would
@@ -33,11 +34,14 @@ import numpy as np
 from slas.budget import error_budget
 from slas.model import BurnRate
 
-__all__ = ["MIN_GAP_MINUTES", "BreachRule", "breach_rule", "breach_start_minute"]
+__all__ = ["MIN_GAP_MINUTES", "SPENT_GAP_MINUTES", "BreachRule", "breach_rule", "breach_start_minute"]
 
 #: A run of bad minutes survives at least this many good or empty minutes in between: a burst of
 #: errors rarely fills every minute, and sparse traffic leaves minutes empty.
 MIN_GAP_MINUTES = 5
+#: The gap a spent budget's breach (no tier firing) bridges: its events may be sparse (a few
+#: implants an hour), and the stretch's own bad share keeps scattered errors out.
+SPENT_GAP_MINUTES = 60
 #: Minutes examined first, looking back from the evaluation minute (quadrupled while the run may
 #: reach further back): a short incident costs a short scan whatever the window.
 _FIRST_SCAN = 256
@@ -65,7 +69,7 @@ def breach_rule(burn_rates: Sequence[BurnRate], objective: float, sli: float | N
         short_minutes = math.ceil(round(tier.short_window_s / 60, 6))
         return BreachRule(budget * tier.threshold, max(MIN_GAP_MINUTES, short_minutes), budget)
     if sli is not None and sli < objective:
-        return BreachRule(budget, MIN_GAP_MINUTES, budget)
+        return BreachRule(budget, SPENT_GAP_MINUTES, budget)
     return None
 
 

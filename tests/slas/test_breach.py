@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from slas.breach import MIN_GAP_MINUTES, BreachRule, breach_rule, breach_start_minute
+from slas.breach import MIN_GAP_MINUTES, SPENT_GAP_MINUTES, BreachRule, breach_rule, breach_start_minute
 from slas.engine import SlaEngine
 from slas.evaluate import evaluate_sla
 from slas.evaluation_rows import evaluation_from_row, evaluation_row
@@ -38,7 +38,7 @@ PAGE = BreachRule(
     max_bad_share=0.01 * 14.4, max_gap=MIN_GAP_MINUTES, min_stretch_share=0.01
 )  # 99% objective, 14.4x tier
 OBJECTIVE = BreachRule(
-    max_bad_share=0.01, max_gap=MIN_GAP_MINUTES, min_stretch_share=0.01
+    max_bad_share=0.01, max_gap=SPENT_GAP_MINUTES, min_stretch_share=0.01
 )  # only the objective missed
 
 
@@ -465,3 +465,12 @@ def test_an_engine_that_watched_live_agrees_with_the_back_fill(engine: Engine) -
 
 def test_the_new_fields_come_last_so_positional_constructors_keep_working() -> None:
     assert list(Evaluation.__dataclass_fields__)[-2:] == ["interface", "breach_started_unix_nano"]
+
+
+def test_a_spent_budget_over_sparse_events_dates_the_whole_incident() -> None:
+    """An implant every 20 minutes, each one late during a 5-hour incident: one run, not the last."""
+    good, total = minutes(600, events=0)
+    for m in range(0, 600, 20):
+        total[m] = 1.0
+        good[m] = 0.0 if 120 <= m < 420 else 1.0
+    assert breach_start_minute(M0, good, total, OBJECTIVE, M0, M0 + 599) == M0 + 120
