@@ -19,7 +19,10 @@ The definition (docs/explanation/sla-math.md, "When a breach started"):
   is above 1 - objective): a gap bridges an incident's quieter minutes, not scattered background
   errors (with a threshold of 1 and a gap of an hour, minutes holding one stray error each would
   otherwise chain back to the start of the window);
-- its start is the run's first bad minute, never earlier than the SLA window's start.
+- its start is the run's first bad minute, never earlier than the SLA window's start;
+- when only the objective is missed (the budget is spent, nothing burns now), the run with the
+  most bad events in the window is the breach, not the latest one: the alert is about the incident
+  that spent the budget, not a stray error since.
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ class BreachRule:
     #: a stretch from one bad minute to the next joins the run only when its bad share is above
     #: this (the error budget: the stretch as a whole still burns faster than the objective allows)
     min_stretch_share: float
+    #: the run with the most bad events, not the latest: a spent budget with nothing burning now
+    #: is about the incident that spent it, not a stray error since
+    dominant: bool = False
 
 
 def breach_rule(burn_rates: Sequence[BurnRate], objective: float, sli: float | None) -> BreachRule | None:
@@ -69,7 +75,7 @@ def breach_rule(burn_rates: Sequence[BurnRate], objective: float, sli: float | N
         short_minutes = math.ceil(round(tier.short_window_s / 60, 6))
         return BreachRule(budget * tier.threshold, max(MIN_GAP_MINUTES, short_minutes), budget)
     if sli is not None and sli < objective:
-        return BreachRule(budget, SPENT_GAP_MINUTES, budget)
+        return BreachRule(budget, SPENT_GAP_MINUTES, budget, dominant=True)
     return None
 
 
@@ -93,6 +99,8 @@ def breach_start_minute(  # noqa: PLR0917
     last = min(last, lo + total_a.size - 1)
     if last < first:
         return None
+    if rule.dominant:
+        return _dominant_start(lo, good_a, total_a, rule, first, last)
     span = _FIRST_SCAN
     while True:
         begin = max(first, last - span + 1)
@@ -103,13 +111,7 @@ def breach_start_minute(  # noqa: PLR0917
         if bad.size:
             # Stretch j runs from bad minute j up to the next bad minute: it joins the run when the
             # gap is short enough and the stretch as a whole still burns budget.
-            cum_bad = np.concatenate([[0.0], np.cumsum(bad_counts)])
-            cum_total = np.concatenate([[0.0], np.cumsum(t)])
-            stretch_bad = cum_bad[bad[1:]] - cum_bad[bad[:-1]]
-            stretch_total = cum_total[bad[1:]] - cum_total[bad[:-1]]
-            joins = (np.diff(bad) <= rule.max_gap + 1) & (
-                stretch_bad > rule.min_stretch_share * stretch_total
-            )
+            joins = _joins(t, bad_counts, bad, rule)
             breaks = np.flatnonzero(~joins)
             start = int(bad[breaks[-1] + 1] if breaks.size else bad[0])
             # Settled when the run broke inside the scan, the scan reached ``first``, or more good
@@ -119,3 +121,32 @@ def breach_start_minute(  # noqa: PLR0917
         elif begin == first:
             return None
         span *= 4
+
+
+def _joins(
+    t: np.ndarray[Any, Any], bad_counts: np.ndarray[Any, Any], bad: np.ndarray[Any, Any], rule: BreachRule
+) -> np.ndarray[Any, Any]:
+    """Whether each bad minute after the first joins the run of the bad minute before it."""
+    cum_bad = np.concatenate([[0.0], np.cumsum(bad_counts)])
+    cum_total = np.concatenate([[0.0], np.cumsum(t)])
+    stretch_bad = cum_bad[bad[1:]] - cum_bad[bad[:-1]]
+    stretch_total = cum_total[bad[1:]] - cum_total[bad[:-1]]
+    joined: np.ndarray[Any, Any] = (np.diff(bad) <= rule.max_gap + 1) & (
+        stretch_bad > rule.min_stretch_share * stretch_total
+    )
+    return joined
+
+
+def _dominant_start(
+    lo: int, good: np.ndarray[Any, Any], total: np.ndarray[Any, Any], rule: BreachRule, first: int, last: int
+) -> int | None:
+    """The first minute of the run with the most bad events in ``first..last`` (the latest on a tie)."""
+    t = total[first - lo : last - lo + 1]
+    bad_counts = t - good[first - lo : last - lo + 1]
+    bad = np.flatnonzero((t > 0) & (bad_counts > rule.max_bad_share * t))
+    if not bad.size:
+        return None
+    starts = np.concatenate([[0], np.flatnonzero(~_joins(t, bad_counts, bad, rule)) + 1])
+    weights = np.add.reduceat(bad_counts[bad], starts)
+    best = len(weights) - 1 - int(np.argmax(weights[::-1]))
+    return first + int(bad[starts[best]])

@@ -38,7 +38,7 @@ PAGE = BreachRule(
     max_bad_share=0.01 * 14.4, max_gap=MIN_GAP_MINUTES, min_stretch_share=0.01
 )  # 99% objective, 14.4x tier
 OBJECTIVE = BreachRule(
-    max_bad_share=0.01, max_gap=SPENT_GAP_MINUTES, min_stretch_share=0.01
+    max_bad_share=0.01, max_gap=SPENT_GAP_MINUTES, min_stretch_share=0.01, dominant=True
 )  # only the objective missed
 
 
@@ -114,10 +114,13 @@ def test_the_range_bounds_the_search_and_nothing_bad_gives_none() -> None:
     assert breach_start_minute(0, [], [], PAGE, 0, 99) is None
 
 
-def test_a_spent_budget_without_a_burn_dates_the_latest_breach() -> None:
+def test_a_spent_budget_without_a_burn_dates_the_incident_that_spent_it() -> None:
     good, total = minutes(1000)
     set_bad(good, total, range(100, 160), 40)  # yesterday's incident
     set_bad(good, total, range(400, 420), 40)  # a later, shorter one; quiet since
+    set_bad(good, total, [900], 5)  # a stray bad minute an hour ago
+    assert breach_start_minute(0, good, total, OBJECTIVE, 0, 999) == 100
+    set_bad(good, total, range(400, 480), 40)  # the later one was the bigger
     assert breach_start_minute(0, good, total, OBJECTIVE, 0, 999) == 400
 
 
