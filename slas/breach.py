@@ -137,7 +137,7 @@ def _joins(
     return joined
 
 
-def _dominant_start(
+def _dominant_start(  # noqa: PLR0917 - the same arguments as breach_start_minute
     lo: int, good: np.ndarray[Any, Any], total: np.ndarray[Any, Any], rule: BreachRule, first: int, last: int
 ) -> int | None:
     """The first minute of the run with the most bad events in ``first..last`` (the latest on a tie)."""
