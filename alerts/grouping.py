@@ -287,7 +287,9 @@ def plan_group(
     muted = is_muted(opts, now, env.time_intervals)
     builder = _Builder(state, content_alerts(state), env, now)
     want = urgency([a for a in open_alerts if a.fingerprint in page], opts, now, env.time_intervals)
-    builder.urgency = want
+    # Messages about an incident that paged stay pages (an acknowledgement updates a page, it does
+    # not turn it into a ticket).
+    builder.urgency = "page" if "page" in (want, state.urgency) else "ticket"
     receiver = state.receiver
 
     if state.next_flush_at is not None and now >= state.next_flush_at:

@@ -104,6 +104,9 @@ def test_acknowledging_the_incident_covers_its_alerts_and_later_joiners_and_stop
     updates = [n for n in h.notifications if n.receiver == "lead"]
     assert updates and all(n.action == "update" and n.parent_key == escalated.key for n in updates)
     assert updates[0].note == "Escalation stopped: acknowledged by alice"
+    # the acknowledged incident's own message is still the page it was, not a ticket
+    team_updates = [n for n in h.notifications if n.receiver == "team" and n.action == "update"]
+    assert team_updates and {n.urgency for n in team_updates} == {"page"}
     assert {a.acknowledged_by for a in updates[-1].alerts} == {"alice"}
 
 
