@@ -444,7 +444,7 @@ class StartUp:
     ticketed: dict[str, list[Notification]]
     silent: list[str]  # finished incidents without a notification at start-up
     recent: list[str]  # ended too recently to tell: their fast burn may still be on at start-up
-    others: int  # notifications at start-up about no finished incident
+    others: list[Notification]  # notifications at start-up about no finished incident
     notifications: int
 
 
@@ -473,7 +473,7 @@ def start_up(
             ticketed[incident.name] = incident.notifications
         else:
             silent.append(incident.name)
-    others = sum(n.group_ref not in claimed for n in planned)
+    others = [n for n in planned if n.group_ref not in claimed]
     return StartUp(paged, ticketed, silent, recent, others, len(planned))
 
 
@@ -497,6 +497,10 @@ def _start_up_check(
             say(
                 f"  {replay.cycles} alerting cycles from {_local(start)}: {len(replay.planned)} notifications"
             )
+            for n in replay.planned:
+                slas = ",".join(sorted({a.sla_id for a in n.alerts}))
+                kinds = f"{n.action} {n.kind}"
+                say(f"    {_local(n.created_at)}  {n.receiver:<28} {kinds:<18} {n.urgency:<6}  {slas}")
         finally:
             replay.close()
     return start_up(effects, replay.planned, now, _paging_window_s())
@@ -528,7 +532,13 @@ def _start_up_figure(check: StartUp) -> Figure:
         parts.append(f"not notified: {', '.join(check.silent)}")
     if check.recent:
         parts.append(f"ended within the paging burn window, not counted: {', '.join(check.recent)}")
-    parts.append(f"{check.others} of {check.notifications} start-up notifications about no finished incident")
+    about = ", ".join(
+        sorted({f"{a.sla_id} ({n.urgency})" for n in check.others if n.action == "post" for a in n.alerts})
+    )
+    parts.append(
+        f"{len(check.others)} of {check.notifications} start-up notifications about no finished incident"
+        + (f": posts about {about}" if about else "")
+    )
     return Figure(
         "finished incidents paged at start-up",
         len(check.paged),
