@@ -25,9 +25,11 @@ __all__ = [
     "LagFigures",
     "LagScope",
     "LateObject",
+    "OpenFigures",
     "lag_figures",
     "lag_histogram",
     "late_objects",
+    "open_figures",
     "percentiles",
 ]
 
@@ -63,6 +65,24 @@ class LagFigures:
     late_amount: float  # money in them: revenue at risk
     open_late: int  # ... of which still not completed now
     open_late_amount: float
+
+
+@dataclass(frozen=True)
+class OpenFigures:
+    """The objects of one lag SLA still open at ``at_ns`` (started at least ``older_than_s``
+    before it, end stage not seen by then): what is stuck now, whether or not its deadline has
+    passed. The deadline-based figures (``LagFigures.late``) count an object only once its
+    deadline is past; these count it as soon as it is older than the chosen age."""
+
+    sla_id: str
+    within_s: float
+    older_than_s: float
+    at_ns: int
+    count: int
+    amount: float
+    past_deadline: int  # ... of which already past their deadline (also late in LagFigures)
+    past_deadline_amount: float
+    oldest_start_ns: int | None
 
 
 @dataclass(frozen=True)
@@ -245,3 +265,35 @@ def late_objects(
             )
             for r in conn.execute(query)
         ]
+
+
+def open_figures(engine: Engine, scope: LagScope, *, older_than_s: float, at_ns: int) -> OpenFigures:
+    """Objects started at least ``older_than_s`` before ``at_ns`` whose end did not come by then,
+    with their amount, and how many of them are already past their deadline.
+
+    The same objects the engine counts (``sla_lag_objects``), read by the (sla, start) index:
+    no second matcher of starts and ends.
+    """
+    older_ns = int(older_than_s * NS)
+    past = _t.start_unix_nano <= at_ns - scope.within_ns
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                func.count(),
+                func.sum(func.coalesce(_t.amount, 0)),
+                _count_if(past),
+                _amount_if(past),
+                func.min(_t.start_unix_nano),
+            ).where(*_place(scope), _t.start_unix_nano <= at_ns - older_ns, _still_open(at_ns))
+        ).one()
+    return OpenFigures(
+        sla_id=scope.sla_id,
+        within_s=scope.within_s,
+        older_than_s=older_than_s,
+        at_ns=at_ns,
+        count=int(row[0] or 0),
+        amount=float(row[1] or 0.0),
+        past_deadline=int(row[2] or 0),
+        past_deadline_amount=float(row[3] or 0.0),
+        oldest_start_ns=None if row[4] is None else int(row[4]),
+    )

@@ -3,7 +3,7 @@
 Exact over any range and fast at any size: stage counts add whole hours from the hourly business
 rollup to the partial hours at each end, read from ``spans`` through its (hc_stage, event_time)
 index. Lag percentiles, late objects and money at risk come from the SLA engine's lag objects
-(``slas.lag_history``).
+(``slas.lag_history``), and so do the objects stuck now (open and older than a chosen age).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dashboards.catalog import LagPair
 from dashboards.sqlexpr import blank, error_flag
 from dashboards.tables import business_rollups
 from slas import LagScope
+from slas.lag_history import OpenFigures, open_figures
 from vitals.kernel.units import HOUR_NS, NS
 
 
@@ -131,3 +132,11 @@ def facilities_and_lines(
         facilities = [r[0] for r in conn.execute(select(b.facility).where(recent).distinct()) if r[0]]
         lines = [r[0] for r in conn.execute(select(b.service_line).where(recent).distinct()) if r[0]]
     return sorted(facilities), sorted(lines)
+
+
+def stuck_now(
+    engine: Engine, pair: LagPair, *, older_than_s: float, at_ns: int, filters: Filters = NO_FILTERS
+) -> OpenFigures:
+    """The objects of ``pair``'s SLA not finished at ``at_ns`` and older than ``older_than_s``:
+    the money at risk now, before their deadline makes them late (the SLA engine's lag objects)."""
+    return open_figures(engine, filters.lag_scope(pair), older_than_s=older_than_s, at_ns=at_ns)

@@ -5,81 +5,18 @@ from __future__ import annotations
 from concurrent.futures import Future
 from datetime import datetime
 from html import escape
-from typing import NamedTuple
 
 import streamlit as st
 
 from dashboards import views
-from dashboards.catalog import LagPair
-from dashboards.figures import ops as ops_fig
 from dashboards.figures import slo as slo_fig
-from dashboards.queries.business import StageCounts
 from dashboards.queries.evaluations import SeriesKey
 from dashboards.timerange import to_datetime
+from dashboards.ui import business as business_ui
 from dashboards.ui import cached, parallel, trends, widgets
 from dashboards.ui.frame import PageContext, banners, render
-from slas import LagFigures
 
 SPARK_POINTS = 40
-
-
-class HeadlineQueries(NamedTuple):
-    charge: Future[LagFigures | None]
-    late: Future[LagFigures | None]
-    implant: Future[LagFigures | None]
-    gl: Future[StageCounts]
-    remits: Future[StageCounts]
-
-
-def start_headlines(ctx: PageContext, batch: parallel.Batch) -> HeadlineQueries:
-    tr, url, cat, f = ctx.tr, ctx.url, ctx.catalog, ctx.filters
-    charge_pair = cat.lag_pair(views.CHARGE_LAG_SLA)
-    late_pair = cat.lag_pair(views.LATE_CHARGES_SLA) or charge_pair
-    implant_pair = cat.lag_pair(views.IMPLANT_SLA)
-
-    def lag(pair: LagPair | None, with_lags: bool = True) -> LagFigures | None:
-        if pair is None:
-            return None
-        return cached.lag_figures(
-            url, pair, tr.start_ns, tr.end_ns, now_ns=ctx.now_ns, filters=f, with_lags=with_lags
-        )
-
-    def stage(sla_id: str, fallback: str) -> StageCounts:
-        return cached.stage_counts(url, views.figure_stage(cat, sla_id, fallback), tr.start_ns, tr.end_ns, f)
-
-    return HeadlineQueries(
-        charge=batch.submit(lag, charge_pair),
-        late=batch.submit(lag, late_pair, with_lags=False),  # counts only, not the lag distribution
-        implant=batch.submit(lag, implant_pair),
-        gl=batch.submit(stage, views.GL_SLA, views.GL_STAGE),
-        remits=batch.submit(stage, views.DENIAL_SLA, views.REMIT_STAGE),
-    )
-
-
-def headline_section(ctx: PageContext, queries: HeadlineQueries) -> None:
-    tr, cat, f = ctx.tr, ctx.catalog, ctx.filters
-    charge, late, implant = queries.charge.result(), queries.late.result(), queries.implant.result()
-    gl, remits = queries.gl.result(), queries.remits.result()
-    figures = views.headlines(cat, tr.label, charge=charge, late=late, gl=gl, remits=remits, implant=implant)
-    st.subheader("Business figures", anchor="figures")
-    where = " · ".join(x for x in (f.facility, f.service_line) if x) or "all facilities and service lines"
-    st.caption(f"{tr.label}, {where}.")
-    columns = st.columns(3)
-    for index, figure in enumerate(figures):
-        with columns[index % 3].container(border=True, key=f"headline-{figure.key}"):
-            st.metric(figure.label, figure.value, help=figure.detail)
-            st.caption(figure.detail)
-            if figure.sla_id and ctx.catalog.get(figure.sla_id):
-                st.page_link(
-                    "screens/sla.py",
-                    label="the rows behind it",
-                    icon=":material/table_rows:",
-                    query_params=ctx.page_params(sla=figure.sla_id),
-                )
-    if remits.denials:
-        widgets.chart(ops_fig.denial_codes(remits.denials, remits.count), key="denial-codes")
-    elif remits.count:
-        st.caption("No denials in the range.")
 
 
 def tile(
@@ -100,8 +37,12 @@ def tile(
         )
         st.caption(f"{t.target_text} · {views.budget_text(t)}")
         if t.at_risk_amount:
-            # The SLA's window, not the page's range (the business figures above follow the range).
-            st.caption(f"At risk: {views.money(t.at_risk_amount)} in bad events over {t.window_label}")
+            # The SLA's window, named next to the number: the business figures follow the range.
+            passed = " (deadline passed)" if t.kind == "lag" else ""
+            st.caption(
+                f"Money at risk over the SLA's {t.window_label}: "
+                f"{views.money(t.at_risk_amount)} in its bad events{passed}"
+            )
         xs, ys = spark.get(t.sla_id, ([], []))
         if any(y is not None for y in ys):
             widgets.chart(slo_fig.sparkline(xs, ys, t.objective, t.status), key=f"spark-{t.sla_id}")
@@ -171,10 +112,10 @@ def body(ctx: PageContext) -> None:
     evaluations = cached.latest_evaluations(ctx.url, min(ctx.tr.end_ns, ctx.now_ns))
     tiles = views.build_tiles(evaluations, ctx.catalog, ctx.filters)
     with parallel.Batch() as batch:  # every query of the page starts now; the layout waits on each
-        headlines = start_headlines(ctx, batch) if ctx.status.has_telemetry else None
+        headlines = business_ui.start(ctx, batch) if ctx.status.has_telemetry else None
         trend_queries = start_trends(ctx, tiles, batch)
         if headlines is not None:
-            headline_section(ctx, headlines)
+            business_ui.section(ctx, headlines)
         tiles_section(ctx, tiles, trend_queries)
 
 
