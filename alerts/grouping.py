@@ -355,10 +355,11 @@ def plan_group(
         _update_posts(builder, st, shown, paging=bool(page))
         builder.state = replace(builder.state, content=_digest(shown))
 
-    # Once an incident has paged it stays a page until it closes (a page does not turn back into a
-    # ticket because its burn slowed or business hours ended while nobody owns it).
-    paging = want == "page" or builder.state.urgency == "page"
-    _escalate(builder, opts, now, env, page=page if paging else frozenset(), muted=muted)
+    # Escalation runs while an unacknowledged alert burns fast and the route pages now; a finished
+    # burn (a spent budget, a ticket now) does not wake the director. Severity hysteresis keeps a
+    # dipping fast burn from restarting it.
+    burning = frozenset(a.fingerprint for a in open_alerts if a.fingerprint in page and a.clear_since is None)
+    _escalate(builder, opts, now, env, page=burning if want == "page" else frozenset(), muted=muted)
     return Plan(builder.state, tuple(builder.out))
 
 

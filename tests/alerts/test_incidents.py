@@ -68,12 +68,12 @@ MakeHarness = Callable[..., Harness]
 def harness(monkeypatch: pytest.MonkeyPatch) -> MakeHarness:
     """A harness whose evaluations carry the given priority (the SLA file's)."""
 
-    def make(priority: str = "P1", step: float = 5.0) -> Harness:
+    def make(priority: str = "P1", step: float = 5.0, text: str = TEAMS) -> Harness:
         original = factories.evaluation
         monkeypatch.setattr(
             harness_module, "evaluation", lambda **kw: original(**{**kw, "priority": priority})
         )
-        return Harness(TEAMS, step=step)
+        return Harness(text, step=step)
 
     return make
 
@@ -192,3 +192,27 @@ def test_a_ticket_is_reminded_daily_not_at_the_page_cadence(harness: MakeHarness
     timeline = h.run(30 * 3600)
     repeats = [t for t in timeline if t[3] == "repeat"]
     assert len(repeats) == 1 and 24 * 3600 <= repeats[0][0] < 25 * 3600, timeline
+
+
+def test_escalation_stops_when_the_fast_burn_is_over(harness: MakeHarness) -> None:
+    h = harness("P1", step=30.0, text=TEAMS.replace("objective_alerts: false", "objective_alerts: true"))
+    h.set(PAGE)
+    h.run(120)
+    # the outage ends: the budget is spent (a ticket once the page has been quiet for
+    # resolve_after) and nobody has acknowledged; the lead's turn would be at 930
+    h.set([burn("1h/5m", firing=False)])
+    timeline = h.run(4000)
+    (alert,) = h.store.alerts.values()
+    assert alert.labels["severity"] == "ticket" and alert.is_open and alert.tier == "objective"
+    assert not [t for t in timeline if t[3] == "escalated"], timeline
+
+
+def test_escalation_stops_while_the_condition_is_clear_and_held_open(harness: MakeHarness) -> None:
+    h = harness("P1", step=30.0)
+    h.set(PAGE)
+    h.run(600)
+    h.set([burn("1h/5m", firing=False)])  # clear at 630; held open until 1230 by hysteresis
+    timeline = h.run(1300)
+    assert not [t for t in timeline if t[3] == "escalated"], timeline
+    (alert,) = h.store.alerts.values()
+    assert alert.state == "resolved"
