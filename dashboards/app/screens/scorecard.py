@@ -8,20 +8,25 @@ from html import escape
 
 import streamlit as st
 
-from dashboards import views
+from dashboards import views, worst
 from dashboards.figures import slo as slo_fig
 from dashboards.queries.evaluations import SeriesKey
 from dashboards.timerange import to_datetime
 from dashboards.ui import business as business_ui
 from dashboards.ui import cached, parallel, trends, widgets
 from dashboards.ui.frame import PageContext, banners, render
+from slas import Evaluation
 
 SPARK_POINTS = 40
 
 
 def tile(
-    ctx: PageContext, t: views.Tile, spark: dict[str, tuple[list[datetime], list[float | None]]]
+    ctx: PageContext,
+    t: views.Tile,
+    spark: dict[str, tuple[list[datetime], list[float | None]]],
+    whole: Evaluation | None = None,
 ) -> None:
+    """One SLA: its worst part leads (a slice in breach under a fine whole), the whole beside it."""
     with st.container(border=True, key=f"tile-{t.sla_id}"):
         st.markdown(
             widgets.badge_html(t.status) + f" &nbsp;<small>{escape(t.priority)} · {escape(t.owner)}</small>",
@@ -31,10 +36,13 @@ def tile(
         st.markdown(widgets.tile_title_html(t.title), unsafe_allow_html=True)
         st.metric(
             "SLI",
-            views.pct(t.sli),
+            # which slice, when one leads in its SLA's place (a facility filter names it already)
+            worst.sli_text(t.sli, t.slice if whole is not None else None),
             help=f"{t.kind} SLI of {t.sla_id}{f' ({t.slice})' if t.slice else ''} against its objective",
             label_visibility="collapsed",
         )
+        if whole is not None:
+            st.caption(worst.whole_text(whole, widgets.status_text))
         st.caption(f"{t.target_text} · {views.budget_text(t)}")
         if t.at_risk_amount:
             # The SLA's window, named next to the number: the business figures follow the range.
@@ -80,7 +88,10 @@ def start_trends(
 
 
 def tiles_section(
-    ctx: PageContext, tiles: list[views.Tile], trend_queries: dict[str, Future[trends.Trend]]
+    ctx: PageContext,
+    tiles: list[views.Tile],
+    trend_queries: dict[str, Future[trends.Trend]],
+    wholes: dict[str, Evaluation] | None = None,
 ) -> None:
     st.subheader("SLA scorecard", anchor="scorecard")
     if not tiles:
@@ -103,20 +114,20 @@ def tiles_section(
         columns = st.columns(3)
         for index, t in enumerate(in_domain):
             with columns[index % 3]:
-                tile(ctx, t, spark)
+                tile(ctx, t, spark, (wholes or {}).get(t.sla_id))
 
 
 def body(ctx: PageContext) -> None:
     st.title("Executive scorecard")
     banners(ctx, needs_telemetry=False, needs_evaluations=True)
     evaluations = cached.latest_evaluations(ctx.url, min(ctx.tr.end_ns, ctx.now_ns))
-    tiles = views.build_tiles(evaluations, ctx.catalog, ctx.filters)
+    tiles, wholes = worst.worst_tiles(views.build_tiles(evaluations, ctx.catalog, ctx.filters), evaluations)
     with parallel.Batch() as batch:  # every query of the page starts now; the layout waits on each
         headlines = business_ui.start(ctx, batch) if ctx.status.has_telemetry else None
         trend_queries = start_trends(ctx, tiles, batch)
         if headlines is not None:
             business_ui.section(ctx, headlines)
-        tiles_section(ctx, tiles, trend_queries)
+        tiles_section(ctx, tiles, trend_queries, wholes)
 
 
 render("scorecard", body)

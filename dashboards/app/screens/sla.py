@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from html import escape
 
 import pandas as pd
 import streamlit as st
 
-from dashboards import views
+from dashboards import views, worst
 from dashboards.figures import ops as ops_fig
 from dashboards.figures import slo as slo_fig
+from dashboards.queries.bad_events import BadEvents
 from dashboards.queries.business import Filters
 from dashboards.queries.evaluations import SeriesKey
 from dashboards.timerange import format_duration, to_datetime
@@ -26,13 +28,30 @@ def choose_sla(ctx: PageContext) -> tuple[str | None, str | None]:
         return None, None
     titles = {e.sla_id: e.title for e in evaluations} | {s.id: s.title for s in ctx.catalog.slas}
     left, right = st.columns([3, 2])
+    # Opened without a choice, the page shows the worst SLA (and its worst slice when that is in a
+    # worse state than the whole), the one the scorecard lists first. A link naming an SLA but no
+    # slice means the SLA as a whole.
+    chosen = "sla" in st.query_params
+    opening = worst.worst_sla(evaluations, ids)
     # Options are the ids themselves: a bound widget writes its shown text into the URL.
-    sla_id = left.selectbox("SLA", ids, key="sla", bind="query-params", help="The SLA's id in its SLA file.")
+    sla_id = left.selectbox(
+        "SLA",
+        ids,
+        index=ids.index(opening) if opening in ids else 0,
+        key="sla",
+        bind="query-params",
+        help="The SLA's id in its SLA file.",
+    )
     left.caption(titles.get(sla_id or "", ""))
-    slices = sorted({e.slice for e in evaluations if e.sla_id == sla_id and e.slice})
+    group = [e for e in evaluations if e.sla_id == sla_id]
+    slices = sorted({e.slice for e in group if e.slice})
+    found = worst.worst_of(group)
+    options = ["(whole SLA)", *slices]
+    worst_slice = found.shown.slice if not chosen and found is not None and found.whole is not None else None
     slice_choice = right.selectbox(
         "Slice",
-        ["(whole SLA)", *slices],
+        options,
+        index=options.index(worst_slice) if worst_slice in options else 0,
         key="slice",
         bind="query-params",
         help="One value of the SLA's slice_by.",
@@ -41,11 +60,8 @@ def choose_sla(ctx: PageContext) -> tuple[str | None, str | None]:
 
 
 def header(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
-    current = [
-        e
-        for e in cached.latest_evaluations(ctx.url, min(ctx.tr.end_ns, ctx.now_ns), sla_id)
-        if (e.slice or None) == slice_
-    ]
+    group = cached.latest_evaluations(ctx.url, min(ctx.tr.end_ns, ctx.now_ns), sla_id)
+    current = [e for e in group if (e.slice or None) == slice_]
     spec = ctx.catalog.get(sla_id)
     if not current:
         title = spec.title if spec else sla_id
@@ -57,6 +73,15 @@ def header(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
         return
     e = current[0]
     st.header(e.title)
+    # Never fine when a part is not: beside the whole, its worst slice; beside a slice, the whole.
+    found = worst.worst_of(group)
+    if slice_ is None and found is not None and found.whole is not None:
+        w = found.shown
+        st.warning(
+            f"{widgets.status_text(w.status)} in slice {worst.sli_text(w.sli, w.slice)} "
+            f"({worst.whole_text(e, widgets.status_text)}): choose the slice above for its figures.",
+            icon=":material/warning:",
+        )
     st.markdown(
         f"{widgets.badge_html(e.status)} &nbsp; {escape(e.priority)} · owner **{escape(e.owner)}** · "
         f"{escape(views.domain_title(e.domain))} · {escape(e.kind)} SLI"
@@ -66,14 +91,15 @@ def header(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("SLI", views.pct(e.sli, 3), help="good events / events in the window")
     c1.caption(f"{e.good:,.0f} good of {e.total:,.0f} · target {e.objective * 100:g}% over {e.window_label}")
+    whole = next((x for x in group if x.slice is None), None) if slice_ is not None else None
+    if whole is not None:
+        c1.caption(worst.whole_text(whole, widgets.status_text))
     tile = views.tile_of(e)
     c2.metric("Error budget left", views.pct(e.budget_remaining, 1))
     c2.caption(views.budget_text(tile))
-    c3.metric(
-        "Time to exhaustion",
-        format_duration(e.time_to_exhaustion_s) if e.time_to_exhaustion_s else "not burning",
-    )
-    c3.caption("at the current burn rate")
+    burn = worst.current_burn(e)
+    c3.metric("Time to exhaustion", worst.exhaustion_text(e, ctx.fmt))
+    c3.caption("at the current burn rate" + (f" ({burn:.1f}x)" if burn is not None else ""))
     c4.metric("Money at risk", views.money(e.at_risk_amount) if e.at_risk_amount is not None else "n/a")
     c4.caption(f"in bad events, over {e.window_label}")
     if spec is not None:
@@ -187,6 +213,8 @@ def bad_events(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
     end = min(ctx.tr.end_ns, ctx.now_ns)
     found = cached.bad_events(ctx.url, spec, ctx.tr.start_ns, end, now_ns=ctx.now_ns, filters=filters)
     st.caption(found.description + (f" ({found.note})" if found.note else ""))
+    if slice_ is None and (found.frame.empty or found.kind == "freshness"):
+        found = _slices_bad_events(ctx, sla_id, found)
     if found.frame.empty:
         widgets.no_data(f"No bad events in {ctx.tr.label.lower()}." if found.note is None else found.note)
         return
@@ -232,10 +260,44 @@ def bad_events(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
     elif found.kind == "freshness":
         frame["silent for"] = frame["silent_s"].map(format_duration)
         frame = widgets.time_columns(frame, ["silent_from", "silent_until"], ctx.tz)
-        frame = frame[["silent_from", "silent_until", "silent for", "ongoing"]]
+        frame = frame[
+            [c for c in ("slice",) if c in frame] + ["silent_from", "silent_until", "silent for", "ongoing"]
+        ]
     elif found.kind == "gauge":
         frame = widgets.time_columns(frame, ["from", "until"], ctx.tz)
     widgets.table(frame, key="bad-events", file_name=f"{sla_id}-bad-events.csv", column_config=config)
+
+
+def _slices_bad_events(ctx: PageContext, sla_id: str, whole: BadEvents) -> BadEvents:
+    """The whole SLA's bad events, with those of its slices that are not fine added.
+
+    A freshness SLA as a whole is never silent while any facility sends, so its one silent
+    facility would not show (or read "No bad events") on the whole-SLA view: its silences are
+    listed too, each row naming its slice. Called for freshness (whose whole-SLA rows are not
+    the union of the slices') and for any kind whose whole shows none.
+    """
+    spec = ctx.catalog.get(sla_id)
+    end = min(ctx.tr.end_ns, ctx.now_ns)
+    group = cached.latest_evaluations(ctx.url, end, sla_id)
+    failing = worst.failing_slices(group)
+    frames: list[pd.DataFrame] = [] if whole.frame.empty else [whole.frame.assign(slice="whole SLA")]
+    names: list[str] = []
+    for e in failing:
+        if spec is None or not (e.slice or "").startswith("hc.facility="):
+            continue
+        got = cached.bad_events(
+            ctx.url, spec, ctx.tr.start_ns, end, now_ns=ctx.now_ns, filters=_filters_for(ctx, e.slice)
+        )
+        if not got.frame.empty:
+            frames.append(got.frame.assign(slice=worst.slice_name(e.slice)))
+            names.append(worst.slice_name(e.slice))
+    if not names:
+        return whole
+    st.caption(
+        ("None for the SLA as a whole" if whole.frame.empty else "The SLA's as a whole")
+        + f" in {ctx.tr.label.lower()}, and those of its slices that are not fine: {', '.join(names)}."
+    )
+    return replace(whole, frame=pd.concat(frames, ignore_index=True))
 
 
 def _filters_for(ctx: PageContext, slice_: str | None) -> Filters:
