@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 
-from collector.tables import metric_points
-from dashboards.sqlexpr import bucket, lit
+from collector.tables import metric_points, spans
+from dashboards.sqlexpr import blank, bucket, lit
 from dashboards.tables import error_groups, feeds, metric_rollups, span_rollups
+from dashboards.timerange import format_duration
+from slas import FeedExpectation, HistoryExpectation, feed_expectation, history_windows
 from vitals.kernel.units import NS
 
 THROUGHPUT_COLUMNS = ["time", "group", "count", "errors", "duration_sum_ns", "duration_max_ns"]
@@ -167,13 +171,115 @@ def feed_silence(engine: Engine, now_ns: int) -> pd.DataFrame:
         rows = [
             tuple(r)
             for r in conn.execute(
-                select(f.interface, f.service_name, f.facility, f.last_seen_ns, f.count).order_by(
-                    f.last_seen_ns
-                )
+                select(
+                    f.interface, f.service_name, f.facility, f.first_seen_ns, f.last_seen_ns, f.count
+                ).order_by(f.last_seen_ns)
             )
         ]
     frame = pd.DataFrame.from_records(
-        rows, columns=["interface", "service", "facility", "last_seen", "count"]
+        rows, columns=["interface", "service", "facility", "first_seen", "last_seen", "count"]
     )
     frame["silent_s"] = (now_ns - frame["last_seen"]) / NS if not frame.empty else []
     return frame
+
+
+# --------------------------------------------------------------------------- expected silence
+#
+# Whether a feed's silence is news is the question a freshness SLA with ``expect: history`` asks
+# every minute: the answer here is the SLA engine's (slas.feed_expectation), asked of each feed
+# with its own history, so the operations page and the SLAs cannot disagree on what is normal.
+
+MINUTE_NS = 60 * NS
+#: A feed seen for less than this has no same hour of a past day to learn from ...
+YOUNG_FEED_S = 25 * 3600
+#: ... and is flagged after this fixed silence instead, so a young store's stall still shows.
+YOUNG_FEED_LIMIT_S = 15 * 60
+
+
+def feed_history_counts(
+    engine: Engine, now_ns: int, history: HistoryExpectation
+) -> dict[tuple[str, str, str], dict[int, int]]:
+    """Messages per minute of each feed in the minutes :func:`expectation` reads, keyed like ``feeds``."""
+    now_minute = now_ns // MINUTE_NS
+    iface = func.coalesce(
+        func.nullif(spans.c.messaging_destination, lit("")),
+        func.nullif(spans.c.hc_message_type, lit("")),
+        lit(""),
+    )
+    start = spans.c.start_time_unix_nano
+    ranges = [
+        start.between(lo * MINUTE_NS, hi * MINUTE_NS - 1) for lo, hi in history_windows(now_minute, history)
+    ]
+    minute = bucket(start, 60)
+    query = (
+        select(
+            iface.label("interface"),
+            spans.c.service_name,
+            blank(spans.c.hc_facility).label("facility"),
+            minute.label("minute"),
+            func.count().label("n"),
+        )
+        .where(or_(*ranges), iface != lit(""))
+        .group_by(iface, spans.c.service_name, blank(spans.c.hc_facility), minute)
+    )
+    out: dict[tuple[str, str, str], dict[int, int]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(query):
+            out.setdefault((r.interface, r.service_name, r.facility), {})[int(r.minute) // MINUTE_NS] = int(
+                r.n
+            )
+    return out
+
+
+def _with_last(counts: dict[int, int], last_seen_minute: int) -> dict[int, int]:
+    """The history's counts, the minute of the last message marked (it may be out of the windows)."""
+    return {**counts, last_seen_minute: max(1, counts.get(last_seen_minute, 0))}
+
+
+def feed_expectations(
+    frame: pd.DataFrame,
+    counts: dict[tuple[str, str, str], dict[int, int]],
+    now_ns: int,
+    tz: str,
+    history: HistoryExpectation | None = None,
+) -> pd.DataFrame:
+    """``frame`` (from :func:`feed_silence`) with ``silent``, ``usual_gap_s`` and ``has_history``.
+
+    Each feed is judged by its own history (:func:`slas.feed_expectation`); one younger than a day has none
+    at this hour yet and is flagged after the fixed :data:`YOUNG_FEED_LIMIT_S` instead.
+    """
+    wanted = history or HistoryExpectation()
+    now_minute = now_ns // MINUTE_NS
+    judged: list[FeedExpectation] = []
+    rows: Iterable[tuple[str, str, str, int, int, float]] = zip(
+        frame["interface"],
+        frame["service"],
+        frame["facility"],
+        frame["first_seen"],
+        frame["last_seen"],
+        frame["silent_s"],
+        strict=True,
+    )
+    for interface, service, facility, first_seen, last_seen, silent_s in rows:
+        if (now_ns - int(first_seen)) / NS < YOUNG_FEED_S:
+            judged.append(FeedExpectation(float(silent_s) > YOUNG_FEED_LIMIT_S, None, has_history=False))
+            continue
+        own = _with_last(counts.get((interface, service, facility), {}), int(last_seen) // MINUTE_NS)
+        first = int(first_seen) // MINUTE_NS
+        judged.append(feed_expectation(own, first, now_minute, float(silent_s), tz, wanted))
+    return frame.assign(
+        silent=np.array([j.silent for j in judged], dtype=bool),
+        usual_gap_s=pd.Series([j.usual_gap_s for j in judged], dtype="float64", index=frame.index),
+        has_history=np.array([j.has_history for j in judged], dtype=bool),
+    )
+
+
+def expected_words(gap_s: float | None, has_history: bool) -> str:
+    """What the feed's own history expects at this hour, in words ("usually every 3m at this hour")."""
+    if not has_history:
+        return f"no day of history yet: silent after {format_duration(YOUNG_FEED_LIMIT_S)}"
+    if gap_s is None:
+        return "none usually at this hour"
+    if gap_s <= 60:
+        return "usually every minute or more often at this hour"
+    return f"usually every {format_duration(gap_s)} at this hour"

@@ -20,6 +20,7 @@ from dashboards import timerange
 from dashboards.auth import Identity, may_open
 from dashboards.catalog import Catalog
 from dashboards.config import DashboardConfig
+from dashboards.queries import rollup_lag
 from dashboards.queries.business import Filters
 from dashboards.queries.status import StoreStatus
 from dashboards.ui import cached
@@ -251,6 +252,16 @@ def context() -> PageContext | None:
     return PageContext(res, current_identity(), view, tr, now_ns, cached.store_status(res.url, now_ns))
 
 
+def _figures_lag_s(ctx: PageContext) -> float | None:
+    """How long the oldest row not in the figures has waited, when more than two rollup ticks.
+
+    A few unfolded rows are the normal state of live traffic (the next tick takes them), so the
+    banner speaks only when the figures trail the store by more than a tick or two.
+    """
+    oldest = rollup_lag.oldest_pending_received_ns(ctx.engine, ctx.status.rollup_watermarks)
+    return rollup_lag.behind(ctx.now_ns, oldest, float(ctx.config.rollup_interval))
+
+
 def banners(ctx: PageContext, *, needs_telemetry: bool = True, needs_evaluations: bool = False) -> bool:
     """Empty, stale and catching-up states; False when the page has nothing to show at all."""
     s = ctx.status
@@ -280,10 +291,13 @@ def banners(ctx: PageContext, *, needs_telemetry: bool = True, needs_evaluations
                 "or fallen behind, or the senders went quiet.",
                 icon=":material/schedule:",
             )
-        if s.rollup_behind > 0:
+        lag_s = _figures_lag_s(ctx) if s.rollup_behind > 0 else None
+        if lag_s is not None:
+            interval = float(ctx.config.rollup_interval)
             st.info(
-                f"Catching up: {s.rollup_behind:,} new rows are not in the figures yet "
-                "(the rollups follow the store every few seconds).",
+                f"Catching up: the figures trail the store by {timerange.format_duration(lag_s)} "
+                f"(the rollups fold new telemetry in every {timerange.format_duration(interval)}; "
+                f"{s.rollup_behind:,} rows are still to come).",
                 icon=":material/hourglass_top:",
             )
     if needs_evaluations:

@@ -13,6 +13,9 @@ from dashboards.ui.resources import resources
 from vitals.kernel.configfile import ConfigError
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
+#: Shipped with the package: a Material icon as page icon is fetched from Google's font CDN, and
+#: hospital networks are often closed to the internet.
+PAGE_ICON = Path(__file__).resolve().parent / "icon.png"
 
 
 @st.cache_resource(show_spinner=False)
@@ -80,7 +83,7 @@ def _sign_out() -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Vitals", page_icon=":material/monitor_heart:", layout="wide")
+    st.set_page_config(page_title="Vitals", page_icon=str(PAGE_ICON), layout="wide")
     try:
         res = resources()
     except ConfigError as exc:

@@ -9,13 +9,27 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.figures import ops as ops_fig
+from dashboards.queries import operations as ops_q
 from dashboards.queries.operations import totals
 from dashboards.timerange import format_duration, to_datetime
 from dashboards.ui import cached, widgets
 from dashboards.ui.frame import PageContext, banners, render
+from dashboards.ui.resources import engine_for
+from slas import HistoryExpectation
+from slas.spec import FreshnessSli
 
-#: A feed silent for longer than this is flagged (per-feed thresholds live in freshness SLAs).
-SILENCE_FLAG_S = 15 * 60
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _history_counts(url: str, now_ns: int) -> dict[tuple[str, str, str], dict[int, int]]:
+    return ops_q.feed_history_counts(engine_for(url), now_ns, HistoryExpectation())
+
+
+def business_zone(ctx: PageContext) -> str:
+    """The zone whose hours and weekdays set a feed's rhythm: the freshness SLAs' (else the config's)."""
+    definitions = ctx.catalog.definitions
+    fresh = [d for d in definitions if isinstance(d.sli.spec, FreshnessSli)]
+    chosen = fresh or list(definitions)
+    return chosen[0].time_zone if chosen else ctx.config.time_zone
 
 
 def _series(
@@ -158,20 +172,34 @@ def silence(ctx: PageContext) -> None:
         return
     if ctx.filters.facility:
         frame = frame[frame["facility"] == ctx.filters.facility]
+    counts = _history_counts(ctx.url, ctx.now_ns)
+    frame = ops_q.feed_expectations(frame, counts, ctx.now_ns, business_zone(ctx))
     frame = frame.assign(
-        status=["✖ silent" if s > SILENCE_FLAG_S else "✔ flowing" for s in frame["silent_s"]],
+        status=["✖ silent" if s else "✔ flowing" for s in frame["silent"]],
         silent_for=[format_duration(s) for s in frame["silent_s"]],
+        expected=[
+            ops_q.expected_words(None if pd.isna(g) else float(g), bool(h))
+            for g, h in zip(frame["usual_gap_s"], frame["has_history"], strict=True)
+        ],
     )
+    frame = frame.sort_values(["silent", "silent_s"], ascending=[False, False], kind="stable")
     frame = widgets.time_columns(frame, ["last_seen"], ctx.tz)
-    frame = frame[["status", "interface", "facility", "service", "last_seen", "silent_for", "count"]]
+    frame = frame[
+        ["status", "interface", "facility", "service", "last_seen", "silent_for", "expected", "count"]
+    ]
     widgets.table(
         frame.rename(
-            columns={"last_seen": "last message", "silent_for": "silent for", "count": "messages (all time)"}
+            columns={
+                "last_seen": "last message",
+                "silent_for": "silent for",
+                "expected": "expected (own history)",
+                "count": "messages (all time)",
+            }
         ),
         key="silence",
         file_name="interface-silence.csv",
-        caption=f"Time since the last message per feed; flagged after {format_duration(SILENCE_FLAG_S)} "
-        "(freshness SLAs set per-feed limits)",
+        caption="Time since the last message per feed; silent when that is longer than the feed's own "
+        "history expects at this hour of the week (the rule of freshness SLAs with expect: history)",
     )
 
 
