@@ -162,7 +162,7 @@ def history(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
                     "short burn (x)": r.short_rate,
                     "threshold (x)": r.threshold,
                     "severity": r.severity,
-                    "firing": "🔥 firing" if r.firing else "no",
+                    "firing": "✖ firing" if r.firing else "no",
                 }
                 for r in headline.burn_rates
             ]
