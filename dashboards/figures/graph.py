@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from dashboards.figures.palette import error_colour
 from dashboards.queries.dependencies import Edge, Graph, Node
+from dashboards.timerange import format_duration
 
 
 @dataclass(frozen=True)
@@ -66,22 +67,12 @@ def _width(count: int, largest: int) -> float:
     return 1.5 + 8.5 * math.log10(max(count, 1)) / math.log10(largest)
 
 
-def _latency(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def edge_label(e: Edge) -> str:
     how = f"via queue {e.via}" if e.kind == "queue" else "call"
     return (
         f"{e.source} → {e.target} ({how})<br>{e.count:,} {'messages' if e.kind == 'queue' else 'calls'}, "
         f"{e.error_rate:.2%} failed<br>"
-        f"latency mean {_latency(e.latency_mean_s)}, max {_latency(e.latency_max_s)}"
+        f"latency mean {format_duration(e.latency_mean_s)}, max {format_duration(e.latency_max_s)}"
     )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Literal
 
 import plotly.graph_objects as go
 
-from dashboards.figures.palette import BLUE, GREY, ORANGE, VERMILLION, series_colour
+from dashboards.figures.axes import duration_axis, sparse, with_gaps, zone_title
+from dashboards.figures.palette import BLUE, GREY, MAX_SERIES, ORANGE, VERMILLION, series_colour
+from dashboards.timerange import format_duration
 
 
 def _layout(fig: go.Figure, *, title: str, height: int = 320) -> go.Figure:
@@ -21,6 +24,39 @@ def _layout(fig: go.Figure, *, title: str, height: int = 320) -> go.Figure:
     return fig
 
 
+def top_series(
+    series: Mapping[str, tuple[Sequence[datetime], Sequence[float | None]]],
+    *,
+    keep: int = MAX_SERIES,
+    combine: Literal["sum", "max"] = "sum",
+) -> dict[str, tuple[list[datetime], list[float | None]]]:
+    """The ``keep`` largest series by name, then one "other (N series)" holding the rest.
+
+    Largest is by the sum of the values; the rest are combined per point (``sum`` for counts,
+    ``max`` for a worst-of such as queue depth or age). With at most ``keep + 1`` series nothing
+    is folded: every series keeps its own colour and no two share one.
+    """
+    items = {name: (list(xs), list(ys)) for name, (xs, ys) in series.items()}
+    if len(items) <= keep + 1:
+        return dict(sorted(items.items()))
+
+    def size(name: str) -> float:
+        return sum(y for y in items[name][1] if y is not None)
+
+    ranked = sorted(items, key=lambda name: (-size(name), name))
+    kept, rest = sorted(ranked[:keep]), ranked[keep:]
+    folded: dict[datetime, list[float]] = {}
+    for name in rest:
+        for x, y in zip(*items[name], strict=True):
+            if y is not None:
+                folded.setdefault(x, []).append(y)
+    xs = sorted(folded)
+    ys: list[float | None] = [sum(folded[x]) if combine == "sum" else max(folded[x]) for x in xs]
+    out = {name: items[name] for name in kept}
+    out[f"other ({len(rest)} series)"] = (xs, ys)
+    return out
+
+
 def time_series(
     series: Mapping[str, tuple[Sequence[datetime], Sequence[float | None]]],
     *,
@@ -30,18 +66,42 @@ def time_series(
     percent: bool = False,
     bound: float | None = None,
     bound_label: str = "",
+    step_s: float | None = None,
+    duration: bool = False,
+    combine: Literal["sum", "max"] = "sum",
 ) -> go.Figure:
-    """One line per named series (services, interfaces, queues), in fixed colours."""
+    """One line per named series (services, interfaces, queues), each in its own colour.
+
+    Past :data:`MAX_SERIES` series the smallest are folded into a grey "other" (see
+    :func:`top_series`); a bucket without data breaks the line (``step_s`` is the bucket size,
+    else the usual spacing). ``duration``: the values are seconds, written as the tables write
+    durations on the axis and in the hover.
+    """
     fig = go.Figure()
-    for index, (name, (xs, ys)) in enumerate(sorted(series.items())):
+    shown = top_series(series, combine=combine)
+    all_y: list[float | None] = []
+    for index, (name, (xs, ys)) in enumerate(shown.items()):
+        gx, gy = with_gaps(list(xs), list(ys), step_s)
+        values = [None if y is None else (y * 100 if percent else y) for y in gy]
+        all_y += values
+        other = index >= MAX_SERIES
+        if duration:
+            hover = {
+                "customdata": [format_duration(v) if v is not None else None for v in values],
+                "hovertemplate": f"%{{customdata}}<extra>{name}</extra>",
+            }
+        else:
+            hover = {"hovertemplate": f"%{{y:,.3~g}}{'%' if percent else ''}<extra>{name}</extra>"}
         fig.add_trace(
             go.Scatter(
-                x=list(xs),
-                y=[None if y is None else (y * 100 if percent else y) for y in ys],
-                mode="lines",
+                x=gx,
+                y=values,
+                mode="lines+markers" if sparse(values) else "lines",
+                marker={"size": 4},
                 name=name,
-                line={"color": series_colour(index), "width": 2},
-                hovertemplate=f"%{{y:.3g}}{'%' if percent else ''}<extra>{name}</extra>",
+                connectgaps=False,
+                line={"color": series_colour(index), "width": 2, "dash": "dot" if other else "solid"},
+                **hover,
             )
         )
     if bound is not None:
@@ -51,7 +111,10 @@ def time_series(
             annotation_text=bound_label,
         )
     fig.update_yaxes(title_text=y_title, rangemode="tozero", ticksuffix="%" if percent else "")
-    fig.update_xaxes(title_text=f"time ({tz_label})")
+    if duration:
+        fig.update_yaxes(**duration_axis([*all_y, bound]))
+    xs_all = [x for xs, _ys in shown.values() for x in xs]
+    fig.update_xaxes(title_text=zone_title(xs_all, tz_label))
     return _layout(fig, title=title)
 
 
@@ -64,15 +127,20 @@ def lag_histogram(
     p95_s: float | None,
     title: str,
 ) -> go.Figure:
-    """Completed objects per lag bucket (hours), with the deadline, median and p95 marked."""
+    """Completed objects per lag bucket, with the deadline, median and p95 marked.
+
+    The axis is in seconds, its ticks and the hover written as durations ("6h 00m"), as in the
+    tables and captions beside the chart.
+    """
     fig = go.Figure(
         go.Bar(
-            x=[(lo + bucket_s / 2) / 3600 for lo, _n in buckets],
+            x=[lo + bucket_s / 2 for lo, _n in buckets],
             y=[n for _lo, n in buckets],
-            width=[bucket_s / 3600] * len(buckets),
+            width=[bucket_s] * len(buckets),
             marker_color=[VERMILLION if lo >= within_s else BLUE for lo, _n in buckets],
             name="objects",
-            hovertemplate="%{x:.2f} h: %{y} objects<extra></extra>",
+            customdata=[f"{format_duration(lo)} to {format_duration(lo + bucket_s)}" for lo, _n in buckets],
+            hovertemplate="lag %{customdata}: %{y:,} objects<extra></extra>",
         )
     )
     for value, label, colour, dash in (
@@ -82,9 +150,12 @@ def lag_histogram(
     ):
         if value is not None:
             fig.add_vline(
-                x=value / 3600, line={"color": colour, "dash": dash, "width": 2}, annotation_text=label
+                x=value,
+                line={"color": colour, "dash": dash, "width": 2},
+                annotation_text=f"{label} {format_duration(value)}",
             )
-    fig.update_xaxes(title_text="lag (hours)")
+    edges = [lo for lo, _n in buckets] + [lo + bucket_s for lo, _n in buckets]
+    fig.update_xaxes(title_text="lag", **duration_axis([*edges, within_s, median_s, p95_s]))
     fig.update_yaxes(title_text="objects")
     fig.update_layout(hovermode="closest", showlegend=False, bargap=0.05)
     return _layout(fig, title=title, height=280)
@@ -99,9 +170,9 @@ def denial_codes(counts: Mapping[str, int], total: int, *, title: str = "Top den
             y=[c for c, _n in top][::-1],
             orientation="h",
             marker_color=ORANGE,
-            text=[f"{n} ({n / total:.1%})" if total else str(n) for _c, n in top][::-1],
+            text=[f"{n:,} ({n / total:.1%})" if total else f"{n:,}" for _c, n in top][::-1],
             textposition="auto",
-            hovertemplate="%{y}: %{x} denials<extra></extra>",
+            hovertemplate="%{y}: %{x:,} denials<extra></extra>",
         )
     )
     fig.update_xaxes(title_text="denied remits")

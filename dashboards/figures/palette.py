@@ -38,8 +38,13 @@ PURPLE = "#CC79A7"
 YELLOW = "#F0E442"
 GREY = "#8C8C8C"
 
-#: Series colours for categories (services, queues), in a fixed order.
-SERIES = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, YELLOW, GREY)
+#: Series colours for categories (services, queues), in a fixed order: seven that stay apart for
+#: every reader. A chart never draws more series than these (:func:`dashboards.figures.ops.top_series`
+#: folds the rest into one "other" series, in :data:`OTHER`), so no two series share a colour.
+SERIES = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, YELLOW)
+#: The colour of the "other" series, which holds every series past the first :data:`MAX_SERIES`.
+OTHER = GREY
+MAX_SERIES = len(SERIES)
 
 #: Error-rate scale for edges: 0 -> blue, 5% -> orange, >= 20% -> vermillion.
 ERROR_SCALE = ((0.0, BLUE), (0.05, ORANGE), (0.2, VERMILLION))
@@ -50,7 +55,8 @@ def style(status: str) -> StatusStyle:
 
 
 def series_colour(index: int) -> str:
-    return SERIES[index % len(SERIES)]
+    """The colour of the ``index``-th series; past :data:`MAX_SERIES` the grey of "other"."""
+    return SERIES[index] if 0 <= index < len(SERIES) else OTHER
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
+from dashboards.figures.axes import sparse, with_gaps, zone_title
 from dashboards.figures.palette import BLUE, GREY, ORANGE, SKY, VERMILLION, style
 from slas.model import BurnRate
 
@@ -22,24 +23,19 @@ def _base(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figure
     return fig
 
 
-def _sparse(values: Sequence[float | None]) -> bool:
-    """Whether some value has no neighbour to draw a line to (a line alone would hide it)."""
-    present = [v is not None for v in values]
-    return any(
-        here and not (i > 0 and present[i - 1]) and not (i + 1 < len(present) and present[i + 1])
-        for i, here in enumerate(present)
-    )
-
-
 def sparkline(
     times: Sequence[datetime], values: Sequence[float | None], objective: float | None, status: str
 ) -> go.Figure:
-    """A tile's trend: the SLI as a thin line in the status colour, the objective dotted."""
+    """A tile's trend: the SLI as a thin line in the status colour, the objective dotted.
+
+    A stretch without evaluations breaks the line (see :func:`dashboards.figures.axes.with_gaps`).
+    """
+    xs, ys = with_gaps(list(times), list(values))
     fig = go.Figure(
         go.Scatter(
-            x=list(times),
-            y=[None if v is None else v * 100 for v in values],
-            mode="lines+markers" if _sparse(values) else "lines",
+            x=xs,
+            y=[None if v is None else v * 100 for v in ys],
+            mode="lines+markers" if sparse(ys) else "lines",
             marker={"size": 4},
             line={"color": style(status).colour, "width": 2},
             hovertemplate="%{x}<br>%{y:.2f}%<extra></extra>",
@@ -63,14 +59,16 @@ def sli_over_time(
     tz_label: str,
     title: str = "SLI against objective",
 ) -> go.Figure:
+    xs, ys = with_gaps(list(times), list(values))
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
-            x=list(times),
-            y=[None if v is None else v * 100 for v in values],
+            x=xs,
+            y=[None if v is None else v * 100 for v in ys],
             mode="lines+markers",
             marker={"size": 4},
             line={"color": BLUE, "width": 2},
+            connectgaps=False,
             name="SLI (%)",
             hovertemplate="%{y:.3f}%<extra>SLI</extra>",
         )
@@ -86,7 +84,7 @@ def sli_over_time(
         )
     )
     fig.update_yaxes(title_text="good events (%)", ticksuffix="%")
-    fig.update_xaxes(title_text=f"time ({tz_label})")
+    fig.update_xaxes(title_text=zone_title(list(times), tz_label))
     return _base(fig, height=320, title=title)
 
 
@@ -98,12 +96,14 @@ def budget_burndown(
     Every point is drawn (a lone sample as a marker, never as nothing next to the 0% line), and
     the axis always shows 0% and 100% so the distance to exhaustion reads at a glance.
     """
-    pct = [None if v is None else v * 100 for v in remaining]
+    xs, left = with_gaps(list(times), list(remaining))
+    pct = [None if v is None else v * 100 for v in left]
     fig = go.Figure(
         go.Scatter(
-            x=list(times),
+            x=xs,
             y=pct,
-            mode="lines+markers" if _sparse(remaining) else "lines",
+            mode="lines+markers" if sparse(left) else "lines",
+            connectgaps=False,
             marker={"size": 5},
             fill="tozeroy",
             line={"color": SKY, "width": 2},
@@ -120,7 +120,7 @@ def budget_burndown(
     known = [v for v in pct if v is not None]
     fig.update_yaxes(range=[min([0.0, *known]) - 5, max([100.0, *known]) + 5])
     fig.update_yaxes(title_text=f"error budget left over {window_label} (%)", ticksuffix="%")
-    fig.update_xaxes(title_text=f"time ({tz_label})")
+    fig.update_xaxes(title_text=zone_title(list(times), tz_label))
     return _base(fig, height=300, title="Error-budget burn-down")
 
 

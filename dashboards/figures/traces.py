@@ -8,7 +8,9 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
-from dashboards.figures.palette import VERMILLION, series_colour
+from dashboards.figures.axes import duration_axis, zone_title
+from dashboards.figures.palette import MAX_SERIES, OTHER, VERMILLION, series_colour
+from dashboards.timerange import format_duration
 
 
 @dataclass(frozen=True)
@@ -53,38 +55,60 @@ def tree_order(bars: Sequence[SpanBar]) -> list[tuple[SpanBar, int]]:
 
 
 def waterfall(bars: Sequence[SpanBar], *, title: str = "Trace waterfall") -> go.Figure:
-    """Each span a bar from its start to its end (ms from the trace start), nested by parent."""
+    """Each span a bar from its start to its end (ms from the trace start), nested by parent.
+
+    The axis and the hover write times as durations ("1.2 s", "850 ms"), as the span table does.
+    The services that own the most spans get their own colours; past :data:`MAX_SERIES` the rest
+    share the grey of "other services" (each bar still names its service on the axis).
+    """
     ordered = tree_order(bars)
     origin = min((b.start_ns for b in bars), default=0)
-    services = sorted({b.service for b in bars})
-    colours = {s: series_colour(i) for i, s in enumerate(services)}
+    owned: dict[str, int] = {}
+    for b in bars:
+        owned[b.service] = owned.get(b.service, 0) + 1
+    ranked = sorted(owned, key=lambda s: (-owned[s], s))
+    coloured = sorted(ranked[:MAX_SERIES] if len(ranked) > MAX_SERIES + 1 else ranked)
+    colours = {s: series_colour(i) for i, s in enumerate(coloured)}
+    groups: dict[str, list[str]] = {s: [s] for s in coloured}
+    rest = sorted(set(owned) - set(coloured))
+    if rest:
+        groups[f"other services ({len(rest)})"] = rest
+        colours.update(dict.fromkeys(rest, OTHER))
     labels = [f"{'  ' * depth}{b.service}: {b.name}" for b, depth in ordered]
     fig = go.Figure()
-    for service in services:
-        rows = [(i, b) for i, (b, _d) in enumerate(ordered) if b.service == service]
+    for name, members in groups.items():
+        rows = [(i, b) for i, (b, _d) in enumerate(ordered) if b.service in members]
+        colour = colours[members[0]]
         fig.add_trace(
             go.Bar(
                 base=[(b.start_ns - origin) / 1e6 for _i, b in rows],
                 x=[max((b.end_ns - b.start_ns) / 1e6, 0.001) for _i, b in rows],
                 y=[labels[i] for i, _b in rows],
                 orientation="h",
-                name=service,
+                name=name,
                 marker={
-                    "color": colours[service],
+                    "color": colour,
                     "line": {
-                        "color": [VERMILLION if b.error else colours[service] for _i, b in rows],
+                        "color": [VERMILLION if b.error else colour for _i, b in rows],
                         "width": 3,
                     },
                 },
                 customdata=[
-                    [b.span_id, "error" if b.error else "ok", (b.end_ns - b.start_ns) / 1e6] for _i, b in rows
+                    [
+                        b.span_id,
+                        "error" if b.error else "ok",
+                        format_duration((b.end_ns - b.start_ns) / 1e9),
+                        format_duration((b.start_ns - origin) / 1e9),
+                    ]
+                    for _i, b in rows
                 ],
-                hovertemplate="%{y}<br>starts at %{base:.1f} ms, takes %{customdata[2]:.1f} ms"
+                hovertemplate="%{y}<br>starts at %{customdata[3]}, takes %{customdata[2]}"
                 "<br>status %{customdata[1]}<br>span %{customdata[0]}<extra></extra>",
             )
         )
+    ends = [(b.end_ns - origin) / 1e9 for b in bars]
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], automargin=True)
-    fig.update_xaxes(title_text="ms since trace start")
+    fig.update_xaxes(title_text="since the trace began", **duration_axis(ends, scale=1000))
     fig.update_layout(
         title={"text": title},
         barmode="overlay",
@@ -129,7 +153,7 @@ def journey(
         )
     )
     fig.update_yaxes(categoryorder="array", categoryarray=stages, title_text="stage")
-    fig.update_xaxes(title_text=f"business time ({tz_label})")
+    fig.update_xaxes(title_text=zone_title([s.at for s in ordered], tz_label, "business time"))
     fig.update_layout(
         title={"text": title},
         height=max(240, 90 + 40 * len(stages)),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from dashboards.figures import graph, ops, palette, slo, traces
+from dashboards.figures import axes, graph, ops, palette, slo, traces
 from dashboards.queries.dependencies import Edge, Graph, Node
+from dashboards.timerange import format_duration
 from slas.model import BurnRate
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -98,14 +100,21 @@ def test_time_series_one_line_per_series_in_fixed_colours() -> None:
     assert fig.layout.shapes[0].y0 == 5.0
 
 
-def test_lag_histogram_in_hours_with_markers() -> None:
+def test_lag_histogram_writes_durations_as_the_tables_do() -> None:
     fig = ops.lag_histogram(
         [(0, 5), (3600, 2), (90000, 1)], bucket_s=3600, within_s=86400, median_s=1800, p95_s=7200, title="Lag"
     )
     bars = fig.data[0]
-    assert list(bars.x) == [0.5, 1.5, 25.5] and list(bars.y) == [5, 2, 1]
+    assert list(bars.x) == [1800, 5400, 91800] and list(bars.y) == [5, 2, 1]  # seconds
     assert list(bars.marker.color) == [palette.BLUE, palette.BLUE, palette.VERMILLION]  # past the deadline
-    assert sorted(s.x0 for s in fig.layout.shapes) == [0.5, 2.0, 24.0]
+    assert sorted(s.x0 for s in fig.layout.shapes) == [1800, 7200, 86400]
+    # ticks say "6h 00m", never a bare 6 or 21600 (the tables' format_duration)
+    axis = fig.layout.xaxis
+    assert axis.tickmode == "array"
+    assert list(axis.ticktext) == [format_duration(v) if v else "0" for v in axis.tickvals]
+    assert "12h 00m" in axis.ticktext and "1d" in axis.ticktext
+    assert bars.customdata[0] == "0 ms to 1h 00m"
+    assert {a.text for a in fig.layout.annotations} == {"deadline 1d", "median 30m 00s", "p95 2h 00m"}
 
 
 def test_denial_codes_top_ten_with_share() -> None:
@@ -191,3 +200,107 @@ def test_service_graph_survives_cycles() -> None:
     )
     fig = graph.service_graph(g)
     assert len([t for t in fig.data if t.mode == "lines"]) == 2
+
+
+# --------------------------------------------------------------------------- issue 14: formatting
+
+
+def test_duration_ticks_are_round_and_written_as_durations() -> None:
+    values, texts = axes.duration_ticks(3 * 3600)
+    assert values == [0, 3600, 7200, 10800]
+    assert texts == ["0", "1h 00m", "2h 00m", "3h 00m"]
+    ms_values, ms_texts = axes.duration_ticks(0.05, scale=1000)  # an axis in ms
+    assert ms_values[:3] == [0, 10, 20] and ms_texts[:3] == ["0", "10 ms", "20 ms"]
+    _v, week = axes.duration_ticks(7 * 86400)
+    assert week[-2:] == ["6d", "8d"] and all(not t.replace(".", "").isdigit() for t in week[1:])
+
+
+def test_a_missing_bucket_breaks_the_line() -> None:
+    xs = [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=5), T0 + timedelta(minutes=6)]
+    gx, gy = axes.with_gaps(xs, [1.0, 2.0, 3.0, 4.0], 60)
+    assert gx == [xs[0], xs[1], None, xs[2], xs[3]] and gy == [1.0, 2.0, None, 3.0, 4.0]
+    # without a step: the usual spacing of the points
+    assert axes.with_gaps(xs, [1.0, 2.0, 3.0, 4.0])[1] == [1.0, 2.0, None, 3.0, 4.0]
+    fig = ops.time_series(
+        {"billing": (xs, [1.0, 2.0, 3.0, 4.0])}, title="t", y_title="spans", tz_label="UTC", step_s=60
+    )
+    assert list(fig.data[0].y) == [1.0, 2.0, None, 3.0, 4.0]
+    assert fig.data[0].connectgaps is False
+    spark = slo.sparkline(xs, [0.99, 0.98, 0.97, 0.96], 0.95, "ok")
+    assert list(spark.data[0].y) == [99.0, 98.0, None, 97.0, 96.0]
+    sli = slo.sli_over_time(xs, [0.99, 0.98, 0.97, 0.96], 0.95, tz_label="UTC")
+    assert None in list(sli.data[0].y)
+
+
+def test_more_series_than_colours_show_the_largest_and_other() -> None:
+    many = {f"iface-{i:02d}": (TIMES, [float(i)] * 4) for i in range(12)}
+    fig = ops.time_series(many, title="t", y_title="spans", tz_label="UTC", step_s=600)
+    names = [t.name for t in fig.data]
+    assert len(names) == palette.MAX_SERIES + 1
+    assert names[-1] == "other (5 series)"
+    assert names[:-1] == [f"iface-{i:02d}" for i in range(5, 12)]  # the largest, by name
+    colours = [t.line.color for t in fig.data]
+    assert len(set(colours)) == len(colours)  # every series its own colour
+    assert colours[-1] == palette.OTHER
+    assert list(fig.data[-1].y) == [0.0 + 1 + 2 + 3 + 4] * 4  # the rest summed
+    worst = ops.top_series(many, combine="max")
+    assert worst["other (5 series)"][1] == [4.0] * 4
+    # eight series still fit: nothing folded, eight distinct colours
+    eight = ops.top_series({k: many[k] for k in list(many)[:8]})
+    assert len(eight) == 8 and "other" not in " ".join(eight)
+
+
+def test_waterfall_colours_stay_distinct_past_eight_services() -> None:
+    ms = 1_000_000
+    bars = [
+        traces.SpanBar(f"s{i}", None, f"svc-{i:02d}", "work", i * ms, (i + 1) * ms, False) for i in range(10)
+    ]
+    fig = traces.waterfall(bars)
+    colours = [t.marker.color for t in fig.data]
+    assert len(set(colours)) == len(colours) == palette.MAX_SERIES + 1
+    assert fig.data[-1].name == "other services (3)"
+
+
+def test_waterfall_and_queue_age_axes_write_durations() -> None:
+    ms = 1_000_000
+    bars = [
+        traces.SpanBar("a", None, "billing", "export", 0, 1500 * ms, False),
+        traces.SpanBar("b", "a", "erp", "post", 200 * ms, 900 * ms, True),
+    ]
+    fig = traces.waterfall(bars)
+    axis = fig.layout.xaxis
+    assert list(axis.tickvals) == [0, 500, 1000, 1500]  # ms
+    assert list(axis.ticktext) == ["0", "500 ms", "1.0 s", "1.5 s"]
+    erp = next(t for t in fig.data if t.name == "erp")
+    assert list(erp.customdata[0][2:]) == ["700 ms", "200 ms"]  # takes, starts at
+    age = ops.time_series(
+        {"charges-outbound": (TIMES, [60.0, 1800.0, 3182.0, None])},
+        title="Oldest message age",
+        y_title="oldest message (max per step)",
+        tz_label="UTC",
+        duration=True,
+    )
+    assert list(age.data[0].customdata)[:3] == ["1m 00s", "30m 00s", "53m 02s"]
+    assert list(age.layout.yaxis.ticktext) == [
+        format_duration(v) if v else "0" for v in age.layout.yaxis.tickvals
+    ]
+
+
+def test_time_axes_name_the_zone_as_it_writes_itself() -> None:
+    chicago = ZoneInfo("America/Chicago")
+    # the week across the end of daylight saving time (2026-11-01)
+    xs = [datetime(2026, 10, 30, 12, tzinfo=chicago) + timedelta(days=d) for d in range(4)]
+    fig = ops.time_series({"a": (xs, [1.0] * 4)}, title="t", y_title="y", tz_label="America/Chicago, CST")
+    assert fig.layout.xaxis.title.text == "time (America/Chicago, CDT/CST)"
+    winter = [datetime(2026, 11, 24, 8, tzinfo=chicago)]
+    journey = traces.journey(
+        [traces.JourneyStep(winter[0], "charge.posted", "billing", "post", "t", False)], tz_label="x"
+    )
+    assert journey.layout.xaxis.title.text == "business time (America/Chicago, CST)"
+    assert "GMT" not in fig.layout.xaxis.title.text
+
+
+def test_edge_latency_is_written_as_a_duration() -> None:
+    e = Edge("billing", "erp-finance", "call", "", 1200, 3, 0.85, 3182.0)
+    label = graph.edge_label(e)
+    assert "1,200 calls" in label and "latency mean 850 ms, max 53m 02s" in label
