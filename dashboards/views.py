@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from dashboards.catalog import Catalog
-from dashboards.queries.business import NO_FILTERS, Filters, StageCounts
+from dashboards.queries.business import NO_FILTERS, Filters
 from dashboards.timerange import format_duration
-from slas import Evaluation, LagFigures
+from slas import Evaluation
 
 DOMAINS: dict[str, str] = {
     "revenue-cycle": "Revenue cycle",
@@ -66,6 +66,39 @@ def count(value: int | None, unit: str) -> str:
 
 def duration(value_s: float | None) -> str:
     return "no data" if value_s is None else format_duration(value_s)
+
+
+#: Column names whose words are not the name with its underscores as spaces.
+HEADERS: dict[str, str] = {
+    "key_hash": "key (hash)",
+    "trace_id": "trace id",
+    "span_id": "span id",
+    "parent_span_id": "parent span id",
+    "sla_id": "SLA",
+    "sli": "SLI",
+}
+#: Unit suffixes of column names, said as the unit in brackets.
+_UNITS = (("_ms", "ms"), ("_ns", "ns"), ("_s", "s"), ("_pct", "%"))
+
+
+def header(name: object) -> str:
+    """A column name in words, as a table header: ``status_message`` -> ``status message``.
+
+    For ``frame.rename(columns=views.header)`` before ``widgets.table`` (its column_config then
+    uses the worded names): the same words head the table on the page and the CSV download.
+    Known names read as :data:`HEADERS` says; a unit suffix becomes the unit in brackets
+    (``duration_ms`` -> ``duration (ms)``); an ``hc.`` prefix is dropped (``hc.facility`` ->
+    ``facility``); names already in words are kept.
+    """
+    text = str(name)
+    if text in HEADERS:
+        return HEADERS[text]
+    text = text.removeprefix("hc.")
+    unit = next((u for suffix, u in _UNITS if text.endswith(suffix) and len(text) > len(suffix)), None)
+    if unit is not None:
+        text = text[: text.rindex("_")]
+    words = text.replace("_", " ").replace(".", " ").strip()
+    return f"{words} ({unit})" if unit else words
 
 
 @dataclass(frozen=True)
@@ -185,19 +218,6 @@ def group_by_domain(tiles: Sequence[Tile]) -> list[tuple[str, list[Tile]]]:
     return [(d, groups[d]) for d in ordered]
 
 
-@dataclass(frozen=True)
-class Headline:
-    """One executive figure with its unit, target and window beside it."""
-
-    key: str
-    label: str
-    value: str
-    detail: str  # target, window and how it was computed
-    raw: float | None = None
-    breakdown: dict[str, int] = field(default_factory=dict)
-    sla_id: str | None = None  # where the rows behind the figure are (its SLA's bad events)
-
-
 def budget_text(tile: Tile) -> str:
     if tile.budget_remaining is None:
         return "budget: no data"
@@ -228,100 +248,3 @@ def figure_stage(catalog: Catalog, sla_id: str, fallback: str) -> str:
             if stage:
                 return stage
     return fallback
-
-
-def _target(catalog: Catalog, sla_id: str) -> str:
-    spec = catalog.get(sla_id)
-    return f"target {spec.target_text()} ({sla_id})" if spec else f"no SLA {sla_id!r} configured"
-
-
-def headlines(
-    catalog: Catalog,
-    range_label: str,
-    *,
-    charge: LagFigures | None,
-    late: LagFigures | None,
-    gl: StageCounts,
-    remits: StageCounts,
-    implant: LagFigures | None,
-) -> list[Headline]:
-    """The scorecard's business figures over the chosen range, each with unit, target and window."""
-    when = range_label.lower()
-    out: list[Headline] = []
-    if charge is not None:
-        within = duration(charge.within_s)
-        out.append(
-            Headline(
-                "charge_lag",
-                "Charge lag (median)",
-                duration(charge.median_s),
-                f"p95 {duration(charge.p95_s)} · {charge.completed:,} charges posted, {when} · "
-                f"procedure documented → charge posted; {_target(catalog, CHARGE_LAG_SLA)}, "
-                f"deadline {within}",
-                charge.median_s,
-                sla_id=CHARGE_LAG_SLA,
-            )
-        )
-    if late is not None:
-        within = duration(late.within_s)
-        out.append(
-            Headline(
-                "late_charges",
-                "Late charges",
-                count(late.late, "charges"),
-                f"of {late.due:,} due, {when}: not posted within {within} · "
-                f"{late.open_late:,} still unposted · {_target(catalog, late.sla_id)}",
-                float(late.late),
-                sla_id=late.sla_id,
-            )
-        )
-    if charge is not None:
-        # Money at risk follows the charge-lag promise (the SLA engine's at-risk amount), while
-        # "late charges" follows the late-charges SLA when there is one (e.g. posted after 72 h).
-        within = duration(charge.within_s)
-        out.append(
-            Headline(
-                "revenue_at_risk",
-                "Revenue at risk",
-                money(charge.late_amount),
-                f"in the {charge.late:,} charges not posted within {within}, {when} · "
-                f"{money(charge.open_late_amount)} still unposted · {_target(catalog, CHARGE_LAG_SLA)}",
-                charge.late_amount,
-                sla_id=CHARGE_LAG_SLA,
-            )
-        )
-    out.append(
-        Headline(
-            "gl_error_rate",
-            "GL posting error rate",
-            pct(gl.error_rate),
-            f"{gl.errors:,} of {gl.count:,} postings failed, {when} · {_target(catalog, GL_SLA)}",
-            gl.error_rate,
-            sla_id=GL_SLA,
-        )
-    )
-    out.append(
-        Headline(
-            "denial_rate",
-            "Initial denial rate",
-            pct(remits.denial_rate),
-            f"{remits.denied:,} of {remits.count:,} remits denied, {range_label.lower()} · "
-            f"{_target(catalog, DENIAL_SLA)}",
-            remits.denial_rate,
-            dict(remits.denials),
-            sla_id=DENIAL_SLA,
-        )
-    )
-    if implant is not None:
-        out.append(
-            Headline(
-                "implant_sync_lag",
-                "Implant inventory sync lag (median)",
-                duration(implant.median_s),
-                f"p95 {duration(implant.p95_s)} · {implant.completed:,} implants synced, {when} · "
-                f"{implant.late:,} late · {_target(catalog, IMPLANT_SLA)}",
-                implant.median_s,
-                sla_id=IMPLANT_SLA,
-            )
-        )
-    return out

@@ -1,19 +1,14 @@
-"""Pure pieces: the URL's time range, number formats, tiles, headlines."""
+"""Pure pieces: the URL's time range, number formats, tiles, headers."""
 
 from __future__ import annotations
-
-from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from dashboards import timerange, views
-from dashboards.catalog import Catalog, SlaSpec, load_catalog
-from dashboards.queries.business import Filters, StageCounts
+from dashboards.catalog import Catalog, SlaSpec
+from dashboards.queries.business import Filters
 from slas import SLA
-from slas.lag_history import LagFigures
 from slas.model import Evaluation
-from tests.dashboards import estate
 from vitals.kernel.units import NS
 
 NOW = 1_795_500_000 * NS
@@ -148,35 +143,39 @@ def test_budget_text() -> None:
     assert "overspent" in views.budget_text(views.tile_of(_evaluation("x", "breach", budget_remaining=-0.5)))
 
 
-def test_headlines_carry_unit_target_and_window(tmp_path: Path) -> None:
-    catalog = load_catalog(estate.write_config(tmp_path))
-    lag = LagFigures("charge-lag", 86400, 10, 3600.0, 7200.0, 8, 2, 300.0, 1, 100.0)
-    gl = StageCounts("gl.posted", 200, 1, 0.0)
-    remits = StageCounts("remit.received", 100, 0, 0.0, Counter({"CO-16": 4, "CO-97": 1}))
-    figures = {
-        h.key: h
-        for h in views.headlines(
-            catalog, "Last day", charge=lag, late=lag, gl=gl, remits=remits, implant=None
-        )
-    }
-    assert figures["charge_lag"].value == "1h 00m"
-    assert (
-        "p95 2h 00m" in figures["charge_lag"].detail
-        and "target 95% over 7d (charge-lag)" in figures["charge_lag"].detail
-    )
-    assert figures["late_charges"].value == "2 charges" and "of 8 due" in figures["late_charges"].detail
+def test_counts_say_their_unit() -> None:
     assert (views.count(1, "charges"), views.count(0, "charges"), views.count(None, "charges")) == (
         "1 charge",
         "0 charges",
         "no data",
     )
-    assert figures["revenue_at_risk"].value == "$300.00"
-    assert figures["gl_error_rate"].value == "0.50%" and "99.5% over 1d" in figures["gl_error_rate"].detail
-    assert figures["denial_rate"].value == "5.00%" and figures["denial_rate"].breakdown == {
-        "CO-16": 4,
-        "CO-97": 1,
-    }
-    assert "implant_sync_lag" not in figures
+    assert views.count(12345, "charges") == "12,345 charges"
+
+
+def test_money_has_a_dollar_sign_and_thousands_separators() -> None:
+    assert views.money(12345.4) == "$12,345"
+    assert views.money(1234567.0) == "$1,234,567"
+    assert views.money(300.0) == "$300.00"
+    assert views.money(None) == "no data"
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("status_message", "status message"),
+        ("duration_ms", "duration (ms)"),
+        ("silent_s", "silent (s)"),
+        ("key_hash", "key (hash)"),
+        ("trace_id", "trace id"),
+        ("parent_span_id", "parent span id"),
+        ("hc.facility", "facility"),
+        ("queue.depth", "queue depth"),
+        ("last seen", "last seen"),
+        ("ms", "ms"),
+    ],
+)
+def test_headers_are_words(name: str, words: str) -> None:
+    assert views.header(name) == words
 
 
 def test_sli_text_reads_like_the_sla_file() -> None:
