@@ -34,7 +34,7 @@ from vitals.kernel.secrets import (
     retired,
     sources,
 )
-from vitals.kernel.units import Size
+from vitals.kernel.units import Duration, Size
 
 FILE_NAME = "collector.yaml"
 DEFAULT_HASH_SECRET_ENV = "VITALS_HASH_SECRET"
@@ -246,6 +246,36 @@ class Limits(_Strict):
         return self
 
 
+class Retention(_Strict):
+    """How long telemetry rows are kept; ``vitals serve`` deletes older ones in small batches."""
+
+    #: Spans (and their ``span_keys`` rows) whose event time is older than this are deleted;
+    #: ``null`` keeps them for ever.
+    spans: Duration | None = 14 * 86400.0
+    #: Metric points (pushed metrics and queue samples, which share ``metric_points``) older than
+    #: this are deleted; ``null`` keeps them for ever.
+    metrics: Duration | None = 14 * 86400.0
+    #: How often the deleting job runs (one ``vitals serve`` process at a time, by lease).
+    interval: Duration = 600.0
+    #: Rows examined per delete transaction: each batch holds the store's write lock (SQLite)
+    #: for only a moment, so ingest waits at most that long.
+    batch_rows: int = Field(default=2000, ge=100, le=100_000)
+
+    @field_validator("spans", "metrics")
+    @classmethod
+    def _at_least_an_hour(cls, value: float | None) -> float | None:
+        if value is not None and value < 3600:
+            raise ValueError("must be at least 1h (or null to keep rows for ever)")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: float) -> float:
+        if value < 10:
+            raise ValueError("must be at least 10s")
+        return value
+
+
 class CollectorConfig(_Strict):
     #: Sending sources allowed in; with none, anyone who reaches the port may send (loopback only).
     tokens: list[TokenSource] = Field(default_factory=list)
@@ -253,6 +283,8 @@ class CollectorConfig(_Strict):
     redaction: Redaction = Field(default_factory=Redaction)
     #: Memory and request bounds.
     limits: Limits = Field(default_factory=Limits)
+    #: How long spans and metric points are kept.
+    retention: Retention = Field(default_factory=Retention)
     #: Queue pollers, kept as written: ``collector.queues`` validates them.
     pollers: Any = Field(default_factory=list)
 
@@ -323,6 +355,7 @@ __all__ = [
     "KeyDetector",
     "Limits",
     "Redaction",
+    "Retention",
     "TokenSource",
     "UnscannedKey",
     "ValueDetector",

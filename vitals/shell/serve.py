@@ -14,11 +14,12 @@ import sys
 
 import click
 
-from collector.config import load_collector_config
+from collector import retention
+from collector.config import CollectorConfig, Retention, load_collector_config
 from collector.service import Collector, ServeOptions, StartupError
 from vitals.kernel.configfile import ConfigError
 from vitals.kernel.options import settings_options
-from vitals.kernel.runtime import Component
+from vitals.kernel.runtime import Component, ServiceContext
 from vitals.kernel.settings import Settings
 from vitals.shell.ports import OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_option, port_option
 
@@ -51,6 +52,27 @@ def choose_components(value: str) -> tuple[str, ...]:
             param_hint="--components",
         )
     return tuple(name for name in COMPONENTS if name in names)
+
+
+class RetentionComponent:
+    """The collector's retention job (``collector.retention``), configured in collector.yaml.
+
+    It runs in every ``vitals serve``, whatever ``--components`` says: it bounds the collector's
+    own tables, and its lease lets one process at a time delete.
+    """
+
+    __name__ = retention.JOB_ID
+
+    def __init__(self, settings: Retention) -> None:
+        self.settings = settings
+
+    def install(self, ctx: ServiceContext) -> None:
+        retention.install(ctx, self.settings)
+
+
+def assemble(config: CollectorConfig, names: tuple[str, ...]) -> tuple[Component, ...]:
+    """What ``vitals serve`` installs beside the collector: the retention job, then ``names``."""
+    return (RetentionComponent(config.retention), *load_components(names))
 
 
 def load_components(names: tuple[str, ...]) -> tuple[Component, ...]:
@@ -119,7 +141,9 @@ def serve(
     """Run the collector (OTLP receivers, PHI redaction, durable writer) and the chosen components.
 
     The collector takes OTLP/HTTP and OTLP/gRPC; the components (--components) are the queue
-    pollers, the SLA engine, alerting and the dashboard rollups.
+    pollers, the SLA engine, alerting and the dashboard rollups. Whatever --components says, the
+    retention job deletes spans and metric points older than collector.yaml's retention (14 days
+    by default), one process at a time.
 
     Endpoints on the HTTP port (the gRPC port serves TraceService/Export and MetricsService/Export):
 
@@ -145,7 +169,7 @@ def serve(
         config = load_collector_config(settings.config_dir)
     except ConfigError as exc:
         raise click.ClickException(f"invalid collector config:\n{exc}") from exc
-    wanted = load_components(choose_components(components))
+    wanted = assemble(config, choose_components(components))
     options = ServeOptions(
         host=host,
         http_port=http_port,

@@ -1,0 +1,279 @@
+"""Retention: delete telemetry rows older than their signal's retention, in small batches.
+
+Which rows go is decided over plain data (:func:`plan`: a cutoff per table from the settings and
+a given ``now``); :func:`run` is the SQL edge, and :class:`RetentionJob` the scheduler job that
+``vitals serve`` assembles.
+
+Why batches by id range: on SQLite one writer at a time holds the store, so one big DELETE would
+stall ingest for as long as it runs. Each batch examines the next ``batch_rows`` ids of a table
+(its primary key, so the range is cheap to find on both stores) and deletes those older than the
+cutoff, in one short transaction; between batches the job pauses as long as the batch took, so
+the writer always gets in. A table's walk starts at its lowest id and stops at the first batch
+that deletes nothing: ids follow ingestion, so the rows above are newer. A row ingested after
+newer ones (a late back-fill) waits until the rows ingested before it expire, so it lives at
+most about twice its retention. SQLite keeps the freed pages in its freelist and reuses them
+for new rows, so under steady ingest the file stops growing; PostgreSQL's autovacuum does the
+same for its tables. (Day partitions on PostgreSQL, dropped whole, are a later step.)
+
+Readers follow ``spans`` and ``metric_points`` by id (``vitals.kernel.follow``). A deleted row
+looks to them like an id that was never committed: a reader whose position is behind simply
+does not see it (an SLA back-fill or a dashboard rollup that is more than the retention behind
+loses those rows, nothing else). Ids are never reused (AUTOINCREMENT on SQLite, sequences on
+PostgreSQL), so a watermark never skips a new row because an old one was deleted.
+
+One process at a time deletes: the lease ``collector.retention`` (``vitals.kernel.lease``),
+renewed in every batch's transaction, so a holder that lost it stops before writing again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Table, delete, func, select
+from sqlalchemy.engine import Connection, Engine
+
+from collector.tables import metric_points, span_keys, spans
+from vitals.kernel.lease import Lease, hold, new_owner, release, take
+from vitals.kernel.units import NS
+
+if TYPE_CHECKING:
+    from collector.config import Retention
+    from vitals.kernel.runtime import ServiceContext
+
+__all__ = [
+    "JOB_ID",
+    "LEASE",
+    "TIME_COLUMNS",
+    "Batch",
+    "Cutoff",
+    "RetentionJob",
+    "RunReport",
+    "install",
+    "plan",
+    "run",
+]
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "collector.retention"
+#: Seconds from the start of ``vitals serve`` to the first run.
+FIRST_RUN_S = 60.0
+LEASE = "collector.retention"
+
+#: Table -> the time column its retention is measured on (the event time, as SLAs read it).
+TIME_COLUMNS: dict[str, str] = {
+    "spans": "event_time_unix_nano",
+    "span_keys": "event_time_unix_nano",
+    "metric_points": "time_unix_nano",
+}
+_TABLES: dict[str, Table] = {"spans": spans, "span_keys": span_keys, "metric_points": metric_points}
+#: Table -> the retention setting (signal) it follows.
+SIGNALS: dict[str, str] = {"spans": "spans", "span_keys": "spans", "metric_points": "metrics"}
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    """Rows of ``table`` whose ``time_column`` is below ``before_ns`` are deleted."""
+
+    table: str
+    time_column: str
+    before_ns: int
+
+
+def plan(keep_s: dict[str, float | None], now_ns: int) -> tuple[Cutoff, ...]:
+    """The cutoff of every table whose signal has a retention (pure).
+
+    ``keep_s``: signal (``spans``, ``metrics``) -> seconds to keep, or None to keep for ever.
+    ``span_keys`` follows ``spans``, so a span's keys go with it (same event time).
+    """
+    out = []
+    for table, signal in SIGNALS.items():
+        keep = keep_s.get(signal)
+        if keep is not None:
+            out.append(Cutoff(table, TIME_COLUMNS[table], now_ns - int(keep * NS)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One delete transaction: ids above ``after_id`` up to ``last_id`` examined."""
+
+    table: str
+    after_id: int
+    last_id: int
+    examined: int
+    deleted: int
+    seconds: float
+
+
+@dataclass
+class RunReport:
+    """What one run did; ``claimed`` is False when another process holds the lease."""
+
+    claimed: bool
+    deleted: dict[str, int] = field(default_factory=dict)
+    batches: list[Batch] = field(default_factory=list)
+    lease_lost: bool = False
+    finished: bool = True
+
+    @property
+    def longest_batch_s(self) -> float:
+        return max((b.seconds for b in self.batches), default=0.0)
+
+
+def _delete_batch(conn: Connection, cutoff: Cutoff, after_id: int, batch_rows: int) -> tuple[int, int, int]:
+    """Examine the next ``batch_rows`` ids above ``after_id``: (last id, examined, deleted)."""
+    table = _TABLES[cutoff.table]
+    ids = select(table.c.id).where(table.c.id > after_id).order_by(table.c.id).limit(batch_rows).subquery()
+    last, examined = conn.execute(select(func.max(ids.c.id), func.count())).one()
+    if not examined:
+        return after_id, 0, 0
+    deleted = conn.execute(
+        delete(table).where(
+            table.c.id > after_id, table.c.id <= last, table.c[cutoff.time_column] < cutoff.before_ns
+        )
+    ).rowcount
+    return int(last), int(examined), int(deleted)
+
+
+def _lowest_id(conn: Connection, table: str) -> int:
+    return int(conn.execute(select(func.min(_TABLES[table].c.id))).scalar() or 1)
+
+
+def run(
+    engine: Engine,
+    cutoffs: Sequence[Cutoff],
+    *,
+    owner: str,
+    batch_rows: int,
+    lease_s: float = 120.0,
+    clock: Callable[[], int] = time.time_ns,
+    pause: Callable[[float], object] = time.sleep,
+    stop: Callable[[], bool] = lambda: False,
+    max_batches: int | None = None,
+    on_batch: Callable[[Batch], object] | None = None,
+) -> RunReport:
+    """Delete what ``cutoffs`` say, one short transaction per batch, under the lease.
+
+    ``clock`` is only for the lease's expiry (the cutoffs carry their own ``now``). ``pause`` gets
+    the seconds to wait between batches on SQLite (as long as the last batch took), so a writer
+    waiting for the store gets in; ``stop`` is checked between batches; ``max_batches`` bounds
+    one run (the next run goes on where the rows are).
+    """
+    lease_ns = int(lease_s * NS)
+    with engine.begin() as conn:
+        lease: Lease | None = take(conn, LEASE, owner, clock(), lease_ns)
+    report = RunReport(claimed=lease is not None)
+    if lease is None:
+        return report
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        for cutoff in cutoffs:
+            report.deleted[cutoff.table] = 0
+            after_id: int | None = None
+            while True:
+                if stop() or (max_batches is not None and len(report.batches) >= max_batches):
+                    report.finished = False
+                    return report
+                started = time.perf_counter()
+                with engine.begin() as conn:
+                    lease = hold(conn, lease, clock(), lease_ns)
+                    if lease is None:
+                        # The renewal matched no row: nothing was written in this transaction.
+                        report.lease_lost, report.finished = True, False
+                        return report
+                    if after_id is None:
+                        after_id = _lowest_id(conn, cutoff.table) - 1
+                    last, examined, deleted = _delete_batch(conn, cutoff, after_id, batch_rows)
+                batch = Batch(cutoff.table, after_id, last, examined, deleted, time.perf_counter() - started)
+                report.batches.append(batch)
+                report.deleted[cutoff.table] += deleted
+                if on_batch is not None:
+                    on_batch(batch)
+                if not examined or not deleted:
+                    break
+                after_id = last
+                if sqlite:
+                    pause(batch.seconds)
+        return report
+    finally:
+        if lease is not None:
+            with engine.begin() as conn:
+                release(conn, lease)
+
+
+class RetentionJob:
+    """The scheduler job of ``vitals serve``: one run per ``interval``, now from the wall clock."""
+
+    def __init__(self, ctx: ServiceContext, settings: Retention, *, max_batches: int = 500) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.owner = new_owner()
+        self.max_batches = max_batches
+        self.last: RunReport | None = None
+
+    def keep_s(self) -> dict[str, float | None]:
+        return {"spans": self.settings.spans, "metrics": self.settings.metrics}
+
+    def run_once(self, now_ns: int | None = None) -> RunReport | None:
+        """One run at ``now_ns`` (default: now). Never raises: a failure is retried next interval."""
+        now = time.time_ns() if now_ns is None else now_ns
+        try:
+            report = run(
+                self.ctx.engine,
+                plan(self.keep_s(), now),
+                owner=self.owner,
+                batch_rows=self.settings.batch_rows,
+                lease_s=max(3 * self.settings.interval, 120.0),
+                stop=self.ctx.stop_event.is_set,
+                max_batches=self.max_batches,
+            )
+        except Exception as exc:  # a transient database error: try again next interval
+            log.warning("retention: %s", exc)
+            self.ctx.status["retention"] = f"failing: {exc.__class__.__name__}: {exc}"
+            return None
+        self.last = report
+        if not report.claimed:
+            self.ctx.status["retention"] = "standby: another process deletes expired rows"
+            return report
+        total = sum(report.deleted.values())
+        if total:
+            log.info(
+                "retention: deleted %s in %d batches (longest %.0f ms)",
+                ", ".join(f"{n:,} {t}" for t, n in report.deleted.items() if n),
+                len(report.batches),
+                report.longest_batch_s * 1000,
+            )
+        self.ctx.status["retention"] = f"deleted {total:,} expired rows" + (
+            "" if report.finished else "; more next run"
+        )
+        return report
+
+
+def install(ctx: ServiceContext, settings: Retention) -> RetentionJob:
+    """Add the retention job to ``vitals serve`` (called by ``vitals.shell.serve``)."""
+    job = RetentionJob(ctx, settings)
+    if settings.spans is None and settings.metrics is None:
+        ctx.status["retention"] = "off: spans and metric points are kept for ever"
+        return job
+    # The first run a minute after the start, so a process restarted more often than every
+    # ``interval`` still deletes.
+    first = datetime.now(UTC) + timedelta(seconds=min(FIRST_RUN_S, settings.interval))
+    ctx.scheduler.add_job(
+        job.run_once,
+        "interval",
+        seconds=settings.interval,
+        next_run_time=first,
+        id=JOB_ID,
+        name="retention",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    ctx.status["retention"] = "deletes expired spans and metric points"
+    return job
