@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("vitals.shell.bench:bench", "Benchmarks that print figures."),
     "config": ("vitals.shell.config_cli:config", "Create and validate a config directory."),
     "db": ("vitals.shell.db_cli:db", "Inspect and upgrade the store's schema."),
+    "store": ("vitals.shell.store_cli:store", "Rows, bytes and time covered per table of the store."),
 }
 
 
