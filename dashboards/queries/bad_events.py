@@ -3,11 +3,16 @@
 Per SLI kind: the late objects of a lag SLI (with age and money), the failed or slow spans of a
 ratio or latency SLI, the silent periods of a freshness SLI, the minutes out of bounds of a
 gauge. Correlation keys appear only as the HMAC hashes the collector stored.
+
+A slice narrows the rows to its labels, whatever attribute the SLA slices by: the lifted ``hc.*``
+columns and ``service.name`` in SQL, a gauge's ``queue`` on its rollups, any other span attribute
+by the exact check on the span's attributes; what cannot be narrowed is said in the note.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import glob
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +21,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from collector.rows import SPAN_LIFTED_ATTRIBUTES
 from collector.tables import spans
 from dashboards.catalog import Patterns, Selector, SlaSpec
 from dashboards.queries.business import NO_FILTERS, Filters
@@ -23,6 +29,7 @@ from dashboards.queries.failed import failed_refs, fetch
 from dashboards.queries.windows import patterns_cond, rare_windows
 from dashboards.sqlexpr import is_error, lit, norm_kind
 from dashboards.tables import metric_rollups
+from dashboards.thresholds import threshold_text
 from slas import late_objects
 from vitals.kernel.units import NS
 
@@ -37,6 +44,30 @@ class BadEvents:
     description: str  # what a row is, in the page's words
     frame: pd.DataFrame
     note: str | None = None  # e.g. "showing the 500 largest"
+
+
+#: Span attributes with a column of their own: a slice on them is narrowed in SQL.
+LABEL_COLUMNS: dict[str, Any] = {
+    **{attribute: spans.c[column] for column, attribute in SPAN_LIFTED_ATTRIBUTES.items()},
+    "service.name": spans.c.service_name,
+}
+#: Gauge slices: the attribute names of the queue the rollups keep per row.
+QUEUE_LABELS = ("queue", "messaging.destination.name")
+Labels = tuple[tuple[str, str], ...]
+
+
+def slice_labels(slice_: str | None) -> Labels:
+    """``(("hc.facility", "south-campus"),)`` for the engine's ``hc.facility=south-campus``."""
+    if not slice_:
+        return ()
+    return tuple((k, v) for k, _, v in (part.partition("=") for part in slice_.split(",")) if k)
+
+
+def _narrowed(sel: Selector, labels: Labels) -> tuple[Selector, list[Any]]:
+    """``sel`` with a slice's labels: column conditions for lifted ones, exact attribute checks else."""
+    cond = [LABEL_COLUMNS[k] == v for k, v in labels if k in LABEL_COLUMNS]
+    rest = tuple((k, (glob.escape(v),)) for k, v in labels if k not in LABEL_COLUMNS)
+    return (sel.merged(Selector(attributes=rest)) if rest else sel), cond
 
 
 _COLUMNS = {
@@ -101,6 +132,7 @@ _SPAN_FIELDS = [
     (spans.c.duration_ns / lit(1_000_000.0)).label("duration_ms"),
     spans.c.hc_facility.label("facility"),
     spans.c.hc_amount.label("amount"),
+    spans.c.hc_denial_code.label("denial_code"),
     spans.c.attributes,
 ]
 SPAN_EVENT_COLUMNS = [
@@ -114,7 +146,18 @@ SPAN_EVENT_COLUMNS = [
     "duration_ms",
     "facility",
     "amount",
+    "denial_code",
+    "payer",
 ]
+#: The attribute a remit or claim names its payer by (kept in the span's attributes).
+PAYER = "hc.payer"
+
+
+def _event(row: Any) -> tuple[Any, ...]:
+    """A span row as the page lists it: the fields, then the payer from its attributes."""
+    values = tuple(row)[: len(_SPAN_FIELDS)]
+    attrs = values[-1] if isinstance(values[-1], Mapping) else {}
+    return (*values[:-1], attrs.get(PAYER))
 
 
 def _spans(
@@ -125,9 +168,12 @@ def _spans(
     filters: Filters,
     *,
     min_duration_ns: int | None = None,
+    labels: Labels = (),
 ) -> tuple[pd.DataFrame, bool]:
-    """The newest LIMIT spans matching ``sel`` (and at least ``min_duration_ns`` long)."""
-    extra = [] if min_duration_ns is None else [spans.c.duration_ns >= min_duration_ns]
+    """The newest LIMIT spans matching ``sel`` (and at least ``min_duration_ns`` long) in the slice."""
+    sel, extra = _narrowed(sel, labels)
+    if min_duration_ns is not None:
+        extra.append(spans.c.duration_ns >= min_duration_ns)
     rows: list[tuple[Any, ...]] = []
     capped = False
     with engine.connect() as conn:
@@ -137,7 +183,7 @@ def _spans(
             for refs in failed_refs(
                 conn, start_ns, end_ns, services=sel.service, names=sel.span, facility=filters.facility
             ):
-                rows += [tuple(r)[:-3] for r in fetch(conn, refs, _SPAN_FIELDS, where) if _exact(sel, r)]
+                rows += [_event(r) for r in fetch(conn, refs, _SPAN_FIELDS, where) if _exact(sel, r)]
                 if len(rows) >= LIMIT:
                     break
             rows = sorted(rows, key=lambda r: r[0], reverse=True)[:LIMIT]
@@ -158,7 +204,7 @@ def _spans(
                 if window.service is not None:
                     cond.append(spans.c.service_name == window.service)
                 query = select(*_SPAN_FIELDS).where(*cond).order_by(spans.c.start_time_unix_nano.desc())
-                rows += [tuple(row)[:-1] for row in conn.execute(query.limit(LIMIT)) if _exact(sel, row)]
+                rows += [_event(row) for row in conn.execute(query.limit(LIMIT)) if _exact(sel, row)]
                 rows = sorted(rows, key=lambda r: r[0], reverse=True)[:LIMIT]
         else:
             cond = _selector_conditions(sel, start_ns, end_ns, filters) + extra
@@ -169,14 +215,16 @@ def _spans(
             for row in conn.execution_options(stream_results=True, yield_per=2000).execute(query):
                 scanned += 1
                 if _exact(sel, row):
-                    rows.append(tuple(row)[:-1])
+                    rows.append(_event(row))
                     if len(rows) >= LIMIT:
                         break
             capped = scanned >= SCAN_CAP
     return pd.DataFrame.from_records(rows[:LIMIT], columns=SPAN_EVENT_COLUMNS), capped
 
 
-def _ratio(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: Filters) -> BadEvents:
+def _ratio(
+    engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: Filters, *, labels: Labels
+) -> BadEvents:
     total = spec.selector("total")
     ratio = spec.definition.sli.ratio
     if ratio is not None and ratio.bad is not None:
@@ -188,7 +236,7 @@ def _ratio(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: F
         flipped = {"ok": "error", "error": "ok"}.get(good.status or "")
         bad = total.merged(Selector(status=flipped)) if flipped else total
         described = f"not ({good.describe()})"
-    frame, capped = _spans(engine, bad, start_ns, end_ns, filters)
+    frame, capped = _spans(engine, bad, start_ns, end_ns, filters, labels=labels)
     return BadEvents(
         "ratio",
         f"Spans of {total.describe()} that are bad ({described}), newest first",
@@ -197,23 +245,40 @@ def _ratio(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: F
     )
 
 
-def _latency(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: Filters) -> BadEvents:
+def _latency(
+    engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: Filters, *, labels: Labels
+) -> BadEvents:
     sel = spec.selector("select")
     under = spec.threshold_s or 0.0
-    frame, capped = _spans(engine, sel, start_ns, end_ns, filters, min_duration_ns=int(under * NS))
+    frame, capped = _spans(
+        engine, sel, start_ns, end_ns, filters, min_duration_ns=int(under * NS), labels=labels
+    )
     return BadEvents(
         "latency",
-        f"Spans of {sel.describe()} that took {under:g} s or longer, newest first",
+        f"Spans of {sel.describe()} that took {threshold_text(under)} or longer, newest first",
         frame,
         _note(frame, capped),
     )
 
 
 def _lag(
-    engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, *, now_ns: int, filters: Filters
+    engine: Engine,
+    spec: SlaSpec,
+    start_ns: int,
+    end_ns: int,
+    *,
+    now_ns: int,
+    filters: Filters,
+    labels: Labels,
 ) -> BadEvents:
     pair = spec.lag_pair()
     assert pair is not None  # every lag SLA has one
+    # Lag objects keep their facility and service line: a slice on those narrows them.
+    by_label = dict(labels)
+    filters = Filters(
+        by_label.get("hc.facility", filters.facility), by_label.get("hc.service_line", filters.service_line)
+    )
+    unnarrowed = [k for k in by_label if k not in ("hc.facility", "hc.service_line")]
     objects = late_objects(engine, filters.lag_scope(pair), start_ns, end_ns, now_ns=now_ns, limit=LIMIT)
     frame = pd.DataFrame.from_records(
         [
@@ -247,24 +312,39 @@ def _lag(
     return BadEvents(
         "lag",
         f"Objects (hc.key.{pair.key}) whose {pair.to_stage} did not come within "
-        f"{pair.within_s / 3600:g} h of {pair.from_stage}, with the deadline in the range; "
+        f"{threshold_text(pair.within_s)} of {pair.from_stage}, with the deadline in the range; "
         "largest amount first",
         frame,
-        f"showing the {LIMIT} largest" if len(frame) >= LIMIT else None,
+        "; ".join(
+            ([f"showing the {LIMIT} largest"] if len(frame) >= LIMIT else [])
+            + (
+                [f"the objects of the whole SLA: lag objects cannot be narrowed by {', '.join(unnarrowed)}"]
+                if unnarrowed
+                else []
+            )
+        )
+        or None,
     )
 
 
-def _freshness(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: Filters) -> BadEvents:
+def _freshness(
+    engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filters: Filters, *, labels: Labels
+) -> BadEvents:
     sel = spec.selector("select")
     max_age = spec.threshold_s or 900.0
     scan_from = max(start_ns, end_ns - FRESHNESS_SCAN_S * NS)
-    cond = _selector_conditions(sel, scan_from, end_ns, filters)
+    narrowed, label_cond = _narrowed(sel, labels)
+    cond = _selector_conditions(sel, scan_from, end_ns, filters) + label_cond
     time_col = spans.c.event_time_unix_nano if sel.stage else spans.c.start_time_unix_nano
+    checks = narrowed.attributes != sel.attributes  # a slice attribute without a column of its own
+    fields = [time_col, spans.c.name, spans.c.service_name.label("service"), spans.c.attributes]
     with engine.connect() as conn:
-        times = [
-            int(t)
-            for t in conn.execute(select(time_col).where(*cond).order_by(time_col).limit(SCAN_CAP)).scalars()
-        ]
+        if checks:
+            query = select(*fields).where(*cond).order_by(time_col).limit(SCAN_CAP)
+            times = [int(row[0]) for row in conn.execute(query) if _exact(narrowed, row)]
+        else:
+            query = select(time_col).where(*cond).order_by(time_col).limit(SCAN_CAP)
+            times = [int(t) for t in conn.execute(query).scalars()]
     gaps = silent_periods(times, scan_from, end_ns, int(max_age * NS))
     frame = pd.DataFrame.from_records(gaps, columns=["silent_from", "silent_until", "silent_s", "ongoing"])
     note = None
@@ -272,7 +352,7 @@ def _freshness(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, filter
         note = "silent periods of the last 24 hours of the range (narrow the range to look further back)"
     return BadEvents(
         "freshness",
-        f"Periods longer than {max_age / 60:g} min without {sel.describe()}",
+        f"Periods longer than {threshold_text(max_age)} without {sel.describe()}",
         frame,
         note,
     )
@@ -298,11 +378,16 @@ def silent_periods(times_ns: list[int], start_ns: int, end_ns: int, max_age_ns: 
     return list(reversed(out))
 
 
-def _gauge(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int) -> BadEvents:
+def _gauge(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, labels: Labels) -> BadEvents:
     gauge = spec.definition.sli.gauge
     assert gauge is not None  # a validated gauge SLI has max:, min: or both
     metric = gauge.metric
     queues = gauge.where.get("queue", ())
+    # The rollups keep a sample's queue: a queue slice narrows them; other labels cannot.
+    sliced = [v for k, v in labels if k in QUEUE_LABELS]
+    if sliced:
+        queues = (glob.escape(sliced[0]),)
+    unnarrowed = [k for k, _ in labels if k not in QUEUE_LABELS]
     high, low = gauge.max, gauge.min
     m = metric_rollups.c
     cond = [
@@ -345,7 +430,12 @@ def _gauge(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int) -> BadEven
         sorted(periods, key=lambda p: p["from"], reverse=True),
         columns=["queue", "from", "until", "minutes", "worst"],
     )
-    return BadEvents("gauge", f"Periods when {metric} was {bound} (per-minute samples)", frame)
+    note = (
+        f"the periods of every queue: samples cannot be narrowed by {', '.join(unnarrowed)}"
+        if unnarrowed
+        else None
+    )
+    return BadEvents("gauge", f"Periods when {metric} was {bound} (per-minute samples)", frame, note)
 
 
 def _note(frame: pd.DataFrame, capped: bool) -> str | None:
@@ -357,18 +447,27 @@ def _note(frame: pd.DataFrame, capped: bool) -> str | None:
 
 
 def bad_events(
-    engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, *, now_ns: int, filters: Filters = NO_FILTERS
+    engine: Engine,
+    spec: SlaSpec,
+    start_ns: int,
+    end_ns: int,
+    *,
+    now_ns: int,
+    filters: Filters = NO_FILTERS,
+    slice_: str | None = None,
 ) -> BadEvents:
+    """The bad events of ``spec`` in the range, of its slice ``slice_`` (the engine's key) if given."""
+    labels = slice_labels(slice_)
     if spec.kind == "lag":
-        return _lag(engine, spec, start_ns, end_ns, now_ns=now_ns, filters=filters)
+        return _lag(engine, spec, start_ns, end_ns, now_ns=now_ns, filters=filters, labels=labels)
     if spec.kind == "ratio":
-        return _ratio(engine, spec, start_ns, end_ns, filters)
+        return _ratio(engine, spec, start_ns, end_ns, filters, labels=labels)
     if spec.kind == "latency":
-        return _latency(engine, spec, start_ns, end_ns, filters)
+        return _latency(engine, spec, start_ns, end_ns, filters, labels=labels)
     if spec.kind == "freshness":
-        return _freshness(engine, spec, start_ns, end_ns, filters)
+        return _freshness(engine, spec, start_ns, end_ns, filters, labels=labels)
     if spec.kind == "gauge":
-        return _gauge(engine, spec, start_ns, end_ns)
+        return _gauge(engine, spec, start_ns, end_ns, labels)
     return BadEvents(
         spec.kind, "Bad events", pd.DataFrame(), f"The dashboard cannot list bad events of a {spec.kind} SLI."
     )

@@ -1,0 +1,156 @@
+"""The bad-event tables of the SLA page, as a person reads them: what matters first, in words.
+
+A row leads with what a person acts on: the money, how old it is, the facility (and for a denial
+its code and the payer); the hashed correlation key comes last, shortened (the journey link holds
+it whole). Headers are words, amounts are money with separators and durations have one format, in
+the table and in its CSV alike. Pure (no Streamlit): the query's frame in, the shown frame out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from dashboards import views
+from dashboards.timerange import format_duration, format_time
+from vitals.kernel.units import NS
+
+#: How many characters of a hashed key a table shows (then "…").
+KEY_CHARS = 12
+KEY_HEADER = "key (HMAC hash)"
+#: Columns that hold links (the page shows them as links, not as their address).
+LINKS = {"start trace": "trace", "journey": "journey", "trace": "open trace"}
+
+Link = Callable[..., str]
+
+
+def short_key(value: Any) -> str:
+    """``3f9a1c0b7d2e…``: enough to tell keys apart at a glance; the journey link holds it whole."""
+    if _missing(value):
+        return "-"
+    text = str(value)
+    return text if len(text) <= KEY_CHARS else text[:KEY_CHARS] + "…"
+
+
+def _money(value: Any) -> str:
+    return "-" if _missing(value) else views.money(float(value))
+
+
+def _time(value: Any, tz: str) -> str:
+    return "-" if _missing(value) else format_time(int(value), tz, seconds=True)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and pd.isna(value))
+
+
+def _text(value: Any) -> str:
+    return "-" if _missing(value) else str(value)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def lag_table(frame: pd.DataFrame, *, now_ns: int, tz: str, link: Link) -> pd.DataFrame:
+    """Late objects: amount, age, overdue, facility first; the key last, shortened."""
+    sliced = "slice" in frame
+    rows = [
+        {
+            **({"slice": r["slice"]} if sliced else {}),
+            "amount": _money(r["amount"]),
+            "age": format_duration((now_ns - int(r["started"])) / NS),
+            "overdue by": format_duration(float(r["overdue_s"])),
+            "facility": _text(r["facility"]),
+            "service line": _text(r["service_line"]),
+            "started": _time(r["started"], tz),
+            "deadline": _time(r["deadline"], tz),
+            "completed": "not yet" if _missing(r["completed"]) else _time(r["completed"], tz),
+            "start trace": link("traces", trace=r["start_trace_id"])
+            if not _missing(r["start_trace_id"])
+            else None,
+            "journey": link("traces", key=r["key_hash"]),
+            KEY_HEADER: short_key(r["key_hash"]),
+        }
+        for r in _records(frame)
+    ]
+    return pd.DataFrame.from_records(rows, columns=(["slice"] if sliced else []) + _LAG_COLUMNS)
+
+
+_LAG_COLUMNS = [
+    "amount",
+    "age",
+    "overdue by",
+    "facility",
+    "service line",
+    "started",
+    "deadline",
+    "completed",
+    "start trace",
+    "journey",
+    KEY_HEADER,
+]
+
+
+def span_table(frame: pd.DataFrame, *, now_ns: int, tz: str, link: Link) -> pd.DataFrame:
+    """Failed or slow spans: amount, when and age, facility, the denial code and payer when any
+    row has one, then what failed and the trace."""
+    denials = "denial_code" in frame and frame["denial_code"].notna().any()
+    payers = "payer" in frame and frame["payer"].notna().any()
+    out: list[dict[str, Any]] = []
+    for r in _records(frame):
+        row: dict[str, Any] = {"slice": r["slice"]} if "slice" in frame else {}
+        row |= {
+            "amount": _money(r["amount"]),
+            "when": _time(r["start"], tz),
+            "age": format_duration((now_ns - int(r["start"])) / NS),
+            "facility": _text(r["facility"]),
+        }
+        if denials:
+            row["denial code"] = _text(r["denial_code"])
+        if payers:
+            row["payer"] = _text(r["payer"])
+        row |= {
+            "service": _text(r["service"]),
+            "span": _text(r["name"]),
+            "status": _text(r["status"]),
+            "message": _text(r["status_message"]),
+            "duration": format_duration(float(r["duration_ms"]) / 1000),
+            "trace": link("traces", trace=r["trace_id"]),
+        }
+        out.append(row)
+    return pd.DataFrame.from_records(out)
+
+
+def freshness_table(frame: pd.DataFrame, *, tz: str) -> pd.DataFrame:
+    """Silent periods, the slice first when the rows come from several."""
+    rows = []
+    for r in _records(frame):
+        row = {"slice": r["slice"]} if "slice" in frame else {}
+        row |= {
+            "silent from": _time(r["silent_from"], tz),
+            "silent until": "still silent" if r["ongoing"] else _time(r["silent_until"], tz),
+            "silent for": format_duration(float(r["silent_s"])),
+            "ongoing": "yes" if r["ongoing"] else "no",
+        }
+        rows.append(row)
+    return pd.DataFrame.from_records(rows)
+
+
+def gauge_table(frame: pd.DataFrame, *, tz: str) -> pd.DataFrame:
+    """Minutes out of bounds, per queue."""
+    return pd.DataFrame.from_records(
+        [
+            {
+                "queue": _text(r["queue"]),
+                "from": _time(r["from"], tz),
+                "until": _time(r["until"], tz),
+                "minutes": int(r["minutes"]),
+                "worst": r["worst"],
+            }
+            for r in _records(frame)
+        ],
+        columns=["queue", "from", "until", "minutes", "worst"],
+    )
