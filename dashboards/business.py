@@ -7,15 +7,20 @@ allows, ``100 % - objective``, never with the success objective itself. Money at
 definitions on the page, each named next to its number: *deadline passed* (charges whose deadline
 fell in the range and that were not posted by it: the SLA engine's bad events) and *now* (charges
 not posted yet and older than a chosen age, late or not: what is stuck while it can still be fixed).
+"At risk now" covers every lag SLA whose objects carry an amount (``hc.amount``), one figure per
+kind of object: charges, and implants when their sync carries amounts. Thresholds are written as
+the SLA file states them ("24 h", "15 min"), never re-computed into another unit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dashboards import views
 from dashboards.catalog import Catalog
 from dashboards.queries.business import StageCounts
+from dashboards.thresholds import threshold_text
 from slas import LagFigures
 from slas.lag_history import OpenFigures
 
@@ -45,6 +50,33 @@ class Figure:
 
 def age_text(seconds: float) -> str:
     return AGES.get(int(seconds), views.duration(seconds))
+
+
+#: How an age is written in the URL (``age=1h``): the SLA files' duration grammar.
+AGE_PARAMS: dict[int, str] = {15 * 60: "15m", 3600: "1h", 4 * 3600: "4h", 12 * 3600: "12h"}
+
+
+def age_from_param(value: str | None) -> int:
+    """The age a URL's ``age=`` asks for (``15m``, ``1h``, ``4h``, ``12h``); the default otherwise."""
+    by_text = {text: seconds for seconds, text in AGE_PARAMS.items()}
+    return by_text.get((value or "").strip(), DEFAULT_AGE_S)
+
+
+def object_noun(catalog: Catalog, sla_id: str) -> str:
+    """What a lag SLA's objects are, in the plural: its correlation key's name (``charges``)."""
+    pair = catalog.lag_pair(sla_id)
+    key = pair.key if pair is not None else "object"
+    return key if key.endswith("s") else f"{key}s"
+
+
+def at_risk_label(kind: str) -> str:
+    """The one wording of an SLA's money in its bad events, on the tiles and the SLA page."""
+    return "Revenue at risk: deadline passed" if kind == "lag" else "Money at risk: in bad events"
+
+
+def at_risk_window(window_label: str) -> str:
+    """The window named next to an SLA's money at risk: the SLA's own, not the page's range."""
+    return f"over the SLA's {window_label}"
 
 
 def _share(value: float) -> str:
@@ -84,7 +116,7 @@ def _late_share(lag: LagFigures) -> float | None:
 
 
 def _lag_target(catalog: Catalog, lag: LagFigures, noun: str) -> str:
-    return _rate_target(catalog, lag.sla_id, "late", f"{noun} within {views.duration(lag.within_s)}")
+    return _rate_target(catalog, lag.sla_id, "late", f"{noun} within {threshold_text(lag.within_s)}")
 
 
 def _late_text(lag: LagFigures, noun: str) -> str:
@@ -101,6 +133,34 @@ def at_risk_now_status(stuck: OpenFigures) -> str:
     return "warning" if stuck.count else "ok"
 
 
+def at_risk_now(catalog: Catalog, stuck: OpenFigures, when: str = "now", *, first: bool = True) -> Figure:
+    """Money in one lag SLA's objects not finished ``when`` and older than the chosen age.
+
+    The charge SLA's figure is "Revenue at risk now: stuck"; another lag SLA's names its objects
+    ("Revenue at risk now: stuck implants") and its key says which SLA it follows.
+    """
+    age = age_text(stuck.older_than_s)
+    within = threshold_text(stuck.within_s)
+    nouns = object_noun(catalog, stuck.sla_id)
+    done = "posted" if nouns == "charges" else "finished"
+    label = "Revenue at risk now: stuck" + ("" if first else f" {nouns}")
+    return Figure(
+        "at_risk_now" if first else f"at_risk_now-{stuck.sla_id}",
+        label,
+        views.money(stuck.amount),
+        when,
+        at_risk_now_status(stuck),
+        f"{nouns} older than {age} that are not {done}, before or after their {within} deadline "
+        f"({stuck.sla_id})",
+        f"in the {views.count(stuck.count, nouns)} not {done} and older than {age} {when}"
+        f" · {views.count(stuck.past_deadline, nouns)} "
+        f"({views.money(stuck.past_deadline_amount)}) of them already past the {within} deadline, "
+        "the rest not yet in 'deadline passed'",
+        stuck.amount,
+        sla_id=stuck.sla_id,
+    )
+
+
 def figures(
     catalog: Catalog,
     window: str,
@@ -110,17 +170,22 @@ def figures(
     gl: StageCounts,
     remits: StageCounts,
     implant: LagFigures | None,
-    stuck: OpenFigures | None,
+    stuck: OpenFigures | Sequence[OpenFigures] | None,
     stuck_when: str = "now",
 ) -> list[Figure]:
     """The business figures over ``window`` (the page's range, as its label writes it), and the
-    charges stuck ``stuck_when`` (the end of the range: "now" on a live range)."""
+    objects stuck ``stuck_when`` (the end of the range: "now" on a live range), one "at risk now"
+    figure per lag SLA given in ``stuck`` (the charge SLA's first)."""
     when = window.lower()
     out: list[Figure] = []
+    stucks = [] if stuck is None else [stuck] if isinstance(stuck, OpenFigures) else list(stuck)
+    charge_stuck = next((s for s in stucks if charge is None or s.sla_id == charge.sla_id), None)
     stuck_text = ""
-    if stuck is not None:
-        age = age_text(stuck.older_than_s)
-        stuck_text = f" · {views.count(stuck.count, 'charges')} not posted and older than {age} {stuck_when}"
+    if charge_stuck is not None:
+        age = age_text(charge_stuck.older_than_s)
+        stuck_text = (
+            f" · {views.count(charge_stuck.count, 'charges')} not posted and older than {age} {stuck_when}"
+        )
     if charge is not None:
         allowed = _allowed(catalog, charge.sla_id)
         out.append(
@@ -146,14 +211,14 @@ def figures(
                 when,
                 rate_status(_late_share(late), _allowed(catalog, late.sla_id)),
                 _lag_target(catalog, late, "posted"),
-                f"{_late_text(late, 'charges')}: not posted within {views.duration(late.within_s)} "
+                f"{_late_text(late, 'charges')}: not posted within {threshold_text(late.within_s)} "
                 f"of the procedure · {late.open_late:,} still not posted",
                 float(late.late),
                 sla_id=late.sla_id,
             )
         )
     if charge is not None:
-        within = views.duration(charge.within_s)
+        within = threshold_text(charge.within_s)
         out.append(
             Figure(
                 "revenue_at_risk",
@@ -168,25 +233,8 @@ def figures(
                 sla_id=charge.sla_id,
             )
         )
-    if stuck is not None:
-        age = age_text(stuck.older_than_s)
-        within = views.duration(stuck.within_s)
-        out.append(
-            Figure(
-                "at_risk_now",
-                "Revenue at risk now: stuck",
-                views.money(stuck.amount),
-                stuck_when,
-                at_risk_now_status(stuck),
-                f"charges older than {age} that are not posted, before or after their {within} deadline",
-                f"in the {views.count(stuck.count, 'charges')} not posted and older than {age} {stuck_when}"
-                f" · {views.count(stuck.past_deadline, 'charges')} "
-                f"({views.money(stuck.past_deadline_amount)}) of them already past the {within} deadline, "
-                "the rest not yet in 'deadline passed'",
-                stuck.amount,
-                sla_id=stuck.sla_id,
-            )
-        )
+    for figures_now in stucks:
+        out.append(at_risk_now(catalog, figures_now, stuck_when, first=figures_now is charge_stuck))
     out.append(
         Figure(
             "gl_error_rate",

@@ -20,11 +20,14 @@ from dashboards.queries.business import StageCounts
 from dashboards.timerange import format_time
 from dashboards.ui import cached, parallel, widgets
 from dashboards.ui.frame import PageContext
+from dashboards.ui.resources import engine_for
 from slas import LagFigures
 from slas.lag_history import OpenFigures
+from vitals.kernel.units import HOUR_NS
 
-#: The widget that chooses the age of "at risk now" (its value is read before the queries start).
-AGE_KEY = "at-risk-age"
+#: The widget that chooses the age of "at risk now", bound to the URL parameter of the same name
+#: (``age=1h``) so a shared link shows the same figure; its value is read before the queries start.
+AGE_KEY = "age"
 
 
 class Queries(NamedTuple):
@@ -33,13 +36,61 @@ class Queries(NamedTuple):
     implant: Future[LagFigures | None]
     gl: Future[StageCounts]
     remits: Future[StageCounts]
-    stuck: Future[OpenFigures | None]
+    stuck: Future[list[OpenFigures]]
     stuck_at_ns: int
 
 
 def chosen_age_s() -> int:
-    value = st.session_state.get(AGE_KEY, business.DEFAULT_AGE_S)
-    return int(value) if value in business.AGES else business.DEFAULT_AGE_S
+    """The age chosen on this page, else the one the URL names (``age=4h``), else the default."""
+    value = st.session_state.get(AGE_KEY)
+    if not isinstance(value, str):
+        value = st.query_params.get(AGE_KEY)
+    return business.age_from_param(value)
+
+
+def age_picker(label: str = "At risk now: stuck for at least") -> None:
+    """The age of "at risk now", in the URL as ``age=`` (``15m``, ``1h``, ``4h``, ``12h``)."""
+    options = list(business.AGE_PARAMS.values())
+    chosen = business.AGE_PARAMS[chosen_age_s()]
+    st.selectbox(
+        label,
+        options=options,
+        index=options.index(chosen),
+        format_func=lambda text: business.age_text(business.age_from_param(text)),
+        key=AGE_KEY,
+        bind="query-params",
+        help="Kept in the URL (age=…): a shared link shows the same figure.",
+    )
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _with_amounts(url: str, sla_ids: tuple[str, ...], at_ns: int) -> list[str]:
+    return business_q.with_amounts(engine_for(url), list(sla_ids), at_ns=at_ns)
+
+
+def at_risk_text(kind: str, window_label: str, amount: float | None) -> str:
+    """An SLA's money in its bad events as a tile and the SLA page write it, its window named."""
+    return f"{business.at_risk_label(kind)} · {business.at_risk_window(window_label)}: {views.money(amount)}"
+
+
+def carries_amounts(ctx: PageContext, sla_id: str, at_ns: int) -> bool:
+    """Whether a lag SLA's objects carry an amount (so it has money at risk now to show)."""
+    return sla_id in _with_amounts(ctx.url, (sla_id,), at_ns // HOUR_NS * HOUR_NS)
+
+
+def money_lag_pairs(ctx: PageContext, at_ns: int) -> list[LagPair]:
+    """The lag SLAs "at risk now" covers: those whose objects carry an amount, one per kind of
+    object (late-charges follows the same charges as charge-lag: counted once, under charge-lag)."""
+    pairs = [p for s in ctx.catalog.slas if (p := s.lag_pair()) is not None]
+    pairs.sort(key=lambda p: (p.name != views.CHARGE_LAG_SLA, p.within_s, p.name))
+    seen: set[tuple[str, str, str]] = set()
+    unique: list[LagPair] = []
+    for p in pairs:
+        if (p.key, p.from_stage, p.to_stage) not in seen:
+            seen.add((p.key, p.from_stage, p.to_stage))
+            unique.append(p)
+    carrying = set(_with_amounts(ctx.url, tuple(p.name for p in unique), at_ns // HOUR_NS * HOUR_NS))
+    return [p for p in unique if p.name in carrying]
 
 
 def start(ctx: PageContext, batch: parallel.Batch) -> Queries:
@@ -60,10 +111,11 @@ def start(ctx: PageContext, batch: parallel.Batch) -> Queries:
     def stage(sla_id: str, fallback: str) -> StageCounts:
         return cached.stage_counts(url, views.figure_stage(cat, sla_id, fallback), tr.start_ns, tr.end_ns, f)
 
-    def stuck(pair: LagPair | None, age_s: int) -> OpenFigures | None:
-        if pair is None:
-            return None
-        return business_q.stuck_now(ctx.engine, pair, older_than_s=age_s, at_ns=at_ns, filters=f)
+    def stuck(age_s: int) -> list[OpenFigures]:
+        return [
+            business_q.stuck_now(ctx.engine, pair, older_than_s=age_s, at_ns=at_ns, filters=f)
+            for pair in money_lag_pairs(ctx, at_ns)
+        ]
 
     return Queries(
         charge=batch.submit(lag, charge_pair),
@@ -71,7 +123,7 @@ def start(ctx: PageContext, batch: parallel.Batch) -> Queries:
         implant=batch.submit(lag, implant_pair),
         gl=batch.submit(stage, views.GL_SLA, views.GL_STAGE),
         remits=batch.submit(stage, views.DENIAL_SLA, views.REMIT_STAGE),
-        stuck=batch.submit(stuck, charge_pair, chosen_age_s()),
+        stuck=batch.submit(stuck, chosen_age_s()),
         stuck_at_ns=at_ns,
     )
 
@@ -99,13 +151,13 @@ def section(ctx: PageContext, queries: Queries) -> None:
         f"range and that were not posted by it. Revenue at risk {stuck_when}: charges not posted yet "
         "and older than the age chosen here, before their deadline counts them."
     )
-    st.selectbox(
-        "At risk now: not posted for at least",
-        options=list(business.AGES),
-        index=list(business.AGES).index(business.DEFAULT_AGE_S),
-        format_func=business.age_text,
-        key=AGE_KEY,
+    covered = ", ".join(s.sla_id for s in queries.stuck.result())
+    st.caption(
+        f"At risk now covers the lag SLAs whose objects carry an amount: {covered}."
+        if covered
+        else "At risk now: no lag SLA's objects carry an amount (hc.amount)."
     )
+    age_picker()
     columns = st.columns(3)
     for index, figure in enumerate(shown):
         with columns[index % 3].container(border=True, key=f"headline-{figure.key}"):

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from dashboards import timerange
 from dashboards.auth import Identity, may_open
+from dashboards.business import AGE_PARAMS
 from dashboards.catalog import Catalog
 from dashboards.config import DashboardConfig
 from dashboards.queries import rollup_lag
@@ -160,11 +161,21 @@ def sidebar(res: Resources, identity: Identity) -> View:
         )
         params = {"range": preset, "tz": tz}
         if preset == "custom":
+            # What the link asked for, before the widgets replace what they cannot read with their
+            # defaults: a range that cannot be read is explained on the page, not silently swapped.
+            linked = {name: wanted.get(name) for name in ("from", "to")}
             default_from, default_to = _custom_defaults(tz)
             start = st.datetime_input("From", value=default_from, key="from", bind="query-params")
             end = st.datetime_input("To", value=default_to, key="to", bind="query-params")
             params["from"] = (start or default_from).isoformat(timespec="minutes")
             params["to"] = (end or default_to).isoformat(timespec="minutes")
+            for name, text in linked.items():
+                if text and not _readable(text):
+                    params[name] = text
+        # The age of the scorecard's "at risk now" (``age=1h``) travels with the view's links.
+        age = wanted.get("age")
+        if age is not None and age in AGE_PARAMS.values():
+            params["age"] = age
         st.markdown("**Filters**")
         facilities, lines = cached.filter_choices(res.url, timerange.snap(timerange.utc_now_ns(), 60))
         facilities = sorted({*facilities, *[v for v in [wanted.get("facility")] if v and v != ALL]})
@@ -210,6 +221,15 @@ def sidebar(res: Resources, identity: Identity) -> View:
     )
 
 
+def _readable(text: str) -> bool:
+    """Whether ``from=``/``to=`` is a date and time ``timerange.parse`` reads (ISO 8601)."""
+    try:
+        datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
 def _refresh_choice(seconds: float) -> str:
     return min(
         (k for k in REFRESH_CHOICES if REFRESH_CHOICES[k]), key=lambda k: abs(REFRESH_CHOICES[k] - seconds)
@@ -247,7 +267,12 @@ def context() -> PageContext | None:
     try:
         tr = timerange.parse(view.params, now_ns, view.tz)
     except timerange.RangeError as exc:
-        st.error(f"The time range in the URL cannot be read: {exc}")
+        st.error(
+            f"**The time range in the URL cannot be read:** {exc}. Correct `from=` and `to=` in the "
+            f"address (ISO 8601 in {view.tz}, e.g. `2026-11-24T08:00`, `to=` after `from=`), or choose "
+            "a range in the sidebar.",
+            icon=":material/error:",
+        )
         return None
     return PageContext(res, current_identity(), view, tr, now_ns, cached.store_status(res.url, now_ns))
 

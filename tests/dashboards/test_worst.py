@@ -216,7 +216,7 @@ def test_sla_page_opens_on_the_worst_sla_and_its_slice(
     assert "whole SLA: ✔ OK 100.00%" in page
     assert "No bad events" not in page
     events = at.get_by_key("table-bad-events").dataframe[0].value
-    assert events["ongoing"].any()
+    assert (events["ongoing"] == "yes").any()
 
 
 def test_sla_page_on_the_whole_sla_lists_the_slice_bad_events(
@@ -239,9 +239,9 @@ def test_sla_page_on_the_whole_sla_lists_the_slice_bad_events(
     # the whole feed's silences (before the estate's feed began) and the silent facility's
     assert set(events["slice"]) == {"whole SLA", "south-campus"}
     last = slice_in_breach.estate.adt_last_s["south-campus"]
-    ongoing = events[events["ongoing"] & (events["slice"] == "south-campus")]
+    ongoing = events[(events["ongoing"] == "yes") & (events["slice"] == "south-campus")]
     assert len(ongoing) == 1
-    assert ongoing.iloc[0]["silent_from"].startswith(datetime.fromtimestamp(last, UTC).strftime("%Y-%m-%d"))
+    assert ongoing.iloc[0]["silent from"].startswith(datetime.fromtimestamp(last, UTC).strftime("%Y-%m-%d"))
 
 
 def test_sla_page_says_budget_exhausted_for_a_spent_budget(

@@ -46,11 +46,7 @@ def tile(
         st.caption(f"{t.target_text} · {views.budget_text(t)}")
         if t.at_risk_amount:
             # The SLA's window, named next to the number: the business figures follow the range.
-            passed = " (deadline passed)" if t.kind == "lag" else ""
-            st.caption(
-                f"Money at risk over the SLA's {t.window_label}: "
-                f"{views.money(t.at_risk_amount)} in its bad events{passed}"
-            )
+            st.caption(business_ui.at_risk_text(t.kind, t.window_label, t.at_risk_amount))
         xs, ys = spark.get(t.sla_id, ([], []))
         if any(y is not None for y in ys):
             widgets.chart(slo_fig.sparkline(xs, ys, t.objective, t.status), key=f"spark-{t.sla_id}")
@@ -100,11 +96,6 @@ def tiles_section(
             f"(`{ctx.res.settings.config_dir}`) and start `vitals serve`."
         )
         return
-    counts = {s: sum(1 for t in tiles if t.status == s) for s in ("breach", "warning", "ok", "no-data")}
-    st.markdown(
-        " &nbsp; ".join(f"{widgets.badge_html(s)} {n}" for s, n in counts.items() if n),
-        unsafe_allow_html=True,
-    )
     spark: dict[str, tuple[list[datetime], list[float | None]]] = {}
     for sla_id, query in trend_queries.items():
         found = query.result()
@@ -117,6 +108,31 @@ def tiles_section(
                 tile(ctx, t, spark, (wholes or {}).get(t.sla_id))
 
 
+def status_summary(ctx: PageContext, tiles: list[views.Tile]) -> None:
+    """How many SLAs are breached, at risk and fine, and the worst of them, before anything else:
+    on a phone (390 px wide) it is the first screen, above the business figures."""
+    if not tiles:
+        return
+    counts = {s: sum(1 for t in tiles if t.status == s) for s in ("breach", "warning", "ok", "no-data")}
+    with st.container(key="status-summary"):
+        st.markdown(
+            "**SLAs:** "
+            + " &nbsp; ".join(f"{widgets.badge_html(s)} {n}" for s, n in counts.items() if n)
+            + f" &nbsp;<small>of {len(tiles)}</small>",
+            unsafe_allow_html=True,
+        )
+        failing = [t for t in tiles if t.status in ("breach", "warning")][:3]  # worst first
+        if failing:
+            st.markdown(
+                "Worst: "
+                + " · ".join(
+                    f"[{escape(t.title)}]({ctx.link('sla', sla=t.sla_id, slice=t.slice or '')}) "
+                    f"({escape(worst.sli_text(t.sli, t.slice))})"
+                    for t in failing
+                ),
+            )
+
+
 def body(ctx: PageContext) -> None:
     st.title("Executive scorecard")
     banners(ctx, needs_telemetry=False, needs_evaluations=True)
@@ -125,6 +141,7 @@ def body(ctx: PageContext) -> None:
     with parallel.Batch() as batch:  # every query of the page starts now; the layout waits on each
         headlines = business_ui.start(ctx, batch) if ctx.status.has_telemetry else None
         trend_queries = start_trends(ctx, tiles, batch)
+        status_summary(ctx, tiles)
         if headlines is not None:
             business_ui.section(ctx, headlines)
         tiles_section(ctx, tiles, trend_queries, wholes)

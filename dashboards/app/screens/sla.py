@@ -8,15 +8,21 @@ from html import escape
 import pandas as pd
 import streamlit as st
 
-from dashboards import views, worst
+from dashboards import bad_event_tables as tables
+from dashboards import business, thresholds, views, worst
+from dashboards.catalog import SlaSpec
 from dashboards.figures import ops as ops_fig
 from dashboards.figures import slo as slo_fig
+from dashboards.queries import bad_events as bad_events_q
+from dashboards.queries import business as business_q
 from dashboards.queries.bad_events import BadEvents
 from dashboards.queries.business import Filters
 from dashboards.queries.evaluations import SeriesKey
 from dashboards.timerange import format_duration, to_datetime
+from dashboards.ui import business as business_ui
 from dashboards.ui import cached, trends, widgets
 from dashboards.ui.frame import PageContext, banners, render
+from dashboards.ui.resources import engine_for
 
 POINTS = 120
 
@@ -100,11 +106,46 @@ def header(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
     burn = worst.current_burn(e)
     c3.metric("Time to exhaustion", worst.exhaustion_text(e, ctx.fmt))
     c3.caption("at the current burn rate" + (f" ({burn:.1f}x)" if burn is not None else ""))
-    c4.metric("Money at risk", views.money(e.at_risk_amount) if e.at_risk_amount is not None else "n/a")
-    c4.caption(f"in bad events, over {e.window_label}")
+    # One definition per page, as the scorecard's: the SLA's money in its bad events, its window
+    # named next to the number; for a lag SLA whose objects carry amounts, what is stuck now.
+    label = f"{business.at_risk_label(e.kind)} · {business.at_risk_window(e.window_label)}"
+    c4.metric(label, views.money(e.at_risk_amount) if e.at_risk_amount is not None else "n/a")
+    c4.caption(
+        f"in the bad objects whose deadline fell in the SLA's {e.window_label} window"
+        if e.kind == "lag"
+        else f"in its bad events over the SLA's {e.window_label} window"
+    )
     if spec is not None:
-        st.caption(f"Definition ({spec.kind}): `{views.sli_text(spec.body)}`")
+        at_risk_now(ctx, spec, slice_)
+        st.caption(f"Definition ({spec.kind}): `{views.sli_text(thresholds.as_written(spec.body))}`")
     st.caption(f"Evaluated at {ctx.fmt(e.at_unix_nano, seconds=True)}")
+
+
+def at_risk_now(ctx: PageContext, spec: SlaSpec, slice_: str | None) -> None:
+    """For a lag SLA whose objects carry amounts: the money stuck now, as the scorecard's figure."""
+    pair = spec.lag_pair()
+    at_ns = min(ctx.tr.end_ns, ctx.now_ns)
+    if pair is None or not business_ui.carries_amounts(ctx, pair.name, at_ns):
+        return
+    stuck = business_q.stuck_now(
+        ctx.engine,
+        pair,
+        older_than_s=business_ui.chosen_age_s(),
+        at_ns=at_ns,
+        filters=_filters_for(ctx, slice_),
+    )
+    when = "now" if at_ns >= ctx.now_ns else f"at {ctx.fmt(at_ns)}"
+    figure = business.at_risk_now(ctx.catalog, stuck, when)
+    with st.container(border=True, key="at-risk-now"):
+        left, right = st.columns([2, 1])
+        left.markdown(
+            widgets.badge_html(figure.status) + f" &nbsp;<small>{escape(figure.window)}</small>",
+            unsafe_allow_html=True,
+        )
+        left.metric(f"{figure.label} · {figure.window}", figure.value, help=figure.detail)
+        left.caption(figure.detail)
+        with right:
+            business_ui.age_picker()
 
 
 def history(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
@@ -156,8 +197,8 @@ def history(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
             [
                 {
                     "window": r.name,
-                    "long window": format_duration(r.long_window_s),
-                    "short window": format_duration(r.short_window_s),
+                    "long window": thresholds.threshold_text(r.long_window_s),
+                    "short window": thresholds.threshold_text(r.short_window_s),
                     "long burn (x)": r.long_rate,
                     "short burn (x)": r.short_rate,
                     "threshold (x)": r.threshold,
@@ -203,68 +244,53 @@ def slices(ctx: PageContext, sla_id: str) -> None:
     )
 
 
+@st.cache_data(ttl=cached.TTL_S, show_spinner=False)
+def _bad_events(
+    url: str, spec: SlaSpec, start_ns: int, end_ns: int, *, now_ns: int, filters: Filters, slice_: str | None
+) -> BadEvents:
+    """The bad events of ``spec``, of one slice (any attribute it slices by) when given."""
+    return bad_events_q.bad_events(
+        engine_for(url), spec, start_ns, end_ns, now_ns=now_ns, filters=filters, slice_=slice_
+    )
+
+
 def bad_events(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
     spec = ctx.catalog.get(sla_id)
     st.subheader("Bad events")
     if spec is None:
         widgets.no_data(f"{sla_id} is not in the SLA files of `{ctx.res.settings.config_dir}`.")
         return
-    filters = _filters_for(ctx, slice_)
     end = min(ctx.tr.end_ns, ctx.now_ns)
-    found = cached.bad_events(ctx.url, spec, ctx.tr.start_ns, end, now_ns=ctx.now_ns, filters=filters)
-    st.caption(found.description + (f" ({found.note})" if found.note else ""))
+    found = _bad_events(
+        ctx.url, spec, ctx.tr.start_ns, end, now_ns=ctx.now_ns, filters=ctx.filters, slice_=slice_
+    )
+    where = f" of slice {worst.slice_name(slice_)} ({slice_})" if slice_ else ""
+    st.caption(found.description + where + (f" ({found.note})" if found.note else ""))
     if slice_ is None and (found.frame.empty or found.kind == "freshness"):
         found = _slices_bad_events(ctx, sla_id, found)
     if found.frame.empty:
         widgets.no_data(f"No bad events in {ctx.tr.label.lower()}." if found.note is None else found.note)
         return
-    frame = found.frame.copy()
-    config: dict[str, object] = {}
+    link_columns = {
+        name: st.column_config.LinkColumn(name, display_text=text) for name, text in tables.LINKS.items()
+    }
     if found.kind == "lag":
-        frame["overdue"] = frame["overdue_s"].map(format_duration)
-        frame["start trace"] = [ctx.link("traces", trace=t) if t else None for t in frame["start_trace_id"]]
-        frame["journey"] = [ctx.link("traces", key=k) for k in frame["key_hash"]]
-        frame = widgets.time_columns(frame, ["started", "deadline", "completed"], ctx.tz)
-        frame["completed"] = frame["completed"].replace("-", "not yet")
-        frame = frame[
-            [
-                "key_hash",
-                "facility",
-                "service_line",
-                "started",
-                "deadline",
-                "completed",
-                "overdue",
-                "amount",
-                "start trace",
-                "journey",
-            ]
-        ]
-        config = {
-            "amount": st.column_config.NumberColumn("amount (USD)", format="$%.2f"),
-            "start trace": st.column_config.LinkColumn("start trace", display_text="trace"),
-            "journey": st.column_config.LinkColumn("journey", display_text="journey"),
-            "key_hash": st.column_config.TextColumn("key (HMAC hash)"),
-        }
+        frame = tables.lag_table(found.frame, now_ns=ctx.now_ns, tz=ctx.tz, link=ctx.link)
         total = found.frame["amount"].fillna(0).sum()
         st.metric("Money in these objects", views.money(float(total)))
     elif found.kind in ("ratio", "latency"):
-        frame["trace"] = [ctx.link("traces", trace=t) for t in frame["trace_id"]]
-        frame = widgets.time_columns(frame, ["start"], ctx.tz)
-        frame = frame.drop(columns=["span_id", "trace_id"])
-        config = {
-            "trace": st.column_config.LinkColumn("trace", display_text="open trace"),
-            "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.1f"),
-            "amount": st.column_config.NumberColumn("amount (USD)", format="$%.2f"),
-        }
+        frame = tables.span_table(found.frame, now_ns=ctx.now_ns, tz=ctx.tz, link=ctx.link)
     elif found.kind == "freshness":
-        frame["silent for"] = frame["silent_s"].map(format_duration)
-        frame = widgets.time_columns(frame, ["silent_from", "silent_until"], ctx.tz)
-        frame = frame[
-            [c for c in ("slice",) if c in frame] + ["silent_from", "silent_until", "silent for", "ongoing"]
-        ]
+        frame = tables.freshness_table(found.frame, tz=ctx.tz)
     elif found.kind == "gauge":
-        frame = widgets.time_columns(frame, ["from", "until"], ctx.tz)
+        frame = tables.gauge_table(found.frame, tz=ctx.tz)
+    else:
+        frame = found.frame
+    config = {name: column for name, column in link_columns.items() if name in frame}
+    if tables.KEY_HEADER in frame:
+        config[tables.KEY_HEADER] = st.column_config.TextColumn(
+            tables.KEY_HEADER, help="The first characters of the hashed key; the journey link holds it whole."
+        )
     widgets.table(frame, key="bad-events", file_name=f"{sla_id}-bad-events.csv", column_config=config)
 
 
@@ -274,7 +300,8 @@ def _slices_bad_events(ctx: PageContext, sla_id: str, whole: BadEvents) -> BadEv
     A freshness SLA as a whole is never silent while any facility sends, so its one silent
     facility would not show (or read "No bad events") on the whole-SLA view: its silences are
     listed too, each row naming its slice. Called for freshness (whose whole-SLA rows are not
-    the union of the slices') and for any kind whose whole shows none.
+    the union of the slices') and for any kind whose whole shows none. Any slice attribute
+    works (a facility, a queue, a payer): the query narrows by the slice's own labels.
     """
     spec = ctx.catalog.get(sla_id)
     end = min(ctx.tr.end_ns, ctx.now_ns)
@@ -283,10 +310,10 @@ def _slices_bad_events(ctx: PageContext, sla_id: str, whole: BadEvents) -> BadEv
     frames: list[pd.DataFrame] = [] if whole.frame.empty else [whole.frame.assign(slice="whole SLA")]
     names: list[str] = []
     for e in failing:
-        if spec is None or not (e.slice or "").startswith("hc.facility="):
+        if spec is None:
             continue
-        got = cached.bad_events(
-            ctx.url, spec, ctx.tr.start_ns, end, now_ns=ctx.now_ns, filters=_filters_for(ctx, e.slice)
+        got = _bad_events(
+            ctx.url, spec, ctx.tr.start_ns, end, now_ns=ctx.now_ns, filters=ctx.filters, slice_=e.slice
         )
         if not got.frame.empty:
             frames.append(got.frame.assign(slice=worst.slice_name(e.slice)))
@@ -301,10 +328,12 @@ def _slices_bad_events(ctx: PageContext, sla_id: str, whole: BadEvents) -> BadEv
 
 
 def _filters_for(ctx: PageContext, slice_: str | None) -> Filters:
-    """The sidebar's filters, narrowed to the slice's facility when one is chosen."""
-    if slice_ and slice_.startswith("hc.facility="):
-        return Filters(slice_.split("=", 1)[1], ctx.filters.service_line)
-    return ctx.filters
+    """The sidebar's filters, narrowed to the slice's facility or service line when it names one."""
+    labels = dict(bad_events_q.slice_labels(slice_))
+    return Filters(
+        labels.get("hc.facility", ctx.filters.facility),
+        labels.get("hc.service_line", ctx.filters.service_line),
+    )
 
 
 def lag_distribution(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
@@ -325,7 +354,8 @@ def lag_distribution(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
     st.caption(
         f"{figures.completed:,} objects completed {ctx.tr.label.lower()}: median "
         f"{format_duration(figures.median_s)}, p95 {format_duration(figures.p95_s)}; "
-        f"{figures.late:,} of {figures.due:,} due missed the {format_duration(pair.within_s)} deadline "
+        f"{figures.late:,} of {figures.due:,} due missed the "
+        f"{thresholds.threshold_text(pair.within_s)} deadline "
         f"({views.money(figures.late_amount)})."
     )
     widgets.chart(
