@@ -134,12 +134,12 @@ def playwright() -> Iterator[Any]:
 
 def _launch(playwright: Any, profile: Path, **options: Any) -> Any:
     """Debian's Chromium with a fresh profile (playwright's own browser download is not used)."""
+    options.setdefault("viewport", {"width": 1400, "height": 1000})
     return playwright.chromium.launch_persistent_context(
         str(profile),
         executable_path=CHROMIUM,
         args=CHROME_ARGS,
         headless=True,
-        viewport={"width": 1400, "height": 1000},
         **options,
     )
 
@@ -261,6 +261,39 @@ def test_dark_theme_renders(server: Server, playwright: Any, tmp_path: Path) -> 
         context.close()
     red, green, blue = (int(v) for v in background.strip("rgba()").split(",")[:3])
     assert red + green + blue < 200, f"expected a dark background, got {background}"
+
+
+#: An iPhone 12-15's screen in CSS pixels: the first screen a phone shows.
+PHONE = {"width": 390, "height": 844}
+
+
+def test_status_summary_is_on_a_phones_first_screen(server: Server, playwright: Any, tmp_path: Path) -> None:
+    """390 px wide: how many SLAs are breached, at risk and fine shows without scrolling, above the
+    business figures; the sparklines carry no toolbar over their line."""
+    context = _launch(playwright, tmp_path / "profile", viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base}/")
+        _settle(page, 7, "Business figures")
+        summary = page.locator(".st-key-status-summary")
+        assert summary.count() == 1
+        box = summary.bounding_box()
+        assert box is not None and box["width"] > 0
+        assert box["y"] + box["height"] <= PHONE["height"], f"status summary at {box}, below the first screen"
+        assert "Breach" in summary.inner_text()
+        figures = page.get_by_text("Business figures").first.bounding_box()
+        assert figures is not None and figures["y"] > box["y"]  # the summary comes first
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "scorecard-phone.png"
+        page.screenshot(path=str(shot))  # the first screen only: what a phone shows on opening
+        _not_blank(shot)
+        # a sparkline (a tile's SLI trend) draws no plotly toolbar over its line
+        tile = page.locator(".st-key-tile-charge-lag")
+        tile.scroll_into_view_if_needed()
+        assert tile.locator(".js-plotly-plot").count() == 1
+        assert tile.locator(".modebar-container .modebar-btn").count() == 0
+    finally:
+        context.close()
 
 
 def test_artifacts_are_ignored_by_git() -> None:
