@@ -9,7 +9,7 @@ from typing import Literal
 import plotly.graph_objects as go
 
 from dashboards.figures.axes import duration_axis, sparse, with_gaps, zone_title
-from dashboards.figures.palette import BLUE, GREY, MAX_SERIES, ORANGE, VERMILLION, series_colour
+from dashboards.figures.palette import BLUE, GREY, MAX_SERIES, ORANGE, OTHER, VERMILLION, series_colour
 from dashboards.timerange import format_duration
 
 
@@ -22,6 +22,14 @@ def _layout(fig: go.Figure, *, title: str, height: int = 320) -> go.Figure:
         legend={"orientation": "v", "yanchor": "top", "y": 1, "x": 1.02},
     )
     return fig
+
+
+#: The name of the series that holds the rest: "other (5 series)".
+OTHER_NAME = "other ({} series)"
+
+
+def is_other(name: str) -> bool:
+    return name.startswith("other (") and name.endswith(" series)")
 
 
 def top_series(
@@ -37,8 +45,8 @@ def top_series(
     is folded: every series keeps its own colour and no two share one.
     """
     items = {name: (list(xs), list(ys)) for name, (xs, ys) in series.items()}
-    if len(items) <= keep + 1:
-        return dict(sorted(items.items()))
+    if len(items) <= keep + 1:  # an "other" folded by the caller goes last
+        return dict(sorted(items.items(), key=lambda kv: (is_other(kv[0]), kv[0])))
 
     def size(name: str) -> float:
         return sum(y for y in items[name][1] if y is not None)
@@ -53,7 +61,7 @@ def top_series(
     xs = sorted(folded)
     ys: list[float | None] = [sum(folded[x]) if combine == "sum" else max(folded[x]) for x in xs]
     out = {name: items[name] for name in kept}
-    out[f"other ({len(rest)} series)"] = (xs, ys)
+    out[OTHER_NAME.format(len(rest))] = (xs, ys)
     return out
 
 
@@ -84,7 +92,7 @@ def time_series(
         gx, gy = with_gaps(list(xs), list(ys), step_s)
         values = [None if y is None else (y * 100 if percent else y) for y in gy]
         all_y += values
-        other = index >= MAX_SERIES
+        other = index >= MAX_SERIES or is_other(name)
         if duration:
             hover = {
                 "customdata": [format_duration(v) if v is not None else None for v in values],
@@ -100,7 +108,11 @@ def time_series(
                 marker={"size": 4},
                 name=name,
                 connectgaps=False,
-                line={"color": series_colour(index), "width": 2, "dash": "dot" if other else "solid"},
+                line={
+                    "color": OTHER if other else series_colour(index),
+                    "width": 2,
+                    "dash": "dot" if other else "solid",
+                },
                 **hover,
             )
         )

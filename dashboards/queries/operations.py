@@ -85,6 +85,33 @@ def totals(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def fold_groups(frame: pd.DataFrame, keep: int) -> pd.DataFrame:
+    """A :func:`throughput` frame with at most ``keep`` groups plus one "other (N series)".
+
+    The groups with the most spans stay; the rest are added up per step (spans, failures and
+    durations summed, the longest kept), so "other"'s error rate is that of its spans together,
+    and a chart of them never needs more colours than it has.
+    """
+    groups = frame.groupby("group")["count"].sum().sort_values(ascending=False, kind="stable")
+    if len(groups) <= keep + 1:
+        return frame
+    ranked = sorted(groups.index, key=lambda g: (-int(groups[g]), str(g)))
+    rest = set(ranked[keep:])
+    name = f"other ({len(rest)} series)"  # as dashboards.figures.ops.OTHER_NAME
+    folded = frame.assign(group=[name if g in rest else g for g in frame["group"]])
+    return (
+        folded.groupby(["time", "group"], as_index=False)
+        .agg(
+            count=("count", "sum"),
+            errors=("errors", "sum"),
+            duration_sum_ns=("duration_sum_ns", "sum"),
+            duration_max_ns=("duration_max_ns", "max"),
+        )
+        .sort_values(["time", "group"], kind="stable")
+        .reset_index(drop=True)[THROUGHPUT_COLUMNS]
+    )
+
+
 def queue_series(engine: Engine, start_ns: int, end_ns: int, resolution_s: int, step_s: int) -> pd.DataFrame:
     """Per queue and metric and step: the highest and the mean sampled value."""
     m = metric_rollups.c

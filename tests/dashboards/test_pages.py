@@ -269,19 +269,19 @@ def test_operations_shows_throughput_queues_errors_and_silence(
     no_exceptions(at)
     est = store.estate
     services = table(at, "totals-service").set_index("service")
-    assert int(services.loc["erp-finance", "errors"]) == est.gl_errors
-    assert int(services.loc["erp-finance", "count"]) == est.gl_total
+    assert int(services.loc["erp-finance", "failed spans"]) == est.gl_errors
+    assert int(services.loc["erp-finance", "spans"]) == est.gl_total
     in_range = est.spans_started_between(lo, hi)
     by_service: dict[str, int] = {}
     for row in in_range:
         by_service[row["service_name"]] = by_service.get(row["service_name"], 0) + 1
-    assert {k: int(v) for k, v in services["count"].items()} == by_service
+    assert {k: int(v) for k, v in services["spans"].items()} == by_service
     interfaces = table(at, "totals-interface").set_index("interface")
-    assert int(interfaces.loc["adt-inbound", "count"]) == 36 * 3 - 9  # south-campus silent for 90 min
+    assert int(interfaces.loc["adt-inbound", "spans"]) == 36 * 3 - 9  # south-campus silent for 90 min
     queues = table(at, "queues-now").set_index("queue")
     assert queues.loc["charges-outbound", "depth (messages)"] == est.queue_depth_last["charges-outbound"]
     errors = table(at, "top-errors")
-    assert dict(zip(errors["status message"], errors["count"], strict=True)) == dict(est.gl_messages)
+    assert dict(zip(errors["status message"], errors["failed spans"], strict=True)) == dict(est.gl_messages)
     silence = table(at, "silence")
     south = silence[(silence["interface"] == "adt-inbound") & (silence["facility"] == "south-campus")].iloc[0]
     assert south["status"] == "✖ silent"
@@ -327,7 +327,7 @@ def test_dependency_map_edges(store: Store, app_env: pytest.MonkeyPatch) -> None
     at = open_page(app_env, store.url, store.config_dir, "dependencies", params)
     no_exceptions(at)
     edges = table(at, "edges")
-    got = {(r["from"], r["to"], r["hop"]): r["count"] for _i, r in edges.iterrows()}
+    got = {(r["from"], r["to"], r["hop"]): r["calls or messages"] for _i, r in edges.iterrows()}
     posted = sum(1 for c in store.estate.charges if c.posted_s is not None and lo <= c.posted_s < hi)
     assert got == {
         ("billing", "erp-finance", "call"): store.estate.gl_total,

@@ -35,8 +35,8 @@ def body(ctx: PageContext) -> None:
                 "from": e.source,
                 "to": e.target,
                 "hop": "queue" if e.kind == "queue" else "call",
-                "via": e.via,
-                "count": e.count,
+                "via queue": e.via,
+                "calls or messages": e.count,
                 "failed": e.errors,
                 "error rate": e.error_rate,
                 "mean latency": format_duration(e.latency_mean_s),
@@ -47,12 +47,14 @@ def body(ctx: PageContext) -> None:
         ]
     )
     widgets.table(
-        frame.sort_values("count", ascending=False),
+        frame.sort_values("calls or messages", ascending=False),
         key="edges",
         file_name="dependencies.csv",
         caption=f"{tr.label}: one row per edge. Latency: the caller's client span (calls) or publish to "
         "consume (queue hops).",
         column_config={
+            "calls or messages": st.column_config.NumberColumn("calls or messages", format="localized"),
+            "failed": st.column_config.NumberColumn("failed", format="localized"),
             "error rate": st.column_config.NumberColumn("error rate", format="percent"),
             "spans": st.column_config.LinkColumn("spans", display_text="target's spans"),
         },

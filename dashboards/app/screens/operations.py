@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.figures import ops as ops_fig
+from dashboards.figures.palette import MAX_SERIES
 from dashboards.queries import operations as ops_q
 from dashboards.queries.operations import totals
 from dashboards.timerange import format_duration, to_datetime
@@ -54,42 +55,54 @@ def traffic(ctx: PageContext, by: Literal["service", "interface"]) -> None:
     if frame.empty:
         widgets.no_data(f"No spans in {tr.label.lower()} for any {noun}.")
         return
-    frame = frame.assign(error_rate=frame["errors"] / frame["count"])
+    # The busiest groups each in their own colour, the rest added up as one "other" line.
+    shown = ops_q.fold_groups(frame, MAX_SERIES)
+    shown = shown.assign(error_rate=shown["errors"] / shown["count"])
     per_minute = 60.0 / step
     left, right = st.columns(2)
     with left:
         widgets.chart(
             ops_fig.time_series(
-                _series(frame, "count", ctx, per_minute),
+                _series(shown, "count", ctx, per_minute),
                 title=f"Throughput per {noun}",
                 y_title=f"spans per minute (mean over {format_duration(step)})",
                 tz_label=ctx.tz_label,
+                step_s=step,
             ),
             key=f"throughput-{by}",
         )
     with right:
         widgets.chart(
             ops_fig.time_series(
-                _series(frame, "error_rate", ctx),
+                _series(shown, "error_rate", ctx),
                 title=f"Error rate per {noun}",
                 y_title=f"failed spans (% per {format_duration(step)})",
                 tz_label=ctx.tz_label,
                 percent=True,
+                step_s=step,
             ),
             key=f"errors-{by}",
         )
-    table = totals(frame).rename(columns={"group": by})
+    table = totals(frame)
+    table = widgets.duration_columns(table, {"mean_ms": 1e-3, "max_ms": 1e-3}).rename(
+        columns={
+            "group": by,
+            "count": "spans",
+            "errors": "failed spans",
+            "error_rate": "error rate",
+            "mean_ms": "mean duration",
+            "max_ms": "longest",
+        }
+    )
     widgets.table(
         table,
         key=f"totals-{by}",
         file_name=f"throughput-by-{by}.csv",
         caption=f"{tr.label}: spans, failed spans, error rate and duration per {noun}",
         column_config={
-            "count": st.column_config.NumberColumn("spans", format="%d"),
-            "errors": st.column_config.NumberColumn("failed", format="%d"),
-            "error_rate": st.column_config.NumberColumn("error rate", format="percent"),
-            "mean_ms": st.column_config.NumberColumn("mean duration (ms)", format="%.1f"),
-            "max_ms": st.column_config.NumberColumn("max duration (ms)", format="%.1f"),
+            "spans": st.column_config.NumberColumn("spans", format="localized"),
+            "failed spans": st.column_config.NumberColumn("failed spans", format="localized"),
+            "error rate": st.column_config.NumberColumn("error rate", format="percent"),
         },
     )
 
@@ -128,10 +141,14 @@ def queues(ctx: PageContext) -> None:
             key="queues-now",
             file_name="queues-now.csv",
             caption="Newest sample per queue",
+            column_config={
+                "depth (messages)": st.column_config.NumberColumn("depth (messages)", format="localized"),
+                "consumers": st.column_config.NumberColumn("consumers", format="localized"),
+            },
         )
-    for metric, title, unit in (
-        ("queue.depth", "Queue depth", "messages (max per step)"),
-        ("queue.oldest_age_seconds", "Oldest message age", "seconds (max per step)"),
+    for metric, title, unit, duration in (
+        ("queue.depth", "Queue depth", "messages (max per step)", False),
+        ("queue.oldest_age_seconds", "Oldest message age", "oldest message (max per step)", True),
     ):
         rows = series[series["name"] == metric]
         if rows.empty:
@@ -141,7 +158,16 @@ def queues(ctx: PageContext) -> None:
             for q, g in rows.groupby("queue")
         }
         widgets.chart(
-            ops_fig.time_series(data, title=title, y_title=unit, tz_label=ctx.tz_label), key=f"queue-{metric}"
+            ops_fig.time_series(
+                data,
+                title=title,
+                y_title=unit,
+                tz_label=ctx.tz_label,
+                step_s=tr.step_s(),
+                duration=duration,
+                combine="max",
+            ),
+            key=f"queue-{metric}",
         )
 
 
@@ -154,11 +180,21 @@ def top_errors(ctx: PageContext) -> None:
     frame = frame.assign(trace=[ctx.link("traces", trace=t) for t in frame["example_trace_id"]])
     frame = widgets.time_columns(frame, ["last_seen"], ctx.tz).drop(columns=["example_trace_id"])
     widgets.table(
-        frame.rename(columns={"last_seen": "last seen", "message": "status message"}),
+        frame.rename(
+            columns={
+                "last_seen": "last seen",
+                "message": "status message",
+                "count": "failed spans",
+                "trace": "example trace",
+            }
+        ),
         key="top-errors",
         file_name="top-errors.csv",
         caption="Failed spans grouped by service, span and status message (whole hours of the range)",
-        column_config={"trace": st.column_config.LinkColumn("example", display_text="open trace")},
+        column_config={
+            "failed spans": st.column_config.NumberColumn("failed spans", format="localized"),
+            "example trace": st.column_config.LinkColumn("example trace", display_text="open trace"),
+        },
     )
 
 
@@ -196,6 +232,9 @@ def silence(ctx: PageContext) -> None:
                 "count": "messages (all time)",
             }
         ),
+        column_config={
+            "messages (all time)": st.column_config.NumberColumn("messages (all time)", format="localized")
+        },
         key="silence",
         file_name="interface-silence.csv",
         caption="Time since the last message per feed; silent when that is longer than the feed's own "

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboards import views
 from dashboards.figures import traces as trace_fig
 from dashboards.queries.traces import SpanSearch
 from dashboards.timerange import snap, to_datetime
@@ -14,6 +15,13 @@ from dashboards.ui import cached, widgets
 from dashboards.ui.frame import PageContext, banners, render
 
 ANY = "any"
+MS = 1e-3  # a column in milliseconds, in seconds
+#: The span columns' headers: a span's name is "span"; its duration a duration (not "ms").
+HEADERS = {"name": "span", "duration_ms": "duration", "event_time": "business time", "end": "end"}
+
+
+def worded(name: object) -> str:
+    return HEADERS.get(str(name)) or views.header(name)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -72,11 +80,12 @@ def search(ctx: PageContext) -> None:
         widgets.no_data(f"No spans match in {ctx.tr.label.lower()}.")
         return
     frame = result.spans.copy()
-    frame["open"] = [ctx.link("traces", trace=t) for t in frame["trace_id"]]
+    frame["trace"] = [ctx.link("traces", trace=t) for t in frame["trace_id"]]
     frame = widgets.time_columns(frame, ["start"], ctx.tz)
+    frame = widgets.duration_columns(frame, {"duration_ms": MS})
     frame = frame[
         [
-            "open",
+            "trace",
             "start",
             "service",
             "name",
@@ -91,14 +100,11 @@ def search(ctx: PageContext) -> None:
         ]
     ]
     widgets.table(
-        frame,
+        frame.rename(columns=worded),
         key="search-results",
         file_name="spans.csv",
         caption=f"Newest first, at most {query.limit}",
-        column_config={
-            "open": st.column_config.LinkColumn("trace", display_text="waterfall"),
-            "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.1f"),
-        },
+        column_config={"trace": st.column_config.LinkColumn("trace", display_text="waterfall")},
     )
 
 
@@ -136,11 +142,11 @@ def waterfall(ctx: PageContext, trace_id: str) -> None:
                 query_params=ctx.page_params(key=value),
             )
     frame = widgets.time_columns(spans, ["start", "end"], ctx.tz)
+    frame = widgets.duration_columns(frame, {"duration_ms": MS})
     widgets.table(
-        frame.drop(columns=["trace_id"]),
+        frame.drop(columns=["trace_id"]).rename(columns=worded),
         key="trace-spans",
         file_name=f"trace-{trace_id}.csv",
-        column_config={"duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.1f")},
     )
     choice = st.selectbox(
         "Span details", list(spans["span_id"]), format_func=lambda s: _label(spans, s), key="span"
@@ -175,8 +181,9 @@ def journey(ctx: PageContext, key_hash: str) -> None:
     traces_ = frame["trace_id"].nunique()
     st.caption(f"{len(frame)} spans in {traces_} traces share this key")
     widgets.chart(trace_fig.journey(steps, tz_label=ctx.tz_label), key="journey")
-    shown = frame.assign(open=[ctx.link("traces", trace=t) for t in frame["trace_id"]])
+    shown = frame.assign(trace=[ctx.link("traces", trace=t) for t in frame["trace_id"]])
     shown = widgets.time_columns(shown, ["event_time", "start"], ctx.tz)
+    shown = widgets.duration_columns(shown, {"duration_ms": MS})
     widgets.table(
         shown[
             [
@@ -188,12 +195,12 @@ def journey(ctx: PageContext, key_hash: str) -> None:
                 "duration_ms",
                 "facility",
                 "trace_id",
-                "open",
+                "trace",
             ]
-        ],
+        ].rename(columns=worded),
         key="journey-table",
         file_name="journey.csv",
-        column_config={"open": st.column_config.LinkColumn("trace", display_text="waterfall")},
+        column_config={"trace": st.column_config.LinkColumn("trace", display_text="waterfall")},
     )
 
 
