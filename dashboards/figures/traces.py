@@ -148,8 +148,10 @@ def journey(
                 "color": [VERMILLION if s.error else series_colour(stages.index(s.stage)) for s in ordered],
                 "symbol": ["x" if s.error else "circle" for s in ordered],
             },
-            customdata=[[s.name, s.trace_id] for s in ordered],
-            hovertemplate="%{y} at %{x}<br>%{customdata[0]}<br>trace %{customdata[1]}<extra></extra>",
+            # The time as every table writes it, with the zone's abbreviation (plotly's own has none).
+            customdata=[[s.name, s.trace_id, s.at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()] for s in ordered],
+            hovertemplate="%{y} at %{customdata[2]}<br>%{customdata[0]}"
+            "<br>trace %{customdata[1]}<extra></extra>",
         )
     )
     fig.update_yaxes(categoryorder="array", categoryarray=stages, title_text="stage")

@@ -297,6 +297,7 @@ def test_time_axes_name_the_zone_as_it_writes_itself() -> None:
         [traces.JourneyStep(winter[0], "charge.posted", "billing", "post", "t", False)], tz_label="x"
     )
     assert journey.layout.xaxis.title.text == "business time (America/Chicago, CST)"
+    assert journey.data[0].customdata[0][2] == "2026-11-24 08:00:00 CST"  # the hover names the zone
     assert "GMT" not in fig.layout.xaxis.title.text
 
 
