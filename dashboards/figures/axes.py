@@ -142,3 +142,15 @@ def zone_title(xs: Sequence[datetime | None], tz_label: str, what: str = "time")
         return f"{what} ({tz_label})"
     abbreviations = "/".join(n for n in names if n)
     return f"{what} ({key})" if abbreviations == key else f"{what} ({key}, {abbreviations})"
+
+
+def time_hover(xs: Sequence[datetime | None]) -> dict[str, str]:
+    """x-axis settings so a hover writes the time as the tables do, ``2026-11-24 08:00 CST``.
+
+    Plotly's own hover shows no zone; with one abbreviation over the points shown it is written
+    after the time (across a daylight-saving change the axis title names both instead).
+    """
+    names = list(dict.fromkeys(x.tzname() for x in xs if x is not None and x.tzname()))
+    if len(names) != 1 or "%" in (names[0] or ""):
+        return {"hoverformat": "%Y-%m-%d %H:%M"}
+    return {"hoverformat": f"%Y-%m-%d %H:%M {names[0]}"}

@@ -8,7 +8,7 @@ from typing import Literal
 
 import plotly.graph_objects as go
 
-from dashboards.figures.axes import duration_axis, sparse, with_gaps, zone_title
+from dashboards.figures.axes import duration_axis, sparse, time_hover, with_gaps, zone_title
 from dashboards.figures.palette import BLUE, GREY, MAX_SERIES, ORANGE, OTHER, VERMILLION, series_colour
 from dashboards.timerange import format_duration
 
@@ -126,7 +126,7 @@ def time_series(
     if duration:
         fig.update_yaxes(**duration_axis([*all_y, bound]))
     xs_all = [x for xs, _ys in shown.values() for x in xs]
-    fig.update_xaxes(title_text=zone_title(xs_all, tz_label))
+    fig.update_xaxes(title_text=zone_title(xs_all, tz_label), **time_hover(xs_all))
     return _layout(fig, title=title)
 
 

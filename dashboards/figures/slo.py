@@ -7,7 +7,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
-from dashboards.figures.axes import sparse, with_gaps, zone_title
+from dashboards.figures.axes import sparse, time_hover, with_gaps, zone_title
 from dashboards.figures.palette import BLUE, GREY, ORANGE, SKY, VERMILLION, style
 from slas.model import BurnRate
 
@@ -84,7 +84,7 @@ def sli_over_time(
         )
     )
     fig.update_yaxes(title_text="good events (%)", ticksuffix="%")
-    fig.update_xaxes(title_text=zone_title(list(times), tz_label))
+    fig.update_xaxes(title_text=zone_title(list(times), tz_label), **time_hover(list(times)))
     return _base(fig, height=320, title=title)
 
 
@@ -120,7 +120,7 @@ def budget_burndown(
     known = [v for v in pct if v is not None]
     fig.update_yaxes(range=[min([0.0, *known]) - 5, max([100.0, *known]) + 5])
     fig.update_yaxes(title_text=f"error budget left over {window_label} (%)", ticksuffix="%")
-    fig.update_xaxes(title_text=zone_title(list(times), tz_label))
+    fig.update_xaxes(title_text=zone_title(list(times), tz_label), **time_hover(list(times)))
     return _base(fig, height=300, title="Error-budget burn-down")
 
 

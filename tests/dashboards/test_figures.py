@@ -299,6 +299,9 @@ def test_time_axes_name_the_zone_as_it_writes_itself() -> None:
     assert journey.layout.xaxis.title.text == "business time (America/Chicago, CST)"
     assert journey.data[0].customdata[0][2] == "2026-11-24 08:00:00 CST"  # the hover names the zone
     assert "GMT" not in fig.layout.xaxis.title.text
+    assert fig.layout.xaxis.hoverformat == "%Y-%m-%d %H:%M"  # two abbreviations: the title names them
+    winter_fig = ops.time_series({"a": (winter, [1.0])}, title="t", y_title="y", tz_label="x")
+    assert winter_fig.layout.xaxis.hoverformat == "%Y-%m-%d %H:%M CST"
 
 
 def test_edge_latency_is_written_as_a_duration() -> None:
