@@ -24,6 +24,7 @@ from alerts import api
 from alerts import config as alerts_config
 from alerts.engine import AlertEngine
 from alerts.sqlstore import SqlStore
+from dashboards.queries import operations as ops_q
 from dashboards.timerange import format_duration, format_time
 from dashboards.ui import widgets
 from tests.dashboards.conftest import Store, no_exceptions, open_page
@@ -286,3 +287,32 @@ def test_zone_abbreviations_are_the_zones_own() -> None:
     assert format_time(summer, "America/Chicago").endswith(" CDT")
     assert format_time(winter, "Europe/Berlin").endswith(" CET")
     assert format_duration(3182) == "53m 02s"
+
+
+def test_sparklines_on_the_scorecard_have_no_toolbar(store: Store, app_env: pytest.MonkeyPatch) -> None:
+    """On a phone, plotly's toolbar would cover a 70 px sparkline: the tiles' charts have none."""
+    at = open_page(app_env, store.url, store.config_dir, "scorecard")
+    no_exceptions(at)
+    charts = [(json.loads(el.proto.spec), json.loads(el.proto.config)) for el in at.get("plotly_chart")]
+    sparklines = [config for spec, config in charts if spec["layout"].get("height") == 70]
+    assert sparklines and all(config.get("displayModeBar") is False for config in sparklines)
+    assert all(
+        config.get("displayModeBar", True) for spec, config in charts if spec["layout"].get("height") != 70
+    )
+
+
+def test_more_groups_than_colours_fold_into_other_with_their_own_error_rate() -> None:
+    frame = pd.DataFrame(
+        [(0, f"svc-{i}", 10 * (i + 1), i, 1000, 100) for i in range(10)]
+        + [(60 * NS, f"svc-{i}", 10, 1, 1000, 200) for i in range(10)],
+        columns=ops_q.THROUGHPUT_COLUMNS,
+    )
+    folded = ops_q.fold_groups(frame, 7)
+    assert set(folded["group"]) == {f"svc-{i}" for i in range(3, 10)} | {"other (3 series)"}
+    other = folded[folded["group"] == "other (3 series)"].set_index("time")
+    assert list(other["count"]) == [10 + 20 + 30, 30] and list(other["errors"]) == [0 + 1 + 2, 3]
+    assert list(other["duration_max_ns"]) == [100, 200]
+    assert (
+        ops_q.fold_groups(frame[frame["group"].isin([f"svc-{i}" for i in range(8)])], 7)["group"].nunique()
+        == 8
+    )
