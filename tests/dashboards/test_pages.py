@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards import views
+from dashboards import bad_event_tables, views
 from dashboards.timerange import format_duration
 from tests.dashboards import estate
 from tests.dashboards.conftest import Store, no_exceptions, open_page, texts
@@ -191,8 +191,8 @@ def test_sla_detail_lists_the_late_charges_with_age_amount_and_trace_links(
     assert at.metric[0].value == views.pct(0.935, 3)
     events = table(at, "bad-events")
     late = sorted(store.estate.late_charges(lo, hi), key=lambda c: -c.amount)
-    assert list(events["key_hash"]) == [c.key for c in late]
-    assert list(events["amount"]) == [c.amount for c in late]
+    assert list(events[bad_event_tables.KEY_HEADER]) == [bad_event_tables.short_key(c.key) for c in late]
+    assert list(events["amount"]) == [views.money(c.amount) for c in late]
     assert all(link.startswith("traces?") and "trace=" in link for link in events["start trace"])
     assert all(f"key={c.key}" in link for c, link in zip(late, events["journey"], strict=True))
     unposted = [c for c in late if c.posted_s is None]
@@ -218,8 +218,8 @@ def test_sla_detail_of_a_ratio_sla_lists_the_failed_spans(
     no_exceptions(at)
     events = table(at, "bad-events")
     assert len(events) == sqlite_store.estate.gl_errors
-    assert set(events["name"]) == {"erp.gl.post"}
-    assert dict(events["status_message"].value_counts()) == dict(sqlite_store.estate.gl_messages)
+    assert set(events["span"]) == {"erp.gl.post"}
+    assert dict(events["message"].value_counts()) == dict(sqlite_store.estate.gl_messages)
 
 
 def test_sla_detail_of_a_freshness_slice_shows_the_ongoing_silence(
@@ -235,10 +235,10 @@ def test_sla_detail_of_a_freshness_slice_shows_the_ongoing_silence(
     )
     no_exceptions(at)
     events = table(at, "bad-events")
-    ongoing = events[events["ongoing"]]
+    ongoing = events[events["ongoing"] == "yes"]
     assert len(ongoing) == 1
     last = sqlite_store.estate.adt_last_s["south-campus"]
-    assert ongoing.iloc[0]["silent_from"] == datetime.fromtimestamp(last, UTC).strftime(
+    assert ongoing.iloc[0]["silent from"] == datetime.fromtimestamp(last, UTC).strftime(
         "%Y-%m-%d %H:%M:%S UTC"
     )
 

@@ -91,7 +91,7 @@ def traffic(ctx: PageContext, by: Literal["service", "interface"]) -> None:
             "errors": "failed spans",
             "error_rate": "error rate",
             "mean_ms": "mean duration",
-            "max_ms": "longest",
+            "max_ms": "longest span",
         }
     )
     widgets.table(
