@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from html import escape
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -23,6 +24,7 @@ from dashboards.ui import business as business_ui
 from dashboards.ui import cached, trends, widgets
 from dashboards.ui.frame import PageContext, banners, render
 from dashboards.ui.resources import engine_for
+from slas import Evaluation
 
 POINTS = 120
 
@@ -94,7 +96,7 @@ def header(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
         + (f" · slice `{escape(e.slice)}`" if e.slice else ""),
         unsafe_allow_html=True,
     )
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3 = st.columns(3)
     c1.metric("SLI", views.pct(e.sli, 3), help="good events / events in the window")
     c1.caption(f"{e.good:,.0f} good of {e.total:,.0f} · target {e.objective * 100:g}% over {e.window_label}")
     whole = next((x for x in group if x.slice is None), None) if slice_ is not None else None
@@ -104,24 +106,42 @@ def header(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
     c2.metric("Error budget left", views.pct(e.budget_remaining, 1))
     c2.caption(views.budget_text(tile))
     burn = worst.current_burn(e)
-    c3.metric("Time to exhaustion", worst.exhaustion_text(e, ctx.fmt))
-    c3.caption("at the current burn rate" + (f" ({burn:.1f}x)" if burn is not None else ""))
-    # One definition per page, as the scorecard's: the SLA's money in its bad events, its window
-    # named next to the number; for a lag SLA whose objects carry amounts, what is stuck now.
-    label = f"{business.at_risk_label(e.kind)} · {business.at_risk_window(e.window_label)}"
-    c4.metric(label, views.money(e.at_risk_amount) if e.at_risk_amount is not None else "n/a")
-    c4.caption(
-        f"in the bad objects whose deadline fell in the SLA's {e.window_label} window"
-        if e.kind == "lag"
-        else f"in its bad events over the SLA's {e.window_label} window"
+    # "budget exhausted" in the number, since when under it: the whole sentence would be cut off
+    exhaustion, _, since = worst.exhaustion_text(e, ctx.fmt).partition(" since ")
+    c3.metric("Time to exhaustion", exhaustion)
+    c3.caption(
+        (f"since {since} · " if since else "")
+        + "at the current burn rate"
+        + (f" ({burn:.1f}x)" if burn is not None else "")
     )
+    money(ctx, e, spec, slice_)
     if spec is not None:
-        at_risk_now(ctx, spec, slice_)
         st.caption(f"Definition ({spec.kind}): `{views.sli_text(thresholds.as_written(spec.body))}`")
     st.caption(f"Evaluated at {ctx.fmt(e.at_unix_nano, seconds=True)}")
 
 
-def at_risk_now(ctx: PageContext, spec: SlaSpec, slice_: str | None) -> None:
+def money(ctx: PageContext, e: Evaluation, spec: SlaSpec | None, slice_: str | None) -> None:
+    """The scorecard's money definitions, each with its window: the SLA's money in its bad
+    events over the SLA's window and, for a lag SLA whose objects carry amounts, what is stuck now."""
+    if e.at_risk_amount is None and e.kind != "lag":
+        return  # no money in this SLA's events: no figure rather than "n/a"
+    with st.container(border=True, key="money"):
+        passed, now, age = st.columns([3, 3, 2])
+        passed.metric(
+            f"{business.at_risk_label(e.kind)} · {e.window_label}",
+            views.money(e.at_risk_amount) if e.at_risk_amount is not None else "no data",
+            help="The same definition as the scorecard's tile, over the SLA's own window.",
+        )
+        passed.caption(
+            f"in the bad objects whose deadline fell in the SLA's {e.window_label} window"
+            if e.kind == "lag"
+            else f"in its bad events over the SLA's {e.window_label} window"
+        )
+        if spec is not None:
+            at_risk_now(ctx, spec, slice_, now, age)
+
+
+def at_risk_now(ctx: PageContext, spec: SlaSpec, slice_: str | None, column: Any, picker: Any) -> None:
     """For a lag SLA whose objects carry amounts: the money stuck now, as the scorecard's figure."""
     pair = spec.lag_pair()
     at_ns = min(ctx.tr.end_ns, ctx.now_ns)
@@ -136,16 +156,14 @@ def at_risk_now(ctx: PageContext, spec: SlaSpec, slice_: str | None) -> None:
     )
     when = "now" if at_ns >= ctx.now_ns else f"at {ctx.fmt(at_ns)}"
     figure = business.at_risk_now(ctx.catalog, stuck, when)
-    with st.container(border=True, key="at-risk-now"):
-        left, right = st.columns([2, 1])
-        left.markdown(
-            widgets.badge_html(figure.status) + f" &nbsp;<small>{escape(figure.window)}</small>",
+    with column.container(key="at-risk-now"):
+        st.metric(f"{figure.label} · {figure.window}", figure.value, help=figure.detail)
+        st.markdown(
+            widgets.badge_html(figure.status) + f" &nbsp;<small>{escape(figure.detail)}</small>",
             unsafe_allow_html=True,
         )
-        left.metric(f"{figure.label} · {figure.window}", figure.value, help=figure.detail)
-        left.caption(figure.detail)
-        with right:
-            business_ui.age_picker()
+    with picker:
+        business_ui.age_picker()
 
 
 def history(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
