@@ -253,3 +253,27 @@ def test_sla_page_says_budget_exhausted_for_a_spent_budget(
     shown = {m.label: str(m.value) for m in at.metric}
     assert shown["Time to exhaustion"].startswith("budget exhausted")
     assert "not burning" not in texts(at)
+
+
+def test_sla_page_says_since_when_the_spent_budget_is_exhausted(
+    sqlite_store: Store, app_env: pytest.MonkeyPatch
+) -> None:
+    """A breach dated by the engine: "budget exhausted" in the number (never cut off), since when
+    and the burn (above 1) under it."""
+    started_s = estate.NOW_S - 3 * 3600
+    row = _row("gl-posting-errors", status="breach", sli=0.9)
+    row["breach_started_unix_nano"] = int(started_s * NS)
+    with sqlite_store.engine.begin() as conn:
+        conn.execute(sla_evaluations.insert(), [row])
+    at = open_page(
+        app_env, sqlite_store.url, sqlite_store.config_dir, "sla", {"sla": "gl-posting-errors", "tz": "UTC"}
+    )
+    no_exceptions(at)
+    shown = {m.label: str(m.value) for m in at.metric}
+    assert shown["Time to exhaustion"] == "budget exhausted"
+    since = datetime.fromtimestamp(started_s, UTC).strftime("%Y-%m-%d %H:%M")
+    caption = next(str(c.value) for c in at.caption if "at the current burn rate" in str(c.value))
+    assert caption.startswith(f"since {since}")
+    burn = float(caption.rsplit("(", 1)[1].removesuffix("x)"))
+    assert burn > 1
+    assert "not burning" not in texts(at)
