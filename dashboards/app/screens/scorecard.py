@@ -49,7 +49,10 @@ def tile(
             st.caption(business_ui.at_risk_text(t.kind, t.window_label, t.at_risk_amount))
         xs, ys = spark.get(t.sla_id, ([], []))
         if any(y is not None for y in ys):
-            widgets.chart(slo_fig.sparkline(xs, ys, t.objective, t.status), key=f"spark-{t.sla_id}")
+            # no toolbar: on a phone it would cover the whole line
+            widgets.chart(
+                slo_fig.sparkline(xs, ys, t.objective, t.status), key=f"spark-{t.sla_id}", toolbar=False
+            )
         if t.note:
             st.caption(f":material/info: {t.note}")
         st.page_link(
