@@ -139,8 +139,25 @@ def freshness_table(frame: pd.DataFrame, *, tz: str) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows)
 
 
-def gauge_table(frame: pd.DataFrame, *, tz: str) -> pd.DataFrame:
-    """Minutes out of bounds, per queue."""
+def gauge_value_text(metric: str, value: Any) -> str:
+    """A gauge's sample in its unit: an age as a duration, a depth in messages, stuck as a word.
+
+    A bare "3481.795" beside "minutes" leaves a reader guessing whether it is seconds or messages.
+    """
+    if value is None or pd.isna(value):
+        return "-"
+    number = float(value)
+    if metric.endswith(("_seconds", ".seconds", "_age", ".age")):
+        return format_duration(number)
+    if metric.endswith("stuck"):
+        return "stuck" if number >= 1 else "not stuck"
+    if metric.endswith(("depth", "messages")):
+        return f"{number:,.0f} messages"
+    return f"{number:,.6g} ({metric})"
+
+
+def gauge_table(frame: pd.DataFrame, *, tz: str, metric: str) -> pd.DataFrame:
+    """Minutes out of bounds, per queue, with the worst sample in the metric's unit."""
     return pd.DataFrame.from_records(
         [
             {
@@ -148,7 +165,7 @@ def gauge_table(frame: pd.DataFrame, *, tz: str) -> pd.DataFrame:
                 "from": _time(r["from"], tz),
                 "until": _time(r["until"], tz),
                 "minutes": int(r["minutes"]),
-                "worst": r["worst"],
+                "worst": gauge_value_text(metric, r["worst"]),
             }
             for r in _records(frame)
         ],

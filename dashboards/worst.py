@@ -47,8 +47,10 @@ def _severity(e: Evaluation) -> tuple[int, float, float]:
 def worst_of(group: Sequence[Evaluation]) -> Worst | None:
     """The worst of one SLA's evaluations (the whole and its slices); the whole wins a tie.
 
-    A slice is led with only when its status is worse than the whole's, or equally bad with less
-    budget left: a slice that is merely "ok" with a lower SLI does not replace an OK whole.
+    A slice is led with when its status is worse than the whole's, or the same with less budget
+    left: one facility that spent half its budget in a 25-minute silence leads an OK tile whose
+    whole SLA still shows 100% (its other feeds kept the whole fresh). A slice without data never
+    leads a whole that has data.
     """
     if not group:
         return None
@@ -56,7 +58,7 @@ def worst_of(group: Sequence[Evaluation]) -> Worst | None:
     slices = sorted((e for e in group if e.slice is not None), key=lambda e: (_severity(e), e.slice or ""))
     if whole is None:
         return Worst(slices[0], None)
-    if slices and slices[0].status in ("breach", "warning") and _severity(slices[0]) < _severity(whole):
+    if slices and slices[0].status != "no-data" and _severity(slices[0]) < _severity(whole):
         return Worst(slices[0], whole)
     return Worst(whole, None)
 

@@ -114,7 +114,7 @@ def test_lag_histogram_writes_durations_as_the_tables_do() -> None:
     assert list(axis.ticktext) == [format_duration(v) if v else "0" for v in axis.tickvals]
     assert "12h 00m" in axis.ticktext and "1d" in axis.ticktext
     assert bars.customdata[0] == "0 ms to 1h 00m"
-    assert {a.text for a in fig.layout.annotations} == {"deadline 1d", "median 30m 00s", "p95 2h 00m"}
+    assert {a.text for a in fig.layout.annotations} == {"deadline 24 h", "median 30m 00s", "p95 2h 00m"}
 
 
 def test_denial_codes_top_ten_with_share() -> None:

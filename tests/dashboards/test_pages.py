@@ -255,7 +255,7 @@ def test_sla_detail_of_a_gauge_sla_shows_the_minutes_out_of_bounds(
     # the oldest message aged (40 - minute) * 60 s over the newest 30 minutes: above 1800 s for 10
     assert list(events["queue"]) == ["charges-outbound"]
     assert list(events["minutes"]) == [10]
-    assert list(events["worst"]) == [2400.0]
+    assert list(events["worst"]) == ["40m 00s"]  # the age in its unit, never a bare 2400.0
 
 
 # --------------------------------------------------------------------------- operations, traces, map

@@ -345,3 +345,14 @@ def test_a_custom_range_that_cannot_be_read_is_explained(
         )
         assert any("Correct `from=` and `to=`" in e for e in errors)
         assert not at.metric  # no figures of some other range
+
+
+def test_a_gauge_sample_is_written_in_its_metric_unit() -> None:
+    # "worst 3481.795" beside "minutes" left the reader guessing seconds or messages
+    text = bad_event_tables.gauge_value_text
+    assert text("queue.oldest_age_seconds", 3481.795) == "58m 02s"
+    assert text("queue.depth", 12345.0) == "12,345 messages"
+    assert text("queue.stuck", 1.0) == "stuck"
+    assert text("queue.stuck", 0.0) == "not stuck"
+    assert text("engine.custom_gauge", 3481.795) == "3,481.8 (engine.custom_gauge)"
+    assert text("queue.depth", None) == "-"

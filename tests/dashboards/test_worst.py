@@ -113,6 +113,22 @@ def test_the_whole_leads_when_no_slice_is_worse() -> None:
     assert worst.worst_of([breached, same]) == worst.Worst(breached, None)
 
 
+def test_an_ok_slice_that_spent_budget_leads_an_ok_whole_at_100_percent() -> None:
+    # The demo's ADT silence: south campus was silent for 25 minutes, its slice stays OK with
+    # about half its budget spent, while the whole SLA (the other feeds kept it fresh) is 100%.
+    whole = evaluation(status="ok", sli=1.0)
+    south = evaluation(SOUTH, status="ok", sli=0.9947)
+    north = evaluation("hc.facility=north-campus", status="ok", sli=1.0)
+    found = worst.worst_of([whole, north, south])
+    assert found == worst.Worst(south, whole)
+    tiles, wholes = worst.worst_tiles([views.tile_of(whole)], [whole, north, south])
+    assert [(t.status, t.slice) for t in tiles] == [("ok", SOUTH)]
+    assert worst.sli_text(tiles[0].sli, tiles[0].slice) == "south-campus: 99.47%"
+    assert wholes[whole.sla_id] is whole
+    # a slice as fine as the whole does not replace it
+    assert worst.worst_of([whole, north]) == worst.Worst(whole, None)
+
+
 def test_the_page_opens_on_the_worst_sla_not_the_first_by_name() -> None:
     evaluations = [
         evaluation(sla_id="a-fine", status="ok"),

@@ -301,7 +301,8 @@ def bad_events(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
     elif found.kind == "freshness":
         frame = tables.freshness_table(found.frame, tz=ctx.tz)
     elif found.kind == "gauge":
-        frame = tables.gauge_table(found.frame, tz=ctx.tz)
+        gauge = spec.definition.sli.gauge
+        frame = tables.gauge_table(found.frame, tz=ctx.tz, metric=gauge.metric if gauge else "")
     else:
         frame = found.frame
     config = {name: column for name, column in link_columns.items() if name in frame}
