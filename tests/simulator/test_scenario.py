@@ -18,13 +18,15 @@ def test_default_scenario_schedules_the_five_incidents_of_the_brief() -> None:
     assert kinds == set(GROUND_TRUTH)
     effects = {effect.kind: effect for effect in scenario.expected_effects(NOW)}
     assert effects["gl-posting-outage"].slas == ("gl-posting-errors",)
-    assert (effects["gl-posting-outage"].end - effects["gl-posting-outage"].start).total_seconds() == 40 * 60
+    assert (effects["gl-posting-outage"].end - effects["gl-posting-outage"].start).total_seconds() == 60 * 60
     assert effects["charge-interface-stall"].slas == ("queue-backlog-age", "queue-stuck")
     assert effects["charge-interface-stall"].slice == {"queue": "charges-outbound"}
     assert effects["adt-silence"].slas == ("adt-interface-silence",)
     assert effects["adt-silence"].slice == {"hc.facility": "south-campus"}
-    assert (effects["adt-silence"].end - effects["adt-silence"].start).total_seconds() == 25 * 60
+    assert (effects["adt-silence"].end - effects["adt-silence"].start).total_seconds() == 120 * 60
     assert effects["denial-spike"].slas == ("initial-denial-rate",)
+    spike = next(i for i in scenario.incidents if i.kind == "denial-spike")
+    assert spike.payer is None and spike.rate == 0.5  # every payer: enough to spend a week's budget
     assert effects["inventory-sync-delay"].slas == ("implant-inventory-sync-lag",)
     # every incident but the stall has ended before "now"; the stall is under way
     for effect in effects.values():
