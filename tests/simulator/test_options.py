@@ -85,3 +85,23 @@ def test_simulate_demo_and_the_benchmarks_declare_seed_and_now_alike() -> None:
             now.metavar == "TIME" and now.help is not None and now.help.endswith("Default: the current time.")
         )
         assert now.process_value(click.Context(simulate), "2026-03-11T14:00:00Z") == FIXED
+
+
+def test_the_demo_back_fills_enough_for_every_starter_sla() -> None:
+    """A week: every rolling window full, and lag objects past their deadline for days.
+
+    A lag object counts in the minute of its deadline (start + within), so with no more history
+    than the longest ``within`` (late-charges' 72 h) nothing would be due and that SLA would show
+    no data, honestly.
+    """
+    from slas.loading import load_slas
+    from vitals.kernel.settings import STARTER_CONFIG_DIR
+    from vitals.shell.demo import DEMO_DAYS
+
+    assert _option(demo, "--days").default == DEMO_DAYS
+    slas = load_slas(STARTER_CONFIG_DIR)
+    history_s = DEMO_DAYS * 86400
+    assert all(s.window.rolling is None or s.window.rolling <= history_s for s in slas)
+    withins = [s.sli.lag.within for s in slas if s.sli.lag is not None]
+    assert max(withins) == 72 * 3600  # late-charges
+    assert history_s - max(withins) >= 3 * 86400  # days of charges past their 72 h deadline

@@ -1,7 +1,7 @@
 """``vitals demo``: the whole product on a synthetic regional health system, in one process tree.
 
 Starts ``vitals serve`` (collector; the SLA engine, alerting and queue jobs run inside it as they
-are installed) on a throwaway SQLite store, waits until it is ready, back-fills a few days of
+are installed) on a throwaway SQLite store, waits until it is ready, back-fills a week of
 history through the real OTLP exporter, starts ``vitals dashboard`` when it exists, prints where
 to look, then keeps live traffic flowing until Ctrl-C or SIGTERM, which stop everything in order
 (simulator flush, dashboard, collector) and exit 0.
@@ -38,6 +38,11 @@ LOG_DIR = Path(".vitals") / "demo-logs"
 READY_TIMEOUT_S = 90.0
 #: What runs beside the collector during the back-fill: everything but the evaluators.
 BACKFILL_COMPONENTS = ("queues", "dashboards")
+#: Days of history the demo back-fills. A week fills the 7-day window of every rolling starter
+#: SLA, and gives late-charges (due 72 h after the procedure, reported per calendar month) four
+#: days of charges past their deadline: with three days none would be due yet, and the SLA would
+#: honestly show no data. Early in a month its window holds only the days since the 1st.
+DEMO_DAYS = 7.0
 
 #: Collector warnings that are production advice, not news, on a throwaway local demo.
 _DEMO_NOISE = (
@@ -106,7 +111,7 @@ def _readyz(base: str) -> dict[str, Any]:
 
 
 @click.command()
-@days_option(default=3.0, max=30, help="Days of history to back-fill before live traffic starts.")
+@days_option(default=DEMO_DAYS, max=30, help="Days of history to back-fill before live traffic starts.")
 @seed_option(help="Random seed of the synthetic estate.")
 @scenario_option("Scenario file with the incidents (default: the shipped default scenario).")
 @click.option(
@@ -156,7 +161,7 @@ def demo(
     """Run Vitals end to end on a synthetic regional health system (the main job).
 
     One process tree: the collector with everything installed inside it, the synthetic estate
-    (a few days of history, then live traffic) and the dashboard. Ctrl-C stops it all cleanly.
+    (a week of history, then live traffic) and the dashboard. Ctrl-C stops it all cleanly.
     """
     from simulator.emitter import ExportError
     from simulator.otlp import CollectorUnavailable, Endpoint, otlp_emitter, preflight
@@ -394,4 +399,4 @@ def _print_banner(
         click.echo(line, err=True)
 
 
-__all__ = ["demo"]
+__all__ = ["BACKFILL_COMPONENTS", "DEMO_DAYS", "demo"]
