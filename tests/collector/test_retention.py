@@ -182,6 +182,24 @@ def test_another_holder_of_the_lease_keeps_this_run_out(engine: Engine) -> None:
     assert later.claimed and later.deleted["spans"] == 10
 
 
+def test_while_one_process_deletes_another_stands_by(engine: Engine) -> None:
+    insert_spans(engine, spans_aged(20, 300, keys=False))
+    cutoffs = plan({"spans": 14 * DAY_S}, NOW_NS)
+    others: list[Any] = []
+
+    def second_process(batch: Batch) -> None:
+        if not others:  # mid-run of the first: the second tries its own run
+            others.append(run(engine, cutoffs, owner="b:2:y", batch_rows=100, clock=clock, pause=no_pause))
+
+    first = run(
+        engine, cutoffs, owner="a:1:x", batch_rows=100, clock=clock, pause=no_pause, on_batch=second_process
+    )
+    assert first.claimed and first.deleted["spans"] == 300
+    assert not others[0].claimed and others[0].deleted == {}
+    # The first released the lease when it finished: the second may run at once.
+    assert run(engine, cutoffs, owner="b:2:y", batch_rows=100, clock=clock, pause=no_pause).claimed
+
+
 def test_a_run_that_loses_the_lease_stops_before_its_next_batch(engine: Engine) -> None:
     insert_spans(engine, spans_aged(20, 500, keys=False))
 
