@@ -31,6 +31,7 @@ __all__ = [
     "late_objects",
     "open_figures",
     "percentiles",
+    "slas_with_amounts",
 ]
 
 _t = sla_lag_objects.c
@@ -297,3 +298,29 @@ def open_figures(engine: Engine, scope: LagScope, *, older_than_s: float, at_ns:
         past_deadline_amount=float(row[3] or 0.0),
         oldest_start_ns=None if row[4] is None else int(row[4]),
     )
+
+
+def slas_with_amounts(
+    engine: Engine, sla_ids: list[str], *, at_ns: int, lookback_s: int = 35 * 86400
+) -> list[str]:
+    """Those of ``sla_ids`` (lag SLAs) whose objects carry an amount (``hc.amount``), in order.
+
+    "At risk now" is money: a lag SLA whose objects never carry one (an interface's messages) has
+    none to show. One indexed probe per SLA over the (sla, start) index, the last ``lookback_s``.
+    """
+    out: list[str] = []
+    with engine.connect() as conn:
+        for sla_id in sla_ids:
+            probe = (
+                select(_t.sla_id)
+                .where(
+                    _t.sla_id == sla_id,
+                    _t.start_unix_nano >= at_ns - lookback_s * NS,
+                    _t.start_unix_nano <= at_ns,
+                    _t.amount.is_not(None),
+                )
+                .limit(1)
+            )
+            if conn.execute(probe).first() is not None:
+                out.append(sla_id)
+    return out

@@ -19,8 +19,7 @@ from dashboards.catalog import LagPair
 from dashboards.sqlexpr import blank, error_flag
 from dashboards.tables import business_rollups
 from slas import LagScope
-from slas.lag_history import OpenFigures, open_figures
-from slas.tables import sla_lag_objects
+from slas.lag_history import OpenFigures, open_figures, slas_with_amounts
 from vitals.kernel.units import HOUR_NS, NS
 
 
@@ -146,25 +145,5 @@ def stuck_now(
 def with_amounts(
     engine: Engine, sla_ids: list[str], *, at_ns: int, lookback_s: int = 35 * 86400
 ) -> list[str]:
-    """Those of ``sla_ids`` (lag SLAs) whose objects carry an amount (``hc.amount``), in order.
-
-    "At risk now" is money: a lag SLA whose objects never carry one (an interface's messages) has
-    none to show. One indexed probe per SLA over the (sla, start) index, the last ``lookback_s``.
-    """
-    t = sla_lag_objects.c
-    out: list[str] = []
-    with engine.connect() as conn:
-        for sla_id in sla_ids:
-            probe = (
-                select(t.sla_id)
-                .where(
-                    t.sla_id == sla_id,
-                    t.start_unix_nano >= at_ns - lookback_s * NS,
-                    t.start_unix_nano <= at_ns,
-                    t.amount.is_not(None),
-                )
-                .limit(1)
-            )
-            if conn.execute(probe).first() is not None:
-                out.append(sla_id)
-    return out
+    """Those of ``sla_ids`` (lag SLAs) whose objects carry an amount: the SLA engine's answer."""
+    return slas_with_amounts(engine, sla_ids, at_ns=at_ns, lookback_s=lookback_s)
