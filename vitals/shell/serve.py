@@ -22,6 +22,7 @@ from vitals.kernel.options import settings_options
 from vitals.kernel.runtime import Component, ServiceContext
 from vitals.kernel.settings import Settings
 from vitals.shell.ports import OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_option, port_option
+from vitals.shell.serve_lock import AlreadyServed, take_serve_lock
 
 log = logging.getLogger("vitals.serve")
 
@@ -160,6 +161,9 @@ def serve(
         VITALS_SQLITE_SYNCHRONOUS      NORMAL (default: survives kill -9) or FULL (also power loss)
         VITALS_WRITER_LINGER           seconds a commit waits for more requests (default 0.03)
 
+    On SQLite, one vitals serve at a time: a second one over the same file is refused at start
+    (the lock file <database>-serve.lock beside it names the holder); run several over PostgreSQL.
+
     A 200 means the data is committed. SIGTERM or SIGINT stops accepting, commits what was
     accepted and exits 0, within --shutdown-timeout whatever is in progress: if something is
     still running then (a store that hangs, a job blocked on a broker, a huge request), it is
@@ -178,9 +182,18 @@ def serve(
         components=wanted,
         shutdown_timeout=shutdown_timeout,
     )
+    try:
+        # SQLite: one vitals serve per store (several processes are PostgreSQL's job).
+        lock = take_serve_lock(settings.db_url)
+    except AlreadyServed as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
     collector = Collector(settings, config, options)
     try:
         asyncio.run(collector.serve_until_signalled())
     except (StartupError, ConfigError) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    finally:
+        if lock is not None:
+            lock.release()
