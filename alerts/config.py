@@ -79,6 +79,22 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class WatchdogSettings:
+    """The SLA engine's watchdog (``alerts.watchdog``): a page when evaluations stop."""
+
+    #: Off: nobody inside Vitals notices a stopped SLA engine (an external check still does).
+    enabled: bool = True
+    #: Evaluations are "stopped" once the newest is older than this many SLA engine intervals
+    #: (``evaluation.interval`` of the SLA files, 30 s by default) ...
+    intervals: float = 3.0
+    #: ... plus this many seconds (a slow tick, a lease changing hands, a restart).
+    margin: float = 60.0
+    #: Who is told; None: the fallback of the root route's receiver, or that receiver itself
+    #: when it has no fallback (a dead engine must reach someone even when the usual route fails).
+    receiver: str | None = None
+
+
+@dataclass(frozen=True)
 class DashboardLinks:
     url: str = "http://localhost:8501"
     sla_path: str = "/sla?sla={sla}&slice={slice}"
@@ -100,6 +116,8 @@ class AlertsConfig:
     #: Verifies Slack's requests; None: Slack interactivity is off (503).
     signing_secret: Secret | None = None
     dashboard: DashboardLinks = field(default_factory=DashboardLinks)
+    #: The watchdog of the SLA engine (built-in settings; see ``alerts.watchdog``).
+    watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
     #: Bearer token of the JSON API; None: the API is open.
     api_token: Secret | None = None
     source: str = "(built-in)"

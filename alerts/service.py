@@ -6,6 +6,10 @@ time, silences and inhibitions to the alerts and plans notifications into the ou
 that event between looks at the outbox, so shutdown is prompt). ``AlertsService`` is also what
 ``vitals alerts run`` drives on its own.
 
+The cycle also runs the SLA engine's watchdog (``alerts.watchdog``): when the newest SLA
+evaluation is older than a few engine intervals, the fallback receiver is told that evaluations
+have stopped, and told again when they resume.
+
 A third job asks Slack, at start and every ``GUARANTEE_CHECK_S``, whether each bot token may look
 up an earlier attempt (``alerts.senders.guarantees``); a receiver that may get a duplicate after a
 crash says so in the status line that ``/readyz`` shows.
@@ -16,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -28,6 +32,7 @@ from alerts.outbox import OutboxItem
 from alerts.reload import ConfigHolder
 from alerts.senders import SenderFactory, guarantees
 from alerts.sqlstore import SqlStore
+from alerts.watchdog import Watchdog
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -93,7 +98,10 @@ class AlertsService:
         stop: threading.Event | None = None,
         clock: Clock = time.time,
         environ: Mapping[str, str] | None = None,
+        watch_evaluations: float | None = None,
     ) -> None:
+        """``watch_evaluations``: the SLA engine's interval in seconds, to run the watchdog of its
+        evaluations in the cycle (None: no watchdog, e.g. a store without SLAs)."""
         self.store = SqlStore(engine)
         self.stop = stop or threading.Event()
         self.clock = clock
@@ -112,6 +120,11 @@ class AlertsService:
             stop=self.stop,
             on_outcome=self.metrics.on_outcome,
         )
+        self.watchdog: Watchdog | None = None
+        if watch_evaluations is not None:
+            self.watchdog = Watchdog(
+                self.store, self.config, _newest_evaluation(engine), watch_evaluations, clock()
+            )
 
     def cycle(self) -> None:
         """One evaluate and plan step; errors are logged, the next cycle tries again."""
@@ -126,6 +139,11 @@ class AlertsService:
             self.metrics.on_counts(self.store.outbox_counts())
         except Exception:
             log.exception("alerts cycle failed; retrying at the next one")
+        if self.watchdog is not None:
+            try:  # on its own: a failing cycle is one more reason to look at the engine
+                self.watchdog.check(self.clock())
+            except Exception:
+                log.exception("the SLA evaluation watchdog failed; retrying at the next cycle")
 
     def deliver(self, budget: float = 20.0) -> None:
         try:
@@ -162,11 +180,45 @@ class AlertsService:
         return line
 
 
+def _newest_evaluation(engine: Engine) -> Callable[[], float | None]:
+    from slas import newest_evaluation_ns
+
+    def newest() -> float | None:
+        value = newest_evaluation_ns(engine)
+        return None if value is None else value / 1e9
+
+    return newest
+
+
+def engine_interval(config_dir: str | Path) -> float | None:
+    """The SLA engine's interval from the SLA files, or None when there are no SLAs to evaluate
+    (then evaluations never come and the watchdog stays off)."""
+    from pathlib import Path
+
+    from slas.service import load_config_dir
+
+    try:
+        config = load_config_dir(Path(config_dir))
+    except Exception:
+        log.exception("could not read the SLA files: the SLA evaluation watchdog is off")
+        return None
+    if not config.slas:
+        log.info("no SLAs configured: the SLA evaluation watchdog is off")
+        return None
+    return float(config.evaluation.interval)
+
+
 def install(ctx: ServiceContext) -> None:
     """Add the alerting jobs and HTTP routes to ``vitals serve``."""
     from alerts.http import AlertsHttp
 
-    service = AlertsService(ctx.engine, ctx.settings.config_dir, registry=ctx.registry, stop=ctx.stop_event)
+    service = AlertsService(
+        ctx.engine,
+        ctx.settings.config_dir,
+        registry=ctx.registry,
+        stop=ctx.stop_event,
+        watch_evaluations=engine_interval(ctx.settings.config_dir),
+    )
     interval = service.config.current.delivery.dispatch_interval
     ctx.scheduler.add_job(
         service.cycle, "interval", seconds=interval, id="alerts.cycle", max_instances=1, coalesce=True
