@@ -18,7 +18,7 @@ def test_default_scenario_schedules_the_five_incidents_of_the_brief() -> None:
     assert kinds == set(GROUND_TRUTH)
     effects = {effect.kind: effect for effect in scenario.expected_effects(NOW)}
     assert effects["gl-posting-outage"].slas == ("gl-posting-errors",)
-    assert (effects["gl-posting-outage"].end - effects["gl-posting-outage"].start).total_seconds() == 60 * 60
+    assert (effects["gl-posting-outage"].end - effects["gl-posting-outage"].start).total_seconds() == 120 * 60
     assert effects["charge-interface-stall"].slas == ("queue-backlog-age", "queue-stuck")
     assert effects["charge-interface-stall"].slice == {"queue": "charges-outbound"}
     assert effects["adt-silence"].slas == ("adt-interface-silence",)
