@@ -214,15 +214,33 @@ class Collector:
 
     async def _readyz(self, request: web.Request) -> web.Response:
         ready = self.ready and self.writer.alive
-        body = {
+        body: dict[str, Any] = {
             "status": "ready" if ready else "not ready",
             "components": self.ctx.status,
             "writer_queue_depth": self.writer.queue_depth,
             "in_flight_bytes": self.writer.in_flight_bytes,
         }
+        if self.ctx.readiness:
+            facts = await asyncio.get_running_loop().run_in_executor(None, self._readiness_facts)
+            body.update({k: v for k, v in facts.items() if k not in body})
         return web.Response(
             status=200 if ready else 503, body=orjson.dumps(body), content_type="application/json"
         )
+
+    def _readiness_facts(self) -> dict[str, Any]:
+        """The components' /readyz fields (``ServiceContext.readiness``); a failing one is named
+        in ``readiness_errors``: a store that is slow to answer is news, not unreadiness."""
+        facts: dict[str, Any] = {}
+        errors: list[str] = []
+        for provide in self.ctx.readiness:
+            try:
+                facts.update(provide())
+            except Exception as exc:
+                log.warning("a /readyz field failed: %s", exc, exc_info=True)
+                errors.append(f"{getattr(provide, '__qualname__', provide)}: {exc}")
+        if errors:
+            facts["readiness_errors"] = errors
+        return facts
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = await asyncio.get_running_loop().run_in_executor(None, generate_latest, self.registry)

@@ -24,7 +24,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, String, Table, Text, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,7 +33,20 @@ from sqlalchemy.engine import Connection
 
 from vitals.kernel.db import metadata
 
-__all__ = ["Lease", "hold", "holder", "leases", "may_take", "new_owner", "owner_alive", "release", "take"]
+__all__ = [
+    "Lease",
+    "all_leases",
+    "hold",
+    "holder",
+    "leases",
+    "may_take",
+    "new_owner",
+    "owner_alive",
+    "owner_here",
+    "owner_process",
+    "release",
+    "take",
+]
 
 leases = Table(
     "vitals_leases",
@@ -50,6 +64,9 @@ class Lease:
     name: str
     owner: str
     expires_ns: int
+    #: When ``owner`` took it (renewals keep it); 0 when unknown (the table does not record it
+    #: yet). Not part of equality: a lease is its name, holder and expiry.
+    taken_ns: int = field(default=0, compare=False)
 
     def held(self, now_ns: int) -> bool:
         return bool(self.owner) and self.expires_ns > now_ns
@@ -58,6 +75,19 @@ class Lease:
 def new_owner() -> str:
     """A holder name unique to this process and call: ``host:pid:random``."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def owner_process(owner: str | None) -> tuple[str, int] | None:
+    """The host and pid that ``owner`` names (see :func:`new_owner`), or None for another shape."""
+    parts = (owner or "").split(":")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
+def owner_here(owner: str | None) -> bool:
+    """Whether ``owner`` names this process (any of its holder names: each job makes its own)."""
+    return owner_process(owner) == (socket.gethostname(), os.getpid())
 
 
 def owner_alive(owner: str | None) -> bool | None:
@@ -93,7 +123,19 @@ def may_take(current: Lease | None, owner: str, now_ns: int) -> bool:
 def holder(conn: Connection, name: str) -> Lease | None:
     """The lease's row, or None when nobody ever took it."""
     row = conn.execute(select(leases).where(leases.c.name == name)).first()
-    return Lease(row.name, row.owner, int(row.expires_unix_nano)) if row else None
+    return _lease(row) if row else None
+
+
+def all_leases(conn: Connection) -> list[Lease]:
+    """Every lease's row, by name (who holds which job, for ``/readyz`` and ``/metrics``)."""
+    return [_lease(row) for row in conn.execute(select(leases).order_by(leases.c.name))]
+
+
+def _lease(row: Any) -> Lease:
+    # ``taken_unix_nano`` once the table records when the holder took the lease (0: unknown).
+    return Lease(
+        row.name, row.owner, int(row.expires_unix_nano), int(getattr(row, "taken_unix_nano", 0) or 0)
+    )
 
 
 def take(conn: Connection, name: str, owner: str, now_ns: int, duration_ns: int) -> Lease | None:
@@ -127,7 +169,7 @@ def hold(conn: Connection, lease: Lease, now_ns: int, duration_ns: int) -> Lease
         .where(leases.c.name == lease.name, leases.c.owner == lease.owner)
         .values(expires_unix_nano=now_ns + duration_ns)
     ).rowcount
-    return Lease(lease.name, lease.owner, now_ns + duration_ns) if renewed == 1 else None
+    return Lease(lease.name, lease.owner, now_ns + duration_ns, lease.taken_ns) if renewed == 1 else None
 
 
 def release(conn: Connection, lease: Lease) -> None:

@@ -47,6 +47,10 @@ class ServiceContext:
     stop_event: threading.Event = field(default_factory=threading.Event)
     #: Component name -> a short human-readable status line for /readyz and the startup banner.
     status: dict[str, str] = field(default_factory=dict)
+    #: Called (in a worker thread) for every /readyz: each returns more top-level JSON fields
+    #: (who holds which job, how far the derived work trails the store, ...). One that raises is
+    #: reported as ``readiness_errors`` and does not make the process unready.
+    readiness: list[Callable[[], Mapping[str, Any]]] = field(default_factory=list)
     #: Run in order on a graceful stop, after the scheduler has stopped and before the writer
     #: closes: a component finishes derived work on what was accepted (as the writer commits it).
     #: They share the stop's time budget (``--shutdown-timeout``) and are skipped while a scheduler

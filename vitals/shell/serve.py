@@ -21,6 +21,7 @@ from vitals.kernel.configfile import ConfigError
 from vitals.kernel.options import settings_options
 from vitals.kernel.runtime import Component, ServiceContext
 from vitals.kernel.settings import Settings
+from vitals.shell import status
 from vitals.shell.ports import OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_option, port_option
 from vitals.shell.serve_lock import AlreadyServed, take_serve_lock
 
@@ -150,8 +151,10 @@ def serve(
 
     \b
         POST /v1/traces, /v1/metrics   OTLP/HTTP, protobuf or JSON, optionally gzip
-        GET  /healthz, /readyz         liveness and readiness
-        GET  /metrics                  the collector's own Prometheus metrics
+        GET  /healthz, /readyz         liveness and readiness; /readyz also names which
+                                       process holds which job (lease), the rollups' lag
+                                       and the age of the newest SLA evaluation
+        GET  /metrics                  Prometheus metrics of the process and its jobs
 
     Other environment variables:
 
@@ -179,7 +182,9 @@ def serve(
         http_port=http_port,
         grpc_port=grpc_port,
         insecure_no_auth=insecure_no_auth,
-        components=wanted,
+        # Then, whatever --components says: who holds which job and how far the derived work
+        # trails the store, in /readyz and /metrics.
+        components=(*wanted, status),
         shutdown_timeout=shutdown_timeout,
     )
     try:
