@@ -119,6 +119,7 @@ class Tile:
     slice: str | None
     evaluated_at_ns: int | None
     note: str | None = None  # e.g. "not sliced by facility: showing all facilities"
+    window_s: float | None = None  # the SLA's window in seconds (its status covers it)
 
     @property
     def target_text(self) -> str:
@@ -169,6 +170,7 @@ def tile_of(e: Evaluation, note: str | None = None) -> Tile:
         slice=e.slice,
         evaluated_at_ns=e.at_unix_nano,
         note=note,
+        window_s=e.window_s,
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from dashboards import views
-from dashboards.timerange import format_duration
+from dashboards.timerange import PRESETS, format_duration
 from slas import Evaluation
 
 #: How bad each status is, worst first. A slice without data does not outrank a whole SLA that
@@ -47,10 +47,10 @@ def _severity(e: Evaluation) -> tuple[int, float, float]:
 def worst_of(group: Sequence[Evaluation]) -> Worst | None:
     """The worst of one SLA's evaluations (the whole and its slices); the whole wins a tie.
 
-    A slice is led with when its status is worse than the whole's, or the same with less budget
-    left: one facility that spent half its budget in a 25-minute silence leads an OK tile whose
-    whole SLA still shows 100% (its other feeds kept the whole fresh). A slice without data never
-    leads a whole that has data.
+    A slice is led with when its status is worse than the whole's, the same failing status, or the
+    same status with less budget left: one facility that spent half its budget in a silence leads
+    an OK tile whose whole SLA still shows 100% (its other feeds kept the whole fresh). A slice
+    without data never leads a whole that has data.
     """
     if not group:
         return None
@@ -58,9 +58,38 @@ def worst_of(group: Sequence[Evaluation]) -> Worst | None:
     slices = sorted((e for e in group if e.slice is not None), key=lambda e: (_severity(e), e.slice or ""))
     if whole is None:
         return Worst(slices[0], None)
-    if slices and slices[0].status != "no-data" and _severity(slices[0]) < _severity(whole):
+    if slices and _leads(slices[0], whole):
         return Worst(slices[0], whole)
     return Worst(whole, None)
+
+
+def _leads(part: Evaluation, whole: Evaluation) -> bool:
+    """Whether a slice leads in its whole's place: it names the part that fails.
+
+    A worse status, or the same failing status (a breached queue under a breached whole names the
+    queue, even when the whole's figure is lower), or the same status with less budget left.
+    """
+    if part.status == "no-data":
+        return False
+    rank, whole_rank = STATUS_RANK.get(part.status, 9), STATUS_RANK.get(whole.status, 9)
+    if rank != whole_rank:
+        return rank < whole_rank
+    return part.status in ("breach", "warning") or _severity(part) < _severity(whole)
+
+
+def evidence_range(status: str, window_s: float, range_s: float) -> str | None:
+    """The range preset a failing tile's link opens its SLA page on, or None to keep the view's.
+
+    A tile's status covers its SLA's window (7 days) while the SLA page lists bad events in the
+    page's range (a day by default): yesterday morning's incident would not be listed. A tile in
+    breach or warning links with the shortest preset that covers the window.
+    """
+    if status not in ("breach", "warning") or window_s <= range_s:
+        return None
+    for name, (_label, seconds) in PRESETS.items():
+        if seconds >= window_s:
+            return name
+    return list(PRESETS)[-1]
 
 
 def failing_slices(group: Sequence[Evaluation]) -> list[Evaluation]:

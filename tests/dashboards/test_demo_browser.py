@@ -118,17 +118,8 @@ def _slice_name(effect: ExpectedEffect) -> str | None:
     return " · ".join(effect.slice.values()) or None
 
 
-def _case(effect: ExpectedEffect, sla_id: str, *, named: bool = False) -> Any:
-    marks = []
-    if named and "queue" in effect.slice:
-        marks.append(
-            pytest.mark.xfail(
-                strict=True,
-                reason="dashboards.worst leads with the whole SLA when it is as bad as (or worse than) "
-                "its failing slice, so a queue tile does not name charges-outbound (reported, issue 14)",
-            )
-        )
-    return pytest.param(effect, sla_id, id=f"{effect.incident}-{sla_id}", marks=marks)
+def _case(effect: ExpectedEffect, sla_id: str) -> Any:
+    return pytest.param(effect, sla_id, id=f"{effect.incident}-{sla_id}")
 
 
 def _scorecard_tile(page: Any, base: str, sla_id: str) -> Any:
@@ -140,7 +131,7 @@ def _scorecard_tile(page: Any, base: str, sla_id: str) -> Any:
     return tile
 
 
-@pytest.mark.parametrize(("effect", "sla_id"), [_case(e, s, named=True) for e, s in CASES])
+@pytest.mark.parametrize(("effect", "sla_id"), [_case(e, s) for e, s in CASES])
 def test_the_scorecard_tile_shows_the_incident(
     dashboard: str, browser: Any, effect: ExpectedEffect, sla_id: str
 ) -> None:

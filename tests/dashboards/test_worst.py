@@ -105,12 +105,31 @@ def test_the_whole_leads_when_no_slice_is_worse() -> None:
     empty = evaluation("hc.facility=lakeside-asc", status="no-data", sli=None)
     found = worst.worst_of([whole, fine, empty])
     assert found is not None and found.shown is whole and found.whole is None
-    # equally bad: the one with less budget left leads; a tie keeps the whole
+    # equally bad: the worst failing slice leads, with the whole beside it
     breached = evaluation(status="breach", sli=0.97)
     worse = evaluation(SOUTH, status="breach", sli=0.9)
     same = evaluation("hc.facility=north-campus", status="breach", sli=0.97)
     assert worst.worst_of([breached, worse, same]) == worst.Worst(worse, breached)
-    assert worst.worst_of([breached, same]) == worst.Worst(breached, None)
+
+
+def test_a_breached_queue_under_a_breached_whole_names_the_queue() -> None:
+    # The demo's stalled charges-outbound: the whole queue-stuck SLA is in breach with a little
+    # less budget left than the one queue that stalled; the tile must still name the queue.
+    whole = evaluation(status="breach", sli=0.9948, sla_id="queue-stuck")
+    queue = evaluation("queue=charges-outbound", status="breach", sli=0.9957, sla_id="queue-stuck")
+    fine = evaluation("queue=adt-inbound", status="ok", sla_id="queue-stuck")
+    assert worst.worst_of([whole, queue, fine]) == worst.Worst(queue, whole)
+    assert worst.sli_text(queue.sli, queue.slice) == "charges-outbound: 99.57%"
+
+
+def test_a_failing_tile_links_to_a_range_that_holds_its_window() -> None:
+    week = 7 * 86400.0
+    assert worst.evidence_range("breach", week, 86400.0) == "7d"
+    assert worst.evidence_range("warning", 30 * 86400.0, 86400.0) == "30d"
+    assert worst.evidence_range("warning", 31 * 86400.0, 86400.0) == "30d"  # a calendar month
+    # fine tiles, and a range that already covers the window, keep the view's range
+    assert worst.evidence_range("ok", week, 86400.0) is None
+    assert worst.evidence_range("breach", week, 30 * 86400.0) is None
 
 
 def test_an_ok_slice_that_spent_budget_leads_an_ok_whole_at_100_percent() -> None:
@@ -219,6 +238,23 @@ def test_scorecard_tile_shows_the_breached_slice_with_the_whole_beside(
     # its link opens the slice in breach
     link = block.get("page_link")[0]
     assert "slice=hc.facility%3Dsouth-campus" in str(link.proto.query_string)
+
+
+def test_a_failing_tile_opens_its_sla_page_on_a_range_that_holds_its_bad_events(
+    slice_in_breach: Store, app_env: pytest.MonkeyPatch
+) -> None:
+    # on the last hour, the tile's status still covers its SLA's day: its link opens the day
+    at = open_page(app_env, slice_in_breach.url, slice_in_breach.config_dir, "scorecard", {"range": "1h"})
+    no_exceptions(at)
+    failing = str(at.get_by_key("tile-adt-interface-silence").get("page_link")[0].proto.query_string)
+    assert "range=1d" in failing and "range=1h" not in failing
+    # a fine tile keeps the view's range
+    fine = [
+        str(link.proto.query_string)
+        for key in ("tile-gl-posting-errors",)
+        for link in at.get_by_key(key).get("page_link")
+    ]
+    assert fine and all("range=1h" in q for q in fine)
 
 
 def test_sla_page_opens_on_the_worst_sla_and_its_slice(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from datetime import datetime
 from html import escape
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -60,8 +61,17 @@ def tile(
             label="SLA detail and bad events",
             icon=":material/target:",
             help=t.title,
-            query_params=ctx.page_params(sla=t.sla_id, slice=t.slice or ""),
+            query_params=tile_link(ctx, t),
         )
+
+
+def tile_link(ctx: PageContext, t: views.Tile) -> dict[str, str]:
+    """The SLA page of a tile, on a range that holds the bad events behind a failing status."""
+    params = ctx.page_params(sla=t.sla_id, slice=t.slice or "")
+    opens = worst.evidence_range(t.status, t.window_s or 0.0, ctx.tr.seconds)
+    if opens is None:
+        return params
+    return {k: v for k, v in params.items() if k not in ("from", "to")} | {"range": opens}
 
 
 def start_trends(
@@ -129,7 +139,7 @@ def status_summary(ctx: PageContext, tiles: list[views.Tile]) -> None:
             st.markdown(
                 "Worst: "
                 + " · ".join(
-                    f"[{escape(t.title)}]({ctx.link('sla', sla=t.sla_id, slice=t.slice or '')}) "
+                    f"[{escape(t.title)}](sla?{urlencode(tile_link(ctx, t))}) "
                     f"({escape(worst.sli_text(t.sli, t.slice))})"
                     for t in failing
                 ),
