@@ -58,6 +58,10 @@ log = logging.getLogger("vitals.serve")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+#: Longest /readyz waits for the components' fields (``ServiceContext.readiness``): readiness is
+#: asked by health checks with short timeouts, and a slow store is news, not unreadiness.
+READINESS_TIMEOUT_S = 5.0
+
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
@@ -221,7 +225,11 @@ class Collector:
             "in_flight_bytes": self.writer.in_flight_bytes,
         }
         if self.ctx.readiness:
-            facts = await asyncio.get_running_loop().run_in_executor(None, self._readiness_facts)
+            work = asyncio.get_running_loop().run_in_executor(None, self._readiness_facts)
+            try:
+                facts = await asyncio.wait_for(work, READINESS_TIMEOUT_S)
+            except TimeoutError:
+                facts = {"readiness_errors": [f"no answer within {READINESS_TIMEOUT_S:g}s"]}
             body.update({k: v for k, v in facts.items() if k not in body})
         return web.Response(
             status=200 if ready else 503, body=orjson.dumps(body), content_type="application/json"

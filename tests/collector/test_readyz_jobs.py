@@ -74,3 +74,25 @@ def test_two_processes_on_postgresql_agree_on_who_holds_the_engine(pg_url: str, 
         assert seen_by_a["this_process"] != seen_by_b["this_process"]
         holder = a if seen_by_a["this_process"] else b
         assert seen_by_a["pid"] == holder.process.pid
+
+
+def test_readiness_fields_never_replace_the_core_ones_nor_hold_the_answer(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collector import service
+    from tests.collector import component_slow_readiness as slow
+    from tests.collector.harness import running_collector
+
+    monkeypatch.setattr(service, "READINESS_TIMEOUT_S", 0.5)
+    with running_collector(sqlite_url, tmp_path, components=[slow.__name__]) as collector:
+        url = f"http://127.0.0.1:{collector.http_port}"
+        data = _readyz(url)
+        assert data["status"] == "ready" and data["probe"] == "here"
+        assert any("store gone" in e for e in data["readiness_errors"])
+        slow.HANG.set()
+        try:
+            data = _readyz(url)  # answered although one field hangs
+            assert data["status"] == "ready"
+            assert data["readiness_errors"] == ["no answer within 0.5s"]
+        finally:
+            slow.RELEASE.set()

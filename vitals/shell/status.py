@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 
 FAMILIES = ("spans", "metrics")
 
+#: Longest a status read may wait for the store (connect, lock or statement): a store that hangs
+#: must not hang ``/readyz`` and ``/metrics``, which are how one finds out that it hangs.
+STORE_TIMEOUT_S = 2.0
+
 
 def _iso(ns: int | None) -> str | None:
     if not ns:
@@ -226,8 +230,30 @@ class StatusSource:
         yield from snapshot_metrics(snapshot)
 
 
+def status_engine(ctx: ServiceContext) -> Engine:
+    """The engine of the status reads: on PostgreSQL a small pool of its own whose statements and
+    lock waits give up after :data:`STORE_TIMEOUT_S` (a table locked by a migration or a hung
+    server then shows in ``readiness_errors`` instead of holding the request); SQLite's readers
+    never wait for the writer (WAL), so they share the service's engine."""
+    from vitals.kernel.db import create_engine, is_sqlite
+
+    if is_sqlite(ctx.engine):
+        return ctx.engine
+    ms = int(STORE_TIMEOUT_S * 1000)
+    return create_engine(
+        ctx.settings.db_url,
+        pool_size=1,
+        max_overflow=2,
+        pool_timeout=STORE_TIMEOUT_S,
+        connect_args={
+            "connect_timeout": max(1, int(STORE_TIMEOUT_S)),
+            "options": f"-c statement_timeout={ms} -c lock_timeout={ms}",
+        },
+    )
+
+
 def install(ctx: ServiceContext) -> None:
     """Add the jobs, lag and evaluation-age fields to ``/readyz`` and their gauges to ``/metrics``."""
-    source = StatusSource(ctx.engine)
+    source = StatusSource(status_engine(ctx))
     ctx.readiness.append(source.readiness)
     ctx.registry.register(source)
