@@ -105,3 +105,15 @@ def test_the_demo_back_fills_enough_for_every_starter_sla() -> None:
     withins = [s.sli.lag.within for s in slas if s.sli.lag is not None]
     assert max(withins) == 72 * 3600  # late-charges
     assert history_s - max(withins) >= 3 * 86400  # days of charges past their 72 h deadline
+
+
+def test_demo_refuses_more_history_than_the_store_keeps(tmp_path: Path) -> None:
+    # with the starter's 14-day retention, the oldest days would be deleted before being read
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "collector.yaml").write_text("retention: {spans: 5d, metrics: 14d}\n", encoding="utf-8")
+    result = CliRunner().invoke(demo, ["--days", "6", "--config", str(config), "--no-live", "--no-dashboard"])
+    assert result.exit_code == 2
+    said = "6 days of history is longer than the store keeps telemetry (spans 5d, metrics 14d"
+    assert said in result.output
+    assert "collector.yaml" in result.output

@@ -171,6 +171,7 @@ def demo(
 
     say = _Console()
     settings = Settings.resolve(db, config)
+    _check_days_kept(days, settings.config_dir)
     db_url = _fresh_demo_store(db)
     taken: set[int] = set()
     ports = {}
@@ -397,6 +398,27 @@ def _print_banner(
     lines.append("  live traffic follows the clock now" if live else "  no live traffic (--no-live)")
     for line in lines:
         click.echo(line, err=True)
+
+
+def _check_days_kept(days: float, config_dir: Path) -> None:
+    """Refuse a history longer than the store keeps telemetry: its oldest days would be deleted
+    by the retention job a minute after the start, before the SLA engine had read them."""
+    from collector.config import load_collector_config
+    from vitals.kernel.configfile import ConfigError
+    from vitals.kernel.units import format_duration
+
+    try:
+        kept = load_collector_config(config_dir).retention
+    except ConfigError:
+        return  # `vitals serve` reports the file's error itself
+    limits = {name: s for name, s in (("spans", kept.spans), ("metrics", kept.metrics)) if s is not None}
+    if limits and days * 86400 > min(limits.values()):
+        said = ", ".join(f"{name} {format_duration(s)}" for name, s in limits.items())
+        raise click.BadParameter(
+            f"{days:g} days of history is longer than the store keeps telemetry ({said}, "
+            f"retention in {config_dir}/collector.yaml): use fewer --days or a longer retention",
+            param_hint="--days",
+        )
 
 
 __all__ = ["BACKFILL_COMPONENTS", "DEMO_DAYS", "demo"]
