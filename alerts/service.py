@@ -225,6 +225,8 @@ def install(ctx: ServiceContext) -> None:
     )
     ctx.scheduler.add_job(service.deliver_forever, id="alerts.deliver", max_instances=1)
     AlertsHttp(service.store, service.config, service.clock).register(ctx.http_app)
+    if service.watchdog is not None:
+        ctx.readiness.append(service.watchdog.readiness)
     ctx.status["alerts"] = service.status_line()
 
     def guarantees_job() -> None:

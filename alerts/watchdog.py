@@ -169,6 +169,21 @@ class Watchdog:
         self.engine_interval_s = engine_interval_s
         self.watching_since = watching_since
 
+    def readiness(self) -> dict[str, Any]:
+        """The ``sla_watchdog`` field of ``/readyz``: whether it is paging, since when, its limit."""
+        config = self.config()
+        state = WatchdogState.from_json(self.store.get_state(STATE))
+        return {
+            "sla_watchdog": {
+                "enabled": config.watchdog.enabled,
+                "firing": state.firing,
+                "evaluations_stopped_since": when(state.since) if state.firing and state.since else None,
+                "fired_at": when(state.fired_at) if state.firing else None,
+                "limit_s": limit_s(config.watchdog, self.engine_interval_s),
+                "receiver": receiver_of(config),
+            }
+        }
+
     def check(self, now: float) -> Notification | None:
         """One look; the notification it enqueued (None: nothing changed)."""
         config = self.config()

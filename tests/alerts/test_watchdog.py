@@ -101,11 +101,20 @@ def test_stopped_then_resumed_is_one_page_and_one_resolution_through_the_outbox(
     assert (n.kind, n.status) == ("firing", "firing")
     assert "no SLA evaluation since 2026-05-28" in n.note
     assert store.get_state(STATE)["firing"] is True
+    assert watchdog.readiness()["sla_watchdog"] == {
+        "enabled": True,
+        "firing": True,
+        "evaluations_stopped_since": "2026-05-28 20:26 UTC",
+        "fired_at": "2026-05-28 20:29 UTC",
+        "limit_s": LIMIT,
+        "receiver": "backstop",
+    }
 
     for offset in range(1200, 1500, 5):  # the engine evaluates again, every cycle
         evaluations.newest = T0 + offset
         cycle(T0 + offset)
     assert [d.item.notification.kind for d in sender.delivered] == ["firing", "resolved"]
+    assert watchdog.readiness()["sla_watchdog"]["firing"] is False
     resolved = sender.delivered[1].item
     assert resolved.receiver == "backstop" and resolved.notification.status == "resolved"
     assert "resumed" in resolved.notification.note
