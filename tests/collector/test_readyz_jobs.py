@@ -42,7 +42,7 @@ def test_readyz_and_metrics_name_the_holder_of_each_job(sqlite_url: str, tmp_pat
         assert engine is not None
         assert engine["this_process"] is True
         assert (engine["host"], engine["pid"]) == (socket.gethostname(), server.process.pid)
-        assert engine["until"] and engine["expires_in_s"] > 0
+        assert engine["since"] and engine["until"] and engine["expires_in_s"] > 0
         # No dashboards component: nothing folds the spans into the rollups, and /readyz says so.
         ingest = data["ingest"]
         assert ingest["newest_span_id"] >= 2

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.engine import Engine
 
 from tests.alerts.factories import T0, evaluation, insert_evaluations
-from vitals.kernel.lease import Lease, new_owner, owner_here, owner_process, take
+from vitals.kernel.lease import Lease, all_leases, hold, new_owner, owner_here, owner_process, release, take
 from vitals.shell.status import Rollup, Snapshot, StatusSource, job_view, readiness
 
 S = 1_000_000_000
@@ -23,6 +23,22 @@ def test_owner_names_say_host_and_pid() -> None:
     assert owner_here(owner)
     assert not owner_here(f"{socket.gethostname()}:{os.getpid() + 1}:abcd")
     assert owner_process("someone else") is None
+
+
+def test_renewals_keep_since_and_a_new_holder_starts_it(engine: Engine) -> None:
+    with engine.begin() as conn:
+        first = take(conn, "job", "a:1:x", NOW, 60 * S)
+        assert first is not None and first.taken_ns == NOW
+        renewed = take(conn, "job", "a:1:x", NOW + 30 * S, 60 * S)
+        assert renewed is not None and renewed.taken_ns == NOW
+        held = hold(conn, renewed, NOW + 40 * S, 60 * S)
+        assert held is not None and held.taken_ns == NOW
+        assert take(conn, "job", "b:2:y", NOW + 90 * S, 60 * S) is None  # still a's
+        release(conn, held)
+        second = take(conn, "job", "b:2:y", NOW + 91 * S, 60 * S)
+        assert second is not None and second.taken_ns == NOW + 91 * S
+        (row,) = all_leases(conn)
+    assert (row.owner, row.taken_ns, row.expires_ns) == ("b:2:y", NOW + 91 * S, NOW + 151 * S)
 
 
 def test_a_job_view_names_the_holder_and_whether_it_is_this_process() -> None:

@@ -2,10 +2,10 @@
 
 ``vitals serve`` and every dashboard process refresh the dashboard's rollups; two ``vitals serve``
 processes on one store both schedule the SLA engine. A lease decides who works. It is a row of
-``vitals_leases``: a name, its holder, and when the holding expires. A process may take it when
-nobody holds it, when the holding has expired, when it holds it already, or at once when the
-holder is a process of this host that no longer runs (a crash and restart does not wait out the
-expiry).
+``vitals_leases``: a name, its holder, since when it holds it, and when the holding expires. A
+process may take it when nobody holds it, when the holding has expired, when it holds it
+already, or at once when the holder is a process of this host that no longer runs (a crash and
+restart does not wait out the expiry).
 
 Taking is one conditional UPDATE, so two processes never both win: SQLite runs one writer at a
 time, and on PostgreSQL the second UPDATE waits for the first's row lock and re-checks its
@@ -56,6 +56,8 @@ leases = Table(
     Column("owner", Text, nullable=False),
     # The holding ends at this instant unless renewed; 0 once released.
     Column("expires_unix_nano", BigInteger, nullable=False),
+    # When the current holder took it (renewals keep it); 0 before anyone took it.
+    Column("taken_unix_nano", BigInteger, nullable=False, server_default="0"),
 )
 
 
@@ -64,8 +66,8 @@ class Lease:
     name: str
     owner: str
     expires_ns: int
-    #: When ``owner`` took it (renewals keep it); 0 when unknown (the table does not record it
-    #: yet). Not part of equality: a lease is its name, holder and expiry.
+    #: When ``owner`` took it (renewals keep it); 0 when unknown. Not part of equality: a lease
+    #: is its name, holder and expiry.
     taken_ns: int = field(default=0, compare=False)
 
     def held(self, now_ns: int) -> bool:
@@ -132,10 +134,7 @@ def all_leases(conn: Connection) -> list[Lease]:
 
 
 def _lease(row: Any) -> Lease:
-    # ``taken_unix_nano`` once the table records when the holder took the lease (0: unknown).
-    return Lease(
-        row.name, row.owner, int(row.expires_unix_nano), int(getattr(row, "taken_unix_nano", 0) or 0)
-    )
+    return Lease(row.name, row.owner, int(row.expires_unix_nano), int(row.taken_unix_nano or 0))
 
 
 def take(conn: Connection, name: str, owner: str, now_ns: int, duration_ns: int) -> Lease | None:
@@ -148,6 +147,8 @@ def take(conn: Connection, name: str, owner: str, now_ns: int, duration_ns: int)
     if not may_take(current, owner, now_ns):
         return None
     assert current is not None
+    # A renewal by the holder keeps when it took the lease; a new holder starts now.
+    since = current.taken_ns if current.owner == owner and current.held(now_ns) else now_ns
     # Compare and set on the row as read: a concurrent taker changed it, or nobody did.
     taken = conn.execute(
         update(leases)
@@ -156,9 +157,9 @@ def take(conn: Connection, name: str, owner: str, now_ns: int, duration_ns: int)
             leases.c.owner == current.owner,
             leases.c.expires_unix_nano == current.expires_ns,
         )
-        .values(owner=owner, expires_unix_nano=now_ns + duration_ns)
+        .values(owner=owner, expires_unix_nano=now_ns + duration_ns, taken_unix_nano=since)
     ).rowcount
-    return Lease(name, owner, now_ns + duration_ns) if taken == 1 else None
+    return Lease(name, owner, now_ns + duration_ns, since) if taken == 1 else None
 
 
 def hold(conn: Connection, lease: Lease, now_ns: int, duration_ns: int) -> Lease | None:
