@@ -453,6 +453,11 @@ def build(
             if not LABEL_NAME.match(name):
                 issues.add(("inhibit_rules", i, "equal", j), f"{name!r} is not a label name")
         rules.append(InhibitRule(tuple(sources), tuple(targets), tuple(rule.equal)))
+    watchdog = model.alerting.watchdog
+    if watchdog.receiver is not None and watchdog.receiver not in receivers:
+        issues.add(
+            ("alerting", "watchdog", "receiver"), f"watchdog receiver {watchdog.receiver!r} is not defined"
+        )
     if issues.items:
         raise ConfigError(issues.items)
     a = model.alerting
@@ -486,6 +491,12 @@ def build(
         ),
         signing_secret=model.slack.signing_secret or _default(SIGNING_SECRET_ENV, found),
         dashboard=DashboardLinks(**model.dashboard.model_dump()),
+        watchdog=WatchdogSettings(
+            enabled=watchdog.enabled,
+            intervals=watchdog.intervals,
+            margin=watchdog.margin,
+            receiver=watchdog.receiver,
+        ),
         api_token=model.api.token or _default(API_TOKEN_ENV, found),
         source=loaded.file,
         digest=digest,

@@ -353,6 +353,21 @@ class EscalationPolicyModel(_Model):
     ack_timeout: Duration | None = None
 
 
+class WatchdogModel(_Model):
+    """The SLA engine's watchdog: a notification when evaluations stop (Vitals)."""
+
+    #: Off: nothing inside Vitals notices a stopped SLA engine (keep an external /readyz check).
+    enabled: bool = True
+    #: Evaluations count as stopped once the newest is older than this many SLA engine intervals
+    #: (``evaluation.interval`` of the SLA files) ...
+    intervals: float = Field(3.0, gt=0)
+    #: ... plus this (a slow tick, a lease changing hands, a restart).
+    margin: Duration = 60.0
+    #: Who is told (a receiver name); left out: the fallback of the root route's receiver, or that
+    #: receiver when it has none.
+    receiver: str | None = None
+
+
 class AlertingModel(_Model):
     """How SLA evaluations become alerts (Vitals)."""
 
@@ -373,6 +388,8 @@ class AlertingModel(_Model):
     objective_alerts: bool = True
     #: More slice attributes allowed into alert labels.
     extra_labels: list[str] = Field(default_factory=list)
+    #: The SLA engine's watchdog: who is told when evaluations stop, and after how long.
+    watchdog: WatchdogModel = Field(default_factory=WatchdogModel)
 
 
 class DeliveryModel(_Model):

@@ -193,3 +193,29 @@ def test_the_alerts_cycle_pages_the_fallback_channel_once_and_resolves(
 
 def test_no_slas_no_watchdog(tmp_path: Path) -> None:
     assert engine_interval(tmp_path) is None
+
+
+def test_alerts_yaml_sets_the_watchdog_and_names_a_missing_receiver() -> None:
+    text = """
+route: {receiver: console}
+receivers:
+  - name: console
+    console_configs: [{}]
+  - name: platform
+    console_configs: [{}]
+alerting:
+  watchdog: {intervals: 2, margin: 30s, receiver: platform}
+"""
+    got = config.parse(text, read_secrets=False).watchdog
+    assert got == WatchdogSettings(enabled=True, intervals=2.0, margin=30.0, receiver="platform")
+    assert config.parse(
+        text.replace("receiver: platform", "enabled: false"), read_secrets=False
+    ).watchdog == (WatchdogSettings(enabled=False, intervals=2.0, margin=30.0))
+    try:
+        config.parse(text.replace("receiver: platform}", "receiver: nobody}"), read_secrets=False)
+    except config.ConfigError as exc:
+        assert "alerts.yaml:9: alerting.watchdog.receiver: watchdog receiver 'nobody' is not defined" in str(
+            exc
+        )
+    else:
+        raise AssertionError("an undefined watchdog receiver was accepted")
