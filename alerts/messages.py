@@ -98,6 +98,14 @@ def headline(n: Notification) -> str:
 def alert_line(view: AlertView, now: float) -> str:
     """One alert as plain text: the figures a responder needs, in a fixed order."""
     f = view.figures
+    if f.kind == "watchdog":
+        # Not an SLA: no figures to compare, only since when evaluations stopped (or resumed).
+        since = (
+            f"resolved {when(view.resolved_at)}"
+            if view.state == "resolved"
+            else (f"since {when(view.started_at)} ({duration(now - view.started_at)})")
+        )
+        return f"{f.title} [{view.sla_id}]; state {view.state}; {f.window_label}; {since}"
     parts = [
         f"{view.figures.title} [{view.sla_id}]",
         f"tier {view.tier} ({view.labels.get('severity', '')})",

@@ -179,6 +179,7 @@ def test_the_alerts_cycle_pages_the_fallback_channel_once_and_resolves(
     (page,) = fake_slack.channel_messages("alerts-fallback")
     assert "SLA evaluations have stopped" in page.text
     assert "no SLA evaluation since 2026-05-28" in page.text
+    assert "observed" not in page.text and "objective" not in page.text  # no SLA figures to show
     assert fake_slack.channel_messages("integration-oncall") == []
 
     insert_evaluations(engine, [evaluation(at=T0 + 930, firing=False)])  # resumed
