@@ -588,13 +588,15 @@ def run(settings: Settings, once: bool, drain_timeout: float, deliver_only: bool
     import signal
     import threading
 
-    from alerts.service import AlertsService
+    from alerts.service import AlertsService, engine_interval
     from vitals.kernel.db import create_engine, migrate
 
     engine = create_engine(settings.db_url)
     migrate(engine)
     try:
-        service = AlertsService(engine, settings.config_dir)
+        # the watchdog too, except in a delivery-only process (it plans no notifications)
+        watch = None if deliver_only else engine_interval(settings.config_dir)
+        service = AlertsService(engine, settings.config_dir, watch_evaluations=watch)
     except ConfigError as exc:
         raise click.ClickException(f"invalid alerts config:\n{exc}") from exc
     click.echo(f"alerts: {service.status_line()}", err=True)
