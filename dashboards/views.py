@@ -6,7 +6,7 @@ Pure (no Streamlit, no SQL), so the numbers a page prints are tested without a b
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,6 +120,8 @@ class Tile:
     evaluated_at_ns: int | None
     note: str | None = None  # e.g. "not sliced by facility: showing all facilities"
     window_s: float | None = None  # the SLA's window in seconds (its status covers it)
+    firing: bool = False  # a burn-rate tier fires now: the incident is under way
+    breach_started_ns: int | None = None  # when the breach that spent the budget began
 
     @property
     def target_text(self) -> str:
@@ -171,6 +173,8 @@ def tile_of(e: Evaluation, note: str | None = None) -> Tile:
         evaluated_at_ns=e.at_unix_nano,
         note=note,
         window_s=e.window_s,
+        firing=any(b.firing for b in e.burn_rates),
+        breach_started_ns=e.breach_started_unix_nano,
     )
 
 
@@ -220,14 +224,17 @@ def group_by_domain(tiles: Sequence[Tile]) -> list[tuple[str, list[Tile]]]:
     return [(d, groups[d]) for d in ordered]
 
 
-def budget_text(tile: Tile) -> str:
+def budget_text(tile: Tile, fmt_time: Callable[[int], str] | None = None) -> str:
+    """What the error budget is doing, as the SLA page says it: "budget exhausted since …"."""
     if tile.budget_remaining is None:
         return "budget: no data"
+    if tile.budget_remaining <= 0:
+        since = tile.breach_started_ns
+        when = f" since {fmt_time(since)}" if since is not None and fmt_time is not None else ""
+        return f"budget exhausted{when} (overspent by {-tile.budget_remaining * 100:.0f}%)"
     left = f"{tile.budget_remaining * 100:.0f}% of the error budget left"
-    if tile.time_to_exhaustion_s is not None and tile.budget_remaining > 0:
+    if tile.time_to_exhaustion_s is not None:
         left += f", gone in {format_duration(tile.time_to_exhaustion_s)} at this burn rate"
-    elif tile.budget_remaining <= 0:
-        left = f"budget overspent ({tile.budget_remaining * 100:.0f}%)"
     return left
 
 

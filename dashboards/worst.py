@@ -116,10 +116,11 @@ def whole_text(whole: Evaluation, status_word: Callable[[str], str]) -> str:
     return f"whole SLA: {status_word(whole.status)} {views.pct(whole.sli)}"
 
 
-def tile_rank(t: views.Tile) -> tuple[int, str, float, str]:
-    """Scorecard order, worst first: status, priority, least budget left, id."""
+def tile_rank(t: views.Tile) -> tuple[int, int, str, float, str]:
+    """Scorecard order, worst first: status, under way now (a tier firing) before a budget spent
+    by an incident that is over, priority, least budget left, id."""
     budget = math.inf if t.budget_remaining is None else t.budget_remaining
-    return TILE_RANK.get(t.status, 9), t.priority or "P9", budget, t.sla_id
+    return TILE_RANK.get(t.status, 9), 0 if t.firing else 1, t.priority or "P9", budget, t.sla_id
 
 
 def worst_tiles(
@@ -141,7 +142,8 @@ def worst_tiles(
         if found is None or found.whole is None:
             out.append(t)
             continue
-        out.append(replace(views.tile_of(found.shown), note=t.note))
+        # the money stays the SLA's: the caption says "over the SLA's 7d", not the slice's
+        out.append(replace(views.tile_of(found.shown), note=t.note, at_risk_amount=t.at_risk_amount))
         wholes[t.sla_id] = found.whole
     return sorted(out, key=tile_rank), wholes
 

@@ -140,7 +140,14 @@ def test_tiles_pick_the_slice_of_the_filter_and_say_when_there_is_none() -> None
 def test_budget_text() -> None:
     tile = views.tile_of(_evaluation("x", "warning", budget_remaining=0.25, time_to_exhaustion_s=7200.0))
     assert views.budget_text(tile) == "25% of the error budget left, gone in 2h 00m at this burn rate"
-    assert "overspent" in views.budget_text(views.tile_of(_evaluation("x", "breach", budget_remaining=-0.5)))
+    spent = views.tile_of(
+        _evaluation("x", "breach", budget_remaining=-0.5, breach_started_unix_nano=NOW - 3600 * 10**9)
+    )
+    # the tile says what the SLA page says: exhausted, since when, by how much
+    assert views.budget_text(spent, lambda ns: f"<{ns}>") == (
+        f"budget exhausted since <{NOW - 3600 * 10**9}> (overspent by 50%)"
+    )
+    assert views.budget_text(spent) == "budget exhausted (overspent by 50%)"
 
 
 def test_counts_say_their_unit() -> None:

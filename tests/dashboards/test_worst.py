@@ -7,6 +7,7 @@ known estate with one facility's slice in breach under an SLA that is fine as a 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,6 +121,28 @@ def test_a_breached_queue_under_a_breached_whole_names_the_queue() -> None:
     fine = evaluation("queue=adt-inbound", status="ok", sla_id="queue-stuck")
     assert worst.worst_of([whole, queue, fine]) == worst.Worst(queue, whole)
     assert worst.sli_text(queue.sli, queue.slice) == "charges-outbound: 99.57%"
+
+
+def test_an_incident_under_way_ranks_before_a_budget_spent_by_one_that_is_over() -> None:
+    # yesterday's ADT silence spent a P1 budget; the charge stall burns now: the stall leads
+    spent = evaluation(status="breach", sli=0.98, burn=0.0)
+    over = replace(spent, burn_rates=tuple(replace(b, firing=False) for b in spent.burn_rates))
+    now = replace(
+        evaluation(status="breach", sli=0.995, burn=50.0, sla_id="queue-backlog-age"), priority="P2"
+    )
+    tiles, _ = worst.worst_tiles([views.tile_of(over), views.tile_of(now)], [over, now])
+    assert [t.sla_id for t in tiles] == ["queue-backlog-age", "adt-interface-silence"]
+    assert tiles[0].firing and not tiles[1].firing
+
+
+def test_a_slice_tile_keeps_the_whole_slas_money() -> None:
+    # the caption says "over the SLA's 7d": a slice's share would read a third too low
+    whole = replace(evaluation(status="breach", sli=0.98), at_risk_amount=733_458.0)
+    north = replace(
+        evaluation("hc.facility=north-campus", status="breach", sli=0.97), at_risk_amount=458_557.0
+    )
+    tiles, _ = worst.worst_tiles([views.tile_of(whole)], [whole, north])
+    assert tiles[0].slice == "hc.facility=north-campus" and tiles[0].at_risk_amount == 733_458.0
 
 
 def test_a_failing_tile_links_to_a_range_that_holds_its_window() -> None:

@@ -44,7 +44,7 @@ def tile(
         )
         if whole is not None:
             st.caption(worst.whole_text(whole, widgets.status_text))
-        st.caption(f"{t.target_text} · {views.budget_text(t)}")
+        st.caption(f"{t.target_text} · {views.budget_text(t, ctx.fmt)}")
         if t.at_risk_amount:
             # The SLA's window, named next to the number: the business figures follow the range.
             st.caption(business_ui.at_risk_text(t.kind, t.window_label, t.at_risk_amount))
