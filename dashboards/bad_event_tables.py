@@ -121,7 +121,7 @@ def span_table(frame: pd.DataFrame, *, now_ns: int, tz: str, link: Link) -> pd.D
             "trace": link("traces", trace=r["trace_id"]),
         }
         out.append(row)
-    return pd.DataFrame.from_records(out)
+    return without_empty(pd.DataFrame.from_records(out), OPTIONAL_SPAN_COLUMNS)
 
 
 def freshness_table(frame: pd.DataFrame, *, tz: str) -> pd.DataFrame:
@@ -157,17 +157,54 @@ def gauge_value_text(metric: str, value: Any) -> str:
 
 
 def gauge_table(frame: pd.DataFrame, *, tz: str, metric: str) -> pd.DataFrame:
-    """Minutes out of bounds, per queue, with the worst sample in the metric's unit."""
+    """Minutes out of bounds, per queue, with the worst sample in the metric's unit; a period
+    still going on says so (as a freshness table's silence does)."""
     return pd.DataFrame.from_records(
         [
             {
                 "queue": _text(r["queue"]),
                 "from": _time(r["from"], tz),
-                "until": _time(r["until"], tz),
-                "minutes": int(r["minutes"]),
+                "until": "still out of bounds" if r.get("ongoing") else _time(r["until"], tz),
+                "minutes out of bounds": int(r["minutes"]),
                 "worst": gauge_value_text(metric, r["worst"]),
+                "ongoing": "yes" if r.get("ongoing") else "no",
             }
             for r in _records(frame)
         ],
-        columns=["queue", "from", "until", "minutes", "worst"],
+        columns=GAUGE_COLUMNS,
     )
+
+
+GAUGE_COLUMNS = ["queue", "from", "until", "minutes out of bounds", "worst", "ongoing"]
+#: Span columns that say nothing for some SLAs (a denial is "unset" with no message): shown only
+#: when some row has something in them.
+OPTIONAL_SPAN_COLUMNS = ("status", "message")
+_NOTHING = {"-", "unset"}
+
+
+def without_empty(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``frame`` without those of ``columns`` that carry nothing ("-", "unset") in every row."""
+    empty = [c for c in columns if c in frame and len(frame) and all(str(v) in _NOTHING for v in frame[c])]
+    return frame.drop(columns=empty)
+
+
+def group_table(frame: pd.DataFrame, *, tz: str) -> pd.DataFrame:
+    """Identical bad events grouped: how many and how much first, then what they are (span,
+    denial code, payer, message; a column none of the groups has is left out), then when."""
+    rows = [
+        {
+            "bad events": int(r["events"]),
+            "amount": _money(r["amount"]) if float(r["amount"] or 0) else "-",
+            "denial code": _text(r["denial_code"]),
+            "payer": _text(r["payer"]),
+            "span": _text(r["name"]),
+            "message": _text(r["status_message"]),
+            "first": _time(r["first"], tz),
+            "last": _time(r["last"], tz),
+        }
+        for r in _records(frame)
+    ]
+    shown = pd.DataFrame.from_records(
+        rows, columns=["bad events", "amount", "denial code", "payer", "span", "message", "first", "last"]
+    )
+    return without_empty(shown, ("amount", "denial code", "payer", "message"))

@@ -44,6 +44,11 @@ class BadEvents:
     description: str  # what a row is, in the page's words
     frame: pd.DataFrame
     note: str | None = None  # e.g. "showing the 500 largest"
+    #: For spans: identical bad events grouped (span, denial code, payer, message) with their count
+    #: and money, most first. The list is capped at the newest LIMIT, so an incident older than the
+    #: newest baseline failures would not show in it; its group does (counted over every bad span
+    #: read, up to SCAN_CAP).
+    groups: pd.DataFrame | None = None
 
 
 #: Span attributes with a column of their own: a slice on them is narrowed in SQL.
@@ -160,6 +165,36 @@ def _event(row: Any) -> tuple[Any, ...]:
     return (*values[:-1], attrs.get(PAYER))
 
 
+#: What makes two bad spans "the same" for the grouped table (positions in SPAN_EVENT_COLUMNS).
+GROUP_BY = ("name", "denial_code", "payer", "status_message")
+GROUP_COLUMNS = ["events", "amount", "first", "last", *GROUP_BY]
+_AT = {name: i for i, name in enumerate(SPAN_EVENT_COLUMNS)}
+Tally = dict[tuple[Any, ...], list[Any]]
+
+
+def _tally(tally: Tally, event: tuple[Any, ...]) -> None:
+    """Counts ``event`` in its group: events, amount, first and last start."""
+    key = tuple(event[_AT[name]] for name in GROUP_BY)
+    amount = event[_AT["amount"]]
+    amount = float(amount) if amount is not None and not pd.isna(amount) else 0.0
+    start = int(event[_AT["start"]])
+    got = tally.get(key)
+    if got is None:
+        tally[key] = [1, amount, start, start]
+    else:
+        got[0] += 1
+        got[1] += amount
+        got[2] = min(got[2], start)
+        got[3] = max(got[3], start)
+
+
+def group_frame(tally: Tally) -> pd.DataFrame:
+    """The groups, most events first (then most money): what a person acts on first."""
+    rows = [(*figures, *key) for key, figures in tally.items()]
+    rows.sort(key=lambda r: (-r[0], -r[1], -r[3]))
+    return pd.DataFrame.from_records(rows, columns=GROUP_COLUMNS)
+
+
 def _spans(
     engine: Engine,
     sel: Selector,
@@ -169,13 +204,19 @@ def _spans(
     *,
     min_duration_ns: int | None = None,
     labels: Labels = (),
-) -> tuple[pd.DataFrame, bool]:
-    """The newest LIMIT spans matching ``sel`` (and at least ``min_duration_ns`` long) in the slice."""
+) -> tuple[pd.DataFrame, bool, Tally, int]:
+    """The newest LIMIT spans matching ``sel`` (and at least ``min_duration_ns`` long) in the slice,
+    whether the scan stopped at SCAN_CAP, the groups and how many bad spans they count.
+
+    A stage scan reads on past LIMIT (to SCAN_CAP) to count every bad span in its group; the
+    other paths group the rows they list."""
     sel, extra = _narrowed(sel, labels)
     if min_duration_ns is not None:
         extra.append(spans.c.duration_ns >= min_duration_ns)
     rows: list[tuple[Any, ...]] = []
     capped = False
+    tally: Tally = {}
+    counted = 0
     with engine.connect() as conn:
         if not sel.stage and sel.status == "error":
             # Failed spans: newest first from the error index, then fetched and checked exactly.
@@ -211,15 +252,21 @@ def _spans(
             order = spans.c.event_time_unix_nano.desc() if sel.stage else spans.c.start_time_unix_nano.desc()
             query = select(*_SPAN_FIELDS).where(*cond).order_by(order).limit(SCAN_CAP)
             scanned = 0
-            # Stream: stop reading as soon as LIMIT bad events are found.
+            # Stream: list the newest LIMIT bad events, count every one in its group.
             for row in conn.execution_options(stream_results=True, yield_per=2000).execute(query):
                 scanned += 1
                 if _exact(sel, row):
-                    rows.append(_event(row))
-                    if len(rows) >= LIMIT:
-                        break
+                    event = _event(row)
+                    _tally(tally, event)
+                    counted += 1
+                    if len(rows) < LIMIT:
+                        rows.append(event)
             capped = scanned >= SCAN_CAP
-    return pd.DataFrame.from_records(rows[:LIMIT], columns=SPAN_EVENT_COLUMNS), capped
+    if not tally:
+        for event in rows[:LIMIT]:
+            _tally(tally, event)
+        counted = len(rows[:LIMIT])
+    return pd.DataFrame.from_records(rows[:LIMIT], columns=SPAN_EVENT_COLUMNS), capped, tally, counted
 
 
 def _ratio(
@@ -236,12 +283,13 @@ def _ratio(
         flipped = {"ok": "error", "error": "ok"}.get(good.status or "")
         bad = total.merged(Selector(status=flipped)) if flipped else total
         described = f"not ({good.describe()})"
-    frame, capped = _spans(engine, bad, start_ns, end_ns, filters, labels=labels)
+    frame, capped, tally, counted = _spans(engine, bad, start_ns, end_ns, filters, labels=labels)
     return BadEvents(
         "ratio",
         f"Spans of {total.describe()} that are bad ({described}), newest first",
         frame,
-        _note(frame, capped),
+        _note(frame, capped, counted),
+        group_frame(tally),
     )
 
 
@@ -250,14 +298,15 @@ def _latency(
 ) -> BadEvents:
     sel = spec.selector("select")
     under = spec.threshold_s or 0.0
-    frame, capped = _spans(
+    frame, capped, tally, counted = _spans(
         engine, sel, start_ns, end_ns, filters, min_duration_ns=int(under * NS), labels=labels
     )
     return BadEvents(
         "latency",
         f"Spans of {sel.describe()} that took {threshold_text(under)} or longer, newest first",
         frame,
-        _note(frame, capped),
+        _note(frame, capped, counted),
+        group_frame(tally),
     )
 
 
@@ -426,9 +475,14 @@ def _gauge(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, labels: La
                 }
             )
     bound = f"> {high}" if high is not None else f"< {low}"
+    # Ongoing: the period reaches the newest closed minute (or the one before: a rollup is
+    # written once its minute closes), so "until 16:41" does not hide a stall still going on.
+    reaches = end_ns // (60 * NS) * 60 * NS - 60 * NS
+    for period in periods:
+        period["ongoing"] = period["until"] >= reaches
     frame = pd.DataFrame.from_records(
         sorted(periods, key=lambda p: p["from"], reverse=True),
-        columns=["queue", "from", "until", "minutes", "worst"],
+        columns=["queue", "from", "until", "minutes", "worst", "ongoing"],
     )
     note = (
         f"the periods of every queue: samples cannot be narrowed by {', '.join(unnarrowed)}"
@@ -438,12 +492,22 @@ def _gauge(engine: Engine, spec: SlaSpec, start_ns: int, end_ns: int, labels: La
     return BadEvents("gauge", f"Periods when {metric} was {bound} (per-minute samples)", frame, note)
 
 
-def _note(frame: pd.DataFrame, capped: bool) -> str | None:
-    if capped:
-        return f"looked at the newest {SCAN_CAP:,} matching spans only; narrow the range to look further"
+def _note(frame: pd.DataFrame, capped: bool, counted: int) -> str | None:
+    """What the list shows and what the groups count, when that is not simply every bad event."""
+    said = []
     if len(frame) >= LIMIT:
-        return f"showing the newest {LIMIT}"
-    return None
+        if counted > len(frame):
+            said.append(
+                f"listing the newest {len(frame):,} of {counted:,} bad spans; "
+                f"the groups above count all {counted:,}"
+            )
+        else:
+            said.append(f"listing the newest {len(frame):,}; the groups above count these only")
+    if capped:
+        said.append(
+            f"looked at the newest {SCAN_CAP:,} matching spans only; narrow the range to look further"
+        )
+    return "; ".join(said) or None
 
 
 def bad_events(

@@ -7,16 +7,20 @@ Pages run under AppTest on the known estate (tests/dashboards/estate.py) at its 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
+import streamlit as st
 
 from dashboards import bad_event_tables, business, thresholds, views
 from dashboards.catalog import load_catalog
 from dashboards.queries import bad_events as bad_events_q
 from dashboards.queries.business import with_amounts
+from dashboards.ui import widgets
 from slas.lag_history import OpenFigures
 from slas.tables import sla_evaluations, sla_lag_objects
 from tests.dashboards import estate
@@ -356,3 +360,126 @@ def test_a_gauge_sample_is_written_in_its_metric_unit() -> None:
     assert text("queue.stuck", 0.0) == "not stuck"
     assert text("engine.custom_gauge", 3481.795) == "3,481.8 (engine.custom_gauge)"
     assert text("queue.depth", None) == "-"
+
+
+# --------------------------------------------------------------------------- numbers, groups, ongoing
+
+
+def week_range(store: Store) -> dict[str, str]:
+    """The week up to the estate's now, as a custom range (a ratio SLA's 7d window)."""
+    params, _lo, hi = day_range(store)
+    return {**params, "from": datetime.fromtimestamp(hi - 7 * 86400, UTC).strftime("%Y-%m-%dT%H:%M")}
+
+
+def test_slices_and_burn_rates_are_written_as_the_tiles_and_alerts_write_them(
+    sqlite_store: Store, app_env: pytest.MonkeyPatch
+) -> None:
+    params, _lo, _hi = day_range(sqlite_store)
+    at = open_page(app_env, sqlite_store.url, sqlite_store.config_dir, "sla", {**params, "sla": "charge-lag"})
+    no_exceptions(at)
+    slices = at.get_by_key("table-slices").dataframe[0].value
+    # counts are integers (never 5576.0) and the SLI has the tiles' two decimals (never 98.152%)
+    assert str(slices["good"].dtype).startswith("int") and str(slices["events"].dtype).startswith("int")
+    assert all(re.fullmatch(r"\d+\.\d\d%", v) for v in slices["SLI"]), list(slices["SLI"])
+    assert at.metric[0].value == views.pct(0.935)
+    # the CSV writes the counts with thousands separators, as the page shows them
+    config = {"good": st.column_config.NumberColumn("good", format="localized")}
+    assert list(widgets.csv_frame(pd.DataFrame({"good": [5576, 10037]}), config, "")["good"]) == [
+        "5,576",
+        "10,037",
+    ]
+    burn = at.get_by_key("table-burn-table").dataframe[0].value
+    assert {"long burn", "short burn", "threshold"} <= set(burn.columns)
+    for column in ("long burn", "short burn", "threshold"):
+        # one decimal and an "x", as the alerts write "14.4x": never 0.322580645
+        assert all(re.fullmatch(r"\d+\.\dx|no data", v) for v in burn[column]), list(burn[column])
+    assert list(burn["threshold"]) == ["14.4x", "6.0x"]
+    # the estate's charge-lag: SLI 0.935 against 0.95, so the 1h/5m tier burns (1 - 0.935) / 0.05
+    assert burn["long burn"].iloc[0] == f"{(1 - 0.935) / 0.05:.1f}x"
+
+
+@pytest.fixture
+def denial_incident(sqlite_store: Store) -> Store:
+    """A burst of one payer's denials a day ago, older than every baseline denial of the estate."""
+    now = sqlite_store.estate.now_s
+    rows = [
+        span_row(
+            name="payer.remit.receive",
+            service="clearinghouse",
+            start_s=now - 20 * 3600 - i * 30,
+            attributes={
+                "hc.stage": "remit.received",
+                "hc.facility": "lakeside-asc",
+                "hc.payer": "acme",
+                "hc.denial.code": "CO-50",
+                "hc.amount": 1000.0,
+            },
+        )
+        for i in range(20)
+    ]
+    insert_spans(sqlite_store.engine, rows)
+    return sqlite_store
+
+
+def test_denial_groups_count_an_incident_older_than_the_listed_rows(
+    denial_incident: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bad_events_q, "LIMIT", 5)
+    spec = load_catalog(denial_incident.config_dir).get("initial-denial-rate")
+    assert spec is not None
+    hi = int((denial_incident.estate.now_s + 60) * NS)
+    lo = hi - 7 * 86400 * NS
+    found = bad_events_q.bad_events(denial_incident.engine, spec, lo, hi, now_ns=hi)
+    baseline = sum(1 for at, code, _f in denial_incident.estate.remits if code and lo <= at * NS < hi)
+    assert len(found.frame) == 5 and "CO-50" not in set(found.frame["denial_code"])  # newest: baseline
+    assert found.groups is not None
+    top = found.groups.iloc[0]
+    assert (top["denial_code"], top["payer"], top["events"], top["amount"]) == ("CO-50", "acme", 20, 20_000.0)
+    assert int(found.groups["events"].sum()) == 20 + baseline
+    assert found.note == (
+        f"listing the newest 5 of {20 + baseline} bad spans; the groups above count all {20 + baseline}"
+    )
+    shown = bad_event_tables.group_table(found.groups, tz="UTC")
+    assert list(shown.columns[:4]) == ["bad events", "amount", "denial code", "payer"]
+    assert "message" not in shown  # no denial carries a status message
+    assert list(shown.iloc[0][["bad events", "amount", "denial code"]]) == [20, "$20,000", "CO-50"]
+
+
+def test_a_denial_sla_page_groups_its_denials_and_drops_the_columns_that_say_nothing(
+    denial_incident: Store, app_env: pytest.MonkeyPatch
+) -> None:
+    at = open_page(
+        app_env,
+        denial_incident.url,
+        denial_incident.config_dir,
+        "sla",
+        {**week_range(denial_incident), "sla": "initial-denial-rate"},
+    )
+    no_exceptions(at)
+    groups = at.get_by_key("table-bad-event-groups").dataframe[0].value
+    assert list(groups.iloc[0][["bad events", "denial code", "payer"]]) == [20, "CO-50", "acme"]
+    events = at.get_by_key("table-bad-events").dataframe[0].value
+    assert "denial code" in events and "status" not in events and "message" not in events
+    # a failed span keeps its status and message
+    gl = open_page(
+        app_env,
+        denial_incident.url,
+        denial_incident.config_dir,
+        "sla",
+        {**day_range(denial_incident)[0], "sla": "gl-posting-errors"},
+    )
+    no_exceptions(gl)
+    assert {"status", "message"} <= set(gl.get_by_key("table-bad-events").dataframe[0].value.columns)
+
+
+def test_a_gauge_period_reaching_the_end_is_ongoing() -> None:
+    frame = pd.DataFrame.from_records(
+        [
+            {"queue": "q", "from": 0, "until": 600 * NS, "minutes": 10, "worst": 2400.0, "ongoing": True},
+            {"queue": "q", "from": 0, "until": 60 * NS, "minutes": 1, "worst": 1900.0, "ongoing": False},
+        ]
+    )
+    shown = bad_event_tables.gauge_table(frame, tz="UTC", metric="queue.oldest_age_seconds")
+    assert list(shown.columns) == ["queue", "from", "until", "minutes out of bounds", "worst", "ongoing"]
+    assert list(shown["ongoing"]) == ["yes", "no"]
+    assert list(shown["until"]) == ["still out of bounds", "1970-01-01 00:01:00 UTC"]

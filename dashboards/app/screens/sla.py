@@ -97,7 +97,7 @@ def header(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
         unsafe_allow_html=True,
     )
     c1, c2, c3 = st.columns(3)
-    c1.metric("SLI", views.pct(e.sli, 3), help="good events / events in the window")
+    c1.metric("SLI", views.pct(e.sli), help="good events / events in the window")
     c1.caption(f"{e.good:,.0f} good of {e.total:,.0f} · target {e.objective * 100:g}% over {e.window_label}")
     whole = next((x for x in group if x.slice is None), None) if slice_ is not None else None
     if whole is not None:
@@ -112,7 +112,7 @@ def header(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
     c3.caption(
         (f"since {since} · " if since else "")
         + "at the current burn rate"
-        + (f" ({burn:.1f}x)" if burn is not None else "")
+        + (f" ({burn_text(burn)})" if burn is not None else "")
     )
     money(ctx, e, spec, slice_)
     if spec is not None:
@@ -217,9 +217,9 @@ def history(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
                     "window": r.name,
                     "long window": thresholds.threshold_text(r.long_window_s),
                     "short window": thresholds.threshold_text(r.short_window_s),
-                    "long burn (x)": r.long_rate,
-                    "short burn (x)": r.short_rate,
-                    "threshold (x)": r.threshold,
+                    "long burn": burn_text(r.long_rate),
+                    "short burn": burn_text(r.short_rate),
+                    "threshold": burn_text(r.threshold),
                     "severity": r.severity,
                     "firing": "✖ firing" if r.firing else "no",
                 }
@@ -227,6 +227,11 @@ def history(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
             ]
         )
         widgets.table(rates, key="burn-table", file_name=f"{sla_id}-burn-rates.csv")
+
+
+def burn_text(rate: float | None) -> str:
+    """``14.4x``: a burn rate as the alerts and ``vitals sla report`` write it (one decimal)."""
+    return "no data" if rate is None else f"{rate:.1f}x"
 
 
 def slices(ctx: PageContext, sla_id: str) -> None:
@@ -243,9 +248,9 @@ def slices(ctx: PageContext, sla_id: str) -> None:
             {
                 "status": widgets.status_text(e.status),
                 "slice": e.slice,
-                "SLI": views.pct(e.sli, 3),
-                "good": e.good,
-                "events": e.total,
+                "SLI": views.pct(e.sli),
+                "good": int(e.good),
+                "events": int(e.total),
                 "budget left": views.pct(e.budget_remaining, 1),
                 "open": ctx.link("sla", sla=sla_id, slice=e.slice or ""),
             }
@@ -258,7 +263,12 @@ def slices(ctx: PageContext, sla_id: str) -> None:
         frame,
         key="slices",
         file_name=f"{sla_id}-slices.csv",
-        column_config={"open": st.column_config.LinkColumn("open", display_text="details")},
+        column_config={
+            "open": st.column_config.LinkColumn("open", display_text="details"),
+            # counts with thousands separators, on the page and in the CSV ("5,576", never 5576.0)
+            "good": st.column_config.NumberColumn("good", format="localized"),
+            "events": st.column_config.NumberColumn("events", format="localized"),
+        },
     )
 
 
@@ -297,6 +307,15 @@ def bad_events(ctx: PageContext, sla_id: str, slice_: str | None) -> None:
         total = found.frame["amount"].fillna(0).sum()
         st.metric("Money in these objects", views.money(float(total)))
     elif found.kind in ("ratio", "latency"):
+        if found.groups is not None and not found.groups.empty:
+            st.markdown("**Grouped** (identical bad events, most first)")
+            widgets.table(
+                tables.group_table(found.groups, tz=ctx.tz),
+                key="bad-event-groups",
+                file_name=f"{sla_id}-bad-event-groups.csv",
+                column_config={"bad events": st.column_config.NumberColumn("bad events", format="localized")},
+            )
+            st.markdown("**Each bad event**, newest first")
         frame = tables.span_table(found.frame, now_ns=ctx.now_ns, tz=ctx.tz, link=ctx.link)
     elif found.kind == "freshness":
         frame = tables.freshness_table(found.frame, tz=ctx.tz)
