@@ -18,10 +18,22 @@ from slas.scoring import HOURS_PER_WEEK, expected_hours
 from slas.series import RawMinutes
 from slas.spec import SLA, FreshnessSli, HistoryExpectation
 
-__all__ = ["FeedExpectation", "HistoryExpectation", "feed_expectation", "history_minutes", "history_windows"]
+__all__ = [
+    "MIN_SILENCE_S",
+    "FeedExpectation",
+    "HistoryExpectation",
+    "feed_expectation",
+    "history_minutes",
+    "history_windows",
+]
 
 #: Longest usual gap looked for: a feed whose typical hour holds no message is "not expected".
 _GAP_SEARCH_MIN = 180
+#: A silence shorter than this is never news, however busy the feed (issue 14): a feed sending
+#: every 20 s "expects" three messages in one minute, yet a minute or two of quiet is ordinary
+#: jitter, not a stall. A freshness SLA has this floor in its own ``max_age`` (which its author
+#: chose); the operations page asks about any silence, so it needs one of its own.
+MIN_SILENCE_S = 10 * 60
 
 
 @dataclass(frozen=True)
@@ -87,10 +99,12 @@ def feed_expectation(  # noqa: PLR0917
     """Judge one feed's silence at ``now_minute`` (epoch minutes) from its messages per minute.
 
     ``counts`` maps epoch minutes to messages; only the same local hour of past days and weeks
-    and the feed's last message matter. Silent: a freshness SLA with ``expect: history`` and
-    ``max_age`` equal to this silence would count the minute (its history expects
-    ``history.min_expected`` messages in that time) and find none. The usual gap is the shortest
-    ``max_age`` in which that history expects one message.
+    and the feed's last message matter. Silent: the silence is at least :data:`MIN_SILENCE_S`
+    and a freshness SLA with ``expect: history`` and ``max_age`` equal to this silence would
+    count the minute (its history expects ``history.min_expected`` messages in that time) and
+    find none. Without the floor a feed busy enough to expect three messages a minute would be
+    "silent" after any minute of quiet. The usual gap is the shortest ``max_age`` in which that
+    history expects one message.
     """
     raw = RawMinutes.zeros(now_minute - history_minutes(history), now_minute)
     for minute, n in counts.items():
@@ -104,7 +118,7 @@ def feed_expectation(  # noqa: PLR0917
         )
         return bool(verdict[0])
 
-    silent = expected(max(1, math.ceil(silence_s / 60)), history)
+    silent = silence_s >= MIN_SILENCE_S and expected(math.ceil(silence_s / 60), history)
     one = HistoryExpectation(weeks=history.weeks, min_expected=1.0)
     if not expected(_GAP_SEARCH_MIN, one):
         return FeedExpectation(silent, None)

@@ -1,6 +1,7 @@
 """Interface silence on the operations page: judged by each feed's own history, as freshness SLAs
-with ``expect: history`` judge it, so sparse and nightly feeds are not called silent beside a stall;
-and the "catching up" banner speaks only when the figures trail the store by more than two ticks.
+with ``expect: history`` judge it, so sparse and nightly feeds are not called silent beside a stall,
+nor a busy feed after a minute or two of quiet (issue 14); and the "catching up" banner speaks only
+when the figures trail the store by more than two ticks.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -58,6 +60,61 @@ def test_a_busy_feed_is_silent_after_a_few_usual_gaps_and_says_its_rhythm() -> N
     assert stalled.usual_gap_s == 180
     # 6 minutes: two usual gaps, fewer than the three messages a freshness SLA waits for
     assert not feed_expectation(_raw(history), first, NOW_MIN, 6 * 60, "UTC", HISTORY).silent
+
+
+def _every_20_s_office_hours(days: int) -> dict[int, int]:
+    """Three messages a minute from 08:00 to 18:00 on each of the past ``days`` days."""
+    today = NOW_MIN - NOW_MIN % DAY_MIN
+    return {
+        today - d * DAY_MIN + h * 60 + m: 3
+        for d in range(1, days + 1)
+        for h in range(8, 18)
+        for m in range(60)
+    }
+
+
+@pytest.mark.parametrize(
+    ("quiet_s", "silent"),
+    [
+        (17.0, False),
+        (61.0, False),
+        (141.0, False),
+        (154.0, False),
+        (180.0, False),
+        (20 * 60, True),
+        (45 * 60, True),
+    ],
+)
+def test_a_busy_feed_is_silent_only_after_minutes_not_seconds(quiet_s: float, silent: bool) -> None:
+    """Issue 14: a feed sending every 20 s was "silent" after 17 s of quiet; 20 minutes is a stall."""
+    counts = _every_20_s_office_hours(35)
+    judged = feed_expectation(counts, min(counts), NOW_MIN, quiet_s, "UTC", HISTORY)
+    assert judged.silent is silent
+    assert judged.usual_gap_s == 60  # one minute is the finest rhythm the history can tell
+
+
+def test_a_busy_feed_table_row_is_not_silent_after_two_minutes() -> None:
+    """The operations table's own path (feed_expectations) over a busy feed and a stalled one."""
+    counts = _every_20_s_office_hours(35)
+    now_ns = int(NOW_S * NS)
+    first_ns = min(counts) * 60 * NS
+    frame = pd.DataFrame(
+        {
+            "interface": ["claims-outbound", "charges-outbound"],
+            "service": ["integration-engine", "integration-engine"],
+            "facility": ["north-campus", "north-campus"],
+            "first_seen": [first_ns, first_ns],
+            "last_seen": [now_ns - int(141 * NS), now_ns - int(25 * 60 * NS)],
+            "count": [10_000, 10_000],
+            "silent_s": [141.0, 25 * 60.0],
+        }
+    )
+    keys = [(i, "integration-engine", "north-campus") for i in frame["interface"]]
+    judged = operations.feed_expectations(frame, dict.fromkeys(keys, counts), now_ns, "UTC").set_index(
+        "interface"
+    )
+    assert not judged.loc["claims-outbound", "silent"]
+    assert judged.loc["charges-outbound", "silent"]
 
 
 def test_a_nightly_feed_is_not_silent_in_the_afternoon() -> None:
