@@ -237,8 +237,9 @@ def silence(ctx: PageContext) -> None:
         },
         key="silence",
         file_name="interface-silence.csv",
-        caption="Time since the last message per feed; silent when that is longer than the feed's own "
-        "history expects at this hour of the week (the rule of freshness SLAs with expect: history)",
+        caption="Time since the last message per feed; silent when that is at least 10 min and longer "
+        "than the feed's own history expects at this hour of the week (the rule of freshness SLAs with "
+        "expect: history)",
     )
 
 
