@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from alerts import config
@@ -18,6 +19,7 @@ from tests.alerts.conftest import SLACK_CONFIG
 from tests.alerts.factories import T0, evaluation, insert_evaluations
 from tests.alerts.harness import FakeClock
 from tests.support.fake_slack import FakeSlack
+from vitals.kernel.configfile import ConfigError
 
 INTERVAL = 30.0  # the SLA engine's evaluation.interval
 LIMIT = 3 * INTERVAL + 60.0  # the default watchdog: 3 intervals plus a minute
@@ -209,14 +211,9 @@ alerting:
 """
     got = config.parse(text, read_secrets=False).watchdog
     assert got == WatchdogSettings(enabled=True, intervals=2.0, margin=30.0, receiver="platform")
-    assert config.parse(
-        text.replace("receiver: platform", "enabled: false"), read_secrets=False
-    ).watchdog == (WatchdogSettings(enabled=False, intervals=2.0, margin=30.0))
-    try:
+    off = config.parse(text.replace("receiver: platform", "enabled: false"), read_secrets=False)
+    assert off.watchdog == WatchdogSettings(enabled=False, intervals=2.0, margin=30.0)
+    with pytest.raises(ConfigError) as caught:
         config.parse(text.replace("receiver: platform}", "receiver: nobody}"), read_secrets=False)
-    except config.ConfigError as exc:
-        assert "alerts.yaml:9: alerting.watchdog.receiver: watchdog receiver 'nobody' is not defined" in str(
-            exc
-        )
-    else:
-        raise AssertionError("an undefined watchdog receiver was accepted")
+    said = "alerts.yaml:9: alerting.watchdog.receiver: watchdog receiver 'nobody' is not defined"
+    assert said in str(caught.value)
