@@ -19,7 +19,7 @@ from dashboards.catalog import LagPair
 from dashboards.sqlexpr import blank, error_flag
 from dashboards.tables import business_rollups
 from slas import LagScope
-from slas.lag_history import OpenFigures, open_figures, slas_with_amounts
+from slas.lag_history import OpenFigures, open_figures
 from vitals.kernel.units import HOUR_NS, NS
 
 
@@ -140,10 +140,3 @@ def stuck_now(
     """The objects of ``pair``'s SLA not finished at ``at_ns`` and older than ``older_than_s``:
     the money at risk now, before their deadline makes them late (the SLA engine's lag objects)."""
     return open_figures(engine, filters.lag_scope(pair), older_than_s=older_than_s, at_ns=at_ns)
-
-
-def with_amounts(
-    engine: Engine, sla_ids: list[str], *, at_ns: int, lookback_s: int = 35 * 86400
-) -> list[str]:
-    """Those of ``sla_ids`` (lag SLAs) whose objects carry an amount: the SLA engine's answer."""
-    return slas_with_amounts(engine, sla_ids, at_ns=at_ns, lookback_s=lookback_s)

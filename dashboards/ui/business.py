@@ -22,7 +22,7 @@ from dashboards.ui import cached, parallel, widgets
 from dashboards.ui.frame import PageContext
 from dashboards.ui.resources import engine_for
 from slas import LagFigures
-from slas.lag_history import OpenFigures
+from slas.lag_history import OpenFigures, slas_with_amounts
 from vitals.kernel.units import HOUR_NS
 
 #: The widget that chooses the age of "at risk now", bound to the URL parameter of the same name
@@ -65,7 +65,7 @@ def age_picker(label: str = "At risk now: stuck for at least") -> None:
 
 @st.cache_data(ttl=300, show_spinner=False)
 def _with_amounts(url: str, sla_ids: tuple[str, ...], at_ns: int) -> list[str]:
-    return business_q.with_amounts(engine_for(url), list(sla_ids), at_ns=at_ns)
+    return slas_with_amounts(engine_for(url), list(sla_ids), at_ns=at_ns)
 
 
 def at_risk_text(kind: str, window_label: str, amount: float | None) -> str:

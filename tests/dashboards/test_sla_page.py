@@ -19,9 +19,9 @@ import streamlit as st
 from dashboards import bad_event_tables, business, thresholds, views
 from dashboards.catalog import load_catalog
 from dashboards.queries import bad_events as bad_events_q
-from dashboards.queries.business import with_amounts
 from dashboards.ui import widgets
 from slas.lag_history import OpenFigures
+from slas.lag_history import slas_with_amounts as with_amounts
 from slas.tables import sla_evaluations, sla_lag_objects
 from tests.dashboards import estate
 from tests.dashboards.conftest import Store, no_exceptions, open_page, texts
