@@ -47,6 +47,7 @@ SPAN_COLUMNS: tuple[str, ...] = (
     "hc_denial_code",
     "messaging_destination",
     "received_at_unix_nano",
+    "sample_weight",
 )
 
 #: The span attributes that ``spans`` also keeps in columns of their own (column -> attribute),
@@ -97,6 +98,9 @@ METRIC_COLUMNS: tuple[str, ...] = (
 
 #: Position of each column in a span row, for code that reads rows back (tests, the in-memory sink).
 SPAN_INDEX = {name: i for i, name in enumerate(SPAN_COLUMNS)}
+#: Position of ``sample_weight``, the last column: row builders put 1 there (the span stands for
+#: itself); sampling that keeps one span of N replaces it with ``with_sample_weight(row, n)``.
+SAMPLE_WEIGHT = SPAN_INDEX["sample_weight"]
 SPAN_KEY_INDEX = {name: i for i, name in enumerate(SPAN_KEY_COLUMNS)}
 METRIC_INDEX = {name: i for i, name in enumerate(METRIC_COLUMNS)}
 
@@ -136,6 +140,13 @@ class WriteResult:
     spans_duplicate: int = 0
     points_inserted: int = 0
     points_duplicate: int = 0
+
+
+def with_sample_weight(row: Row, weight: int) -> Row:
+    """``row`` (a span row) standing for ``weight`` spans: the sampler's one way to set the weight."""
+    if weight < 1:
+        raise ValueError(f"a sample weight is at least 1, not {weight}")
+    return (*row[:SAMPLE_WEIGHT], weight, *row[SAMPLE_WEIGHT + 1 :])
 
 
 def series_id(
@@ -216,6 +227,7 @@ def metric_rows(rows: Sequence[Mapping[str, Any]]) -> list[Row]:
 __all__ = [
     "METRIC_COLUMNS",
     "METRIC_INDEX",
+    "SAMPLE_WEIGHT",
     "SPAN_COLUMNS",
     "SPAN_INDEX",
     "SPAN_KEY_COLUMNS",
@@ -228,4 +240,5 @@ __all__ = [
     "metric_row_tuple",
     "metric_rows",
     "series_id",
+    "with_sample_weight",
 ]

@@ -209,6 +209,7 @@ def convert_spans(
                         _text(get("hc.denial.code")),
                         _text(get("messaging.destination.name")),
                         received_at_unix_nano,
+                        1,  # sample_weight: the span stands for itself
                     )
                 )
                 for key, value in hashed:

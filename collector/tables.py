@@ -9,7 +9,18 @@ watermark readers use to pick up only what is new.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from vitals.kernel.db import BigIntId, JsonDocument, metadata
 
@@ -44,6 +55,9 @@ spans = Table(
     Column("hc_denial_code", Text),
     Column("messaging_destination", Text),
     Column("received_at_unix_nano", BigInteger, nullable=False),
+    # How many spans this stored span stands for: 1, or N when span sampling kept one healthy
+    # span out of N, so counts weighted by it stay exact.
+    Column("sample_weight", Integer, nullable=False, server_default="1"),
     UniqueConstraint("trace_id", "span_id"),
     Index(None, "start_time_unix_nano"),
     Index(None, "service_name", "start_time_unix_nano"),

@@ -27,7 +27,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from prometheus_client import CollectorRegistry
-from sqlalchemy import BigInteger, Boolean, Float, String, Table
+from sqlalchemy import BigInteger, Boolean, Float, Integer, String, Table
 
 from collector.attributes import json_text
 from collector.body import BodyError, Encoding, decompress
@@ -130,6 +130,9 @@ def _storable(table: Table, row: tuple[Any, ...], columns: Sequence[str]) -> Non
         elif isinstance(kind, BigInteger):
             assert isinstance(value, int) and not isinstance(value, bool), name
             assert INT64[0] <= value <= INT64[1], name
+        elif isinstance(kind, Integer):  # after BigInteger, its subclass: 32 bits on PostgreSQL
+            assert isinstance(value, int) and not isinstance(value, bool), name
+            assert -(2**31) <= value < 2**31, name
         elif isinstance(kind, Float):
             assert isinstance(value, float | int) and not isinstance(value, bool), name
         elif isinstance(kind, String):  # also Text

@@ -11,11 +11,13 @@ from sqlalchemy.engine import Engine
 from collector.redaction import RedactionPolicy, Redactor
 from collector.rows import (
     METRIC_COLUMNS,
+    SAMPLE_WEIGHT,
     SPAN_COLUMNS,
     SPAN_KEY_COLUMNS,
     WriteBatch,
     metric_row_tuple,
     metric_rows,
+    with_sample_weight,
 )
 from collector.sink import InMemorySink, TelemetrySink
 from collector.spans import convert_spans
@@ -75,6 +77,35 @@ def test_spans_keys_and_points_are_stored_and_read_back(engine: Engine) -> None:
     assert [(k["key_name"], k["trace_id"]) for k in keys] == [("charge", rows[0]["trace_id"])]
     assert points[0]["queue"] == "charges-outbound"
     assert points[0]["attributes"] == {"queue": "charges-outbound"}
+
+
+def test_a_span_stands_for_itself_unless_sampling_sets_its_weight(engine: Engine) -> None:
+    batch = batch_of(span("healthy"), span("kept-for-ten"))
+    assert [row[SAMPLE_WEIGHT] for row in batch.spans] == [1, 1]
+    batch.spans[1] = with_sample_weight(batch.spans[1], 10)
+    sink = SqlSink(engine)
+    sink.write(batch)
+    sink.close()
+    memory = InMemorySink()
+    memory.write(batch)
+    with engine.connect() as conn:
+        stored = conn.execute(select(spans.c.name, spans.c.sample_weight).order_by(spans.c.id)).all()
+    assert [tuple(row) for row in stored] == [("healthy", 1), ("kept-for-ten", 10)]
+    assert sorted(row[SAMPLE_WEIGHT] for row in memory.spans.values()) == [1, 10]
+    with pytest.raises(ValueError, match="at least 1"):
+        with_sample_weight(batch.spans[0], 0)
+
+
+def test_rows_inserted_without_a_weight_stand_for_themselves(engine: Engine) -> None:
+    """Readers and other writers that predate sampling (tests, ad-hoc SQL) get the default 1."""
+    batch = batch_of(span("old-writer"))
+    values = dict(zip(SPAN_COLUMNS, batch.spans[0], strict=True))
+    del values["sample_weight"]
+    values["attributes"] = orjson.loads(values["attributes"])
+    values["resource_attributes"] = orjson.loads(values["resource_attributes"])
+    with engine.begin() as conn:
+        conn.execute(spans.insert(), [values])
+        assert conn.execute(select(spans.c.sample_weight)).scalar_one() == 1
 
 
 def test_duplicates_are_stored_once_and_counted(engine: Engine) -> None:
