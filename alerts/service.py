@@ -6,6 +6,12 @@ time, silences and inhibitions to the alerts and plans notifications into the ou
 that event between looks at the outbox, so shutdown is prompt). ``AlertsService`` is also what
 ``vitals alerts run`` drives on its own.
 
+Several ``vitals serve`` processes may share one PostgreSQL: the cycle runs in one of them at a
+time, the holder of the ``alerts.evaluation`` lease (kept on a heartbeat by
+``vitals.kernel.lease.Keeper``, so a standby takes over within the takeover bound, 30 s by
+default, and cycles at once); the delivery job runs in all of them, claiming outbox rows one by
+one.
+
 The cycle also runs the SLA engine's watchdog (``alerts.watchdog``): when the newest SLA
 evaluation is older than a few engine intervals, the fallback receiver is told that evaluations
 have stopped, and told again when they resume.
@@ -33,6 +39,7 @@ from alerts.reload import ConfigHolder
 from alerts.senders import SenderFactory, guarantees
 from alerts.sqlstore import SqlStore
 from alerts.watchdog import Watchdog
+from vitals.kernel.lease import Keeper
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,6 +50,11 @@ if TYPE_CHECKING:
     from vitals.kernel.runtime import ServiceContext
 
 log = logging.getLogger(__name__)
+
+#: The lease of the evaluate/plan cycle (and the watchdog in it) inside ``vitals serve``.
+EVALUATION_LEASE = "alerts.evaluation"
+CYCLE_JOB_ID = "alerts.cycle"
+HEARTBEAT_JOB_ID = "alerts.lease"
 
 #: How often the delivery guarantee of each Slack bot receiver is asked again (scopes can change).
 GUARANTEE_CHECK_S = 600.0
@@ -220,9 +232,31 @@ def install(ctx: ServiceContext) -> None:
         watch_evaluations=engine_interval(ctx.settings.config_dir),
     )
     interval = service.config.current.delivery.dispatch_interval
+    keeper = Keeper(ctx.engine, EVALUATION_LEASE)
+
+    def cycle() -> None:
+        if not keeper.holds():
+            keeper.beat()  # a cycle before the first heartbeat, or after a lost one
+        if keeper.holds():
+            service.cycle()
+
+    def heartbeat() -> None:
+        if keeper.beat():  # the holder died or stopped: cycle now, not at the next interval
+            ctx.scheduler.modify_job(CYCLE_JOB_ID, next_run_time=datetime.now(UTC))
+
     ctx.scheduler.add_job(
-        service.cycle, "interval", seconds=interval, id="alerts.cycle", max_instances=1, coalesce=True
+        cycle, "interval", seconds=interval, id=CYCLE_JOB_ID, max_instances=1, coalesce=True
     )
+    ctx.scheduler.add_job(
+        heartbeat,
+        "interval",
+        seconds=keeper.timing.heartbeat_s,
+        id=HEARTBEAT_JOB_ID,
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+    )
+    ctx.on_stop.append(keeper.release)
     ctx.scheduler.add_job(service.deliver_forever, id="alerts.deliver", max_instances=1)
     AlertsHttp(service.store, service.config, service.clock).register(ctx.http_app)
     if service.watchdog is not None:

@@ -1,10 +1,13 @@
 """The SLA engine inside ``vitals serve``: a scheduler job that ticks, and hot reload of SLA files.
 
 Several ``vitals serve`` processes may share a store; one of them evaluates at a time. Each tick
-first takes (or renews) the ``slas.engine`` lease (``vitals.kernel.lease``); the others stand by
-and take over when the holder stops renewing it, or at once when its process is gone. (The
-engine's commits are also conditional on the state they started from, so even a tick that
-overlaps a hand-over never counts a row twice.)
+first takes (or renews) the ``slas.engine`` lease (``vitals.kernel.lease``); the others stand by.
+A heartbeat job (``vitals.kernel.lease.Keeper``, every sixth of the takeover bound, 5 s by
+default) renews the lease apart from the ticks, so a tick longer than the lease keeps it, and in
+a process standing by tries to take it: when the holder dies, another process takes over within
+the bound (30 s by default, ``VITALS_LEASE_BOUND``) and ticks at once. (The engine's commits are
+also conditional on the state they started from, so even a tick that overlaps a hand-over never
+counts a row twice.)
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ from slas.source import SqlTelemetrySource
 from slas.store import SqlStateStore
 from vitals.kernel.configfile import ConfigError
 from vitals.kernel.follow import default_horizon_s
-from vitals.kernel.lease import Lease, holder, new_owner, release, take
-from vitals.kernel.units import NS
+from vitals.kernel.lease import Keeper, Lease
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -34,6 +36,7 @@ __all__ = ["SlaService", "engine_from", "install", "load_config_dir"]
 
 log = logging.getLogger(__name__)
 JOB_ID = "slas.evaluate"
+HEARTBEAT_JOB_ID = "slas.lease"
 LEASE = "slas.engine"
 
 
@@ -67,8 +70,8 @@ class SlaService:
         self._stamp = self._files_stamp()
         self.config = load_config_dir(self.config_dir)  # invalid files stop `vitals serve` here
         self.engine = engine_from(ctx.engine, self.config, clock)
-        self.owner = new_owner()
-        self.lease: Lease | None = None
+        self.keeper = Keeper(ctx.engine, LEASE, clock=self.engine.clock)
+        self.owner = self.keeper.owner
         self.last: TickResult | None = None
         from prometheus_client import Counter, Gauge, Histogram
 
@@ -116,24 +119,32 @@ class SlaService:
         self.engine.set_slas(config.slas)
         log.info("SLA files reloaded: %d SLAs", len(config.slas))
 
+    @property
+    def lease(self) -> Lease | None:
+        return self.keeper.lease
+
+    def heartbeat(self) -> bool:
+        """Renew the lease, or take it when its holder stopped renewing; True when just taken."""
+        taken = self.keeper.beat()
+        self._standby_status()
+        return taken
+
+    def _standby_status(self) -> None:
+        if self.keeper.lease is None:
+            current = self.keeper.other
+            self.ctx.status["slas"] = (
+                f"standby: {current.owner if current else 'another process'} evaluates the SLAs"
+            )
+
     def _take_lease(self) -> bool:
-        """Take or renew the engine's lease for three intervals (at least a minute)."""
-        duration = int(max(3 * self.interval, 60.0) * NS)
-        with self.ctx.engine.begin() as conn:
-            self.lease = take(conn, LEASE, self.owner, self.engine.clock(), duration)
-            if self.lease is None:
-                current = holder(conn, LEASE)
-                self.ctx.status["slas"] = (
-                    f"standby: {current.owner if current else 'another process'} evaluates the SLAs"
-                )
-        return self.lease is not None
+        """Take or renew the engine's lease (for half the takeover bound, see ``Keeper``)."""
+        self.keeper.renew()
+        self._standby_status()
+        return self.keeper.lease is not None
 
     def release_lease(self) -> None:
         """Hand the lease on at once (on a graceful stop)."""
-        if self.lease is not None:
-            with self.ctx.engine.begin() as conn:
-                release(conn, self.lease)
-            self.lease = None
+        self.keeper.release()
 
     def run_once(self) -> TickResult | None:
         """The scheduler job. Never raises: a failing tick is logged and retried next interval.
@@ -182,5 +193,20 @@ def install(ctx: ServiceContext) -> None:
         coalesce=True,
         replace_existing=True,
         next_run_time=datetime.now(UTC),
+    )
+
+    def heartbeat() -> None:
+        if service.heartbeat():  # the holder died or stopped: tick now, not at the next interval
+            ctx.scheduler.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
+
+    ctx.scheduler.add_job(
+        heartbeat,
+        "interval",
+        seconds=service.keeper.timing.heartbeat_s,
+        id=HEARTBEAT_JOB_ID,
+        name="SLA engine lease heartbeat",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
     )
     log.info("SLA engine installed: %d SLAs, evaluated every %gs", len(service.config.slas), service.interval)

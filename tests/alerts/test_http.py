@@ -148,7 +148,12 @@ def test_install_adds_jobs_routes_and_status(engine: Engine, tmp_path: Path) -> 
         write_metric_points=lambda rows: None,
     )
     service.install(ctx)
-    assert {j.id for j in ctx.scheduler.get_jobs()} == {"alerts.cycle", "alerts.deliver", "alerts.guarantees"}
+    assert {j.id for j in ctx.scheduler.get_jobs()} == {
+        "alerts.cycle",
+        "alerts.deliver",
+        "alerts.guarantees",
+        "alerts.lease",  # the heartbeat of the cycle's lease (vitals.kernel.lease.Keeper)
+    }
     assert "receivers (console)" in ctx.status["alerts"]
     paths = {r.resource.canonical for r in ctx.http_app.router.routes() if r.resource is not None}
     assert {"/api/v1/alerts", "/api/v1/silences", "/slack/interactivity"} <= paths
