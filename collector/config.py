@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from collector.buffer import BufferSettings
 from collector.phi import ALL_KEY_DETECTORS, ALL_VALUE_DETECTORS
 from collector.redaction import (
     ALWAYS_SCANNED_KEYS,
@@ -24,6 +25,7 @@ from collector.redaction import (
     SiteKeyDetector,
     compile_pattern,
 )
+from collector.sampling import Sampling
 from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, validate
 from vitals.kernel.secrets import (
     RetiredSpelling,
@@ -285,8 +287,13 @@ class CollectorConfig(_Strict):
     limits: Limits = Field(default_factory=Limits)
     #: How long spans and metric points are kept.
     retention: Retention = Field(default_factory=Retention)
+    #: Volume control: healthy high-volume spans sampled, counts kept exact (``collector.sampling``).
+    sampling: Sampling = Field(default_factory=Sampling)
     #: Queue pollers, kept as written: ``collector.queues`` validates them.
     pollers: Any = Field(default_factory=list)
+    #: Durable ingest buffer on NATS JetStream: requests are acknowledged once a replicated
+    #: stream holds them, and writers store them from there (absent: after the commit).
+    buffer: BufferSettings | None = None
 
     def token_map(self) -> dict[str, str]:
         """Bearer token -> source name (the tokens as read by ``load_collector_config``)."""

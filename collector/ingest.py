@@ -38,6 +38,7 @@ from collector.otlp_json import (
 from collector.redaction import Redactor
 from collector.rejections import Rejections
 from collector.rows import WriteBatch
+from collector.sampling import SamplingPolicy, sample
 from collector.self_metrics import CollectorMetrics
 from collector.spans import convert_spans
 from collector.writer import Writer, WriterClosed
@@ -112,8 +113,11 @@ class Ingest:
         writer: Writer,
         metrics: CollectorMetrics,
         transforms: Sequence[MetricTransform] = (),
+        sampling: SamplingPolicy | None = None,
     ) -> None:
         self.redactor = redactor
+        #: Volume control applied to each request's spans before they reach the writer.
+        self.sampling = sampling or SamplingPolicy()
         self.writer = writer
         self.metrics = metrics
         #: The live list from ServiceContext, so components may add transforms while installing.
@@ -144,6 +148,11 @@ class Ingest:
         if signal is Signal.TRACES:
             spans = convert_spans(request, self.redactor, now)
             batch, received, rejections = spans.batch, spans.received, spans.rejections
+            if self.sampling.active:
+                sampled = sample(batch, self.sampling)
+                batch = sampled.batch
+                if sampled.dropped:
+                    self.metrics.sampled_out(sampled.dropped)
         else:
             points = convert_metrics(request, self.redactor, now, self.transforms)
             batch, received, rejections = (

@@ -54,6 +54,13 @@ class CollectorMetrics:
             ["rule"],
             registry=registry,
         )
+        self.sampled = Counter(
+            f"{_PREFIX}_sampled_out",
+            "Healthy spans left out by sampling (collector.yaml sampling), by service; the spans kept "
+            "in their place carry their weight, so counts from the store stay exact.",
+            ["service"],
+            registry=registry,
+        )
         self.unauthenticated = Counter(
             f"{_PREFIX}_unauthenticated",
             "Requests refused for a missing or unknown bearer token.",
@@ -111,6 +118,10 @@ class CollectorMetrics:
             self.duplicate.labels("traces").inc(result.spans_duplicate)
         if result.points_duplicate:
             self.duplicate.labels("metrics").inc(result.points_duplicate)
+
+    def sampled_out(self, counts: dict[str, int]) -> None:
+        for service, n in counts.items():
+            self.sampled.labels(service).inc(n)
 
     def redactions(self, counts: dict[str, int]) -> None:
         for rule, n in counts.items():
