@@ -566,9 +566,13 @@ class EvaluationSettings(BaseModel):
     batch_rows: int = Field(100_000, ge=100)
     #: Time per tick spent back-filling new or changed SLAs.
     backfill_budget: Duration = 10.0
-    #: Rollup minutes older than this are deleted.
-    retention: Duration = 90 * 86400.0
-    #: ``sla_evaluations`` rows older than this are deleted.
+    #: How long the SLA history lasts: per-minute rollups (what ``vitals sla report --at`` and
+    #: the dashboard's SLA charts evaluate), counted lag objects and thinned evaluations older
+    #: than this are deleted. 400 days keeps a year of history (and a calendar year's window).
+    retention: Duration = 400 * 86400.0
+    #: ``sla_evaluations`` rows are kept at full resolution (one per tick) this long; older ones
+    #: are thinned to the last of each hour per SLA and slice, every status change and breach
+    #: start kept, until ``retention`` (or this, if longer) deletes them.
     evaluation_retention: Duration = 35 * 86400.0
 
     @field_validator("interval")
@@ -576,6 +580,13 @@ class EvaluationSettings(BaseModel):
     def _interval(cls, value: float) -> float:
         if value < 1:
             raise ValueError("must be at least 1s")
+        return value
+
+    @field_validator("retention", "evaluation_retention")
+    @classmethod
+    def _kept(cls, value: float) -> float:
+        if value < 86400:
+            raise ValueError("must be at least 1d (SLA windows and alerts read the recent history)")
         return value
 
 

@@ -16,16 +16,19 @@ series stay tuples: the engine adds them up, so there is no object to map.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from slas.downsample import Mark, floor_to, thin
 from slas.evaluation_rows import evaluation_row
 from slas.lag import Counted, LagObject
 from slas.model import Evaluation
+from slas.retention import PruneReport, prune
 from slas.series import MinuteSeries
 from slas.state import SOURCES, Commit, Definition, Meta, StoredObject
 from slas.tables import (
@@ -62,7 +65,10 @@ class StateStore(Protocol):
 
     def write_evaluations(self, evaluations: Sequence[Evaluation]) -> None: ...
 
-    def prune(self, now_ns: int, minutes_before_ns: int, evaluations_before_ns: int) -> None: ...
+    def prune(self, now_ns: int, minutes_before_ns: int, evaluations_before_ns: int) -> PruneReport:
+        """Delete expired lag objects, rollups before ``minutes_before_ns`` and evaluations before
+        the older of the two cutoffs; thin those before ``evaluations_before_ns`` (``slas.retention``)."""
+        ...
 
 
 def _counted(state: str, slice_: str | None, minute_ns: int | None, amount: float | None) -> Counted | None:
@@ -113,8 +119,19 @@ DEFINITIONS = RowMap(
 class SqlStateStore:
     """State in the Vitals store; every method is one short transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        prune_batch_rows: int = 2000,
+        prune_budget_s: float = 5.0,
+        pause: Callable[[float], object] = time.sleep,
+    ) -> None:
         self.engine = engine
+        #: rows per retention transaction, and the time one retention pass may take
+        self.prune_batch_rows = prune_batch_rows
+        self.prune_budget_s = prune_budget_s
+        self.pause = pause
         self._ensure_cursors()
 
     def _insert(self, conn: Connection, table: Any) -> Any:
@@ -305,23 +322,16 @@ class SqlStateStore:
         with self.engine.begin() as conn:
             conn.execute(sla_evaluations.insert(), [evaluation_row(ev) for ev in evaluations])
 
-    def prune(self, now_ns: int, minutes_before_ns: int, evaluations_before_ns: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(sla_lag_objects).where(sla_lag_objects.c.expires_unix_nano < now_ns))
-            # one primary-key range per series: never a scan of the whole rollup table
-            for sla_id, slice_key in conn.execute(select(sla_series.c.sla_id, sla_series.c.slice)).all():
-                conn.execute(
-                    delete(sla_minutes).where(
-                        sla_minutes.c.sla_id == sla_id,
-                        sla_minutes.c.slice == slice_key,
-                        sla_minutes.c.minute_unix_nano < minutes_before_ns,
-                    )
-                )
-            conn.execute(
-                delete(sla_evaluations).where(
-                    sla_evaluations.c.evaluated_at_unix_nano < evaluations_before_ns
-                )
-            )
+    def prune(self, now_ns: int, minutes_before_ns: int, evaluations_before_ns: int) -> PruneReport:
+        return prune(
+            self.engine,
+            now_ns,
+            minutes_before_ns,
+            evaluations_before_ns,
+            batch_rows=self.prune_batch_rows,
+            budget_s=self.prune_budget_s,
+            pause=self.pause,
+        )
 
 
 def _least(conn: Connection, a: Any, b: Any) -> Any:
@@ -397,9 +407,24 @@ class MemoryStateStore:
     def write_evaluations(self, evaluations: Sequence[Evaluation]) -> None:
         self.evaluations.extend(evaluations)
 
-    def prune(self, now_ns: int, minutes_before_ns: int, evaluations_before_ns: int) -> None:
-        self.objects = {
-            k: v for k, v in self.objects.items() if v.expires_ns is None or v.expires_ns >= now_ns
-        }
-        self.minutes = {k: v for k, v in self.minutes.items() if k[2] * MINUTE_NS >= minutes_before_ns}
-        self.evaluations = [e for e in self.evaluations if e.at_unix_nano >= evaluations_before_ns]
+    def prune(self, now_ns: int, minutes_before_ns: int, evaluations_before_ns: int) -> PruneReport:
+        report = PruneReport()
+        kept = {k: v for k, v in self.objects.items() if v.expires_ns is None or v.expires_ns >= now_ns}
+        report.lag_objects = len(self.objects) - len(kept)
+        self.objects = kept
+        minutes = {k: v for k, v in self.minutes.items() if k[2] * MINUTE_NS >= minutes_before_ns}
+        report.minutes = len(self.minutes) - len(minutes)
+        self.minutes = minutes
+        delete_before = min(minutes_before_ns, evaluations_before_ns)
+        evaluations = [e for e in self.evaluations if e.at_unix_nano >= delete_before]
+        report.evaluations_deleted = len(self.evaluations) - len(evaluations)
+        end = floor_to(evaluations_before_ns)
+        marks = [
+            Mark(i, e.sla_id, e.slice or "", e.at_unix_nano, e.status, e.breach_started_unix_nano)
+            for i, e in enumerate(evaluations)
+            if e.at_unix_nano < end
+        ]
+        doomed = set(thin(marks, {}))
+        report.evaluations_thinned = len(doomed)
+        self.evaluations = [e for i, e in enumerate(evaluations) if i not in doomed]
+        return report

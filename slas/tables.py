@@ -122,11 +122,23 @@ sla_cursors = Table(
     Column("updated_at_unix_nano", BigInteger, nullable=False),
 )
 
+#: How far the engine's retention has thinned old evaluations (``slas.downsample``): one row per
+#: job (``evaluations.thinned``), ``done_unix_nano`` the hour boundary below which every hour is
+#: thinned, so a pass goes on where the last one stopped instead of reading a year again.
+sla_retention = Table(
+    "sla_retention",
+    metadata,
+    Column("job", String(32), primary_key=True),
+    Column("done_unix_nano", BigInteger, nullable=False),
+    Column("updated_at_unix_nano", BigInteger, nullable=False),
+)
+
 __all__ = [
     "sla_cursors",
     "sla_definitions",
     "sla_evaluations",
     "sla_lag_objects",
     "sla_minutes",
+    "sla_retention",
     "sla_series",
 ]
