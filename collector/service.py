@@ -152,6 +152,10 @@ class Collector:
         log.info("store ready (migrated in %.2fs)", time.perf_counter() - started)
         limits = self.config.limits
         writer = store_writer(self.settings.db_url, engine, limits.max_in_flight, self.metrics.committed)
+        if self.config.buffer is not None:  # answered once JetStream holds the batch (issue 15)
+            from collector.jetstream_buffer import BufferPublisher
+
+            writer = BufferPublisher(self.config.buffer, max_in_flight_bytes=limits.max_in_flight)
         self.metrics.watch_writer(
             lambda: writer.queue_depth, lambda: writer.queued_rows, lambda: writer.in_flight_bytes
         )

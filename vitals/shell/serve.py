@@ -15,6 +15,7 @@ import sys
 import click
 
 from collector import retention
+from collector.buffer_consumer import components as buffer_components
 from collector.config import CollectorConfig, Retention, load_collector_config
 from collector.service import Collector, ServeOptions, StartupError
 from vitals.kernel.configfile import ConfigError
@@ -74,7 +75,7 @@ class RetentionComponent:
 
 def assemble(config: CollectorConfig, names: tuple[str, ...]) -> tuple[Component, ...]:
     """What ``vitals serve`` installs beside the collector: the retention job, then ``names``."""
-    return (RetentionComponent(config.retention), *load_components(names))
+    return (RetentionComponent(config.retention), *buffer_components(config.buffer), *load_components(names))
 
 
 def load_components(names: tuple[str, ...]) -> tuple[Component, ...]:
