@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from collector.auth import TokenAuthenticator
 from collector.config import CollectorConfig
-from collector.grpc_receiver import GrpcReceiver, grpc_server
+from collector.grpc_receiver import GrpcReceiver, grpc_server, grpc_server_options
 from collector.hash_secret import resolve_hash_secret
 from collector.http_receiver import HttpReceiver
 from collector.ingest import Ingest
@@ -89,6 +89,10 @@ class ServeOptions:
     #: Seconds the whole stop may take after SIGTERM (requests in progress get about two thirds;
     #: see ``collector.stopping.StopBudget``).
     shutdown_timeout: float = 30.0
+    #: Bind both ports with SO_REUSEPORT, so that several processes share them and the kernel
+    #: spreads the connections (``vitals serve --workers N``). Off by default: two collectors
+    #: must not share a port by accident.
+    reuse_port: bool = False
 
 
 def check_exposure(options: ServeOptions, config: CollectorConfig) -> None:
@@ -175,7 +179,11 @@ class Collector:
         )
         secret = resolve_hash_secret(self.config, engine)
         ingest = Ingest(
-            Redactor(self.config.redaction.policy(), secret), writer, self.metrics, ctx.metric_transforms
+            Redactor(self.config.redaction.policy(), secret),
+            writer,
+            self.metrics,
+            ctx.metric_transforms,
+            self.config.sampling.policy(),
         )
         auth = TokenAuthenticator(self.config.token_map())
         http = HttpReceiver(ingest, auth, self.metrics, max_body=limits.max_body)
@@ -294,14 +302,16 @@ class Collector:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, self.options.http_port, backlog=1024)
+            site = web.TCPSite(
+                runner, host, self.options.http_port, backlog=1024, reuse_port=self.options.reuse_port or None
+            )
             await site.start()
         except OSError as exc:
             await runner.cleanup()
             raise StartupError(
                 f"cannot listen for OTLP/HTTP on {host}:{self.options.http_port}: {exc}"
             ) from exc
-        server = grpc_server(parts.grpc)
+        server = shared_grpc_server(parts.grpc) if self.options.reuse_port else grpc_server(parts.grpc)
         try:
             grpc_port = server.add_insecure_port(f"{_address(host)}:{self.options.grpc_port}")
         except RuntimeError:
@@ -484,6 +494,14 @@ def _name(hook: Callable[[], object]) -> str:
 
 def _address(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def shared_grpc_server(receiver: GrpcReceiver) -> grpc.aio.Server:
+    """``grpc_server`` with SO_REUSEPORT on: the port is shared by the workers of one ``vitals serve``."""
+    options = [(k, v) for k, v in grpc_server_options(receiver.max_message) if k != "grpc.so_reuseport"]
+    server = grpc.aio.server(options=[*options, ("grpc.so_reuseport", 1)])
+    server.add_generic_rpc_handlers(receiver.handlers())
+    return server
 
 
 def store_writer(db_url: str, engine: Engine, max_in_flight: int, on_commit: CommitObserver) -> Writer:

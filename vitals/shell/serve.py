@@ -13,18 +13,21 @@ import logging
 import sys
 
 import click
+from sqlalchemy.engine import make_url
 
 from collector import retention
 from collector.buffer_consumer import components as buffer_components
 from collector.config import CollectorConfig, Retention, load_collector_config
 from collector.service import Collector, ServeOptions, StartupError
 from vitals.kernel.configfile import ConfigError
+from vitals.kernel.db import normalize_url
 from vitals.kernel.options import settings_options
 from vitals.kernel.runtime import Component, ServiceContext
 from vitals.kernel.settings import Settings
 from vitals.shell import status
 from vitals.shell.ports import OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_option, port_option
 from vitals.shell.serve_lock import AlreadyServed, take_serve_lock
+from vitals.shell.workers import WorkerPlan, parse_workers, sqlite_refusal, supervise
 
 log = logging.getLogger("vitals.serve")
 
@@ -76,6 +79,14 @@ class RetentionComponent:
 def assemble(config: CollectorConfig, names: tuple[str, ...]) -> tuple[Component, ...]:
     """What ``vitals serve`` installs beside the collector: the retention job, then ``names``."""
     return (RetentionComponent(config.retention), *buffer_components(config.buffer), *load_components(names))
+
+
+def serve_workers(plan: WorkerPlan) -> int:
+    """``--workers N`` (N > 1): refuse SQLite, else supervise N workers; the exit code."""
+    if make_url(normalize_url(plan.settings.db_url)).get_backend_name() == "sqlite":
+        click.echo(f"Error: {sqlite_refusal(plan.workers)}", err=True)
+        return 2
+    return supervise(plan)
 
 
 def load_components(names: tuple[str, ...]) -> tuple[Component, ...]:
@@ -131,6 +142,15 @@ def load_components(names: tuple[str, ...]) -> tuple[Component, ...]:
     "in progress get about two thirds of it to finish, then the writer commits what is queued. What is "
     "still running at the end is named in the log and the process exits 3.",
 )
+@click.option(
+    "--workers",
+    envvar="VITALS_WORKERS",
+    default="1",
+    show_default=True,
+    metavar="N|auto",
+    help="Collector processes sharing both ports (SO_REUSEPORT), under a parent that restarts any "
+    "that dies; 'auto' starts one per CPU (env VITALS_WORKERS). More than 1 needs PostgreSQL.",
+)
 def serve(
     *,
     settings: Settings,
@@ -140,6 +160,7 @@ def serve(
     insecure_no_auth: bool,
     components: str,
     shutdown_timeout: float,
+    workers: str,
 ) -> None:
     """Run the collector (OTLP receivers, PHI redaction, durable writer) and the chosen components.
 
@@ -168,6 +189,12 @@ def serve(
     On SQLite, one vitals serve at a time: a second one over the same file is refused at start
     (the lock file <database>-serve.lock beside it names the holder); run several over PostgreSQL.
 
+    --workers N (PostgreSQL only) runs N collector processes on the same two ports: a parent
+    chooses the ports (0 picks a free one, the same for all), starts the workers, restarts one
+    that dies and stops them all on SIGTERM or SIGINT, with the exit codes below. Every worker
+    receives; the scheduled jobs (SLA engine, alerts, rollups, retention, queue pollers) run in
+    worker 0. Each response names its worker in the Vitals-Worker header.
+
     A 200 means the data is committed. SIGTERM or SIGINT stops accepting, commits what was
     accepted and exits 0, within --shutdown-timeout whatever is in progress: if something is
     still running then (a store that hangs, a job blocked on a broker, a huge request), it is
@@ -177,7 +204,25 @@ def serve(
         config = load_collector_config(settings.config_dir)
     except ConfigError as exc:
         raise click.ClickException(f"invalid collector config:\n{exc}") from exc
-    wanted = assemble(config, choose_components(components))
+    names = choose_components(components)
+    try:
+        count = parse_workers(workers)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--workers") from exc
+    if count > 1:
+        plan = WorkerPlan(
+            settings=settings,
+            components=names,
+            host=host,
+            http_port=http_port,
+            grpc_port=grpc_port,
+            insecure_no_auth=insecure_no_auth,
+            shutdown_timeout=shutdown_timeout,
+            log_level=logging.getLogger().getEffectiveLevel(),
+            workers=count,
+        )
+        sys.exit(serve_workers(plan))
+    wanted = assemble(config, names)
     options = ServeOptions(
         host=host,
         http_port=http_port,
