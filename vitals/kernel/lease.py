@@ -36,6 +36,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -299,6 +300,9 @@ class Keeper:
         self.timing = timing_ or timing()
         self.clock = clock
         self.lease: Lease | None = None
+        # The job and its heartbeat renew from two threads: one at a time, or the second's
+        # compare-and-set would miss the first's renewal and read as a lost lease.
+        self._lock = threading.Lock()
         #: The holder seen by the last beat that did not hold (for status lines).
         self.other: Lease | None = None
 
@@ -321,6 +325,10 @@ class Keeper:
 
     def renew(self) -> bool:
         """:meth:`beat`, raising the store's errors (for a job that reports them)."""
+        with self._lock:
+            return self._renew()
+
+    def _renew(self) -> bool:
         before = self.holds()
         with self.engine.begin() as conn:
             now = self.clock()

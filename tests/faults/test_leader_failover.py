@@ -1,0 +1,147 @@
+"""The leader killed with SIGKILL: another ``vitals serve`` on the same PostgreSQL takes over its jobs.
+
+Two processes run every job-bearing component (SLA engine, alerts, dashboards) over one
+database, as two hosts would: ``VITALS_LEASE_HOST`` gives each its own host name in holder names,
+so the survivor cannot see that the leader's pid is gone and must wait for its lease to run out,
+as on two machines. The takeover bound is 5 s here (``VITALS_LEASE_BOUND``) so the test is
+quick; the default of 30 s is the same arithmetic (``tests/vitals/test_lease_timing.py``), and
+``VITALS_TEST_LEASE_BOUND=30`` runs this test with it (about 25 s longer).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from slas.tables import sla_evaluations
+from tests.collector.harness import Served, get, served
+from tests.faults.helpers import Sender, batch, leases_by_name, stored_ids, wait_for
+from vitals.kernel.db import create_engine
+from vitals.kernel.lease import Timing
+
+BOUND_S = float(os.environ.get("VITALS_TEST_LEASE_BOUND", "5"))
+#: What a busy shared machine may add to the bound (scheduler threads, a slow transaction).
+SLACK_S = 5.0
+JOBS = ("slas.engine", "alerts.evaluation", "dashboards.rollups")
+#: Taken by each refresh of the rollups (the job lease's holder folds under the same name).
+FAMILY = "dashboards.rollup.spans"
+
+GL = """\
+evaluation: {interval: 1s}
+slas:
+  - id: gl-posting-errors
+    title: GL postings succeed
+    domain: finance
+    owner: finance-systems
+    priority: P2
+    objective: 90%
+    window: 1d
+    sli:
+      ratio:
+        total: {span: erp.gl.post}
+        bad: {status: error}
+"""
+
+
+def _config(folder: Path) -> Path:
+    (folder / "config" / "slas").mkdir(parents=True)
+    (folder / "config" / "slas" / "gl.yaml").write_text(GL)
+    (folder / "config" / "dashboard.yaml").write_text("rollup_interval: 1s\n")
+    return folder
+
+
+def _environ(host: str) -> dict[str, str]:
+    return {
+        "VITALS_COMPONENTS": "slas,alerts,dashboards",
+        "VITALS_LEASE_BOUND": str(BOUND_S),
+        "VITALS_LEASE_HOST": host,
+    }
+
+
+def _holders_start_with(url: str, prefix: str) -> bool:
+    engine = create_engine(url)
+    try:
+        found = leases_by_name(engine)
+    finally:
+        engine.dispose()
+    now = time.time_ns()
+    return all(job in found and found[job].owner.startswith(prefix) and found[job].held(now) for job in JOBS)
+
+
+@pytest.mark.e2e
+@pytest.mark.postgres
+def test_a_standby_takes_over_every_job_within_the_bound_after_sigkill(pg_url: str, tmp_path: Path) -> None:
+    engine = create_engine(pg_url)
+    with ExitStack() as stack:
+        stack.callback(engine.dispose)
+        leader: Served = stack.enter_context(
+            served(pg_url, _config(tmp_path / "a"), environ=_environ("host-a"))
+        )
+        wait_for(lambda: _holders_start_with(pg_url, "host-a:"), 30, "the first process holds every job")
+        standby = stack.enter_context(served(pg_url, _config(tmp_path / "b"), environ=_environ("host-b")))
+        sender = Sender([leader.url])
+        for _ in range(5):
+            sender.send(batch(20))
+        wait_for(lambda: _refreshed_by(engine, "host-a:"), 30, "the leader refreshes the rollups")
+        assert _holders_start_with(pg_url, "host-a:"), "the standby took a job from a living leader"
+
+        leader.process.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        leader.process.wait()
+        killed_ns = time.time_ns()
+        taken = {job: _wait_holder(engine, job, "host-b:") - killed for job in JOBS}
+        # The survivor runs each job, not just holds its lease.
+        evaluated = _wait(lambda: _newest_evaluation(engine) > killed_ns) - killed
+        # On PostgreSQL new spans wait a horizon (2 min) before they are folded: a refresh by the
+        # survivor (its claim of the family's lease) is what shows the job moved.
+        folded = _wait(lambda: _refreshed_by(engine, "host-b:")) - killed
+        sender = Sender([standby.url])
+        for _ in range(5):
+            sender.send(batch(20))
+        status, body = get(f"{standby.url}/readyz")
+        assert status == 200 and b'"alerts.evaluation"' in body
+
+        bound = Timing(BOUND_S)
+        print(
+            f"\ntakeover after SIGKILL (bound {BOUND_S:g}s, worst case {bound.worst_takeover_s:g}s): "
+            + ", ".join(f"{job} lease {seconds:.2f}s" for job, seconds in taken.items())
+            + f"; first SLA evaluation {evaluated:.2f}s; first rollup refresh {folded:.2f}s"
+        )
+        for job, seconds in taken.items():
+            assert seconds <= BOUND_S + SLACK_S, f"{job} taken over after {seconds:.1f}s"
+        assert evaluated <= BOUND_S + SLACK_S and folded <= BOUND_S + SLACK_S
+        ids = stored_ids(engine)
+        assert len(ids) == len(set(ids)) == 200  # acknowledged = stored, nothing twice
+        assert "lease slas.engine: taken by host-b:" in standby.log()
+
+
+def _wait(condition: Callable[[], bool]) -> float:
+    wait_for(condition, 60, "the survivor runs the job")
+    return time.monotonic()
+
+
+def _wait_holder(engine: Engine, job: str, prefix: str) -> float:
+    def held() -> bool:
+        lease = leases_by_name(engine).get(job)
+        return lease is not None and lease.owner.startswith(prefix)
+
+    wait_for(held, 60, f"{job} taken over", step=0.02)
+    return time.monotonic()
+
+
+def _newest_evaluation(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.max(sla_evaluations.c.evaluated_at_unix_nano))).scalar() or 0)
+
+
+def _refreshed_by(engine: Engine, prefix: str) -> bool:
+    lease = leases_by_name(engine).get(FAMILY)
+    return lease is not None and lease.owner.startswith(prefix)
