@@ -98,6 +98,7 @@ _SHAPE = {
     "redaction": {"--out"},
     "attacks": {"--out"},
     "fuzz": {"--out", "--seed"},
+    "burst": {"--out", "--seed", "--db", "--minutes"},
 }
 
 

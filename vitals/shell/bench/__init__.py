@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "redaction": "PHI redactor scan rate (MiB/s) on adversarial strings, one per detector.",
     "fuzz": "Decode+convert+redact time per MiB of adversarial requests at growing sizes; random fuzzing.",
     "attacks": "The collector's peak RSS under hostile load (large, unauthenticated, long keys).",
+    "burst": "Month-end burst through the JetStream ingest buffer: refused requests, lag, drain time.",
 }
 
 
