@@ -72,6 +72,8 @@ class _Hop:
     duration: int
     error: bool
     destination: str
+    #: Spans this one stands for (``sample_weight``): an edge into a sampled span counts them all.
+    weight: int = 1
 
 
 class EdgeAccumulator:
@@ -99,9 +101,10 @@ class EdgeAccumulator:
                 via,
             )
             cell = self._acc[key]
-            cell[0] += 1
-            cell[1] += int(target.error)
-            cell[2] += latency
+            # The child (target) may stand for sampled-out siblings, each with its own call.
+            cell[0] += target.weight
+            cell[1] += int(target.error) * target.weight
+            cell[2] += latency * target.weight
             cell[3] = max(cell[3], latency)
 
     def rows(self) -> list[dict[str, Any]]:
@@ -131,6 +134,7 @@ def _hop(prefix: str, row: Any) -> _Hop:
         duration=int(getattr(row, f"{prefix}_duration")),
         error=(getattr(row, f"{prefix}_status") or "").lower() in ("error", "status_code_error", "2"),
         destination=getattr(row, f"{prefix}_dest") or "",
+        weight=int(getattr(row, f"{prefix}_weight") or 1),
     )
 
 
@@ -143,6 +147,7 @@ def _hop_columns(table: Any, prefix: str) -> list[Any]:
         table.c.duration_ns.label(f"{prefix}_duration"),
         table.c.status_code.label(f"{prefix}_status"),
         table.c.messaging_destination.label(f"{prefix}_dest"),
+        table.c.sample_weight.label(f"{prefix}_weight"),
     ]
 
 

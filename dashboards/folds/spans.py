@@ -1,4 +1,9 @@
-"""The spans family: throughput, business, error, feed and failed-span rollups of new spans."""
+"""The spans family: throughput, business, error, feed and failed-span rollups of new spans.
+
+Counts sum ``sample_weight`` rather than counting rows: a span kept by sampling stands for the
+healthy spans of its group that were left out (``collector.sampling``), so every count here is
+what was received. Duration sums weigh each kept span likewise (an estimate for sampled spans).
+"""
 
 from __future__ import annotations
 
@@ -95,6 +100,7 @@ def _upsert_edges(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def _fold(conn: Connection, lo: int, hi: int, timing: EdgeTiming, now: int) -> Writer:
     in_batch = and_(spans.c.id > lo, spans.c.id <= hi)
+    weight = func.sum(spans.c.sample_weight)  # spans received, kept or sampled out
     rollup_rows: list[dict[str, Any]] = []
     for res in RESOLUTIONS:
         b = bucket(spans.c.start_time_unix_nano, res)
@@ -107,9 +113,9 @@ def _fold(conn: Connection, lo: int, hi: int, timing: EdgeTiming, now: int) -> W
                 spans.c.name,
                 kind.label("kind"),
                 iface.label("interface"),
-                func.count().label("n"),
-                func.sum(error_flag(spans.c.status_code)).label("errors"),
-                func.sum(spans.c.duration_ns).label("dur_sum"),
+                weight.label("n"),
+                func.sum(error_flag(spans.c.status_code) * spans.c.sample_weight).label("errors"),
+                func.sum(spans.c.duration_ns * spans.c.sample_weight).label("dur_sum"),
                 func.max(spans.c.duration_ns).label("dur_max"),
             )
             .where(in_batch)
@@ -155,9 +161,9 @@ def _fold(conn: Connection, lo: int, hi: int, timing: EdgeTiming, now: int) -> W
                 facility.label("facility"),
                 line.label("line"),
                 denial.label("denial"),
-                func.count().label("n"),
-                func.sum(error_flag(spans.c.status_code)).label("errors"),
-                func.sum(func.coalesce(spans.c.hc_amount, lit(0))).label("amount"),
+                weight.label("n"),
+                func.sum(error_flag(spans.c.status_code) * spans.c.sample_weight).label("errors"),
+                func.sum(func.coalesce(spans.c.hc_amount, lit(0)) * spans.c.sample_weight).label("amount"),
             )
             .where(in_batch, spans.c.hc_stage.is_not(None))
             .group_by(hour, spans.c.hc_stage, facility, line, denial)
@@ -182,7 +188,7 @@ def _fold(conn: Connection, lo: int, hi: int, timing: EdgeTiming, now: int) -> W
                 spans.c.service_name,
                 spans.c.name,
                 message.label("message"),
-                func.count().label("n"),
+                weight.label("n"),
                 func.max(spans.c.start_time_unix_nano).label("last_seen"),
                 func.max(spans.c.trace_id).label("trace_id"),
             )
@@ -229,7 +235,7 @@ def _fold(conn: Connection, lo: int, hi: int, timing: EdgeTiming, now: int) -> W
                 facility.label("facility"),
                 func.min(spans.c.start_time_unix_nano).label("first_seen"),
                 func.max(spans.c.start_time_unix_nano).label("last_seen"),
-                func.count().label("n"),
+                weight.label("n"),
             )
             .where(in_batch, iface != lit(""))
             .group_by(iface, spans.c.service_name, facility)

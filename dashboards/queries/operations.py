@@ -244,7 +244,7 @@ def feed_history_counts(
             spans.c.service_name,
             blank(spans.c.hc_facility).label("facility"),
             minute.label("minute"),
-            func.count().label("n"),
+            func.sum(spans.c.sample_weight).label("n"),  # sampled spans stand for their group
         )
         .where(or_(*ranges), iface != lit(""))
         .group_by(iface, spans.c.service_name, blank(spans.c.hc_facility), minute)
