@@ -4,7 +4,8 @@ A span is always stored as itself (weight 1) when it carries business meaning (`
 ``hc.amount``, ``hc.key.*``), failed, was slow, is a queue hop (producer, consumer, span
 links), or no rule names its service. The rest, healthy spans a rule names, are sampled *within
 one request*: they are grouped by every column the dashboard's rollups group spans by (service,
-span name, kind, interface, facility and minute of start time); each group of ``g`` spans keeps
+span name, kind, interface, facility, minute of start time), and the lifted columns SLAs select
+by (workflow, system, service line, minute of event time); each group of ``g`` spans keeps
 ``ceil(g / N)`` of them and those carry weights summing to ``g``. Rollups that sum
 ``sample_weight`` therefore count exactly what was received, minute by minute; what becomes an
 estimate is only the latency of the sampled spans (sums and maxima from the kept ones).
@@ -48,6 +49,8 @@ _STATUS, _ATTRS, _LINKS = SPAN_INDEX["status_code"], SPAN_INDEX["attributes"], S
 _STAGE, _AMOUNT = SPAN_INDEX["hc_stage"], SPAN_INDEX["hc_amount"]
 _FACILITY, _MESSAGE_TYPE = SPAN_INDEX["hc_facility"], SPAN_INDEX["hc_message_type"]
 _DESTINATION = SPAN_INDEX["messaging_destination"]
+_WORKFLOW, _SYSTEM, _LINE = SPAN_INDEX["hc_workflow"], SPAN_INDEX["hc_system"], SPAN_INDEX["hc_service_line"]
+_EVENT = SPAN_INDEX["event_time_unix_nano"]
 _MINUTE_NS = 60 * NS
 
 
@@ -112,7 +115,7 @@ def _glob(pattern: str) -> re.Pattern[str]:
 
 # --------------------------------------------------------------------------- the decision
 
-GroupKey = tuple[str, str, str, str, str, int]
+GroupKey = tuple[str, str, str, str, str, str, str, str, int, int]
 
 
 def always_kept(row: Row) -> bool:
@@ -128,8 +131,9 @@ def always_kept(row: Row) -> bool:
 
 
 def group_key(row: Row) -> GroupKey:
-    """What the dashboard's rollups group spans by, so one group's weights land in one cell:
-    service, span name, kind, interface (destination, else message type), facility, minute."""
+    """What readers group spans by, so one group's weights land in one cell: the dashboard's
+    rollups (service, span name, kind, interface, facility, minute of start) and the columns an
+    SLA selects or slices spans by (workflow, system, service line, minute of event time)."""
     interface = row[_DESTINATION] or row[_MESSAGE_TYPE] or ""
     return (
         row[_SERVICE],
@@ -137,7 +141,11 @@ def group_key(row: Row) -> GroupKey:
         row[_KIND],
         interface,
         row[_FACILITY] or "",
+        row[_WORKFLOW] or "",
+        row[_SYSTEM] or "",
+        row[_LINE] or "",
         row[_START] // _MINUTE_NS,
+        row[_EVENT] // _MINUTE_NS,
     )
 
 
