@@ -7,7 +7,9 @@ what the exporter saw acknowledged being in the store, once.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import threading
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -23,6 +25,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from collector.buffer_consumer import BufferConsumer
 from collector.config import load_collector_config
@@ -215,3 +218,95 @@ def test_without_writers_requests_are_still_acknowledged_and_drain_later(
             wait_until(lambda: drained(writer, pg_url, sender.acknowledged), 60, "the buffer drained")
         sender.close()
     assert_stored_exactly_once(pg_url, sender.acknowledged)
+
+
+class Cuttable:
+    """A TCP proxy to PostgreSQL that the test can cut (every connection dropped, new ones
+    refused) and restore: the database gone away and back, as the writers see it."""
+
+    def __init__(self, port: int) -> None:
+        self.upstream = ("127.0.0.1", port)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.server.getsockname()[1])
+        self.down = threading.Event()
+        self.lock = threading.Lock()
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if self.down.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(self.upstream)
+            with self.lock:
+                self.open += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.down.set()
+        with self.lock:
+            dropped, self.open = self.open, []
+        for sock in dropped:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def restore(self) -> None:
+        self.down.clear()
+
+    def close(self) -> None:
+        self.cut()
+        self.server.close()
+
+
+def test_a_database_away_becomes_lag_then_drains(cluster: NatsCluster, pg_url: str, tmp_path: Path) -> None:
+    """The store unreachable under the writers: requests are still acknowledged, the writers' commits
+    fail and their messages wait in the stream; once the store is back, they drain."""
+    url = make_url(pg_url)
+    proxy = Cuttable(url.port or 5432)
+    via_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        with buffered_collector(via_proxy, tmp_path, buffer_yaml(cluster)) as collector:
+            sender = Sender(collector)
+            sender.send(chunks(make_spans(100), 20))
+            wait_until(lambda: drained(collector, pg_url, sender.acknowledged), 60, "the first spans stored")
+            proxy.cut()
+            sender.send(chunks(make_spans(300, "claims"), 20))
+            assert len(sender.acknowledged) == 400 and sender.failed == 0
+            wait_until(
+                lambda: metric(collector, "vitals_buffer_retried_messages_total") > 0, 30, "a failed commit"
+            )
+            assert readyz(collector)["buffer"]["pending_messages"] > 0
+            assert len(stored(pg_url)[0]) == 100
+            proxy.restore()
+            wait_until(lambda: drained(collector, pg_url, sender.acknowledged), 90, "the buffer drained")
+            sender.close()
+    finally:
+        proxy.close()
+    assert_stored_exactly_once(pg_url, sender.acknowledged)
+
+
+def metric(collector: Collector, name: str) -> float:
+    url = f"http://127.0.0.1:{collector.http_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
