@@ -97,6 +97,8 @@ _SHAPE = {
     "dashboard": {"--out", "--seed", "--now", "--rebuild"},
     "redaction": {"--out"},
     "attacks": {"--out"},
+    "scale": {"--out", "--seed", "--db"},
+    "soak": {"--out", "--seed", "--db"},
     "fuzz": {"--out", "--seed"},
     "burst": {"--out", "--seed", "--db", "--minutes"},
 }

@@ -19,7 +19,7 @@ import pytest
 
 from tests.collector.harness import SECRET, config_dir, post, wait_until
 from vitals.kernel.db import create_engine
-from vitals.shell.bench.ingest import make_request
+from vitals.shell.bench.load import make_request
 from vitals.shell.workers import (
     WORKER_HEADER,
     exit_code,

@@ -25,6 +25,8 @@ BENCHMARKS: dict[str, str] = {
     "redaction": "PHI redactor scan rate (MiB/s) on adversarial strings, one per detector.",
     "fuzz": "Decode+convert+redact time per MiB of adversarial requests at growing sizes; random fuzzing.",
     "attacks": "The collector's peak RSS under hostile load (large, unauthenticated, long keys).",
+    "scale": "Ingest into PostgreSQL with 1, 2, 4 collector processes beside SQLite, vs insert-only.",
+    "soak": "Minutes at half the maximum rate, components on: RSS and latency at start and end, flat?",
     "burst": "Month-end burst through the JetStream ingest buffer: refused requests, lag, drain time.",
 }
 

@@ -208,16 +208,28 @@ class Collector:
 
 
 @contextlib.contextmanager
-def collector_process(url: str, workdir: Path) -> Iterator[Collector]:
-    """A fresh collector (receivers and store writer only) on free ports over ``url``; stopped after."""
+def collector_process(
+    url: str,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    components: str = "none",
+    collector_yaml: str | None = None,
+) -> Iterator[Collector]:
+    """A fresh collector on free ports over ``url``; stopped after. By default the receivers and
+    the store writer only; ``workers`` > 1 is ``vitals serve --workers N`` (ready once every
+    worker has answered), ``components`` its --components, ``collector_yaml`` its config."""
     from simulator.supervisor import free_port, http_ok, wait_until
 
     http_port, grpc_port = free_port("127.0.0.1"), free_port("127.0.0.1")
     config = workdir / "config"
     config.mkdir(exist_ok=True)
+    if collector_yaml is not None:
+        (config / "collector.yaml").write_text(collector_yaml)
     command = [
         sys.executable, "-m", "vitals", "serve", "--db", url, "--config", str(config),
-        "--http-port", str(http_port), "--grpc-port", str(grpc_port), "--components", "none",
+        "--http-port", str(http_port), "--grpc-port", str(grpc_port), "--components", components,
+        "--workers", str(workers),
     ]  # fmt: skip
     env = {**os.environ, "VITALS_HASH_SECRET": BENCH_SECRET, "VITALS_LOG_LEVEL": "WARNING"}
     log = workdir / "collector.log"
@@ -225,7 +237,15 @@ def collector_process(url: str, workdir: Path) -> Iterator[Collector]:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=workdir, env=env)
     try:
         ready = f"http://127.0.0.1:{http_port}/readyz"
-        if not wait_until(lambda: http_ok(ready), 90, lambda: process.poll() is None):
+        answered: set[str] = set()
+
+        def all_ready() -> bool:
+            if workers == 1:
+                return http_ok(ready)
+            answered.add(_worker_of(ready))
+            return len(answered - {""}) == workers
+
+        if not wait_until(all_ready, 90, lambda: process.poll() is None):
             raise click.ClickException(f"the collector did not start:\n{log.read_text()[-2000:]}")
         yield Collector(process, http_port, grpc_port)
     finally:
@@ -234,6 +254,43 @@ def collector_process(url: str, workdir: Path) -> Iterator[Collector]:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _worker_of(url: str) -> str:
+    """The ``Vitals-Worker`` that answered a GET on a new connection ("" if none did)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.headers.get("Vitals-Worker", ""))
+    except (OSError, urllib.error.URLError):
+        return ""
+
+
+def tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants (Linux /proc; those that ended meanwhile left out)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            pending += children(current)
+        except OSError:
+            continue
+        found.append(current)
+    return found
+
+
+def rss_kib(pid: int) -> int:
+    """The resident set size of a process now (Linux /proc; 0 where unknown)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 def stored_spans(url: str) -> int:
@@ -348,10 +405,12 @@ __all__ = [
     "parse_sizes",
     "peak_rss_kib",
     "report",
+    "rss_kib",
     "say",
     "scratch_dir",
     "scratch_store",
     "store_kind",
     "stored_spans",
     "table",
+    "tree_pids",
 ]

@@ -15,29 +15,16 @@ SDK's BatchSpanProcessor.
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
-import queue
-import random
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from collector.redaction import RedactionPolicy, Redactor
-from collector.rows import WriteBatch
-from collector.spans import convert_spans
-from collector.sql_sink import SqlSink
 from simulator.options import seed_option
+from vitals.kernel.storestats import bytes_per_span, measure
 from vitals.shell.bench.common import (
-    BENCH_SECRET,
     Figure,
-    Stopwatch,
     children,
     collector_process,
     cpu_seconds,
@@ -52,190 +39,13 @@ from vitals.shell.bench.common import (
     store_kind,
     stored_spans,
 )
-
-#: (service, span name, hc.stage, hc.message.type, queue, correlation keys)
-_OPERATIONS = (
-    ("ehr", "ehr.procedure.document", "procedure.documented", None, None, ("encounter", "charge")),
-    (
-        "integration-engine",
-        "HL7 ADT^A01 process",
-        "encounter.admitted",
-        "ADT^A01",
-        "adt-inbound",
-        ("encounter",),
-    ),
-    ("integration-engine", "HL7 DFT^P03 process", "charge.sent", "DFT^P03", "charges-outbound", ("charge",)),
-    ("billing", "billing.charge.post", "charge.posted", None, "charges-outbound", ("charge", "encounter")),
-    (
-        "clearinghouse",
-        "clearinghouse.claim.submit",
-        "claim.submitted",
-        "X12-837",
-        "claims-outbound",
-        ("claim",),
-    ),
-    ("payer-gateway", "payer.eligibility.check", "eligibility.checked", "X12-270", None, ("encounter",)),
-    ("erp-finance", "erp.gl.post", "gl.posted", None, "gl-postings", ("claim",)),
-    ("erp-supply", "erp.inventory.adjust", "inventory.adjusted", None, "inventory-sync", ("item",)),
+from vitals.shell.bench.load import (
+    convert_reference,
+    insert_reference,
+    make_request,
+    make_requests,
+    run_clients,
 )
-_FACILITIES = ("north-campus", "south-campus", "lakeside-asc")
-_LINES = ("cardiology", "orthopedics", "general-surgery", "emergency", "oncology", "imaging")
-
-
-def make_request(seed: int, spans: int) -> bytes:
-    """One OTLP/HTTP protobuf body: ``spans`` spans of one service, deterministic for ``seed``."""
-    rng = random.Random(seed)
-    service, name, stage, message_type, queue_name, keys = _OPERATIONS[seed % len(_OPERATIONS)]
-    request = ExportTraceServiceRequest()
-    resource_spans = request.resource_spans.add()
-    for key, value in (
-        ("service.name", service),
-        ("service.version", "4.2.1"),
-        ("service.instance.id", f"{service}-{seed % 3}"),
-        ("host.name", f"{service}-0{seed % 3}.corp.example"),
-        ("telemetry.sdk.name", "opentelemetry"),
-        ("telemetry.sdk.language", "python"),
-        ("deployment.environment", "production"),
-    ):
-        kv = resource_spans.resource.attributes.add()
-        kv.key, kv.value.string_value = key, value
-    scope_spans = resource_spans.scope_spans.add()
-    scope_spans.scope.name = "vitals.bench"
-    base = 1_750_000_000_000_000_000 + seed * 1_000_000_000
-    for i in range(spans):
-        span = scope_spans.spans.add()
-        span.trace_id = rng.randbytes(16)
-        span.span_id = rng.randbytes(8)
-        span.parent_span_id = rng.randbytes(8)
-        span.name = name
-        span.kind = Span.SPAN_KIND_SERVER if i % 3 else Span.SPAN_KIND_CONSUMER
-        span.start_time_unix_nano = base + i * 1_000_000
-        span.end_time_unix_nano = span.start_time_unix_nano + rng.randint(1_000_000, 900_000_000)
-        span.status.code = Status.STATUS_CODE_ERROR if rng.random() < 0.01 else Status.STATUS_CODE_OK
-        attrs: list[tuple[str, Any]] = [
-            ("hc.workflow", "patient-to-cash"),
-            ("hc.stage", stage),
-            ("hc.system", service.split("-")[0]),
-            ("hc.facility", rng.choice(_FACILITIES)),
-            ("hc.service_line", rng.choice(_LINES)),
-            ("hc.amount", f"{rng.randint(20, 9000)}.{rng.randint(0, 99):02d}"),
-            ("net.peer.name", f"{service}-db.corp.example"),
-            ("code.function", f"handle_{stage.replace('.', '_')}"),
-            ("thread.id", rng.randint(1, 64)),
-            ("retry.count", rng.randint(0, 2)),
-        ]
-        if message_type:
-            attrs.append(("hc.message.type", message_type))
-        if queue_name:
-            attrs += [
-                ("messaging.system", "rabbitmq"),
-                ("messaging.destination.name", queue_name),
-                ("messaging.operation.type", "process"),
-            ]
-        for key in keys:
-            attrs.append((f"hc.key.{key}", f"{key.upper()}-{rng.randint(0, 10**9):09d}"))
-        for key, value in attrs:
-            kv = span.attributes.add()
-            kv.key = key
-            if isinstance(value, int):
-                kv.value.int_value = value
-            else:
-                kv.value.string_value = value
-    return request.SerializeToString()
-
-
-def make_requests(count: int, spans: int, first_seed: int = 0) -> list[bytes]:
-    return [make_request(first_seed + i, spans) for i in range(count)]
-
-
-# -- references --------------------------------------------------------------------------------
-
-
-def convert_reference(requests: list[bytes]) -> tuple[float, list[WriteBatch]]:
-    redactor = Redactor(RedactionPolicy(), BENCH_SECRET.encode())
-    watch = Stopwatch()
-    batches = [
-        convert_spans(ExportTraceServiceRequest.FromString(body), redactor, time.time_ns()).batch
-        for body in requests
-    ]
-    return watch.seconds, batches
-
-
-def insert_reference(url: str, batches: list[WriteBatch], per_commit: int) -> float:
-    with migrated_engine(url) as engine:
-        sink = SqlSink(engine)
-        try:
-            groups: list[WriteBatch] = []
-            for batch in batches:
-                if not groups or len(groups[-1].spans) >= per_commit:
-                    groups.append(WriteBatch())
-                groups[-1].extend(batch)
-            watch = Stopwatch()
-            for group in groups:
-                sink.write(group)
-            return watch.seconds
-        finally:
-            sink.close()
-
-
-# -- end to end --------------------------------------------------------------------------------
-
-
-@dataclass
-class ClientResult:
-    acked_spans: int
-    requests: int
-    retries: int
-    latencies: list[float]
-
-
-async def _drive(url: str, bodies: list[bytes], spans_per_request: int, concurrency: int) -> ClientResult:
-    import aiohttp
-
-    result = ClientResult(0, 0, 0, [])
-    pending: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        pending.put_nowait(body)
-    headers = {"Content-Type": "application/x-protobuf"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-
-        async def worker() -> None:
-            while not pending.empty():
-                body = pending.get_nowait()
-                while True:
-                    started = time.perf_counter()
-                    async with session.post(url, data=body, headers=headers) as response:
-                        await response.read()
-                        if response.status == 200:
-                            result.latencies.append(time.perf_counter() - started)
-                            result.acked_spans += spans_per_request
-                            result.requests += 1
-                            break
-                        if response.status not in (429, 503):
-                            raise RuntimeError(f"unexpected status {response.status}")
-                        result.retries += 1
-                        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return result
-
-
-def _client_process(
-    url: str, seeds: list[int], spans: int, concurrency: int, sync: tuple[Any, Any, Any]
-) -> None:
-    ready, go, out = sync
-    bodies = [make_request(seed, spans) for seed in seeds]
-    ready.release()
-    go.wait()
-    out.put(asyncio.run(_drive(url, bodies, spans, concurrency)))
-
-
-def _check_clients(workers: list[Any]) -> None:
-    failed = [worker for worker in workers if worker.exitcode not in (None, 0)]
-    if failed:
-        for worker in workers:
-            worker.kill()
-        raise click.ClickException(f"{len(failed)} client process(es) failed (see their traceback above)")
 
 
 @dataclass
@@ -261,35 +71,18 @@ def end_to_end(
 ) -> EndToEnd:
     with collector_process(url, workdir) as collector:
         server = collector.process
-        mp = multiprocessing.get_context("spawn")
-        ready, go, out = mp.Semaphore(0), mp.Event(), mp.Queue()
-        target = f"{collector.http_base}/v1/traces"
-        workers = [
-            mp.Process(
-                target=_client_process,
-                args=(target, seeds[i::clients], spans, concurrency, (ready, go, out)),
-            )
-            for i in range(clients)
-        ]
-        for worker in workers:
-            worker.start()
-        for _ in workers:
-            while not ready.acquire(timeout=1):
-                _check_clients(workers)
+        cpu_before: list[float] = []
+
+        def read_cpu() -> None:
+            (writer,) = children(server.pid)
+            cpu_before[:] = [cpu_seconds(server.pid), cpu_seconds(writer)]
+
+        seconds, results = run_clients(
+            f"{collector.http_base}/v1/traces", seeds, spans, clients=clients, concurrency=concurrency,
+            before_go=read_cpu,
+        )  # fmt: skip
         (writer,) = children(server.pid)
-        cpu_before = (cpu_seconds(server.pid), cpu_seconds(writer))
-        watch = Stopwatch()
-        go.set()
-        results: list[ClientResult] = []
-        while len(results) < len(workers):
-            try:
-                results.append(out.get(timeout=1))
-            except queue.Empty:
-                _check_clients(workers)
-        seconds = watch.seconds
         cpu = (cpu_seconds(server.pid) - cpu_before[0], cpu_seconds(writer) - cpu_before[1])
-        for worker in workers:
-            worker.join()
         rss = (peak_rss_kib(server.pid), peak_rss_kib(writer))
     latencies = sorted(lat for result in results for lat in result.latencies)
     return EndToEnd(
@@ -316,8 +109,25 @@ def _say_run(run: int, result: EndToEnd, total: int) -> None:
     )
 
 
+def store_bytes_per_span(url: str) -> float:
+    """Bytes of the span tables and their indexes per stored span, as ``vitals store stats`` counts."""
+    with migrated_engine(url) as engine, engine.connect() as conn:
+        per_span = bytes_per_span(measure(conn, {}))
+    if per_span is None:
+        raise click.ClickException("no spans were stored")
+    return per_span
+
+
 def figures_of(
-    *, kind: str, total: int, insert_batch: int, convert_s: float, insert_s: float, runs: list[EndToEnd]
+    *,
+    kind: str,
+    total: int,
+    insert_batch: int,
+    convert_s: float,
+    insert_s: float,
+    runs: list[EndToEnd],
+    protobuf_bytes: float,
+    store_bytes: float,
 ) -> list[Figure]:
     """The table: the two references, then the end-to-end runs' median compared with the slower."""
     convert_rate, insert_rate = total / convert_s, total / insert_s
@@ -355,6 +165,13 @@ def figures_of(
         ),
         Figure("receiver CPU per span (median run)", receiver_cpu / total * 1e6, "us", digits=1),
         Figure("store writer CPU per span (median run)", writer_cpu / total * 1e6, "us", digits=1),
+        Figure(
+            f"store bytes per span, {kind}",
+            store_bytes,
+            "bytes",
+            detail="span tables and their indexes, after the insert-only run",
+            reference=f"{store_bytes / protobuf_bytes:.2f} x the OTLP protobuf ({protobuf_bytes:,.0f})",
+        ),
         Figure(
             "spans stored",
             middle.stored_spans,
@@ -407,12 +224,18 @@ def ingest(
     say(f"generating {count} requests x {spans} spans = {total:,} spans ...")
     requests = make_requests(count, spans, seed)
     megabytes = sum(len(body) for body in requests) / 1e6
-    say(f"  {megabytes:.1f} MB of OTLP protobuf ({megabytes * 1e6 / total:.0f} bytes/span)")
+    protobuf_bytes = megabytes * 1e6 / total
+    say(f"  {megabytes:.1f} MB of OTLP protobuf ({protobuf_bytes:.0f} bytes/span)")
     with scratch_dir() as workdir:
         convert_s, batches = convert_reference(requests)
         del requests
         with fresh_store(db, workdir, "insert") as url:
             insert_s = insert_reference(url, batches, insert_batch)
+            store_bytes = store_bytes_per_span(url)
+        say(
+            f"  the store takes {store_bytes:,.0f} bytes/span (span tables and indexes), "
+            f"the protobuf {protobuf_bytes:,.0f}"
+        )
         del batches
         runs: list[EndToEnd] = []
         for run in range(1, repeat + 1):
@@ -437,6 +260,8 @@ def ingest(
             convert_s=convert_s,
             insert_s=insert_s,
             runs=runs,
+            protobuf_bytes=protobuf_bytes,
+            store_bytes=store_bytes,
         ),
         out,
     )

@@ -1,0 +1,53 @@
+"""`vitals bench soak`: what "flat" means, and a short soak end to end (figures not checked)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vitals.shell.bench.soak import Soak, figures_of, is_flat, soak, window_seconds
+
+
+def test_flat_is_within_a_fifth_of_the_start_or_a_small_slack() -> None:
+    assert is_flat(100.0, 119.0, slack=5)
+    assert not is_flat(100.0, 121.0, slack=5)
+    assert is_flat(2.0, 6.0, slack=5)  # too small for a share to mean anything
+    assert is_flat(100.0, 50.0, slack=5)  # shrinking is flat
+
+
+def test_the_windows_are_a_tenth_of_the_run_within_bounds() -> None:
+    assert window_seconds(20 * 60) == 120
+    assert window_seconds(5 * 60) == 30
+    assert window_seconds(60) == 10
+    assert window_seconds(12) == 6  # never more than half the run
+
+
+def test_a_soak_whose_memory_grew_is_not_flat() -> None:
+    result = Soak(
+        answers=[(t, 0.010) for t in range(0, 600, 2)],
+        rss=[(0.0, 200 * 1024), (30.0, 210 * 1024), (590.0, 300 * 1024), (600.0, 310 * 1024)],
+    )
+    figures = {
+        f.measure: f for f in figures_of(result, seconds=600, rate=1000, maximum=2000, spans=512, stored=9)
+    }
+    memory = figures["resident memory, all serve processes, end"]
+    assert (memory.value, memory.detail) == (310, "start 210")
+    assert memory.reference.startswith("GREW")
+    assert figures["request latency p99, end"].reference == "flat"
+    assert figures["verdict"].detail.startswith("NOT flat: first vs last 60 s of 10.0 min")
+
+
+@pytest.mark.e2e
+def test_a_short_soak_on_sqlite_prints_start_end_and_verdict(tmp_path: Path) -> None:
+    out = tmp_path / "soak.json"
+    args = ["--minutes", "0.2", "--probe", "4", "--batch", "16", "--out", str(out)]
+    result = CliRunner().invoke(soak, args)
+    assert result.exit_code == 0, result.output
+    figures = {f["measure"]: f for f in json.loads(out.read_text())["figures"]}
+    assert figures["target rate (half the maximum)"]["value"] > 0
+    assert figures["resident memory, all serve processes, end"]["value"] > 0
+    assert figures["request latency p99, end"]["detail"].startswith("start ")
+    assert figures["verdict"]["detail"].split(":")[0] in {"flat", "NOT flat"}

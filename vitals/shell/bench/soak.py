@@ -1,0 +1,281 @@
+"""``vitals bench soak``: a steady load for a long time, to see memory or latency creep.
+
+One ``vitals serve`` (``--workers`` of them over PostgreSQL) with every component on (SLA engine,
+alerts, rollups, queue pollers) and its retention job deleting as it goes: collector.yaml keeps
+spans one hour, and the spans are sent stamped 58 minutes old, so each is deleted about two
+minutes after it arrived and the store holds a steady two minutes of spans.
+
+1. The maximum: ``--probe`` requests sent as fast as they are acknowledged (skipped with ``--rate``).
+2. The soak: ``--minutes`` at half that rate, open loop (a request every ``batch / rate``
+   seconds whatever the answers, up to 64 in flight), each request new (fresh ids, current time).
+3. Start and end: the first and the last window (a tenth of the run, 10 s to 2 min). Resident
+   memory is the largest sum of RSS over every process of the serve (parent, workers, store
+   writers) sampled in the window; latency is the p50 and p99 of the requests sent in it.
+
+Flat means: the end is within 20% of the start, or within an absolute slack (16 MiB of memory,
+5 ms of latency) for figures too small for a share to mean anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from simulator.options import seed_option
+from vitals.shell.bench.common import (
+    Figure,
+    collector_process,
+    db_option,
+    fresh_store,
+    out_option,
+    report,
+    rss_kib,
+    say,
+    scratch_dir,
+    store_kind,
+    stored_spans,
+    tree_pids,
+)
+from vitals.shell.bench.load import make_request, percentile_ms, renewed, run_clients
+
+#: Flat: end <= start * (1 + FLAT_SHARE), or end <= start + the slack of that figure.
+FLAT_SHARE = 0.20
+RSS_SLACK_MIB = 16.0
+LATENCY_SLACK_MS = 5.0
+MAX_IN_FLIGHT = 64
+#: Spans are kept an hour (the shortest retention collector.yaml takes) and sent this old.
+SPAN_AGE_S = 58 * 60
+SOAK_COLLECTOR_YAML = "retention:\n  spans: 1h\n  metrics: 1h\n  interval: 10s\n"
+
+
+def is_flat(start: float, end: float, slack: float) -> bool:
+    return end <= start * (1 + FLAT_SHARE) or end <= start + slack
+
+
+def window_seconds(total_s: float) -> float:
+    """The length of the start and the end window: a tenth of the run, 10 s to 2 min (never more
+    than half the run)."""
+    return min(total_s / 2, max(10.0, min(120.0, total_s / 10)))
+
+
+@dataclass
+class Soak:
+    """What the paced client saw: (seconds since start, latency s) of each acknowledged request."""
+
+    answers: list[tuple[float, float]] = field(default_factory=list)
+    refused: int = 0
+    late: int = 0
+    #: (seconds since start, RSS KiB of every serve process)
+    rss: list[tuple[float, int]] = field(default_factory=list)
+
+    def latencies(self, start: float, end: float) -> list[float]:
+        return [latency for sent, latency in self.answers if start <= sent < end]
+
+    def peak_rss_kib(self, start: float, end: float) -> int:
+        return max((kib for at, kib in self.rss if start <= at <= end), default=0)
+
+
+async def soak_load(
+    target: str,
+    templates: list[ExportTraceServiceRequest],
+    *,
+    interval_s: float,
+    seconds: float,
+    seed: int,
+    sample_rss: Callable[[], int],
+) -> Soak:
+    """Send a new request every ``interval_s`` for ``seconds`` (open loop), sampling RSS each 2 s."""
+    import aiohttp
+
+    rng = random.Random(seed)
+    result = Soak()
+    headers = {"Content-Type": "application/x-protobuf"}
+    in_flight: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def send(session: aiohttp.ClientSession, body: bytes) -> None:
+        sent = loop.time()
+        try:
+            async with session.post(target, data=body, headers=headers) as response:
+                await response.read()
+                ok = response.status == 200
+        except aiohttp.ClientError:
+            ok = False
+        if ok:
+            result.answers.append((sent - started, loop.time() - sent))
+        else:
+            result.refused += 1
+
+    async def sample() -> None:
+        while True:
+            result.rss.append((loop.time() - started, sample_rss()))
+            await asyncio.sleep(2.0)
+
+    connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        sampler = asyncio.create_task(sample())
+        index = 0
+        while (due := started + index * interval_s) < started + seconds:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            index += 1
+            if len(in_flight) >= MAX_IN_FLIGHT:
+                result.late += 1
+                continue
+            start_ns = time.time_ns() - SPAN_AGE_S * 1_000_000_000
+            body = renewed(templates[index % len(templates)], rng, start_ns)
+            task = asyncio.create_task(send(session, body))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.wait(in_flight)
+        result.rss.append((loop.time() - started, sample_rss()))
+        sampler.cancel()
+    return result
+
+
+def figures_of(
+    soak: Soak, *, seconds: float, rate: float, maximum: float | None, spans: int, stored: int
+) -> list[Figure]:
+    window = window_seconds(seconds)
+    start, end = (0.0, window), (seconds - window, seconds + 60)
+    early, late = soak.latencies(*start), soak.latencies(*end)
+    rss = soak.peak_rss_kib(*start) / 1024, soak.peak_rss_kib(*end) / 1024
+    p50 = percentile_ms(early, 0.5), percentile_ms(late, 0.5)
+    p99 = percentile_ms(early, 0.99), percentile_ms(late, 0.99)
+    rows = [
+        ("resident memory, all serve processes", *rss, "MiB", RSS_SLACK_MIB),
+        ("request latency p50", *p50, "ms", LATENCY_SLACK_MS),
+        ("request latency p99", *p99, "ms", LATENCY_SLACK_MS),
+    ]
+    figures = [
+        Figure(
+            "target rate (half the maximum)" if maximum else "target rate (--rate)",
+            rate,
+            "spans/s",
+            detail=f"maximum {maximum:,.0f} spans/s, measured first" if maximum else "",
+        ),
+        Figure(
+            "achieved rate",
+            len(soak.answers) * spans / seconds,
+            "spans/s",
+            detail=f"{soak.refused} refused, {soak.late} not sent ({MAX_IN_FLIGHT} in flight)",
+        ),
+    ]
+    figures.append(
+        Figure(
+            "spans stored at the end",
+            stored,
+            "",
+            detail=f"sent {SPAN_AGE_S // 60} min old, kept 1 h: about {rate * (3600 - SPAN_AGE_S):,.0f} due",
+            reference="bounded by retention",
+        )
+    )
+    flat = True
+    for name, first, last, unit, slack in rows:
+        ok = is_flat(first, last, slack)
+        flat &= ok
+        figures.append(
+            Figure(
+                f"{name}, end",
+                last,
+                unit,
+                digits=0 if unit == "MiB" else 1,
+                detail=f"start {first:,.{0 if unit == 'MiB' else 1}f}",
+                reference="flat"
+                if ok
+                else f"GREW: more than {FLAT_SHARE:.0%} (and {slack:g} {unit}) above the start",
+            )
+        )
+    figures.append(
+        Figure(
+            "verdict",
+            1.0 if flat else 0.0,
+            "",
+            detail=f"{'flat' if flat else 'NOT flat'}: first vs last {window:.0f} s "
+            f"of {seconds / 60:.1f} min",
+            reference=f"flat = end within {FLAT_SHARE:.0%} of start "
+            f"(or {RSS_SLACK_MIB:g} MiB, {LATENCY_SLACK_MS:g} ms)",
+        )
+    )
+    return figures
+
+
+@click.command()
+@db_option("Over PostgreSQL, --workers may be more than 1.")
+@click.option(
+    "--minutes", default=20.0, show_default=True, type=click.FloatRange(0.1), help="Length of the soak."
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(1),
+    default=None,
+    help="Spans/s to send; default half the measured maximum.",
+)
+@click.option(
+    "--probe", default=100, show_default=True, help="Requests sent flat out to measure the maximum."
+)
+@click.option("--batch", "spans", default=512, show_default=True, help="Spans per request.")
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1), help="vitals serve --workers."
+)
+@seed_option(default=0, help="Seed of the generated requests: the same seed gives the same requests.")
+@out_option()
+def soak(
+    *,
+    db: str,
+    minutes: float,
+    rate: float | None,
+    probe: int,
+    spans: int,
+    workers: int,
+    seed: int,
+    out: Path | None,
+) -> None:
+    """Minutes at half the maximum rate with every component and retention on: is it flat?
+
+    Prints resident memory (every serve process) and request latency (p50, p99) at the start and
+    the end of the soak, and whether they stayed flat.
+    """
+    seconds = minutes * 60
+    say(f"soak on {store_kind(db)}: {minutes:g} min, {workers} worker(s), every component on")
+    templates = [ExportTraceServiceRequest.FromString(make_request(seed + i, spans)) for i in range(16)]
+    with (
+        scratch_dir() as workdir,
+        fresh_store(db, workdir, "soak") as url,
+        collector_process(
+            url, workdir, workers=workers, components="all", collector_yaml=SOAK_COLLECTOR_YAML
+        ) as collector,
+    ):
+        target = f"{collector.http_base}/v1/traces"
+        maximum = None
+        if rate is None:
+            say(f"  measuring the maximum: {probe} requests of {spans} spans, as fast as acknowledged ...")
+            probe_s, results = run_clients(
+                target, list(range(seed + 10_000, seed + 10_000 + probe)), spans, clients=2, concurrency=8
+            )
+            maximum = sum(r.acked_spans for r in results) / probe_s
+            rate = maximum / 2
+            say(f"  maximum {maximum:,.0f} spans/s; soaking at {rate:,.0f} spans/s")
+
+        def sample_rss() -> int:
+            return sum(rss_kib(pid) for pid in tree_pids(collector.process.pid))
+
+        result = asyncio.run(
+            soak_load(
+                target, templates, interval_s=spans / rate, seconds=seconds, seed=seed, sample_rss=sample_rss
+            )
+        )
+        kept = stored_spans(url)
+        say(f"  {len(result.answers):,} requests acknowledged; {kept:,} spans stored at the end")
+    report(figures_of(result, seconds=seconds, rate=rate, maximum=maximum, spans=spans, stored=kept), out)
+
+
+__all__ = ["Soak", "figures_of", "is_flat", "soak", "soak_load", "window_seconds"]
