@@ -184,8 +184,10 @@ def sample(batch: WriteBatch, policy: SamplingPolicy) -> Sampled:
     """
     if not policy.active or not batch.spans:
         return Sampled(batch, {})
-    groups: dict[GroupKey, list[int]] = {}
+    # Members as (trace rank, span id, position): sorted as they are, no key function.
+    groups: dict[GroupKey, list[tuple[bytes, str, int]]] = {}
     one_in: dict[GroupKey, int] = {}
+    ranks: dict[str, bytes] = {}
     seen: set[tuple[str, str]] = set()
     repeated: set[int] = set()
     rows = batch.spans
@@ -198,14 +200,20 @@ def sample(batch: WriteBatch, policy: SamplingPolicy) -> Sampled:
         slow = policy.slow_ns if rule.slow_ns is None else rule.slow_ns
         if row[_DURATION] >= slow:
             continue
-        ref = (row[_TRACE], row[_SPAN])
-        if ref in seen:
+        trace, span = row[_TRACE], row[_SPAN]
+        if (trace, span) in seen:
             repeated.add(i)
             continue
-        seen.add(ref)
+        seen.add((trace, span))
+        rank = ranks.get(trace)
+        if rank is None:
+            rank = ranks[trace] = trace_rank(trace)
         key = group_key(row)
-        groups.setdefault(key, []).append(i)
-        one_in[key] = rule.one_in
+        members = groups.get(key)
+        if members is None:
+            members = groups[key] = []
+            one_in[key] = rule.one_in
+        members.append((rank, span, i))
     if not groups:
         return Sampled(batch, {})
     weight_of: dict[int, int] = {}
@@ -214,10 +222,10 @@ def sample(batch: WriteBatch, policy: SamplingPolicy) -> Sampled:
         ws = weights(len(members), one_in[key])
         if len(ws) == len(members):
             continue  # nothing to leave out: every span stands for itself
-        ranked = sorted(members, key=lambda i: (trace_rank(rows[i][_TRACE]), rows[i][_SPAN]))
-        for i, w in zip(ranked, ws, strict=False):
+        members.sort()
+        for (_rank, _span, i), w in zip(members, ws, strict=False):
             weight_of[i] = w
-        for i in ranked[len(ws) :]:
+        for _rank, _span, i in members[len(ws) :]:
             weight_of[i] = 0
         dropped[key[0]] = dropped.get(key[0], 0) + len(members) - len(ws)
     if not weight_of and not repeated:
