@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import grpc
 import orjson
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -31,7 +32,8 @@ from collector.buffer_consumer import BufferConsumer
 from collector.config import load_collector_config
 from collector.service import Collector, CollectorThread, ServeOptions
 from collector.tables import span_keys, spans
-from tests.collector.harness import SECRET, wait_until
+from tests.collector.harness import SECRET, post, wait_until
+from tests.collector.otlp import span, trace_request
 from vitals.kernel.db import create_engine
 from vitals.kernel.settings import Settings
 from vitals.shell.bench.natscluster import NatsCluster, nats_cluster, nats_server_binary
@@ -310,3 +312,29 @@ def metric(collector: Collector, name: str) -> float:
             if line.startswith(name + " "):
                 return float(line.split()[1])
     return 0.0
+
+
+def test_without_a_quorum_requests_get_retryable_errors_and_nothing_is_lost(
+    cluster: NatsCluster, pg_url: str, tmp_path: Path
+) -> None:
+    """Two of three nodes gone: no PubAck, so no 200 (503 with Retry-After, gRPC UNAVAILABLE);
+    once they are back the same request is accepted and stored once."""
+    body = trace_request(span("claims.submit"), span("claims.adjudicate")).SerializeToString()
+    with buffered_collector(pg_url, tmp_path, buffer_yaml(cluster)) as collector:
+        traces = f"http://127.0.0.1:{collector.http_port}/v1/traces"
+        assert post(traces, body)[0] == 200
+        for node in cluster.nodes[1:]:
+            cluster.kill(node.name)
+        status, headers, _ = post(traces, body)
+        assert status == 503 and "Retry-After" in headers
+        with grpc.insecure_channel(f"127.0.0.1:{collector.grpc_port}") as channel:
+            export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+            with pytest.raises(grpc.RpcError) as refused:
+                export(body, timeout=30)
+        assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
+        for node in cluster.nodes[1:]:
+            cluster.start_node(node)
+        wait_until(lambda: post(traces, body)[0] == 200, 90, "the cluster took requests again")
+        wait_until(lambda: readyz(collector)["buffer"]["pending_messages"] == 0, 60, "the buffer drained")
+    ids, rows, _ = stored(pg_url)
+    assert rows == len(ids) == 2
