@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -59,10 +60,13 @@ class Sender:
     acknowledged: set[str] = field(default_factory=set)
     statuses: dict[int, int] = field(default_factory=dict)
     attempts: int = 0
+    #: Where the next batch goes first (batches alternate between collectors).
+    turn: int = 0
 
     def send(self, b: Batch, deadline_s: float = 60.0, pause: Callable[[float], object] = time.sleep) -> None:
         deadline = time.monotonic() + deadline_s
-        turn = 0
+        self.turn += 1
+        turn = self.turn
         while True:
             status = post_once(self.urls[turn % len(self.urls)], b.body)
             self.attempts += 1
@@ -77,6 +81,29 @@ class Sender:
                 )
             turn += 1
             pause(0.05)
+
+
+class Feeder(threading.Thread):
+    """Sends batches one after another, each until acknowledged, until told to stop."""
+
+    def __init__(self, urls: Sequence[str], size: int = 25) -> None:
+        super().__init__(daemon=True)
+        self.sender = Sender(urls)
+        self.size = size
+        self.stopping = threading.Event()
+        self.batches = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                self.sender.send(batch(self.size), deadline_s=90, pause=self.stopping.wait)
+                self.batches += 1
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+
+    def refused(self) -> int:
+        return sum(n for status, n in self.sender.statuses.items() if status in RETRYABLE)
 
 
 def stored_ids(engine: Engine) -> list[str]:

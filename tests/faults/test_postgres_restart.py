@@ -9,7 +9,6 @@ and every acknowledged span is stored, none twice.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import grpc
 import pytest
 
 from tests.collector.harness import served
-from tests.faults.helpers import RETRYABLE, Sender, batch, stored_ids, wait_for
+from tests.faults.helpers import Feeder, batch, stored_ids, wait_for
 from tests.support.private_postgres import PrivatePostgres, private_postgres
 from vitals.kernel.db import create_engine
 
@@ -42,28 +41,6 @@ def _grpc_status(port: int, body: bytes) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-class Feeder(threading.Thread):
-    """Sends batches one after another, each until acknowledged, until told to stop."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.sender = Sender([url])
-        self.stopping = threading.Event()
-        self.batches = 0
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            while not self.stopping.is_set():
-                self.sender.send(batch(25), deadline_s=90, pause=self.stopping.wait)
-                self.batches += 1
-        except BaseException as exc:  # reported by the test
-            self.error = exc
-
-    def refused(self) -> int:
-        return sum(n for status, n in self.sender.statuses.items() if status in RETRYABLE)
-
-
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_postgres_restarted_during_ingest_loses_no_acknowledged_span(
     pg: PrivatePostgres, tmp_path: Path, mode: str
@@ -71,7 +48,7 @@ def test_postgres_restarted_during_ingest_loses_no_acknowledged_span(
     engine = create_engine(pg.url)
     try:
         with served(pg.url, tmp_path) as server:
-            feeder = Feeder(server.url)
+            feeder = Feeder([server.url])
             feeder.start()
             wait_for(
                 lambda: feeder.batches >= 10 or feeder.error is not None, 60, "ingest before the restart"
