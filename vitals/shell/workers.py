@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -55,6 +56,8 @@ QUICK_DEATH_S = 10.0
 MAX_RESTART_PAUSE_S = 30.0
 #: Beyond the shutdown timeout, how long the parent waits for a worker before it kills it.
 STOP_MARGIN_S = 15.0
+#: prctl(2) option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 def parse_workers(value: str) -> int:
@@ -182,6 +185,7 @@ def worker_main(plan: WorkerPlan, index: int, ready: Connection) -> None:
     from vitals.shell import status
     from vitals.shell.serve import assemble
 
+    _end_with_parent()
     logging.basicConfig(
         level=plan.log_level, format=f"%(asctime)s %(levelname)s %(name)s [worker {index}]: %(message)s"
     )
@@ -203,6 +207,17 @@ def worker_main(plan: WorkerPlan, index: int, ready: Connection) -> None:
     except (StartupError, ConfigError) as exc:
         print(f"Error: worker {index}: {exc}", file=sys.stderr, flush=True)
         sys.exit(EXIT_STARTUP)
+
+
+def _end_with_parent() -> None:
+    """Ask Linux for a SIGTERM when the parent dies (even by SIGKILL): a worker never outlives its
+    supervisor, holding the port with nobody to restart or stop it."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _serve(collector: Any, ready: Connection) -> None:

@@ -196,6 +196,16 @@ def test_a_killed_worker_is_restarted_and_the_port_keeps_answering(pg_url: str, 
 
 
 @pytest.mark.e2e
+@pytest.mark.postgres
+def test_workers_end_when_the_parent_is_killed(pg_url: str, tmp_path: Path) -> None:
+    with workers(pg_url, tmp_path, 2) as served:
+        pids = [served.pid_of(0), served.pid_of(1)]
+        served.process.kill()  # SIGKILL: no chance to stop them
+        served.process.wait(30)
+        wait_until(lambda: not any(_alive(pid) for pid in pids), 60, "the orphaned workers ended")
+
+
+@pytest.mark.e2e
 def test_sqlite_refuses_several_workers(sqlite_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "VITALS_HASH_SECRET": SECRET}
     result = subprocess.run(
