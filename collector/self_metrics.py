@@ -32,7 +32,8 @@ class CollectorMetrics:
         )
         self.accepted = Counter(
             f"{_PREFIX}_accepted",
-            "Spans or data points committed to the store (new and duplicate).",
+            "Spans or data points committed to the store (new and duplicate); spans left out by "
+            "sampling count too (the weight of a span kept in their place stands for them).",
             ["signal"],
             registry=registry,
         )
