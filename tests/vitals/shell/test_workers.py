@@ -16,12 +16,18 @@ from pathlib import Path
 
 import grpc
 import pytest
+from aiohttp import web
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.collector.harness import SECRET, config_dir, post, wait_until
 from vitals.kernel.db import create_engine
+from vitals.kernel.runtime import ServiceContext
+from vitals.kernel.settings import Settings
 from vitals.shell.bench.load import make_request
 from vitals.shell.workers import (
     WORKER_HEADER,
+    WorkerRole,
     exit_code,
     parse_workers,
     reserve_port,
@@ -52,6 +58,30 @@ def test_the_exit_code_is_that_of_one_vitals_serve() -> None:
     assert exit_code([0, 3]) == 3
     assert exit_code([0, -9]) == 3  # killed at the deadline: something was left behind
     assert exit_code([3, 2]) == 2
+
+
+def _context() -> ServiceContext:
+    return ServiceContext(
+        settings=Settings("sqlite://", Path(".")),
+        engine=create_engine("sqlite://"),
+        scheduler=BackgroundScheduler(timezone="UTC"),
+        http_app=web.Application(),
+        registry=CollectorRegistry(),
+        write_metric_points=lambda rows: None,
+    )
+
+
+def test_only_worker_0_keeps_the_scheduled_jobs() -> None:
+    first, other = _context(), _context()
+    for ctx in (first, other):
+        ctx.scheduler.add_job(print, "interval", seconds=60, id="slas.tick")
+    WorkerRole(0, 2).install(first)
+    WorkerRole(1, 2).install(other)
+    assert [job.id for job in first.scheduler.get_jobs()] == ["slas.tick"]
+    assert other.scheduler.get_jobs() == []
+    assert "runs the scheduled jobs" in first.status["worker"]
+    assert "receives only; its 1 scheduled job(s) run in worker 0" in other.status["worker"]
+    assert 'vitals_serve_worker{worker="1",workers="2"} 1.0' in generate_latest(other.registry).decode()
 
 
 def test_a_reserved_port_is_shared_by_the_workers_only() -> None:
