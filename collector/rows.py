@@ -104,6 +104,10 @@ SAMPLE_WEIGHT = SPAN_INDEX["sample_weight"]
 SPAN_KEY_INDEX = {name: i for i, name in enumerate(SPAN_KEY_COLUMNS)}
 METRIC_INDEX = {name: i for i, name in enumerate(METRIC_COLUMNS)}
 
+#: Position of the resource's JSON text in a span row. The sinks store it once per distinct
+#: resource (``span_resources``) and give the span its ``resource_id`` instead.
+SPAN_RESOURCE = SPAN_INDEX["resource_attributes"]
+
 _METRIC_REQUIRED = ("name", "time_unix_nano")
 
 
@@ -147,6 +151,14 @@ def with_sample_weight(row: Row, weight: int) -> Row:
     if weight < 1:
         raise ValueError(f"a sample weight is at least 1, not {weight}")
     return (*row[:SAMPLE_WEIGHT], weight, *row[SAMPLE_WEIGHT + 1 :])
+
+
+def resource_id(resource_json: str) -> int:
+    """The id of a resource in ``span_resources``: 64 bits of BLAKE2b over its JSON text, signed
+    so it fits BIGINT. Any writer computes it without asking the store; two spellings of the same
+    attributes (another key order) are two rows, which costs a row and nothing else."""
+    digest = hashlib.blake2b(resource_json.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def series_id(
@@ -233,12 +245,14 @@ __all__ = [
     "SPAN_KEY_COLUMNS",
     "SPAN_KEY_INDEX",
     "SPAN_LIFTED_ATTRIBUTES",
+    "SPAN_RESOURCE",
     "Row",
     "WriteBatch",
     "WriteResult",
     "json_object",
     "metric_row_tuple",
     "metric_rows",
+    "resource_id",
     "series_id",
     "with_sample_weight",
 ]

@@ -6,6 +6,9 @@ both databases speak): no per-row dicts or type processing, which would cost mor
 database itself at this rate. On PostgreSQL the rows are COPYed into a temp table first and
 inserted from there in one statement.
 
+A span's resource attributes are stored once per distinct resource (``span_resources``, by a
+hash id the sink computes itself) and the span keeps the id: see :class:`Resources`.
+
 ``span_keys`` rows are written only for spans this transaction newly stored, so an exporter
 retry cannot duplicate them and the table needs no unique index over 64-digit hashes.
 
@@ -18,18 +21,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection, Engine
 
+from collector.attributes import json_text
 from collector.rows import (
     METRIC_COLUMNS,
     SPAN_COLUMNS,
     SPAN_KEY_COLUMNS,
     SPAN_KEY_INDEX,
+    SPAN_RESOURCE,
     Row,
     WriteBatch,
     WriteResult,
+    resource_id,
 )
 
 log = logging.getLogger(__name__)
@@ -54,16 +61,59 @@ class _Table:
         return f"{sql} ON CONFLICT ({self.conflict}) DO NOTHING" if self.conflict else sql
 
 
-SPANS = _Table("spans", SPAN_COLUMNS, "trace_id, span_id")
+#: A span row as stored: the row's columns with ``resource_attributes`` null, then ``resource_id``.
+SPANS = _Table("spans", (*SPAN_COLUMNS, "resource_id"), "trace_id, span_id")
+SPAN_RESOURCES = _Table("span_resources", ("resource_id", "attributes"), "resource_id")
 SPAN_KEYS = _Table("span_keys", SPAN_KEY_COLUMNS, None)
 METRIC_POINTS = _Table("metric_points", METRIC_COLUMNS, "series_id, time_unix_nano")
+_TABLES = (SPANS, SPAN_RESOURCES, SPAN_KEYS, METRIC_POINTS)
+
+
+class Resources:
+    """Span rows as stored: each resource once in ``span_resources``, the span with its id.
+
+    Remembers the ids of resources already committed (a store keeps them for ever), so a batch
+    writes only resources it has not seen; the JSON text -> id cache makes the common case (every
+    span of a request shares one resource string) a dict lookup.
+    """
+
+    def __init__(self, limit: int = 65536) -> None:
+        self._ids: dict[str, int] = {}
+        self._stored: set[int] = set()
+        self._limit = limit
+
+    def split(self, rows: list[Row]) -> tuple[list[Row], dict[int, str]]:
+        """(span rows as stored, resources to store: id -> JSON text)."""
+        ids, stored = self._ids, self._stored
+        new: dict[int, str] = {}
+        out: list[Row] = []
+        if len(ids) > self._limit:
+            ids.clear()
+        for row in rows:
+            value = row[SPAN_RESOURCE]
+            if value is None:
+                out.append((*row, None))
+                continue
+            text = value if isinstance(value, str) else json_text(value)
+            rid = ids.get(text)
+            if rid is None:
+                rid = ids[text] = resource_id(text)
+            if rid not in stored:
+                new[rid] = text
+            out.append((*row[:SPAN_RESOURCE], None, *row[SPAN_RESOURCE + 1 :], rid))
+        return out, new
+
+    def committed(self, ids: Iterable[int]) -> None:
+        if len(self._stored) > self._limit:
+            self._stored.clear()
+        self._stored.update(ids)
 
 
 class _ExecuteMany:
     """Any database: the driver's executemany of a prepared INSERT (SQLite's fastest way)."""
 
     def __init__(self, placeholder: str) -> None:
-        self._sql = {table.name: table.insert_sql(placeholder) for table in (SPANS, SPAN_KEYS, METRIC_POINTS)}
+        self._sql = {table.name: table.insert_sql(placeholder) for table in _TABLES}
 
     def prepare(self, conn: Connection) -> None:
         pass
@@ -78,7 +128,7 @@ class _PostgresCopy:
     conflict rule. A few times faster than executemany, which sends and plans row by row."""
 
     def prepare(self, conn: Connection) -> None:
-        for table in (SPANS, METRIC_POINTS):
+        for table in (SPANS, SPAN_RESOURCES, METRIC_POINTS):
             conn.exec_driver_sql(
                 f"CREATE TEMP TABLE IF NOT EXISTS incoming_{table.name} ON COMMIT DELETE ROWS AS "
                 f"SELECT {', '.join(table.columns)} FROM {table.name} WITH NO DATA"
@@ -158,6 +208,7 @@ class SqlSink:
         self._bulk: _ExecuteMany | _PostgresCopy = (
             _PostgresCopy() if engine.dialect.name == "postgresql" else _ExecuteMany(placeholder)
         )
+        self._resources = Resources()
         self._new_spans_sql = f"SELECT trace_id, span_id FROM spans WHERE id > {placeholder}"
         self._conn: Connection | None = self._connect()
         self._checkpointer = Checkpointer(engine) if self._sqlite else None
@@ -181,8 +232,10 @@ class SqlSink:
         try:
             with conn.begin():
                 keys = batch.span_keys
+                stored, resources = self._resources.split(batch.spans)
+                self._insert(conn, SPAN_RESOURCES, list(resources.items()))
                 before = conn.exec_driver_sql("SELECT max(id) FROM spans").scalar() if keys else None
-                spans = self._insert(conn, SPANS, batch.spans)
+                spans = self._insert(conn, SPANS, stored)
                 if keys and spans < len(batch.spans):
                     # Some spans were stored before: keep the keys of the new ones only. We are the
                     # only writer of spans, so the new ones are exactly those past the old max id.
@@ -197,6 +250,7 @@ class SqlSink:
             conn.invalidate()
             conn.close()
             raise
+        self._resources.committed(resources)
         return WriteResult(
             spans_inserted=spans,
             spans_duplicate=len(batch.spans) - spans,
@@ -212,4 +266,4 @@ class SqlSink:
             self._conn = None
 
 
-__all__ = ["Checkpointer", "SqlSink", "keys_of_new_spans"]
+__all__ = ["Checkpointer", "Resources", "SqlSink", "keys_of_new_spans"]

@@ -9,6 +9,8 @@ watermark readers use to pick up only what is new.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -16,10 +18,13 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
 
 from vitals.kernel.db import BigIntId, JsonDocument, metadata
@@ -41,7 +46,9 @@ spans = Table(
     Column("status_code", String(8), nullable=False),
     Column("status_message", Text),
     Column("attributes", JsonDocument, nullable=False),
-    Column("resource_attributes", JsonDocument, nullable=False),
+    # Null when the resource is stored once in ``span_resources`` (``resource_id``), as the
+    # collector does; rows written by other means may carry it here instead.
+    Column("resource_attributes", JsonDocument),
     Column("events", JsonDocument),
     Column("links", JsonDocument),
     Column("scope_name", Text),
@@ -58,12 +65,35 @@ spans = Table(
     # How many spans this stored span stands for: 1, or N when span sampling kept one healthy
     # span out of N, so counts weighted by it stay exact.
     Column("sample_weight", Integer, nullable=False, server_default="1"),
+    #: The span's resource in ``span_resources`` (null when ``resource_attributes`` holds it).
+    Column("resource_id", BigInteger),
     UniqueConstraint("trace_id", "span_id"),
     Index(None, "start_time_unix_nano"),
     Index(None, "service_name", "start_time_unix_nano"),
     Index(None, "hc_stage", "event_time_unix_nano"),
     sqlite_autoincrement=True,
 )
+
+#: The resource attributes of spans, once per distinct resource rather than on every span: a
+#: request's 512 spans share one resource, and its JSON was the widest part of a stored span.
+#: ``resource_id`` is a hash of the JSON text (``collector.rows.resource_id``), so any writer
+#: computes it without a lookup and stores a resource it has not seen with ON CONFLICT DO NOTHING.
+span_resources = Table(
+    "span_resources",
+    metadata,
+    Column("resource_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("attributes", JsonDocument, nullable=False),
+)
+
+
+def spans_with_resources() -> Select[Any]:
+    """Every column of ``spans``, ``resource_attributes`` taken from ``span_resources`` where the
+    span has its resource there: the spans as they were received, for readers that show them."""
+    resource = func.coalesce(spans.c.resource_attributes, span_resources.c.attributes)
+    return select(
+        *(c for c in spans.c if c.name != "resource_attributes"), resource.label("resource_attributes")
+    ).select_from(spans.outerjoin(span_resources, span_resources.c.resource_id == spans.c.resource_id))
+
 
 #: One row per business correlation key on a span (``hc.key.<key_name>``, value already hashed),
 #: so a whole business object's journey across traces is one indexed lookup. The writer adds
@@ -79,9 +109,9 @@ span_keys = Table(
     Column("span_id", String(16), nullable=False),
     Column("hc_stage", Text),
     Column("event_time_unix_nano", BigInteger, nullable=False),
+    # The only lookup: a business object's spans by its key's hash (journeys, edges). Lag SLIs
+    # read the keys from the span's attributes, so no (key_name, hc_stage, time) index.
     Index(None, "key_hash"),
-    # Lag SLIs start from "every <key_name> that reached <hc_stage> in this window".
-    Index(None, "key_name", "hc_stage", "event_time_unix_nano"),
     sqlite_autoincrement=True,
 )
 
@@ -126,4 +156,4 @@ collector_state = Table(
     Column("value", Text, nullable=False),
 )
 
-__all__ = ["collector_state", "metric_points", "span_keys", "spans"]
+__all__ = ["collector_state", "metric_points", "span_keys", "span_resources", "spans", "spans_with_resources"]

@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from collector.tables import span_keys, spans
+from collector.tables import span_keys, span_resources, spans
 from dashboards.queries.failed import failed_refs, fetch
 from dashboards.queries.windows import rare_windows
 from dashboards.sqlexpr import ERROR_STATUSES, is_error, lit, norm_kind
@@ -220,10 +220,12 @@ def span_details(engine: Engine, trace_id: str, span_id: str) -> dict[str, Any] 
     """One span's shown attributes, events and links (business and protocol keys only)."""
     s = spans.c
     with engine.connect() as conn:
+        # The collector stores each resource once (span_resources); older rows carry their own.
+        resource = func.coalesce(s.resource_attributes, span_resources.c.attributes)
         row = conn.execute(
-            select(s.attributes, s.resource_attributes, s.events, s.links).where(
-                s.trace_id == trace_id, s.span_id == span_id
-            )
+            select(s.attributes, resource.label("resource_attributes"), s.events, s.links)
+            .select_from(spans.outerjoin(span_resources, span_resources.c.resource_id == s.resource_id))
+            .where(s.trace_id == trace_id, s.span_id == span_id)
         ).first()
     if row is None:
         return None

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from collector.rows import json_object
 from collector.service import Collector
 from collector.spans import occurred_at
-from collector.tables import metric_points, spans
+from collector.tables import metric_points, spans, spans_with_resources
 from tests.collector.harness import post, running_collector, span_count
 from tests.collector.otlp import T0, gauge_request, span, trace_request
 from vitals.kernel.db import create_engine
@@ -210,7 +210,7 @@ def test_a_nul_character_is_stored_alike_on_every_store(collector: Collector, st
     status, _, _ = post(f"http://127.0.0.1:{collector.http_port}/v1/metrics", points.SerializeToString())
     assert status == 200
     with store.connect() as conn:
-        row = conn.execute(select(spans)).mappings().one()
+        row = conn.execute(spans_with_resources()).mappings().one()
         point = conn.execute(select(metric_points)).mappings().one()
     assert (row["name"], row["service_name"], row["scope_name"], row["status_message"]) == (stored,) * 4
     assert row["hc_workflow"] == stored

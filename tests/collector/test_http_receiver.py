@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from collector.redaction import hash_key
 from collector.service import Collector
-from collector.tables import metric_points, span_keys, spans
+from collector.tables import metric_points, span_keys, spans, spans_with_resources
 from tests.collector.harness import SECRET, get, metric_value, post, running_collector, span_count, wait_until
 from tests.collector.otlp import span, trace_request
 from vitals.kernel.db import create_engine
@@ -94,7 +94,7 @@ def test_sdk_spans_over_http_are_stored(
     provider.shutdown()
     assert exporter.acknowledged == 2 and exporter.failed == 0
     with store.connect() as conn:
-        rows = {row["name"]: row for row in conn.execute(select(spans)).mappings()}
+        rows = {row["name"]: row for row in conn.execute(spans_with_resources()).mappings()}
         keys = conn.execute(select(span_keys)).mappings().all()
     posted, gl = rows["billing.charge.post"], rows["erp.gl.post"]
     assert (posted["trace_id"], posted["span_id"]) == (trace_id, span_id)

@@ -285,7 +285,7 @@ REACHED: frozenset[tuple[str, str]] = frozenset(
                 "spans.name",
                 "spans.status_message",
                 "spans.attributes",
-                "spans.resource_attributes",
+                "span_resources.attributes",
                 "spans.events",
                 "spans.links",
                 "spans.scope_name",

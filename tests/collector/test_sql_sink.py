@@ -17,12 +17,13 @@ from collector.rows import (
     WriteBatch,
     metric_row_tuple,
     metric_rows,
+    resource_id,
     with_sample_weight,
 )
 from collector.sink import InMemorySink, TelemetrySink
 from collector.spans import convert_spans
 from collector.sql_sink import SqlSink
-from collector.tables import metric_points, span_keys, spans
+from collector.tables import metric_points, span_keys, span_resources, spans
 from tests.collector.otlp import T0, span, trace_request
 
 SECRET = b"sink-test-secret-0123456789"
@@ -44,12 +45,14 @@ def count(engine: Engine, table: Table) -> int:
 
 def test_column_lists_match_the_tables(engine: Engine) -> None:
     for table, columns in (
-        (spans, SPAN_COLUMNS),
+        (spans, (*SPAN_COLUMNS, "resource_id")),  # the row's resource is stored by its id
+        (span_resources, ("attributes",)),
         (span_keys, SPAN_KEY_COLUMNS),
         (metric_points, METRIC_COLUMNS),
     ):
         stored = [c["name"] for c in inspect(engine).get_columns(table.name)]
-        assert sorted(stored) == sorted(["id", *columns])
+        key = "resource_id" if table is span_resources else "id"
+        assert sorted(stored) == sorted([key, *columns])
 
 
 def test_spans_keys_and_points_are_stored_and_read_back(engine: Engine) -> None:
@@ -106,6 +109,40 @@ def test_rows_inserted_without_a_weight_stand_for_themselves(engine: Engine) -> 
     with engine.begin() as conn:
         conn.execute(spans.insert(), [values])
         assert conn.execute(select(spans.c.sample_weight)).scalar_one() == 1
+
+
+def test_each_resource_is_stored_once_and_read_back_with_its_spans(engine: Engine) -> None:
+    from dashboards.queries.traces import span_details
+
+    sink = SqlSink(engine)
+    billing = batch_of(span("a"), span("b"))
+    erp = batch_of(span("c"), service="erp")
+    sink.write(billing)
+    sink.write(WriteBatch(erp.spans + batch_of(span("d")).spans))
+    # A sink that starts afresh (another process) writes a resource already stored: skipped.
+    other = SqlSink(engine)
+    other.write(batch_of(span("e")))
+    other.close()
+    sink.close()
+    assert count(engine, span_resources) == 2
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(spans.c.name, spans.c.trace_id, spans.c.span_id, spans.c.resource_attributes)
+        ).all()
+        resources = {row[0]: row[1] for row in conn.execute(select(span_resources))}
+    assert {row.resource_attributes for row in rows} == {None}
+    assert sorted(r["service.name"] for r in resources.values()) == ["billing", "erp"]
+    by_name = {row.name: row for row in rows}
+    details = span_details(engine, by_name["c"].trace_id, by_name["c"].span_id)
+    assert details is not None
+    assert details["resource"]["service.name"] == "erp"
+
+
+def test_a_resource_id_is_a_stable_signed_64_bit_hash() -> None:
+    text = '{"service.name":"billing"}'
+    assert resource_id(text) == resource_id(text)
+    assert resource_id(text) != resource_id('{"service.name":"erp"}')
+    assert -(2**63) <= resource_id(text) < 2**63
 
 
 def test_duplicates_are_stored_once_and_counted(engine: Engine) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from vitals.kernel.units import NS
 
-__all__ = ["StoreStats", "TableStats", "bytes_per_span", "measure", "render", "to_json"]
+__all__ = ["SPAN_TABLES", "StoreStats", "TableStats", "bytes_per_span", "measure", "render", "to_json"]
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,17 @@ class StoreStats:
         return next((t for t in self.tables if t.table == table), None)
 
 
+#: The tables whose bytes a stored span costs: the span, its business keys, and its resource
+#: (stored once per distinct resource).
+SPAN_TABLES = ("spans", "span_keys", "span_resources")
+
+
 def bytes_per_span(stats: StoreStats) -> float | None:
-    """Bytes of ``spans`` and ``span_keys`` with their indexes, per stored span; None without spans."""
+    """Bytes of the span tables (``SPAN_TABLES``) with their indexes, per stored span; None without spans."""
     spans = stats.get("spans")
     if spans is None or not spans.rows:
         return None
-    keys = stats.get("span_keys")
-    return (spans.total_bytes + (keys.total_bytes if keys else 0)) / spans.rows
+    return sum(t.total_bytes for t in stats.tables if t.table in SPAN_TABLES) / spans.rows
 
 
 def _quote(conn: Connection, name: str) -> str:
@@ -179,7 +183,7 @@ def render(stats: StoreStats) -> str:
     if per_span is not None and spans is not None:
         text_lines.append(
             f"bytes per span: {per_span:,.0f} "
-            f"(spans and span_keys with their indexes, over {spans.rows:,} spans)"
+            f"(spans, span_keys and span_resources with their indexes, over {spans.rows:,} spans)"
         )
     else:
         text_lines.append("bytes per span: - (no spans stored)")

@@ -42,7 +42,8 @@ def stats(settings: Settings, as_json: bool) -> None:
     table, indexes   bytes of the table and of its indexes, as the database accounts them
                      (SQLite: the dbstat table; PostgreSQL: pg_table_size, pg_indexes_size)
     oldest, newest   the table's time column (spans: event time; metric_points: point time)
-    bytes per span   spans and span_keys, tables and indexes, divided by the number of spans
+    bytes per span   spans, span_keys and span_resources, tables and indexes, divided by the
+                     number of spans
 
     On SQLite the store line also shows the free pages: space that deleted rows (retention)
     left behind, which SQLite fills with new rows before the file grows. Reads every table
