@@ -34,7 +34,7 @@ from vitals.shell.bench.common import (
     store_kind,
     stored_spans,
 )
-from vitals.shell.bench.ingest import make_request
+from vitals.shell.bench.load import make_request
 
 #: 5 million spans a day (the regional health system of issue 15), as spans per second.
 NORMAL_RATE = 5_000_000 / 86_400
@@ -174,7 +174,9 @@ async def _run(base: str, load: Load) -> Run:
 
 
 def _buffer_yaml(servers: list[str], replicas: int) -> str:
+    # The generated spans are dated in 2025: retention would delete them while they are counted.
     return (
+        "retention:\n  spans: null\n  metrics: null\n"
         "buffer:\n"
         f"  servers: [{', '.join(servers)}]\n"
         f"  replicas: {replicas}\n"
