@@ -6,17 +6,20 @@ into the store at their own pace, so a burst or a database pause becomes lag, no
 telemetry. The messages carry the rows the writer would have stored, after redaction: raw
 payloads never reach the stream.
 
-A message is a version byte, a flags byte and the ``marshal`` of ``(spans, span_keys,
-metric_points)`` (the same tuples ``collector.writer_process`` sends its child), optionally
-zlib-compressed. A batch larger than the largest message is split; a span travels with its
-``span_keys`` rows, so a redelivered message is deduplicated whole by the store (a span already
-stored brings no second copy of its keys).
+A message is a version byte, a flags byte, the CRC-32 of the row layout (the three tables'
+column names, so a writer never stores rows of another Vitals' layout into the wrong columns) and
+the ``marshal`` of ``(spans, span_keys, metric_points)`` (the same tuples
+``collector.writer_process`` sends its child), optionally zlib-compressed. A batch larger than
+the largest message is split; a span travels with its ``span_keys`` rows, so a redelivered
+message is deduplicated whole by the store (a span already stored brings no second copy of its
+keys).
 """
 
 from __future__ import annotations
 
 import marshal
 import math
+import struct
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,13 +27,23 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from collector.queues.config import BrokerUrl
-from collector.rows import SPAN_INDEX, SPAN_KEY_INDEX, Row, WriteBatch
+from collector.rows import (
+    METRIC_COLUMNS,
+    SPAN_COLUMNS,
+    SPAN_INDEX,
+    SPAN_KEY_COLUMNS,
+    SPAN_KEY_INDEX,
+    Row,
+    WriteBatch,
+)
 from vitals.kernel.secrets import Secret
 from vitals.kernel.units import Duration, Size
 
 VERSION = 1
 FLAG_ZLIB = 1
-_HEADER = 2
+#: The row layout this Vitals writes: messages of another layout are refused, never mis-stored.
+LAYOUT = zlib.crc32("|".join(",".join(c) for c in (SPAN_COLUMNS, SPAN_KEY_COLUMNS, METRIC_COLUMNS)).encode())
+_HEADER = struct.Struct("!BBI")
 #: marshal's format 4 (Python 3.4+): later Pythons still read it, so a stream survives an upgrade.
 _MARSHAL_VERSION = 4
 #: Room left in a message for NATS headers and the subject.
@@ -113,8 +126,8 @@ class BufferSettings(BaseModel):
 def _frame(spans: list[Row], keys: list[Row], points: list[Row], compress: bool) -> bytes:
     body = marshal.dumps((spans, keys, points), _MARSHAL_VERSION)
     if compress:
-        return bytes((VERSION, FLAG_ZLIB)) + zlib.compress(body, 1)
-    return bytes((VERSION, 0)) + body
+        return _HEADER.pack(VERSION, FLAG_ZLIB, LAYOUT) + zlib.compress(body, 1)
+    return _HEADER.pack(VERSION, 0, LAYOUT) + body
 
 
 def _units(batch: WriteBatch) -> list[tuple[list[Row], list[Row], list[Row]]]:
@@ -182,10 +195,12 @@ def _split(
 
 def decode(message: bytes) -> WriteBatch:
     """The rows of one message; ``FrameError`` for anything this version does not read."""
-    if len(message) < _HEADER or message[0] != VERSION:
+    if len(message) < _HEADER.size or message[0] != VERSION:
         raise FrameError(f"not a version {VERSION} buffer message (first byte {message[:1].hex() or 'none'})")
-    flags = message[1]
-    body = message[_HEADER:]
+    _, flags, layout = _HEADER.unpack_from(message)
+    if layout != LAYOUT:
+        raise FrameError(f"rows of another Vitals' columns (layout {layout:08x}, this one {LAYOUT:08x})")
+    body = message[_HEADER.size :]
     try:
         if flags & FLAG_ZLIB:
             body = zlib.decompress(body)
@@ -214,6 +229,7 @@ def lag_view(stream_state: Mapping[str, Any], consumer: Mapping[str, Any] | None
 
 __all__ = [
     "FLAG_ZLIB",
+    "LAYOUT",
     "VERSION",
     "BufferSettings",
     "FrameError",

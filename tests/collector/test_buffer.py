@@ -9,6 +9,7 @@ import pytest
 
 from collector.buffer import (
     FLAG_ZLIB,
+    LAYOUT,
     VERSION,
     BufferSettings,
     FrameError,
@@ -122,10 +123,30 @@ def test_values_marshal_cannot_carry_are_a_type_error() -> None:
         encode(WriteBatch(metric_points=[(object(),)]), 1024 * 1024)
 
 
-@pytest.mark.parametrize("message", [b"", b"\x01", b"\x02\x00abc", b"\x01\x00not marshal", b"\x01\x01zz"])
+LAYOUT_BYTES = LAYOUT.to_bytes(4, "big")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        b"",
+        b"\x01",
+        b"\x02\x00" + LAYOUT_BYTES + b"abc",
+        b"\x01\x00" + LAYOUT_BYTES + b"not marshal",
+        b"\x01\x01" + LAYOUT_BYTES + b"zz",
+        b"\x01\x00" + LAYOUT_BYTES + b"\xe9",
+    ],
+)
 def test_anything_else_is_a_frame_error(message: bytes) -> None:
     with pytest.raises(FrameError):
         decode(message)
+
+
+def test_rows_of_another_column_layout_are_refused_not_stored() -> None:
+    (message,) = encode(batch(3), 1024 * 1024)
+    other = message[:2] + (LAYOUT ^ 1).to_bytes(4, "big") + message[6:]
+    with pytest.raises(FrameError, match="another Vitals' columns"):
+        decode(other)
 
 
 def test_the_lag_is_what_the_work_queue_holds() -> None:
