@@ -67,6 +67,7 @@ __all__ = [
     "release",
     "renew_owned",
     "take",
+    "this_process",
     "timing",
 ]
 
@@ -154,6 +155,11 @@ def _host() -> str:
     return os.environ.get(HOST_ENV) or socket.gethostname()
 
 
+def this_process() -> tuple[str, int]:
+    """The host and pid that this process's holder names carry (see :func:`new_owner`)."""
+    return _host(), os.getpid()
+
+
 def new_owner() -> str:
     """A holder name unique to this process and call: ``host:pid:random``."""
     return f"{_host()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -169,7 +175,7 @@ def owner_process(owner: str | None) -> tuple[str, int] | None:
 
 def owner_here(owner: str | None) -> bool:
     """Whether ``owner`` names this process (any of its holder names: each job makes its own)."""
-    return owner_process(owner) == (_host(), os.getpid())
+    return owner_process(owner) == this_process()
 
 
 def owner_alive(owner: str | None) -> bool | None:

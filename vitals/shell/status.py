@@ -21,15 +21,13 @@ functions of plain values; :class:`StatusSource` reads the store, once per reque
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from vitals.kernel.lease import Lease, all_leases, owner_process
+from vitals.kernel.lease import Lease, all_leases, owner_process, this_process
 from vitals.kernel.units import NS
 
 if TYPE_CHECKING:
@@ -187,7 +185,7 @@ class StatusSource:
     def __init__(self, engine: Engine, clock: Callable[[], int] = time.time_ns) -> None:
         self.engine = engine
         self.clock = clock
-        self.here = (socket.gethostname(), os.getpid())
+        self.here = this_process()  # as holder names spell it (VITALS_LEASE_HOST)
 
     def read(self) -> Snapshot:
         from dashboards.queries.rollup_lag import oldest_pending_received_ns
