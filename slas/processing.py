@@ -2,6 +2,13 @@
 
 Pure: lag objects already stored are fetched through the ``ObjectLoader`` callable the caller
 passes in (the store edge), and the result is a :class:`Batch` the caller persists and applies.
+
+A span the collector's sampling kept stands for ``span.weight`` received spans, so ratio,
+latency and freshness SLIs add that many events (and that many bad ones when it is bad): the
+counts then equal those of the unsampled estate, because a sampling group holds spans alike in
+every column these selectors and slices read (``collector.sampling.group_key``). Lag objects
+come from ``hc.key.*`` spans, which are never sampled, so an object is one event whatever the
+weight.
 """
 
 from __future__ import annotations
@@ -139,11 +146,13 @@ class Processor:
                     assert spec is not None
                     hit = role.extra(span)
                     is_bad = hit if spec.bad is not None else not hit
-                    batch.add(sla.id, slice_key, labels, minute, 1, int(is_bad), 0.0)
+                    batch.add(sla.id, slice_key, labels, minute, span.weight, int(is_bad) * span.weight, 0.0)
                 elif role.role == "select":
+                    # Latency: exact while the sampler's slow threshold is at most ``under`` (every
+                    # span that could be bad is then kept alone); ``vitals config check`` says so.
                     latency = sla.sli.latency
                     is_bad = latency is not None and span.duration_ns >= latency.under * 1e9
-                    batch.add(sla.id, slice_key, labels, minute, 1, int(is_bad), 0.0)
+                    batch.add(sla.id, slice_key, labels, minute, span.weight, int(is_bad) * span.weight, 0.0)
                 else:
                     lag = sla.sli.lag
                     assert lag is not None

@@ -22,6 +22,8 @@ class SpanRecord(NamedTuple):
     duration_ns: int
     attributes: Mapping[str, Any]
     trace_id: str = ""  # names a lag object's start and end spans, for links to their traces
+    #: Spans received that this stored one stands for (``spans.sample_weight``; 1 unless sampled).
+    weight: int = 1
 
 
 class PointRecord(NamedTuple):

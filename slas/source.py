@@ -3,6 +3,9 @@
 ``TelemetrySource`` is the edge; :class:`SqlTelemetrySource` reads the collector's ``spans`` and
 ``metric_points`` tables by primary-key ranges (cheap however large the tables grow) and
 :class:`MemoryTelemetrySource` serves lists for unit tests.
+
+A span kept by the collector's sampling stands for several received ones: its
+``spans.sample_weight`` is read into :attr:`SpanRecord.weight`, which the processor counts.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ SPAN_RECORD_COLUMNS = [
     spans.c.duration_ns,
     spans.c.attributes,
     spans.c.trace_id,
+    spans.c.sample_weight,
     *(spans.c[name] for name in HC_COLUMNS),
 ]
 _SPAN_COLUMNS = [spans.c.id, *SPAN_RECORD_COLUMNS]
@@ -82,9 +86,18 @@ _POINT_COLUMNS = [
 
 
 def _span(row: Sequence[Any]) -> SpanRecord:
-    attributes = stored_attributes(row[7], row[2], zip(HC_COLUMNS.values(), row[9:], strict=True))
+    attributes = stored_attributes(row[7], row[2], zip(HC_COLUMNS.values(), row[10:], strict=True))
     return SpanRecord(
-        row[0], row[1], row[2], str(row[3]).lower(), str(row[4]).lower(), row[5], row[6], attributes, row[8]
+        row[0],
+        row[1],
+        row[2],
+        str(row[3]).lower(),
+        str(row[4]).lower(),
+        row[5],
+        row[6],
+        attributes,
+        row[8],
+        int(row[9]) if row[9] is not None else 1,  # a sampled span stands for this many
     )
 
 
