@@ -5,7 +5,8 @@ database, as two hosts would: ``VITALS_LEASE_HOST`` gives each its own host name
 so the survivor cannot see that the leader's pid is gone and must wait for its lease to run out,
 as on two machines. The takeover bound is 5 s here (``VITALS_LEASE_BOUND``) so the test is
 quick; the default of 30 s is the same arithmetic (``tests/vitals/test_lease_timing.py``), and
-``VITALS_TEST_LEASE_BOUND=30`` runs this test with it (about 25 s longer).
+``VITALS_TEST_LEASE_BOUND=30`` runs this test with it (about 25 s longer). A second test kills
+the leader while notifications it planned are pending, one of them mid-post.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -22,9 +24,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from alerts.sqlstore import SqlStore
 from slas.tables import sla_evaluations
+from tests.alerts.conftest import SLACK_CONFIG
+from tests.alerts.factories import burn, evaluation, insert_evaluations
 from tests.collector.harness import Served, get, served
 from tests.faults.helpers import Sender, batch, leases_by_name, stored_ids, wait_for
+from tests.support.fake_slack import FakeSlack
 from vitals.kernel.db import create_engine
 from vitals.kernel.lease import Timing
 
@@ -34,6 +40,8 @@ SLACK_S = 5.0
 JOBS = ("slas.engine", "alerts.evaluation", "dashboards.rollups")
 #: Taken by each refresh of the rollups (the job lease's holder folds under the same name).
 FAMILY = "dashboards.rollup.spans"
+#: SLAs whose (inserted) evaluations fire an alert each: one notification each to plan and deliver.
+NOTIFIED = ("charge-lag", "queue-stuck", "adt-silence", "claims-rejects")
 
 GL = """\
 evaluation: {interval: 1s}
@@ -149,3 +157,61 @@ def _newest_evaluation(engine: Engine) -> int:
 def _refreshed_by(engine: Engine, prefix: str) -> bool:
     lease = leases_by_name(engine).get(FAMILY)
     return lease is not None and lease.owner.startswith(prefix)
+
+
+@pytest.mark.e2e
+@pytest.mark.postgres
+def test_notifications_pending_when_the_leader_dies_are_delivered_once(pg_url: str, tmp_path: Path) -> None:
+    """The leader planned notifications and is posting one (Slack applied it, the answer is held)
+    when it is killed: the survivor delivers every one, the one in flight included, once."""
+    engine = create_engine(pg_url)
+    with ExitStack() as stack, FakeSlack() as fake:
+        stack.callback(engine.dispose)
+        alerts = SLACK_CONFIG.format(api=fake.api_url, fallback_after="10m").replace(
+            "lease: 30s", "lease: 15s"
+        )
+        slack_env = {
+            "TEST_SLACK_TOKEN": fake.token,
+            "TEST_FALLBACK_WEBHOOK": fake.webhook_url("alerts-fallback"),
+        }
+        folders = {}
+        for host in ("host-a", "host-b"):
+            folders[host] = _config(tmp_path / host)
+            (folders[host] / "config" / "alerts.yaml").write_text(alerts)
+        leader = stack.enter_context(
+            served(pg_url, folders["host-a"], environ={**_environ("host-a"), **slack_env})
+        )
+        wait_for(lambda: _holders_start_with(pg_url, "host-a:"), 30, "the first process holds every job")
+        fake.hold(["chat.postMessage"])
+        now = time.time()
+        insert_evaluations(
+            engine, [evaluation(at=now, sla_id=sla, burn_rates=[burn(firing=True)]) for sla in NOTIFIED]
+        )
+        store = SqlStore(engine)
+        wait_for(lambda: len(store.outbox_rows(None, 100)) == len(NOTIFIED), 30, "the leader plans them")
+        wait_for(lambda: fake.held >= 1, 30, "the leader's post in flight")
+        in_flight = [r.lease_owner or "" for r in store.outbox_rows(None, 100) if r.status == "sending"]
+        assert len(in_flight) == 1 and in_flight[0].startswith("host-a:"), in_flight
+        standby = stack.enter_context(
+            served(pg_url, folders["host-b"], environ={**_environ("host-b"), **slack_env})
+        )
+        leader.process.send_signal(signal.SIGKILL)
+        leader.process.wait()
+        killed = time.monotonic()
+        fake.release()
+        wait_for(
+            lambda: all(r.status == "sent" for r in store.outbox_rows(None, 100)),
+            90,
+            "every notification sent",
+        )
+        drained = time.monotonic() - killed
+        keys = [r.key for r in store.outbox_rows(None, 100)]
+        assert standby.process.poll() is None
+    messages = fake.channel_messages("integration-oncall")
+    delivered = Counter(m.metadata["event_payload"]["key"] for m in messages if m.metadata)
+    assert delivered == Counter(keys)  # each pending notification once, the one in flight included
+    assert len([c for c in fake.calls_to("chat.postMessage") if c.status == 200]) == len(NOTIFIED)
+    print(
+        f"\n{len(NOTIFIED)} notifications pending at the leader's SIGKILL (one mid-post), "
+        f"all delivered once {drained:.1f}s after"
+    )
