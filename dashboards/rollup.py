@@ -41,7 +41,7 @@ from dashboards.folds.edges import DEFAULT_EDGE_TIMING, EdgeTiming
 from dashboards.sqlexpr import insert_for
 from dashboards.tables import metric_rollups, rollup_state
 from vitals.kernel.follow import Cursor, default_horizon_s, read_new
-from vitals.kernel.lease import Lease, hold, new_owner, release, take
+from vitals.kernel.lease import Lease, hold, new_owner, release, take, timing
 from vitals.kernel.units import NS
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def refresh(
     batch_size: int = DEFAULT_BATCH,
     max_batches: int | None = None,
     owner: str | None = None,
-    lease_s: float = 120.0,
+    lease_s: float | None = None,
     horizon_s: float | None = None,
     clock: Callable[[], int] = time.time_ns,
     edge_timing: EdgeTiming = DEFAULT_EDGE_TIMING,
@@ -91,8 +91,13 @@ def refresh(
     ``horizon_s``: how long an unread id below read ones is awaited before the range around it
     is folded (``vitals.kernel.follow``; by default 0 s on SQLite, 120 s on PostgreSQL).
     ``edge_timing``: how long queue-hop joins wait for the other side (see ``folds.edges``).
+    ``lease_s``: how long each family's lease holds between renewals (one per batch); by default
+    the takeover bound (``vitals.kernel.lease.timing``, 30 s), so a refresher that dies mid-run
+    (a dashboard process) holds up the others no longer than that.
     """
     owner = owner or new_owner()
+    if lease_s is None:
+        lease_s = timing().bound_s
     if horizon_s is None:
         horizon_s = default_horizon_s(engine)
     families = (
