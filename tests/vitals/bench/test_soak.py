@@ -28,13 +28,19 @@ def test_the_windows_are_a_tenth_of_the_run_within_bounds() -> None:
 def test_a_soak_whose_memory_grew_is_not_flat() -> None:
     result = Soak(
         answers=[(t, 0.010) for t in range(0, 600, 2)],
-        rss=[(0.0, 200 * 1024), (30.0, 210 * 1024), (590.0, 300 * 1024), (600.0, 310 * 1024)],
+        rss=[
+            (0.0, {"receivers": 120 * 1024, "store writers": 80 * 1024}),
+            (30.0, {"receivers": 130 * 1024, "store writers": 80 * 1024}),
+            (590.0, {"receivers": 220 * 1024, "store writers": 80 * 1024}),
+            (600.0, {"receivers": 230 * 1024, "store writers": 80 * 1024}),
+        ],
     )
     figures = {
         f.measure: f for f in figures_of(result, seconds=600, rate=1000, maximum=2000, spans=512, stored=9)
     }
     memory = figures["resident memory, all serve processes, end"]
-    assert (memory.value, memory.detail) == (310, "start 210")
+    assert memory.value == 310
+    assert memory.detail == "start 210; receivers 130 -> 230, store writers 80 -> 80 MiB"
     assert memory.reference.startswith("GREW")
     assert figures["request latency p99, end"].reference == "flat"
     assert figures["verdict"].detail.startswith("NOT flat: first vs last 60 s of 10.0 min")

@@ -72,14 +72,17 @@ class Soak:
     answers: list[tuple[float, float]] = field(default_factory=list)
     refused: int = 0
     late: int = 0
-    #: (seconds since start, RSS KiB of every serve process)
-    rss: list[tuple[float, int]] = field(default_factory=list)
+    #: (seconds since start, RSS KiB of the serve's processes by role: receivers, store writers)
+    rss: list[tuple[float, dict[str, int]]] = field(default_factory=list)
 
     def latencies(self, start: float, end: float) -> list[float]:
         return [latency for sent, latency in self.answers if start <= sent < end]
 
-    def peak_rss_kib(self, start: float, end: float) -> int:
-        return max((kib for at, kib in self.rss if start <= at <= end), default=0)
+    def peak_rss(self, start: float, end: float) -> dict[str, int]:
+        """The sample of the window with the largest total RSS (KiB by role; empty if none)."""
+        return max(
+            (roles for at, roles in self.rss if start <= at <= end), key=lambda r: sum(r.values()), default={}
+        )
 
 
 async def soak_load(
@@ -89,7 +92,7 @@ async def soak_load(
     interval_s: float,
     seconds: float,
     seed: int,
-    sample_rss: Callable[[], int],
+    sample_rss: Callable[[], dict[str, int]],
 ) -> Soak:
     """Send a new request every ``interval_s`` for ``seconds`` (open loop), sampling RSS each 2 s."""
     import aiohttp
@@ -147,7 +150,12 @@ def figures_of(
     window = window_seconds(seconds)
     start, end = (0.0, window), (seconds - window, seconds + 60)
     early, late = soak.latencies(*start), soak.latencies(*end)
-    rss = soak.peak_rss_kib(*start) / 1024, soak.peak_rss_kib(*end) / 1024
+    first_rss, last_rss = soak.peak_rss(*start), soak.peak_rss(*end)
+    rss = sum(first_rss.values()) / 1024, sum(last_rss.values()) / 1024
+    by_role = ", ".join(
+        f"{role} {first_rss.get(role, 0) / 1024:,.0f} -> {last_rss.get(role, 0) / 1024:,.0f}"
+        for role in sorted(set(first_rss) | set(last_rss))
+    )
     p50 = percentile_ms(early, 0.5), percentile_ms(late, 0.5)
     p99 = percentile_ms(early, 0.99), percentile_ms(late, 0.99)
     rows = [
@@ -182,13 +190,14 @@ def figures_of(
     for name, first, last, unit, slack in rows:
         ok = is_flat(first, last, slack)
         flat &= ok
+        roles = f"; {by_role} MiB" if unit == "MiB" and by_role else ""
         figures.append(
             Figure(
                 f"{name}, end",
                 last,
                 unit,
                 digits=0 if unit == "MiB" else 1,
-                detail=f"start {first:,.{0 if unit == 'MiB' else 1}f}",
+                detail=f"start {first:,.{0 if unit == 'MiB' else 1}f}{roles}",
                 reference="flat"
                 if ok
                 else f"GREW: more than {FLAT_SHARE:.0%} (and {slack:g} {unit}) above the start",
@@ -206,6 +215,13 @@ def figures_of(
         )
     )
     return figures
+
+
+def _is_writer(pid: int) -> bool:
+    try:
+        return b"collector.writer_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 @click.command()
@@ -265,8 +281,12 @@ def soak(
             rate = maximum / 2
             say(f"  maximum {maximum:,.0f} spans/s; soaking at {rate:,.0f} spans/s")
 
-        def sample_rss() -> int:
-            return sum(rss_kib(pid) for pid in tree_pids(collector.process.pid))
+        def sample_rss() -> dict[str, int]:
+            roles: dict[str, int] = {}
+            for pid in tree_pids(collector.process.pid):
+                role = "store writers" if _is_writer(pid) else "receivers"
+                roles[role] = roles.get(role, 0) + rss_kib(pid)
+            return roles
 
         result = asyncio.run(
             soak_load(
