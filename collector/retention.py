@@ -13,7 +13,13 @@ that deletes nothing: ids follow ingestion, so the rows above are newer. A row i
 newer ones (a late back-fill) waits until the rows ingested before it expire, so it lives at
 most about twice its retention. SQLite keeps the freed pages in its freelist and reuses them
 for new rows, so under steady ingest the file stops growing; PostgreSQL's autovacuum does the
-same for its tables. (Day partitions on PostgreSQL, dropped whole, are a later step.)
+same for its tables.
+
+On PostgreSQL ``spans`` and ``metric_points`` are partitioned by UTC day (``collector.partitions``):
+a run first creates the partitions of today and the next days, then drops whole every day
+partition older than the cutoff (a catalogue change, not a delete), and only then walks the ids
+as above, which now finds just the rows of the boundary day and of the default partition (rows
+dated outside every day partition).
 
 Readers follow ``spans`` and ``metric_points`` by id (``vitals.kernel.follow``). A deleted row
 looks to them like an id that was never committed: a reader whose position is behind simply
@@ -37,6 +43,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.engine import Connection, Engine
 
+from collector import partitions as parts
 from collector.tables import metric_points, span_keys, spans
 from vitals.kernel.lease import Lease, hold, new_owner, release, take
 from vitals.kernel.units import NS
@@ -120,6 +127,10 @@ class RunReport:
     batches: list[Batch] = field(default_factory=list)
     lease_lost: bool = False
     finished: bool = True
+    #: PostgreSQL: day partitions created ahead, and expired ones dropped whole (with their rows
+    #: counted in ``deleted``).
+    created_partitions: list[str] = field(default_factory=list)
+    dropped_partitions: list[str] = field(default_factory=list)
 
     @property
     def longest_batch_s(self) -> float:
@@ -157,13 +168,15 @@ def run(
     stop: Callable[[], bool] = lambda: False,
     max_batches: int | None = None,
     on_batch: Callable[[Batch], object] | None = None,
+    now_ns: int | None = None,
 ) -> RunReport:
     """Delete what ``cutoffs`` say, one short transaction per batch, under the lease.
 
     ``clock`` is only for the lease's expiry (the cutoffs carry their own ``now``). ``pause`` gets
     the seconds to wait between batches on SQLite (as long as the last batch took), so a writer
     waiting for the store gets in; ``stop`` is checked between batches; ``max_batches`` bounds
-    one run (the next run goes on where the rows are).
+    one run (the next run goes on where the rows are). ``now_ns`` (default: ``clock()``) is the
+    day PostgreSQL's partitions are created ahead from.
     """
     lease_ns = int(lease_s * NS)
     with engine.begin() as conn:
@@ -173,8 +186,18 @@ def run(
         return report
     sqlite = engine.dialect.name == "sqlite"
     try:
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                lease = hold(conn, lease, clock(), lease_ns)
+                if lease is None:
+                    report.lease_lost, report.finished = True, False
+                    return report
+                report.created_partitions += parts.ensure_ahead(conn, clock() if now_ns is None else now_ns)
+            lease = _drop_expired(engine, cutoffs, report, lease=lease, clock=clock, lease_ns=lease_ns)
+            if lease is None:
+                return report
         for cutoff in cutoffs:
-            report.deleted[cutoff.table] = 0
+            report.deleted.setdefault(cutoff.table, 0)
             after_id: int | None = None
             while True:
                 if stop() or (max_batches is not None and len(report.batches) >= max_batches):
@@ -207,6 +230,35 @@ def run(
                 release(conn, lease)
 
 
+def _drop_expired(
+    engine: Engine,
+    cutoffs: Sequence[Cutoff],
+    report: RunReport,
+    *,
+    lease: Lease,
+    clock: Callable[[], int],
+    lease_ns: int,
+) -> Lease | None:
+    """PostgreSQL: drop every day partition wholly older than its table's cutoff, one per
+    transaction under the lease; None when the lease was lost."""
+    for cutoff in cutoffs:
+        if cutoff.table not in parts.PARTITIONED:
+            continue
+        with engine.connect() as conn:
+            expired = parts.expired(parts.partitions(conn, cutoff.table), cutoff.before_ns)
+        for partition in expired:
+            with engine.begin() as conn:
+                held = hold(conn, lease, clock(), lease_ns)
+                if held is None:
+                    report.lease_lost, report.finished = True, False
+                    return None
+                lease = held
+                rows = parts.drop(conn, cutoff.table, partition)
+            report.deleted[cutoff.table] = report.deleted.get(cutoff.table, 0) + rows
+            report.dropped_partitions.append(partition.name)
+    return lease
+
+
 class RetentionJob:
     """The scheduler job of ``vitals serve``: one run per ``interval``, now from the wall clock."""
 
@@ -232,6 +284,7 @@ class RetentionJob:
                 lease_s=max(3 * self.settings.interval, 120.0),
                 stop=self.ctx.stop_event.is_set,
                 max_batches=self.max_batches,
+                now_ns=now,
             )
         except Exception as exc:  # a transient database error: try again next interval
             log.warning("retention: %s", exc)
@@ -242,6 +295,12 @@ class RetentionJob:
             self.ctx.status["retention"] = "standby: another process deletes expired rows"
             return report
         total = sum(report.deleted.values())
+        if report.created_partitions or report.dropped_partitions:
+            log.info(
+                "retention: day partitions created %s, dropped %s",
+                ", ".join(report.created_partitions) or "none",
+                ", ".join(report.dropped_partitions) or "none",
+            )
         if total:
             log.info(
                 "retention: deleted %s in %d batches (longest %.0f ms)",
@@ -258,7 +317,8 @@ class RetentionJob:
 def install(ctx: ServiceContext, settings: Retention) -> RetentionJob:
     """Add the retention job to ``vitals serve`` (called by ``vitals.shell.serve``)."""
     job = RetentionJob(ctx, settings)
-    if settings.spans is None and settings.metrics is None:
+    partitioned = ctx.engine.dialect.name == "postgresql"
+    if settings.spans is None and settings.metrics is None and not partitioned:
         ctx.status["retention"] = "off: spans and metric points are kept for ever"
         return job
     # The first run a minute after the start, so a process restarted more often than every
@@ -275,5 +335,9 @@ def install(ctx: ServiceContext, settings: Retention) -> RetentionJob:
         coalesce=True,
         replace_existing=True,
     )
-    ctx.status["retention"] = "deletes expired spans and metric points"
+    ctx.status["retention"] = (
+        "deletes expired spans and metric points"
+        if settings.spans is not None or settings.metrics is not None
+        else "off (spans and metric points kept for ever); creates day partitions ahead"
+    )
     return job

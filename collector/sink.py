@@ -17,9 +17,9 @@ class TelemetrySink(Protocol):
     def write(self, batch: WriteBatch) -> WriteResult:
         """Store ``batch`` in one transaction: all of it or, on an exception, none of it.
 
-        A span whose (trace_id, span_id) is already stored, a span key already stored, and a
-        metric point whose (series_id, time_unix_nano) is already stored are skipped and counted
-        as duplicates.
+        A span whose (trace_id, span_id, event_time_unix_nano) is already stored, a span key
+        already stored, and a metric point whose (series_id, time_unix_nano) is already stored
+        are skipped and counted as duplicates.
         """
         ...
 
@@ -30,7 +30,7 @@ class InMemorySink:
     """A ``TelemetrySink`` in dicts, for tests."""
 
     def __init__(self) -> None:
-        self.spans: dict[tuple[str, str], Row] = {}
+        self.spans: dict[tuple[str, str, int], Row] = {}
         self.span_keys: dict[tuple[str, str, str, str], Row] = {}
         self.metric_points: dict[tuple[str, int], Row] = {}
         self.commits = 0
@@ -39,10 +39,10 @@ class InMemorySink:
 
     def write(self, batch: WriteBatch) -> WriteResult:
         with self._lock:
-            ti, si = SPAN_INDEX["trace_id"], SPAN_INDEX["span_id"]
+            ti, si, ei = SPAN_INDEX["trace_id"], SPAN_INDEX["span_id"], SPAN_INDEX["event_time_unix_nano"]
             new_spans = {}
             for row in batch.spans:
-                key = (row[ti], row[si])
+                key = (row[ti], row[si], row[ei])
                 if key not in self.spans and key not in new_spans:
                     new_spans[key] = row
             ki = [SPAN_KEY_INDEX[c] for c in ("key_hash", "key_name", "trace_id", "span_id")]

@@ -62,7 +62,7 @@ class _Table:
 
 
 #: A span row as stored: the row's columns with ``resource_attributes`` null, then ``resource_id``.
-SPANS = _Table("spans", (*SPAN_COLUMNS, "resource_id"), "trace_id, span_id")
+SPANS = _Table("spans", (*SPAN_COLUMNS, "resource_id"), "trace_id, span_id, event_time_unix_nano")
 SPAN_RESOURCES = _Table("span_resources", ("resource_id", "attributes"), "resource_id")
 SPAN_KEYS = _Table("span_keys", SPAN_KEY_COLUMNS, None)
 METRIC_POINTS = _Table("metric_points", METRIC_COLUMNS, "series_id, time_unix_nano")

@@ -67,7 +67,9 @@ spans = Table(
     Column("sample_weight", Integer, nullable=False, server_default="1"),
     #: The span's resource in ``span_resources`` (null when ``resource_attributes`` holds it).
     Column("resource_id", BigInteger),
-    UniqueConstraint("trace_id", "span_id"),
+    # With the event time: PostgreSQL partitions spans by it and a unique key must hold the
+    # partition key. A re-sent span has the same event time, so it is still skipped.
+    UniqueConstraint("trace_id", "span_id", "event_time_unix_nano"),
     Index(None, "start_time_unix_nano"),
     Index(None, "service_name", "start_time_unix_nano"),
     Index(None, "hc_stage", "event_time_unix_nano"),

@@ -12,6 +12,7 @@ so the command reads every table once: on a large store it takes a while, as tho
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -35,6 +36,12 @@ class TableStats:
     time_column: str | None = None
     oldest_ns: int | None = None
     newest_ns: int | None = None
+    #: PostgreSQL range partitions (0: not partitioned): how many, the lowest bound of the first
+    #: and the highest of the last (Unix ns), and the rows of the default partition (None: none).
+    partitions: int = 0
+    partitions_from_ns: int | None = None
+    partitions_to_ns: int | None = None
+    default_partition_rows: int | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -92,13 +99,59 @@ def _sqlite_bytes(conn: Connection) -> tuple[dict[str, tuple[int, int]], int, in
 def _pg_bytes(conn: Connection, tables: Sequence[str]) -> tuple[dict[str, tuple[int, int]], int]:
     out = {}
     for table in tables:
+        # A partitioned table holds nothing itself: its bytes are its partitions' (the leaves of
+        # its tree); a plain table is counted as itself.
         row = conn.execute(
-            text("SELECT pg_table_size(to_regclass(:t)), pg_indexes_size(to_regclass(:t))"),
+            text(
+                "SELECT COALESCE(SUM(pg_table_size(relid)), 0), COALESCE(SUM(pg_indexes_size(relid)), 0) "
+                "FROM (SELECT relid FROM pg_partition_tree(to_regclass(:t)) WHERE isleaf "
+                "UNION SELECT to_regclass(:t) WHERE (SELECT relkind FROM pg_class "
+                "WHERE oid = to_regclass(:t)) <> 'p') AS leaves"
+            ),
             {"t": _quote(conn, table)},
         ).one()
         out[table] = (int(row[0] or 0), int(row[1] or 0))
     total = int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
     return out, total
+
+
+_BOUND = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
+
+
+@dataclass(frozen=True)
+class _Partitions:
+    count: int = 0
+    from_ns: int | None = None
+    to_ns: int | None = None
+    default_rows: int | None = None
+
+
+def _pg_partitions(conn: Connection, table: str) -> _Partitions:
+    rows = conn.execute(
+        text(
+            "SELECT n.nspname, c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE i.inhparent = to_regclass(:t)"
+        ),
+        {"t": _quote(conn, table)},
+    ).all()
+    if not rows:
+        return _Partitions()
+    bounds: list[tuple[int, int]] = []
+    default_rows = None
+    for schema, name, bound in rows:
+        match = _BOUND.search(str(bound or ""))
+        if match:
+            bounds.append((int(match.group(1)), int(match.group(2))))
+        elif str(bound).strip().upper() == "DEFAULT":
+            qualified = f"{_quote(conn, str(schema))}.{_quote(conn, str(name))}"
+            default_rows = int(conn.execute(text(f"SELECT COUNT(*) FROM {qualified}")).scalar_one())
+    return _Partitions(
+        len(rows),
+        min((lo for lo, _ in bounds), default=None),
+        max((hi for _, hi in bounds), default=None),
+        default_rows,
+    )
 
 
 def measure(conn: Connection, time_columns: Mapping[str, str]) -> StoreStats:
@@ -123,6 +176,7 @@ def measure(conn: Connection, time_columns: Mapping[str, str]) -> StoreStats:
         else:
             rows = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
         table_bytes, index_bytes = sizes.get(name, (0, 0))
+        split = _pg_partitions(conn, name) if conn.dialect.name == "postgresql" else _Partitions()
         out.append(
             TableStats(
                 name,
@@ -132,6 +186,10 @@ def measure(conn: Connection, time_columns: Mapping[str, str]) -> StoreStats:
                 column,
                 None if oldest is None else int(oldest),
                 None if newest is None else int(newest),
+                split.count,
+                split.from_ns,
+                split.to_ns,
+                split.default_rows,
             )
         )
     return StoreStats(conn.dialect.name, tuple(out), total, free)
@@ -141,6 +199,14 @@ def _when(ns: int | None) -> str:
     if ns is None:
         return "-"
     return datetime.fromtimestamp(ns / NS, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _day(ns: int | None, *, end: bool = False) -> str:
+    """The UTC day of a partition bound (``end``: the last day before an exclusive upper bound)."""
+    if ns is None:
+        return "-"
+    moment = (ns - (1 if end else 0)) // NS
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d")
 
 
 def _size(n: float) -> str:
@@ -174,6 +240,17 @@ def render(stats: StoreStats) -> str:
         ).rstrip()
         for line in lines
     ]
+    split = [t for t in stats.tables if t.partitions]
+    if split:
+        text_lines += ["", "partitions (by UTC day; a default one takes rows dated outside them):"]
+        width = max(len(t.table) for t in split)
+        for t in split:
+            days = t.partitions - (t.default_partition_rows is not None)
+            span = f"{_day(t.partitions_from_ns)} to {_day(t.partitions_to_ns, end=True)}" if days else "-"
+            default = (
+                "" if t.default_partition_rows is None else f", default: {t.default_partition_rows:,} rows"
+            )
+            text_lines.append(f"  {t.table.ljust(width)}  {days} days, {span}{default}")
     store = f"store: {_size(stats.store_bytes)} ({stats.dialect})"
     if stats.dialect == "sqlite":
         store += f", of which {_size(stats.free_bytes)} free pages (reused for new rows)"
