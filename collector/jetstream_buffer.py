@@ -19,6 +19,8 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -33,6 +35,10 @@ T = TypeVar("T")
 
 #: How long the start waits for the cluster (connect, create the stream) before giving up.
 START_TIMEOUT_S = 30.0
+#: Pause between publishes of a message while the stream has no leader.
+RETRY_PAUSE_S = 0.2
+#: At most one log line per this many seconds about batches JetStream did not confirm.
+FAILURE_LOG_INTERVAL_S = 10.0
 
 
 class BufferUnavailable(StartupError):
@@ -193,6 +199,9 @@ class BufferPublisher(WriterBase):
         self._pending = 0
         self._pending_rows = 0
         self._max_message = settings.max_message
+        #: Batches answered with a retryable error since the start (their senders retry them).
+        self.failed_batches = 0
+        self._logged_at = float("-inf")
 
     @property
     def queue_depth(self) -> int:
@@ -245,6 +254,7 @@ class BufferPublisher(WriterBase):
                 error = StoreError(
                     f"JetStream did not confirm the batch: {type(failure).__name__}: {failure}"[:300], True
                 )
+                self._failed(error)
             with self._cond:
                 self._in_flight -= weight
                 self._pending -= 1
@@ -258,10 +268,53 @@ class BufferPublisher(WriterBase):
         future.add_done_callback(finished)
 
     async def _publish(self, frames: list[bytes]) -> None:
-        subject, stream, timeout = self.settings.subject, self.settings.stream, self.settings.publish_timeout
-        await asyncio.gather(
-            *(self._js.publish(subject, frame, timeout=timeout, stream=stream) for frame in frames)
+        deadline = asyncio.get_running_loop().time() + self.settings.publish_timeout
+        await asyncio.gather(*(self._publish_one(frame, deadline) for frame in frames))
+
+    async def _publish_one(self, frame: bytes, deadline: float) -> None:
+        """Publish until JetStream acknowledges or ``deadline`` passes.
+
+        A stream whose leader was just lost answers "no responders" or 503 until another node
+        is elected (a few seconds): publishing again within ``publish_timeout`` rides that out
+        instead of failing the request. The message id lets the stream drop a second copy of a
+        message whose first PubAck was lost (within its two-minute duplicate window).
+        """
+        import nats.errors
+        import nats.js.errors
+
+        transient = (
+            nats.errors.NoRespondersError,
+            nats.errors.ConnectionReconnectingError,
+            nats.js.errors.NoStreamResponseError,
+            nats.js.errors.ServiceUnavailableError,
         )
+        loop = asyncio.get_running_loop()
+        headers = {"Nats-Msg-Id": uuid.uuid4().hex}
+        settings = self.settings
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"no PubAck within {settings.publish_timeout:g}s")
+            try:
+                await self._js.publish(
+                    settings.subject, frame, timeout=left, stream=settings.stream, headers=headers
+                )
+                return
+            except transient:
+                if deadline - loop.time() <= RETRY_PAUSE_S:
+                    raise
+                await asyncio.sleep(RETRY_PAUSE_S)
+
+    def _failed(self, error: StoreError) -> None:
+        """Count a batch answered 503, and say so in the log now and then (not once per request)."""
+        with self._cond:
+            self.failed_batches += 1
+            now = time.monotonic()
+            if now - self._logged_at < FAILURE_LOG_INTERVAL_S:
+                return
+            self._logged_at = now
+            failed = self.failed_batches
+        log.warning("ingest buffer: %s (%d batch(es) answered 503 so far)", error, failed)
 
     def close(self, timeout: float | None = None) -> bool:
         """Take no more batches, wait for the PubAcks of those published, close the client."""
