@@ -46,9 +46,10 @@ AHEAD_DAYS = 2
 SCHEMA = "vitals_partitions"
 #: Partitioned table -> its partition key (the time column its retention is measured on).
 PARTITIONED: dict[str, str] = {"spans": "event_time_unix_nano", "metric_points": "time_unix_nano"}
-#: How long a partition change waits for the table's lock before giving up until the next run
-#: (creating or dropping a partition briefly locks the parent; ingest must not queue behind it).
-LOCK_TIMEOUT = "5s"
+#: How long a partition change waits for the table's lock before giving up until the next run.
+#: Detaching or creating a partition locks the parent briefly, and while it waits for a long
+#: dashboard query to finish, new inserts queue behind it: this bounds that stall of ingest.
+LOCK_TIMEOUT = "2s"
 
 _BOUND = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
 

@@ -45,6 +45,10 @@ def stats(settings: Settings, as_json: bool) -> None:
     bytes per span   spans, span_keys and span_resources, tables and indexes, divided by the
                      number of spans
 
+    On PostgreSQL, partitioned tables (spans and metric_points, by day) are summed over their
+    partitions, and a partitions line per table gives the day partitions' count and first and last
+    day, and the rows in the default partition.
+
     On SQLite the store line also shows the free pages: space that deleted rows (retention)
     left behind, which SQLite fills with new rows before the file grows. Reads every table
     once, so it takes a while on a large store; it writes nothing.
