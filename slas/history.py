@@ -51,13 +51,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 
 from slas.budget import budget_remaining, with_no_data_policy
+from slas.downsample import KEPT_STEP_NS
 from slas.evaluate import evaluate_scored, scored_range, window_start
 from slas.evaluation_rows import evaluation_from_row
 from slas.model import Evaluation
+from slas.retention import THINNED
 from slas.scoring import lookback_minutes, score
 from slas.series import RawMinutes
 from slas.spec import SLA, GaugeSli, LagSli, LatencySli, RatioSli
-from slas.tables import sla_definitions, sla_evaluations, sla_minutes, sla_series
+from slas.tables import sla_definitions, sla_evaluations, sla_minutes, sla_retention, sla_series
 from vitals.kernel.db import fetch_tuples
 from vitals.kernel.units import MINUTE_NS, NS, optional_float
 
@@ -410,16 +412,34 @@ def current_evaluations(
     return sorted(evaluations, key=lambda e: (e.sla_id, e.slice or ""))
 
 
+def _thinned_to(conn: Connection) -> int | None:
+    """Below this instant the engine's retention kept one evaluation an hour (``slas.downsample``)."""
+    r = sla_retention.c
+    value = conn.execute(select(r.done_unix_nano).where(r.job == THINNED)).scalar()
+    return None if value is None else int(value)
+
+
+def _lookback(at_ns: int, step_ns: int, thinned_to_ns: int | None) -> int:
+    """How far before ``at`` a sample may be: the step, and at least an hour where that reaches
+    into thinned history (there is one row an hour there; a shorter step would chart gaps)."""
+    if thinned_to_ns is not None and at_ns - step_ns < thinned_to_ns:
+        return max(step_ns, KEPT_STEP_NS)
+    return step_ns
+
+
 def sampled_evaluations(
     engine: Engine, series: Sequence[tuple[str, str | None]], times_ns: Sequence[int], step_ns: int
 ) -> list[EvaluationSample]:
     """For each (sla id, slice or None) and instant t: the last evaluation in (t - step, t], or
-    nothing (a gap). Found through the (sla, slice, time) index: the engine writes one row per
-    SLA and slice every tick, millions a month, and none of them is read beyond the samples."""
+    nothing (a gap); in history older than the full-resolution window, thinned to one evaluation
+    an hour, the last in (t - max(step, 1h), t]. Found through the (sla, slice, time) index: the
+    engine writes one row per SLA and slice every tick, millions a month, and none of them is
+    read beyond the samples."""
     wanted = [(sla, slice_ or "", int(t)) for sla, slice_ in series for t in times_ns]
     picked: list[tuple[str, str, int, int]] = []
     found: dict[int, Any] = {}
     with engine.connect() as conn:
+        thinned = _thinned_to(conn)
         for start in range(0, len(wanted), _SAMPLES_PER_QUERY):
             # A UNION ALL of literal rows: SQLite cannot name the columns of a VALUES list.
             points = union_all(
@@ -428,6 +448,7 @@ def sampled_evaluations(
                         literal(sla, String).label("sla_id"),
                         literal(slice_, String).label("slice"),
                         literal(at, BigInteger).label("at"),
+                        literal(at - _lookback(at, step_ns, thinned), BigInteger).label("since"),
                     )
                     for sla, slice_, at in wanted[start : start + _SAMPLES_PER_QUERY]
                 )
@@ -438,7 +459,7 @@ def sampled_evaluations(
                     _ev.sla_id == points.c.sla_id,
                     _ev.slice == points.c.slice,
                     _ev.evaluated_at_unix_nano <= points.c.at,
-                    _ev.evaluated_at_unix_nano > points.c.at - step_ns,
+                    _ev.evaluated_at_unix_nano > points.c.since,
                 )
                 .order_by(_ev.evaluated_at_unix_nano.desc())
                 .limit(1)

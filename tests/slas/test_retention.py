@@ -116,6 +116,14 @@ def test_old_evaluations_are_thinned_keeping_turns_and_the_oldest_are_deleted(en
     hours = [ns(40 * DAY - h * HOUR) for h in (1, 2, 3)]
     samples = sampled_evaluations(engine, [("a", None), ("a", "queue=charges")], hours, 3600 * NS)
     assert len(samples) == 6
+    # So does a 10-minute chart of it: there, a sample is the last row of the hour before it.
+    tens = [ns(40 * DAY - HOUR - m * MIN) for m in range(0, 60, 10)]
+    short = sampled_evaluations(engine, [("a", None)], tens, 600 * NS)
+    assert len(short) == 6
+    assert [s.status for s in short] == ["ok", "ok", "breach", "breach", "ok", "ok"]
+    # Where every tick is kept, a 10-minute step still looks back 10 minutes only.
+    recent = sampled_evaluations(engine, [("a", None)], [ns(10 * DAY - HOUR - 15 * MIN)], 600 * NS)
+    assert recent == []
 
     # A day later: the thinning goes on from where it stopped and keeps what it kept.
     again = store.prune(ns(-DAY), ns(-DAY) - int(SETTINGS.retention * NS), ns(-DAY) - 35 * DAY * NS)
