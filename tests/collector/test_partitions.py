@@ -245,3 +245,26 @@ def test_an_existing_store_is_partitioned_with_its_rows_and_ids(pg_url: str) -> 
             )
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_with_retention_off_the_job_still_creates_partitions_ahead_and_drops_nothing(pg: Engine) -> None:
+    import threading
+    from types import SimpleNamespace
+
+    from collector.config import Retention
+    from collector.retention import install
+
+    sink = SqlSink(pg)
+    sink.write(at(5 * NS, "kept-for-ever"))
+    sink.close()
+    added: list[dict[str, Any]] = []
+    scheduler = SimpleNamespace(add_job=lambda *args, **kwargs: added.append(kwargs))
+    ctx = SimpleNamespace(engine=pg, status={}, stop_event=threading.Event(), scheduler=scheduler)
+    job = install(ctx, Retention(spans=None, metrics=None))  # type: ignore[arg-type]
+    assert [job_args["id"] for job_args in added] == ["collector.retention"]
+    assert "creates day partitions ahead" in ctx.status["retention"]
+    report = job.run_once(NOW_NS)
+    assert report is not None and report.dropped_partitions == [] and report.deleted == {}
+    assert len(report.created_partitions) == 6  # today and two days on, for both tables
+    assert count(pg, spans) == 1
