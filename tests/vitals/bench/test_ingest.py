@@ -46,3 +46,6 @@ def test_the_benchmark_runs_and_checks_what_was_stored(tmp_path: Path) -> None:
     assert figures["spans stored"]["value"] == 384  # 6 requests x 64 spans, each acknowledged once
     assert figures["spans stored"]["reference"] == "= spans acknowledged, in every run"
     assert figures["collector peak RSS"]["value"] > 0
+    # The store's bytes per span, beside the protobuf bytes per span of the same spans.
+    stored = figures["store bytes per span, SQLite"]
+    assert stored["value"] > 0 and "x the OTLP protobuf" in stored["reference"]
