@@ -240,6 +240,12 @@ def _is_writer(pid: int) -> bool:
 )
 @click.option("--batch", "spans", default=512, show_default=True, help="Spans per request.")
 @click.option(
+    "--components",
+    default="all",
+    show_default=True,
+    help="vitals serve --components (retention runs whatever it says): narrow it to find what grows.",
+)
+@click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(1), help="vitals serve --workers."
 )
 @seed_option(default=0, help="Seed of the generated requests: the same seed gives the same requests.")
@@ -251,6 +257,7 @@ def soak(
     rate: float | None,
     probe: int,
     spans: int,
+    components: str,
     workers: int,
     seed: int,
     out: Path | None,
@@ -261,13 +268,13 @@ def soak(
     the end of the soak, and whether they stayed flat.
     """
     seconds = minutes * 60
-    say(f"soak on {store_kind(db)}: {minutes:g} min, {workers} worker(s), every component on")
+    say(f"soak on {store_kind(db)}: {minutes:g} min, {workers} worker(s), components {components}")
     templates = [ExportTraceServiceRequest.FromString(make_request(seed + i, spans)) for i in range(16)]
     with (
         scratch_dir() as workdir,
         fresh_store(db, workdir, "soak") as url,
         collector_process(
-            url, workdir, workers=workers, components="all", collector_yaml=SOAK_COLLECTOR_YAML
+            url, workdir, workers=workers, components=components, collector_yaml=SOAK_COLLECTOR_YAML
         ) as collector,
     ):
         target = f"{collector.http_base}/v1/traces"
