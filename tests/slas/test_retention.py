@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
+from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from slas.engine import SlaEngine
 from slas.history import sampled_evaluations, sla_history
 from slas.model import Evaluation
+from slas.service import engine_from, load_config_dir
 from slas.source import MemoryTelemetrySource
 from slas.spec import EvaluationSettings
 from slas.store import MemoryStateStore, SqlStateStore
 from slas.tables import sla_evaluations, sla_minutes, sla_retention
 from tests.slas.helpers import DAY, HOUR, MIN, T0, Clock, Timeline, make_sla
+from tests.slas.test_cli import GL, config
+from tests.slas.test_store import store_spans
 from vitals.kernel.units import NS
+from vitals.shell.cli import main
 
 NOW = T0 + 420 * DAY
 SETTINGS = EvaluationSettings()  # the defaults: rollups 400 days, evaluations in full 35 days
@@ -196,3 +203,39 @@ def test_a_year_old_range_still_answers_and_older_rollups_go(engine: Engine) -> 
 
     found = sla_history(engine, sla, None, start_ns=int((T0 + 110 * DAY) * NS), end_ns=at, points=12)
     assert found.usable and found.points[-1].total == after.total
+
+
+def test_vitals_sla_report_answers_300_days_back_after_the_retention_ran(
+    engine: Engine, store_url: str, tmp_path: Path
+) -> None:
+    """``vitals sla report --at`` on a store whose engine ran its retention at a fixed now
+    (420 days after the first spans): 300 days back it answers, 401 days back the rollups are gone."""
+    timeline = Timeline()
+    store_spans(
+        engine,
+        [
+            *timeline.spans(range(19 * DAY, 20 * DAY, 10 * MIN), name="erp.gl.post", hc__facility="north"),
+            *timeline.spans(range(120 * DAY, 121 * DAY, 10 * MIN), name="erp.gl.post", hc__facility="north"),
+            *timeline.spans(range(120 * DAY, 120 * DAY + HOUR, 10 * MIN), name="erp.gl.post", status="error"),
+        ],
+    )
+    cfg = config(tmp_path, GL)
+    sla_engine = engine_from(engine, load_config_dir(cfg), clock=Clock(420 * DAY))
+    sla_engine.catch_up()
+    sla_engine.tick()
+    with engine.connect() as conn:
+        oldest = conn.execute(select(func.min(sla_minutes.c.minute_unix_nano))).scalar()
+    assert oldest == int((T0 + 120 * DAY) * NS)
+
+    def report(at: str) -> dict[str | None, dict[str, object]]:
+        args = ["sla", "report", "--db", store_url, "--config", str(cfg), "--json", "--at", at]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        return {row["slice"]: row for row in json.loads(result.stdout)["slas"]}
+
+    year_old = report("2026-07-01T00:00:00Z")  # T0 + 121 days: 300 days before the fixed now
+    # The window (at - 1d, at] leaves out the first minute of the day.
+    assert year_old[None]["total"] == 143 + 5 and year_old[None]["good"] == 143
+    assert year_old["hc.facility=north"]["total"] == 143
+    expired = report("2026-03-21T00:00:00Z")  # T0 + 19 days: past the 400 days
+    assert all(row["total"] == 0 for row in expired.values())
