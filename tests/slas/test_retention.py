@@ -6,12 +6,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from slas.engine import SlaEngine
 from slas.history import sampled_evaluations, sla_history
+from slas.loading import load_sla_path
 from slas.model import Evaluation
 from slas.service import engine_from, load_config_dir
 from slas.source import MemoryTelemetrySource
@@ -21,6 +23,7 @@ from slas.tables import sla_evaluations, sla_minutes, sla_retention
 from tests.slas.helpers import DAY, HOUR, MIN, T0, Clock, Timeline, make_sla
 from tests.slas.test_cli import GL, config
 from tests.slas.test_store import store_spans
+from vitals.kernel.configfile import ConfigError
 from vitals.kernel.units import NS
 from vitals.shell.cli import main
 
@@ -239,3 +242,25 @@ def test_vitals_sla_report_answers_300_days_back_after_the_retention_ran(
     assert year_old["hc.facility=north"]["total"] == 143
     expired = report("2026-03-21T00:00:00Z")  # T0 + 19 days: past the 400 days
     assert all(row["total"] == 0 for row in expired.values())
+
+
+def test_the_retentions_are_set_in_the_evaluation_block_and_checked(tmp_path: Path) -> None:
+    folder = tmp_path / "slas"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("evaluation:\n  retention: 730d\n  evaluation_retention: 7d\n")
+    settings = load_sla_path(folder).evaluation
+    assert (settings.retention, settings.evaluation_retention) == (730 * DAY, 7 * DAY)
+    assert (EvaluationSettings().retention, EvaluationSettings().evaluation_retention) == (
+        400 * DAY,
+        35 * DAY,
+    )
+    (folder / "a.yaml").write_text("evaluation:\n  interval: 30s\n  evaluation_retention: 12h\n")
+    with pytest.raises(ConfigError) as exc:
+        load_sla_path(folder)
+    (issue,) = exc.value.issues
+    assert (Path(issue.file).name, issue.line, issue.field) == (
+        "a.yaml",
+        3,
+        "evaluation.evaluation_retention",
+    )
+    assert "at least 1d" in issue.message
