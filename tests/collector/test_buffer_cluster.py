@@ -52,11 +52,11 @@ def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
         yield running
 
 
-def buffer_yaml(cluster: NatsCluster, consumers: int = 2) -> str:
+def buffer_yaml(cluster: NatsCluster, consumers: int = 2, ack_wait: str = "5s") -> str:
     servers = ", ".join(cluster.urls)
     return (
         f"buffer:\n  servers: [{servers}]\n  replicas: 3\n  consumers: {consumers}\n"
-        "  fetch_batch: 16\n  ack_wait: 5s\n  retry_delay: 0.5s\n  publish_timeout: 3s\n"
+        f"  fetch_batch: 16\n  ack_wait: {ack_wait}\n  retry_delay: 0.5s\n  publish_timeout: 3s\n"
     )
 
 
@@ -338,3 +338,31 @@ def test_without_a_quorum_requests_get_retryable_errors_and_nothing_is_lost(
         wait_until(lambda: readyz(collector)["buffer"]["pending_messages"] == 0, 60, "the buffer drained")
     ids, rows, _ = stored(pg_url)
     assert rows == len(ids) == 2
+
+
+def test_the_writers_of_two_processes_share_the_stream_each_message_written_once(
+    cluster: NatsCluster, pg_url: str, tmp_path: Path
+) -> None:
+    """Two ``vitals serve`` with writers, one durable consumer: JetStream hands each message to one
+    of the four writer loops, so the messages stored by both add up to the messages published."""
+    yaml = buffer_yaml(cluster, ack_wait="120s")  # no redelivery of a slow commit to count twice
+    with (
+        buffered_collector(pg_url, tmp_path, yaml, "one") as one,
+        buffered_collector(pg_url, tmp_path, yaml, "two") as two,
+    ):
+        senders = [Sender(one), Sender(two)]
+        work = [chunks(make_spans(400, f"svc-{i}"), 10) for i in range(2)]
+        threads = [threading.Thread(target=s.send, args=(w,)) for s, w in zip(senders, work, strict=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        acknowledged = senders[0].acknowledged | senders[1].acknowledged
+        assert len(acknowledged) == 800
+        wait_until(lambda: drained(one, pg_url, acknowledged), 60, "the buffer drained")
+        counts = [metric(c, "vitals_buffer_stored_messages_total") for c in (one, two)]
+        for sender in senders:
+            sender.close()
+    assert all(count > 0 for count in counts)  # both processes wrote
+    assert sum(counts) == 80  # one message per request, each written by one writer
+    assert_stored_exactly_once(pg_url, acknowledged)
