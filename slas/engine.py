@@ -238,9 +238,9 @@ class SlaEngine:
         lag = sla.sli.lag
         assert lag is not None
         deadline = obj.deadline_ns(int(lag.within * NS))
-        # As long as the engine needs it, and as long as the minutes it was counted in are kept:
-        # the dashboard lists late objects over any range the rollups cover.
-        keep = max(self.horizon[obj.sla_id] * MINUTE_NS, int(self.settings.retention * NS))
+        # As long as the engine needs it (the SLA's window), and ``lag_object_retention`` for the
+        # dashboard's lag pages; the SLI history outlives it in the per-minute rollups.
+        keep = max(self.horizon[obj.sla_id] * MINUTE_NS, int(self.settings.lag_object_retention * NS))
         if obj.state == "pending":
             expires = None
         elif obj.state == "orphan":

@@ -567,13 +567,19 @@ class EvaluationSettings(BaseModel):
     #: Time per tick spent back-filling new or changed SLAs.
     backfill_budget: Duration = 10.0
     #: How long the SLA history lasts: per-minute rollups (what ``vitals sla report --at`` and
-    #: the dashboard's SLA charts evaluate), counted lag objects and thinned evaluations older
-    #: than this are deleted. 400 days keeps a year of history (and a calendar year's window).
+    #: the dashboard's SLA charts evaluate) and thinned evaluations older than this are deleted
+    #: (lag objects: ``lag_object_retention``). 400 days keeps a year of history (and a calendar
+    #: year's window).
     retention: Duration = 400 * 86400.0
     #: ``sla_evaluations`` rows are kept at full resolution (one per tick) this long; older ones
     #: are thinned to the last of each hour per SLA and slice, every status change and breach
     #: start kept, until ``retention`` (or this, if longer) deletes them.
     evaluation_retention: Duration = 35 * 86400.0
+    #: How long a lag SLA's business objects (``sla_lag_objects``) are kept after their deadline
+    #: (or end, for an object that never started): the dashboard's charge lag, late objects and
+    #: revenue at risk read them, so those figures reach back this far; the SLI history itself is
+    #: in the per-minute rollups and lasts ``retention``. Never shorter than an SLA's window needs.
+    lag_object_retention: Duration = 90 * 86400.0
 
     @field_validator("interval")
     @classmethod
@@ -582,7 +588,7 @@ class EvaluationSettings(BaseModel):
             raise ValueError("must be at least 1s")
         return value
 
-    @field_validator("retention", "evaluation_retention")
+    @field_validator("retention", "evaluation_retention", "lag_object_retention")
     @classmethod
     def _kept(cls, value: float) -> float:
         if value < 86400:
