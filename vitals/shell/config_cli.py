@@ -1,7 +1,9 @@
 """``vitals config``: start a config directory from the starter one, and validate all of it.
 
 Each part validates its own file (the owner knows its rules); this command only runs them all,
-so one command answers "will `vitals serve --config DIR` accept this directory?".
+so one command answers "will `vitals serve --config DIR` accept this directory?". Then it reads
+the files together where one part depends on another: span sampling in collector.yaml against
+the SLAs that count those spans (:mod:`vitals.shell.sampling_check`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from typing import Any
 
 import click
 
-from vitals.kernel.configfile import ConfigError
+from collector.config import FILE_NAME, load_collector_config
+from slas.loading import load_sla_config, sla_files
+from vitals.kernel.configfile import ConfigError, ConfigIssue, load_yaml
 from vitals.kernel.options import settings_options
 from vitals.kernel.settings import STARTER_CONFIG_DIR, Settings
+from vitals.shell.sampling_check import sampling_findings
 
 #: (what is checked, "module:function" taking the config directory)
 CHECKS: tuple[tuple[str, str], ...] = (
@@ -43,6 +48,31 @@ def check_config_dir(config_dir: Path) -> list[str]:
         except ConfigError as exc:
             problems.extend(str(issue) for issue in exc.issues)
     return problems
+
+
+def check_sampling(config_dir: Path) -> tuple[list[str], list[str]]:
+    """Problems and warnings where collector.yaml's sampling would make SLA counts estimates.
+
+    Nothing when either file is invalid: its own check reports that.
+    """
+    try:
+        sampling = load_collector_config(config_dir).sampling
+        folder = config_dir / "slas"
+        slas = load_sla_config(sla_files(folder)) if folder.is_dir() else None
+    except ConfigError:
+        return [], []
+    if slas is None or not sampling.enabled:
+        return [], []
+    findings = sampling_findings(sampling, slas.slas, slas.places)
+    if not findings:
+        return [], []
+    loaded = load_yaml(config_dir / FILE_NAME)
+    out: dict[str, list[str]] = {"error": [], "warning": []}
+    for finding in findings:
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in finding.field).lstrip(".")
+        issue = ConfigIssue(loaded.file, loaded.line_of(finding.field), field, finding.message)
+        out[finding.severity].append(str(issue))
+    return out["error"], out["warning"]
 
 
 @click.group()
@@ -77,14 +107,28 @@ def init(directory: Path, force: bool) -> None:
 
 @config.command()
 @settings_options
-def check(settings: Settings) -> None:
-    """Validate every file in the config directory; exit 1 listing file:line: field: problem."""
+@click.option(
+    "--strict", is_flag=True, help="Fail on warnings too (e.g. SLA counts sampling makes estimates)."
+)
+def check(settings: Settings, strict: bool) -> None:
+    """Validate every file in the config directory; exit 1 listing file:line: field: problem.
+
+    Warnings (``warning: file:line: field: message``) name what serve accepts but is likely not
+    meant, such as a sampling rule that turns an SLA's counts into estimates; they fail the
+    check only with --strict.
+    """
     directory = settings.config_dir
     if not directory.is_dir():
         raise click.ClickException(f"config directory {directory} does not exist")
     problems = check_config_dir(directory)
-    if problems:
-        for line in problems:
-            click.echo(line, err=True)
+    sampling_problems, warnings = check_sampling(directory)
+    problems += sampling_problems
+    for line in problems:
+        click.echo(line, err=True)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
+    if problems or (strict and warnings):
         raise SystemExit(1)
-    click.echo(f"{directory}: OK ({', '.join(label for label, _ in CHECKS)})")
+    labels = [label for label, _ in CHECKS] + ["sampling against SLAs"]
+    noted = f", {len(warnings)} warning(s)" if warnings else ""
+    click.echo(f"{directory}: OK ({', '.join(labels)}){noted}")
