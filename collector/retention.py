@@ -317,8 +317,9 @@ class RetentionJob:
 def install(ctx: ServiceContext, settings: Retention) -> RetentionJob:
     """Add the retention job to ``vitals serve`` (called by ``vitals.shell.serve``)."""
     job = RetentionJob(ctx, settings)
-    partitioned = ctx.engine.dialect.name == "postgresql"
-    if settings.spans is None and settings.metrics is None and not partitioned:
+    retention = settings.spans is not None or settings.metrics is not None
+    # On PostgreSQL the job also creates the day partitions ahead, so it runs even without one.
+    if not retention and ctx.engine.dialect.name != "postgresql":
         ctx.status["retention"] = "off: spans and metric points are kept for ever"
         return job
     # The first run a minute after the start, so a process restarted more often than every
@@ -337,7 +338,7 @@ def install(ctx: ServiceContext, settings: Retention) -> RetentionJob:
     )
     ctx.status["retention"] = (
         "deletes expired spans and metric points"
-        if settings.spans is not None or settings.metrics is not None
+        if retention
         else "off (spans and metric points kept for ever); creates day partitions ahead"
     )
     return job

@@ -16,7 +16,8 @@ def installed(
 ) -> tuple[list[str], BackgroundScheduler, dict[str, str]]:
     components = assemble(config, names)
     scheduler = BackgroundScheduler(timezone="UTC")
-    ctx = SimpleNamespace(scheduler=scheduler, status={})
+    sqlite = SimpleNamespace(dialect=SimpleNamespace(name="sqlite"))  # PostgreSQL: see test_partitions
+    ctx = SimpleNamespace(scheduler=scheduler, status={}, engine=sqlite)
     components[0].install(ctx)  # type: ignore[arg-type]
     return [c.__name__ for c in components], scheduler, ctx.status
 
