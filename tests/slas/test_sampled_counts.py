@@ -15,7 +15,9 @@ that combination).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +36,7 @@ from slas.spec import SLA, EvaluationSettings
 from slas.store import MemoryStateStore
 from tests.slas.helpers import MIN, T0, Clock, make_sla
 from tests.support.factories import insert_spans, span_row
+from tests.support.services import postgres_database
 from vitals.kernel.db import create_engine, migrate
 from vitals.kernel.units import MINUTE_NS, NS
 
@@ -128,14 +131,19 @@ def evaluations(engine: Engine) -> dict[tuple[str, str | None], Evaluation]:
     return {(ev.sla_id, ev.slice): ev for ev in sla_engine.evaluate(Clock(END)(), only_ready=True)}
 
 
-@pytest.fixture
-def stores(tmp_path: Any) -> Iterable[tuple[Engine, Engine]]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engine, Engine]]:
+    """The estate stored whole and stored sampled, in two stores of the same kind."""
     rows = estate()
-    whole = store(f"sqlite:///{tmp_path / 'whole.db'}", rows)
-    part = store(f"sqlite:///{tmp_path / 'sampled.db'}", sampled(rows))
-    yield whole, part
-    whole.dispose()
-    part.dispose()
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            urls = [f"sqlite:///{tmp_path / 'whole.db'}", f"sqlite:///{tmp_path / 'sampled.db'}"]
+        else:
+            urls = [stack.enter_context(postgres_database()) for _ in range(2)]
+        whole, part = store(urls[0], rows), store(urls[1], sampled(rows))
+        yield whole, part
+        whole.dispose()
+        part.dispose()
 
 
 def test_the_store_holds_fewer_spans_standing_for_all_of_them(stores: tuple[Engine, Engine]) -> None:
