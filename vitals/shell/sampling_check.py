@@ -21,7 +21,9 @@ Pure: plain config models in, findings out; the shell names files and lines.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -30,7 +32,7 @@ from collector.sampling import Sampling, SamplingRule
 from slas.spec import SLA, FreshnessSli, LatencySli, RatioSli, Selector
 from vitals.kernel.units import format_duration
 
-__all__ = ["GROUPED_ATTRIBUTES", "Finding", "globs_overlap", "may_sample", "sampling_findings"]
+__all__ = ["GROUPED_ATTRIBUTES", "Finding", "globs_overlap", "may_sample", "sampling_findings", "shadowed"]
 
 #: Span attributes every span of one sampling group shares (``collector.sampling.group_key``:
 #: service, facility, workflow, system, service line, and the interface, which is the messaging
@@ -49,6 +51,8 @@ GROUPED_ATTRIBUTES = frozenset(
 #: Attributes a sampled span never has (spans with them are always kept): a selector requiring
 #: one can never pick a sampled span, and within sampled groups it is the same (absent) for all.
 NEVER_SAMPLED_ATTRIBUTES = frozenset({"hc.stage", "hc.amount"})
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
 
 Severity = Literal["error", "warning"]
 FieldPath = tuple[str | int, ...]
@@ -69,7 +73,13 @@ def _never_sampled(attribute: str) -> bool:
     return attribute in NEVER_SAMPLED_ATTRIBUTES or attribute.startswith("hc.key.")
 
 
-# --------------------------------------------------------------------------- glob overlap
+# --------------------------------------------------------------------------- globs
+
+
+@functools.lru_cache(maxsize=256)
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(fnmatch.translate(pattern))
+
 
 #: One position of a glob: a star, or the set of characters it accepts (negated: all but those).
 _Token = Literal["*"] | tuple[bool, frozenset[str]]
@@ -164,6 +174,29 @@ def may_sample(rule: SamplingRule, selector: Selector) -> bool:
     return True
 
 
+def _covers(glob: str | None, patterns: tuple[str, ...] | None) -> bool:
+    """Whether every text ``patterns`` accept matches ``glob`` (None: matches anything). Only
+    the cases that are plain to decide: a glob of stars, or plain names that match it."""
+    if glob is None or set(glob) == {"*"}:
+        return True
+    if patterns is None or any(_GLOB_CHARS.search(p) for p in patterns):
+        return False
+    return all(_glob(glob).fullmatch(p) is not None for p in patterns)
+
+
+def shadowed(rules: Sequence[SamplingRule], index: int, selector: Selector) -> bool:
+    """Whether an earlier rule takes every span ``selector`` picks that rule ``index`` would
+    (the first matching rule decides, so rule ``index`` never sees them)."""
+    later = rules[index]
+    kinds = set(later.kinds) & (set(selector.kind) if selector.kind is not None else set(later.kinds))
+    return any(
+        kinds <= set(rule.kinds)
+        and _covers(rule.service, selector.service)
+        and _covers(rule.name, selector.span)
+        for rule in rules[:index]
+    )
+
+
 def _ungrouped(selectors: Sequence[Selector | None], slice_by: Sequence[str]) -> list[str]:
     """Attributes (selector ``attributes:`` and ``slice_by``) a sampling group's spans may differ in."""
     named = [a for s in selectors if s is not None for a in s.attributes]
@@ -212,7 +245,11 @@ def sampling_findings(
         at: FieldPath = ("sampling", "rules", index)
         for sla in slas:
             counted = _counted(sla)
-            if counted is None or not may_sample(rule, counted[0]):
+            if (
+                counted is None
+                or not may_sample(rule, counted[0])
+                or shadowed(sampling.rules, index, counted[0])
+            ):
                 continue
             named = _sla_text(sla, (places or {}).get(sla.id))
             latency = sla.sli.latency

@@ -161,6 +161,24 @@ def test_latency_is_exact_when_every_span_that_can_be_bad_is_kept(config: Sampli
     assert sampling_findings(config, [latency]) == []
 
 
+def test_a_rule_after_one_that_takes_the_slas_spans_never_sees_them() -> None:
+    latency = sla("route-fast", {"latency": {"select": ROUTE, "under": "200ms"}})
+    specific = {"service": "adt-router", "name": "rout*", "one_in": 10, "slow": "200ms"}
+    catch_all = {"service": "*", "one_in": 5}
+    assert sampling_findings(sampling(specific, catch_all), [latency]) == []
+    assert [f.field for f in sampling_findings(sampling(catch_all, specific), [latency])] == [
+        ("sampling", "rules", 0, "slow")
+    ]
+    server_only = {**specific, "kinds": ["server"]}  # leaves internal route spans to the catch-all
+    assert [f.field for f in sampling_findings(sampling(server_only, catch_all), [latency])] == [
+        ("sampling", "rules", 1, "slow")
+    ]
+    by_glob = sla("any-route", {"latency": {"select": {"service": "adt-*"}, "under": "200ms"}})
+    assert [f.field for f in sampling_findings(sampling(specific, catch_all), [by_glob])] == [
+        ("sampling", "rules", 1, "slow")  # adt-other's spans reach the catch-all
+    ]
+
+
 def test_ratio_slas_are_exact_on_grouped_fields_and_warned_about_others() -> None:
     exact = [
         sla("errors", {"ratio": {"total": ROUTE, "bad": {"status": "error"}}}),
