@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dashboards.rollup_retention import RollupRetention
 from vitals.kernel.configfile import load_yaml, validate
 from vitals.kernel.secrets import Secret, check_read, sources
 from vitals.kernel.units import Duration
@@ -76,6 +77,38 @@ class Oidc(BaseModel):
         return lowered.get(domain, self.default_role)
 
 
+class Retention(BaseModel):
+    """How long the dashboard's rollups are kept (``retention:``); deleted by the rollup refresher
+    under its lease, a few thousand rows per transaction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Per-minute rows of the span, service-graph and queue rollups, and every failed span:
+    #: pages read them for ranges up to 36 hours and for a gauge SLA's bad events (its window).
+    #: At least ``2d``.
+    minute_rollups: Duration = 35 * 86400.0
+    #: Hourly rows (span, service-graph, queue, business and error-group rollups): ranges longer
+    #: than 36 hours read them, so this is how far back the pages reach. At least
+    #: ``minute_rollups``.
+    hour_rollups: Duration = 400 * 86400.0
+
+    @field_validator("minute_rollups")
+    @classmethod
+    def _minutes(cls, value: float) -> float:
+        if value < 2 * 86400:
+            raise ValueError("must be at least 2d (pages read minute rows for ranges up to 36 hours)")
+        return value
+
+    @model_validator(mode="after")
+    def _hours(self) -> Retention:
+        if self.hour_rollups < self.minute_rollups:
+            raise ValueError("hour_rollups must be at least minute_rollups")
+        return self
+
+    def rollups(self) -> RollupRetention:
+        return RollupRetention(minute_s=float(self.minute_rollups), hour_s=float(self.hour_rollups))
+
+
 class DashboardConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -95,6 +128,8 @@ class DashboardConfig(BaseModel):
     refresh_rollups: bool = True
     #: How often this process folds new telemetry into the rollups.
     rollup_interval: Duration = 15.0
+    #: How long the rollups are kept (``retention`` below).
+    retention: Retention = Field(default_factory=Retention)
 
     @model_validator(mode="after")
     def _unique_users(self) -> DashboardConfig:

@@ -38,6 +38,7 @@ from dashboards.folds import Folder, Writer
 from dashboards.folds import metrics as metrics_fold
 from dashboards.folds import spans as spans_fold
 from dashboards.folds.edges import DEFAULT_EDGE_TIMING, EdgeTiming
+from dashboards.rollup_retention import RollupRetention, expire
 from dashboards.sqlexpr import insert_for
 from dashboards.tables import metric_rollups, rollup_state
 from vitals.kernel.follow import Cursor, default_horizon_s, read_new
@@ -56,6 +57,7 @@ class FamilyReport:
     processed: int  # source rows folded in this call
     watermark: int
     target: int  # highest source id when the call started
+    expired: int = 0  # rollup rows deleted by retention in this call (``rollup_retention``)
 
     @property
     def behind(self) -> int:
@@ -85,6 +87,7 @@ def refresh(
     horizon_s: float | None = None,
     clock: Callable[[], int] = time.time_ns,
     edge_timing: EdgeTiming = DEFAULT_EDGE_TIMING,
+    retention: RollupRetention | None = None,
 ) -> RefreshReport:
     """Catch every family up (or ``max_batches`` batches of each); safe to call concurrently.
 
@@ -94,6 +97,9 @@ def refresh(
     ``lease_s``: how long each family's lease holds between renewals (one per batch); by default
     the takeover bound (``vitals.kernel.lease.timing``, 30 s), so a refresher that dies mid-run
     (a dashboard process) holds up the others no longer than that.
+    ``retention``: after folding, rows older than it (at ``clock``) are deleted under the same
+    lease (``dashboards.rollup_retention``); None (tests, benchmarks) keeps everything. The
+    refreshers of ``vitals serve`` and of the dashboard process pass ``dashboard.yaml``'s.
     """
     owner = owner or new_owner()
     if lease_s is None:
@@ -111,7 +117,7 @@ def refresh(
         ),
         _Family("metrics", metrics_fold.SIGNATURE, metric_points.c.id, (metric_rollups,), metrics_fold.fold),
     )
-    run = _Run(owner, batch_size, max_batches, int(lease_s * NS), int(horizon_s * NS), clock)
+    run = _Run(owner, batch_size, max_batches, int(lease_s * NS), int(horizon_s * NS), clock, retention)
     return RefreshReport(tuple(_run_family(engine, fam, run) for fam in families))
 
 
@@ -141,6 +147,7 @@ class _Run:
     lease_ns: int
     horizon_ns: int
     clock: Callable[[], int]
+    retention: RollupRetention | None = None
 
 
 def _run_family(engine: Engine, fam: _Family, run: _Run) -> FamilyReport:
@@ -157,6 +164,7 @@ def _run_family(engine: Engine, fam: _Family, run: _Run) -> FamilyReport:
     lease, cursor = claimed
     processed = 0
     batches = 0
+    expired = 0
     try:
         while run.max_batches is None or batches < run.max_batches:
             now = run.clock()
@@ -197,11 +205,21 @@ def _run_family(engine: Engine, fam: _Family, run: _Run) -> FamilyReport:
                 break
         if fam.retry is not None and lease is not None:
             lease = _retry(engine, fam, run, lease)
+        if run.retention is not None and lease is not None:
+            lease, expired = expire(
+                engine,
+                fam.name,
+                lease,
+                run.retention,
+                now_ns=run.clock(),
+                clock=run.clock,
+                lease_ns=run.lease_ns,
+            )
     finally:
         if lease is not None:
             with engine.begin() as conn:
                 release(conn, lease)
-    return FamilyReport(fam.name, True, processed, cursor.watermark, newest)
+    return FamilyReport(fam.name, True, processed, cursor.watermark, newest, expired)
 
 
 def _retry(engine: Engine, fam: _Family, run: _Run, lease: Lease) -> Lease | None:

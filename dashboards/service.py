@@ -40,11 +40,13 @@ def install(ctx: ServiceContext) -> None:
     from prometheus_client import Counter, Gauge
 
     try:
-        interval = float(dashboard_config.load(ctx.settings.config_dir).rollup_interval)
+        loaded = dashboard_config.load(ctx.settings.config_dir)
     except ConfigError as exc:
         # The collector must not stop for a dashboard setting; the dashboard shows the error.
-        log.error("dashboard config: %s (using the default rollup interval)", exc)
-        interval = float(dashboard_config.DashboardConfig().rollup_interval)
+        log.error("dashboard config: %s (using the default rollup interval and retention)", exc)
+        loaded = dashboard_config.DashboardConfig()
+    interval = float(loaded.rollup_interval)
+    retention = loaded.retention.rollups()
     folded = Counter(
         "vitals_dashboard_rollup_rows_total",
         "Telemetry rows folded into the dashboard rollups",
@@ -77,6 +79,7 @@ def install(ctx: ServiceContext) -> None:
                 max_batches=MAX_BATCHES_PER_TICK,
                 owner=keeper.owner,
                 lease_s=keeper.timing.lease_s,
+                retention=retention,
             )
         except Exception as exc:  # a transient database error: try again next tick
             log.warning("dashboard rollups: %s", exc)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from dashboards import config as dashboard_config
 from dashboards.catalog import Catalog, load_catalog
 from dashboards.rollup import refresh
+from dashboards.rollup_retention import RollupRetention
 from vitals.kernel.configfile import ConfigError
 from vitals.kernel.db import create_engine, is_sqlite
 from vitals.kernel.settings import Settings
@@ -58,8 +59,8 @@ def catalog_for(config_dir: str) -> Catalog:
 class Refresher:
     """Folds new telemetry into the rollups every few seconds, in a daemon thread."""
 
-    def __init__(self, url: str, interval_s: float) -> None:
-        self.url, self.interval_s = url, interval_s
+    def __init__(self, url: str, interval_s: float, retention: RollupRetention | None = None) -> None:
+        self.url, self.interval_s, self.retention = url, interval_s, retention
         self.stop = threading.Event()
         self.last_error: str | None = None
         self.thread = threading.Thread(target=self._loop, name="vitals-rollups", daemon=True)
@@ -68,7 +69,7 @@ class Refresher:
     def _loop(self) -> None:
         while not self.stop.is_set():
             try:
-                report = refresh(engine_for(self.url), max_batches=40)
+                report = refresh(engine_for(self.url), max_batches=40, retention=self.retention)
                 self.last_error = None
                 if report.behind:  # more to do: go again without waiting
                     continue
@@ -79,8 +80,8 @@ class Refresher:
 
 
 @st.cache_resource(show_spinner=False)
-def refresher_for(url: str, interval_s: float) -> Refresher:
-    return Refresher(url, interval_s)
+def refresher_for(url: str, interval_s: float, minute_s: float, hour_s: float) -> Refresher:
+    return Refresher(url, interval_s, RollupRetention(minute_s=minute_s, hour_s=hour_s))
 
 
 def resources() -> Resources:
@@ -89,7 +90,13 @@ def resources() -> Resources:
     config = _config(str(settings.config_dir))
     engine = engine_for(settings.db_url)
     if config.refresh_rollups and os.environ.get(ENV_ROLLUPS, "on").lower() != "off":
-        refresher_for(settings.db_url, float(config.rollup_interval))
+        kept = config.retention
+        refresher_for(
+            settings.db_url,
+            float(config.rollup_interval),
+            float(kept.minute_rollups),
+            float(kept.hour_rollups),
+        )
     return Resources(settings, engine, config, catalog_for(str(settings.config_dir)))
 
 
