@@ -115,7 +115,7 @@ def _glob(pattern: str) -> re.Pattern[str]:
 
 # --------------------------------------------------------------------------- the decision
 
-GroupKey = tuple[str, str, str, str, str, str, str, str, int, int]
+GroupKey = tuple[str, str, str, str, str, str, str, str, str, int, int]
 
 
 def always_kept(row: Row) -> bool:
@@ -133,13 +133,15 @@ def always_kept(row: Row) -> bool:
 def group_key(row: Row) -> GroupKey:
     """What readers group spans by, so one group's weights land in one cell: the dashboard's
     rollups (service, span name, kind, interface, facility, minute of start) and the columns an
-    SLA selects or slices spans by (workflow, system, service line, minute of event time)."""
-    interface = row[_DESTINATION] or row[_MESSAGE_TYPE] or ""
+    SLA selects or slices spans by (message type, workflow, system, service line, minute of event
+    time). The interface is the destination, else the message type; the message type is a column
+    of its own too, since an SLA may select it on spans that also carry a destination."""
     return (
         row[_SERVICE],
         row[_NAME],
         row[_KIND],
-        interface,
+        row[_DESTINATION] or "",
+        row[_MESSAGE_TYPE] or "",
         row[_FACILITY] or "",
         row[_WORKFLOW] or "",
         row[_SYSTEM] or "",

@@ -35,8 +35,8 @@ from vitals.kernel.units import format_duration
 __all__ = ["GROUPED_ATTRIBUTES", "Finding", "globs_overlap", "may_sample", "sampling_findings", "shadowed"]
 
 #: Span attributes every span of one sampling group shares (``collector.sampling.group_key``:
-#: service, facility, workflow, system, service line, and the interface, which is the messaging
-#: destination or else the message type). Span name and kind are grouped too (selector fields).
+#: service, facility, workflow, system, service line, the messaging destination and the message
+#: type). Span name and kind are grouped too (selector fields).
 GROUPED_ATTRIBUTES = frozenset(
     {
         "service.name",
