@@ -19,7 +19,8 @@ SQLite the collector keeps writing), then the small aggregate is upserted in one
 transaction that also moves the cursor, so a crash never counts a span twice or skips one.
 Only one refresher works on a family at a time (``vitals serve`` and each dashboard process may
 all try): a lease (``vitals.kernel.lease``, ``dashboards.rollup.<family>``) decides, and every
-write renews it in its own transaction, so a refresher that lost it writes nothing.
+write renews it in its own transaction, so a refresher that lost it writes nothing. After folding,
+the holder deletes the family's expired rows under the same lease (``rollup_retention``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ exactly as the SLA engine does. They are a documented interface like every other
 - times are Unix nanoseconds; ``bucket`` is the start of a minute (``resolution`` 60) or an hour
   (``resolution`` 3600);
 - key columns are ``''`` rather than NULL when a span has no value, so the primary keys (which the
-  upserts rely on) work the same on SQLite and PostgreSQL.
+  upserts rely on) work the same on SQLite and PostgreSQL;
+- minute rows and failed spans are kept weeks, hour rows a year (``dashboards.rollup_retention``,
+  ``retention:`` in ``dashboard.yaml``); feeds (a row per interface) are kept.
 """
 
 from __future__ import annotations
