@@ -240,22 +240,11 @@ def install(ctx: ServiceContext) -> None:
         if keeper.holds():
             service.cycle()
 
-    def heartbeat() -> None:
-        if keeper.beat():  # the holder died or stopped: cycle now, not at the next interval
-            ctx.scheduler.modify_job(CYCLE_JOB_ID, next_run_time=datetime.now(UTC))
-
     ctx.scheduler.add_job(
         cycle, "interval", seconds=interval, id=CYCLE_JOB_ID, max_instances=1, coalesce=True
     )
-    ctx.scheduler.add_job(
-        heartbeat,
-        "interval",
-        seconds=keeper.timing.heartbeat_s,
-        id=HEARTBEAT_JOB_ID,
-        next_run_time=datetime.now(UTC),
-        max_instances=1,
-        coalesce=True,
-    )
+    # The holder died or stopped: cycle now, not at the next interval.
+    ctx.add_heartbeat(HEARTBEAT_JOB_ID, keeper.timing.heartbeat_s, keeper.beat, CYCLE_JOB_ID)
     ctx.on_stop.append(keeper.release)
     ctx.scheduler.add_job(service.deliver_forever, id="alerts.deliver", max_instances=1)
     AlertsHttp(service.store, service.config, service.clock).register(ctx.http_app)

@@ -14,7 +14,6 @@ default, ``VITALS_LEASE_BOUND``).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from dashboards import config as dashboard_config
@@ -96,22 +95,13 @@ def install(ctx: ServiceContext) -> None:
         )
         return report
 
-    def heartbeat() -> None:
-        if keeper.beat() or (waiting[0] and keeper.holds()):  # just taken over: fold now
-            ctx.scheduler.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
+    def beat() -> bool:
+        # Just taken over, or a family another refresher held is free by now: fold at once.
+        return keeper.beat() or (waiting[0] and keeper.holds())
 
     ctx.scheduler.add_job(
         tick, "interval", seconds=interval, id=JOB_ID, max_instances=1, coalesce=True, replace_existing=True
     )
-    ctx.scheduler.add_job(
-        heartbeat,
-        "interval",
-        seconds=keeper.timing.heartbeat_s,
-        id=HEARTBEAT_JOB_ID,
-        next_run_time=datetime.now(UTC),
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
+    ctx.add_heartbeat(HEARTBEAT_JOB_ID, keeper.timing.heartbeat_s, beat, JOB_ID)
     ctx.on_stop.append(keeper.release)
     ctx.status["dashboards"] = f"rollups every {interval:g}s"

@@ -195,18 +195,6 @@ def install(ctx: ServiceContext) -> None:
         next_run_time=datetime.now(UTC),
     )
 
-    def heartbeat() -> None:
-        if service.heartbeat():  # the holder died or stopped: tick now, not at the next interval
-            ctx.scheduler.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
-
-    ctx.scheduler.add_job(
-        heartbeat,
-        "interval",
-        seconds=service.keeper.timing.heartbeat_s,
-        id=HEARTBEAT_JOB_ID,
-        name="SLA engine lease heartbeat",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
+    # The holder died or stopped: tick now, not at the next interval.
+    ctx.add_heartbeat(HEARTBEAT_JOB_ID, service.keeper.timing.heartbeat_s, service.heartbeat, JOB_ID)
     log.info("SLA engine installed: %d SLAs, evaluated every %gs", len(service.config.slas), service.interval)

@@ -57,6 +57,29 @@ class ServiceContext:
     #: job is still running, since a hook finishes that same job's work.
     on_stop: list[Callable[[], object]] = field(default_factory=list)
 
+    def add_heartbeat(self, job_id: str, seconds: float, beat: Callable[[], bool], wake: str) -> None:
+        """Schedule a job lease's heartbeat (``vitals.kernel.lease.Keeper``): ``beat`` every
+        ``seconds`` from now on, apart from the job's own interval. When it returns True (this
+        process has just taken the job over) the job ``wake`` runs at once: a takeover must not
+        wait out the job's interval on top of the lease."""
+        from datetime import UTC, datetime
+
+        def heartbeat() -> None:
+            if beat():
+                self.scheduler.modify_job(wake, next_run_time=datetime.now(UTC))
+
+        self.scheduler.add_job(
+            heartbeat,
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            name=f"{job_id} heartbeat",
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
+
 
 class Component(Protocol):
     """A module with an ``install`` function (``slas.service``, ``alerts.service``, ...).
