@@ -286,6 +286,32 @@ def _fetch_hops(conn: Connection, ids: Iterable[Ref]) -> dict[Ref, _Hop]:
     return {ref: _hop("s", row) for ref, row in _fetch(conn, ids, _hop_columns(spans, "s")).items()}
 
 
+def _producers(
+    conn: Connection, hashes: Sequence[str]
+) -> tuple[dict[tuple[str, str], list[Ref]], dict[Ref, _Hop]]:
+    """The producer spans holding these key hashes: ((key name, hash) -> their refs, their hops).
+
+    Only producers can be a key join's other side, so only they are read: every span of a
+    business object carries its key (the bench's soak: every renewal of a request), and reading
+    them all made each refresh's working set, and the receiver's resident memory, grow with the
+    store (issue 15's soak: 146 -> 256 MiB in 4 minutes with the rollups alone).
+    """
+    holders: dict[tuple[str, str], list[Ref]] = defaultdict(list)
+    candidates: dict[Ref, _Hop] = {}
+    k = span_keys.c
+    on = and_(spans.c.trace_id == k.trace_id, spans.c.span_id == k.span_id)
+    for start in range(0, len(hashes), _CHUNK):
+        for row in conn.execute(
+            select(k.key_name, k.key_hash, k.trace_id, k.span_id, *_hop_columns(spans, "s"))
+            .select_from(span_keys.join(spans, on))
+            .where(k.key_hash.in_(hashes[start : start + _CHUNK]), norm_kind(spans.c.kind) == lit("producer"))
+        ):
+            ref = (row.trace_id, row.span_id)
+            holders[(row.key_name, row.key_hash)].append(ref)
+            candidates[ref] = _hop("s", row)
+    return holders, candidates
+
+
 def resolve(
     conn: Connection, joins: Sequence[_Join], now_ns: int, timing: EdgeTiming, edges: EdgeAccumulator
 ) -> tuple[list[_Join], list[_Join]]:
@@ -319,16 +345,7 @@ def resolve(
     parents = _fetch_hops(
         conn, [(j.consumer.ref[0], j.consumer.parent_span_id) for j in due if j.consumer.parent_span_id]
     )
-    hashes = sorted({h for j in due for _n, h in j.consumer.keys})
-    holders: dict[tuple[str, str], list[Ref]] = defaultdict(list)
-    for start in range(0, len(hashes), _CHUNK):
-        for k in conn.execute(
-            select(
-                span_keys.c.key_name, span_keys.c.key_hash, span_keys.c.trace_id, span_keys.c.span_id
-            ).where(span_keys.c.key_hash.in_(hashes[start : start + _CHUNK]))
-        ):
-            holders[(k.key_name, k.key_hash)].append((k.trace_id, k.span_id))
-    candidates = _fetch_hops(conn, [ref for refs in holders.values() for ref in refs])
+    holders, candidates = _producers(conn, sorted({h for j in due for _n, h in j.consumer.keys}))
     window = timing.ns(timing.key_window_s)
     for join in due:
         me = join.consumer

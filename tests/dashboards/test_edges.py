@@ -199,3 +199,20 @@ def test_pending_joins_are_resolved_only_by_the_lease_holder(engine: Engine) -> 
     fold_at(engine, T0 + 62, owner="me")
     assert [e[4] for e in edges(engine)] == [1]
     assert pending(engine) == 0
+
+
+def test_a_key_join_reads_only_the_producers_holding_the_key(engine: Engine) -> None:
+    """Every span of a business object carries its key; reading them all for every due key join
+    made the refresher's memory grow with the store (issue 15's soak)."""
+    from collector.tables import span_keys
+    from dashboards.folds.edges import _producers
+
+    bystanders = [consumer(T0 - i) for i in range(1, 30)]  # same key, not producers
+    publish = producer(T0 - 0.05)
+    insert_spans(engine, [*bystanders, publish])
+    with engine.connect() as conn:
+        hashes = sorted({h for (h,) in conn.execute(select(span_keys.c.key_hash))})
+        holders, candidates = _producers(conn, hashes)
+    assert list(candidates) == [(publish["trace_id"], publish["span_id"])]
+    assert [ref for refs in holders.values() for ref in refs] == list(candidates)
+    assert candidates[(publish["trace_id"], publish["span_id"])].kind == "producer"
