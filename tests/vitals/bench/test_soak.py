@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vitals.shell.bench.soak import Soak, figures_of, is_flat, soak, window_seconds
+from vitals.shell.bench.soak import Soak, figures_of, is_flat, soak, warmup_seconds, window_seconds
 
 
 def test_flat_is_within_a_fifth_of_the_start_or_a_small_slack() -> None:
@@ -43,7 +43,34 @@ def test_a_soak_whose_memory_grew_is_not_flat() -> None:
     assert memory.detail == "start 210; receivers 130 -> 230, store writers 80 -> 80 MiB"
     assert memory.reference.startswith("GREW")
     assert figures["request latency p99, end"].reference == "flat"
-    assert figures["verdict"].detail.startswith("NOT flat: first vs last 60 s of 10.0 min")
+    assert figures["verdict"].detail.startswith(
+        "NOT flat: 60 s after a 0 s warm-up vs the last 60 s of 10.0 min"
+    )
+
+
+def test_the_start_window_comes_after_the_warm_up() -> None:
+    """Growth while the store fills to its steady size is warm-up, not creep."""
+    result = Soak(
+        answers=[(t, 0.010) for t in range(0, 600, 2)],
+        rss=[
+            (0.0, {"receivers": 90 * 1024}),
+            (75.0, {"receivers": 150 * 1024}),
+            (200.0, {"receivers": 160 * 1024}),
+            (590.0, {"receivers": 170 * 1024}),
+        ],
+    )
+    assert warmup_seconds(600, 180) == 180
+    assert warmup_seconds(300, 180) == 100  # at most a third of the run
+    after = {
+        f.measure: f
+        for f in figures_of(result, seconds=600, rate=1000, maximum=None, spans=512, stored=9, warmup_s=180)
+    }
+    assert after["resident memory, all serve processes, end"].detail == "start 160; receivers 160 -> 170 MiB"
+    assert after["verdict"].detail.startswith("flat: 42 s after a 180 s warm-up vs the last 42 s")
+    from_zero = {
+        f.measure: f for f in figures_of(result, seconds=600, rate=1000, maximum=None, spans=512, stored=9)
+    }
+    assert from_zero["verdict"].detail.startswith("NOT flat")
 
 
 @pytest.mark.e2e
