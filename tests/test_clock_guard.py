@@ -33,6 +33,17 @@ WALL_CLOCK = {
 
 #: Test file -> (wall-clock reads it may make, why the real time is needed and harmless there).
 ALLOWED_CLOCK_READS: dict[str, tuple[int, str]] = {
+    "tests/faults/helpers.py": (
+        1,
+        "spans sent to live vitals serve processes are timed now, so their retention job (on the "
+        "wall clock) never deletes them mid-test; only ids and counts are asserted",
+    ),
+    "tests/faults/test_leader_failover.py": (
+        3,
+        "live vitals serve processes take and renew leases on the wall clock: a lease is read as "
+        "held against the real now, the takeover is timed from the kill, and evaluations inserted "
+        "for the live alert cycle are current; only durations and counts are asserted",
+    ),
     "tests/collector/queues/conftest.py": (
         1,
         "ManualClock() starts at the real time for the live-broker tests: Redis stream ids and "

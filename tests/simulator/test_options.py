@@ -76,7 +76,9 @@ def test_simulate_demo_and_the_benchmarks_declare_seed_and_now_alike() -> None:
         assert command is not None
         commands.append(command)
     seeds = [_option(c, "--seed") for c in commands if any("--seed" in p.opts for p in c.params)]
-    assert len(seeds) == 9  # simulate, demo and seven benchmarks
+    assert (
+        len(seeds) == 12
+    )  # simulate, demo and ten benchmarks (burst, scale and soak send live traffic: no --now)
     assert all(seed.type == click.INT and seed.show_default for seed in seeds)
     nows = [_option(c, "--now") for c in commands if any("--now" in p.opts for p in c.params)]
     assert len(nows) == 7  # simulate and six benchmarks; the demo always runs at the real now
