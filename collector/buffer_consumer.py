@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: How long a fetch waits for messages before it looks again (and notices a stop).
 FETCH_WAIT_S = 1.0
+#: Empty fetches in a row after which a writer loop binds to the consumer afresh.
+REBIND_AFTER_EMPTY = 5
 #: Longest a lag reading (for /readyz or a scrape) waits for JetStream.
 LAG_TIMEOUT_S = 2.0
 #: A stop waits this long for the batches being committed, then leaves them to be redelivered.
@@ -133,7 +136,8 @@ class BufferConsumer:
         import nats.errors
 
         settings = self.settings
-        subscription = None
+        subscription: Any = None
+        empty = 0
         while not self._stopping.is_set():
             try:
                 if subscription is None:
@@ -142,11 +146,21 @@ class BufferConsumer:
                     )
                 messages = await subscription.fetch(settings.fetch_batch, timeout=FETCH_WAIT_S)
             except nats.errors.TimeoutError:
+                # Nothing to fetch, or a pull request that went to a consumer leader which has
+                # since moved (a node lost) and is never answered: bind afresh now and then.
+                empty += 1
+                if empty >= REBIND_AFTER_EMPTY:
+                    await _unbind(subscription)
+                    subscription = None
+                    empty = 0
                 continue
-            except Exception as exc:  # a node lost, a leader election: try again shortly
+            except Exception as exc:  # a node lost, a leader election: bind afresh shortly
                 log.warning("ingest buffer: fetch failed (%s); retrying", describe_error(exc))
+                await _unbind(subscription)
+                subscription = None
                 await asyncio.sleep(0.5)
                 continue
+            empty = 0
             await self._store(writer, messages)
 
     async def _store(self, writer: Writer, messages: list[Any]) -> None:
@@ -238,6 +252,14 @@ def _seq(message: Any) -> str:
 def components(settings: BufferSettings | None) -> tuple[BufferConsumer, ...]:
     """What ``vitals serve`` installs for the buffer: its writers, when there is a buffer."""
     return () if settings is None else (BufferConsumer(settings),)
+
+
+async def _unbind(subscription: Any) -> None:
+    """Drop a pull subscription (its inbox may point at a consumer leader that is gone); the
+    fetch loop binds a new one. Never raises: the connection itself may be what failed."""
+    if subscription is not None:
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
 
 
 __all__ = ["BufferConsumer", "components"]
