@@ -31,6 +31,7 @@ from tests.alerts.factories import burn, evaluation, insert_evaluations
 from tests.collector.harness import Served, get, served
 from tests.faults.helpers import Sender, batch, leases_by_name, stored_ids, wait_for
 from tests.support.fake_slack import FakeSlack
+from tests.support.sla_files import GL
 from vitals.kernel.db import create_engine
 from vitals.kernel.lease import Timing
 
@@ -42,22 +43,6 @@ JOBS = ("slas.engine", "alerts.evaluation", "dashboards.rollups")
 FAMILY = "dashboards.rollup.spans"
 #: SLAs whose (inserted) evaluations fire an alert each: one notification each to plan and deliver.
 NOTIFIED = ("charge-lag", "queue-stuck", "adt-silence", "claims-rejects")
-
-GL = """\
-evaluation: {interval: 1s}
-slas:
-  - id: gl-posting-errors
-    title: GL postings succeed
-    domain: finance
-    owner: finance-systems
-    priority: P2
-    objective: 90%
-    window: 1d
-    sli:
-      ratio:
-        total: {span: erp.gl.post}
-        bad: {status: error}
-"""
 
 
 def _config(folder: Path) -> Path:

@@ -20,23 +20,8 @@ from sqlalchemy import select
 
 from slas.tables import sla_evaluations
 from tests.support.services import free_port
+from tests.support.sla_files import GL
 from vitals.kernel.db import create_engine
-
-GL = """\
-evaluation: {interval: 1s}
-slas:
-  - id: gl-posting-errors
-    title: GL postings succeed
-    domain: finance
-    owner: finance-systems
-    priority: P2
-    objective: 90%
-    window: 1d
-    sli:
-      ratio:
-        total: {span: erp.gl.post}
-        bad: {status: error}
-"""
 
 
 def _ready(port: int) -> dict[str, object]:
