@@ -63,6 +63,7 @@ class AuditEntry:
     source: str  # api, dashboard, cli, slack, system, collector
     remote: str = ""  # the client's address, where there is one
     detail: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None  # set when read back from a log; None for an entry not yet recorded
 
 
 class TokenStore(Protocol):
