@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from collector.buffer import BufferSettings
 from collector.phi import ALL_KEY_DETECTORS, ALL_VALUE_DETECTORS
@@ -28,6 +28,7 @@ from collector.redaction import (
 from collector.sampling import Sampling
 from vitals.kernel.configfile import ConfigError, ConfigIssue, LoadedYaml, load_yaml, validate
 from vitals.kernel.secrets import (
+    CONTEXT_KEY,
     RetiredSpelling,
     Secret,
     SecretSources,
@@ -36,6 +37,7 @@ from vitals.kernel.secrets import (
     retired,
     sources,
 )
+from vitals.kernel.tls import ServerTls, TlsFileError, read_certificates, read_private_key
 from vitals.kernel.units import Duration, Size
 
 FILE_NAME = "collector.yaml"
@@ -278,6 +280,83 @@ class Retention(_Strict):
         return value
 
 
+class Tls(_Strict):
+    """TLS on both OTLP ports (and the API): off unless a certificate and its key are given.
+
+    Relative paths start at the config directory. The files are checked when the file is loaded
+    and read again at start (restart to serve a renewed certificate).
+    """
+
+    #: PEM certificate chain served on OTLP/HTTP, OTLP/gRPC and the API: the server certificate
+    #: first, then any intermediates. With ``key_file``, both ports speak only TLS.
+    cert_file: Path | None = None
+    #: PEM private key of ``cert_file``, unencrypted (readable only by Vitals' user).
+    key_file: Path | None = None
+    #: PEM CA certificate(s) that sign the senders' client certificates (mutual TLS on the
+    #: OTLP ports; needs ``require_client_cert: true``).
+    client_ca_file: Path | None = None
+    #: Mutual TLS: an OTLP sender without a certificate signed by ``client_ca_file`` is refused
+    #: at the handshake. Bearer tokens, when configured, are still required on top.
+    require_client_cert: bool = False
+
+    @field_validator("cert_file", "key_file", "client_ca_file")
+    @classmethod
+    def _readable_pem(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is None:
+            return None
+        found = (info.context or {}).get(CONTEXT_KEY)
+        if not path.is_absolute() and found is not None:
+            path = found.base_dir / path
+        if info.field_name == "key_file":
+            read_private_key(path)
+        else:
+            read_certificates(
+                path, "client CA file" if info.field_name == "client_ca_file" else "certificate file"
+            )
+        return path
+
+    def problems(self) -> list[tuple[str, str, str]]:
+        """(field, message, the written field that shows it) for each contradiction; empty when
+        the section is consistent."""
+        found: list[tuple[str, str, str]] = []
+        if self.key_file is not None and self.cert_file is None:
+            found.append(("cert_file", "key_file is set but cert_file is not: TLS needs both", "key_file"))
+        if self.cert_file is not None and self.key_file is None:
+            found.append(("key_file", "cert_file is set but key_file is not: TLS needs both", "cert_file"))
+        if self.client_ca_file is not None and self.cert_file is None:
+            message = "client_ca_file (mutual TLS) needs the server's cert_file and key_file"
+            found.append(("cert_file", message, "client_ca_file"))
+        if self.require_client_cert and self.client_ca_file is None:
+            message = "require_client_cert needs client_ca_file, the CA that signs them"
+            found.append(("client_ca_file", message, "require_client_cert"))
+        if self.client_ca_file is not None and not self.require_client_cert:
+            message = "client_ca_file is set: say require_client_cert: true to turn on mutual TLS"
+            found.append(("require_client_cert", message, "client_ca_file"))
+        if not found and self.cert_file is not None and self.key_file is not None:
+            try:
+                ServerTls(self.cert_file, self.key_file).check()
+            except TlsFileError as exc:
+                found.append(("key_file", str(exc), "key_file"))
+        return found
+
+    def server(self) -> ServerTls | None:
+        """What the OTLP listeners serve; None when TLS is off. Raises ``ValueError`` when the
+        fields contradict each other (``load_collector_config`` reports that with its line)."""
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(f"tls.{field}: {message}" for field, message, _ in problems))
+        if self.cert_file is None or self.key_file is None:
+            return None
+        client_ca = self.client_ca_file if self.require_client_cert else None
+        return ServerTls(self.cert_file, self.key_file, client_ca)
+
+    def api_server(self) -> ServerTls | None:
+        """What the API serves: the same certificate, no client certificate asked (tokens
+        authenticate API callers)."""
+        server = self.server()
+        return None if server is None else server.without_client_certs()
+
+
 class CollectorConfig(_Strict):
     #: Sending sources allowed in; with none, anyone who reaches the port may send (loopback only).
     tokens: list[TokenSource] = Field(default_factory=list)
@@ -294,6 +373,9 @@ class CollectorConfig(_Strict):
     #: Durable ingest buffer on NATS JetStream: requests are acknowledged once a replicated
     #: stream holds them, and writers store them from there (absent: after the commit).
     buffer: BufferSettings | None = None
+    #: TLS on the OTLP ports and the API (off unless a certificate and key are given), and
+    #: optionally mutual TLS for senders.
+    tls: Tls = Field(default_factory=Tls)
 
     def token_map(self) -> dict[str, str]:
         """Bearer token -> source name (the tokens as read by ``load_collector_config``)."""
@@ -320,6 +402,20 @@ def _check_tokens(config: CollectorConfig, loaded: LoadedYaml) -> None:
             )
         seen_names.add(source.name)
         seen_tokens.add(token)
+    if issues:
+        raise ConfigError(issues)
+
+
+def _tls_line(loaded: LoadedYaml, field: str, at: str) -> int | None:
+    """The field's line when it is written, else the line of the one that needs it."""
+    return loaded.lines.get(("tls", field)) or loaded.line_of(("tls", at))
+
+
+def _check_tls(config: CollectorConfig, loaded: LoadedYaml) -> None:
+    issues = [
+        ConfigIssue(loaded.file, _tls_line(loaded, field, at), f"tls.{field}", message)
+        for field, message, at in config.tls.problems()
+    ]
     if issues:
         raise ConfigError(issues)
 
@@ -352,6 +448,7 @@ def load_collector_config(
         raise ConfigError.single(path, loaded.line_of(()), "", "collector.yaml must be a mapping of sections")
     config: CollectorConfig = validate(CollectorConfig, loaded, data, context=found.context())
     _check_tokens(config, loaded)
+    _check_tls(config, loaded)
     return _default_hash_secret(config, found)
 
 
@@ -363,6 +460,7 @@ __all__ = [
     "Limits",
     "Redaction",
     "Retention",
+    "Tls",
     "TokenSource",
     "UnscannedKey",
     "ValueDetector",

@@ -34,6 +34,7 @@ from collector.http_receiver import BODY_TIMEOUT_SECONDS, RETRY_AFTER_SECONDS
 from collector.ingest import ExportOutcome, Ingest, Signal, Undecodable
 from collector.self_metrics import CollectorMetrics
 from collector.writer import WriterClosed, retryable
+from vitals.kernel.tls import ServerTls
 
 log = logging.getLogger(__name__)
 
@@ -185,12 +186,22 @@ def grpc_server(receiver: GrpcReceiver) -> grpc.aio.Server:
     return server
 
 
+def grpc_credentials(tls: ServerTls) -> grpc.ServerCredentials:
+    """gRPC's TLS for ``tls``: its certificate and key, and with a client CA, client certificates
+    required and verified (gRPC reads PEM bytes, not files; the files were checked at load)."""
+    chain, key, client_ca = tls.pem()
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
 __all__ = [
     "MAX_STREAMS_PER_CONNECTION",
     "MESSAGE_TIMEOUT",
     "METRICS_SERVICE",
     "TRACE_SERVICE",
     "GrpcReceiver",
+    "grpc_credentials",
     "grpc_server",
     "grpc_server_options",
 ]

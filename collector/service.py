@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from collector.auth import TokenAuthenticator
 from collector.config import CollectorConfig
-from collector.grpc_receiver import GrpcReceiver, grpc_server, grpc_server_options
+from collector.grpc_receiver import GrpcReceiver, grpc_credentials, grpc_server, grpc_server_options
 from collector.hash_secret import resolve_hash_secret
 from collector.http_receiver import HttpReceiver
 from collector.ingest import Ingest
@@ -282,18 +282,29 @@ class Collector:
             raise
         self.ready = True
         host = self.options.host
+        tls = self.config.tls
         log.info(
-            "collector listening: OTLP/HTTP http://%s:%d (/v1/traces, /v1/metrics), OTLP/gRPC %s:%d; "
+            "collector listening: OTLP/HTTP %s://%s:%d (/v1/traces, /v1/metrics), OTLP/gRPC %s:%d%s; "
             "authentication %s",
+            "https" if tls.cert_file else "http",
             _address(host),
             self.http_port,
             _address(host),
             self.grpc_port,
+            (" (TLS, client certificates required)" if tls.require_client_cert else " (TLS)")
+            if tls.cert_file
+            else "",
             "on" if self.config.tokens else "off (loopback only)" if is_loopback(host) else "OFF (insecure)",
         )
 
     async def _listen(self, parts: _Parts) -> _Running:
         host = self.options.host
+        try:
+            tls = self.config.tls.server()
+            ssl_context = tls.context() if tls is not None else None
+            credentials = grpc_credentials(tls) if tls is not None else None
+        except ValueError as exc:  # TlsFileError too: a file changed since the config was loaded
+            raise StartupError(f"cannot serve TLS: {exc}") from exc
         runner = web.AppRunner(
             parts.ctx.http_app,
             access_log=None,
@@ -303,7 +314,12 @@ class Collector:
         await runner.setup()
         try:
             site = web.TCPSite(
-                runner, host, self.options.http_port, backlog=1024, reuse_port=self.options.reuse_port or None
+                runner,
+                host,
+                self.options.http_port,
+                backlog=1024,
+                reuse_port=self.options.reuse_port or None,
+                ssl_context=ssl_context,
             )
             await site.start()
         except OSError as exc:
@@ -313,7 +329,11 @@ class Collector:
             ) from exc
         server = shared_grpc_server(parts.grpc) if self.options.reuse_port else grpc_server(parts.grpc)
         try:
-            grpc_port = server.add_insecure_port(f"{_address(host)}:{self.options.grpc_port}")
+            address = f"{_address(host)}:{self.options.grpc_port}"
+            if credentials is None:
+                grpc_port = server.add_insecure_port(address)
+            else:
+                grpc_port = server.add_secure_port(address, credentials)
         except RuntimeError:
             grpc_port = 0
         if grpc_port == 0:

@@ -1,0 +1,146 @@
+"""TLS for Vitals' listeners: checked PEM files and the server contexts built from them.
+
+One place reads the certificate, key and client CA a site configures, so every listener (OTLP/HTTP,
+OTLP/gRPC, the API, the dashboard) serves the same files the same way and a bad file is caught
+when the configuration is loaded, with a sentence a person can act on, rather than as an OpenSSL
+error code at the first handshake. Building a context reads the files afresh, so a renewed
+certificate is served after a restart.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+
+#: Oldest protocol served: TLS 1.0 and 1.1 are deprecated (RFC 8996) and fail security reviews.
+MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
+
+_NEW_CERT = "(see docs/how-to/tls.md, 'A certificate for a test')"
+
+
+class TlsFileError(ValueError):
+    """A certificate or key file that cannot be served; the message says what is wrong."""
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise TlsFileError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise TlsFileError(f"{what} {path} is a directory, not a file") from None
+    except OSError as exc:
+        raise TlsFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise TlsFileError(f"{what} {path} is empty")
+    return data
+
+
+def read_certificates(path: Path, what: str = "certificate file") -> bytes:
+    """The file's bytes, once they are shown to be one or more PEM certificates."""
+    data = _read(path, what)
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise TlsFileError(
+            f"{what} {path} holds no PEM certificate (a '-----BEGIN CERTIFICATE-----' block); "
+            f"a DER file converts with: openssl x509 -inform der -in FILE -out FILE.pem {_NEW_CERT}"
+        )
+    try:
+        x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise TlsFileError(f"{what} {path} is not a valid PEM certificate: {exc}") from None
+    return data
+
+
+def read_private_key(path: Path, what: str = "key file") -> bytes:
+    """The file's bytes, once they are shown to be an unencrypted PEM private key."""
+    data = _read(path, what)
+    if b"PRIVATE KEY-----" not in data:
+        hint = " (it holds a certificate: the key is another file)" if b"CERTIFICATE-----" in data else ""
+        raise TlsFileError(f"{what} {path} holds no PEM private key{hint}")
+    try:
+        serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise TlsFileError(
+            f"{what} {path} is encrypted with a passphrase, which Vitals cannot be given; decrypt it "
+            "into a file only Vitals' user can read: openssl pkey -in FILE -out FILE.key"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise TlsFileError(f"{what} {path} is not a valid PEM private key: {exc}") from None
+    return data
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """What a listener serves: a certificate chain and its key, and, for mutual TLS, the CA
+    whose certificates clients must present (a client without one is refused at the handshake)."""
+
+    #: PEM: the server certificate first, then any intermediates.
+    cert_file: Path
+    #: PEM private key of the certificate, unencrypted.
+    key_file: Path
+    #: PEM CA certificate(s); when set, every client must present a certificate they signed.
+    client_ca_file: Path | None = None
+
+    def check(self) -> None:
+        """Raise ``TlsFileError`` unless every file is readable PEM and the key is the certificate's."""
+        self.context()
+
+    def without_client_certs(self) -> ServerTls:
+        """The same certificate, clients not asked for one (for listeners authenticated by tokens)."""
+        return ServerTls(self.cert_file, self.key_file)
+
+    def context(self) -> ssl.SSLContext:
+        """A server context: TLS 1.2 or newer, Python's default ciphers, client certificates
+        required and verified against ``client_ca_file`` when it is set."""
+        read_certificates(self.cert_file)
+        read_private_key(self.key_file)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = MINIMUM_VERSION
+        try:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        except ssl.SSLError as exc:
+            raise TlsFileError(
+                f"key file {self.key_file} is not the key of certificate {self.cert_file} ({exc.reason})"
+            ) from None
+        if self.client_ca_file is not None:
+            context.load_verify_locations(
+                cadata=read_certificates(self.client_ca_file, "client CA file").decode()
+            )
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+    def pem(self) -> tuple[bytes, bytes, bytes | None]:
+        """(certificate chain, key, client CA or None) as bytes, e.g. for gRPC's credentials."""
+        client_ca = None
+        if self.client_ca_file is not None:
+            client_ca = read_certificates(self.client_ca_file, "client CA file")
+        return read_certificates(self.cert_file), read_private_key(self.key_file), client_ca
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``uvicorn.Config`` serving this certificate (uvicorn builds its
+        own context from file names; with a client CA, client certificates are required)."""
+        options: dict[str, Any] = {"ssl_certfile": str(self.cert_file), "ssl_keyfile": str(self.key_file)}
+        if self.client_ca_file is not None:
+            options.update(ssl_ca_certs=str(self.client_ca_file), ssl_cert_reqs=ssl.CERT_REQUIRED)
+        return options
+
+
+def uvicorn_options(tls: ServerTls | None) -> dict[str, Any]:
+    """``uvicorn.Config`` keyword arguments: TLS when ``tls`` is given, nothing (plain HTTP) else."""
+    return {} if tls is None else tls.uvicorn_options()
+
+
+__all__ = [
+    "MINIMUM_VERSION",
+    "ServerTls",
+    "TlsFileError",
+    "read_certificates",
+    "read_private_key",
+    "uvicorn_options",
+]
