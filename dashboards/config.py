@@ -9,7 +9,7 @@ convention of ``vitals.kernel.secrets`` (``{env: ...}``, ``{file: ...}`` or the 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -21,8 +21,9 @@ from vitals.kernel.secrets import Secret, check_read, sources
 from vitals.kernel.units import Duration
 
 FILE_NAME = "dashboard.yaml"
-Role = Literal["executive", "engineer"]
-ROLES: tuple[Role, ...] = ("executive", "engineer")
+Role = Literal["executive", "engineer", "admin"]
+#: Lowest first: when several rules give a user a role, the highest wins.
+ROLES: tuple[Role, ...] = ("executive", "engineer", "admin")
 _BCRYPT = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 
 
@@ -35,7 +36,8 @@ class User(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     #: Shown in the sidebar.
     name: str | None = None
-    #: ``executive``: the scorecard and SLA pages; ``engineer``: every page.
+    #: ``executive``: the scorecard and SLA pages; ``engineer``: every page; ``admin``: every
+    #: page too (and whatever admin-only page a later version adds).
     role: Role
     #: A bcrypt hash from ``vitals dashboard hash-password`` (never the password itself): the
     #: hash, ``{env: VARIABLE}`` or ``{file: PATH}``.
@@ -54,6 +56,12 @@ def _bcrypt(value: str) -> None:
         )
 
 
+def highest(roles: Iterable[Role | None]) -> Role | None:
+    """The highest of several roles (executive < engineer < admin); None when there is none."""
+    found = [role for role in roles if role is not None]
+    return max(found, key=ROLES.index) if found else None
+
+
 class Oidc(BaseModel):
     """Single sign-on through ``st.login`` (OpenID Connect; the provider goes in secrets.toml)."""
 
@@ -61,20 +69,47 @@ class Oidc(BaseModel):
 
     #: The ``[auth.<provider>]`` section of .streamlit/secrets.toml; None uses the ``[auth]`` section.
     provider: str | None = None
-    #: Role per e-mail address (case-insensitive) or per domain written as ``@example.org``.
+    #: The ID-token claim holding the user's groups or app roles (``groups``, ``roles``, or any
+    #: claim name the provider sends); a list of values or one string. None: roles by e-mail only.
+    role_claim: str | None = None
+    #: Role per value of ``role_claim`` (exact, case-sensitive: group names or object ids).
+    claim_roles: dict[str, Role] = Field(default_factory=dict)
+    #: Role per e-mail address (case-insensitive) or per domain written as ``@example.org``. An
+    #: e-mail the provider marks unverified (``email_verified: false``) is not used.
     roles: dict[str, Role] = Field(default_factory=dict)
-    #: Role for any other signed-in user; None refuses them.
+    #: Role for a signed-in user no rule matches; None refuses them.
     default_role: Role | None = None
 
+    @model_validator(mode="after")
+    def _claim_roles_need_a_claim(self) -> Oidc:
+        if self.claim_roles and not self.role_claim:
+            raise ValueError("claim_roles needs role_claim (the claim holding groups or roles)")
+        return self
+
     def role_for(self, email: str | None) -> Role | None:
-        if not email:
-            return self.default_role
+        """The role by e-mail alone (no claims)."""
+        return self.role_for_claims({"email": email} if email else {})
+
+    def role_for_claims(self, claims: Mapping[str, object]) -> Role | None:
+        """The highest role any rule gives these ID-token claims; ``default_role`` if none does."""
+        return highest([self._by_email(claims), *self._by_claim(claims)]) or self.default_role
+
+    def _by_email(self, claims: Mapping[str, object]) -> Role | None:
+        email = claims.get("email")
+        if not isinstance(email, str) or not email or claims.get("email_verified") is False:
+            return None
         email = email.lower()
         lowered = {k.lower(): v for k, v in self.roles.items()}
         if email in lowered:
             return lowered[email]
-        domain = "@" + email.rsplit("@", 1)[-1]
-        return lowered.get(domain, self.default_role)
+        return lowered.get("@" + email.rsplit("@", 1)[-1])
+
+    def _by_claim(self, claims: Mapping[str, object]) -> list[Role]:
+        if not self.role_claim:
+            return []
+        value = claims.get(self.role_claim)
+        values = [value] if isinstance(value, str) else value if isinstance(value, list | tuple) else []
+        return [self.claim_roles[v] for v in values if isinstance(v, str) and v in self.claim_roles]
 
 
 class Retention(BaseModel):
@@ -128,6 +163,12 @@ class DashboardConfig(BaseModel):
     refresh_rollups: bool = True
     #: How often this process folds new telemetry into the rollups.
     rollup_interval: Duration = 15.0
+    #: Sign a viewer out after this long without an interaction (auto-refresh does not count);
+    #: null never does (a wall display). Password and single sign-on sessions alike.
+    session_idle_timeout: Duration | None = 1800.0
+    #: Sign a viewer out this long after they signed in, however active (for single sign-on,
+    #: counted from the ID token's ``iat``); null never does.
+    session_max_age: Duration | None = 12 * 3600.0
     #: How long the rollups are kept (``retention`` below).
     retention: Retention = Field(default_factory=Retention)
 
@@ -138,6 +179,13 @@ class DashboardConfig(BaseModel):
         if duplicates:
             raise ValueError(f"duplicate usernames: {', '.join(duplicates)}")
         return self
+
+    @field_validator("session_idle_timeout", "session_max_age")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("must be a positive duration such as 30m (or null for never)")
+        return value
 
     @field_validator("time_zone")
     @classmethod

@@ -24,7 +24,7 @@ from dashboards.config import DashboardConfig
 from dashboards.queries import rollup_lag
 from dashboards.queries.business import Filters
 from dashboards.queries.status import StoreStatus
-from dashboards.ui import cached
+from dashboards.ui import cached, session
 from dashboards.ui.resources import Resources, resources
 
 REFRESH_CHOICES = {"30s": 30, "1m": 60, "5m": 300, "off": 0}
@@ -353,6 +353,11 @@ def render(page: str, body: Callable[[PageContext], None]) -> None:
 
     @st.fragment(run_every=view.refresh_s or None)
     def fragment() -> None:
+        # An auto-refresh is no interaction, but an ended session or a lost role stops it: the
+        # whole app runs again and says why.
+        now_identity = session.check(resources())
+        if now_identity is None or not may_open(now_identity.role, page):
+            st.rerun(scope="app")
         ctx = context()
         if ctx is None:
             return
@@ -363,5 +368,6 @@ def render(page: str, body: Callable[[PageContext], None]) -> None:
             f"times in {ctx.tz_label}"
         )
         body(ctx)
+        session.page_read(ctx.res, now_identity, page)
 
     fragment()

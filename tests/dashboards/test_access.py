@@ -152,8 +152,11 @@ def test_an_executive_sees_the_scorecard_and_sla_pages_only(
     assert "Signed in as **Dana (CFO)** (executive)" in texts(at)
     at.switch_page(PAGES["sla"]).run()
     assert "SLA detail" in texts(at)
-    with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page(PAGES["operations"])
+    # Hidden from the menu; opened by its address, the shell refuses it before the page runs.
+    at.switch_page(PAGES["operations"]).run()
+    no_exceptions(at)
+    assert any("The executive role cannot open this page" in str(e.value) for e in at.error)
+    assert "Interface silence" not in texts(at)
 
 
 def test_an_engineer_sees_everything(sqlite_store: Store, app_env: pytest.MonkeyPatch) -> None:
