@@ -1,0 +1,77 @@
+"""Who is calling: ``Authorization: Bearer <token>`` checked against the token store.
+
+While no token exists at all, every request is anonymous with every scope: ``vitals serve``
+then listens on loopback only (see ``access``). Once one exists, a request without a valid token
+is a 401 and a token without the scope an operation needs a 403. ``admin`` implies ``write``
+implies ``read``; an ``ingest`` token (an instrumented service's) reads nothing here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from access.model import SCOPES, Principal, Scope
+from api.deps import ApiDeps
+from api.errors import ApiError
+
+ANONYMOUS = Principal("anonymous", frozenset(SCOPES), kind="anonymous")
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vitals"'}
+#: Documents the scheme in OpenAPI; the check itself is ``principal`` (no auto 403 from FastAPI).
+bearer = HTTPBearer(auto_error=False, description="an API token: vitals tokens create NAME --scope read")
+
+
+def deps_of(request: Request) -> ApiDeps:
+    deps: ApiDeps = request.app.state.deps
+    return deps
+
+
+def principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    deps = deps_of(request)
+    now = deps.clock()
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, secret = header.partition(" ")
+        secret = secret.strip()
+        if scheme.lower() == "bearer" and secret and secret.isprintable():
+            found = deps.tokens.authenticate(secret, now=now)
+            if found is not None:
+                return found
+    if not deps.tokens.any_active(now):
+        return ANONYMOUS
+    if header is None:
+        raise ApiError(401, "this API needs a token: Authorization: Bearer <token>", _CHALLENGE)
+    raise ApiError(401, "the bearer token is not valid (wrong, expired or revoked)", _CHALLENGE)
+
+
+def needs(scope: Scope) -> Callable[..., Principal]:
+    """A dependency: the caller, who must hold ``scope`` (else 403)."""
+
+    def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+        if not caller.allows(scope):
+            held = ", ".join(sorted(caller.scopes)) or "none"
+            raise ApiError(403, f"token {caller.name!r} lacks the {scope} scope (it has: {held})")
+        return caller
+
+    check.__name__ = f"needs_{scope}"
+    return check
+
+
+def actor(caller: Principal, given: str | None) -> str:
+    """Who did it, for the audit log: the token's name; anonymous callers may name themselves."""
+    if caller.kind == "anonymous":
+        name = (given or "").strip()
+        return name or "anonymous"
+    return caller.name
+
+
+def remote(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
+__all__ = ["ANONYMOUS", "actor", "bearer", "deps_of", "needs", "principal", "remote"]

@@ -1,0 +1,32 @@
+"""What the API app is built from: the store, tokens, the audit log, a clock and the configuration.
+
+The app reads nothing else from its surroundings (no environment, no wall clock of its own), so
+tests build it over SQLite with in-memory tokens and a fixed clock, and ``vitals serve`` over the
+real store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from access.model import AuditLog, TokenStore
+from alerts.config import AlertsConfig
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class ApiDeps:
+    engine: Engine
+    tokens: TokenStore
+    audit: AuditLog
+    #: The directory of collector.yaml, alerts.yaml and slas/ (``/api/v1/config``, SLA files).
+    config_dir: Path
+    #: The alerts.yaml in force (``alerts.reload.ConfigHolder``): routing finds an incident's alerts.
+    alerts_config: Callable[[], AlertsConfig]
+    clock: Clock = time.time

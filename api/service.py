@@ -1,0 +1,99 @@
+"""The API as a ``vitals serve`` component: its own port, the collector's event loop and store.
+
+``vitals.shell.serve`` creates ``ApiComponent(host, port, ...)`` and hands it to the collector
+with the others. ``install`` binds the port at once (a busy port stops the start, as the OTLP
+ports do) and serves from the collector's loop; when the collector stops (``ctx.stop_event``)
+the API stops accepting and its requests in progress get two thirds of ``--shutdown-timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+
+from access.audit import SqlAuditLog
+from access.model import AuditLog, TokenStore
+from access.tokens import SqlTokenStore
+from alerts.reload import ConfigHolder
+from api.app import OPENAPI_PATH, PREFIX, create_app
+from api.deps import ApiDeps
+from api.server import ApiServer, bind
+from collector.service import StartupError
+from vitals.kernel.runtime import ServiceContext
+
+log = logging.getLogger(__name__)
+
+#: The API's port unless ``--api-port`` (or VITALS_API_PORT) says otherwise.
+API_PORT = 8502
+
+
+class ApiComponent:
+    """Serves ``/api/v1`` next to the collector; ``port`` is the bound one once installed."""
+
+    __name__ = "api.service"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = API_PORT,
+        *,
+        reuse_port: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        shutdown_timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        tokens: Callable[[ServiceContext], TokenStore] | None = None,
+        audit: Callable[[ServiceContext], AuditLog] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.reuse_port = reuse_port
+        self.ssl_context = ssl_context
+        self.shutdown_timeout = shutdown_timeout
+        self.clock = clock
+        self.tokens = tokens or (lambda ctx: SqlTokenStore(ctx.engine))
+        self.audit = audit or (lambda ctx: SqlAuditLog(ctx.engine))
+        self.server: ApiServer | None = None
+
+    def install(self, ctx: ServiceContext) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError("the API component is installed from the collector's event loop") from None
+        config_dir = ctx.settings.config_dir
+        # Routing only (an incident's alerts); alerts.service's own holder audits the reloads.
+        holder = ConfigHolder(config_dir, None, self.clock)
+        deps = ApiDeps(ctx.engine, self.tokens(ctx), self.audit(ctx), config_dir, holder, self.clock)
+        try:
+            sock = bind(self.host, self.port, reuse_port=self.reuse_port)
+        except OSError as exc:
+            raise StartupError(f"cannot listen for the API on {self.host}:{self.port}: {exc}") from exc
+        server = self.server = ApiServer(
+            create_app(deps),
+            sock,
+            ssl_context=self.ssl_context,
+            shutdown_timeout=self.shutdown_timeout,
+            stopping=ctx.stop_event.is_set,
+        )
+        self.port = server.port
+        stopped = threading.Event()
+        server.task = loop.create_task(server.server.serve(sockets=[sock]))
+        server.task.add_done_callback(lambda task: stopped.set())
+
+        def wait_for_api() -> None:
+            server.request_stop()
+            if not stopped.wait(self.shutdown_timeout):
+                log.warning("the API had requests in progress at the end of the shutdown timeout")
+            sock.close()
+
+        ctx.on_stop.append(wait_for_api)
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        url = f"{server.scheme}://{host}:{self.port}"
+        ctx.status["api"] = f"JSON API on {url}{PREFIX} (OpenAPI: {url}{OPENAPI_PATH})"
+        log.info("API listening on %s%s (OpenAPI document %s%s)", url, PREFIX, url, OPENAPI_PATH)
+
+
+__all__ = ["API_PORT", "ApiComponent"]
