@@ -348,7 +348,9 @@ def list_silences(engine: Engine, *, include_expired: bool = False, limit: int =
 
 
 def audit_log(engine: Engine, *, limit: int = 100, since: Moment | None = None) -> list[AuditInfo]:
-    """Acknowledgements, silences and config reloads, newest first."""
+    """The audit log, newest first: acknowledgements, silences and config reloads, and since the
+    log became one table (access's ``audit_log``) every other component's entries too (tokens
+    created and revoked, ...); ``vitals audit`` filters it by actor, action and time."""
     entries = SqlStore(engine).audit_entries(limit, None if since is None else _ts(since))
     out = []
     for e in entries:

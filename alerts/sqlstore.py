@@ -24,6 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+import access.audit
+from access.model import AuditEntry as AccessEntry
 from alerts.grouping import GroupState
 from alerts.matchers import Matcher, parse_matcher_list
 from alerts.model import Alert, AlertEvent, AuditEntry, Figures
@@ -32,7 +34,6 @@ from alerts.outbox import UNFINISHED, OutboxItem, Status
 from alerts.silences import Silence
 from alerts.store import Conflict
 from alerts.tables import (
-    alert_audit,
     alert_channel_pacing,
     alert_events,
     alert_groups,
@@ -90,7 +91,6 @@ ALERTS = RowMap(
     },
 )
 EVENTS = RowMap(AlertEvent, alert_events)
-AUDIT = RowMap(AuditEntry, alert_audit)
 SILENCES = RowMap(
     Silence,
     alert_silences,
@@ -106,6 +106,13 @@ GROUPS = RowMap(
 OUTBOX = RowMap(
     OutboxItem, alert_outbox, fields={"notification": JsonOf(Notification.from_json, Notification.to_json)}
 )
+
+
+def _to_access(entry: AuditEntry) -> AccessEntry:
+    """Alerting's audit entry as the audit log's (alerting keeps no client address)."""
+    return AccessEntry(
+        entry.at, entry.actor, entry.action, entry.target, entry.source, "", dict(entry.detail)
+    )
 
 
 def _alert_columns(alert: Alert, now: float) -> dict[str, Any]:
@@ -229,8 +236,7 @@ class SqlStore:
                         raise Conflict(f"{len(known) - result.rowcount} alert(s) changed concurrently")
                 if events:
                     conn.execute(EVENTS.insert(), [EVENTS.params(e) for e in events])
-                if audits:
-                    conn.execute(AUDIT.insert(), [AUDIT.params(e) for e in audits])
+                access.audit.append(conn, [_to_access(e) for e in audits])
                 if cursor is not None:
                     document = {"watermark": cursor.watermark, "seen": cursor.seen_json()}
                     self._set_state(conn, WATERMARK, document, now)
@@ -283,19 +289,18 @@ class SqlStore:
         values = SILENCES.params(silence, source=source, matched_any=False, expired_by=None)
         with self.engine.begin() as conn:
             sid = int(conn.execute(SILENCES.insert().returning(alert_silences.c.id), values).scalar_one())
-            conn.execute(AUDIT.insert(), AUDIT.params(replace(audit, target=f"silence:{sid}")))
+            access.audit.append(conn, [_to_access(replace(audit, target=f"silence:{sid}"))])
             return sid
 
     def add_audit(self, entry: AuditEntry) -> None:
         with self.engine.begin() as conn:
-            conn.execute(AUDIT.insert(), AUDIT.params(entry))
+            access.audit.append(conn, [_to_access(entry)])
 
     def audit_entries(self, limit: int, since: float | None = None) -> list[AuditEntry]:
-        query = AUDIT.select().order_by(alert_audit.c.id.desc()).limit(limit)
-        if since is not None:
-            query = query.where(AUDIT.c.at >= since)
+        """The audit log (access's ``audit_log``: every component's entries), newest first."""
         with self.engine.connect() as conn:
-            return [AUDIT.load(r) for r in conn.execute(query)]
+            found = access.audit.read(conn, since=since, limit=limit)
+        return [AuditEntry(e.at, e.actor, e.action, e.target, e.source, dict(e.detail), e.id) for e in found]
 
     def get_state(self, name: str) -> Any:
         with self.engine.connect() as conn:

@@ -2,7 +2,7 @@
 
 Times are Unix nanoseconds like every Vitals table. ``alerts`` holds one row per alert
 (fingerprint) with its current state; ``alert_events`` its history; ``alert_silences`` the
-silences; ``alert_audit`` who acknowledged, silenced or reloaded what; ``alert_groups`` the
+silences (who acknowledged, silenced or reloaded what is in access's ``audit_log``); ``alert_groups`` the
 notification state of each route group (timers, what was notified, escalation); ``alert_outbox``
 every notification to deliver, with its delivery state; ``alert_channel_pacing`` the next moment
 each delivery lane (a Slack channel, a webhook) may be sent to, shared by every dispatcher process;
@@ -87,20 +87,6 @@ alert_silences = Table(
     sqlite_autoincrement=True,
 )
 
-alert_audit = Table(
-    "alert_audit",
-    metadata,
-    Column("id", BigIntId, primary_key=True, autoincrement=True),
-    Column("at_unix_nano", BigInteger, nullable=False),
-    Column("actor", Text, nullable=False),
-    Column("action", String(32), nullable=False),
-    Column("target", Text, nullable=False),
-    Column("source", String(16), nullable=False),  # cli, api, dashboard, slack, system
-    Column("detail", JsonDocument, nullable=False),
-    Index(None, "at_unix_nano"),
-    sqlite_autoincrement=True,
-)
-
 alert_groups = Table(
     "alert_groups",
     metadata,
@@ -178,7 +164,6 @@ alert_slack_actions = Table(
 )
 
 __all__ = [
-    "alert_audit",
     "alert_channel_pacing",
     "alert_events",
     "alert_groups",

@@ -19,7 +19,7 @@ TIME_COLUMNS: dict[str, str] = {
     "sla_evaluations": "evaluated_at_unix_nano",
     "sla_minutes": "minute_unix_nano",
     "alert_events": "at_unix_nano",
-    "alert_audit": "at_unix_nano",
+    "audit_log": "at_unix_nano",
     "dashboard_error_spans": "start_ns",
 }
 
