@@ -23,7 +23,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from access.model import SCOPES, Principal, Scope, TokenInfo
+import access.audit
+from access.model import SCOPES, AuditEntry, Principal, Scope, TokenInfo
 from access.tables import api_tokens
 from vitals.kernel.rowmap import unix_nano
 from vitals.kernel.units import NS
@@ -185,13 +186,23 @@ def _info(row: Any) -> TokenInfo:
 
 
 class SqlTokenStore:
-    """Tokens in ``api_tokens`` (the store is migrated already: ``vitals.kernel.db.migrate``)."""
+    """Tokens in ``api_tokens`` (the store is migrated already: ``vitals.kernel.db.migrate``).
+
+    ``create`` and ``revoke`` take an optional audit entry, recorded in the same transaction as
+    the change, so a token that exists was audited.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def create(
-        self, name: str, scopes: frozenset[Scope], *, now: float, expires_at: float | None = None
+        self,
+        name: str,
+        scopes: frozenset[Scope],
+        *,
+        now: float,
+        expires_at: float | None = None,
+        audit: AuditEntry | None = None,
     ) -> tuple[TokenInfo, str]:
         name = check_name(name)
         scopes = parse_scopes(scopes)
@@ -207,6 +218,8 @@ class SqlTokenStore:
         try:
             with self.engine.begin() as conn:
                 token_id = conn.execute(insert(api_tokens).returning(api_tokens.c.id), values).scalar_one()
+                if audit is not None:
+                    access.audit.append(conn, [audit])
         except IntegrityError as exc:
             raise DuplicateToken(
                 f"a token named {name!r} exists already (revoke it or pick another name)"
@@ -223,17 +236,20 @@ class SqlTokenStore:
             rows = conn.execute(select(api_tokens.c.name, api_tokens.c.prefix))
             return {str(r.name): str(r.prefix) for r in rows}
 
-    def revoke(self, name: str, *, now: float) -> TokenInfo:
-        """Revoke ``name`` (revoking a revoked token changes nothing and is not an error)."""
+    def revoke(self, name: str, *, now: float, audit: AuditEntry | None = None) -> TokenInfo:
+        """Revoke ``name`` (revoking a revoked token changes nothing, is not audited again, and is
+        not an error: the answer's ``revoked_at`` says when it was)."""
         with self.engine.begin() as conn:
-            conn.execute(
+            changed = conn.execute(
                 update(api_tokens)
                 .where(api_tokens.c.name == name, api_tokens.c.revoked_at_unix_nano.is_(None))
                 .values(revoked_at_unix_nano=unix_nano(now))
-            )
+            ).rowcount
             row = conn.execute(select(*_COLUMNS).where(api_tokens.c.name == name)).first()
-        if row is None:
-            raise UnknownToken(f"no token named {name!r}")
+            if row is None:
+                raise UnknownToken(f"no token named {name!r}")
+            if changed and audit is not None:
+                access.audit.append(conn, [audit])
         return _info(row)
 
     def any_active(self, now: float) -> bool:

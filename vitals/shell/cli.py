@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("vitals.shell.config_cli:config", "Create and validate a config directory."),
     "db": ("vitals.shell.db_cli:db", "Inspect and upgrade the store's schema."),
     "store": ("vitals.shell.store_cli:store", "Rows, bytes and time covered per table of the store."),
+    "tokens": ("access.cli:tokens", "Create, list and revoke API and ingest tokens."),
+    "audit": ("access.cli:audit", "Who did what, when and from where (the audit log)."),
 }
 
 
