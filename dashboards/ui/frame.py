@@ -368,6 +368,6 @@ def render(page: str, body: Callable[[PageContext], None]) -> None:
             f"times in {ctx.tz_label}"
         )
         body(ctx)
-        session.page_read(ctx.res, now_identity, page)
+        session.page_read(ctx.res, now_identity, page, ctx.shared_params())
 
     fragment()

@@ -47,8 +47,18 @@ def engine_for(url: str) -> Engine:
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def _config(config_dir: str) -> dashboard_config.DashboardConfig:
+def _config(config_dir: str, stamp: tuple[int, int]) -> dashboard_config.DashboardConfig:
+    """Read again when dashboard.yaml changes (``stamp``), so a removed or demoted user loses
+    access at their next interaction; the ttl catches changed ``{file: ...}`` secrets."""
     return dashboard_config.load(Path(config_dir))
+
+
+def _stamp(config_dir: Path) -> tuple[int, int]:
+    try:
+        stat = (config_dir / dashboard_config.FILE_NAME).stat()
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -87,7 +97,7 @@ def refresher_for(url: str, interval_s: float, minute_s: float, hour_s: float) -
 def resources() -> Resources:
     """Everything a page needs from the process; raises ConfigError for a bad dashboard.yaml."""
     settings = Settings.resolve()
-    config = _config(str(settings.config_dir))
+    config = _config(str(settings.config_dir), _stamp(settings.config_dir))
     engine = engine_for(settings.db_url)
     if config.refresh_rollups and os.environ.get(ENV_ROLLUPS, "on").lower() != "off":
         kept = config.retention

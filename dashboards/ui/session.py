@@ -41,8 +41,12 @@ log = logging.getLogger(__name__)
 CLOCK: Callable[[], float] = time.time
 SOURCE = "dashboard"
 LOGIN = "vitals.login"
-#: Pages whose every read is audited: they show bad events (the SLA page) or traces.
-AUDITED_PAGES = ("sla", "traces")
+#: Pages whose every read is audited, as they show bad events (the SLA page) or traces, with the
+#: session-state keys of their choices (what was looked at: the SLA, the trace, the search).
+AUDITED_PAGES: dict[str, tuple[str, ...]] = {
+    "sla": ("sla", "slice"),
+    "traces": ("service", "stage", "status", "min_ms", "key", "trace"),
+}
 _LAST_READ = "vitals.audit.last_read"
 _NOTICE = "vitals.session.notice"
 
@@ -276,15 +280,19 @@ def forbidden(res: Resources, identity: Identity, page: str) -> None:
     st.error(f"The {identity.role} role cannot open this page.", icon=":material/block:")
 
 
-def page_read(res: Resources, identity: Identity, page: str) -> None:
+def page_read(res: Resources, identity: Identity, page: str, view: Mapping[str, str]) -> None:
     """Audit a read of a page showing bad events or traces, once per view: the same page with the
-    same parameters (an auto-refresh) is not recorded again until the view changes."""
+    same range, filters and choices (an auto-refresh) is not recorded again until they change."""
     if page not in AUDITED_PAGES:
         st.session_state.pop(_LAST_READ, None)
         return
-    params = {k: v for k, v in sorted(st.query_params.to_dict().items())}
-    view = (page, tuple(params.items()))
-    if st.session_state.get(_LAST_READ) == view:
+    params = dict(view)
+    for key in AUDITED_PAGES[page]:
+        value = st.session_state.get(key)
+        if value not in (None, "", 0, 0.0, "any"):
+            params[key] = str(value)
+    seen = (page, tuple(sorted(params.items())))
+    if st.session_state.get(_LAST_READ) == seen:
         return
-    st.session_state[_LAST_READ] = view
+    st.session_state[_LAST_READ] = seen
     record(res, identity.username or "anonymous", "page.read", page, params=params, role=identity.role)
