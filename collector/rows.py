@@ -178,6 +178,27 @@ def series_id(
     return hashlib.sha256(identity).hexdigest()[:32]
 
 
+#: The lifted attributes the collector does not repeat in a span's ``attributes`` JSON when
+#: their column holds them: readers that want a span's attributes whole merge them back.
+UNREPEATED_ATTRIBUTES: dict[str, str] = {
+    c: a for c, a in SPAN_LIFTED_ATTRIBUTES.items() if c.startswith("hc_")
+}
+
+
+def lifted_attributes(attributes: Any, values: Iterable[Any]) -> dict[str, Any]:
+    """A span's attributes whole: its ``attributes`` (mapping or JSON text) with the values of its
+    ``UNREPEATED_ATTRIBUTES`` columns (``values``, in that order) where the JSON has none."""
+    out = (
+        json_object(attributes)
+        if attributes is None or isinstance(attributes, str | bytes)
+        else dict(attributes)
+    )
+    for name, value in zip(UNREPEATED_ATTRIBUTES.values(), values, strict=True):
+        if value is not None:
+            out.setdefault(name, value)
+    return out
+
+
 def _json_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -246,10 +267,12 @@ __all__ = [
     "SPAN_KEY_INDEX",
     "SPAN_LIFTED_ATTRIBUTES",
     "SPAN_RESOURCE",
+    "UNREPEATED_ATTRIBUTES",
     "Row",
     "WriteBatch",
     "WriteResult",
     "json_object",
+    "lifted_attributes",
     "metric_row_tuple",
     "metric_rows",
     "resource_id",

@@ -18,7 +18,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from collector.attributes import attributes, clean_text, json_text
 from collector.redaction import HASHED_KEY_PREFIX, Redactor
 from collector.rejections import Rejections
-from collector.rows import Row, WriteBatch
+from collector.rows import SPAN_LIFTED_ATTRIBUTES, Row, WriteBatch
 from vitals.kernel.units import optional_float
 
 KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
@@ -30,6 +30,9 @@ _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _KEY_NAME_MAX = 64
 _MAX_INT64_DIGITS = len(str(MAX_INT64))
+#: Lifted text attributes (``hc_*`` columns) that the attributes JSON does not repeat when the
+#: column holds them exactly (a plain string); readers put them back (``collector.rows.lifted_attributes``).
+_LIFTED_TEXT = tuple(a for c, a in SPAN_LIFTED_ATTRIBUTES.items() if c.startswith("hc_") and c != "hc_amount")
 
 
 @dataclass
@@ -125,6 +128,21 @@ def _links(span: Span, redactor: Redactor) -> str:
     )
 
 
+def _unlift(attrs: dict[str, Any], amount: float | None) -> dict[str, Any]:
+    """``attrs`` without the ``hc.*`` values its ``hc_*`` columns hold exactly, so a stored span
+    carries each of them once (about 150 bytes of a span's JSON): a plain string, and an amount
+    that is a number or the text of the float stored (it reads back as that float)."""
+    for key in _LIFTED_TEXT:
+        value = attrs.get(key)
+        if value.__class__ is str and "\x00" not in value:
+            del attrs[key]
+    if amount is not None:
+        raw = attrs.get("hc.amount")
+        if raw.__class__ in (int, float) or (raw.__class__ is str and raw == repr(amount)):
+            del attrs["hc.amount"]
+    return attrs
+
+
 def convert_spans(
     request: ExportTraceServiceRequest, redactor: Redactor, received_at_unix_nano: int
 ) -> ConvertedSpans:
@@ -180,6 +198,10 @@ def convert_spans(
                 message = status.message
                 kind = span.kind
                 code = status.code
+                workflow, system = _text(get("hc.workflow")), _text(get("hc.system"))
+                message_type, facility = _text(get("hc.message.type")), _text(get("hc.facility"))
+                line, denial = _text(get("hc.service_line")), _text(get("hc.denial.code"))
+                destination = _text(get("messaging.destination.name"))
                 rows.append(
                     (
                         trace_id,
@@ -194,20 +216,20 @@ def convert_spans(
                         event_time,
                         STATUS_CODES[code] if 0 <= code < 3 else "unset",
                         clean_text(redactor.message(message)) if message else None,
-                        json_text(attrs),
+                        json_text(_unlift(attrs, amount)),
                         resource_json,
                         _events(span, redactor) if span.events else None,
                         _links(span, redactor) if span.links else None,
                         scope_name,
-                        _text(get("hc.workflow")),
+                        workflow,
                         stage,
-                        _text(get("hc.system")),
-                        _text(get("hc.message.type")),
-                        _text(get("hc.facility")),
-                        _text(get("hc.service_line")),
+                        system,
+                        message_type,
+                        facility,
+                        line,
                         amount,
-                        _text(get("hc.denial.code")),
-                        _text(get("messaging.destination.name")),
+                        denial,
+                        destination,
                         received_at_unix_nano,
                         1,  # sample_weight: the span stands for itself
                     )

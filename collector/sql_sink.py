@@ -6,6 +6,9 @@ both databases speak): no per-row dicts or type processing, which would cost mor
 database itself at this rate. On PostgreSQL the rows are COPYed into a temp table first and
 inserted from there in one statement.
 
+Trace and span ids and key hashes arrive as hex text and are bound as their bytes (``raw``), as
+``collector.tables.HexBytes`` stores them.
+
 A span's resource attributes are stored once per distinct resource (``span_resources``, by a
 hash id the sink computes itself) and the span keeps the id: see :class:`Resources`.
 
@@ -23,6 +26,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -30,6 +34,7 @@ from collector.attributes import json_text
 from collector.rows import (
     METRIC_COLUMNS,
     SPAN_COLUMNS,
+    SPAN_INDEX,
     SPAN_KEY_COLUMNS,
     SPAN_KEY_INDEX,
     SPAN_RESOURCE,
@@ -42,6 +47,26 @@ from collector.rows import (
 log = logging.getLogger(__name__)
 
 _KEY_TRACE = SPAN_KEY_INDEX["trace_id"]
+_SPAN_PARENT = SPAN_INDEX["parent_span_id"]
+assert (SPAN_INDEX["trace_id"], SPAN_INDEX["span_id"], _SPAN_PARENT) == (0, 1, 2)
+assert SPAN_KEY_COLUMNS[1:4] == ("key_hash", "trace_id", "span_id")
+
+
+def raw(value: Any) -> bytes | None:
+    """An id or key hash as stored (``collector.tables.HexBytes``): hex text -> its bytes. Text
+    that is not hex (not from this collector) is kept as its UTF-8 bytes rather than refused."""
+    if value is None or value.__class__ is bytes:
+        return value
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return str(value).encode("utf-8", "surrogatepass")
+
+
+def _stored_keys(keys: list[Row]) -> list[Row]:
+    return [(row[0], raw(row[1]), raw(row[2]), raw(row[3]), *row[4:]) for row in keys]
+
+
 _KEY_SPAN = SPAN_KEY_INDEX["span_id"]
 _KEY_NAME = SPAN_KEY_INDEX["key_name"]
 _KEY_HASH = SPAN_KEY_INDEX["key_hash"]
@@ -83,7 +108,7 @@ class Resources:
         self._limit = limit
 
     def split(self, rows: list[Row]) -> tuple[list[Row], dict[int, str]]:
-        """(span rows as stored, resources to store: id -> JSON text)."""
+        """(span rows as stored, with ids as bytes; resources to store: id -> JSON text)."""
         ids, stored = self._ids, self._stored
         new: dict[int, str] = {}
         out: list[Row] = []
@@ -91,8 +116,9 @@ class Resources:
             ids.clear()
         for row in rows:
             value = row[SPAN_RESOURCE]
+            span_ids = (raw(row[0]), raw(row[1]), raw(row[2]))
             if value is None:
-                out.append((*row, None))
+                out.append((*span_ids, *row[3:], None))
                 continue
             text = value if isinstance(value, str) else json_text(value)
             rid = ids.get(text)
@@ -100,7 +126,7 @@ class Resources:
                 rid = ids[text] = resource_id(text)
             if rid not in stored:
                 new[rid] = text
-            out.append((*row[:SPAN_RESOURCE], None, *row[SPAN_RESOURCE + 1 :], rid))
+            out.append((*span_ids, *row[3:SPAN_RESOURCE], None, *row[SPAN_RESOURCE + 1 :], rid))
         return out, new
 
     def committed(self, ids: Iterable[int]) -> None:
@@ -240,8 +266,10 @@ class SqlSink:
                     # Some spans were stored before: keep the keys of the new ones only. We are the
                     # only writer of spans, so the new ones are exactly those past the old max id.
                     rows = conn.exec_driver_sql(self._new_spans_sql, (before or 0,)).all()
-                    keys = keys_of_new_spans(keys, {(row[0], row[1]) for row in rows})
-                self._insert(conn, SPAN_KEYS, keys)
+                    keys = keys_of_new_spans(
+                        keys, {(bytes(row[0]).hex(), bytes(row[1]).hex()) for row in rows}
+                    )
+                self._insert(conn, SPAN_KEYS, _stored_keys(keys))
                 points = self._insert(conn, METRIC_POINTS, batch.metric_points)
         except BaseException:
             # A broken connection (database restarted) must not poison every later batch:
@@ -266,4 +294,4 @@ class SqlSink:
             self._conn = None
 
 
-__all__ = ["Checkpointer", "Resources", "SqlSink", "keys_of_new_spans"]
+__all__ = ["Checkpointer", "Resources", "SqlSink", "keys_of_new_spans", "raw"]

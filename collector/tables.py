@@ -1,10 +1,13 @@
 """The telemetry tables: a documented interface that BI tools and ad-hoc SQL read.
 
-Times are integers in Unix nanoseconds (OTLP's own unit, exact on both databases); ids are
-lowercase hex as in every tracing UI; attributes are JSON (TEXT on SQLite, JSONB on PostgreSQL).
+Times are integers in Unix nanoseconds (OTLP's own unit, exact on both databases); trace and
+span ids and key hashes are stored as their raw bytes (BLOB, BYTEA: half the hex text, in the
+rows and in the unique index) and read and written through SQLAlchemy as lowercase hex, as in
+every tracing UI (:class:`HexBytes`); attributes are JSON (TEXT on SQLite, JSONB on PostgreSQL).
 The ``hc_*`` columns lift the business attributes of DESIGN.md out of the JSON so SLA and
-dashboard queries can filter and index them. ``id`` grows with ingestion order and is the
-watermark readers use to pick up only what is new.
+dashboard queries can filter and index them; the collector does not repeat in the JSON the
+values they hold (``collector.rows.lifted_attributes`` puts them back). ``id`` grows with
+ingestion order and is the watermark readers use to pick up only what is new.
 """
 
 from __future__ import annotations
@@ -18,24 +21,66 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     Select,
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     func,
     select,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import VARBINARY, TypeEngine
 
 from vitals.kernel.db import BigIntId, JsonDocument, metadata
+
+
+class HexBytes(TypeDecorator[str]):
+    """Bytes in the store, lowercase hex to SQLAlchemy: ids cost 16 and 8 bytes, not 32 and 16.
+
+    A bound value that is not hex (a mistyped search) becomes the empty byte string, which no
+    stored id equals, so the query finds nothing instead of failing. Raw driver SQL (the
+    collector's sink) binds bytes itself (``bytes.fromhex``) and reads bytes back.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__()
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "mysql":
+            return dialect.type_descriptor(VARBINARY(self.length))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None or isinstance(value, bytes):
+            return value
+        try:
+            return bytes.fromhex(str(value))
+        except ValueError:
+            return b""
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return bytes(value).hex() if isinstance(value, bytes | memoryview | bytearray) else str(value)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
+        return self
+
 
 spans = Table(
     "spans",
     metadata,
     Column("id", BigIntId, primary_key=True, autoincrement=True),
-    Column("trace_id", String(32), nullable=False),
-    Column("span_id", String(16), nullable=False),
-    Column("parent_span_id", String(16)),
+    Column("trace_id", HexBytes(16), nullable=False),
+    Column("span_id", HexBytes(8), nullable=False),
+    Column("parent_span_id", HexBytes(8)),
     Column("name", Text, nullable=False),
     Column("service_name", Text, nullable=False),
     Column("kind", String(12), nullable=False),
@@ -106,9 +151,9 @@ span_keys = Table(
     metadata,
     Column("id", BigIntId, primary_key=True, autoincrement=True),
     Column("key_name", String(64), nullable=False),
-    Column("key_hash", String(64), nullable=False),
-    Column("trace_id", String(32), nullable=False),
-    Column("span_id", String(16), nullable=False),
+    Column("key_hash", HexBytes(32), nullable=False),
+    Column("trace_id", HexBytes(16), nullable=False),
+    Column("span_id", HexBytes(8), nullable=False),
     Column("hc_stage", Text),
     Column("event_time_unix_nano", BigInteger, nullable=False),
     # The only lookup: a business object's spans by its key's hash (journeys, edges). Lag SLIs
@@ -159,4 +204,12 @@ collector_state = Table(
     Column("value", Text, nullable=False),
 )
 
-__all__ = ["collector_state", "metric_points", "span_keys", "span_resources", "spans", "spans_with_resources"]
+__all__ = [
+    "HexBytes",
+    "collector_state",
+    "metric_points",
+    "span_keys",
+    "span_resources",
+    "spans",
+    "spans_with_resources",
+]

@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from collector.rows import SPAN_LIFTED_ATTRIBUTES
+from collector.rows import SPAN_LIFTED_ATTRIBUTES, UNREPEATED_ATTRIBUTES, lifted_attributes
 from collector.tables import spans
 from dashboards.catalog import Patterns, Selector, SlaSpec
 from dashboards.queries.business import NO_FILTERS, Filters
@@ -122,10 +122,13 @@ def _exact(sel: Selector, row: Any) -> bool:
         return False
     if sel.service and not _matches(row.service, sel.service):
         return False
-    attrs = row.attributes if isinstance(row.attributes, Mapping) else {}
+    # The collector keeps the hc.* attributes its columns hold out of the JSON: merged back here.
+    attrs = lifted_attributes(row.attributes, (getattr(row, c, None) for c in UNREPEATED_ATTRIBUTES))
     return all(_matches(attrs.get(k), v) for k, v in sel.attributes)
 
 
+#: The columns whose attributes the stored JSON does not repeat (for ``_exact``).
+_LIFTED = [spans.c[column] for column in UNREPEATED_ATTRIBUTES]
 _SPAN_FIELDS = [
     spans.c.start_time_unix_nano.label("start"),
     spans.c.trace_id,
@@ -139,6 +142,7 @@ _SPAN_FIELDS = [
     spans.c.hc_amount.label("amount"),
     spans.c.hc_denial_code.label("denial_code"),
     spans.c.attributes,
+    *_LIFTED,
 ]
 SPAN_EVENT_COLUMNS = [
     "start",
@@ -160,7 +164,7 @@ PAYER = "hc.payer"
 
 def _event(row: Any) -> tuple[Any, ...]:
     """A span row as the page lists it: the fields, then the payer from its attributes."""
-    values = tuple(row)[: len(_SPAN_FIELDS)]
+    values = tuple(row)[: len(_SPAN_FIELDS) - len(_LIFTED)]
     attrs = values[-1] if isinstance(values[-1], Mapping) else {}
     return (*values[:-1], attrs.get(PAYER))
 
@@ -386,7 +390,7 @@ def _freshness(
     cond = _selector_conditions(sel, scan_from, end_ns, filters) + label_cond
     time_col = spans.c.event_time_unix_nano if sel.stage else spans.c.start_time_unix_nano
     checks = narrowed.attributes != sel.attributes  # a slice attribute without a column of its own
-    fields = [time_col, spans.c.name, spans.c.service_name.label("service"), spans.c.attributes]
+    fields = [time_col, spans.c.name, spans.c.service_name.label("service"), spans.c.attributes, *_LIFTED]
     with engine.connect() as conn:
         if checks:
             query = select(*fields).where(*cond).order_by(time_col).limit(SCAN_CAP)

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from collector.rows import UNREPEATED_ATTRIBUTES, lifted_attributes
 from collector.tables import span_keys, span_resources, spans
 from dashboards.queries.failed import failed_refs, fetch
 from dashboards.queries.windows import rare_windows
@@ -223,14 +224,23 @@ def span_details(engine: Engine, trace_id: str, span_id: str) -> dict[str, Any] 
         # The collector stores each resource once (span_resources); older rows carry their own.
         resource = func.coalesce(s.resource_attributes, span_resources.c.attributes)
         row = conn.execute(
-            select(s.attributes, resource.label("resource_attributes"), s.events, s.links)
+            select(
+                s.attributes,
+                resource.label("resource_attributes"),
+                s.events,
+                s.links,
+                *(spans.c[column] for column in UNREPEATED_ATTRIBUTES),
+            )
             .select_from(spans.outerjoin(span_resources, span_resources.c.resource_id == s.resource_id))
             .where(s.trace_id == trace_id, s.span_id == span_id)
         ).first()
     if row is None:
         return None
     return {
-        "attributes": shown_attributes(row.attributes),
+        # The hc.* attributes held by columns are not repeated in the stored JSON.
+        "attributes": shown_attributes(
+            lifted_attributes(row.attributes, (row._mapping[c] for c in UNREPEATED_ATTRIBUTES))
+        ),
         "resource": shown_attributes(row.resource_attributes, extra=("service.", "deployment.")),
         "events": [
             {"name": e.get("name"), "attributes": shown_attributes(e.get("attributes"))}

@@ -75,7 +75,7 @@ def test_spans_keys_and_points_are_stored_and_read_back(engine: Engine) -> None:
     assert [row["name"] for row in rows] == ["billing.charge.post", "other"]
     assert rows[0]["hc_stage"] == "charge.posted"
     assert rows[0]["hc_amount"] == 12.5
-    assert rows[0]["attributes"]["hc.stage"] == "charge.posted"  # JSON read back as an object
+    assert rows[0]["attributes"]["hc.key.charge"] == keys[0]["key_hash"]  # JSON read back as an object
     assert rows[0]["id"] < rows[1]["id"]
     assert [(k["key_name"], k["trace_id"]) for k in keys] == [("charge", rows[0]["trace_id"])]
     assert points[0]["queue"] == "charges-outbound"
