@@ -7,8 +7,8 @@ a given ``now``); :func:`run` is the SQL edge, and :class:`RetentionJob` the sch
 Why batches by id range: on SQLite one writer at a time holds the store, so one big DELETE would
 stall ingest for as long as it runs. Each batch examines the next ``batch_rows`` ids of a table
 (its primary key, so the range is cheap to find on both stores) and deletes those older than the
-cutoff, in one short transaction; between batches the job pauses as long as the batch took, so
-the writer always gets in. A table's walk starts at its lowest id and stops at the first batch
+cutoff, in one short transaction; between batches the job pauses so the writer always gets in.
+A table's walk starts at its lowest id and stops at the first batch
 that deletes nothing: ids follow ingestion, so the rows above are newer. A row ingested after
 newer ones (a late back-fill) waits until the rows ingested before it expire, so it lives at
 most about twice its retention. SQLite keeps the freed pages in its freelist and reuses them
@@ -26,6 +26,17 @@ looks to them like an id that was never committed: a reader whose position is be
 does not see it (an SLA back-fill or a dashboard rollup that is more than the retention behind
 loses those rows, nothing else). Ids are never reused (AUTOINCREMENT on SQLite, sequences on
 PostgreSQL), so a watermark never skips a new row because an old one was deleted.
+
+How fast it deletes (:class:`Pacing`, pure): a fixed batch and a pause as long as the batch took
+fell behind a busy SQLite store (the soak: 4.7 million spans stored where retention should have
+left 1 million). The time a batch took was mostly waiting for the ingest writer's lock, and the
+job then paused as long again, so the busier the store, the slower it deleted. Now the batch's
+size follows the time it *held* the lock (measured from its first write to its commit), towards
+``hold_s``; the pause follows the backlog (how far the oldest row examined is past its cutoff,
+in run intervals): the job gives the writer half the time when it is caught up, and less (never
+under ``min_pause_s``, about one retry of the writer's busy handler) when it is behind. The
+writer therefore waits at most about ``hold_s`` for one batch, and retention deletes faster
+than a steady ingest adds rows: the store converges to its retention's size.
 
 One process at a time deletes: the lease ``collector.retention`` (``vitals.kernel.lease``),
 renewed in every batch's transaction, so a holder that lost it stops before writing again.
@@ -58,9 +69,12 @@ __all__ = [
     "TIME_COLUMNS",
     "Batch",
     "Cutoff",
+    "Pacing",
     "RetentionJob",
     "RunReport",
     "install",
+    "next_rows",
+    "pause_s",
     "plan",
     "run",
 ]
@@ -116,6 +130,50 @@ class Batch:
     examined: int
     deleted: int
     seconds: float
+    #: Seconds from the batch's first write (SQLite takes the write lock there) to its commit:
+    #: what ingest waited for, as opposed to ``seconds``, which counts the wait for the lock too.
+    held_s: float = 0.0
+    #: How far past its cutoff the last row examined was (seconds of event time; 0 when it was
+    #: not expired): the backlog the walk still has in front of it.
+    behind_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How a run sizes its batches and pauses between them on SQLite (see the module doc)."""
+
+    #: The smallest batch (collector.yaml's ``batch_rows``), where every run starts.
+    min_rows: int = 2000
+    #: The largest batch, however short the batches are.
+    max_rows: int = 50_000
+    #: The time a batch should hold the store's write lock: what ingest may wait for.
+    hold_s: float = 0.2
+    #: The shortest pause: the writer's busy handler retries about every 100 ms, so a shorter
+    #: gap could go by without it noticing.
+    min_pause_s: float = 0.1
+    #: The run interval (collector.yaml's ``interval``): a backlog is counted in intervals.
+    interval_s: float = 600.0
+    #: The share of the time the job deletes when caught up, and when a backlog of
+    #: ``behind_intervals`` intervals or more is waiting.
+    calm_duty: float = 0.5
+    busy_duty: float = 0.8
+    behind_intervals: float = 5.0
+
+
+def next_rows(rows: int, held_s: float, pacing: Pacing) -> int:
+    """The next batch's size: scaled towards ``hold_s`` from the last batch's hold, by at most
+    half or double a step (one slow batch, a checkpoint say, does not collapse it), within the
+    bounds."""
+    factor = 2.0 if held_s <= 0 else min(2.0, max(0.5, pacing.hold_s / held_s))
+    return max(pacing.min_rows, min(pacing.max_rows, int(rows * factor)))
+
+
+def pause_s(held_s: float, behind_s: float, pacing: Pacing) -> float:
+    """The pause after a batch that held the lock ``held_s`` with ``behind_s`` of backlog: the
+    job deletes ``calm_duty`` of the time when caught up, up to ``busy_duty`` when behind."""
+    behind = max(0.0, behind_s / pacing.interval_s - 1) / max(1e-9, pacing.behind_intervals - 1)
+    duty = pacing.calm_duty + (pacing.busy_duty - pacing.calm_duty) * min(1.0, behind)
+    return max(pacing.min_pause_s, held_s * (1 - duty) / duty)
 
 
 @dataclass
@@ -137,19 +195,23 @@ class RunReport:
         return max((b.seconds for b in self.batches), default=0.0)
 
 
-def _delete_batch(conn: Connection, cutoff: Cutoff, after_id: int, batch_rows: int) -> tuple[int, int, int]:
-    """Examine the next ``batch_rows`` ids above ``after_id``: (last id, examined, deleted)."""
+def _delete_batch(
+    conn: Connection, cutoff: Cutoff, after_id: int, batch_rows: int
+) -> tuple[int, int, int, float]:
+    """Examine the next ``batch_rows`` ids above ``after_id``: (last id, examined, deleted, and
+    how many seconds past the cutoff the last row examined was)."""
     table = _TABLES[cutoff.table]
     ids = select(table.c.id).where(table.c.id > after_id).order_by(table.c.id).limit(batch_rows).subquery()
     last, examined = conn.execute(select(func.max(ids.c.id), func.count())).one()
     if not examined:
-        return after_id, 0, 0
+        return after_id, 0, 0, 0.0
+    time_column = table.c[cutoff.time_column]
+    last_time = conn.execute(select(time_column).where(table.c.id == last)).scalar()
+    behind_s = max(0.0, (cutoff.before_ns - int(last_time)) / NS) if last_time is not None else 0.0
     deleted = conn.execute(
-        delete(table).where(
-            table.c.id > after_id, table.c.id <= last, table.c[cutoff.time_column] < cutoff.before_ns
-        )
+        delete(table).where(table.c.id > after_id, table.c.id <= last, time_column < cutoff.before_ns)
     ).rowcount
-    return int(last), int(examined), int(deleted)
+    return int(last), int(examined), int(deleted), behind_s
 
 
 def _lowest_id(conn: Connection, table: str) -> int:
@@ -169,6 +231,7 @@ def run(
     max_batches: int | None = None,
     on_batch: Callable[[Batch], object] | None = None,
     now_ns: int | None = None,
+    pacing: Pacing | None = None,
 ) -> RunReport:
     """Delete what ``cutoffs`` say, one short transaction per batch, under the lease.
 
@@ -176,7 +239,9 @@ def run(
     the seconds to wait between batches on SQLite (as long as the last batch took), so a writer
     waiting for the store gets in; ``stop`` is checked between batches; ``max_batches`` bounds
     one run (the next run goes on where the rows are). ``now_ns`` (default: ``clock()``) is the
-    day PostgreSQL's partitions are created ahead from.
+    day PostgreSQL's partitions are created ahead from. ``pacing`` (SQLite) sizes the batches
+    and the pauses by :func:`next_rows` and :func:`pause_s`, from ``batch_rows``; without it every
+    batch is ``batch_rows`` and the pause as long as the batch took.
     """
     lease_ns = int(lease_s * NS)
     with engine.begin() as conn:
@@ -199,21 +264,27 @@ def run(
         for cutoff in cutoffs:
             report.deleted.setdefault(cutoff.table, 0)
             after_id: int | None = None
+            rows = batch_rows
             while True:
                 if stop() or (max_batches is not None and len(report.batches) >= max_batches):
                     report.finished = False
                     return report
                 started = time.perf_counter()
                 with engine.begin() as conn:
+                    # The renewal is the transaction's first write: on SQLite it takes the lock.
                     lease = hold(conn, lease, clock(), lease_ns)
+                    locked = time.perf_counter()
                     if lease is None:
                         # The renewal matched no row: nothing was written in this transaction.
                         report.lease_lost, report.finished = True, False
                         return report
                     if after_id is None:
                         after_id = _lowest_id(conn, cutoff.table) - 1
-                    last, examined, deleted = _delete_batch(conn, cutoff, after_id, batch_rows)
-                batch = Batch(cutoff.table, after_id, last, examined, deleted, time.perf_counter() - started)
+                    last, examined, deleted, behind_s = _delete_batch(conn, cutoff, after_id, rows)
+                done = time.perf_counter()
+                batch = Batch(
+                    cutoff.table, after_id, last, examined, deleted, done - started, done - locked, behind_s
+                )
                 report.batches.append(batch)
                 report.deleted[cutoff.table] += deleted
                 if on_batch is not None:
@@ -221,8 +292,11 @@ def run(
                 if not examined or not deleted:
                     break
                 after_id = last
-                if sqlite:
+                if sqlite and pacing is None:
                     pause(batch.seconds)
+                elif sqlite and pacing is not None:
+                    pause(pause_s(batch.held_s, batch.behind_s, pacing))
+                    rows = next_rows(rows, batch.held_s, pacing)
         return report
     finally:
         if lease is not None:
@@ -272,6 +346,10 @@ class RetentionJob:
     def keep_s(self) -> dict[str, float | None]:
         return {"spans": self.settings.spans, "metrics": self.settings.metrics}
 
+    def pacing(self) -> Pacing:
+        rows = self.settings.batch_rows
+        return Pacing(min_rows=rows, max_rows=max(rows, 25 * rows), interval_s=self.settings.interval)
+
     def run_once(self, now_ns: int | None = None) -> RunReport | None:
         """One run at ``now_ns`` (default: now). Never raises: a failure is retried next interval."""
         now = time.time_ns() if now_ns is None else now_ns
@@ -285,6 +363,7 @@ class RetentionJob:
                 stop=self.ctx.stop_event.is_set,
                 max_batches=self.max_batches,
                 now_ns=now,
+                pacing=self.pacing(),
             )
         except Exception as exc:  # a transient database error: try again next interval
             log.warning("retention: %s", exc)
