@@ -30,7 +30,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from alerts.config import API_TOKEN_ENV
 from alerts.dispatcher import Dispatcher
 from alerts.engine import AlertEngine
 from alerts.model import AlertEvent, Clock
@@ -265,9 +264,3 @@ def install(ctx: ServiceContext) -> None:
         max_instances=1,
         coalesce=True,
     )
-    if service.config.current.api_token is None:
-        log.warning(
-            "the alerts API (/api/v1/alerts, /api/v1/silences) has no token: set %s (or api.token in "
-            "alerts.yaml) to require one",
-            API_TOKEN_ENV,
-        )

@@ -1,6 +1,7 @@
-"""The alerts routes on a real aiohttp server: Slack interactivity (signed/unsigned) and the JSON API.
+"""Alerting over HTTP for real: Slack interactivity (signed/unsigned) on the aiohttp app, and the
+alerting part of the JSON API (``api``, on uvicorn) over the same store and alerts config.
 
-The server's clock is fixed (T0), so signatures and their 5-minute window never depend on the
+The servers' clock is fixed (T0), so signatures and their 5-minute window never depend on the
 wall clock; secrets come from the environment mapping each test passes.
 """
 
@@ -34,6 +35,7 @@ from alerts.sqlstore import SqlStore
 from tests.alerts.factories import T0, insert_evaluations
 from tests.alerts.factories import evaluation as make_evaluation
 from tests.alerts.harness import FakeClock
+from tests.api.support import ServedApi, serve_api
 from tests.support.fake_slack import interactive_body
 from tests.support.services import free_port
 from vitals.kernel.runtime import ServiceContext
@@ -42,7 +44,6 @@ from vitals.kernel.settings import Settings
 pytestmark = pytest.mark.e2e
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-TOKEN = "api-token-for-tests"
 CONFIG = """
 route:
   receiver: console
@@ -93,22 +94,40 @@ class Server:
             return exc.code, json.loads(exc.read() or b"null")
 
 
+@dataclass
+class Both:
+    """Requests to ``/api/`` go to the API server, the others to the aiohttp app (Slack)."""
+
+    slack: Server
+    api: ServedApi
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        target = self.api if path.startswith("/api/") else self.slack
+        return target.request(method, path, body, headers)
+
+
 @contextmanager
 def serving(engine: Engine, config_dir: Path, environ: dict[str, str]) -> Iterator[Served]:
-    """The alerts HTTP routes of one AlertsService on a real server; secrets from ``environ``."""
+    """One AlertsService's Slack route and the API over its store and config; secrets from ``environ``."""
     clock = FakeClock(T0)
     alerts = service.AlertsService(engine, config_dir, clock=clock, environ=environ)
     app = web.Application()
     AlertsHttp(alerts.store, alerts.config, clock).register(app)
-    with Server(app) as server:
-        yield Served(server, alerts, clock)
+    with (
+        Server(app) as server,
+        serve_api(engine, config_dir, clock, sql=True, alerts_config=alerts.config) as api,
+    ):
+        yield Served(Both(server, api), alerts, clock, api)
 
 
 @dataclass
 class Served:
-    server: Server
+    server: Both
     alerts: service.AlertsService
     clock: FakeClock
+    api: ServedApi
 
 
 @pytest.fixture
@@ -156,7 +175,7 @@ def test_install_adds_jobs_routes_and_status(engine: Engine, tmp_path: Path) -> 
     }
     assert "receivers (console)" in ctx.status["alerts"]
     paths = {r.resource.canonical for r in ctx.http_app.router.routes() if r.resource is not None}
-    assert {"/api/v1/alerts", "/api/v1/silences", "/slack/interactivity"} <= paths
+    assert paths == {"/slack/interactivity"}  # the JSON API is the api package's, on its own port
 
 
 def test_signed_button_click_acknowledges(served: Served, engine: Engine) -> None:
@@ -360,22 +379,13 @@ def test_the_signing_secret_can_come_from_a_file(engine: Engine, tmp_path: Path)
     assert status == 200
 
 
-@pytest.mark.parametrize(
-    ("extra", "environ"),
-    [
-        ("", {"VITALS_ALERTS_API_TOKEN": TOKEN}),  # the default variable
-        ("api:\n  token: {env: MY_ALERTS_TOKEN}\n", {"MY_ALERTS_TOKEN": TOKEN}),
-    ],
-)
-def test_an_api_token_is_required_once_configured(
-    engine: Engine, tmp_path: Path, extra: str, environ: dict[str, str]
-) -> None:
-    (tmp_path / "alerts.yaml").write_text(CONFIG + extra)
-    with serving(engine, tmp_path, environ) as running:
-        request = running.server.request
-        assert request("GET", "/api/v1/alerts")[0] == 401
-        assert request("GET", "/api/v1/alerts", headers={"Authorization": "Bearer wrong"})[0] == 401
-        assert request("GET", "/api/v1/alerts", headers={"Authorization": f"Bearer {TOKEN}"})[0] == 200
+def test_a_token_is_required_once_one_exists(served: Served) -> None:
+    request = served.server.request
+    assert request("GET", "/api/v1/alerts")[0] == 200  # no token at all: anonymous (loopback only)
+    secret = served.api.token("oncall", "write")
+    assert request("GET", "/api/v1/alerts")[0] == 401
+    assert request("GET", "/api/v1/alerts", headers={"Authorization": "Bearer wrong"})[0] == 401
+    assert request("GET", "/api/v1/alerts", headers={"Authorization": f"Bearer {secret}"})[0] == 200
 
 
 def test_json_api(served: Served, engine: Engine) -> None:
@@ -384,15 +394,13 @@ def test_json_api(served: Served, engine: Engine) -> None:
     status, listed = server.request("GET", "/api/v1/alerts")
     assert status == 200 and [a["fingerprint"] for a in listed["alerts"]] == [fp]
     assert listed["alerts"][0]["state"] == "firing" and listed["alerts"][0]["priority"] == "P1"
-    status, missing = server.request(
-        "POST", f"/api/v1/alerts/{fp}/ack", b"{}", {"Content-Type": "application/json"}
-    )
-    assert status == 400 and "say who" in missing["error"]
+    status, refused = server.request("POST", f"/api/v1/alerts/{fp}/ack", b'{"who": "ivy"}')
+    assert status == 422 and "who" in refused["error"]
     status, acked = server.request(
         "POST", f"/api/v1/alerts/{fp}/ack", json.dumps({"by": "ivy", "comment": "eta 10m"}).encode()
     )
-    assert status == 200 and acked["alert"]["acknowledged_by"] == "ivy"
-    assert server.request("POST", "/api/v1/alerts/nope/ack", b'{"by": "ivy"}')[0] == 404
+    assert status == 200 and acked["alert"]["acknowledged_by"] == "ivy"  # anonymous callers name themselves
+    assert server.request("POST", "/api/v1/alerts/nope/ack", b"{}")[0] == 404
     status, detail = server.request("GET", f"/api/v1/alerts/{fp}")
     assert status == 200 and [h["kind"] for h in detail["history"]] == ["acknowledged", "fired"]
 
@@ -411,33 +419,34 @@ def test_json_api(served: Served, engine: Engine) -> None:
     assert status == 400 and "empty string" in refused["error"]
     status, silences = server.request("GET", "/api/v1/silences")
     assert [s["id"] for s in silences["silences"]] == [created["id"]]
-    status, expired = server.request("DELETE", f"/api/v1/silences/{created['id']}?by=ivy")
+    status, expired = server.request("DELETE", f"/api/v1/silences/{created['id']}")
     assert status == 200 and expired["silence"]["status"] == "expired"
-    status, audit = server.request("GET", "/api/v1/alerting/audit")
-    assert [a["action"] for a in audit["audit"]][:3] == ["silence.expire", "silence.create", "acknowledge"]
-    status, outbox = server.request("GET", "/api/v1/alerting/outbox")
+    status, audit = server.request("GET", "/api/v1/audit")
+    entries = audit["audit"]
+    assert [a["action"] for a in entries][:3] == ["silence.expire", "silence.create", "acknowledge"]
+    assert {(a["source"], a["remote"]) for a in entries[:3]} == {("api", "127.0.0.1")}
+    status, outbox = server.request("GET", "/api/v1/outbox")
     assert status == 200 and outbox["outbox"] == {"pending": 1}  # the first notification (not delivered here)
 
 
-def test_reload_is_audited_and_a_broken_file_keeps_the_running_config(served: Served, engine: Engine) -> None:
+def test_the_api_acknowledges_with_the_config_in_force(served: Served, engine: Engine) -> None:
+    """An edited alerts.yaml that fails to load keeps the running config, and the API keeps using it."""
     server = served.server
     path = served.alerts.config.path
     path.write_text(CONFIG.replace("group_by: [sla, slice]", "group_by: [sla]"))
-    status, answer = server.request("POST", "/api/v1/alerting/reload?by=judy")
-    assert status == 200 and answer["applied"] and answer["message"].startswith("reloaded")
+    applied, message = served.alerts.config.reload("judy", "cli")
+    assert applied and message.startswith("reloaded")
     path.write_text("route:\n  receiver: nobody\nreceivers: [{name: console}]\n")
-    status, answer = server.request("POST", "/api/v1/alerting/reload?by=judy")
-    assert status == 400 and "alerts.yaml:2: route.receiver" in answer["message"]
+    applied, message = served.alerts.config.reload("judy", "cli")
+    assert not applied and "alerts.yaml:2: route.receiver" in message
     audit = SqlStore(engine).audit_entries(10)
     assert [(a.action, a.actor) for a in audit[:2]] == [
         ("config.reload_failed", "judy"),
         ("config.reload", "judy"),
     ]
-    assert audit[0].detail["errors"][0].endswith("receiver 'nobody' is not defined under receivers")
-    path.write_text(CONFIG + "api:\n  token: {env: NOT_IN_THIS_ENVIRONMENT}\n")
-    status, answer = server.request("POST", "/api/v1/alerting/reload?by=judy")
-    assert (
-        status == 400
-        and "api.token: environment variable NOT_IN_THIS_ENVIRONMENT is not set" in answer["message"]
-    )
-    assert server.request("GET", "/api/v1/alerts")[0] == 200  # the running config (no token) stays
+    fire(engine, served)
+    status, listed = server.request("GET", "/api/v1/incidents")
+    (incident,) = listed["incidents"]
+    assert incident["group_labels"] == {"sla": "gl-posting-errors"}  # grouped by the reloaded config
+    status, acked = server.request("POST", f"/api/v1/incidents/{incident['ref']}/ack", b"{}")
+    assert status == 200 and acked["incident"]["state"] == "acknowledged"

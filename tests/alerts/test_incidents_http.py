@@ -21,15 +21,29 @@ def test_incidents_are_listed_and_acknowledged_by_ref(engine: Engine, tmp_path: 
         assert incident["state"] == "firing" and incident["grouped"]
         assert [a["fingerprint"] for a in incident["alerts"]] == [fp]
         ref = incident["ref"]
-        status, missing = server.request("POST", f"/api/v1/incidents/{ref}/ack", b"{}")
-        assert status == 400 and "say who" in missing["error"]
-        assert server.request("POST", "/api/v1/incidents/nope/ack", b'{"by": "ivy"}')[0] == 404
+        status, one = server.request("GET", f"/api/v1/incidents/{ref}")
+        assert status == 200 and one["incident"]["ref"] == ref
+        assert server.request("GET", "/api/v1/incidents/nope")[0] == 404
+        assert server.request("POST", "/api/v1/incidents/nope/ack", b"{}")[0] == 404
+        secret = served.api.token("ivy", "write")
         status, acked = server.request(
-            "POST", f"/api/v1/incidents/{ref}/ack", json.dumps({"by": "ivy", "comment": "eta 10m"}).encode()
+            "POST",
+            f"/api/v1/incidents/{ref}/ack",
+            json.dumps({"comment": "eta 10m", "by": "not read with a token"}).encode(),
+            {"Authorization": f"Bearer {secret}"},
         )
         assert status == 200
         assert acked["incident"]["state"] == "acknowledged" and acked["incident"]["acknowledged_by"] == "ivy"
-        status, audit = server.request("GET", "/api/v1/alerting/audit")
-        assert any(a["action"].startswith("acknowledge") and a["source"] == "api" for a in audit["audit"])
-        status, listed = server.request("GET", "/api/v1/incidents?resolved=true")
+        status, _ = server.request(
+            "POST", f"/api/v1/incidents/{ref}/ack", b"{}", {"Authorization": f"Bearer {secret}"}
+        )
+        assert status == 200  # acknowledging an acknowledged incident again is no error
+        admin = served.api.token("auditor", "admin")
+        status, audit = server.request("GET", "/api/v1/audit", headers={"Authorization": f"Bearer {admin}"})
+        acks = [a for a in audit["audit"] if a["action"] == "acknowledge" and a["actor"] == "ivy"]
+        assert {(a["source"], a["remote"]) for a in acks} == {("api", "127.0.0.1")}
+        assert {a["target"] for a in acks} >= {f"incident:{ref}", f"alert:{fp}"}
+        status, listed = server.request(
+            "GET", "/api/v1/incidents?resolved=true", headers={"Authorization": f"Bearer {secret}"}
+        )
         assert [i["state"] for i in listed["incidents"]] == ["acknowledged"]
