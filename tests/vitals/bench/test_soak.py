@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vitals.shell.bench.soak import Soak, figures_of, is_flat, soak, warmup_seconds, window_seconds
+from vitals.shell.bench.soak import (
+    Soak,
+    figures_of,
+    is_flat,
+    soak,
+    sustained_rate,
+    warmup_seconds,
+    window_seconds,
+)
 
 
 def test_flat_is_within_a_fifth_of_the_start_or_a_small_slack() -> None:
@@ -23,6 +31,14 @@ def test_the_windows_are_a_tenth_of_the_run_within_bounds() -> None:
     assert window_seconds(5 * 60) == 30
     assert window_seconds(60) == 10
     assert window_seconds(12) == 6  # never more than half the run
+
+
+def test_the_maximum_is_the_rate_of_the_probes_last_forty_percent() -> None:
+    """The start of the probe (an empty store, no deletes yet) does not count."""
+    fast_start = [(t / 10, 512) for t in range(0, 900)]  # 10 requests/s for 90 s
+    slow_end = [(90.0 + t / 2, 512) for t in range(0, 120)]  # then 2/s for 60 s
+    assert sustained_rate(fast_start + slow_end, 150.0) == pytest.approx(2 * 512)
+    assert sustained_rate([], 150.0) == 0.0
 
 
 def test_a_soak_whose_memory_grew_is_not_flat() -> None:

@@ -5,7 +5,15 @@ alerts, rollups, queue pollers) and its retention job deleting as it goes: colle
 spans one hour, and the spans are sent stamped 58 minutes old, so each is deleted about two
 minutes after it arrived and the store holds a steady two minutes of spans.
 
-1. The maximum: ``--probe`` requests sent as fast as they are acknowledged (skipped with ``--rate``).
+1. The maximum (skipped with ``--rate``): the rate this serve *sustains* as the soak runs it,
+   every component and retention on, over a store at the soak's steady size. For ``--probe``
+   seconds (150) requests go closed loop (16 in flight, each sent when one is answered), stamped
+   59 minutes old, so retention deletes each a minute after it arrived and the store holds a
+   minute of spans at the maximum: as many as two minutes at half of it, which is what the soak
+   then holds. The maximum is the rate acknowledged in the probe's last ``PROBE_WINDOW_SHARE``
+   (from 90 s on in 150 s: after the first deletes, with the store at that size). A burst of a
+   few seconds on an empty store, the earlier definition, gave two to four times what the serve
+   sustained with its components working, so "half" of it was more than the serve could take.
 2. The soak: ``--minutes`` at half that rate, open loop (a request every ``batch / rate``
    seconds whatever the answers, up to 64 in flight), each request new (fresh ids, current time).
 3. Start and end: the first window after the warm-up (``--warmup``, 3 min by default and at most
@@ -46,7 +54,7 @@ from vitals.shell.bench.common import (
     stored_spans,
     tree_pids,
 )
-from vitals.shell.bench.load import make_request, percentile_ms, renewed, run_clients
+from vitals.shell.bench.load import make_request, percentile_ms, renewed
 
 #: Flat: end <= start * (1 + FLAT_SHARE), or end <= start + the slack of that figure.
 FLAT_SHARE = 0.20
@@ -55,6 +63,12 @@ LATENCY_SLACK_MS = 5.0
 MAX_IN_FLIGHT = 64
 #: Spans are kept an hour (the shortest retention collector.yaml takes) and sent this old.
 SPAN_AGE_S = 58 * 60
+#: The probe's spans are a minute older: at the maximum the store holds as many spans as the
+#: soak holds at half of it (a minute of the one, two minutes of the other).
+PROBE_SPAN_AGE_S = 59 * 60
+#: The probe's maximum is the rate of its last 40%, and it keeps this many requests in flight.
+PROBE_WINDOW_SHARE = 0.4
+PROBE_IN_FLIGHT = 16
 SOAK_COLLECTOR_YAML = "retention:\n  spans: 1h\n  metrics: 1h\n  interval: 10s\n"
 
 
@@ -147,6 +161,52 @@ async def soak_load(
     return result
 
 
+async def probe_load(
+    target: str,
+    templates: list[ExportTraceServiceRequest],
+    *,
+    seconds: float,
+    seed: int,
+    spans: int,
+    in_flight: int = PROBE_IN_FLIGHT,
+) -> list[tuple[float, int]]:
+    """Send closed loop for ``seconds`` (``in_flight`` requests, each new one when one is
+    answered): (seconds since start, spans) of every acknowledged answer."""
+    import aiohttp
+
+    rng = random.Random(seed + 1)
+    answered: list[tuple[float, int]] = []
+    headers = {"Content-Type": "application/x-protobuf"}
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    index = iter(range(1 << 62))
+
+    async def sender(session: aiohttp.ClientSession) -> None:
+        while loop.time() - started < seconds:
+            start_ns = time.time_ns() - PROBE_SPAN_AGE_S * 1_000_000_000
+            body = renewed(templates[next(index) % len(templates)], rng, start_ns)
+            try:
+                async with session.post(target, data=body, headers=headers) as response:
+                    await response.read()
+                    ok = response.status == 200
+            except aiohttp.ClientError:
+                ok = False
+            if ok:
+                answered.append((loop.time() - started, spans))
+            else:
+                await asyncio.sleep(0.5)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session:
+        await asyncio.gather(*(sender(session) for _ in range(in_flight)))
+    return answered
+
+
+def sustained_rate(answered: list[tuple[float, int]], seconds: float) -> float:
+    """Spans/s acknowledged in the last ``PROBE_WINDOW_SHARE`` of a probe of ``seconds``."""
+    window = seconds * PROBE_WINDOW_SHARE
+    return sum(n for at, n in answered if seconds - window <= at <= seconds) / window
+
+
 def warmup_seconds(total_s: float, asked_s: float) -> float:
     """Where the start window begins: after the warm-up asked for, at most a third of the run."""
     return max(0.0, min(asked_s, total_s / 3))
@@ -183,7 +243,9 @@ def figures_of(
             "target rate (half the maximum)" if maximum else "target rate (--rate)",
             rate,
             "spans/s",
-            detail=f"maximum {maximum:,.0f} spans/s, measured first" if maximum else "",
+            detail=f"maximum {maximum:,.0f} spans/s sustained with everything on, measured first"
+            if maximum
+            else "",
         ),
         Figure(
             "achieved rate",
@@ -251,7 +313,12 @@ def _is_writer(pid: int) -> bool:
     help="Spans/s to send; default half the measured maximum.",
 )
 @click.option(
-    "--probe", default=100, show_default=True, help="Requests sent flat out to measure the maximum."
+    "--probe",
+    default=150.0,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="Seconds of the closed-loop probe that measures the maximum (its last 40% counts), with "
+    "every component and retention on, over a store at the soak's steady size.",
 )
 @click.option(
     "--warmup",
@@ -279,7 +346,7 @@ def soak(
     minutes: float,
     rate: float | None,
     warmup: float,
-    probe: int,
+    probe: float,
     spans: int,
     components: str,
     workers: int,
@@ -304,11 +371,14 @@ def soak(
         target = f"{collector.http_base}/v1/traces"
         maximum = None
         if rate is None:
-            say(f"  measuring the maximum: {probe} requests of {spans} spans, as fast as acknowledged ...")
-            probe_s, results = run_clients(
-                target, list(range(seed + 10_000, seed + 10_000 + probe)), spans, clients=2, concurrency=8
+            say(
+                f"  measuring the sustained maximum: {probe:g} s closed loop ({PROBE_IN_FLIGHT} requests "
+                f"of {spans} spans in flight), the last {PROBE_WINDOW_SHARE:.0%} counted ..."
             )
-            maximum = sum(r.acked_spans for r in results) / probe_s
+            answered = asyncio.run(probe_load(target, templates, seconds=probe, seed=seed, spans=spans))
+            maximum = sustained_rate(answered, probe)
+            if maximum <= 0:
+                raise click.ClickException("the probe had no request acknowledged in its window")
             rate = maximum / 2
             say(f"  maximum {maximum:,.0f} spans/s; soaking at {rate:,.0f} spans/s")
 
@@ -333,4 +403,14 @@ def soak(
     report(figures, out)
 
 
-__all__ = ["Soak", "figures_of", "is_flat", "soak", "soak_load", "warmup_seconds", "window_seconds"]
+__all__ = [
+    "Soak",
+    "figures_of",
+    "is_flat",
+    "probe_load",
+    "soak",
+    "soak_load",
+    "sustained_rate",
+    "warmup_seconds",
+    "window_seconds",
+]
