@@ -1,8 +1,8 @@
 """Where the processes the shell starts listen: ``--host`` and the port options, declared once.
 
-``vitals serve`` and ``vitals demo`` both bind the collector's OTLP ports (and the demo the
-dashboard's): loopback unless told otherwise, the same default ports, any port from 0 to 65535.
-Each command says in its help what a busy or zero port does for it.
+``vitals serve`` and ``vitals demo`` both bind the collector's OTLP ports (``vitals serve`` also
+the JSON API's, the demo the dashboard's): loopback unless told otherwise, the same default
+ports, any port from 0 to 65535. Each command says in its help what a busy or zero port does for it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: The OTLP ports every OpenTelemetry exporter tries first.
 OTLP_HTTP_PORT = 4318
 OTLP_GRPC_PORT = 4317
+#: The JSON API (``/api/v1``) of ``vitals serve``: next to the dashboard's 8501.
+API_PORT = 8502
 
 
 def host_option(help: str, *, envvar: str | None = None) -> Callable[[F], F]:
@@ -31,4 +33,4 @@ def port_option(flag: str, *, default: int, help: str, envvar: str | None = None
     )
 
 
-__all__ = ["OTLP_GRPC_PORT", "OTLP_HTTP_PORT", "host_option", "port_option"]
+__all__ = ["API_PORT", "OTLP_GRPC_PORT", "OTLP_HTTP_PORT", "host_option", "port_option"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import ssl
 import sys
 
 import click
@@ -25,7 +26,7 @@ from vitals.kernel.options import settings_options
 from vitals.kernel.runtime import Component, ServiceContext
 from vitals.kernel.settings import Settings
 from vitals.shell import status
-from vitals.shell.ports import OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_option, port_option
+from vitals.shell.ports import API_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_option, port_option
 from vitals.shell.serve_lock import AlreadyServed, take_serve_lock
 from vitals.shell.workers import WorkerPlan, parse_workers, sqlite_refusal, supervise
 
@@ -89,6 +90,22 @@ def serve_workers(plan: WorkerPlan) -> int:
     return supervise(plan)
 
 
+def api_component(
+    host: str,
+    port: int,
+    shutdown_timeout: float,
+    *,
+    reuse_port: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Component:
+    """The JSON API (``/api/v1``) on its own port, served from the collector's event loop."""
+    from api.service import ApiComponent
+
+    return ApiComponent(
+        host, port, reuse_port=reuse_port, ssl_context=ssl_context, shutdown_timeout=shutdown_timeout
+    )
+
+
 def load_components(names: tuple[str, ...]) -> tuple[Component, ...]:
     loaded: list[Component] = []
     for name in names:
@@ -115,6 +132,13 @@ def load_components(names: tuple[str, ...]) -> tuple[Component, ...]:
     default=OTLP_GRPC_PORT,
     envvar="VITALS_GRPC_PORT",
     help="OTLP/gRPC port (env VITALS_GRPC_PORT; 0 picks a free port).",
+)
+@port_option(
+    "--api-port",
+    default=API_PORT,
+    envvar="VITALS_API_PORT",
+    help="JSON API port: /api/v1 and its OpenAPI document /api/v1/openapi.json, on the same --host "
+    "(env VITALS_API_PORT; 0 picks a free port).",
 )
 @click.option(
     "--insecure-no-auth",
@@ -157,6 +181,7 @@ def serve(
     host: str,
     http_port: int,
     grpc_port: int,
+    api_port: int,
     insecure_no_auth: bool,
     components: str,
     shutdown_timeout: float,
@@ -177,6 +202,11 @@ def serve(
                                        process holds which job (lease), the rollups' lag
                                        and the age of the newest SLA evaluation
         GET  /metrics                  Prometheus metrics of the process and its jobs
+
+    The JSON API listens on its own port (--api-port, 8502): SLA status and history,
+    incidents, alerts, silences, the audit log and the configuration (secrets masked), with
+    its OpenAPI document at /api/v1/openapi.json. Requests carry Authorization: Bearer <token>
+    (vitals tokens create); while no token exists they are anonymous, on loopback only.
 
     Other environment variables:
 
@@ -216,6 +246,7 @@ def serve(
             host=host,
             http_port=http_port,
             grpc_port=grpc_port,
+            api_port=api_port,
             insecure_no_auth=insecure_no_auth,
             shutdown_timeout=shutdown_timeout,
             log_level=logging.getLogger().getEffectiveLevel(),
@@ -230,7 +261,7 @@ def serve(
         insecure_no_auth=insecure_no_auth,
         # Then, whatever --components says: who holds which job and how far the derived work
         # trails the store, in /readyz and /metrics.
-        components=(*wanted, status),
+        components=(*wanted, status, api_component(host, api_port, shutdown_timeout)),
         shutdown_timeout=shutdown_timeout,
     )
     try:

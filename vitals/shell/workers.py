@@ -1,8 +1,8 @@
-"""``vitals serve --workers N``: one supervising parent, N collector processes on the same two ports.
+"""``vitals serve --workers N``: one supervising parent, N collector processes on the same ports.
 
 One collector process decodes, redacts and converts on one core (its store writer, a child
 process, takes part of a second). To use every core of a machine for ingest, the parent starts N
-workers that bind the OTLP/HTTP and OTLP/gRPC ports with ``SO_REUSEPORT``: the kernel spreads the
+workers that bind the OTLP/HTTP, OTLP/gRPC and API ports with ``SO_REUSEPORT``: the kernel spreads the
 incoming connections over them, so any worker takes any request and none of them is a proxy.
 
 The parent chooses the ports before it starts anyone (port 0 becomes a free port, the same for
@@ -43,6 +43,7 @@ from prometheus_client import Gauge
 
 from vitals.kernel.runtime import ServiceContext
 from vitals.kernel.settings import Settings
+from vitals.shell.ports import API_PORT
 
 log = logging.getLogger("vitals.serve")
 
@@ -141,6 +142,8 @@ class WorkerPlan:
     shutdown_timeout: float
     log_level: int
     workers: int
+    #: The JSON API's port, shared by the workers like the OTLP ones.
+    api_port: int = API_PORT
 
 
 class WorkerRole:
@@ -183,7 +186,7 @@ def worker_main(plan: WorkerPlan, index: int, ready: Connection) -> None:
     from collector.service import Collector, ServeOptions, StartupError
     from vitals.kernel.configfile import ConfigError
     from vitals.shell import status
-    from vitals.shell.serve import assemble
+    from vitals.shell.serve import api_component, assemble
 
     _end_with_parent()
     logging.basicConfig(
@@ -199,7 +202,12 @@ def worker_main(plan: WorkerPlan, index: int, ready: Connection) -> None:
             http_port=plan.http_port,
             grpc_port=plan.grpc_port,
             insecure_no_auth=plan.insecure_no_auth,
-            components=(*assemble(config, plan.components), status, WorkerRole(index, plan.workers)),
+            components=(
+                *assemble(config, plan.components),
+                status,
+                WorkerRole(index, plan.workers),
+                api_component(plan.host, plan.api_port, plan.shutdown_timeout, reuse_port=True),
+            ),
             shutdown_timeout=plan.shutdown_timeout,
             reuse_port=True,
         )
@@ -348,12 +356,15 @@ class Supervisor:
         plan = self.plan
         host = f"[{plan.host}]" if ":" in plan.host and not plan.host.startswith("[") else plan.host
         log.info(
-            "vitals serve: %d workers listening on OTLP/HTTP http://%s:%d and OTLP/gRPC %s:%d (pids %s)",
+            "vitals serve: %d workers listening on OTLP/HTTP http://%s:%d, OTLP/gRPC %s:%d and the API "
+            "%s:%d (pids %s)",
             plan.workers,
             host,
             plan.http_port,
             host,
             plan.grpc_port,
+            host,
+            plan.api_port,
             ", ".join(str(slot.process.pid) for slot in self.slots if slot.process),
         )
 
@@ -396,14 +407,17 @@ def supervise(plan: WorkerPlan) -> int:
     """Reserve the ports, run the workers until a signal; the exit code of ``vitals serve``."""
     held: list[socket.socket] = []
     try:
-        for name, port in (("OTLP/HTTP", plan.http_port), ("OTLP/gRPC", plan.grpc_port)):
+        ports = (("OTLP/HTTP", plan.http_port), ("OTLP/gRPC", plan.grpc_port), ("the API", plan.api_port))
+        for name, port in ports:
             try:
                 held.append(reserve_port(plan.host, port))
             except OSError as exc:
                 print(f"Error: cannot listen for {name} on {plan.host}:{port}: {exc}", file=sys.stderr)
                 return EXIT_STARTUP
-        http_port, grpc_port = (int(sock.getsockname()[1]) for sock in held)
-        ported = WorkerPlan(**{**plan.__dict__, "http_port": http_port, "grpc_port": grpc_port})
+        http_port, grpc_port, api_port = (int(sock.getsockname()[1]) for sock in held)
+        ported = WorkerPlan(
+            **{**plan.__dict__, "http_port": http_port, "grpc_port": grpc_port, "api_port": api_port}
+        )
         return Supervisor(ported).run()
     finally:
         for sock in held:
