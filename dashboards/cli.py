@@ -11,6 +11,7 @@ import click
 
 from vitals.kernel.options import settings_options
 from vitals.kernel.settings import ENV_CONFIG, ENV_DB, Settings
+from vitals.kernel.tls import ServerTls
 
 APP = Path(__file__).resolve().parent / "app" / "main.py"
 DEFAULT_HOST = "127.0.0.1"
@@ -41,7 +42,9 @@ def _safe_url(url: str) -> str:
         return url
 
 
-def streamlit_argv(host: str, port: int) -> list[str]:
+def streamlit_argv(host: str, port: int, tls: ServerTls | None = None) -> list[str]:
+    """Streamlit's command line; with ``tls``, it serves HTTPS only (Tornado's TLS)."""
+    https = [f"--server.sslCertFile={tls.cert_file}", f"--server.sslKeyFile={tls.key_file}"] if tls else []
     return [
         sys.executable,
         "-m",
@@ -57,7 +60,25 @@ def streamlit_argv(host: str, port: int) -> list[str]:
         "--global.developmentMode=false",
         "--client.toolbarMode=minimal",
         *THEME_FLAGS,
+        *https,
     ]
+
+
+def _tls(cert_file: Path | None, key_file: Path | None) -> ServerTls | None:
+    """The dashboard's certificate, checked now rather than by Streamlit after the banner."""
+    from vitals.kernel.tls import TlsFileError
+
+    if cert_file is None and key_file is None:
+        return None
+    if cert_file is None or key_file is None:
+        missing = "--tls-cert-file" if cert_file is None else "--tls-key-file"
+        raise click.BadParameter("HTTPS needs both --tls-cert-file and --tls-key-file", param_hint=missing)
+    tls = ServerTls(cert_file, key_file)
+    try:
+        tls.check()
+    except TlsFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tls-cert-file / --tls-key-file") from exc
+    return tls
 
 
 @click.group(invoke_without_command=True)
@@ -78,6 +99,20 @@ def streamlit_argv(host: str, port: int) -> list[str]:
     help="Port to listen on (env VITALS_DASHBOARD_PORT).",
 )
 @click.option(
+    "--tls-cert-file",
+    envvar="VITALS_DASHBOARD_TLS_CERT_FILE",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PEM certificate chain: serve HTTPS only (env VITALS_DASHBOARD_TLS_CERT_FILE; with --tls-key-file).",
+)
+@click.option(
+    "--tls-key-file",
+    envvar="VITALS_DASHBOARD_TLS_KEY_FILE",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PEM private key of --tls-cert-file, unencrypted (env VITALS_DASHBOARD_TLS_KEY_FILE).",
+)
+@click.option(
     "--migrate/--no-migrate",
     default=True,
     show_default=True,
@@ -94,7 +129,15 @@ def streamlit_argv(host: str, port: int) -> list[str]:
 )
 @click.pass_context
 def dashboard(
-    ctx: click.Context, *, settings: Settings, host: str, port: int, migrate: bool, now_text: str | None
+    ctx: click.Context,
+    *,
+    settings: Settings,
+    host: str,
+    port: int,
+    tls_cert_file: Path | None,
+    tls_key_file: Path | None,
+    migrate: bool,
+    now_text: str | None,
 ) -> None:
     """Run the Streamlit dashboard over the store (read-only; acks and silences go through alerts).
 
@@ -111,6 +154,7 @@ def dashboard(
         config = dashboard_config.load(settings.config_dir)
     except ConfigError as exc:
         raise click.ClickException(f"the dashboard config has errors:\n{exc}") from exc
+    tls = _tls(tls_cert_file, tls_key_file)
     if not _is_loopback(host) and config.auth_mode == "none":
         click.secho(
             f"warning: listening on {host} without users: anyone who reaches it sees every page. "
@@ -138,12 +182,13 @@ def dashboard(
         except timerange.RangeError as exc:
             raise click.BadParameter(str(exc), param_hint="--now") from exc
         env[timerange.ENV_NOW] = now_text
+    scheme = "https" if tls else "http"
     click.echo(
-        f"Vitals dashboard: http://{host}:{port}/  (store {_safe_url(settings.db_url)}, "
+        f"Vitals dashboard: {scheme}://{host}:{port}/  (store {_safe_url(settings.db_url)}, "
         f"config {settings.config_dir}, login: {config.auth_mode})",
         err=True,
     )
-    argv = streamlit_argv(host, port)
+    argv = streamlit_argv(host, port, tls)
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process: Ctrl-C and SIGTERM reach Streamlit directly and stop it cleanly.
