@@ -1,9 +1,21 @@
-"""Bearer-token authentication of sending sources (the same check for HTTP and gRPC)."""
+"""Bearer-token authentication of sending sources (the same check for HTTP and gRPC).
+
+Two kinds of tokens are accepted: those in collector.yaml's ``tokens:`` (a secret per source
+name), and API tokens with the ``ingest`` scope made with ``vitals tokens create NAME --scope
+ingest`` (the token's name is the source name), read through ``access.cache.TokenCache`` so a
+request costs no query and a revocation reaches the collector within the cache's time to live.
+
+With no token of either kind, anyone may send when the collector listens on loopback only (or was
+told ``--insecure-no-auth``); beyond loopback a collector whose tokens were all revoked refuses
+every request rather than opening up.
+"""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+
+from access.cache import TokenCache
 
 #: The source name recorded when no tokens are configured (authentication is off).
 ANONYMOUS = "anonymous"
@@ -28,22 +40,35 @@ def bearer_credentials(authorization: str | None) -> bytes | None:
 
 
 class TokenAuthenticator:
-    """Maps ``Authorization: Bearer <token>`` to the configured source name.
+    """Maps ``Authorization: Bearer <token>`` to the source name.
 
     Every configured token is compared in constant time, so timing does not reveal how much of
-    a guess was right.
+    a guess was right; store tokens are found by the SHA-256 of the secret (nothing to time).
+    ``anonymous_allowed``: whether a collector with no token at all lets anyone in (loopback or
+    ``--insecure-no-auth``); it is asked on each request, as store tokens come and go.
     """
 
-    def __init__(self, tokens: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        tokens: Mapping[str, str],
+        store: TokenCache | None = None,
+        *,
+        anonymous_allowed: bool = True,
+    ) -> None:
         self._tokens = [(token.encode(), source) for token, source in tokens.items()]
+        self._store = store
+        self._anonymous_allowed = anonymous_allowed
 
     @property
     def enabled(self) -> bool:
-        return bool(self._tokens)
+        """Whether a token is required now."""
+        if self._tokens or not self._anonymous_allowed:
+            return True
+        return self._store is not None and self._store.any_active()
 
     def source(self, authorization: str | None) -> str | None:
         """The source name for this header value, or None when it is not a valid token."""
-        if not self._tokens:
+        if not self.enabled:
             return ANONYMOUS
         candidate = bearer_credentials(authorization)
         if candidate is None:
@@ -52,6 +77,10 @@ class TokenAuthenticator:
         for token, source in self._tokens:
             if hmac.compare_digest(token, candidate):
                 found = source
+        if found is None and self._store is not None:
+            principal = self._store.authenticate(candidate.decode())
+            if principal is not None and principal.allows("ingest"):
+                found = principal.name
         return found
 
 

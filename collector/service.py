@@ -27,6 +27,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
 from sqlalchemy.engine import Engine
 
+from access.cache import TokenCache
+from access.tokens import SqlTokenStore
 from collector.auth import TokenAuthenticator
 from collector.config import CollectorConfig
 from collector.grpc_receiver import GrpcReceiver, grpc_credentials, grpc_server, grpc_server_options
@@ -95,13 +97,17 @@ class ServeOptions:
     reuse_port: bool = False
 
 
-def check_exposure(options: ServeOptions, config: CollectorConfig) -> None:
-    """Refuse to listen beyond this machine with nobody's token required."""
-    if is_loopback(options.host) or config.tokens or options.insecure_no_auth:
+def check_exposure(options: ServeOptions, config: CollectorConfig, *, store_tokens: bool = False) -> None:
+    """Refuse to listen beyond this machine with nobody's token required.
+
+    ``store_tokens``: whether the store holds an active API token (``vitals tokens``), of any scope.
+    """
+    if is_loopback(options.host) or config.tokens or store_tokens or options.insecure_no_auth:
         return
     raise StartupError(
-        f"refusing to listen on {options.host} without authentication: add tokens to collector.yaml "
-        "(tokens: [{name: ..., token: {env: ...}}]) or pass --insecure-no-auth if this network is trusted"
+        f"refusing to listen on {options.host} without authentication: no token exists. Create an "
+        "ingest token (vitals tokens create SOURCE --scope ingest), or add tokens to collector.yaml "
+        "(tokens: [{name: ..., token: {env: ...}}]), or pass --insecure-no-auth if this network is trusted"
     )
 
 
@@ -145,15 +151,17 @@ class Collector:
         #: What the stop is waiting for now (for the watchdog's log line).
         self._stopping = "not stopping"
         self._cut_off = 0
+        self._token_cache: TokenCache | None = None
 
     # -- building ---------------------------------------------------------------------------
 
     def _build(self) -> _Parts:
-        check_exposure(self.options, self.config)
         engine = create_engine(self.settings.db_url)
         started = time.perf_counter()
         migrate(engine)
         log.info("store ready (migrated in %.2fs)", time.perf_counter() - started)
+        self._token_cache = TokenCache(SqlTokenStore(engine))
+        check_exposure(self.options, self.config, store_tokens=self._token_cache.any_active())
         limits = self.config.limits
         writer = store_writer(self.settings.db_url, engine, limits.max_in_flight, self.metrics.committed)
         if self.config.buffer is not None:  # answered once JetStream holds the batch (issue 15)
@@ -185,7 +193,11 @@ class Collector:
             ctx.metric_transforms,
             self.config.sampling.policy(),
         )
-        auth = TokenAuthenticator(self.config.token_map())
+        auth = TokenAuthenticator(
+            self.config.token_map(),
+            self._token_cache,
+            anonymous_allowed=is_loopback(self.options.host) or self.options.insecure_no_auth,
+        )
         http = HttpReceiver(ingest, auth, self.metrics, max_body=limits.max_body)
         http.add_routes(app)
         app.router.add_get("/healthz", self._healthz)
@@ -294,8 +306,18 @@ class Collector:
             (" (TLS, client certificates required)" if tls.require_client_cert else " (TLS)")
             if tls.cert_file
             else "",
-            "on" if self.config.tokens else "off (loopback only)" if is_loopback(host) else "OFF (insecure)",
+            self._authentication(host),
         )
+
+    def _authentication(self, host: str) -> str:
+        """How the start-up log describes authentication (the loopback rule: docs/how-to/tokens.md)."""
+        cache = self._token_cache
+        if self.config.tokens or (cache is not None and cache.any_active()):
+            ttl = cache.ttl if cache is not None else 0
+            return f"on (a token is required; a revoked API token is refused within {ttl:g}s)"
+        if is_loopback(host):
+            return "off: no token exists, so listening on loopback only (see vitals tokens create)"
+        return "OFF (insecure: no token exists and --insecure-no-auth was given)"
 
     async def _listen(self, parts: _Parts) -> _Running:
         host = self.options.host
