@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -355,6 +356,11 @@ class Tls(_Strict):
         authenticate API callers)."""
         server = self.server()
         return None if server is None else server.without_client_certs()
+
+    def api_context(self) -> ssl.SSLContext | None:
+        """The API's server context (``api_server``), None when TLS is off; the files are read now."""
+        server = self.api_server()
+        return None if server is None else server.context()
 
 
 class CollectorConfig(_Strict):

@@ -261,7 +261,11 @@ def serve(
         insecure_no_auth=insecure_no_auth,
         # Then, whatever --components says: who holds which job and how far the derived work
         # trails the store, in /readyz and /metrics.
-        components=(*wanted, status, api_component(host, api_port, shutdown_timeout)),
+        components=(
+            *wanted,
+            status,
+            api_component(host, api_port, shutdown_timeout, ssl_context=config.tls.api_context()),
+        ),
         shutdown_timeout=shutdown_timeout,
     )
     try:
