@@ -11,7 +11,7 @@ import pytest
 from collector.config import Tls, load_collector_config
 from tests.support.tls import Certs, make_certs
 from vitals.kernel.configfile import ConfigError
-from vitals.kernel.tls import ServerTls, TlsFileError, uvicorn_options
+from vitals.kernel.tls import ServerTls, TlsFileError
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +61,6 @@ def test_the_server_context_requires_client_certificates_only_with_mutual_tls(ce
     assert plain.minimum_version == ssl.TLSVersion.TLSv1_2
     mutual = ServerTls(certs.cert, certs.key, certs.client_ca).context()
     assert mutual.verify_mode == ssl.CERT_REQUIRED
-
-
-def test_uvicorn_options(certs: Certs) -> None:
-    assert uvicorn_options(None) == {}
-    assert uvicorn_options(ServerTls(certs.cert, certs.key)) == {
-        "ssl_certfile": str(certs.cert),
-        "ssl_keyfile": str(certs.key),
-    }
 
 
 def test_a_missing_certificate_file(tmp_path: Path, certs: Certs) -> None:

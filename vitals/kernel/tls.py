@@ -12,7 +12,6 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -122,19 +121,6 @@ class ServerTls:
             client_ca = read_certificates(self.client_ca_file, "client CA file")
         return read_certificates(self.cert_file), read_private_key(self.key_file), client_ca
 
-    def uvicorn_options(self) -> dict[str, Any]:
-        """Keyword arguments of ``uvicorn.Config`` serving this certificate (uvicorn builds its
-        own context from file names; with a client CA, client certificates are required)."""
-        options: dict[str, Any] = {"ssl_certfile": str(self.cert_file), "ssl_keyfile": str(self.key_file)}
-        if self.client_ca_file is not None:
-            options.update(ssl_ca_certs=str(self.client_ca_file), ssl_cert_reqs=ssl.CERT_REQUIRED)
-        return options
-
-
-def uvicorn_options(tls: ServerTls | None) -> dict[str, Any]:
-    """``uvicorn.Config`` keyword arguments: TLS when ``tls`` is given, nothing (plain HTTP) else."""
-    return {} if tls is None else tls.uvicorn_options()
-
 
 __all__ = [
     "MINIMUM_VERSION",
@@ -142,5 +128,4 @@ __all__ = [
     "TlsFileError",
     "read_certificates",
     "read_private_key",
-    "uvicorn_options",
 ]
