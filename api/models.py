@@ -9,13 +9,45 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AlertStateName = Literal["firing", "acknowledged", "suppressed", "resolved"]
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+def _storable(value: Any, depth: int = 0) -> None:
+    """Refuse what the store cannot hold: a NUL (PostgreSQL) or a lone surrogate (not UTF-8)."""
+    if depth > 20:
+        raise ValueError("nested too deeply")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, depth + 1)
+            _storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, depth + 1)
+
+
+class _In(BaseModel):
+    """A request body: unknown fields refused, every text storable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_storable_text(cls, data: Any) -> Any:
+        _storable(data)
+        return data
 
 
 class ErrorBody(BaseModel):
@@ -184,10 +216,8 @@ class IncidentOne(BaseModel):
     incident: IncidentOut
 
 
-class Acknowledgement(BaseModel):
+class Acknowledgement(_In):
     """Who acknowledges is the token's name; ``by`` is only read without tokens (anonymous)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     comment: str = Field(default="", max_length=2000)
     by: str | None = Field(default=None, max_length=200, description="only without tokens: who acknowledges")
@@ -221,10 +251,8 @@ class SilenceOne(BaseModel):
 Moment = datetime | float
 
 
-class NewSilence(BaseModel):
+class NewSilence(_In):
     """A silence: Alertmanager matchers, and its end (``ends_at``, or ``duration`` from the start)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     matchers: list[str] = Field(min_length=1, max_length=50, examples=[['sla="gl-posting-errors"']])
     comment: str = Field(min_length=1, max_length=2000, description="why it is silenced")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,10 @@ from sqlalchemy.engine import Engine
 
 from tests.support.services import postgres_database
 from vitals.kernel.db import create_engine, migrate
+
+# Every `vitals serve` a test starts (subprocesses inherit this) puts its JSON API on a free port,
+# never the default 8502; a test that wants a given port passes --api-port.
+os.environ.setdefault("VITALS_API_PORT", "0")
 
 
 @pytest.fixture

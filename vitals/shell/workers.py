@@ -362,16 +362,16 @@ class Supervisor:
         plan = self.plan
         host = f"[{plan.host}]" if ":" in plan.host and not plan.host.startswith("[") else plan.host
         log.info(
-            "vitals serve: %d workers listening on OTLP/HTTP http://%s:%d, OTLP/gRPC %s:%d and the API "
-            "%s:%d (pids %s)",
+            "vitals serve: %d workers listening on OTLP/HTTP http://%s:%d and OTLP/gRPC %s:%d (pids %s); "
+            "the API on %s:%d",
             plan.workers,
             host,
             plan.http_port,
             host,
             plan.grpc_port,
+            ", ".join(str(slot.process.pid) for slot in self.slots if slot.process),
             host,
             plan.api_port,
-            ", ".join(str(slot.process.pid) for slot in self.slots if slot.process),
         )
 
     def _stop_all(self) -> int:
