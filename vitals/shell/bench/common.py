@@ -229,7 +229,7 @@ def collector_process(
     command = [
         sys.executable, "-m", "vitals", "serve", "--db", url, "--config", str(config),
         "--http-port", str(http_port), "--grpc-port", str(grpc_port), "--components", components,
-        "--workers", str(workers),
+        "--workers", str(workers), "--api-port", "0",  # never the default 8502 another serve holds
     ]  # fmt: skip
     env = {**os.environ, "VITALS_HASH_SECRET": BENCH_SECRET, "VITALS_LOG_LEVEL": "WARNING"}
     log = workdir / "collector.log"
