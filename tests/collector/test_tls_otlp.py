@@ -87,10 +87,11 @@ def send_span(exporter: SpanExporter) -> CountingExporter:
 
 
 def http_exporter(
-    collector: Collector, ca: Path, client: tuple[Path, Path] | None = None
+    collector: Collector, ca: Path, client: tuple[Path, Path] | None = None, token: str | None = None
 ) -> HttpSpanExporter:
     cert, key = client if client is not None else (None, None)
     return HttpSpanExporter(
+        headers={"Authorization": f"Bearer {token}"} if token else None,
         endpoint=f"https://127.0.0.1:{collector.http_port}/v1/traces",
         certificate_file=str(ca),
         client_certificate_file=str(cert) if cert else None,
@@ -211,3 +212,15 @@ def raw_get(port: int, context: ssl.SSLContext) -> bytes:
 
 def ssl_client(ca: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca))
+
+
+def test_mutual_tls_is_on_top_of_tokens(store_file: str, tmp_path: Path, store: Engine, certs: Certs) -> None:
+    """A sender's certificate does not stand in for its token: with tokens configured, both are needed."""
+    token = "engine-token-0123456789abcdef"
+    yaml = tls_yaml(certs, mutual=True) + f"tokens:\n  - name: engine\n    token: {token}\n"
+    client = (certs.client_cert, certs.client_key)
+    with running_collector(store_file, tmp_path, yaml) as collector:
+        certificate_only = send_span(http_exporter(collector, certs.ca, client))
+        assert (certificate_only.acknowledged, span_count(store)) == (0, 0)
+        both = send_span(http_exporter(collector, certs.ca, client, token))
+        assert (both.acknowledged, span_count(store)) == (1, 1)
