@@ -10,7 +10,8 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -98,12 +99,17 @@ def iso(seconds: float | None) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _engine(settings: Settings) -> Any:
+@contextmanager
+def _engine(settings: Settings) -> Iterator[Any]:
+    """The migrated store, disposed of when the command is done."""
     from vitals.kernel.db import create_engine, migrate
 
     engine = create_engine(settings.db_url)
-    migrate(engine)
-    return engine
+    try:
+        migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 # --- vitals tokens ------------------------------------------------------------------------------
@@ -179,9 +185,11 @@ def create(
         "cli",
         detail={"scopes": _scope_list(wanted), "expires_at": None if expires_at is None else iso(expires_at)},
     )
-    store = SqlTokenStore(_engine(settings))
     try:
-        info, secret = store.create(name, wanted, now=now, expires_at=expires_at, audit=audit)
+        with _engine(settings) as engine:
+            info, secret = SqlTokenStore(engine).create(
+                name, wanted, now=now, expires_at=expires_at, audit=audit
+            )
     except TokenError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(secret)
@@ -206,9 +214,10 @@ def list_(settings: Settings, as_json: bool, now_text: str | None) -> None:
     from access.tokens import SqlTokenStore, state
 
     now = _now(now_text)
-    store = SqlTokenStore(_engine(settings))
-    infos = store.list()
-    prefixes = store.prefixes()
+    with _engine(settings) as engine:
+        store = SqlTokenStore(engine)
+        infos = store.list()
+        prefixes = store.prefixes()
     rows = [_token_json(info, prefixes.get(info.name, ""), state(info, now)) for info in infos]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -265,7 +274,8 @@ def revoke(settings: Settings, name: str, actor: str | None, now_text: str | Non
     now = _now(now_text)
     audit = AuditEntry(now, _actor(actor), "token.revoke", f"token:{name}", "cli")
     try:
-        info = SqlTokenStore(_engine(settings)).revoke(name, now=now, audit=audit)
+        with _engine(settings) as engine:
+            info = SqlTokenStore(engine).revoke(name, now=now, audit=audit)
     except TokenError as exc:
         raise click.ClickException(str(exc)) from exc
     if info.revoked_at is not None and info.revoked_at != now:
@@ -286,7 +296,7 @@ def revoke(settings: Settings, name: str, actor: str | None, now_text: str | Non
     help="From TIME: a duration back from now (24h, 7d), an ISO time or Unix seconds.",
 )
 @click.option(
-    "--until", default=None, metavar="TIME", help="Before TIME (same forms as --since). Default: now."
+    "--until", default=None, metavar="TIME", help="Before TIME (same forms as --since). Default: no end."
 )
 @click.option("--actor", default=None, metavar="NAME", help="Only what NAME (a user or token) did.")
 @click.option(
@@ -319,19 +329,18 @@ def audit(
 
     now = _now(now_text)
     start = parse_moment(since, now, option="--since")
-    end = now if until is None else parse_moment(until, now, option="--until")
-    if end <= start:
+    end = None if until is None else parse_moment(until, now, option="--until")
+    if end is not None and end <= start:
         raise click.BadParameter(
             f"--until ({iso(end)}) must be after --since ({iso(start)})", param_hint="--until"
         )
-    entries = SqlAuditLog(_engine(settings)).query(
-        since=start, until=end, actor=actor, action=action, limit=limit
-    )
+    with _engine(settings) as engine:
+        entries = SqlAuditLog(engine).query(since=start, until=end, actor=actor, action=action, limit=limit)
     if as_json:
         click.echo(json.dumps([_entry_json(e) for e in entries], indent=2))
         return
     if not entries:
-        click.echo(f"nothing recorded from {iso(start)} to {iso(end)}", err=True)
+        click.echo(f"nothing recorded from {iso(start)} to {iso(now if end is None else end)}", err=True)
         return
     for e in entries:
         remote = f" from {e.remote}" if e.remote else ""
