@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from tests.collector.harness import SECRET
-from tests.support.services import free_port
+from tests.support.services import free_port, postgres_database
 from tests.support.tls import Certs, make_certs
 
 pytestmark = pytest.mark.e2e
@@ -36,10 +37,10 @@ class Ports:
     api: int
 
 
-def serve_command(tmp_path: Path, ports: Ports) -> list[str]:
+def serve_command(tmp_path: Path, ports: Ports, db_url: str | None = None) -> list[str]:
     return [
         sys.executable, "-m", "vitals", "serve",
-        "--db", f"sqlite:///{tmp_path / 'vitals.db'}", "--config", str(tmp_path / "config"),
+        "--db", db_url or f"sqlite:///{tmp_path / 'vitals.db'}", "--config", str(tmp_path / "config"),
         "--http-port", str(ports.http), "--grpc-port", str(ports.grpc), "--api-port", str(ports.api),
         "--components", "none",
     ]  # fmt: skip
@@ -54,6 +55,12 @@ def answers(url: str, verify: ssl.SSLContext) -> bool:
 
 @pytest.fixture
 def served_over_tls(tmp_path: Path, certs: Certs) -> Iterator[Ports]:
+    with serving(tmp_path, certs, []) as ports:
+        yield ports
+
+
+@contextmanager
+def serving(tmp_path: Path, certs: Certs, extra: list[str], db_url: str | None = None) -> Iterator[Ports]:
     config = tmp_path / "config"
     config.mkdir()
     (config / "collector.yaml").write_text(f"tls:\n  cert_file: {certs.cert}\n  key_file: {certs.key}\n")
@@ -61,7 +68,7 @@ def served_over_tls(tmp_path: Path, certs: Certs) -> Iterator[Ports]:
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            serve_command(tmp_path, ports),
+            [*serve_command(tmp_path, ports, db_url), *extra],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "VITALS_HASH_SECRET": SECRET},
@@ -97,6 +104,23 @@ def test_the_api_and_otlp_ports_speak_https(served_over_tls: Ports, certs: Certs
         assert not answers(f"https://127.0.0.1:{port}/healthz", stranger)
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(240)  # two workers start over PostgreSQL: 45 s on the shared CI machine
+def test_every_worker_serves_tls(tmp_path: Path, certs: Certs) -> None:
+    """``--workers 2``: each worker builds its listeners and the API from the same ``tls:``."""
+    trusted = ssl.create_default_context(cafile=str(certs.ca))
+    with postgres_database() as url, serving(tmp_path, certs, ["--workers", "2"], url) as ports:
+        seen: set[str] = set()
+        deadline = time.monotonic() + 30
+        while seen != {"0", "1"} and time.monotonic() < deadline:
+            # A new connection each time: the kernel spreads connections over the workers.
+            response = httpx.get(f"https://127.0.0.1:{ports.http}/healthz", verify=trusted, timeout=5)
+            seen.add(response.headers["Vitals-Worker"])
+        assert seen == {"0", "1"}
+        api = httpx.get(f"https://127.0.0.1:{ports.api}/api/v1/openapi.json", verify=trusted, timeout=10)
+        assert api.status_code == 200
 
 
 def test_a_broken_tls_section_stops_serve_at_start(tmp_path: Path, certs: Certs) -> None:
