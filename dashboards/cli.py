@@ -204,7 +204,7 @@ def dashboard(
 @click.option("--username", default="USERNAME", help="Used only in the printed dashboard.yaml snippet.")
 @click.option(
     "--role",
-    type=click.Choice(["executive", "engineer"]),
+    type=click.Choice(["executive", "engineer", "admin"]),
     default="engineer",
     show_default=True,
     help="Used only in the printed snippet.",
