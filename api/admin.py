@@ -19,10 +19,13 @@ from collector.config import FILE_NAME as COLLECTOR_FILE
 from collector.config import load_collector_config
 from slas import load_sla_path
 from vitals.kernel.configfile import ConfigError, load_yaml, validate
+from vitals.kernel.units import NS
 
 router = APIRouter()
 Admin = Annotated[Principal, Depends(needs("admin"))]
 MAX_LIMIT = 5000
+#: The last second a 64-bit count of nanoseconds since 1970 reaches (2262-04-11).
+LAST_NANOSECOND_S = float((2**63 - 1) // NS)
 
 
 def _seconds(moment: datetime | None) -> float | None:
@@ -30,9 +33,11 @@ def _seconds(moment: datetime | None) -> float | None:
         return None
     moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     try:
-        return moment.timestamp()
+        seconds = moment.timestamp()
     except (OverflowError, ValueError):
         raise ValueError("since and until must be times between 1970 and 9999") from None
+    # The log keeps nanoseconds in 64 bits (1677 to 2262): beyond that, nothing was recorded.
+    return max(-LAST_NANOSECOND_S, min(seconds, LAST_NANOSECOND_S))
 
 
 @router.get("/audit", tags=["admin"])

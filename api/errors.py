@@ -33,6 +33,7 @@ class ApiError(Exception):
 COMMON: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "no token, or a wrong, expired or revoked one"},
     403: {"model": ErrorBody, "description": "the token lacks the scope"},
+    400: {"model": ErrorBody, "description": "a value cannot be applied (or holds a NUL)"},
     422: {"model": ErrorBody, "description": "a value in the request is not valid"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "no such object"}}

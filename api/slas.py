@@ -29,6 +29,8 @@ Name = Annotated[str, Path(min_length=1, max_length=200, description="the SLA's 
 #: History ranges: at most this long, at most this many points.
 MAX_RANGE = timedelta(days=400)
 MAX_POINTS = 1000
+#: The last second a 64-bit count of nanoseconds since 1970 reaches (2262-04-11).
+LAST_NANOSECOND_S = float((2**63 - 1) // NS)
 
 
 def _slas(request: Request) -> dict[str, SLA]:
@@ -150,6 +152,8 @@ def get_history(
         raise ValueError("from and to must be times between 1970 and 9999") from None
     if start_s < 0 or end_s < 0:
         raise ValueError("from and to must be after 1970-01-01")
+    if end_s > LAST_NANOSECOND_S:
+        raise ValueError("from and to must be before 2262-04-11 (the store counts nanoseconds in 64 bits)")
     if start_s >= end_s:
         raise ValueError("from must be before to")
     if end_s - start_s > MAX_RANGE.total_seconds():
