@@ -142,8 +142,8 @@ class Batch:
 class Pacing:
     """How a run sizes its batches and pauses between them on SQLite (see the module doc)."""
 
-    #: The smallest batch (collector.yaml's ``batch_rows``), where every run starts.
-    min_rows: int = 2000
+    #: The smallest batch (a run starts at collector.yaml's ``batch_rows``).
+    min_rows: int = 500
     #: The largest batch, however short the batches are.
     max_rows: int = 50_000
     #: The time a batch should hold the store's write lock: what ingest may wait for.
@@ -214,6 +214,14 @@ def _delete_batch(
     return int(last), int(examined), int(deleted), behind_s
 
 
+def _autocheckpoint(conn: Connection, pages: int) -> int:
+    """Set this SQLite connection's ``wal_autocheckpoint``; the value it had."""
+    before = int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() or 0)
+    conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(pages)}")
+    conn.commit()
+    return before
+
+
 def _lowest_id(conn: Connection, table: str) -> int:
     return int(conn.execute(select(func.min(_TABLES[table].c.id))).scalar() or 1)
 
@@ -261,42 +269,58 @@ def run(
             lease = _drop_expired(engine, cutoffs, report, lease=lease, clock=clock, lease_ns=lease_ns)
             if lease is None:
                 return report
-        for cutoff in cutoffs:
-            report.deleted.setdefault(cutoff.table, 0)
-            after_id: int | None = None
-            rows = batch_rows
-            while True:
-                if stop() or (max_batches is not None and len(report.batches) >= max_batches):
-                    report.finished = False
-                    return report
-                started = time.perf_counter()
-                with engine.begin() as conn:
-                    # The renewal is the transaction's first write: on SQLite it takes the lock.
-                    lease = hold(conn, lease, clock(), lease_ns)
-                    locked = time.perf_counter()
-                    if lease is None:
-                        # The renewal matched no row: nothing was written in this transaction.
-                        report.lease_lost, report.finished = True, False
-                        return report
-                    if after_id is None:
-                        after_id = _lowest_id(conn, cutoff.table) - 1
-                    last, examined, deleted, behind_s = _delete_batch(conn, cutoff, after_id, rows)
-                done = time.perf_counter()
-                batch = Batch(
-                    cutoff.table, after_id, last, examined, deleted, done - started, done - locked, behind_s
-                )
-                report.batches.append(batch)
-                report.deleted[cutoff.table] += deleted
-                if on_batch is not None:
-                    on_batch(batch)
-                if not examined or not deleted:
-                    break
-                after_id = last
-                if sqlite and pacing is None:
-                    pause(batch.seconds)
-                elif sqlite and pacing is not None:
-                    pause(pause_s(batch.held_s, batch.behind_s, pacing))
-                    rows = next_rows(rows, batch.held_s, pacing)
+        with engine.connect() as conn:
+            # Paced on SQLite, the job's commits leave checkpoints to the store writer's
+            # checkpointer (``collector.sql_sink``): an automatic checkpoint ran in the commit of
+            # a batch that crossed the WAL's 1,000 pages and held the job up for it.
+            autocheckpoint = _autocheckpoint(conn, 0) if sqlite and pacing is not None else None
+            try:
+                for cutoff in cutoffs:
+                    report.deleted.setdefault(cutoff.table, 0)
+                    after_id: int | None = None
+                    rows = batch_rows
+                    while True:
+                        if stop() or (max_batches is not None and len(report.batches) >= max_batches):
+                            report.finished = False
+                            return report
+                        started = time.perf_counter()
+                        with conn.begin():
+                            # The renewal is the transaction's first write: on SQLite it takes the lock.
+                            lease = hold(conn, lease, clock(), lease_ns)
+                            locked = time.perf_counter()
+                            if lease is None:
+                                # The renewal matched no row: nothing was written in this transaction.
+                                report.lease_lost, report.finished = True, False
+                                return report
+                            if after_id is None:
+                                after_id = _lowest_id(conn, cutoff.table) - 1
+                            last, examined, deleted, behind_s = _delete_batch(conn, cutoff, after_id, rows)
+                        done = time.perf_counter()
+                        batch = Batch(
+                            cutoff.table,
+                            after_id,
+                            last,
+                            examined,
+                            deleted,
+                            done - started,
+                            done - locked,
+                            behind_s,
+                        )
+                        report.batches.append(batch)
+                        report.deleted[cutoff.table] += deleted
+                        if on_batch is not None:
+                            on_batch(batch)
+                        if not examined or not deleted:
+                            break
+                        after_id = last
+                        if sqlite and pacing is None:
+                            pause(batch.seconds)
+                        elif sqlite and pacing is not None:
+                            pause(pause_s(batch.held_s, batch.behind_s, pacing))
+                            rows = next_rows(rows, batch.held_s, pacing)
+            finally:
+                if autocheckpoint is not None:
+                    _autocheckpoint(conn, autocheckpoint)
         return report
     finally:
         if lease is not None:
@@ -347,8 +371,10 @@ class RetentionJob:
         return {"spans": self.settings.spans, "metrics": self.settings.metrics}
 
     def pacing(self) -> Pacing:
+        """Batches start at ``batch_rows``; they may shrink to a quarter of it (a busy machine,
+        where 2,000 rows held the lock 0.5 s in a trial) and grow to 25 times it."""
         rows = self.settings.batch_rows
-        return Pacing(min_rows=rows, max_rows=max(rows, 25 * rows), interval_s=self.settings.interval)
+        return Pacing(min_rows=max(100, rows // 4), max_rows=25 * rows, interval_s=self.settings.interval)
 
     def run_once(self, now_ns: int | None = None) -> RunReport | None:
         """One run at ``now_ns`` (default: now). Never raises: a failure is retried next interval."""
