@@ -208,6 +208,9 @@ def serve(
     its OpenAPI document at /api/v1/openapi.json. Requests carry Authorization: Bearer <token>
     (vitals tokens create); while no token exists they are anonymous, on loopback only.
 
+    With a certificate and key in collector.yaml's tls: section, both OTLP ports and the API
+    speak only TLS (https://, gRPC with TLS); mutual TLS for senders is optional there.
+
     Other environment variables:
 
     \b
