@@ -32,6 +32,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import VARBINARY, TypeEngine
 
 from vitals.kernel.db import BigIntId, JsonDocument, metadata
@@ -72,6 +75,25 @@ class HexBytes(TypeDecorator[str]):
 
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
         return self
+
+
+class max_id(FunctionElement[str]):
+    """``max(id)`` of a :class:`HexBytes` column: an example id of a group. PostgreSQL has no
+    ``max(bytea)``, so there it is the max of the hex text, decoded back to bytes."""
+
+    name = "max_id"
+    inherit_cache = True
+    type = HexBytes(16)
+
+
+@compiles(max_id)
+def _max_id(element: max_id, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(max_id, "postgresql")
+def _max_id_postgresql(element: max_id, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"decode(max(encode({compiler.process(element.clauses, **kw)}, 'hex')), 'hex')"
 
 
 spans = Table(

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
-from collector.tables import spans
+from collector.tables import max_id, spans
 from dashboards.folds import RESOLUTIONS, Folder, Writer, upsert
 from dashboards.folds.edges import (
     EdgeAccumulator,
@@ -190,7 +190,7 @@ def _fold(conn: Connection, lo: int, hi: int, timing: EdgeTiming, now: int) -> W
                 message.label("message"),
                 weight.label("n"),
                 func.max(spans.c.start_time_unix_nano).label("last_seen"),
-                func.max(spans.c.trace_id).label("trace_id"),
+                max_id(spans.c.trace_id).label("trace_id"),
             )
             .where(in_batch, is_error(spans.c.status_code))
             .group_by(start_hour, spans.c.service_name, spans.c.name, message)
