@@ -67,30 +67,13 @@ def test_serve_runs_the_api_and_stops_it_with_the_collector(sqlite_url: str, tmp
 
 def test_a_busy_api_port_stops_the_start(sqlite_url: str, tmp_path: Path) -> None:
     with serving(sqlite_url, tmp_path, API) as (port, _, _):
-        second = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "vitals",
-                "serve",
-                "--db",
-                f"sqlite:///{tmp_path / 'other.db'}",
-                "--config",
-                str(config_dir(tmp_path, None)),
-                "--http-port",
-                "0",
-                "--grpc-port",
-                "0",
-                "--api-port",
-                str(port),
-                "--components",
-                "none",
-            ],  # fmt: skip
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**os.environ, "VITALS_HASH_SECRET": SECRET},
-        )
+        command = [
+            sys.executable, "-m", "vitals", "serve", "--db", f"sqlite:///{tmp_path / 'other.db'}",
+            "--config", str(config_dir(tmp_path, None)), "--http-port", "0", "--grpc-port", "0",
+            "--api-port", str(port), "--components", "none",
+        ]  # fmt: skip
+        env = {**os.environ, "VITALS_HASH_SECRET": SECRET}
+        second = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120, env=env)
     assert second.returncode == 2
     assert f"cannot listen for the API on 127.0.0.1:{port}" in second.stderr + second.stdout
 
