@@ -240,6 +240,9 @@ def expire_silence(
     request: Request,
     caller: Writer,
     silence_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    by: Annotated[
+        str | None, Query(max_length=200, description="only without tokens: who expires it")
+    ] = None,
 ) -> SilenceOne:
     """Expire a silence now. Scope: write."""
     deps = deps_of(request)
@@ -247,7 +250,7 @@ def expire_silence(
     expired = actions.expire_silence(
         RemoteTaggingStore(deps.engine, remote(request)),
         silence_id,
-        actor(caller, None),
+        actor(caller, by),
         source=SOURCE,
         now=now,
     )

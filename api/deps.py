@@ -30,3 +30,7 @@ class ApiDeps:
     #: The alerts.yaml in force (``alerts.reload.ConfigHolder``): routing finds an incident's alerts.
     alerts_config: Callable[[], AlertsConfig]
     clock: Clock = time.time
+    #: Whether requests are anonymous (every scope) while no token exists: on loopback, or with
+    #: ``--insecure-no-auth``. Beyond loopback a server whose tokens were all revoked refuses
+    #: every request rather than opening up.
+    anonymous_allowed: bool = True

@@ -22,7 +22,7 @@ from alerts.reload import ConfigHolder
 from api.app import OPENAPI_PATH, PREFIX, create_app
 from api.deps import ApiDeps
 from api.server import ApiServer, bind
-from collector.service import StartupError
+from collector.service import StartupError, is_loopback
 from vitals.kernel.runtime import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class ApiComponent:
         clock: Callable[[], float] = time.time,
         tokens: Callable[[ServiceContext], TokenStore] | None = None,
         audit: Callable[[ServiceContext], AuditLog] | None = None,
+        insecure_no_auth: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -57,6 +58,9 @@ class ApiComponent:
         self.tokens = tokens or (lambda ctx: SqlTokenStore(ctx.engine))
         self.audit = audit or (lambda ctx: SqlAuditLog(ctx.engine))
         self.server: ApiServer | None = None
+        #: The loopback rule: the API never asks for client certificates, so beyond loopback only
+        #: an API token (or ``--insecure-no-auth``) can authenticate its callers.
+        self.anonymous_allowed = is_loopback(host) or insecure_no_auth
 
     def install(self, ctx: ServiceContext) -> None:
         try:
@@ -66,7 +70,17 @@ class ApiComponent:
         config_dir = ctx.settings.config_dir
         # Routing only (an incident's alerts); alerts.service's own holder audits the reloads.
         holder = ConfigHolder(config_dir, None, self.clock)
-        deps = ApiDeps(ctx.engine, self.tokens(ctx), self.audit(ctx), config_dir, holder, self.clock)
+        tokens = self.tokens(ctx)
+        if not self.anonymous_allowed and not tokens.any_active(self.clock()):
+            raise StartupError(
+                f"refusing to serve the API on {self.host} without authentication: no API token "
+                "exists (collector.yaml's tokens and client certificates are for senders). Create "
+                "one (vitals tokens create NAME --scope read), or pass --insecure-no-auth if this "
+                "network is trusted"
+            )
+        deps = ApiDeps(
+            ctx.engine, tokens, self.audit(ctx), config_dir, holder, self.clock, self.anonymous_allowed
+        )
         try:
             sock = bind(self.host, self.port, reuse_port=self.reuse_port)
         except OSError as exc:

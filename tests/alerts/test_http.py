@@ -419,8 +419,9 @@ def test_json_api(served: Served, engine: Engine) -> None:
     assert status == 400 and "empty string" in refused["error"]
     status, silences = server.request("GET", "/api/v1/silences")
     assert [s["id"] for s in silences["silences"]] == [created["id"]]
-    status, expired = server.request("DELETE", f"/api/v1/silences/{created['id']}")
+    status, expired = server.request("DELETE", f"/api/v1/silences/{created['id']}?by=ivy")
     assert status == 200 and expired["silence"]["status"] == "expired"
+    assert expired["silence"]["expired_by"] == "ivy"
     status, audit = server.request("GET", "/api/v1/audit")
     entries = audit["audit"]
     assert [a["action"] for a in entries][:3] == ["silence.expire", "silence.create", "acknowledge"]
