@@ -36,7 +36,8 @@ def insert_hex(engine: Engine, rows: Iterable[Mapping[str, Any]]) -> None:
     keys = [k for row in rows for k in key_rows(row)]
     with engine.begin() as conn:
         conn.execute(legacy(spans, {"trace_id": 32, "span_id": 16, "parent_span_id": 16}).insert(), rows)
-        conn.execute(legacy(span_keys, {"key_hash": 64, "trace_id": 32, "span_id": 16}).insert(), keys)
+        if keys:
+            conn.execute(legacy(span_keys, {"key_hash": 64, "trace_id": 32, "span_id": 16}).insert(), keys)
 
 
 def test_stored_hex_ids_become_bytes_and_read_back_as_hex(store_url: str) -> None:

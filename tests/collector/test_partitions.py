@@ -21,7 +21,8 @@ from collector.spans import convert_spans
 from collector.sql_sink import SqlSink
 from collector.tables import metric_points, span_keys, spans
 from tests.collector.otlp import span, trace_request
-from tests.support.factories import insert_spans, span_row
+from tests.collector.test_binary_ids_migration import insert_hex
+from tests.support.factories import span_row
 from vitals.kernel.db import _alembic_config, create_engine, migrate
 from vitals.kernel.storestats import measure, render
 from vitals.kernel.units import NS
@@ -225,7 +226,7 @@ def test_an_existing_store_is_partitioned_with_its_rows_and_ids(pg_url: str) -> 
         old_day = day_of(1_796_083_200 * NS)  # 2026-12-01
         rows = [span_row(name=f"s{i}", start_s=1_796_083_200 + i * 3600.0) for i in range(30)]
         rows.append(span_row(name="ancient", start_s=1_000_000.0))
-        insert_spans(engine, rows)
+        insert_hex(engine, rows)  # ids as hex text, as the schema of c0004 stores them
         with engine.connect() as conn:
             before = {name: id_ for name, id_ in conn.execute(text("SELECT name, id FROM spans"))}
         migrate(engine)
