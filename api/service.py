@@ -18,9 +18,9 @@ from collections.abc import Callable
 from access.audit import SqlAuditLog
 from access.model import AuditLog, TokenStore
 from access.tokens import SqlTokenStore
-from alerts.reload import ConfigHolder
 from api.app import OPENAPI_PATH, PREFIX, create_app
 from api.deps import ApiDeps
+from api.routing import RoutingConfig
 from api.server import ApiServer, bind
 from collector.service import StartupError, is_loopback
 from vitals.kernel.runtime import ServiceContext
@@ -68,8 +68,8 @@ class ApiComponent:
         except RuntimeError:
             raise RuntimeError("the API component is installed from the collector's event loop") from None
         config_dir = ctx.settings.config_dir
-        # Routing only (an incident's alerts); alerts.service's own holder audits the reloads.
-        holder = ConfigHolder(config_dir, None, self.clock)
+        # Routing only (an incident's alerts), read without alerting's secrets.
+        holder = RoutingConfig(config_dir, self.clock)
         tokens = self.tokens(ctx)
         if not self.anonymous_allowed and not tokens.any_active(self.clock()):
             raise StartupError(
