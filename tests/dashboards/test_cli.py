@@ -42,7 +42,7 @@ def test_hash_password_refuses_an_empty_password() -> None:
 
 def test_check_names_file_line_and_field(tmp_path: Path) -> None:
     (tmp_path / "dashboard.yaml").write_text(
-        "users:\n  - username: a\n    role: admin\n    password_hash: x\n"
+        "users:\n  - username: a\n    role: boss\n    password_hash: x\n"
     )
     result = CliRunner().invoke(main, ["dashboard", "check", "--config", str(tmp_path)])
     assert result.exit_code != 0
