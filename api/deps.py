@@ -27,7 +27,7 @@ class ApiDeps:
     audit: AuditLog
     #: The directory of collector.yaml, alerts.yaml and slas/ (``/api/v1/config``, SLA files).
     config_dir: Path
-    #: The alerts.yaml in force (``alerts.reload.ConfigHolder``): routing finds an incident's alerts.
+    #: The alerts.yaml in force (``api.routing.RoutingConfig``): routing finds an incident's alerts.
     alerts_config: Callable[[], AlertsConfig]
     clock: Clock = time.time
     #: Whether requests are anonymous (every scope) while no token exists: on loopback, or with
