@@ -42,6 +42,21 @@ def _safe_url(url: str) -> str:
         return url
 
 
+def oidc_secrets_found(*directories: Path) -> bool:
+    """Whether Streamlit will find its OIDC client: an ``[auth]`` section in a
+    ``.streamlit/secrets.toml`` of the working directory or the home directory."""
+    import tomllib
+
+    for directory in directories:
+        path = directory / ".streamlit" / "secrets.toml"
+        try:
+            if "auth" in tomllib.loads(path.read_text()):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 def streamlit_argv(host: str, port: int, tls: ServerTls | None = None) -> list[str]:
     """Streamlit's command line; with ``tls``, it serves HTTPS only (Tornado's TLS)."""
     https = [f"--server.sslCertFile={tls.cert_file}", f"--server.sslKeyFile={tls.key_file}"] if tls else []
@@ -160,6 +175,14 @@ def dashboard(
             f"warning: listening on {host} without users: anyone who reaches it sees every page. "
             f"Add users to {settings.config_dir / dashboard_config.FILE_NAME} "
             "(see `vitals dashboard hash-password`) or configure OIDC.",
+            fg="yellow",
+            err=True,
+        )
+    if config.auth_mode == "oidc" and not oidc_secrets_found(Path.cwd(), Path.home()):
+        click.secho(
+            "warning: dashboard.yaml has oidc: but no .streamlit/secrets.toml with an [auth] section "
+            f"was found in {Path.cwd()} or {Path.home()}: signing in will fail "
+            "(see docs/how-to/dashboard-access.md).",
             fg="yellow",
             err=True,
         )

@@ -386,3 +386,16 @@ def test_a_session_ends_at_its_maximum_age_however_active(
     clock.now += 590
     at.run()
     assert "you signed in more than 1h ago" in errors(at)
+
+
+def test_vitals_dashboard_finds_the_oidc_client_in_secrets_toml(tmp_path: Path) -> None:
+    from dashboards.cli import oidc_secrets_found
+
+    run_dir, home = tmp_path / "run", tmp_path / "home"
+    assert not oidc_secrets_found(run_dir, home)
+    (home / ".streamlit").mkdir(parents=True)
+    (home / ".streamlit" / "secrets.toml").write_text('db = "x"\n')
+    assert not oidc_secrets_found(run_dir, home)  # no [auth] section: `vitals dashboard` warns
+    (run_dir / ".streamlit").mkdir(parents=True)
+    (run_dir / ".streamlit" / "secrets.toml").write_text('[auth]\nclient_id = "vitals"\n')
+    assert oidc_secrets_found(run_dir, home)
