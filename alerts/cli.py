@@ -517,11 +517,17 @@ def silence_expire(settings: Settings, silence_ids: tuple[int, ...], by: str | N
 
 
 @alerts.command()
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, help="Most entries shown.")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @settings_options
 def audit(settings: Settings, limit: int, as_json: bool) -> None:
-    """Who acknowledged, silenced or reloaded what, newest first."""
+    """The audit log, newest first: every component's entries, not only alerting's.
+
+    \b
+    Alerts acknowledged, silences created and expired, alerting configuration reloaded, and also
+    tokens created and revoked and what the API and dashboard record (the one audit log of the
+    store). `vitals audit` shows the same log with filters by time, actor and action.
+    """
     entries = _store(settings).audit_entries(limit)
     if as_json:
         click.echo(

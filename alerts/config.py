@@ -95,6 +95,26 @@ class WatchdogSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """How long finished alerting rows are kept, in seconds (``alerts.retention``)."""
+
+    #: Resolved alerts, their events, closed incidents: a year of incidents survives.
+    history: float = 400 * 86400.0
+    #: Finished outbox rows: read by the dispatcher (a parent message) and by ``vitals alerts
+    #: outbox`` only while recent.
+    notifications: float = 30 * 86400.0
+    #: Expired silences: the dashboard's and API's list of expired silences.
+    silences: float = 400 * 86400.0
+    #: Applied Slack actions: read only by a replayed request, which Slack's signature limits to
+    #: 5 minutes.
+    slack_actions: float = 86400.0
+    #: Seconds between two runs of the job.
+    interval: float = 3600.0
+    #: Rows per delete transaction.
+    batch_rows: int = 500
+
+
+@dataclass(frozen=True)
 class DashboardLinks:
     url: str = "http://localhost:8501"
     sla_path: str = "/sla?sla={sla}&slice={slice}"
@@ -120,6 +140,8 @@ class AlertsConfig:
     watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
     #: Bearer token of the JSON API; None: the API is open.
     api_token: Secret | None = None
+    #: How long finished rows are kept (``alerts.retention``).
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     source: str = "(built-in)"
     digest: str = ""
 
@@ -462,6 +484,7 @@ def build(
         raise ConfigError(issues.items)
     a = model.alerting
     d = model.delivery
+    r = model.retention
     return AlertsConfig(
         route=route,
         receivers=receivers,
@@ -498,6 +521,14 @@ def build(
             receiver=watchdog.receiver,
         ),
         api_token=model.api.token or _default(API_TOKEN_ENV, found),
+        retention=RetentionSettings(
+            history=r.history,
+            notifications=r.notifications,
+            silences=r.silences,
+            slack_actions=r.slack_actions,
+            interval=r.interval,
+            batch_rows=r.batch_rows,
+        ),
         source=loaded.file,
         digest=digest,
     )

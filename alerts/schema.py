@@ -412,6 +412,27 @@ class DeliveryModel(_Model):
     lease: Duration = 60.0
 
 
+class RetentionModel(_Model):
+    """How long finished alerting rows are kept (Vitals). Open alerts and incidents, unsent
+    notifications and active or pending silences are never deleted, whatever their age."""
+
+    #: Resolved alerts, their events and closed incidents (alert groups), counted from the
+    #: resolution (the incident's last change): a year of incident history, as the SLA history.
+    history: Duration = Field(400 * 86400.0, ge=86400.0)
+    #: Sent, failed-over, dead and skipped notifications in the outbox, counted from their
+    #: creation (those of an open incident stay while it is open).
+    notifications: Duration = Field(30 * 86400.0, ge=86400.0)
+    #: Expired silences, counted from their end.
+    silences: Duration = Field(400 * 86400.0, ge=86400.0)
+    #: Slack button clicks applied (the record that answers a replayed request), counted from
+    #: their arrival; Slack's signature is accepted 5 minutes, so at least 10 minutes.
+    slack_actions: Duration = Field(86400.0, ge=600.0)
+    #: How often the retention job runs.
+    interval: Duration = Field(3600.0, ge=60.0)
+    #: Rows per delete transaction (on SQLite the store's one writer waits this long).
+    batch_rows: int = Field(500, ge=10, le=50_000)
+
+
 class SlackAppModel(_Model):
     #: Verifies Slack's button clicks. Left out: the environment variable
     #: VITALS_SLACK_SIGNING_SECRET when it is set, else Slack interactivity is off.
@@ -485,6 +506,9 @@ class AlertsFileModel(_Model):
     dashboard: DashboardModel = Field(default_factory=DashboardModel)
     #: The HTTP API's token (Vitals).
     api: ApiModel = Field(default_factory=ApiModel)
+    #: How long resolved alerts, closed incidents, sent notifications, expired silences and
+    #: applied Slack actions are kept (Vitals).
+    retention: RetentionModel = Field(default_factory=RetentionModel)
 
     @field_validator("templates")
     @classmethod

@@ -16,6 +16,10 @@ The cycle also runs the SLA engine's watchdog (``alerts.watchdog``): when the ne
 evaluation is older than a few engine intervals, the fallback receiver is told that evaluations
 have stopped, and told again when they resume.
 
+A retention job (``alerts.retention``, under the lease of that name) deletes resolved alerts, closed
+incidents, finished notifications, expired silences and applied Slack actions after their
+retention (alerts.yaml ``retention:``), never an open one.
+
 A third job asks Slack, at start and every ``GUARANTEE_CHECK_S``, whether each bot token may look
 up an earlier attempt (``alerts.senders.guarantees``); a receiver that may get a duplicate after a
 crash says so in the status line that ``/readyz`` shows.
@@ -30,6 +34,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from alerts import retention
 from alerts.dispatcher import Dispatcher
 from alerts.engine import AlertEngine
 from alerts.model import AlertEvent, Clock
@@ -246,6 +251,8 @@ def install(ctx: ServiceContext) -> None:
     ctx.add_heartbeat(HEARTBEAT_JOB_ID, keeper.timing.heartbeat_s, keeper.beat, CYCLE_JOB_ID)
     ctx.on_stop.append(keeper.release)
     ctx.scheduler.add_job(service.deliver_forever, id="alerts.deliver", max_instances=1)
+    # Finished rows deleted after their age (alerts.yaml ``retention:``), under its own lease.
+    retention.install(ctx, lambda: service.config.current.retention)
     AlertsHttp(service.store, service.config, service.clock).register(ctx.http_app)
     if service.watchdog is not None:
         ctx.readiness.append(service.watchdog.readiness)
