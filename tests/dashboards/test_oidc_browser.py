@@ -258,11 +258,9 @@ def test_an_idle_session_expires_and_says_why(dashboard: Dashboard, provider: Pr
         idle_until = time.monotonic() + 1.5
         while time.monotonic() < idle_until:
             time.sleep(0.1)
-        link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="SLA detail")
-        assert link.is_visible()
-        # Forced: Playwright's actionability wait did not settle on this sidebar link in headless
-        # Chromium after the scorecard drew (the link is there and visible, as just checked).
-        link.click(force=True)
+        # The next interaction: opening the SLA page (by its address: a click in the sidebar
+        # waited on a renderer still busy drawing the scorecard's charts on a loaded machine).
+        page.goto(f"{dashboard.base}/sla")
         visible(page, "Your session expired after 1s without activity.")
         assert page.get_by_text("Bad events").count() == 0
         page.reload()  # the identity cookie is still there: the session stays ended
