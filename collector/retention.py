@@ -214,6 +214,15 @@ def _delete_batch(
     return int(last), int(examined), int(deleted), behind_s
 
 
+@dataclass
+class _Walk:
+    """Where a run is in one table: ids up to ``after_id`` examined, the next batch's size."""
+
+    cutoff: Cutoff
+    rows: int
+    after_id: int | None = None
+
+
 def _autocheckpoint(conn: Connection, pages: int) -> int:
     """Set this SQLite connection's ``wal_autocheckpoint``; the value it had."""
     before = int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() or 0)
@@ -275,11 +284,14 @@ def run(
             # a batch that crossed the WAL's 1,000 pages and held the job up for it.
             autocheckpoint = _autocheckpoint(conn, 0) if sqlite and pacing is not None else None
             try:
+                # One batch of each table in turn, so ``span_keys`` keeps pace with ``spans``
+                # when a run is behind (a run that did all of ``spans`` first left their keys
+                # waiting for it).
+                walks = {c.table: _Walk(c, batch_rows) for c in cutoffs}
                 for cutoff in cutoffs:
                     report.deleted.setdefault(cutoff.table, 0)
-                    after_id: int | None = None
-                    rows = batch_rows
-                    while True:
+                while walks:
+                    for walk in list(walks.values()):
                         if stop() or (max_batches is not None and len(report.batches) >= max_batches):
                             report.finished = False
                             return report
@@ -292,12 +304,15 @@ def run(
                                 # The renewal matched no row: nothing was written in this transaction.
                                 report.lease_lost, report.finished = True, False
                                 return report
-                            if after_id is None:
-                                after_id = _lowest_id(conn, cutoff.table) - 1
-                            last, examined, deleted, behind_s = _delete_batch(conn, cutoff, after_id, rows)
+                            if walk.after_id is None:
+                                walk.after_id = _lowest_id(conn, walk.cutoff.table) - 1
+                            after_id = walk.after_id
+                            last, examined, deleted, behind_s = _delete_batch(
+                                conn, walk.cutoff, after_id, walk.rows
+                            )
                         done = time.perf_counter()
                         batch = Batch(
-                            cutoff.table,
+                            walk.cutoff.table,
                             after_id,
                             last,
                             examined,
@@ -307,17 +322,18 @@ def run(
                             behind_s,
                         )
                         report.batches.append(batch)
-                        report.deleted[cutoff.table] += deleted
+                        report.deleted[walk.cutoff.table] += deleted
                         if on_batch is not None:
                             on_batch(batch)
                         if not examined or not deleted:
-                            break
-                        after_id = last
+                            del walks[walk.cutoff.table]
+                            continue
+                        walk.after_id = last
                         if sqlite and pacing is None:
                             pause(batch.seconds)
                         elif sqlite and pacing is not None:
                             pause(pause_s(batch.held_s, batch.behind_s, pacing))
-                            rows = next_rows(rows, batch.held_s, pacing)
+                            walk.rows = next_rows(walk.rows, batch.held_s, pacing)
             finally:
                 if autocheckpoint is not None:
                     _autocheckpoint(conn, autocheckpoint)

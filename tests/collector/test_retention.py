@@ -224,10 +224,11 @@ def test_a_run_that_loses_the_lease_stops_before_its_next_batch(engine: Engine) 
 def test_max_batches_and_stop_bound_one_run(engine: Engine) -> None:
     insert_spans(engine, spans_aged(20, 500, keys=False))
     cutoffs = plan({"spans": 14 * DAY_S}, NOW_NS)
-    first = run(engine, cutoffs, owner="me", batch_rows=100, clock=clock, pause=no_pause, max_batches=2)
+    # One batch of each table in turn: spans, span_keys (nothing: its walk ends), spans.
+    first = run(engine, cutoffs, owner="me", batch_rows=100, clock=clock, pause=no_pause, max_batches=3)
     assert not first.finished and first.deleted["spans"] == 200
     stopped = run(engine, cutoffs, owner="me", batch_rows=100, clock=clock, pause=no_pause, stop=lambda: True)
-    assert not stopped.finished and stopped.deleted == {"spans": 0}
+    assert not stopped.finished and stopped.deleted == {"spans": 0, "span_keys": 0}
     rest = run(engine, cutoffs, owner="me", batch_rows=100, clock=clock, pause=no_pause)
     assert rest.finished and rest.deleted["spans"] == 300
 
