@@ -172,7 +172,9 @@ def test_install_adds_jobs_routes_and_status(engine: Engine, tmp_path: Path) -> 
         "alerts.deliver",
         "alerts.guarantees",
         "alerts.lease",  # the heartbeat of the cycle's lease (vitals.kernel.lease.Keeper)
+        "alerts.retention",  # finished rows deleted after their age (alerts.retention)
     }
+    assert ctx.status["alerts.retention"].startswith("deletes resolved alerts")
     assert "receivers (console)" in ctx.status["alerts"]
     paths = {r.resource.canonical for r in ctx.http_app.router.routes() if r.resource is not None}
     assert paths == {"/slack/interactivity"}  # the JSON API is the api package's, on its own port
