@@ -35,8 +35,9 @@ size follows the time it *held* the lock (measured from its first write to its c
 ``hold_s``; the pause follows the backlog (how far the oldest row examined is past its cutoff,
 in run intervals): the job gives the writer half the time when it is caught up, and less (never
 under ``min_pause_s``, about one retry of the writer's busy handler) when it is behind. The
-writer therefore waits at most about ``hold_s`` for one batch, and retention deletes faster
-than a steady ingest adds rows: the store converges to its retention's size.
+writer therefore waits at most about ``hold_s`` for one batch, and, where the machine can delete
+faster than a steady ingest adds rows, the store converges to its retention's size. A run walks
+its tables in turn, a batch of each, so ``span_keys`` keeps pace with ``spans``.
 
 One process at a time deletes: the lease ``collector.retention`` (``vitals.kernel.lease``),
 renewed in every batch's transaction, so a holder that lost it stops before writing again.
