@@ -240,7 +240,7 @@ def test_an_executive_is_refused_the_traces_page(
     sign_in(page, dashboard, provider, "dana")
     visible(page, "(executive)")
     nav = page.locator('[data-testid="stSidebarNav"]')
-    assert nav.get_by_text("SLA detail").count() == 1
+    nav.get_by_text("SLA detail").wait_for(state="visible", timeout=60_000)
     assert nav.get_by_text("Traces").count() == 0  # not in the menu
     page.goto(f"{dashboard.base}/traces")  # typed in the address bar
     visible(page, "The executive role cannot open this page.")
@@ -265,7 +265,7 @@ def test_an_idle_session_expires_and_says_why(dashboard: Dashboard, provider: Pr
         assert page.get_by_text("Bad events").count() == 0
         page.reload()  # the identity cookie is still there: the session stays ended
         visible(page, "Your session expired after 1s without activity.")
-        assert page.get_by_role("button", name="Sign in again").count() == 1
+        page.get_by_role("button", name="Sign in again").wait_for(state="visible", timeout=60_000)
     finally:
         write_dashboard_yaml(dashboard.config_dir, "30m")
     assert ("eve@example.org", "session.expired", "dashboard") in audit_actions(dashboard)
