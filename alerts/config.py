@@ -3,7 +3,7 @@
 The file keeps Alertmanager's sections and field names (``global``, ``route``, ``receivers``,
 ``inhibit_rules``, ``time_intervals``, ``mute_time_intervals``) with the same meaning, and adds
 Vitals' own sections (``alerting``, ``escalation_policies``, ``delivery``, ``slack``,
-``dashboard``, ``api``) plus a few fields inside Alertmanager's (``escalation_policy`` on routes,
+``dashboard``, ``api``, ``retention``) plus a few fields inside Alertmanager's (``escalation_policy`` on routes,
 ``fallback`` on receivers, ``console_configs`` and ``alertmanager_configs`` receivers). Secrets
 (Slack and webhook URLs, tokens, passwords, the Slack signing secret, the API token) follow the
 one convention of ``vitals.kernel.secrets`` and are read when the file is loaded; Alertmanager's
