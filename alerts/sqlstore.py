@@ -108,10 +108,10 @@ OUTBOX = RowMap(
 )
 
 
-def _to_access(entry: AuditEntry) -> AccessEntry:
-    """Alerting's audit entry as the audit log's (alerting keeps no client address)."""
+def _to_access(entry: AuditEntry, remote: str) -> AccessEntry:
+    """Alerting's audit entry as the audit log's; ``remote`` is the store's client address."""
     return AccessEntry(
-        entry.at, entry.actor, entry.action, entry.target, entry.source, "", dict(entry.detail)
+        entry.at, entry.actor, entry.action, entry.target, entry.source, remote, dict(entry.detail)
     )
 
 
@@ -145,10 +145,17 @@ _UPDATE_GROUP = _versioned_update(GROUPS)
 
 
 class SqlStore:
-    """``AlertStore`` over a migrated Vitals database."""
+    """``AlertStore`` over a migrated Vitals database.
 
-    def __init__(self, engine: Engine) -> None:
+    ``remote`` is the client address written with every audit entry this store writes (the
+    ``remote`` column): the API builds one store per request with its caller's address, so
+    ``vitals audit`` and ``/api/v1/audit`` show where each write came from; alerting's own
+    writes (evaluations, Slack, the dashboard) have none.
+    """
+
+    def __init__(self, engine: Engine, *, remote: str = "") -> None:
         self.engine = engine
+        self.remote = remote
         self.follow_horizon_s = default_horizon_s(engine)
 
     # --- evaluations and alerts --------------------------------------------------------------
@@ -236,7 +243,7 @@ class SqlStore:
                         raise Conflict(f"{len(known) - result.rowcount} alert(s) changed concurrently")
                 if events:
                     conn.execute(EVENTS.insert(), [EVENTS.params(e) for e in events])
-                access.audit.append(conn, [_to_access(e) for e in audits])
+                access.audit.append(conn, [_to_access(e, self.remote) for e in audits])
                 if cursor is not None:
                     document = {"watermark": cursor.watermark, "seen": cursor.seen_json()}
                     self._set_state(conn, WATERMARK, document, now)
@@ -289,12 +296,12 @@ class SqlStore:
         values = SILENCES.params(silence, source=source, matched_any=False, expired_by=None)
         with self.engine.begin() as conn:
             sid = int(conn.execute(SILENCES.insert().returning(alert_silences.c.id), values).scalar_one())
-            access.audit.append(conn, [_to_access(replace(audit, target=f"silence:{sid}"))])
+            access.audit.append(conn, [_to_access(replace(audit, target=f"silence:{sid}"), self.remote)])
             return sid
 
     def add_audit(self, entry: AuditEntry) -> None:
         with self.engine.begin() as conn:
-            access.audit.append(conn, [_to_access(entry)])
+            access.audit.append(conn, [_to_access(entry, self.remote)])
 
     def audit_entries(self, limit: int, since: float | None = None) -> list[AuditEntry]:
         """The audit log (access's ``audit_log``: every component's entries), newest first."""

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from access.model import AuditEntry, Principal
 from alerts.schema import AlertsFileModel
-from api.audited import REMOTE_KEY
 from api.auth import deps_of, needs
 from api.masked import masked
 from api.models import AuditList, AuditOut, ConfigFile, ConfigView
@@ -59,11 +58,15 @@ def audit(
     return AuditList(audit=[_entry(e) for e in entries])
 
 
+#: Where the client's address of an API write was kept before it had its ``remote`` column.
+_OLD_REMOTE_KEY = "remote"
+
+
 def _entry(e: AuditEntry) -> AuditOut:
     detail = dict(e.detail)
-    # Alerting's entries written through the API carry the client's address in their detail
-    # (api.audited): shown where every other entry shows it.
-    tagged = detail.pop(REMOTE_KEY, "") if not e.remote else ""
+    # Alerting's entries written through the API before the address had its column carry it in
+    # their detail: shown where every other entry shows it.
+    tagged = detail.pop(_OLD_REMOTE_KEY, "") if not e.remote else ""
     return AuditOut(
         id=e.id,
         at=datetime.fromtimestamp(e.at, tz=UTC),
