@@ -260,7 +260,7 @@ def test_an_idle_session_expires_and_says_why(dashboard: Dashboard, provider: Pr
             time.sleep(0.1)
         # The next interaction: opening the SLA page (by its address: a click in the sidebar
         # waited on a renderer still busy drawing the scorecard's charts on a loaded machine).
-        page.goto(f"{dashboard.base}/sla")
+        page.goto(f"{dashboard.base}/sla", wait_until="commit", timeout=90_000)
         visible(page, "Your session expired after 1s without activity.")
         assert page.get_by_text("Bad events").count() == 0
         page.reload()  # the identity cookie is still there: the session stays ended
