@@ -8,7 +8,10 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.engine import Engine
 
+from alerts import config
 from alerts.config import RetentionSettings
+from alerts.dispatcher import Dispatcher
+from alerts.engine import AlertEngine
 from alerts.grouping import GroupState
 from alerts.model import Figures
 from alerts.retention import (
@@ -16,12 +19,14 @@ from alerts.retention import (
     AlertRow,
     OutboxRow,
     RetentionJob,
+    RunReport,
     alert_expired,
     event_expired,
     outbox_expired,
     plan,
     run,
 )
+from alerts.senders import SenderFactory
 from alerts.sqlstore import SqlStore
 from alerts.tables import (
     alert_events,
@@ -31,6 +36,8 @@ from alerts.tables import (
     alert_slack_actions,
     alerts,
 )
+from tests.alerts.factories import T0, burn, evaluation, insert_evaluations
+from tests.alerts.harness import FakeClock
 from vitals.kernel.db import create_engine
 from vitals.kernel.lease import take
 
@@ -383,3 +390,65 @@ def test_a_failing_store_is_reported_not_raised(sqlite_url: str) -> None:
     assert job.run_once() is None
     assert lines and lines[0].startswith("failing: ")
     unmigrated.dispose()
+
+
+CONSOLE = """
+route: {receiver: oncall, group_by: [sla, slice], group_wait: 0s, group_interval: 1m}
+receivers: [{name: oncall, console_configs: [{send_resolved: true}]}]
+alerting: {objective_alerts: false, stale_after: null, resolve_after: 1m}
+"""
+
+
+def test_an_incident_the_engine_wrote_goes_whole_and_can_come_back(sqlite_engine: Engine) -> None:
+    """Rows written by the engine and dispatcher, not planted: a month on, the delivered
+    notifications of the closed incident go; after the history, the incident; and when the same
+    alert fires again its new incident starts over without meeting an old notification's key."""
+    engine = sqlite_engine
+    clock = FakeClock(T0)
+    parsed = config.parse(CONSOLE)
+    store = SqlStore(engine)
+    alerting = AlertEngine(store, lambda: parsed, clock)
+    dispatcher = Dispatcher(store, lambda: parsed, SenderFactory(), clock=clock, sleep=clock.sleep)
+
+    def step(firing: bool, seconds: float = 0.0) -> None:
+        clock.advance(seconds)
+        insert_evaluations(engine, [evaluation(at=clock.now, burn_rates=[burn(firing=firing)])])
+        alerting.evaluate()
+        alerting.plan()
+        dispatcher.run_once(5.0)
+
+    def now_ns() -> int:
+        return int(clock.now * NS)
+
+    def prune() -> RunReport:
+        return run(
+            engine, plan(RetentionSettings(), now_ns()), owner="test:1:a", clock=now_ns, pause=lambda s: None
+        )
+
+    step(True)
+    for _ in range(3):
+        step(False, 60.0)
+    assert store.open_alerts() == []
+    assert store.outbox_counts().get("sent", 0) >= 2
+    with engine.connect() as conn:
+        assert not conn.execute(select(alert_groups.c.open)).scalar_one()
+    planted = counts(engine)
+
+    clock.advance(31 * 86400.0)
+    month = run(
+        engine, plan(RetentionSettings(), now_ns()), owner="test:1:a", clock=now_ns, pause=lambda s: None
+    )
+    assert month.deleted["alert_outbox"] == planted["alert_outbox"]
+    assert sum(month.deleted.values()) == planted["alert_outbox"]  # the rest is history, kept
+
+    clock.advance(400 * 86400.0)
+    year = run(
+        engine, plan(RetentionSettings(), now_ns()), owner="test:1:a", clock=now_ns, pause=lambda s: None
+    )
+    assert year.deleted["alerts"] == 1 and year.deleted["alert_groups"] == 1
+    assert year.deleted["alert_events"] == planted["alert_events"]
+    assert counts(engine) | {"alert_silences": 0, "alert_slack_actions": 0} == dict.fromkeys(PLANTED, 0)
+
+    step(True)  # the same alert, the same group key: a new incident, delivered
+    assert [a.episode for a in store.open_alerts()] == [1]
+    assert store.outbox_counts() == {"sent": 1}
