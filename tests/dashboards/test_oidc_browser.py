@@ -34,7 +34,7 @@ from vitals.kernel.db import create_engine, migrate
 from vitals.kernel.units import NS
 
 # The first test also waits for the estate, the provider and the dashboard to start.
-pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
 USERS: dict[str, dict[str, Any]] = {
     "eve": {"email": "eve@example.org", "name": "Eve Engineer", "groups": ["staff", "vitals-engineers"]},
@@ -181,6 +181,9 @@ def browser(playwright: Any, tmp_path: Path) -> Iterator[Any]:
         headless=True,
         viewport={"width": 1400, "height": 1000},
     )
+    # Generous: the dashboard pages draw a dozen charts, and CI machines are shared.
+    context.set_default_navigation_timeout(90_000)
+    context.set_default_timeout(60_000)
     yield context
     context.close()
 
