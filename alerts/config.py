@@ -3,12 +3,13 @@
 The file keeps Alertmanager's sections and field names (``global``, ``route``, ``receivers``,
 ``inhibit_rules``, ``time_intervals``, ``mute_time_intervals``) with the same meaning, and adds
 Vitals' own sections (``alerting``, ``escalation_policies``, ``delivery``, ``slack``,
-``dashboard``, ``api``, ``retention``) plus a few fields inside Alertmanager's (``escalation_policy`` on routes,
-``fallback`` on receivers, ``console_configs`` and ``alertmanager_configs`` receivers). Secrets
-(Slack and webhook URLs, tokens, passwords, the Slack signing secret, the API token) follow the
-one convention of ``vitals.kernel.secrets`` and are read when the file is loaded; Alertmanager's
+``dashboard``, ``retention``) plus a few fields inside Alertmanager's (``escalation_policy`` on
+routes, ``fallback`` on receivers, ``console_configs`` and ``alertmanager_configs`` receivers).
+Secrets (Slack and webhook URLs, tokens, passwords, the Slack signing secret) follow the one
+convention of ``vitals.kernel.secrets`` and are read when the file is loaded; Alertmanager's
 ``*_file`` spellings are accepted as they are. Alertmanager fields Vitals does not implement are
-refused with a clear message rather than silently ignored.
+refused with a clear message rather than silently ignored. The retired ``api.token`` is refused
+with what replaced it (``alerts.schema.ApiModel``).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from vitals.kernel.secrets import Secret, SecretSources, env_default, sources
 from vitals.kernel.timeintervals import TimeInterval
 
 FILE_NAME = "alerts.yaml"
-#: Read for ``slack.signing_secret`` and ``api.token`` when the file leaves them out.
+#: Read for ``slack.signing_secret`` when the file leaves it out.
 SIGNING_SECRET_ENV = "VITALS_SLACK_SIGNING_SECRET"
+#: Retired: once the API's shared token, now only warned about (``api.service``).
 API_TOKEN_ENV = "VITALS_ALERTS_API_TOKEN"
 
 # --- the validated, resolved configuration (the YAML shape is in alerts.schema) -------------
@@ -138,8 +140,6 @@ class AlertsConfig:
     dashboard: DashboardLinks = field(default_factory=DashboardLinks)
     #: The watchdog of the SLA engine (built-in settings; see ``alerts.watchdog``).
     watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
-    #: Bearer token of the JSON API; None: the API is open.
-    api_token: Secret | None = None
     #: How long finished rows are kept (``alerts.retention``).
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     source: str = "(built-in)"
@@ -436,7 +436,7 @@ def build(
     model: AlertsFileModel, loaded: LoadedYaml, digest: str, found: SecretSources | None = None
 ) -> AlertsConfig:
     """The resolved config; ``found`` (where secrets were read from) supplies the environment
-    defaults of the signing secret and API token, left out when secrets are not read."""
+    default of the signing secret, left out when secrets are not read."""
     issues = _Issues(loaded)
     receivers = _receivers(model, issues)
     intervals: dict[str, tuple[TimeInterval, ...]] = {}
@@ -520,7 +520,6 @@ def build(
             margin=watchdog.margin,
             receiver=watchdog.receiver,
         ),
-        api_token=model.api.token or _default(API_TOKEN_ENV, found),
         retention=RetentionSettings(
             history=r.history,
             notifications=r.notifications,

@@ -20,6 +20,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core.core_schema import ValidationInfo
 
 from alerts.matchers import parse_matcher_list, regex_matcher
 from alerts.routing import GROUP_BY_ALL
@@ -460,11 +462,27 @@ class DashboardModel(_Model):
     silence_path: str = "/alerts?silence={fingerprint}"
 
 
+#: What replaced ``api.token``: said by its error, by ``vitals serve``'s warning about
+#: VITALS_ALERTS_API_TOKEN, and in the docs.
+API_TOKENS_NOW = (
+    "API tokens are created with `vitals tokens create NAME --scope read`; see docs/how-to/tokens.md"
+)
+
+
+def _refuse_api_token(value: object, info: ValidationInfo) -> object:
+    raise ValueError(f"api.{info.field_name} is no longer read: {API_TOKENS_NOW}")
+
+
+#: ``api.token``: one shared token, replaced by named, scoped, revocable API tokens in the store.
+#: A file that still sets it is refused, so nobody believes the API is protected by it.
+RetiredApiToken = Annotated[SkipJsonSchema[object], BeforeValidator(_refuse_api_token)]
+
+
 class ApiModel(_Model):
-    #: Bearer token every API request must carry. Left out: the environment variable
-    #: VITALS_ALERTS_API_TOKEN when it is set, else the API is open (a warning at start).
-    token: Secret | None = None
-    token_env: RetiredSpelling = retired()
+    """The retired ``api:`` section: an empty one is accepted, a token is refused."""
+
+    token: RetiredApiToken = retired()
+    token_env: RetiredApiToken = retired()
 
 
 class GlobalModel(_Model):
@@ -504,8 +522,10 @@ class AlertsFileModel(_Model):
     slack: SlackAppModel = Field(default_factory=SlackAppModel)
     #: Links into the dashboard (Vitals).
     dashboard: DashboardModel = Field(default_factory=DashboardModel)
-    #: The HTTP API's token (Vitals).
-    api: ApiModel = Field(default_factory=ApiModel)
+    #: Retired (Vitals): ``api.token`` is refused with what replaced it (API tokens are created
+    #: with ``vitals tokens create NAME --scope read``; see docs/how-to/tokens.md). Excluded like
+    #: every retired spelling: left out of dumps and of the generated reference.
+    api: ApiModel = Field(default_factory=ApiModel, exclude=True)
     #: How long resolved alerts, closed incidents, sent notifications, expired silences and
     #: applied Slack actions are kept (Vitals).
     retention: RetentionModel = Field(default_factory=RetentionModel)

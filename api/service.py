@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from access.audit import SqlAuditLog
 from access.model import AuditLog, TokenStore
 from access.tokens import SqlTokenStore
+from alerts.config import API_TOKEN_ENV
+from alerts.schema import API_TOKENS_NOW
 from api.app import OPENAPI_PATH, PREFIX, create_app
 from api.deps import ApiDeps
 from api.routing import RoutingConfig
@@ -48,6 +51,7 @@ class ApiComponent:
         tokens: Callable[[ServiceContext], TokenStore] | None = None,
         audit: Callable[[ServiceContext], AuditLog] | None = None,
         insecure_no_auth: bool = False,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -61,12 +65,23 @@ class ApiComponent:
         #: The loopback rule: the API never asks for client certificates, so beyond loopback only
         #: an API token (or ``--insecure-no-auth``) can authenticate its callers.
         self.anonymous_allowed = is_loopback(host) or insecure_no_auth
+        self.environ = os.environ if environ is None else environ
 
     def install(self, ctx: ServiceContext) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             raise RuntimeError("the API component is installed from the collector's event loop") from None
+        if API_TOKEN_ENV in self.environ:
+            # A warning, not a refusal: the variable is often set by a unit file or a secret
+            # manager shared with the previous version, and refusing would stop ingest on an
+            # upgrade for a value that no longer does anything. Nothing is opened by ignoring it:
+            # beyond loopback the API still refuses to start without an API token.
+            log.warning(
+                "%s is set but no longer read: the API does not check it. %s",
+                API_TOKEN_ENV,
+                API_TOKENS_NOW,
+            )
         config_dir = ctx.settings.config_dir
         # Routing only (an incident's alerts), read without alerting's secrets.
         holder = RoutingConfig(config_dir, self.clock)

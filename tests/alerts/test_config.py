@@ -228,19 +228,33 @@ def test_secrets_are_read_from_env_and_files_beside_the_file(tmp_path: Path) -> 
     assert second.url is not None and second.url.reveal() == "http://127.0.0.1:5001/b"
     assert second.basic_password is not None and second.basic_password.reveal() == "pw-from-a-file"
     assert cfg.signing_secret is not None and cfg.signing_secret.reveal() == "signing-secret-from-a-file"
-    assert cfg.api_token is None
     shown = repr(cfg)
     assert "xoxb-from-env" not in shown and "pw-from-a-file" not in shown and "T0/B0" not in shown
 
 
-def test_signing_secret_and_api_token_default_to_their_variables(tmp_path: Path) -> None:
+def test_the_signing_secret_defaults_to_its_variable_and_the_api_token_is_not_read(tmp_path: Path) -> None:
     text = "route: {receiver: r}\nreceivers: [{name: r}]\n"
     cfg = config.parse(text, tmp_path / "alerts.yaml", {})
-    assert cfg.signing_secret is None and cfg.api_token is None
+    assert cfg.signing_secret is None
     environ = {"VITALS_SLACK_SIGNING_SECRET": "s1", "VITALS_ALERTS_API_TOKEN": "t1"}
     cfg = config.parse(text, tmp_path / "alerts.yaml", environ)
     assert cfg.signing_secret is not None and cfg.signing_secret.reveal() == "s1"
-    assert cfg.api_token is not None and cfg.api_token.reveal() == "t1"
+    assert not hasattr(cfg, "api_token")
+    assert config.parse(text + "api: {}\n", tmp_path / "alerts.yaml", {}).source.endswith("alerts.yaml")
+
+
+@pytest.mark.parametrize(
+    "field", ["token: {env: VITALS_ALERTS_API_TOKEN}", "token: inline-value", "token_env: X"]
+)
+def test_the_retired_api_token_is_a_config_error_with_its_replacement(tmp_path: Path, field: str) -> None:
+    text = "route: {receiver: r}\nreceivers: [{name: r}]\napi:\n  " + field + "\n"
+    with pytest.raises(ConfigError) as caught:
+        config.parse(text, tmp_path / "alerts.yaml", {"VITALS_ALERTS_API_TOKEN": "t1"})
+    name = field.split(":", maxsplit=1)[0]
+    assert str(caught.value) == (
+        f"{tmp_path / 'alerts.yaml'}:4: api.{name}: api.{name} is no longer read: API tokens are "
+        "created with `vitals tokens create NAME --scope read`; see docs/how-to/tokens.md"
+    )
 
 
 @pytest.mark.parametrize(

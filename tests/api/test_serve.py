@@ -27,7 +27,7 @@ WORKERS_API = re.compile(r"workers listening on .*; the API on 127\.0\.0\.1:(\d+
 
 @contextmanager
 def serving(
-    db_url: str, tmp_path: Path, pattern: re.Pattern[str], *args: str
+    db_url: str, tmp_path: Path, pattern: re.Pattern[str], *args: str, **environ: str
 ) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
     log_path = tmp_path / "serve.log"
     command = [
@@ -37,7 +37,10 @@ def serving(
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "VITALS_HASH_SECRET": SECRET}
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "VITALS_HASH_SECRET": SECRET, **environ},
         )
     try:
         wait_until(
@@ -55,7 +58,12 @@ def serving(
 
 
 def test_serve_runs_the_api_and_stops_it_with_the_collector(sqlite_url: str, tmp_path: Path) -> None:
-    with serving(sqlite_url, tmp_path, API) as (port, process, log_path):
+    # The retired shared token, still set in an old unit file: a warning naming what replaced it.
+    retired = {"VITALS_ALERTS_API_TOKEN": "an-old-shared-token"}
+    with serving(sqlite_url, tmp_path, API, **retired) as (port, process, log_path):
+        warned = log_path.read_text()
+        assert "VITALS_ALERTS_API_TOKEN is set but no longer read" in warned
+        assert "vitals tokens create NAME --scope read" in warned and "an-old-shared-token" not in warned
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", verify=False, trust_env=False) as client:
             assert client.get("/api/v1/slas").json() == {"slas": []}
             assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "Vitals API"
