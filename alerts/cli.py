@@ -620,9 +620,17 @@ def run(settings: Settings, once: bool, drain_timeout: float, deliver_only: bool
     deliverer.start()
     try:
         interval = service.config.current.delivery.dispatch_interval
+        pruned_at: float | None = None
         while not service.stop.is_set():
             if not deliver_only:
                 service.cycle()
+                # The retention job too, under its lease, every retention.interval.
+                if (
+                    pruned_at is None
+                    or time.monotonic() - pruned_at >= service.config.current.retention.interval
+                ):
+                    pruned_at = time.monotonic()
+                    service.retention.run_once()
             service.stop.wait(interval)
     except KeyboardInterrupt:
         service.stop.set()

@@ -403,14 +403,15 @@ class RetentionJob:
         return report
 
 
-def install(ctx: ServiceContext, settings: Callable[[], RetentionSettings]) -> RetentionJob:
-    """Add the job to ``vitals serve`` (from ``alerts.service.install``)."""
+def install(ctx: ServiceContext, job: RetentionJob) -> RetentionJob:
+    """Schedule ``job`` in ``vitals serve`` (from ``alerts.service.install``): every
+    ``retention.interval`` as alerts.yaml said at the start, the first run a minute after it."""
 
     def status(line: str) -> None:
         ctx.status["alerts.retention"] = line
 
-    job = RetentionJob(ctx.engine, settings, stop=ctx.stop_event.is_set, status=status)
-    interval = settings().interval
+    job.status = status
+    interval = job.settings().interval
     first = datetime.now(UTC) + timedelta(seconds=min(FIRST_RUN_S, interval))
     ctx.scheduler.add_job(
         job.run_once,

@@ -44,6 +44,7 @@ from alerts.senders import SenderFactory, guarantees
 from alerts.sqlstore import SqlStore
 from alerts.watchdog import Watchdog
 from vitals.kernel.lease import Keeper
+from vitals.kernel.units import NS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -135,6 +136,13 @@ class AlertsService:
             sleep=self.stop.wait,
             stop=self.stop,
             on_outcome=self.metrics.on_outcome,
+        )
+        #: Deletes finished rows after their retention, under the ``alerts.retention`` lease.
+        self.retention = retention.RetentionJob(
+            engine,
+            lambda: self.config.current.retention,
+            clock=lambda: round(self.clock() * NS),
+            stop=self.stop.is_set,
         )
         self.watchdog: Watchdog | None = None
         if watch_evaluations is not None:
@@ -252,7 +260,7 @@ def install(ctx: ServiceContext) -> None:
     ctx.on_stop.append(keeper.release)
     ctx.scheduler.add_job(service.deliver_forever, id="alerts.deliver", max_instances=1)
     # Finished rows deleted after their age (alerts.yaml ``retention:``), under its own lease.
-    retention.install(ctx, lambda: service.config.current.retention)
+    retention.install(ctx, service.retention)
     AlertsHttp(service.store, service.config, service.clock).register(ctx.http_app)
     if service.watchdog is not None:
         ctx.readiness.append(service.watchdog.readiness)
