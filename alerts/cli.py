@@ -588,6 +588,9 @@ def outbox(settings: Settings, status: str | None, limit: int) -> None:
 def run(settings: Settings, once: bool, drain_timeout: float, deliver_only: bool) -> None:
     """Run alerting on its own (what `vitals serve` runs): evaluate, plan and deliver.
 
+    Without --deliver-only it also deletes finished rows after their retention (alerts.yaml
+    `retention:`), once at the start and then every `retention.interval`.
+
     Several `run --deliver-only` processes may share one outbox: rows are claimed with leases,
     so each notification is sent by exactly one of them.
     """
