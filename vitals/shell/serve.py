@@ -97,12 +97,18 @@ def api_component(
     *,
     reuse_port: bool = False,
     ssl_context: ssl.SSLContext | None = None,
+    insecure_no_auth: bool = False,
 ) -> Component:
     """The JSON API (``/api/v1``) on its own port, served from the collector's event loop."""
     from api.service import ApiComponent
 
     return ApiComponent(
-        host, port, reuse_port=reuse_port, ssl_context=ssl_context, shutdown_timeout=shutdown_timeout
+        host,
+        port,
+        reuse_port=reuse_port,
+        ssl_context=ssl_context,
+        shutdown_timeout=shutdown_timeout,
+        insecure_no_auth=insecure_no_auth,
     )
 
 
@@ -117,8 +123,9 @@ def load_components(names: tuple[str, ...]) -> tuple[Component, ...]:
 @click.command(context_settings={"max_content_width": 110})
 @settings_options
 @host_option(
-    "Address to listen on (env VITALS_HOST). Anything but loopback needs tokens in collector.yaml "
-    "or --insecure-no-auth.",
+    "Address to listen on (env VITALS_HOST). Anything but loopback needs a token (vitals tokens "
+    "create; tokens in collector.yaml or required client certificates suffice for OTLP, not for the "
+    "API) or --insecure-no-auth.",
     envvar="VITALS_HOST",
 )
 @port_option(
@@ -202,6 +209,7 @@ def serve(
                                        process holds which job (lease), the rollups' lag
                                        and the age of the newest SLA evaluation
         GET  /metrics                  Prometheus metrics of the process and its jobs
+                                       (once a token exists: a token with the read scope)
 
     The JSON API listens on its own port (--api-port, 8502): SLA status and history,
     incidents, alerts, silences, the audit log and the configuration (secrets masked), with
@@ -252,6 +260,7 @@ def serve(
             api_port=api_port,
             insecure_no_auth=insecure_no_auth,
             shutdown_timeout=shutdown_timeout,
+            tls=config.tls.cert_file is not None,
             log_level=logging.getLogger().getEffectiveLevel(),
             workers=count,
         )
@@ -267,7 +276,13 @@ def serve(
         components=(
             *wanted,
             status,
-            api_component(host, api_port, shutdown_timeout, ssl_context=config.tls.api_context()),
+            api_component(
+                host,
+                api_port,
+                shutdown_timeout,
+                ssl_context=config.tls.api_context(),
+                insecure_no_auth=insecure_no_auth,
+            ),
         ),
         shutdown_timeout=shutdown_timeout,
     )
