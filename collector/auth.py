@@ -7,7 +7,7 @@ request costs no query and a revocation reaches the collector within the cache's
 
 With no token of either kind, anyone may send when the collector listens on loopback only (or was
 told ``--insecure-no-auth``); beyond loopback a collector whose tokens were all revoked refuses
-every request rather than opening up.
+every request rather than opening up. ``/metrics`` then needs a token with the ``read`` scope.
 """
 
 from __future__ import annotations
@@ -82,6 +82,23 @@ class TokenAuthenticator:
             if principal is not None and principal.allows("ingest"):
                 found = principal.name
         return found
+
+    def reader_status(self, authorization: str | None) -> int:
+        """200, 401 or 403 for a reader of the process's own figures (``/metrics``).
+
+        While no token is required, anyone who may send may read. Once one is, the reader needs
+        an API token with the ``read`` scope (``admin`` and ``write`` imply it): the figures name
+        sources and show traffic, which an ingest token's holder has no business reading.
+        """
+        if not self.enabled:
+            return 200
+        candidate = bearer_credentials(authorization)
+        if candidate is None or self._store is None:
+            return 401
+        principal = self._store.authenticate(candidate.decode())
+        if principal is None:
+            return 401
+        return 200 if principal.allows("read") else 403
 
 
 __all__ = ["ANONYMOUS", "TokenAuthenticator", "bearer_credentials"]

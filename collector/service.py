@@ -64,6 +64,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: asked by health checks with short timeouts, and a slow store is news, not unreadiness.
 READINESS_TIMEOUT_S = 5.0
 
+#: Why /metrics refused a scrape while tokens exist (a token with the read scope is needed).
+SCRAPE_REFUSED = {
+    401: "/metrics needs a token with the read scope: Authorization: Bearer <token>",
+    403: "/metrics needs a token with the read scope; this one lacks it",
+}
+
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
@@ -98,16 +104,24 @@ class ServeOptions:
 
 
 def check_exposure(options: ServeOptions, config: CollectorConfig, *, store_tokens: bool = False) -> None:
-    """Refuse to listen beyond this machine with nobody's token required.
+    """Refuse to listen beyond this machine with nobody's token or certificate required.
 
     ``store_tokens``: whether the store holds an active API token (``vitals tokens``), of any scope.
+    A required client certificate (``tls.require_client_cert``) authenticates a sender too.
     """
-    if is_loopback(options.host) or config.tokens or store_tokens or options.insecure_no_auth:
+    if (
+        is_loopback(options.host)
+        or config.tokens
+        or store_tokens
+        or config.tls.require_client_cert
+        or options.insecure_no_auth
+    ):
         return
     raise StartupError(
         f"refusing to listen on {options.host} without authentication: no token exists. Create an "
         "ingest token (vitals tokens create SOURCE --scope ingest), or add tokens to collector.yaml "
-        "(tokens: [{name: ..., token: {env: ...}}]), or pass --insecure-no-auth if this network is trusted"
+        "(tokens: [{name: ..., token: {env: ...}}]), or require client certificates (tls: "
+        "require_client_cert), or pass --insecure-no-auth if this network is trusted"
     )
 
 
@@ -118,6 +132,7 @@ class _Parts:
     ingest: Ingest
     http: HttpReceiver
     grpc: GrpcReceiver
+    auth: TokenAuthenticator
 
 
 @dataclass
@@ -196,7 +211,9 @@ class Collector:
         auth = TokenAuthenticator(
             self.config.token_map(),
             self._token_cache,
-            anonymous_allowed=is_loopback(self.options.host) or self.options.insecure_no_auth,
+            anonymous_allowed=is_loopback(self.options.host)
+            or self.options.insecure_no_auth
+            or self.config.tls.require_client_cert,
         )
         http = HttpReceiver(ingest, auth, self.metrics, max_body=limits.max_body)
         http.add_routes(app)
@@ -204,7 +221,7 @@ class Collector:
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
         ctx.status["collector"] = "receiving OTLP/HTTP and OTLP/gRPC"
-        return _Parts(ctx, writer, ingest, http, GrpcReceiver(ingest, auth, self.metrics, limits))
+        return _Parts(ctx, writer, ingest, http, GrpcReceiver(ingest, auth, self.metrics, limits), auth)
 
     def _install_components(self, ctx: ServiceContext) -> None:
         for component in self.options.components:
@@ -275,6 +292,17 @@ class Collector:
         return facts
 
     async def _metrics(self, request: web.Request) -> web.Response:
+        # Judged in a thread: a reload of the store's tokens queries the database.
+        authorization = request.headers.get("Authorization")
+        status = await asyncio.get_running_loop().run_in_executor(
+            None, self.parts.auth.reader_status, authorization
+        )
+        if status != 200:
+            return web.json_response(
+                {"error": SCRAPE_REFUSED[status]},
+                status=status,
+                headers={"WWW-Authenticate": 'Bearer realm="vitals"'} if status == 401 else None,
+            )
         body = await asyncio.get_running_loop().run_in_executor(None, generate_latest, self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -317,6 +345,8 @@ class Collector:
             return f"on (a token is required; a revoked API token is refused within {ttl:g}s)"
         if is_loopback(host):
             return "off: no token exists, so listening on loopback only (see vitals tokens create)"
+        if self.config.tls.require_client_cert:
+            return "by client certificate only (mutual TLS; no token exists)"
         return "OFF (insecure: no token exists and --insecure-no-auth was given)"
 
     async def _listen(self, parts: _Parts) -> _Running:

@@ -146,6 +146,14 @@ def post(
         return error.code, dict(error.headers), error.read()
 
 
+def metrics_text(collector: Collector) -> str:
+    """What a scrape of /metrics reads, from the process (with tokens configured, /metrics needs a
+    store token with the read scope: tests/access/test_matrix.py)."""
+    from prometheus_client import generate_latest
+
+    return generate_latest(collector.registry).decode()
+
+
 def get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:

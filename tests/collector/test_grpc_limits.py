@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from collector.service import Collector
-from tests.collector.harness import get, metric_value, running_collector, wait_until
+from tests.collector.harness import metric_value, metrics_text, running_collector, wait_until
 from tests.collector.otlp import span, trace_request
 from tests.collector.test_http_receiver import CountingExporter
 from vitals.kernel.db import create_engine
@@ -101,7 +101,7 @@ def test_unauthenticated_calls_are_refused_before_their_message_is_read(
         finally:
             for call in calls:
                 call.release()
-        text = get(f"http://127.0.0.1:{running.http_port}/metrics")[1].decode()
+        text = metrics_text(running)
         assert metric_value(text, "vitals_collector_unauthenticated_total", transport="grpc") == 2
         assert running.writer.in_flight_bytes == 0
         assert running.parts.grpc.calls == 0
@@ -131,7 +131,7 @@ def test_calls_beyond_the_limit_are_resource_exhausted_with_retry_info(
         for call in held:
             call.future.result()
         all_given_back(running)
-        text = get(f"http://127.0.0.1:{running.http_port}/metrics")[1].decode()
+        text = metrics_text(running)
         assert metric_value(text, "vitals_collector_throttled_total", transport="grpc") == 1
         assert metric_value(text, "vitals_collector_requests_total", transport="grpc", status="OK") == 2
 

@@ -22,7 +22,14 @@ from sqlalchemy.engine import Engine
 from collector.redaction import hash_key
 from collector.service import Collector
 from collector.tables import metric_points, spans
-from tests.collector.harness import SECRET, get, metric_value, running_collector, span_count, wait_until
+from tests.collector.harness import (
+    SECRET,
+    metric_value,
+    metrics_text,
+    running_collector,
+    span_count,
+    wait_until,
+)
 from tests.collector.otlp import span, trace_request
 from tests.collector.test_http_receiver import CountingExporter
 from vitals.kernel.db import create_engine
@@ -116,7 +123,7 @@ def test_tokens_are_required_over_grpc(sqlite_url: str, tmp_path: Path) -> None:
         engine = create_engine(sqlite_url)
         assert span_count(engine) == 2
         engine.dispose()
-        text = get(f"http://127.0.0.1:{running.http_port}/metrics")[1].decode()
+        text = metrics_text(running)
         assert metric_value(text, "vitals_collector_unauthenticated_total", transport="grpc") == 2
         assert (
             metric_value(text, "vitals_collector_requests_total", transport="grpc", status="UNAUTHENTICATED")

@@ -27,7 +27,16 @@ from sqlalchemy.engine import Engine
 from collector.redaction import hash_key
 from collector.service import Collector
 from collector.tables import metric_points, span_keys, spans, spans_with_resources
-from tests.collector.harness import SECRET, get, metric_value, post, running_collector, span_count, wait_until
+from tests.collector.harness import (
+    SECRET,
+    get,
+    metric_value,
+    metrics_text,
+    post,
+    running_collector,
+    span_count,
+    wait_until,
+)
 from tests.collector.otlp import span, trace_request
 from vitals.kernel.db import create_engine
 
@@ -277,7 +286,7 @@ def test_tokens_are_required_when_configured(sqlite_url: str, tmp_path: Path) ->
         assert exporter.acknowledged == 1
         assert span_count(engine) == 1
         engine.dispose()
-        text = get(url(running, "/metrics"))[1].decode()
+        text = metrics_text(running)
         assert metric_value(text, "vitals_collector_unauthenticated_total", transport="http") == 4
 
 

@@ -121,6 +121,8 @@ def test_every_worker_serves_tls(tmp_path: Path, certs: Certs) -> None:
         assert seen == {"0", "1"}
         api = httpx.get(f"https://127.0.0.1:{ports.api}/api/v1/openapi.json", verify=trusted, timeout=10)
         assert api.status_code == 200
+    # The parent's start-up line too (it said http:// before).
+    assert "workers listening on OTLP/HTTP https://127.0.0.1:" in (tmp_path / "serve.log").read_text()
 
 
 def test_a_broken_tls_section_stops_serve_at_start(tmp_path: Path, certs: Certs) -> None:

@@ -144,6 +144,8 @@ class WorkerPlan:
     workers: int
     #: The JSON API's port, shared by the workers like the OTLP ones.
     api_port: int = API_PORT
+    #: Whether collector.yaml serves TLS (the start-up line then says https).
+    tls: bool = False
 
 
 class WorkerRole:
@@ -212,6 +214,7 @@ def worker_main(plan: WorkerPlan, index: int, ready: Connection) -> None:
                     plan.shutdown_timeout,
                     reuse_port=True,
                     ssl_context=config.tls.api_context(),
+                    insecure_no_auth=plan.insecure_no_auth,
                 ),
             ),
             shutdown_timeout=plan.shutdown_timeout,
@@ -362,13 +365,15 @@ class Supervisor:
         plan = self.plan
         host = f"[{plan.host}]" if ":" in plan.host and not plan.host.startswith("[") else plan.host
         log.info(
-            "vitals serve: %d workers listening on OTLP/HTTP http://%s:%d and OTLP/gRPC %s:%d (pids %s); "
+            "vitals serve: %d workers listening on OTLP/HTTP %s://%s:%d and OTLP/gRPC %s:%d%s (pids %s); "
             "the API on %s:%d",
             plan.workers,
+            "https" if plan.tls else "http",
             host,
             plan.http_port,
             host,
             plan.grpc_port,
+            " (TLS)" if plan.tls else "",
             ", ".join(str(slot.process.pid) for slot in self.slots if slot.process),
             host,
             plan.api_port,
