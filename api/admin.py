@@ -1,5 +1,9 @@
 """``/api/v1/audit`` (read only: the API has no way to change it) and ``/api/v1/config`` (the
-configuration in force, secrets masked). Both need the ``admin`` scope."""
+configuration in force, secrets masked). Both need the ``admin`` scope.
+
+The API reads ``collector.yaml``, ``alerts.yaml`` and ``slas/`` itself; files of components it
+may not import (``dashboard.yaml``) come as ``ApiDeps.config_documents`` from the shell.
+"""
 
 from __future__ import annotations
 
@@ -105,6 +109,8 @@ def config(request: Request, caller: Admin) -> ConfigView:
     slas = directory / "slas"
     if slas.is_dir():
         files.append(_file("slas/", slas, lambda p: load_sla_path(p).slas))
+    # Other components' files (dashboard.yaml), read by what the shell handed over.
+    files.extend(_file(name, directory, read) for name, read in deps.config_documents.items())
     return ConfigView(
         config_dir=str(directory), files=files, alerts_running_digest=deps.alerts_config().digest or None
     )

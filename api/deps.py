@@ -8,9 +8,10 @@ real store.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -18,6 +19,10 @@ from access.model import AuditLog, TokenStore
 from alerts.config import AlertsConfig
 
 Clock = Callable[[], float]
+#: Reads one more configuration document for ``/api/v1/config`` from the config directory: its
+#: validated model (secrets not read; ``api.masked`` shows where each comes from), or None when
+#: the file is absent; a ``ConfigError`` becomes the document's error.
+ConfigDocument = Callable[[Path], Any]
 
 
 @dataclass(frozen=True)
@@ -34,3 +39,6 @@ class ApiDeps:
     #: ``--insecure-no-auth``. Beyond loopback a server whose tokens were all revoked refuses
     #: every request rather than opening up.
     anonymous_allowed: bool = True
+    #: Configuration documents of components the API may not import (``dashboard.yaml``), by
+    #: file name; the shell, which assembles components, supplies them.
+    config_documents: Mapping[str, ConfigDocument] = field(default_factory=dict)

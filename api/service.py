@@ -22,7 +22,7 @@ from access.tokens import SqlTokenStore
 from alerts.config import API_TOKEN_ENV
 from alerts.schema import API_TOKENS_NOW
 from api.app import OPENAPI_PATH, PREFIX, create_app
-from api.deps import ApiDeps
+from api.deps import ApiDeps, ConfigDocument
 from api.routing import RoutingConfig
 from api.server import ApiServer, bind
 from collector.service import StartupError, is_loopback
@@ -52,6 +52,7 @@ class ApiComponent:
         audit: Callable[[ServiceContext], AuditLog] | None = None,
         insecure_no_auth: bool = False,
         environ: Mapping[str, str] | None = None,
+        config_documents: Mapping[str, ConfigDocument] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -66,6 +67,8 @@ class ApiComponent:
         #: an API token (or ``--insecure-no-auth``) can authenticate its callers.
         self.anonymous_allowed = is_loopback(host) or insecure_no_auth
         self.environ = os.environ if environ is None else environ
+        #: Other components' files for ``/api/v1/config`` (``ApiDeps.config_documents``).
+        self.config_documents = dict(config_documents or {})
 
     def install(self, ctx: ServiceContext) -> None:
         try:
@@ -94,7 +97,14 @@ class ApiComponent:
                 "network is trusted"
             )
         deps = ApiDeps(
-            ctx.engine, tokens, self.audit(ctx), config_dir, holder, self.clock, self.anonymous_allowed
+            ctx.engine,
+            tokens,
+            self.audit(ctx),
+            config_dir,
+            holder,
+            self.clock,
+            self.anonymous_allowed,
+            self.config_documents,
         )
         try:
             sock = bind(self.host, self.port, reuse_port=self.reuse_port)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from access.model import AuditLog, Scope, TokenStore
 from access.tokens import InMemoryTokenStore, SqlTokenStore
 from alerts.config import AlertsConfig, load_for
 from api import ApiDeps, create_app
+from api.deps import ConfigDocument
 from api.server import ApiServer, bind
 
 
@@ -66,6 +67,7 @@ def serve_api(
     sql: bool = False,
     alerts_config: Callable[[], AlertsConfig] | None = None,
     environ: dict[str, str] | None = None,
+    config_documents: Mapping[str, ConfigDocument] | None = None,
 ) -> Iterator[ServedApi]:
     """``create_app`` on uvicorn; tokens and audit log in memory, or in the store with ``sql``."""
     tokens: TokenStore = SqlTokenStore(engine) if sql else InMemoryTokenStore()
@@ -76,7 +78,9 @@ def serve_api(
         def alerts_config() -> AlertsConfig:
             return loaded
 
-    deps = ApiDeps(engine, tokens, audit, config_dir, alerts_config, clock)
+    deps = ApiDeps(
+        engine, tokens, audit, config_dir, alerts_config, clock, config_documents=config_documents or {}
+    )
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="api-test-loop", daemon=True)
     thread.start()

@@ -16,6 +16,7 @@ from tests.alerts.factories import evaluation as make_evaluation
 from tests.alerts.harness import FakeClock
 from tests.api.support import ServedApi, serve_api
 from tests.support.sla_files import GL
+from vitals.shell.serve import dashboard_document
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +35,18 @@ receivers:
       - channel: "#finance"
         api_url: {SLACK_URL}
 """
+PASSWORD_HASH = "$2b$12$" + "H" * 53  # a bcrypt hash's shape
+CLIENT_SECRET = "oidc-client-secret-not-to-be-shown"
+DASHBOARD = f"""
+users:
+  - {{username: ada, role: admin, password_hash: "{PASSWORD_HASH}"}}
+  - {{username: bob, role: engineer, password_hash: {{env: BOB_HASH}}}}
+oidc:
+  provider: hospital
+  role_claim: groups
+  claim_roles: {{sla-admins: admin}}
+  default_role: executive
+"""
 SILENCE = {"matchers": ['sla="gl-posting-errors"'], "duration": "2h", "comment": "vendor upgrade"}
 
 
@@ -43,13 +56,24 @@ def config_dir(tmp_path: Path) -> Path:
     (tmp_path / "slas" / "gl.yaml").write_text(GL)
     (tmp_path / "alerts.yaml").write_text(ALERTS)
     (tmp_path / "collector.yaml").write_text(f"redaction:\n  hash_secret: {{value: {HASH_SECRET}}}\n")
+    (tmp_path / "dashboard.yaml").write_text(DASHBOARD)
+    # The OIDC client's secrets live beside it, for Streamlit: never part of the answer.
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(
+        f'[auth.hospital]\nclient_id = "vitals"\nclient_secret = "{CLIENT_SECRET}"\n'
+    )
     return tmp_path
 
 
 @pytest.fixture
 def api(sqlite_engine: Engine, config_dir: Path) -> Iterator[ServedApi]:
     with serve_api(
-        sqlite_engine, config_dir, FakeClock(T0), sql=True, environ={"SLACK_URL_FOR_TESTS": SLACK_URL}
+        sqlite_engine,
+        config_dir,
+        FakeClock(T0),
+        sql=True,
+        environ={"SLACK_URL_FOR_TESTS": SLACK_URL},
+        config_documents={"dashboard.yaml": dashboard_document},  # as vitals serve passes it
     ) as served:
         yield served
 
@@ -162,6 +186,33 @@ def test_the_config_is_shown_with_every_secret_masked(api: ServedApi) -> None:
     assert team["slack_configs"][0]["api_url"] == {"secret": "inline value"}
     (sla,) = files["slas/"]["content"]
     assert sla["id"] == "gl-posting-errors" and files["slas/"]["error"] is None
+    # dashboard.yaml, handed over by the shell: password hashes masked, OIDC as its role rules
+    # only (the client's secrets stay in .streamlit/secrets.toml, which is never read)
+    assert PASSWORD_HASH not in text and "$2b$" not in text and CLIENT_SECRET not in text
+    dashboard = files["dashboard.yaml"]
+    assert dashboard["error"] is None
+    ada, bob = dashboard["content"]["users"]
+    assert (ada["username"], ada["password_hash"]) == ("ada", {"secret": "inline value"})
+    assert bob["password_hash"] == {"secret": "environment variable BOB_HASH"}
+    assert dashboard["content"]["oidc"] == {
+        "provider": "hospital",
+        "role_claim": "groups",
+        "claim_roles": {"sla-admins": "admin"},
+        "roles": {},
+        "default_role": "executive",
+    }
+    assert "client_secret" not in text and "secrets.toml" not in text
+
+
+def test_a_broken_dashboard_yaml_is_its_error_without_the_hash(api: ServedApi, config_dir: Path) -> None:
+    (config_dir / "dashboard.yaml").write_text(DASHBOARD.replace("role: engineer", "role: nurse"))
+    with api.client() as client:
+        answer = client.get("/api/v1/config")
+    files = {f["file"]: f for f in answer.json()["files"]}
+    error = files["dashboard.yaml"]["error"]
+    assert files["dashboard.yaml"]["content"] is None
+    assert error.startswith(f"{config_dir / 'dashboard.yaml'}:4: users[1].role:"), error
+    assert PASSWORD_HASH not in answer.text
 
 
 def test_sla_status_and_history(api: ServedApi, sqlite_engine: Engine) -> None:

@@ -12,6 +12,7 @@ import importlib
 import logging
 import ssl
 import sys
+from pathlib import Path
 
 import click
 from sqlalchemy.engine import make_url
@@ -20,7 +21,7 @@ from collector import retention
 from collector.buffer_consumer import components as buffer_components
 from collector.config import CollectorConfig, Retention, load_collector_config
 from collector.service import Collector, ServeOptions, StartupError
-from vitals.kernel.configfile import ConfigError
+from vitals.kernel.configfile import ConfigError, load_yaml, validate
 from vitals.kernel.db import normalize_url
 from vitals.kernel.options import settings_options
 from vitals.kernel.runtime import Component, ServiceContext
@@ -90,6 +91,18 @@ def serve_workers(plan: WorkerPlan) -> int:
     return supervise(plan)
 
 
+def dashboard_document(config_dir: Path) -> object:
+    """``dashboard.yaml`` validated without reading its secrets, for ``/api/v1/config`` (the API
+    may not import the dashboards; None when the file is absent)."""
+    from dashboards.config import FILE_NAME, DashboardConfig
+
+    path = config_dir / FILE_NAME
+    if not path.is_file():
+        return None
+    loaded = load_yaml(path)
+    return None if loaded.data is None else validate(DashboardConfig, loaded)
+
+
 def api_component(
     host: str,
     port: int,
@@ -109,6 +122,7 @@ def api_component(
         ssl_context=ssl_context,
         shutdown_timeout=shutdown_timeout,
         insecure_no_auth=insecure_no_auth,
+        config_documents={"dashboard.yaml": dashboard_document},
     )
 
 
