@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
 from access.audit import SqlAuditLog
@@ -16,6 +18,7 @@ from tests.alerts.factories import evaluation as make_evaluation
 from tests.alerts.harness import FakeClock
 from tests.api.support import ServedApi, serve_api
 from tests.support.sla_files import GL
+from vitals.shell.cli import main
 from vitals.shell.serve import dashboard_document
 
 pytestmark = pytest.mark.e2e
@@ -135,7 +138,7 @@ def test_revoked_and_expired_tokens_are_refused(api: ServedApi) -> None:
 
 
 def test_every_write_is_audited_once_with_the_token_and_address(
-    api: ServedApi, sqlite_engine: Engine
+    api: ServedApi, sqlite_engine: Engine, sqlite_url: str
 ) -> None:
     insert_evaluations(sqlite_engine, [make_evaluation(at=T0)])
     with api.client(api.token("ci-bot", "write")) as client:
@@ -153,8 +156,12 @@ def test_every_write_is_audited_once_with_the_token_and_address(
         ("silence.expire", f"silence:{sid}", "ci-bot", "api", "127.0.0.1"),
         ("silence.create", f"silence:{sid}", "ci-bot", "api", "127.0.0.1"),
     ]
-    # the address is in the remote column (vitals audit shows it), not in the detail
+    # the address is in the remote column, not in the detail, and vitals audit shows it
     assert all("remote" not in e.detail for e in entries)
+    at = datetime.fromtimestamp(T0, tz=UTC).isoformat()
+    shown = CliRunner().invoke(main, ["audit", "--db", sqlite_url, "--actor", "ci-bot", "--now", at])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.count("(api from 127.0.0.1)") == 2, shown.output
     with api.client(api.token("auditor", "admin")) as client:
         listed = client.get("/api/v1/audit", params={"actor": "ci-bot"}).json()["audit"]
     assert [(a["action"], a["remote"]) for a in listed] == [
