@@ -121,6 +121,10 @@ def test_demo_starts_everything_receives_data_and_stops_cleanly_on_sigint(tmp_pa
             assert port_open("127.0.0.1", http_port)
             assert "incidents of scenario 'default'" in output.text
             assert "charge-interface-stall" in output.text and "queue-stuck" in output.text
+            api = re.search(r"JSON API +(http://\S+/api/v1/slas)", output.text)
+            assert api, output.text
+            with urllib.request.urlopen(api.group(1), timeout=10) as response:  # loopback, no token: open
+                assert response.status == 200
             # The evaluators start only once the history is in, in the restarted collector.
             assert "history loaded; restarting the collector with the SLA engine and alerting" in output.text
             with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=5) as response:

@@ -31,7 +31,7 @@ from dashboards.cli import DEFAULT_PORT
 from simulator.options import days_option, live_option, rate_scale_option, scenario_option, seed_option
 from simulator.scenario import Scenario
 from vitals.kernel.settings import Settings
-from vitals.shell.ports import OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_option, port_option
+from vitals.shell.ports import API_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_option, port_option
 
 DEMO_DB_PATH = Path(".vitals") / "demo.db"
 LOG_DIR = Path(".vitals") / "demo-logs"
@@ -138,6 +138,12 @@ def _readyz(base: str) -> dict[str, Any]:
 @port_option(
     "--dashboard-port", default=DEFAULT_PORT, help="Dashboard port (a free one is picked if it is busy)."
 )
+@port_option(
+    "--api-port",
+    default=API_PORT,
+    envvar="VITALS_API_PORT",
+    help="JSON API port (env VITALS_API_PORT; a free one is picked if it is busy).",
+)
 @click.option("--dashboard/--no-dashboard", "with_dashboard", default=True, help="Start the dashboard.")
 @live_option(
     default=True, help="Keep emitting live traffic after the back-fill (else only keep the services up)."
@@ -154,6 +160,7 @@ def demo(
     http_port: int,
     grpc_port: int,
     dashboard_port: int,
+    api_port: int,
     with_dashboard: bool,
     live: bool,
     rate_scale: float,
@@ -175,7 +182,13 @@ def demo(
     db_url = _fresh_demo_store(db)
     taken: set[int] = set()
     ports = {}
-    for label, wanted in (("OTLP/HTTP", http_port), ("OTLP/gRPC", grpc_port), ("dashboard", dashboard_port)):
+    wanted_ports = (
+        ("OTLP/HTTP", http_port),
+        ("OTLP/gRPC", grpc_port),
+        ("dashboard", dashboard_port),
+        ("API", api_port),
+    )
+    for label, wanted in wanted_ports:
         chosen = choose_port(host, wanted, taken)
         taken.add(chosen)
         ports[label] = chosen
@@ -194,6 +207,8 @@ def demo(
         str(ports["OTLP/HTTP"]),
         "--grpc-port",
         str(ports["OTLP/gRPC"]),
+        "--api-port",
+        str(ports["API"]),
     ]
     serve = Child(
         "serve",
@@ -368,6 +383,7 @@ def _print_banner(
         f"  OTLP/HTTP        {base}/v1/traces  {base}/v1/metrics",
         f"  OTLP/gRPC        {host}:{ports['OTLP/gRPC']}",
         f"  collector        {base}/metrics (Prometheus)  {base}/healthz  {base}/readyz",
+        f"  JSON API         http://{host}:{ports['API']}/api/v1/slas  (OpenAPI: /api/v1/openapi.json)",
         f"  store            {db_url}   (other commands: export VITALS_DB={db_url})",
         f"  logs             {LOG_DIR}/",
         "  alerts           to the console (lines prefixed [serve]) and the collector log, unless Slack is "
