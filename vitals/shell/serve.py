@@ -165,8 +165,10 @@ def load_components(names: tuple[str, ...]) -> tuple[Component, ...]:
     "--insecure-no-auth",
     is_flag=True,
     envvar="VITALS_INSECURE_NO_AUTH",
-    help="Allow a non-loopback --host with no tokens configured: anyone who can reach the port can "
-    "write telemetry (env VITALS_INSECURE_NO_AUTH).",
+    help="Allow a non-loopback --host with no tokens configured. Anyone who can reach the ports can "
+    "then write telemetry, read /metrics, and use the whole JSON API anonymously with every scope: "
+    "read and change configuration, acknowledge alerts, create and remove silences "
+    "(env VITALS_INSECURE_NO_AUTH).",
 )
 @click.option(
     "--components",
