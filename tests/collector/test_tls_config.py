@@ -173,3 +173,37 @@ def test_the_context_reads_the_files_afresh(tmp_path: Path, certs: Certs) -> Non
     cert.unlink()
     with pytest.raises(TlsFileError, match="does not exist"):
         tls.context()
+
+
+def _copy_key(tmp_path: Path, certs: Certs, mode: int) -> tuple[Path, Path]:
+    cert = tmp_path / "server.pem"
+    key = tmp_path / "server.key"
+    cert.write_bytes(certs.cert.read_bytes())
+    key.write_bytes(certs.key.read_bytes())
+    key.chmod(mode)
+    return cert, key
+
+
+def test_a_key_others_can_read_is_served_with_a_warning(
+    tmp_path: Path, certs: Certs, caplog: pytest.LogCaptureFixture
+) -> None:
+    _copy_key(tmp_path, certs, 0o644)
+    with caplog.at_level("WARNING", logger="vitals.kernel.tls"):
+        tls = load(tmp_path, "tls:\n  cert_file: server.pem\n  key_file: server.key\n")
+        server = tls.server()
+        assert server is not None
+        server.context()
+    messages = [record.getMessage() for record in caplog.records if record.name == "vitals.kernel.tls"]
+    assert len(messages) == 1, messages  # once per file and mode, however many listeners load it
+    assert str(tmp_path / "server.key") in messages[0]
+    assert "0644" in messages[0]
+    assert f"chmod 600 {tmp_path / 'server.key'}" in messages[0]
+
+
+def test_a_key_only_its_owner_reads_gives_no_warning(
+    tmp_path: Path, certs: Certs, caplog: pytest.LogCaptureFixture
+) -> None:
+    cert, key = _copy_key(tmp_path, certs, 0o600)
+    with caplog.at_level("WARNING", logger="vitals.kernel.tls"):
+        ServerTls(cert, key).context()
+    assert not [record for record in caplog.records if record.name == "vitals.kernel.tls"]

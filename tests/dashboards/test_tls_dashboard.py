@@ -63,6 +63,22 @@ def test_a_bad_certificate_is_refused_before_streamlit_starts(
     assert message in result.output
 
 
+def test_a_key_others_can_read_is_served_with_a_warning(
+    tmp_path: Path, certs: Certs, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dashboards.cli import _tls
+
+    key = tmp_path / "exposed.key"
+    key.write_bytes(certs.key.read_bytes())
+    key.chmod(0o640)
+    with caplog.at_level("WARNING", logger="vitals.kernel.tls"):
+        assert _tls(certs.cert, key) == ServerTls(certs.cert, key)
+    [message] = [record.getMessage() for record in caplog.records if record.name == "vitals.kernel.tls"]
+    assert str(key) in message
+    assert "0640" in message
+    assert f"chmod 600 {key}" in message
+
+
 def trusting(ca: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca))
 

@@ -9,7 +9,10 @@ certificate is served after a restart.
 
 from __future__ import annotations
 
+import logging
+import os
 import ssl
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,11 @@ from cryptography.hazmat.primitives import serialization
 
 #: Oldest protocol served: TLS 1.0 and 1.1 are deprecated (RFC 8996) and fail security reviews.
 MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
+
+_log = logging.getLogger(__name__)
+
+# (path, mode) pairs already warned about, so a key loaded by several listeners warns once.
+_warned: set[tuple[Path, int]] = set()
 
 _NEW_CERT = "(see docs/how-to/tls.md, 'A certificate for a test')"
 
@@ -74,6 +82,38 @@ def read_private_key(path: Path, what: str = "key file") -> bytes:
     return data
 
 
+def key_permission_problem(path: Path) -> str | None:
+    """A sentence when the key file is readable by its group or others, else None.
+
+    A warning rather than a refusal: a container or secret store may mount the key with modes
+    Vitals cannot change, yet a site that can should know its key is exposed to other users.
+    """
+    if os.name != "posix":
+        return None
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return None
+    return (
+        f"key file {path} has mode {mode:04o}: its group or other users can read it; "
+        f"make it readable only by Vitals' user: chmod 600 {path}"
+    )
+
+
+def warn_if_key_exposed(path: Path) -> None:
+    """Log ``key_permission_problem`` once per file and mode."""
+    problem = key_permission_problem(path)
+    if problem is None:
+        return
+    seen = (path.resolve(), stat.S_IMODE(path.stat().st_mode))
+    if seen in _warned:
+        return
+    _warned.add(seen)
+    _log.warning("%s", problem)
+
+
 @dataclass(frozen=True)
 class ServerTls:
     """What a listener serves: a certificate chain and its key, and, for mutual TLS, the CA
@@ -99,6 +139,7 @@ class ServerTls:
         required and verified against ``client_ca_file`` when it is set."""
         read_certificates(self.cert_file)
         read_private_key(self.key_file)
+        warn_if_key_exposed(self.key_file)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = MINIMUM_VERSION
         try:
