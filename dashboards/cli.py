@@ -103,7 +103,8 @@ def _tls(cert_file: Path | None, key_file: Path | None) -> ServerTls | None:
     envvar="VITALS_DASHBOARD_HOST",
     default=DEFAULT_HOST,
     show_default=True,
-    help="Address to listen on (env VITALS_DASHBOARD_HOST). Beyond loopback, configure users first.",
+    help="Address to listen on (env VITALS_DASHBOARD_HOST). Beyond loopback, dashboard.yaml needs users "
+    "or oidc (or --insecure-no-auth).",
 )
 @click.option(
     "--port",
@@ -126,6 +127,14 @@ def _tls(cert_file: Path | None, key_file: Path | None) -> ServerTls | None:
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="PEM private key of --tls-cert-file, unencrypted (env VITALS_DASHBOARD_TLS_KEY_FILE).",
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    envvar="VITALS_INSECURE_NO_AUTH",
+    help="Allow a non-loopback --host with no users or oidc in dashboard.yaml: anyone who can reach "
+    "the port then sees every page as an engineer, acknowledges alerts and creates silences "
+    "(env VITALS_INSECURE_NO_AUTH).",
 )
 @click.option(
     "--migrate/--no-migrate",
@@ -151,6 +160,7 @@ def dashboard(
     port: int,
     tls_cert_file: Path | None,
     tls_key_file: Path | None,
+    insecure_no_auth: bool,
     migrate: bool,
     now_text: str | None,
 ) -> None:
@@ -171,10 +181,16 @@ def dashboard(
         raise click.ClickException(f"the dashboard config has errors:\n{exc}") from exc
     tls = _tls(tls_cert_file, tls_key_file)
     if not _is_loopback(host) and config.auth_mode == "none":
+        where = settings.config_dir / dashboard_config.FILE_NAME
+        if not insecure_no_auth:
+            raise click.UsageError(
+                f"refusing to listen on {host} without users: anyone who reaches it would see every "
+                f"page. Add users (see `vitals dashboard hash-password`) or oidc to {where}, listen on "
+                "127.0.0.1, or pass --insecure-no-auth (env VITALS_INSECURE_NO_AUTH) to allow it."
+            )
         click.secho(
-            f"warning: listening on {host} without users: anyone who reaches it sees every page. "
-            f"Add users to {settings.config_dir / dashboard_config.FILE_NAME} "
-            "(see `vitals dashboard hash-password`) or configure OIDC.",
+            f"warning: listening on {host} without users (--insecure-no-auth): anyone who reaches it "
+            f"sees every page. Add users or oidc to {where}.",
             fg="yellow",
             err=True,
         )

@@ -76,7 +76,18 @@ def test_dashboard_runs_streamlit_with_the_store_and_config_passed_through(
     monkeypatch.setattr("dashboards.cli.os.execve", fake_execve)
     result = CliRunner().invoke(
         main,
-        ["dashboard", "--db", sqlite_url, "--config", str(tmp_path), "--host", "0.0.0.0", "--port", "9123"],
+        [
+            "dashboard",
+            "--db",
+            sqlite_url,
+            "--config",
+            str(tmp_path),
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "9123",
+            "--insecure-no-auth",
+        ],
     )
     assert result.exit_code == 0, result.output
     (_path, argv, env) = calls[0]
@@ -84,10 +95,33 @@ def test_dashboard_runs_streamlit_with_the_store_and_config_passed_through(
     assert "--server.address=0.0.0.0" in argv and "--server.port=9123" in argv
     assert "--server.headless=true" in argv and "--browser.gatherUsageStats=false" in argv
     assert env["VITALS_DB"] == sqlite_url and env["VITALS_CONFIG"] == str(tmp_path)
-    assert "without users" in result.stderr  # listening beyond loopback with no login
+    assert "without users (--insecure-no-auth)" in result.stderr  # beyond loopback, no login, allowed
     from vitals.kernel.db import create_engine, current_heads
 
     assert "d0004" in current_heads(create_engine(sqlite_url))  # the newest dashboards migration
+
+
+def test_dashboard_refuses_a_network_address_without_users_or_oidc(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `vitals serve` does: beyond loopback, no identity means --insecure-no-auth."""
+    calls: list[object] = []
+    monkeypatch.setattr("dashboards.cli.os.execve", lambda *args: calls.append(args))
+    monkeypatch.delenv("VITALS_INSECURE_NO_AUTH", raising=False)
+    base = ["dashboard", "--db", sqlite_url, "--config", str(tmp_path), "--no-migrate"]
+    refused = CliRunner().invoke(main, [*base, "--host", "0.0.0.0"])
+    assert refused.exit_code == 2, refused.output
+    assert "refusing to listen on 0.0.0.0 without users" in refused.output
+    assert str(tmp_path / "dashboard.yaml") in refused.output and "oidc" in refused.output
+    assert "--insecure-no-auth" in refused.output
+    assert not calls
+    # The environment variable allows it, as for `vitals serve`.
+    allowed = CliRunner().invoke(main, [*base, "--host", "0.0.0.0"], env={"VITALS_INSECURE_NO_AUTH": "1"})
+    assert allowed.exit_code == 0, allowed.output
+    # Loopback stays open without users (the README demo).
+    local = CliRunner().invoke(main, [*base, "--host", "127.0.0.1"])
+    assert local.exit_code == 0, local.output
+    assert len(calls) == 2
 
 
 def test_dashboard_help_documents_the_options() -> None:
