@@ -34,6 +34,8 @@ class ActiveTokens(Protocol):
 
     def active_digests(self, now: float) -> dict[str, TokenInfo]: ...
 
+    def any_created(self) -> bool: ...
+
 
 class TokenCache:
     """Active tokens by secret hash, reloaded at most every ``ttl`` seconds.
@@ -57,6 +59,8 @@ class TokenCache:
         self.monotonic = monotonic
         self._tokens: dict[str, TokenInfo] = {}
         self._loaded_at: float | None = None
+        #: Whether a token was ever created: once true it stays true (names are never deleted).
+        self._created = False
         self._lock = threading.Lock()
         self.reloads = 0
 
@@ -72,6 +76,7 @@ class TokenCache:
                 return self._tokens
             try:
                 self._tokens = self.source.active_digests(self.clock())
+                self._created = self._created or bool(self._tokens) or self.source.any_created()
             except Exception as exc:
                 log.warning(
                     "could not reload the API tokens (keeping the %d loaded): %s", len(self._tokens), exc
@@ -85,6 +90,12 @@ class TokenCache:
     def any_active(self) -> bool:
         now = self.clock()
         return any(info.active(now) for info in self._fresh().values())
+
+    def any_created(self) -> bool:
+        """Whether a token was ever created, revoked and expired ones included: the loopback
+        rule's test (authentication is off only while none was)."""
+        self._fresh()
+        return self._created
 
     def authenticate(self, secret: str) -> Principal | None:
         """The principal of an active token with this secret, or None."""

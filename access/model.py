@@ -79,6 +79,11 @@ class TokenStore(Protocol):
 
     def any_active(self, now: float) -> bool: ...
 
+    def any_created(self) -> bool:
+        """Whether a token was ever created (revoked and expired ones count): authentication is
+        off only while none was, so revoking the last token never opens the door."""
+        ...
+
     def authenticate(self, secret: str, *, now: float) -> Principal | None: ...
 
 

@@ -150,6 +150,9 @@ class InMemoryTokenStore:
     def any_active(self, now: float) -> bool:
         return any(t.info.active(now) for t in self._tokens.values())
 
+    def any_created(self) -> bool:
+        return bool(self._tokens)
+
     def authenticate(self, secret: str, *, now: float) -> Principal | None:
         digest = hash_secret(secret)
         for name, token in self._tokens.items():
@@ -254,6 +257,11 @@ class SqlTokenStore:
 
     def any_active(self, now: float) -> bool:
         return bool(self.active_digests(now))
+
+    def any_created(self) -> bool:
+        """Whether ``api_tokens`` has a row at all (names are never deleted, so once true, true)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(api_tokens.c.id).limit(1)).first() is not None
 
     def active_digests(self, now: float) -> dict[str, TokenInfo]:
         """Hash -> token, for every active token: what a cache (``access.cache``) holds."""

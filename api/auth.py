@@ -1,10 +1,11 @@
 """Who is calling: ``Authorization: Bearer <token>`` checked against the token store.
 
-While no token exists at all, every request is anonymous with every scope: ``vitals serve``
-then listens on loopback only (see ``access``; ``ApiDeps.anonymous_allowed``). Once one exists,
-a request without a valid token is a 401 and a token without the scope an operation needs a
-403. ``admin`` implies ``write`` implies ``read``; an ``ingest`` token (an instrumented
-service's) reads nothing here.
+While no token was ever created, every request is anonymous with every scope: ``vitals serve``
+then listens on loopback only (see ``access``; ``ApiDeps.anonymous_allowed``). Once one was (even
+if it is now revoked or expired, so revoking the last token never opens the API), a request
+without a valid token is a 401 and a token without the scope an operation needs a 403. ``admin``
+implies ``write`` implies ``read``; an ``ingest`` token (an instrumented service's) reads nothing
+here.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def principal(
             found = deps.tokens.authenticate(secret, now=now)
             if found is not None:
                 return found
-    if deps.anonymous_allowed and not deps.tokens.any_active(now):
+    if deps.anonymous_allowed and not deps.tokens.any_created():
         return ANONYMOUS
     if header is None:
         raise ApiError(401, "this API needs a token: Authorization: Bearer <token>", _CHALLENGE)

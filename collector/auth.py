@@ -5,9 +5,10 @@ name), and API tokens with the ``ingest`` scope made with ``vitals tokens create
 ingest`` (the token's name is the source name), read through ``access.cache.TokenCache`` so a
 request costs no query and a revocation reaches the collector within the cache's time to live.
 
-With no token of either kind, anyone may send when the collector listens on loopback only (or was
-told ``--insecure-no-auth``); beyond loopback a collector whose tokens were all revoked refuses
-every request rather than opening up. ``/metrics`` then needs a token with the ``read`` scope.
+While no token of either kind was ever created, anyone may send when the collector listens on
+loopback only (or was told ``--insecure-no-auth``). Once one was, every request needs a valid one,
+even after all were revoked or expired: revoking the last token never turns authentication off.
+``/metrics`` then needs a token with the ``read`` scope.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class TokenAuthenticator:
 
     Every configured token is compared in constant time, so timing does not reveal how much of
     a guess was right; store tokens are found by the SHA-256 of the secret (nothing to time).
-    ``anonymous_allowed``: whether a collector with no token at all lets anyone in (loopback or
+    ``anonymous_allowed``: whether a collector where no token was ever created lets anyone in (loopback or
     ``--insecure-no-auth``); it is asked on each request, as store tokens come and go.
     """
 
@@ -64,7 +65,7 @@ class TokenAuthenticator:
         """Whether a token is required now."""
         if self._tokens or not self._anonymous_allowed:
             return True
-        return self._store is not None and self._store.any_active()
+        return self._store is not None and self._store.any_created()
 
     def source(self, authorization: str | None) -> str | None:
         """The source name for this header value, or None when it is not a valid token."""

@@ -340,9 +340,12 @@ class Collector:
     def _authentication(self, host: str) -> str:
         """How the start-up log describes authentication (the loopback rule: docs/how-to/tokens.md)."""
         cache = self._token_cache
-        if self.config.tokens or (cache is not None and cache.any_active()):
+        if self.config.tokens or (cache is not None and cache.any_created()):
             ttl = cache.ttl if cache is not None else 0
-            return f"on (a token is required; a revoked API token is refused within {ttl:g}s)"
+            return (
+                f"on (a token is required; the collector refuses a revoked API token within {ttl:g}s, "
+                "the API at once)"
+            )
         if is_loopback(host):
             return "off: no token exists, so listening on loopback only (see vitals tokens create)"
         if self.config.tls.require_client_cert:

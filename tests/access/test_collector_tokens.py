@@ -177,8 +177,8 @@ def test_a_store_token_turns_authentication_on(
     with caplog.at_level(logging.INFO, logger="vitals.serve"), running_collector(store_url, tmp_path):
         pass
     assert (
-        f"authentication on (a token is required; a revoked API token is refused within {DEFAULT_TTL_S:g}s)"
-        in caplog.text
+        "authentication on (a token is required; the collector refuses a revoked API token "
+        f"within {DEFAULT_TTL_S:g}s, the API at once)" in caplog.text
     )
 
 

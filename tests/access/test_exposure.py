@@ -3,7 +3,9 @@
 A collector that requires client certificates authenticates its senders by them, so it may listen
 beyond loopback without tokens; the API never asks for client certificates, so beyond loopback it
 needs an API token (or ``--insecure-no-auth``) whatever collector.yaml says, and a server started
-there whose tokens are all revoked later refuses every request rather than open up.
+there whose tokens are all revoked later refuses every request rather than open up. On loopback
+too: authentication is off only while no token was ever created, so revoking (or the expiry of)
+the last token never turns it off.
 """
 
 from __future__ import annotations
@@ -94,9 +96,13 @@ def test_serve_beyond_loopback_needs_an_api_token_for_the_api(
     assert "--insecure-no-auth" in result.output
 
 
-@pytest.fixture
-def closed_api(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, InMemoryTokenStore]]:
-    """The API as served beyond loopback (anonymous not allowed), on 127.0.0.1 for the test."""
+@pytest.fixture(params=[False, True], ids=["beyond-loopback", "loopback"])
+def closed_api(
+    sqlite_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, InMemoryTokenStore]]:
+    """The API as served beyond loopback (anonymous not allowed) and on loopback (allowed while no
+    token was ever created), on 127.0.0.1 for the test."""
+    anonymous_allowed: bool = request.param
     engine = create_engine(sqlite_url)
     migrate(engine)
     tokens = InMemoryTokenStore()
@@ -106,7 +112,13 @@ def closed_api(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, InMemoryT
         return config
 
     deps = ApiDeps(
-        engine, tokens, InMemoryAuditLog(), tmp_path, alerts_config, lambda: T0 + 10, anonymous_allowed=False
+        engine,
+        tokens,
+        InMemoryAuditLog(),
+        tmp_path,
+        alerts_config,
+        lambda: T0 + 10,
+        anonymous_allowed=anonymous_allowed,
     )
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -133,3 +145,13 @@ def test_an_api_beyond_loopback_stays_closed_when_its_tokens_are_revoked(
         tokens.revoke("grafana", now=T0 + 1)
         assert client.get("/api/v1/slas").status_code == 401  # not anonymous with every scope
         assert client.get("/api/v1/config").status_code == 401
+        assert client.get("/metrics").status_code in (401, 404)  # the API serves no /metrics
+
+
+def test_an_api_stays_closed_when_its_only_token_expires(closed_api: tuple[str, InMemoryTokenStore]) -> None:
+    """Expiry is no different from revocation: a token once created keeps authentication on."""
+    url, tokens = closed_api
+    tokens.create("grafana", frozenset({"admin"}), now=T0, expires_at=T0 + 5)  # the API's clock: T0 + 10
+    with httpx.Client(base_url=url, timeout=30, trust_env=False) as client:
+        assert client.get("/api/v1/config").status_code == 401
+        assert client.get("/api/v1/slas").status_code == 401

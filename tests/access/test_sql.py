@@ -18,6 +18,7 @@ T0 = 1_780_000_000.0
 
 def test_tokens_round_trip_as_hashes(engine: Engine) -> None:
     store = SqlTokenStore(engine)
+    assert not store.any_created()
     audit = AuditEntry(T0, "ann", "token.create", "token:ci", "cli", detail={"scopes": ["read", "write"]})
     info, secret = store.create("ci", frozenset({"write", "read"}), now=T0, expires_at=T0 + 3600, audit=audit)
     assert (info.name, info.scopes, info.expires_at) == ("ci", frozenset({"read", "write"}), T0 + 3600)
@@ -30,6 +31,7 @@ def test_tokens_round_trip_as_hashes(engine: Engine) -> None:
     assert store.authenticate("vt_guess", now=T0 + 1) is None
     assert store.list()[0].last_used_at == T0 + 1
     assert store.any_active(T0 + 1) and not store.any_active(T0 + 3600)
+    assert store.any_created()  # expired, still created: authentication stays on
     (entry,) = SqlAuditLog(engine).query()
     assert (entry.actor, entry.action, entry.detail) == ("ann", "token.create", {"scopes": ["read", "write"]})
 

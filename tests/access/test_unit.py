@@ -133,6 +133,11 @@ class Failing:
             raise OSError("store unreachable")
         return self.inner.active_digests(now)
 
+    def any_created(self) -> bool:
+        if self.fail:
+            raise OSError("store unreachable")
+        return self.inner.any_created()
+
 
 def test_a_failed_reload_keeps_the_tokens_loaded_last() -> None:
     store = InMemoryTokenStore()
@@ -157,6 +162,20 @@ def test_the_collector_takes_yaml_tokens_and_ingest_store_tokens() -> None:
     assert auth.source(f"Bearer {ingest}") == "billing"
     assert auth.source(f"bearer {reader}") is None  # admin does not imply ingest
     assert auth.source(None) is None
+
+
+def test_revoking_the_last_token_keeps_authentication_on_loopback() -> None:
+    store = InMemoryTokenStore()
+    clocks = Clocks()
+    loopback = TokenAuthenticator({}, _cache(store, clocks))
+    _, secret = store.create("billing", frozenset({"ingest", "read"}), now=T0)
+    store.create("brief", frozenset({"ingest"}), now=T0, expires_at=T0 + 1)
+    store.revoke("billing", now=T0 + 1)
+    clocks.mono = 60.0
+    clocks.wall = T0 + 100  # billing revoked, brief expired: no active token, but some were made
+    assert _required(loopback)
+    assert loopback.source(None) is None and loopback.source(f"Bearer {secret}") is None
+    assert loopback.reader_status(None) == 401  # /metrics too
 
 
 def _required(auth: TokenAuthenticator) -> bool:
