@@ -15,8 +15,9 @@ the edges are ``alerts.store.AlertStore`` (``SqlStore``, ``MemoryStore``) and
 
 from __future__ import annotations
 
+from access.model import AuditEntry
 from alerts.config import AlertsConfig, load, load_for, parse
-from alerts.model import Alert, AlertEvent, AlertState, AuditEntry, Figures
+from alerts.model import Alert, AlertEvent, AlertState, Figures
 
 __all__ = [
     "Alert",

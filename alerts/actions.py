@@ -10,11 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from access.model import AuditEntry
 from alerts import lifecycle
 from alerts.config import AlertsConfig
 from alerts.engine import route_groups
 from alerts.matchers import Matcher, MatcherError, parse_matcher_list
-from alerts.model import Alert, AuditEntry
+from alerts.model import Alert
 from alerts.payloads import iso
 from alerts.routing import RouteOpts
 from alerts.silences import Silence, SilenceError, validate
@@ -146,7 +147,7 @@ def create_silence(
     }
     if time_intervals:
         detail["time_intervals"] = [s.to_json() for s in time_intervals]
-    audit = AuditEntry(now, author, "silence.create", "silence", source, detail)
+    audit = AuditEntry(now, author, "silence.create", "silence", source, detail=detail)
     return store.add_silence(silence, source, audit)
 
 
@@ -162,7 +163,7 @@ def expire_silence(store: AlertStore, silence_id: int, by: str, *, source: str, 
         "silence.expire",
         f"silence:{silence_id}",
         source,
-        {"matchers": [str(m) for m in silence.matchers]},
+        detail={"matchers": [str(m) for m in silence.matchers]},
     )
     store.commit(audits=[audit], silences_expired=[(silence_id, by, now)], now=now)
     expired = store.get_silence(silence_id)

@@ -14,10 +14,11 @@ import time
 
 from aiohttp import web
 
+from access.model import AuditEntry
 from alerts import actions
 from alerts.applied_actions import Applied, AppliedActions, identified
 from alerts.lifecycle import AckError
-from alerts.model import AuditEntry, Clock
+from alerts.model import Clock
 from alerts.payloads import iso
 from alerts.reload import ConfigHolder
 from alerts.silences import SilenceError
@@ -115,7 +116,7 @@ class AlertsHttp:
         )
         self.store.add_audit(
             AuditEntry(
-                now, action.actor, "slack.replay", f"slack:{action.verb}:{action.ref}", "slack", detail
+                now, action.actor, "slack.replay", f"slack:{action.verb}:{action.ref}", "slack", detail=detail
             )
         )
 

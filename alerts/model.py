@@ -104,19 +104,6 @@ class AlertEvent:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    """Who did what to alerting, when (``alert_audit``)."""
-
-    at: float
-    actor: str
-    action: str
-    target: str
-    source: str
-    detail: Mapping[str, Any] = field(default_factory=dict)
-    id: int | None = None
-
-
 def fingerprint(sla_id: str, slice_: str) -> str:
     """Stable identity of an alert (one SLA slice) across restarts, config edits and episodes.
 

@@ -12,8 +12,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from access.model import AuditEntry
 from alerts.config import FILE_NAME, AlertsConfig, load_for
-from alerts.model import AuditEntry, Clock
+from alerts.model import Clock
 from alerts.store import AlertStore
 from vitals.kernel.configfile import ConfigError
 
@@ -54,7 +55,7 @@ class ConfigHolder:
                     "config.load",
                     self._config.source,
                     "system",
-                    {
+                    detail={
                         "digest": self._config.digest,
                         "previous_digest": store.get_state(DIGEST_STATE),
                         **self._config.summary(),
@@ -100,7 +101,7 @@ class ConfigHolder:
                             "config.reload_failed",
                             str(self.path),
                             source,
-                            {"errors": [str(i) for i in exc.issues], "running_digest": old.digest},
+                            detail={"errors": [str(i) for i in exc.issues], "running_digest": old.digest},
                         )
                     )
                 return False, str(exc)
@@ -117,7 +118,7 @@ class ConfigHolder:
                         "config.reload",
                         new.source,
                         source,
-                        {"digest": new.digest, "previous_digest": old.digest, **new.summary()},
+                        detail={"digest": new.digest, "previous_digest": old.digest, **new.summary()},
                     )
                 )
                 self.store.set_state(DIGEST_STATE, new.digest, self.clock())

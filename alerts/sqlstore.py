@@ -25,10 +25,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 import access.audit
-from access.model import AuditEntry as AccessEntry
+from access.model import AuditEntry
 from alerts.grouping import GroupState
 from alerts.matchers import Matcher, parse_matcher_list
-from alerts.model import Alert, AlertEvent, AuditEntry, Figures
+from alerts.model import Alert, AlertEvent, Figures
 from alerts.notification import Notification
 from alerts.outbox import UNFINISHED, OutboxItem, Status
 from alerts.silences import Silence
@@ -108,11 +108,9 @@ OUTBOX = RowMap(
 )
 
 
-def _to_access(entry: AuditEntry, remote: str) -> AccessEntry:
-    """Alerting's audit entry as the audit log's; ``remote`` is the store's client address."""
-    return AccessEntry(
-        entry.at, entry.actor, entry.action, entry.target, entry.source, remote, dict(entry.detail)
-    )
+def _with_remote(entry: AuditEntry, remote: str) -> AuditEntry:
+    """The entry with the store's client address, unless it names one itself."""
+    return entry if entry.remote or not remote else replace(entry, remote=remote)
 
 
 def _alert_columns(alert: Alert, now: float) -> dict[str, Any]:
@@ -243,7 +241,7 @@ class SqlStore:
                         raise Conflict(f"{len(known) - result.rowcount} alert(s) changed concurrently")
                 if events:
                     conn.execute(EVENTS.insert(), [EVENTS.params(e) for e in events])
-                access.audit.append(conn, [_to_access(e, self.remote) for e in audits])
+                access.audit.append(conn, [_with_remote(e, self.remote) for e in audits])
                 if cursor is not None:
                     document = {"watermark": cursor.watermark, "seen": cursor.seen_json()}
                     self._set_state(conn, WATERMARK, document, now)
@@ -296,18 +294,18 @@ class SqlStore:
         values = SILENCES.params(silence, source=source, matched_any=False, expired_by=None)
         with self.engine.begin() as conn:
             sid = int(conn.execute(SILENCES.insert().returning(alert_silences.c.id), values).scalar_one())
-            access.audit.append(conn, [_to_access(replace(audit, target=f"silence:{sid}"), self.remote)])
+            access.audit.append(conn, [_with_remote(replace(audit, target=f"silence:{sid}"), self.remote)])
             return sid
 
     def add_audit(self, entry: AuditEntry) -> None:
         with self.engine.begin() as conn:
-            access.audit.append(conn, [_to_access(entry, self.remote)])
+            access.audit.append(conn, [_with_remote(entry, self.remote)])
 
     def audit_entries(self, limit: int, since: float | None = None) -> list[AuditEntry]:
         """The audit log (access's ``audit_log``: every component's entries), newest first."""
         with self.engine.connect() as conn:
             found = access.audit.read(conn, since=since, limit=limit)
-        return [AuditEntry(e.at, e.actor, e.action, e.target, e.source, dict(e.detail), e.id) for e in found]
+        return found
 
     def get_state(self, name: str) -> Any:
         with self.engine.connect() as conn:

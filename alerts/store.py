@@ -14,8 +14,9 @@ from dataclasses import replace
 from threading import RLock
 from typing import Any, Protocol, TypeVar, cast
 
+from access.model import AuditEntry
 from alerts.grouping import GroupState
-from alerts.model import Alert, AlertEvent, AuditEntry
+from alerts.model import Alert, AlertEvent
 from alerts.outbox import UNFINISHED, OutboxItem, Status
 from alerts.silences import Silence
 from slas.model import Evaluation

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from access.model import AuditEntry
 from alerts import actions, api, config
 from alerts.engine import AlertEngine
 from alerts.escalation import EscalationState
 from alerts.grouping import GroupState
 from alerts.matchers import parse_matcher_list
-from alerts.model import Alert, AlertEvent, AuditEntry, Figures
+from alerts.model import Alert, AlertEvent, Figures
 from alerts.notification import AlertView, Notification
 from alerts.outbox import OutboxItem
 from alerts.silences import Silence
@@ -413,7 +414,9 @@ def test_every_field_of_every_stored_value_round_trips(any_store: AlertStore) ->
     store.commit(events=[event], now=T0 + 2)
     assert store.events_for(FP, 10) == [event]
 
-    entry = AuditEntry(T0 + 2.5, "carol", "acknowledge", f"alert:{FP}", "cli", detail={"comment": "on it"})
+    entry = AuditEntry(
+        T0 + 2.5, "carol", "acknowledge", f"alert:{FP}", "api", remote="10.0.0.7", detail={"comment": "on it"}
+    )
     store.add_audit(entry)
     (audited,) = store.audit_entries(10)
     assert audited.id is not None and replace(audited, id=None) == entry
