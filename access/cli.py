@@ -6,6 +6,7 @@ commands read the wall clock once, at the start.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
@@ -85,12 +86,39 @@ def actor_option(func: F) -> F:
         "--actor",
         default=None,
         metavar="NAME",
-        help="Who does this, as the audit log records it. Default: $USER.",
+        help="Who does this, as the audit log records it. Default: $USER, else the OS account name.",
     )(func)
 
 
+def _os_account() -> str:
+    """The OS account running the command: ``getpass`` (LOGNAME, USER, LNAME, USERNAME, then the
+    password database), then the password database by uid; "" when neither knows (a container
+    running as a uid with no passwd entry)."""
+    try:
+        return getpass.getuser().strip()
+    except (OSError, KeyError, ImportError):
+        pass
+    return _passwd_name()
+
+
+def _passwd_name() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name.strip()
+    except (KeyError, ImportError, AttributeError):
+        return ""
+
+
 def _actor(value: str | None) -> str:
-    return (value or os.environ.get("USER") or "unknown").strip() or "unknown"
+    """Who the audit log names: ``--actor``, else $USER, else the OS account. A record naming
+    nobody ("unknown") is useless to an auditor, so with none of them the command refuses."""
+    name = (value or "").strip() or os.environ.get("USER", "").strip() or _os_account()
+    if not name:
+        raise click.ClickException(
+            "cannot tell who you are (no $USER, no OS account name): pass --actor NAME"
+        )
+    return name
 
 
 def iso(seconds: float | None) -> str:
@@ -121,9 +149,9 @@ def tokens() -> None:
 
     \b
     A token's secret is printed once, when it is created, and stored only as a hash. Scopes:
-      read    read the API (SLA status, incidents, alerts, silences, the audit log)
+      read    read the API (SLA status, incidents, alerts, silences, the outbox)
       write   read, and act: acknowledge alerts, create and expire silences
-      admin   write, and administer (configuration in force, tokens)
+      admin   write, and read the audit log and the configuration in force (secrets masked)
       ingest  send telemetry to the collector (OTLP); reads nothing
     """
 
@@ -196,7 +224,8 @@ def create(
     lifetime_text = f"expires {iso(info.expires_at)}" if info.expires_at is not None else "never expires"
     click.echo(
         f"created token {info.name!r} (scopes {', '.join(_scope_list(info.scopes))}; {lifetime_text}). "
-        "The secret above is shown only now: store it in your secret manager.",
+        "The secret (printed on standard output) is shown only this once: store it in your "
+        "secret manager.",
         err=True,
     )
 

@@ -126,7 +126,10 @@ class InMemoryTokenStore:
         name = check_name(name)
         scopes = parse_scopes(scopes)
         if name in self._tokens:
-            raise DuplicateToken(f"a token named {name!r} exists already (revoke it or pick another name)")
+            raise DuplicateToken(
+                f"a token named {name!r} exists already; names are kept for the audit log, revoked "
+                "ones too, and cannot be reused: pick another name"
+            )
         secret = new_secret()
         info = TokenInfo(len(self._tokens) + 1, name, scopes, now, expires_at, None, None)
         self._tokens[name] = _Token(info, hash_secret(secret), secret[:DISPLAY_CHARS])
@@ -225,7 +228,8 @@ class SqlTokenStore:
                     access.audit.append(conn, [audit])
         except IntegrityError as exc:
             raise DuplicateToken(
-                f"a token named {name!r} exists already (revoke it or pick another name)"
+                f"a token named {name!r} exists already; names are kept for the audit log, revoked "
+                "ones too, and cannot be reused: pick another name"
             ) from exc
         return TokenInfo(int(token_id), name, scopes, now, expires_at, None, None), secret
 

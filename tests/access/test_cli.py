@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner, Result
 
 from access.tokens import SqlTokenStore
@@ -37,7 +38,7 @@ def test_create_prints_the_secret_once_and_list_never_does(store_url: str) -> No
     assert created.exit_code == 0, created.output
     secret = created.stdout.strip()
     assert secret.startswith("vt_") and len(secret) == 46
-    assert "shown only now" in created.stderr and "expires 2027-03-01T00:00:00Z" in created.stderr
+    assert "shown only this once" in created.stderr and "expires 2027-03-01T00:00:00Z" in created.stderr
     listed = run(store_url, "tokens", "list", "--now", LATER)
     assert listed.exit_code == 0 and secret not in listed.output
     assert "ci" in listed.output and "read,write" in listed.output and "active" in listed.output
@@ -136,3 +137,31 @@ def test_help_names_the_scopes_and_the_revocation_delay() -> None:
     revoke_help = " ".join(CliRunner().invoke(main, ["tokens", "revoke", "--help"]).output.split())
     assert "the collector within seconds" in revoke_help
     assert "--since" in CliRunner().invoke(main, ["audit", "--help"]).output
+
+
+def test_the_actor_falls_back_to_the_os_account_then_refuses(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import access.cli
+
+    monkeypatch.setattr("getpass.getuser", lambda: "svc-vitals")
+    created = CliRunner().invoke(
+        main,
+        ["tokens", "create", "ci", "--scope", "read", "--now", NOW, "--db", store_url],
+        env={"USER": None},
+    )
+    assert created.exit_code == 0, created.output
+    listed = CliRunner().invoke(
+        main, ["audit", "--since", "2026-11-30T00:00:00Z", "--until", LATER, "--db", store_url]
+    )
+    assert "svc-vitals" in listed.stdout, listed.output
+
+    def unknown() -> str:
+        raise OSError("no such user")
+
+    monkeypatch.setattr("getpass.getuser", unknown)
+    monkeypatch.setattr(access.cli, "_passwd_name", lambda: "")
+    refused = CliRunner().invoke(
+        main, ["tokens", "revoke", "ci", "--now", LATER, "--db", store_url], env={"USER": None}
+    )
+    assert refused.exit_code != 0 and "--actor" in refused.output
