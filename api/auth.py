@@ -10,15 +10,18 @@ here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from access.model import SCOPES, Principal, Scope
+from access.model import SCOPES, AuditEntry, Principal, Scope
 from api.deps import ApiDeps
 from api.errors import ApiError
+
+log = logging.getLogger("vitals.api")
 
 ANONYMOUS = Principal("anonymous", frozenset(SCOPES), kind="anonymous")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vitals"'}
@@ -47,15 +50,38 @@ def principal(
     if deps.anonymous_allowed and not deps.tokens.any_created():
         return ANONYMOUS
     if header is None:
+        refused(request, "anonymous", 401)
         raise ApiError(401, "this API needs a token: Authorization: Bearer <token>", _CHALLENGE)
+    refused(request, "unknown token", 401)
     raise ApiError(401, "the bearer token is not valid (wrong, expired or revoked)", _CHALLENGE)
+
+
+def refused(request: Request, who: str, status: int) -> None:
+    """Record a refused request (``access.refused``): repeated 401s are how a scan or a leaked,
+    revoked token shows up. One insert; a failing audit log is logged, never turned into a 5xx
+    (the caller is refused either way)."""
+    deps = deps_of(request)
+    entry = AuditEntry(
+        deps.clock(),
+        who,
+        "access.refused",
+        f"{request.method} {request.url.path}",
+        "api",
+        remote=remote(request),
+        detail={"status": status},
+    )
+    try:
+        deps.audit.record(entry)
+    except Exception as exc:
+        log.warning("could not record a refused request in the audit log: %s", exc)
 
 
 def needs(scope: Scope) -> Callable[..., Principal]:
     """A dependency: the caller, who must hold ``scope`` (else 403)."""
 
-    def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    def check(request: Request, caller: Annotated[Principal, Depends(principal)]) -> Principal:
         if not caller.allows(scope):
+            refused(request, caller.name, 403)
             held = ", ".join(sorted(caller.scopes)) or "none"
             raise ApiError(403, f"token {caller.name!r} lacks the {scope} scope (it has: {held})")
         return caller
@@ -76,4 +102,4 @@ def remote(request: Request) -> str:
     return request.client.host if request.client is not None else ""
 
 
-__all__ = ["ANONYMOUS", "actor", "bearer", "deps_of", "needs", "principal", "remote"]
+__all__ = ["ANONYMOUS", "actor", "bearer", "deps_of", "needs", "principal", "refused", "remote"]
