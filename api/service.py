@@ -63,6 +63,7 @@ class ApiComponent:
         self.tokens = tokens or (lambda ctx: SqlTokenStore(ctx.engine))
         self.audit = audit or (lambda ctx: SqlAuditLog(ctx.engine))
         self.server: ApiServer | None = None
+        self._authentication = ""
         #: The loopback rule: the API never asks for client certificates, so beyond loopback only
         #: an API token (or ``--insecure-no-auth``) can authenticate its callers.
         self.anonymous_allowed = is_loopback(host) or insecure_no_auth
@@ -89,13 +90,14 @@ class ApiComponent:
         # Routing only (an incident's alerts), read without alerting's secrets.
         holder = RoutingConfig(config_dir, self.clock)
         tokens = self.tokens(ctx)
-        if not self.anonymous_allowed and not tokens.any_active(self.clock()):
+        if not self.anonymous_allowed and not _api_token_exists(tokens, self.clock()):
             raise StartupError(
-                f"refusing to serve the API on {self.host} without authentication: no API token "
-                "exists (collector.yaml's tokens and client certificates are for senders). Create "
-                "one (vitals tokens create NAME --scope read), or pass --insecure-no-auth if this "
-                "network is trusted"
+                f"refusing to serve the API on {self.host} without authentication: no active API "
+                "token with the read, write or admin scope exists (ingest tokens, collector.yaml's "
+                "tokens and client certificates are for senders). Create one (vitals tokens create "
+                "NAME --scope read), or pass --insecure-no-auth if this network is trusted"
             )
+        self._authentication = _authentication(tokens, self.anonymous_allowed, is_loopback(self.host))
         deps = ApiDeps(
             ctx.engine,
             tokens,
@@ -132,7 +134,28 @@ class ApiComponent:
         host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         url = f"{server.scheme}://{host}:{self.port}"
         ctx.status["api"] = f"JSON API on {url}{PREFIX} (OpenAPI: {url}{OPENAPI_PATH})"
-        log.info("API listening on %s%s (OpenAPI document %s%s)", url, PREFIX, url, OPENAPI_PATH)
+        log.info(
+            "API listening on %s%s (OpenAPI document %s%s); authentication %s",
+            url,
+            PREFIX,
+            url,
+            OPENAPI_PATH,
+            self._authentication,
+        )
+
+
+def _api_token_exists(tokens: TokenStore, now: float) -> bool:
+    """Whether an active token can call the API (an ingest-only token reads nothing here)."""
+    return any(info.active(now) and info.scopes & {"read", "write", "admin"} for info in tokens.list())
+
+
+def _authentication(tokens: TokenStore, anonymous_allowed: bool, loopback: bool) -> str:
+    """How the start line describes authentication (docs/reference/api.md: anonymous access)."""
+    if not anonymous_allowed or tokens.any_created():
+        return "on (a token is required; a revoked token is refused at once)"
+    if loopback:
+        return "off: no token was ever created, so anonymous on loopback only (see vitals tokens create)"
+    return "OFF (insecure: no token was ever created and --insecure-no-auth was given)"
 
 
 __all__ = ["API_PORT", "ApiComponent"]

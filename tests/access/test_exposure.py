@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from access.audit import InMemoryAuditLog
-from access.tokens import InMemoryTokenStore
+from access.tokens import InMemoryTokenStore, SqlTokenStore
 from alerts.config import AlertsConfig, load_for
 from api import ApiDeps, create_app
 from api.server import ApiServer, bind
@@ -66,6 +66,17 @@ def test_required_client_certificates_let_the_collector_listen_beyond_loopback(
         check_exposure(exposed, server_only)  # encrypted, but anyone may send
 
 
+def test_the_api_start_line_says_when_it_is_anonymous() -> None:
+    from api.service import _authentication
+
+    tokens = InMemoryTokenStore()
+    assert _authentication(tokens, True, True).startswith("off: no token was ever created")
+    assert _authentication(tokens, True, False).startswith("OFF (insecure")
+    tokens.create("grafana", frozenset({"read"}), now=T0)
+    tokens.revoke("grafana", now=T0 + 1)
+    assert _authentication(tokens, True, True).startswith("on (a token is required")
+
+
 def test_the_api_is_anonymous_only_on_loopback_or_when_told() -> None:
     assert ApiComponent("127.0.0.1").anonymous_allowed
     assert ApiComponent("localhost").anonymous_allowed
@@ -73,7 +84,7 @@ def test_the_api_is_anonymous_only_on_loopback_or_when_told() -> None:
     assert ApiComponent("0.0.0.0", insecure_no_auth=True).anonymous_allowed
 
 
-@pytest.mark.parametrize("kind", ["mutual TLS", "collector.yaml tokens"])
+@pytest.mark.parametrize("kind", ["mutual TLS", "collector.yaml tokens", "an ingest store token"])
 def test_serve_beyond_loopback_needs_an_api_token_for_the_api(
     tmp_path: Path, certs: Certs, kind: str
 ) -> None:
@@ -86,13 +97,21 @@ def test_serve_beyond_loopback_needs_an_api_token_for_the_api(
         if kind == "mutual TLS"
         else "tokens:\n  - {name: lab, token: lab-token-0123456789abcdef}\n"
     )
+    if kind == "an ingest store token":
+        text = ""
     directory = config_with(tmp_path, text)
     db = f"sqlite:///{tmp_path / 'v.db'}"
+    if kind == "an ingest store token":  # lets the collector listen; reads nothing on the API
+        engine = create_engine(db)
+        migrate(engine)
+        SqlTokenStore(engine).create("billing", frozenset({"ingest"}), now=T0)
+        engine.dispose()
     args = ["--db", db, "--config", str(directory), "--host", "0.0.0.0", "--components", "none"]
     args += ["--http-port", "0", "--grpc-port", "0", "--api-port", "0"]
     result = CliRunner().invoke(serve, args, env={"VITALS_HASH_SECRET": SECRET})
     assert result.exit_code == 2, result.output
-    assert "refusing to serve the API on 0.0.0.0 without authentication: no API token exists" in result.output
+    assert "refusing to serve the API on 0.0.0.0 without authentication: no active API token" in result.output
+    assert "with the read, write or admin scope" in result.output
     assert "--insecure-no-auth" in result.output
 
 
