@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from access.model import Principal, TokenInfo
-from access.tokens import hash_secret
+from access.tokens import LAST_USED_RESOLUTION_S, hash_secret
 
 log = logging.getLogger("vitals.access")
 
@@ -35,6 +35,8 @@ class ActiveTokens(Protocol):
     def active_digests(self, now: float) -> dict[str, TokenInfo]: ...
 
     def any_created(self) -> bool: ...
+
+    def touch(self, name: str, now: float) -> None: ...
 
 
 class TokenCache:
@@ -61,6 +63,10 @@ class TokenCache:
         self._loaded_at: float | None = None
         #: Whether a token was ever created: once true it stays true (names are never deleted).
         self._created = False
+        #: Use seen since the last reload (name -> when), written at the next reload, so a request
+        #: costs no write; ``_written``: when each token's use was last written.
+        self._used: dict[str, float] = {}
+        self._written: dict[str, float] = {}
         self._lock = threading.Lock()
         self.reloads = 0
 
@@ -77,6 +83,7 @@ class TokenCache:
             try:
                 self._tokens = self.source.active_digests(self.clock())
                 self._created = self._created or bool(self._tokens) or self.source.any_created()
+                self._write_use()
             except Exception as exc:
                 log.warning(
                     "could not reload the API tokens (keeping the %d loaded): %s", len(self._tokens), exc
@@ -90,6 +97,23 @@ class TokenCache:
     def any_active(self) -> bool:
         now = self.clock()
         return any(info.active(now) for info in self._fresh().values())
+
+    def note_use(self, name: str) -> None:
+        """Record that ``name`` authenticated with the scope it needed (a refusal is no use); it
+        reaches the store's ``last_used_at`` at the next reload, at most once a minute per token."""
+        self._used[name] = self.clock()
+
+    def _write_use(self) -> None:
+        used, self._used = self._used, {}
+        for name, at in used.items():
+            if at - self._written.get(name, float("-inf")) < LAST_USED_RESOLUTION_S:
+                continue
+            try:
+                self.source.touch(name, at)
+            except Exception as exc:
+                log.warning("could not note the last use of token %r: %s", name, exc)
+                continue
+            self._written[name] = at
 
     def any_created(self) -> bool:
         """Whether a token was ever created, revoked and expired ones included: the loopback

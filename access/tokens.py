@@ -156,6 +156,11 @@ class InMemoryTokenStore:
     def any_created(self) -> bool:
         return bool(self._tokens)
 
+    def touch(self, name: str, now: float) -> None:
+        token = self._tokens.get(name)
+        if token is not None:
+            self._tokens[name] = replace(token, info=replace(token.info, last_used_at=now))
+
     def authenticate(self, secret: str, *, now: float) -> Principal | None:
         digest = hash_secret(secret)
         for name, token in self._tokens.items():

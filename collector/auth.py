@@ -82,6 +82,7 @@ class TokenAuthenticator:
             principal = self._store.authenticate(candidate.decode())
             if principal is not None and principal.allows("ingest"):
                 found = principal.name
+                self._store.note_use(found)
         return found
 
     def reader_status(self, authorization: str | None) -> int:
@@ -99,7 +100,10 @@ class TokenAuthenticator:
         principal = self._store.authenticate(candidate.decode())
         if principal is None:
             return 401
-        return 200 if principal.allows("read") else 403
+        if not principal.allows("read"):
+            return 403
+        self._store.note_use(principal.name)
+        return 200
 
 
 __all__ = ["ANONYMOUS", "TokenAuthenticator", "bearer_credentials"]

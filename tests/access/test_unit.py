@@ -138,6 +138,9 @@ class Failing:
             raise OSError("store unreachable")
         return self.inner.any_created()
 
+    def touch(self, name: str, now: float) -> None:
+        self.inner.touch(name, now)
+
 
 def test_a_failed_reload_keeps_the_tokens_loaded_last() -> None:
     store = InMemoryTokenStore()
@@ -176,6 +179,33 @@ def test_revoking_the_last_token_keeps_authentication_on_loopback() -> None:
     assert _required(loopback)
     assert loopback.source(None) is None and loopback.source(f"Bearer {secret}") is None
     assert loopback.reader_status(None) == 401  # /metrics too
+
+
+def test_the_collector_notes_an_ingest_token_use_at_most_once_a_minute() -> None:
+    store = InMemoryTokenStore()
+    clocks = Clocks()
+    auth = TokenAuthenticator({}, _cache(store, clocks))
+    _, ingest = store.create("billing", frozenset({"ingest"}), now=T0)
+    _, reader = store.create("grafana", frozenset({"read"}), now=T0)
+
+    def last_used() -> dict[str, float | None]:
+        return {i.name: i.last_used_at for i in store.list()}
+
+    assert auth.source(f"Bearer {ingest}") == "billing"
+    assert auth.source(f"Bearer {reader}") is None  # refused: no use
+    assert last_used() == {"billing": None, "grafana": None}  # written at the next reload
+    clocks.mono, clocks.wall = 5.0, T0 + 5
+    auth.source(f"Bearer {ingest}")  # reloads: writes T0, notes T0 + 5
+    assert last_used() == {"billing": T0, "grafana": None}
+    clocks.mono, clocks.wall = 10.0, T0 + 10
+    auth.source(f"Bearer {ingest}")  # within the minute: not written again
+    assert last_used()["billing"] == T0
+    clocks.mono, clocks.wall = 70.0, T0 + 70
+    auth.source(f"Bearer {ingest}")
+    clocks.mono, clocks.wall = 80.0, T0 + 80
+    auth.source(None)
+    assert last_used()["billing"] == T0 + 70
+    assert auth.reader_status(f"Bearer {reader}") == 200  # /metrics read: a use of grafana
 
 
 def _required(auth: TokenAuthenticator) -> bool:
