@@ -37,7 +37,7 @@ from collector.redaction import RedactionPolicy, Redactor, marker
 from collector.rows import METRIC_COLUMNS, SPAN_COLUMNS, SPAN_KEY_COLUMNS, WriteBatch
 from collector.self_metrics import CollectorMetrics
 from collector.sink import InMemorySink
-from collector.tables import metric_points, span_keys
+from collector.tables import HexBytes, metric_points, span_keys
 from collector.tables import spans as spans_table
 from collector.writer import GroupCommitWriter
 from tests.collector.otlp import T0, key_values
@@ -135,6 +135,9 @@ def _storable(table: Table, row: tuple[Any, ...], columns: Sequence[str]) -> Non
             assert -(2**31) <= value < 2**31, name
         elif isinstance(kind, Float):
             assert isinstance(value, float | int) and not isinstance(value, bool), name
+        elif isinstance(kind, HexBytes):  # ids and key hashes: hex text, bound as its bytes
+            assert isinstance(value, str), name
+            assert len(bytes.fromhex(value)) <= kind.length, name
         elif isinstance(kind, String):  # also Text
             assert isinstance(value, str), name
             assert "\x00" not in value, name
