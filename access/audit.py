@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -109,19 +110,7 @@ class InMemoryAuditLog:
         self.entries: builtins.list[AuditEntry] = []
 
     def record(self, entry: AuditEntry) -> None:
-        detail = dict(entry.detail)
-        self.entries.append(
-            AuditEntry(
-                entry.at,
-                entry.actor,
-                entry.action,
-                entry.target,
-                entry.source,
-                entry.remote,
-                detail,
-                len(self.entries) + 1,
-            )
-        )
+        self.entries.append(replace(entry, detail=dict(entry.detail), id=len(self.entries) + 1))
 
     def query(
         self,

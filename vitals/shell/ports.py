@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 import click
 
+from api.service import API_PORT  # the API's own default, declared once
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The OTLP ports every OpenTelemetry exporter tries first.
 OTLP_HTTP_PORT = 4318
 OTLP_GRPC_PORT = 4317
-#: The JSON API (``/api/v1``) of ``vitals serve``: next to the dashboard's 8501.
-API_PORT = 8502
 
 
 def host_option(help: str, *, envvar: str | None = None) -> Callable[[F], F]:
