@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from collector.tables import HexBytes
 from simulator.fakes import PHI_KEYS
 from simulator.model import MetricSpec, SpanSpec
 from simulator.otlp import Endpoint, otlp_emitter
@@ -73,7 +74,7 @@ def test_the_collector_stores_exactly_the_generated_history(collector: RunningCo
             text(
                 "SELECT trace_id, span_id, hc_workflow, hc_stage, start_time_unix_nano, status_code, name, "
                 "hc_facility FROM spans"
-            )
+            ).columns(trace_id=HexBytes(16), span_id=HexBytes(8))
         ).all()
         keys = db.execute(
             text(

@@ -28,6 +28,7 @@ import grpc
 from collector.config import Limits
 from vitals.kernel.units import parse_size
 from vitals.shell.bench.common import (
+    NO_RETENTION,
     Collector,
     Figure,
     children,
@@ -335,10 +336,8 @@ class Measured:
 def run_scenario(scenario: Scenario, plan: Plan) -> Measured:
     """``scenario`` against a fresh collector with the default limits and one token."""
     with scratch_dir() as workdir, fresh_store("sqlite", workdir, "attacks") as url:
-        config = workdir / "config"
-        config.mkdir()
-        (config / "collector.yaml").write_text(f"tokens:\n  - name: bench\n    token: {TOKEN}\n")
-        with collector_process(url, workdir) as collector:
+        settings = NO_RETENTION + f"tokens:\n  - name: bench\n    token: {TOKEN}\n"
+        with collector_process(url, workdir, collector_yaml=settings) as collector:
             started = time.perf_counter()
             outcome = asyncio.run(scenario.attack(collector, plan))
             seconds = time.perf_counter() - started

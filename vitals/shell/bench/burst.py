@@ -249,11 +249,12 @@ def burst(
     """A month-end burst: --factor x the normal rate for --minutes through the ingest buffer,
     nothing refused; prints latency, the buffer's largest lag and the time to drain it."""
     with scratch_dir() as workdir, _jetstream(nats, workdir) as (servers, replicas):
-        config = workdir / "config"
-        config.mkdir()
-        (config / "collector.yaml").write_text(_buffer_yaml(servers, replicas))
         load = Load(rate, factor, normal_minutes * 60, minutes * 60, spans, seed)
-        with fresh_store(db, workdir, "burst") as url, collector_process(url, workdir) as collector:
+        settings = _buffer_yaml(servers, replicas)
+        with (
+            fresh_store(db, workdir, "burst") as url,
+            collector_process(url, workdir, collector_yaml=settings) as collector,
+        ):
             run = asyncio.run(_run(collector.http_base, load))
             stored = stored_spans(url)
     acked = run.normal.acked_spans + run.burst.acked_spans
