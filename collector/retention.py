@@ -39,8 +39,15 @@ writer therefore waits at most about ``hold_s`` for one batch, and, where the ma
 faster than a steady ingest adds rows, the store converges to its retention's size. A run walks
 its tables in turn, a batch of each, so ``span_keys`` keeps pace with ``spans``.
 
-One process at a time deletes: the lease ``collector.retention`` (``vitals.kernel.lease``),
-renewed in every batch's transaction, so a holder that lost it stops before writing again.
+One process at a time deletes: the lease ``collector.retention`` (``vitals.kernel.lease``). In
+``vitals serve`` it is kept like the other singleton jobs' leases, by a :class:`~vitals.kernel.lease.Keeper`
+on a heartbeat: it lasts half the takeover bound (15 s of 30 by default) and is renewed every sixth
+of it, so when the holder dies another process takes the job over within the bound and runs it at
+once. A run also renews it at the start *and* at the end of every batch's transaction (a batch that
+took longer than the lease leaves it held for a full lease after its commit) and never pauses
+longer than a third of it, so a living holder does not lose it between two batches even without
+the heartbeat; a holder that did lose it (stalled past its expiry, and taken over) renews nothing,
+rolls back, and stops before writing again.
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from collector import partitions as parts
 from collector.tables import metric_points, span_keys, spans
-from vitals.kernel.lease import Lease, hold, new_owner, release, take
+from vitals.kernel.lease import Keeper, Lease, Timing, hold, release, take
 from vitals.kernel.units import NS
 
 if TYPE_CHECKING:
@@ -65,6 +72,7 @@ if TYPE_CHECKING:
     from vitals.kernel.runtime import ServiceContext
 
 __all__ = [
+    "HEARTBEAT_JOB_ID",
     "JOB_ID",
     "LEASE",
     "TIME_COLUMNS",
@@ -83,6 +91,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 JOB_ID = "collector.retention"
+HEARTBEAT_JOB_ID = "collector.retention.heartbeat"
 #: Seconds from the start of ``vitals serve`` to the first run.
 FIRST_RUN_S = 60.0
 LEASE = "collector.retention"
@@ -242,7 +251,7 @@ def run(
     *,
     owner: str,
     batch_rows: int,
-    lease_s: float = 120.0,
+    lease_s: float = Timing().lease_s,
     clock: Callable[[], int] = time.time_ns,
     pause: Callable[[float], object] = time.sleep,
     stop: Callable[[], bool] = lambda: False,
@@ -250,6 +259,7 @@ def run(
     on_batch: Callable[[Batch], object] | None = None,
     now_ns: int | None = None,
     pacing: Pacing | None = None,
+    keep_lease: bool = False,
 ) -> RunReport:
     """Delete what ``cutoffs`` say, one short transaction per batch, under the lease.
 
@@ -259,9 +269,15 @@ def run(
     one run (the next run goes on where the rows are). ``now_ns`` (default: ``clock()``) is the
     day PostgreSQL's partitions are created ahead from. ``pacing`` (SQLite) sizes the batches
     and the pauses by :func:`next_rows` and :func:`pause_s`, from ``batch_rows``; without it every
-    batch is ``batch_rows`` and the pause as long as the batch took.
+    batch is ``batch_rows`` and the pause as long as the batch took. Every pause is at most a
+    third of ``lease_s``, and every batch renews the lease at its start and its end. With
+    ``keep_lease`` (a heartbeat keeps it: :class:`RetentionJob`) the lease stays held after the
+    run; otherwise it is released so the next taker gets in at once.
     """
     lease_ns = int(lease_s * NS)
+    #: A pause never lets the lease run out between two batches (the job has no heartbeat of
+    #: its own outside ``vitals serve``).
+    longest_pause = lease_s / 3
     with engine.begin() as conn:
         lease: Lease | None = take(conn, LEASE, owner, clock(), lease_ns)
     report = RunReport(claimed=lease is not None)
@@ -276,6 +292,7 @@ def run(
                     report.lease_lost, report.finished = True, False
                     return report
                 report.created_partitions += parts.ensure_ahead(conn, clock() if now_ns is None else now_ns)
+                lease = _renew_at_commit(conn, lease, clock(), lease_ns)
             lease = _drop_expired(engine, cutoffs, report, lease=lease, clock=clock, lease_ns=lease_ns)
             if lease is None:
                 return report
@@ -311,6 +328,7 @@ def run(
                             last, examined, deleted, behind_s = _delete_batch(
                                 conn, walk.cutoff, after_id, walk.rows
                             )
+                            lease = _renew_at_commit(conn, lease, clock(), lease_ns)
                         done = time.perf_counter()
                         batch = Batch(
                             walk.cutoff.table,
@@ -331,18 +349,26 @@ def run(
                             continue
                         walk.after_id = last
                         if sqlite and pacing is None:
-                            pause(batch.seconds)
+                            pause(min(batch.seconds, longest_pause))
                         elif sqlite and pacing is not None:
-                            pause(pause_s(batch.held_s, batch.behind_s, pacing))
+                            pause(min(pause_s(batch.held_s, batch.behind_s, pacing), longest_pause))
                             walk.rows = next_rows(walk.rows, batch.held_s, pacing)
             finally:
                 if autocheckpoint is not None:
                     _autocheckpoint(conn, autocheckpoint)
         return report
     finally:
-        if lease is not None:
+        if lease is not None and not keep_lease:
             with engine.begin() as conn:
                 release(conn, lease)
+
+
+def _renew_at_commit(conn: Connection, lease: Lease, now_ns: int, lease_ns: int) -> Lease:
+    """Renew ``lease`` again as the transaction's last write, so a batch that took longer than
+    the lease leaves it held for a full lease after its commit. It cannot fail: the transaction
+    renewed it first and holds its row (PostgreSQL) or the store (SQLite) since."""
+    renewed = hold(conn, lease, now_ns, lease_ns)
+    return lease if renewed is None else renewed
 
 
 def _drop_expired(
@@ -369,20 +395,42 @@ def _drop_expired(
                     return None
                 lease = held
                 rows = parts.drop(conn, cutoff.table, partition)
+                lease = _renew_at_commit(conn, lease, clock(), lease_ns)
             report.deleted[cutoff.table] = report.deleted.get(cutoff.table, 0) + rows
             report.dropped_partitions.append(partition.name)
     return lease
 
 
 class RetentionJob:
-    """The scheduler job of ``vitals serve``: one run per ``interval``, now from the wall clock."""
+    """The scheduler job of ``vitals serve``: one run per ``interval``, now from the wall clock.
 
-    def __init__(self, ctx: ServiceContext, settings: Retention, *, max_batches: int = 500) -> None:
+    Its lease is kept by :attr:`keeper` (beaten by ``vitals serve``'s heartbeat, see
+    :func:`install`), like the SLA engine's, the alert evaluation's and the dashboard rollups':
+    a standby takes the job over within the takeover bound of its holder's death.
+    """
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        settings: Retention,
+        *,
+        max_batches: int = 500,
+        keeper: Keeper | None = None,
+    ) -> None:
         self.ctx = ctx
         self.settings = settings
-        self.owner = new_owner()
+        self.keeper = keeper or Keeper(ctx.engine, LEASE)
+        self.owner = self.keeper.owner
         self.max_batches = max_batches
         self.last: RunReport | None = None
+        #: Whether a run was tried in this process: a heartbeat that takes the lease over runs
+        #: the job at once, but not the first take after the start (the first run waits a minute).
+        self.tried = False
+
+    def beat(self) -> bool:
+        """The heartbeat: renew or take the lease; True when this process has just taken the job
+        over from another (its run is then due at once)."""
+        return self.keeper.beat() and self.tried
 
     def keep_s(self) -> dict[str, float | None]:
         return {"spans": self.settings.spans, "metrics": self.settings.metrics}
@@ -396,25 +444,34 @@ class RetentionJob:
     def run_once(self, now_ns: int | None = None) -> RunReport | None:
         """One run at ``now_ns`` (default: now). Never raises: a failure is retried next interval."""
         now = time.time_ns() if now_ns is None else now_ns
+        self.tried = True
         try:
-            report = run(
-                self.ctx.engine,
-                plan(self.keep_s(), now),
-                owner=self.owner,
-                batch_rows=self.settings.batch_rows,
-                lease_s=max(3 * self.settings.interval, 120.0),
-                stop=self.ctx.stop_event.is_set,
-                max_batches=self.max_batches,
-                now_ns=now,
-                pacing=self.pacing(),
-            )
+            if not self.keeper.holds():
+                self.keeper.renew()  # a run before the first heartbeat, or after a lost one
+            if not self.keeper.holds():
+                report = RunReport(claimed=False)
+            else:
+                report = run(
+                    self.ctx.engine,
+                    plan(self.keep_s(), now),
+                    owner=self.keeper.owner,
+                    batch_rows=self.settings.batch_rows,
+                    lease_s=self.keeper.timing.lease_s,
+                    clock=self.keeper.clock,
+                    stop=self.ctx.stop_event.is_set,
+                    max_batches=self.max_batches,
+                    now_ns=now,
+                    pacing=self.pacing(),
+                    keep_lease=True,
+                )
         except Exception as exc:  # a transient database error: try again next interval
             log.warning("retention: %s", exc)
             self.ctx.status["retention"] = f"failing: {exc.__class__.__name__}: {exc}"
             return None
         self.last = report
         if not report.claimed:
-            self.ctx.status["retention"] = "standby: another process deletes expired rows"
+            other = self.keeper.other.owner if self.keeper.other else "another process"
+            self.ctx.status["retention"] = f"standby: {other} deletes expired rows"
             return report
         total = sum(report.deleted.values())
         if report.created_partitions or report.dropped_partitions:
@@ -438,12 +495,12 @@ class RetentionJob:
 
 def install(ctx: ServiceContext, settings: Retention) -> RetentionJob:
     """Add the retention job to ``vitals serve`` (called by ``vitals.shell.serve``)."""
-    job = RetentionJob(ctx, settings)
     retention = settings.spans is not None or settings.metrics is not None
     # On PostgreSQL the job also creates the day partitions ahead, so it runs even without one.
     if not retention and ctx.engine.dialect.name != "postgresql":
         ctx.status["retention"] = "off: spans and metric points are kept for ever"
-        return job
+        return RetentionJob(ctx, settings)
+    job = RetentionJob(ctx, settings)
     # The first run a minute after the start, so a process restarted more often than every
     # ``interval`` still deletes.
     first = datetime.now(UTC) + timedelta(seconds=min(FIRST_RUN_S, settings.interval))
@@ -458,6 +515,9 @@ def install(ctx: ServiceContext, settings: Retention) -> RetentionJob:
         coalesce=True,
         replace_existing=True,
     )
+    # The lease on the takeover bound's heartbeat, as the other singleton jobs keep theirs.
+    ctx.add_heartbeat(HEARTBEAT_JOB_ID, job.keeper.timing.heartbeat_s, job.beat, JOB_ID)
+    ctx.on_stop.append(job.keeper.release)
     ctx.status["retention"] = (
         "deletes expired spans and metric points"
         if retention

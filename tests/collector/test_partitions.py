@@ -261,7 +261,14 @@ def test_with_retention_off_the_job_still_creates_partitions_ahead_and_drops_not
     sink.close()
     added: list[dict[str, Any]] = []
     scheduler = SimpleNamespace(add_job=lambda *args, **kwargs: added.append(kwargs))
-    ctx = SimpleNamespace(engine=pg, status={}, stop_event=threading.Event(), scheduler=scheduler)
+    ctx = SimpleNamespace(
+        engine=pg,
+        status={},
+        stop_event=threading.Event(),
+        scheduler=scheduler,
+        on_stop=[],
+        add_heartbeat=lambda *args: None,
+    )
     job = install(ctx, Retention(spans=None, metrics=None))  # type: ignore[arg-type]
     assert [job_args["id"] for job_args in added] == ["collector.retention"]
     assert "creates day partitions ahead" in ctx.status["retention"]

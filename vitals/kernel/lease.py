@@ -235,13 +235,16 @@ def take(conn: Connection, name: str, owner: str, now_ns: int, duration_ns: int)
     assert current is not None
     # A renewal by the holder keeps when it took the lease; a new holder starts now.
     since = current.taken_ns if current.owner == owner and current.held(now_ns) else now_ns
-    # Compare and set on the row as read: a concurrent taker changed it, or nobody did.
+    # Compare and set on the row as read: a concurrent taker changed it, or nobody did. A holder
+    # renewing its own lease matches on its name only: its heartbeat and its job renew from two
+    # threads, and one's renewal must not read as a lost lease to the other.
+    same = current.owner == owner
     taken = conn.execute(
         update(leases)
         .where(
             leases.c.name == name,
             leases.c.owner == current.owner,
-            leases.c.expires_unix_nano == current.expires_ns,
+            *(() if same else (leases.c.expires_unix_nano == current.expires_ns,)),
         )
         .values(owner=owner, expires_unix_nano=now_ns + duration_ns, taken_unix_nano=since)
     ).rowcount

@@ -17,7 +17,14 @@ def installed(
     components = assemble(config, names)
     scheduler = BackgroundScheduler(timezone="UTC")
     sqlite = SimpleNamespace(dialect=SimpleNamespace(name="sqlite"))  # PostgreSQL: see test_partitions
-    ctx = SimpleNamespace(scheduler=scheduler, status={}, engine=sqlite)
+    heartbeats: list[str] = []
+    ctx = SimpleNamespace(
+        scheduler=scheduler,
+        status={},
+        engine=sqlite,
+        on_stop=[],
+        add_heartbeat=lambda job_id, *_: heartbeats.append(job_id),
+    )
     components[0].install(ctx)  # type: ignore[arg-type]
     return [c.__name__ for c in components], scheduler, ctx.status
 
