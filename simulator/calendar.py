@@ -1,4 +1,5 @@
-"""When things happen: daily curves, weekends, the ASC's opening hours and month-end close.
+"""When things happen: daily curves, weekends, the ASC's opening hours, month-end close and the
+claims cycle.
 
 Rates are expressed as a factor on a stream's weekday volume: a factor averaging 1.0 over a weekday
 means "the stated daily volume". Curves are in the health system's local time zone so the morning
@@ -150,6 +151,29 @@ CLOSE_FACTORS: Final[dict[str, dict[str, float]]] = {
 }
 
 
+#: Claims-cycle days: the clearinghouse batch goes out on the first business day on or after each
+#: of these days of the month (``capacity.yaml``'s ``claims_days`` says the same for the forecast).
+CLAIMS_DAYS: Final = (10, 25)
+#: On a claims day these streams are multiplied: claims scrubbed and submitted, the charges that
+#: billing chases to get them in. Mondays also carry the weekend's held claims.
+CLAIMS_FACTORS: Final[dict[str, float]] = {"claim": 2.2, "charge": 1.15}
+MONDAY_CLAIMS_FACTOR: Final = 1.3
+
+
+@lru_cache(maxsize=256)
+def is_claims_day(day: date) -> bool:
+    """Whether ``day`` is a claims submission day of the claims cycle (see :data:`CLAIMS_DAYS`)."""
+    if not is_business_day(day):
+        return False
+    for dom in CLAIMS_DAYS:
+        cursor = date(day.year, day.month, dom)
+        while not is_business_day(cursor):
+            cursor += timedelta(days=1)
+        if cursor == day:
+            return True
+    return False
+
+
 def rate_factor(stream: str, time_s: float, asc: bool = False) -> float:
     """How busy ``stream`` is at ``time_s`` relative to its weekday average (1.0)."""
     moment = local(time_s)
@@ -166,16 +190,23 @@ def rate_factor(stream: str, time_s: float, asc: bool = False) -> float:
     phase = close_phase(day)
     if phase and stream in CLOSE_FACTORS:
         factor *= CLOSE_FACTORS[stream][phase]
+    if stream in CLAIMS_FACTORS and is_claims_day(day):
+        factor *= CLAIMS_FACTORS[stream]
+    if stream == "claim" and day.weekday() == 0:
+        factor *= MONDAY_CLAIMS_FACTOR
     return factor
 
 
 __all__ = [
     "ASC_OPEN_HOURS",
+    "CLAIMS_DAYS",
+    "CLAIMS_FACTORS",
     "STREAM_CURVES",
     "ZONE",
     "close_phase",
     "hourly_factor",
     "is_business_day",
+    "is_claims_day",
     "is_weekend",
     "local",
     "rate_factor",

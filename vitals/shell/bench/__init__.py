@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "scale": "Ingest into PostgreSQL with 1, 2, 4 collector processes beside SQLite, vs insert-only.",
     "soak": "Minutes at half the maximum rate, components on: RSS and latency at start and end, flat?",
     "burst": "Month-end burst through the JetStream ingest buffer: refused requests, lag, drain time.",
+    "capacity": "Back-test of the capacity forecast on simulated history: MAPE vs seasonal naive.",
 }
 
 
