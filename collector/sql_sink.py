@@ -7,7 +7,9 @@ database itself at this rate. On PostgreSQL the rows are COPYed into a temp tabl
 inserted from there in one statement.
 
 Trace and span ids and key hashes arrive as hex text and are bound as their bytes (``raw``), as
-``collector.tables.HexBytes`` stores them.
+``collector.tables.HexBytes`` stores them; a span's ``attributes``, ``events`` and ``links``
+arrive as JSON text and are bound packed (``collector.packed``), as
+``collector.tables.PackedJson`` stores them.
 
 A span's resource attributes are stored once per distinct resource (``span_resources``, by a
 hash id the sink computes itself) and the span keeps the id: see :class:`Resources`.
@@ -31,6 +33,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from collector.attributes import json_text
+from collector.packed import pack
 from collector.rows import (
     METRIC_COLUMNS,
     SPAN_COLUMNS,
@@ -65,6 +68,35 @@ def raw(value: Any) -> bytes | None:
 
 def _stored_keys(keys: list[Row]) -> list[Row]:
     return [(row[0], raw(row[1]), raw(row[2]), raw(row[3]), *row[4:]) for row in keys]
+
+
+_ATTRIBUTES, _EVENTS, _LINKS = SPAN_INDEX["attributes"], SPAN_INDEX["events"], SPAN_INDEX["links"]
+assert _ATTRIBUTES < SPAN_RESOURCE < _EVENTS < _LINKS
+
+
+def packed(value: Any) -> bytes | None:
+    """A span's JSON column as stored (``collector.tables.PackedJson``): JSON text -> packed."""
+    if value is None or value.__class__ is bytes:
+        return value
+    return pack(value if isinstance(value, str) else json_text(value))
+
+
+def _stored_span(row: Row, resource: int | None) -> Row:
+    """A span row as stored: ids as bytes, JSON columns packed, ``resource_attributes`` null
+    when the resource is stored in ``span_resources`` (``resource``), which the row ends with."""
+    return (
+        raw(row[0]),
+        raw(row[1]),
+        raw(row[2]),
+        *row[3:_ATTRIBUTES],
+        packed(row[_ATTRIBUTES]),
+        *row[_ATTRIBUTES + 1 : SPAN_RESOURCE],
+        None if resource is not None else row[SPAN_RESOURCE],
+        packed(row[_EVENTS]),
+        packed(row[_LINKS]),
+        *row[_LINKS + 1 :],
+        resource,
+    )
 
 
 _KEY_SPAN = SPAN_KEY_INDEX["span_id"]
@@ -108,7 +140,7 @@ class Resources:
         self._limit = limit
 
     def split(self, rows: list[Row]) -> tuple[list[Row], dict[int, str]]:
-        """(span rows as stored, with ids as bytes; resources to store: id -> JSON text)."""
+        """(span rows as stored: ``_stored_span``; resources to store: id -> JSON text)."""
         ids, stored = self._ids, self._stored
         new: dict[int, str] = {}
         out: list[Row] = []
@@ -116,9 +148,8 @@ class Resources:
             ids.clear()
         for row in rows:
             value = row[SPAN_RESOURCE]
-            span_ids = (raw(row[0]), raw(row[1]), raw(row[2]))
             if value is None:
-                out.append((*span_ids, *row[3:], None))
+                out.append(_stored_span(row, None))
                 continue
             text = value if isinstance(value, str) else json_text(value)
             rid = ids.get(text)
@@ -126,7 +157,7 @@ class Resources:
                 rid = ids[text] = resource_id(text)
             if rid not in stored:
                 new[rid] = text
-            out.append((*span_ids, *row[3:SPAN_RESOURCE], None, *row[SPAN_RESOURCE + 1 :], rid))
+            out.append(_stored_span(row, rid))
         return out, new
 
     def committed(self, ids: Iterable[int]) -> None:
@@ -294,4 +325,4 @@ class SqlSink:
             self._conn = None
 
 
-__all__ = ["Checkpointer", "Resources", "SqlSink", "keys_of_new_spans", "raw"]
+__all__ = ["Checkpointer", "Resources", "SqlSink", "keys_of_new_spans", "packed", "raw"]

@@ -3,7 +3,10 @@
 Times are integers in Unix nanoseconds (OTLP's own unit, exact on both databases); trace and
 span ids and key hashes are stored as their raw bytes (BLOB, BYTEA: half the hex text, in the
 rows and in the unique index) and read and written through SQLAlchemy as lowercase hex, as in
-every tracing UI (:class:`HexBytes`); attributes are JSON (TEXT on SQLite, JSONB on PostgreSQL).
+every tracing UI (:class:`HexBytes`); a span's ``attributes``, ``events`` and ``links`` are JSON
+packed with a preset dictionary (``collector.packed``; BLOB, BYTEA: about a third of the JSON's
+bytes) and read through SQLAlchemy as Python objects (:class:`PackedJson`); the other JSON
+columns are TEXT on SQLite and JSONB on PostgreSQL.
 The ``hc_*`` columns lift the business attributes of DESIGN.md out of the JSON so SLA and
 dashboard queries can filter and index them; the collector does not repeat in the JSON the
 values they hold (``collector.rows.lifted_attributes`` puts them back). ``id`` grows with
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -37,6 +41,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import VARBINARY, TypeEngine
 
+from collector.attributes import json_text
+from collector.packed import pack, unpack
 from vitals.kernel.db import BigIntId, JsonDocument, metadata
 
 
@@ -77,6 +83,32 @@ class HexBytes(TypeDecorator[str]):
         return self
 
 
+class PackedJson(TypeDecorator[Any]):
+    """JSON stored packed (``collector.packed``: a version byte and deflate with a preset
+    dictionary), read as Python objects like :class:`~vitals.kernel.db.JsonDocument`, so readers of
+    ``spans.c.attributes`` see no difference. Nothing can query inside it in SQL (nothing did);
+    ad-hoc SQL reads the JSON with ``collector.packed.unpack``.
+
+    Bind values may be Python objects, JSON text, or bytes already packed (the collector's sink
+    packs in its own loop). Stored plain JSON text (an older writer) reads back too.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None or isinstance(value, bytes):
+            return value
+        return pack(value if isinstance(value, str) else json_text(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, bytes | bytearray | memoryview):
+            return orjson.loads(unpack(value))
+        if isinstance(value, str):
+            return orjson.loads(value)
+        return value
+
+
 class max_id(FunctionElement[str]):
     """``max(id)`` of a :class:`HexBytes` column: an example id of a group. PostgreSQL has no
     ``max(bytea)``, so there it is the max of the hex text, decoded back to bytes."""
@@ -112,12 +144,12 @@ spans = Table(
     Column("event_time_unix_nano", BigInteger, nullable=False),
     Column("status_code", String(8), nullable=False),
     Column("status_message", Text),
-    Column("attributes", JsonDocument, nullable=False),
+    Column("attributes", PackedJson, nullable=False),
     # Null when the resource is stored once in ``span_resources`` (``resource_id``), as the
     # collector does; rows written by other means may carry it here instead.
     Column("resource_attributes", JsonDocument),
-    Column("events", JsonDocument),
-    Column("links", JsonDocument),
+    Column("events", PackedJson),
+    Column("links", PackedJson),
     Column("scope_name", Text),
     Column("hc_workflow", Text),
     Column("hc_stage", Text),
@@ -228,6 +260,7 @@ collector_state = Table(
 
 __all__ = [
     "HexBytes",
+    "PackedJson",
     "collector_state",
     "metric_points",
     "span_keys",

@@ -17,17 +17,21 @@ from collector.sql_sink import SqlSink
 from collector.tables import span_keys, spans
 from tests.collector.otlp import span, trace_request
 from tests.support.factories import key_rows, span_row
-from vitals.kernel.db import _alembic_config, create_engine, migrate
+from vitals.kernel.db import JsonDocument, _alembic_config, create_engine, migrate
 from vitals.kernel.units import NS
 
 T0_S = 1_796_083_200.0  # 2026-12-01
 
 
 def legacy(table: Table, widths: Mapping[str, int]) -> Table:
-    """``table`` as it was before c0007: the id columns as hex text."""
+    """``table`` as it was before c0007: the id columns as hex text (and, before c0008, the
+    JSON columns JSON)."""
     copy = table.to_metadata(MetaData())
     for column, width in widths.items():
         copy.c[column].type = String(width)
+    for column in ("attributes", "events", "links"):
+        if column in copy.c:
+            copy.c[column].type = JsonDocument()
     return copy
 
 
