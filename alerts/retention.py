@@ -267,7 +267,7 @@ def _conditions(
         )
         return [
             _unindexed(o.status, write).in_(FINISHED),
-            o.created_at_unix_nano < cut.notifications_ns,
+            _unindexed(o.created_at_unix_nano, write) < cut.notifications_ns,
             o.group_ref.not_in(select(alert_groups.c.group_ref).where(alert_groups.c.open.is_(True))),
             o.key.not_in(waiting),
         ]

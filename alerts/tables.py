@@ -130,6 +130,8 @@ alert_outbox = Table(
     Column("sent_at_unix_nano", BigInteger),
     Index(None, "status", "not_before_unix_nano"),
     Index(None, "target", "id"),
+    # Retention's read of finished rows created before its cutoff (a0007).
+    Index(None, "created_at_unix_nano"),
     sqlite_autoincrement=True,
 )
 
