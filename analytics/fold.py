@@ -1,0 +1,143 @@
+"""Folding API spans into rollup cells: pure, so a batch, a minute and an hour add up the same way.
+
+A cell is one (bucket start, width, :class:`~analytics.identity.ApiKey`). Counts are weighted by
+``sample_weight``: a span kept by sampling stands for the healthy spans of its group left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from analytics.histogram import Histogram, bucket_of
+from analytics.identity import (
+    DEFAULT_CONSUMER_ATTRIBUTES,
+    ApiKey,
+    api_of,
+    error_class,
+    http_status,
+    signature,
+)
+
+__all__ = ["WIDTHS", "Cell", "CellKey", "ErrorCell", "ErrorKey", "Fold", "SpanFacts"]
+
+#: Rollup widths in seconds: per minute (ranges up to a day or two) and per hour (longer ones).
+WIDTHS = (60, 3600)
+NS = 1_000_000_000
+
+
+class SpanFacts(NamedTuple):
+    """What the fold reads of a stored span."""
+
+    service: str
+    kind: str
+    start_ns: int
+    duration_ns: int
+    span_error: bool
+    status_message: str | None
+    attributes: Mapping[str, Any]
+    weight: int
+    trace_id: str
+
+
+class CellKey(NamedTuple):
+    bucket_start_ns: int
+    width_s: int
+    api: ApiKey
+
+
+class ErrorKey(NamedTuple):
+    bucket_start_ns: int
+    width_s: int
+    api: ApiKey
+    signature: str
+
+
+@dataclass
+class Cell:
+    count: int = 0
+    errors_4xx: int = 0
+    errors_5xx: int = 0
+    errors_other: int = 0
+    duration_sum_ns: int = 0
+    histogram: Histogram = field(default_factory=Histogram)
+
+    def merge(self, other: Cell) -> Cell:
+        return Cell(
+            self.count + other.count,
+            self.errors_4xx + other.errors_4xx,
+            self.errors_5xx + other.errors_5xx,
+            self.errors_other + other.errors_other,
+            self.duration_sum_ns + other.duration_sum_ns,
+            self.histogram.merge(other.histogram),
+        )
+
+
+@dataclass
+class ErrorCell:
+    error_class: str
+    count: int
+    last_seen_ns: int
+    example_trace_id: str
+
+    def merge(self, other: ErrorCell) -> ErrorCell:
+        newer = other if other.last_seen_ns >= self.last_seen_ns else self
+        count = self.count + other.count
+        return ErrorCell(newer.error_class, count, newer.last_seen_ns, newer.example_trace_id)
+
+
+@dataclass
+class Fold:
+    """A batch's cells, built span by span."""
+
+    consumer_attributes: Sequence[str] = DEFAULT_CONSUMER_ATTRIBUTES
+    widths: Sequence[int] = WIDTHS
+    cells: dict[CellKey, Cell] = field(default_factory=dict)
+    errors: dict[ErrorKey, ErrorCell] = field(default_factory=dict)
+    _buckets: dict[CellKey, dict[int, int]] = field(default_factory=dict)
+
+    def add_all(self, spans: Iterable[SpanFacts]) -> Fold:
+        for span in spans:
+            self.add(span)
+        return self
+
+    def add(self, span: SpanFacts) -> bool:
+        """Count one span; False when it is not an API call."""
+        api = api_of(span.service, span.kind, span.attributes, self.consumer_attributes)
+        if api is None:
+            return False
+        status = http_status(span.attributes)
+        klass = error_class(status, span.span_error)
+        weight = max(1, int(span.weight))
+        index = bucket_of(span.duration_ns)
+        for width in self.widths:
+            size = width * NS
+            key = CellKey(span.start_ns // size * size, width, api)
+            cell = self.cells.get(key)
+            if cell is None:
+                cell = self.cells[key] = Cell()
+                self._buckets[key] = {}
+            cell.count += weight
+            cell.duration_sum_ns += weight * max(0, span.duration_ns)
+            buckets = self._buckets[key]
+            buckets[index] = buckets.get(index, 0) + weight
+            if klass == "4xx":
+                cell.errors_4xx += weight
+            elif klass == "5xx":
+                cell.errors_5xx += weight
+            elif klass == "other":
+                cell.errors_other += weight
+            if klass is not None:
+                ekey = ErrorKey(key.bucket_start_ns, width, api, signature(status, span.status_message))
+                new = ErrorCell(klass, weight, span.start_ns, span.trace_id)
+                old = self.errors.get(ekey)
+                self.errors[ekey] = new if old is None else old.merge(new)
+        return True
+
+    def finished(self) -> dict[CellKey, Cell]:
+        """The cells with their histograms filled in."""
+        for key, buckets in self._buckets.items():
+            self.cells[key].histogram = self.cells[key].histogram.merge(Histogram(buckets))
+        self._buckets = {}
+        return self.cells

@@ -1,0 +1,112 @@
+"""Reading the API rollups for a time range: the SQL edge of :mod:`analytics.report`.
+
+Ranges up to :data:`MINUTE_ROWS_UP_TO_S` read the per-minute rows; longer ones the per-hour rows,
+with the range widened to whole hours, so a page reads at most a few hundred buckets per API
+whatever the span volume. The SLA catalog comes from the SLA files (``slas.load_slas``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from analytics.histogram import decode
+from analytics.identity import ApiKey
+from analytics.report import ApiStats, By, ErrorRow, RollupRow, SlaScope, summarise
+from analytics.tables import KEY_COLUMNS, api_errors, api_rollups
+from slas import load_slas
+from slas.engine import selectors_of
+from vitals.kernel.configfile import ConfigError
+
+__all__ = ["MINUTE_ROWS_UP_TO_S", "api_stats", "sla_scopes", "width_for"]
+
+log = logging.getLogger(__name__)
+NS = 1_000_000_000
+#: The longest range read from per-minute rows.
+MINUTE_ROWS_UP_TO_S = 6 * 3600
+_ROUTE_KEYS = ("http.route", "url.template")
+_METHOD_KEYS = ("http.request.method", "http.method")
+
+
+def width_for(start_ns: int, end_ns: int) -> int:
+    return 60 if end_ns - start_ns <= MINUTE_ROWS_UP_TO_S * NS else 3600
+
+
+def sla_scopes(config_dir: Path | str | None) -> list[SlaScope]:
+    """The span selectors of the configured SLAs; none when the files do not load."""
+    if config_dir is None:
+        return []
+    try:
+        slas = load_slas(config_dir)
+    except (ConfigError, OSError) as exc:
+        log.warning("API analytics: SLA files do not load, no coverage shown: %s", exc)
+        return []
+    out = []
+    for sla in slas:
+        for selector in selectors_of(sla):
+            attrs = selector.attributes
+            routes = tuple(p for key in _ROUTE_KEYS for p in attrs.get(key, ())) or None
+            methods = tuple(p for key in _METHOD_KEYS for p in attrs.get(key, ())) or None
+            out.append(SlaScope(sla.id, sla.title, selector.service, selector.span, routes, methods))
+    return out
+
+
+def api_stats(
+    engine: Engine,
+    start_ns: int,
+    end_ns: int,
+    *,
+    by: By = "api",
+    service: str | None = None,
+    scopes: Sequence[SlaScope] = (),
+    top: int = 5,
+) -> list[ApiStats]:
+    """Figures per API (or consumer) over [start, end), from the rollups."""
+    width = width_for(start_ns, end_ns)
+    size = width * NS
+    lo, hi = start_ns // size * size, end_ns
+    keys = [api_rollups.c[name] for name in KEY_COLUMNS]
+    when = api_rollups.c.bucket_start_ns
+    where = [api_rollups.c.width_s == width, when >= lo, when < hi]
+    if service:
+        where.append(api_rollups.c.service == service)
+    query = select(
+        *keys,
+        api_rollups.c["count"],
+        api_rollups.c.errors_4xx,
+        api_rollups.c.errors_5xx,
+        api_rollups.c.errors_other,
+        api_rollups.c.duration_sum_ns,
+        api_rollups.c.histogram,
+    ).where(*where)
+    ekeys = [api_errors.c[name] for name in KEY_COLUMNS]
+    ewhen = api_errors.c.bucket_start_ns
+    ewhere = [api_errors.c.width_s == width, ewhen >= lo, ewhen < hi]
+    if service:
+        ewhere.append(api_errors.c.service == service)
+    equery = (
+        select(
+            *ekeys,
+            api_errors.c.signature,
+            func.max(api_errors.c.error_class),
+            func.sum(api_errors.c["count"]),
+            func.max(api_errors.c.last_seen_ns),
+            func.max(api_errors.c.example_trace_id),
+        )
+        .where(*ewhere)
+        .group_by(*ekeys, api_errors.c.signature)
+    )
+    with engine.connect() as conn:
+        rows = [
+            RollupRow(ApiKey(*r[:7]), int(r[7]), int(r[8]), int(r[9]), int(r[10]), int(r[11]), decode(r[12]))
+            for r in conn.execute(query)
+        ]
+        errors = [
+            ErrorRow(ApiKey(*r[:7]), r[7], r[8], int(r[9]), int(r[10]), str(r[11]))
+            for r in conn.execute(equery)
+        ]
+    return summarise(rows, (end_ns - start_ns) / NS, by=by, errors=errors, scopes=scopes, top=top)
