@@ -58,6 +58,7 @@ from tests.collector import phi_corpus as corpus
 from tests.collector.harness import get, post, served
 from tests.collector.test_http_receiver import CountingExporter
 from tests.support.fake_slack import FakeSlack
+from tests.support.store_dump import table_cells
 from vitals.kernel.db import create_engine
 
 pytestmark = pytest.mark.e2e
@@ -255,14 +256,9 @@ def rollup(engine: Engine) -> None:
 
 
 def table_dump(engine: Engine) -> Iterator[tuple[str, object]]:
-    """(``table.column``, value) for every cell of every table in the store."""
-    metadata = MetaData()
-    metadata.reflect(engine)
-    with engine.connect() as conn:
-        for table in metadata.sorted_tables:
-            for row in conn.execute(select(table)):
-                for column, value in zip(table.columns, row, strict=True):
-                    yield f"{table.name}.{column.name}", value
+    """(``table.column``, value) for every cell of every table in the store, the packed JSON
+    columns decoded (``REACHED`` proves the corpus's text is seen inside them)."""
+    yield from table_cells(engine)
 
 
 def row_counts(engine: Engine, *names: str) -> dict[str, int]:
