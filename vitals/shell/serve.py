@@ -39,6 +39,7 @@ COMPONENTS: dict[str, str] = {
     "slas": "slas.service",
     "alerts": "alerts.service",
     "dashboards": "dashboards.service",
+    "analytics": "analytics.service",
 }
 
 
