@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "store": ("vitals.shell.store_cli:store", "Rows, bytes and time covered per table of the store."),
     "tokens": ("access.cli:tokens", "Create, list and revoke API and ingest tokens."),
     "audit": ("access.cli:audit", "Who did what, when and from where (the audit log)."),
+    "exceptions": ("exceptions.cli:exceptions", "Failed transactions grouped, owned and replayed."),
 }
 
 
