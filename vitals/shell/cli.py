@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokens": ("access.cli:tokens", "Create, list and revoke API and ingest tokens."),
     "audit": ("access.cli:audit", "Who did what, when and from where (the audit log)."),
     "exceptions": ("exceptions.cli:exceptions", "Failed transactions grouped, owned and replayed."),
+    "capacity": ("capacity.cli:capacity", "Capacity: forecast peaks, headroom, backlog clear times."),
 }
 
 
