@@ -106,6 +106,21 @@ MATRIX: tuple[Row, ...] = (
     Row("api", "GET /api/v1/outbox", READ),
     Row("api", "GET /api/v1/audit", ADMIN),
     Row("api", "GET /api/v1/config", ADMIN),
+    Row("api", "GET /api/v1/exceptions", READ),
+    Row("api", "GET /api/v1/exceptions/{group_id}", READ, 404, "/api/v1/exceptions/no-such-group"),
+    Row(
+        "api",
+        "POST /api/v1/exceptions/{group_id}/assign",
+        WRITE,
+        404,
+        "/api/v1/exceptions/nope/assign",
+        {"owner": "m"},
+    ),
+    Row("api", "POST /api/v1/exceptions/{group_id}/replay", WRITE, 404, "/api/v1/exceptions/nope/replay", {}),
+    Row(
+        "api", "POST /api/v1/exceptions/{group_id}/resolve", WRITE, 404, "/api/v1/exceptions/nope/resolve", {}
+    ),
+    Row("api", "GET /api/v1/apis", READ),
     # The OTLP/HTTP port: exports, the process's probes and figures, Slack.
     Row("http", "POST /v1/traces", INGEST),
     Row("http", "POST /v1/metrics", INGEST),

@@ -1,0 +1,148 @@
+"""``/api/v1/apis``: the estate's APIs (or their consumers) over a time range, from the API rollups.
+
+The same figures as the dashboard's APIs page (``analytics.query.api_stats``): request rate,
+error rate by class, latency p50 / p95 / p99 from the rollups' merged histograms, the top error
+signatures, and the SLAs whose selectors cover each API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from access.model import Principal
+from analytics.query import api_stats, sla_scopes, width_for
+from analytics.report import ApiStats
+from api.auth import deps_of, needs
+from api.errors import BAD
+from vitals.kernel.units import NS
+
+__all__ = ["ApiList", "ApiOut", "TopErrorOut", "router"]
+
+router = APIRouter()
+Reader = Annotated[Principal, Depends(needs("read"))]
+MAX_RANGE = timedelta(days=400)
+LAST_NANOSECOND_S = float((2**63 - 1) // NS)
+
+
+class TopErrorOut(BaseModel):
+    signature: str = Field(description="HTTP status and the redacted status message, numbers as #")
+    error_class: str = Field(description="4xx, 5xx or other")
+    count: int
+    last_seen: datetime
+    example_trace_id: str
+
+
+class ApiOut(BaseModel):
+    service: str = Field(description="service.name; '*' when grouped by consumer")
+    side: str = Field(description="server or client span")
+    route: str = Field(description="route template (http.route / url.template), ids stripped")
+    method: str
+    interaction: str = Field(description="FHIR interaction (read, search, ...) or ''")
+    resource_type: str = Field(description="FHIR resource type or ''")
+    consumer: str = Field(description="the consumer attribute's value; '' unknown, '*' all consumers")
+    requests: int
+    per_minute: float
+    error_rate: float
+    error_rate_4xx: float
+    error_rate_5xx: float
+    error_rate_other: float
+    p50_s: float | None
+    p95_s: float | None
+    p99_s: float | None
+    mean_s: float | None
+    top_errors: list[TopErrorOut]
+    slas: list[str] = Field(description="ids of the SLAs whose span selectors cover this API")
+
+
+class ApiList(BaseModel):
+    start: datetime
+    end: datetime
+    by: str
+    rollup_width_s: int = Field(description="60 (minute rows) or 3600 (hour rows, range widened to hours)")
+    apis: list[ApiOut]
+
+
+def _out(s: ApiStats) -> ApiOut:
+    return ApiOut(
+        service=s.service,
+        side=s.side,
+        route=s.route,
+        method=s.method,
+        interaction=s.interaction,
+        resource_type=s.resource_type,
+        consumer=s.consumer,
+        requests=s.requests,
+        per_minute=s.per_minute,
+        error_rate=s.error_rate,
+        error_rate_4xx=s.error_rate_4xx,
+        error_rate_5xx=s.error_rate_5xx,
+        error_rate_other=s.error_rate_other,
+        p50_s=s.p50_s,
+        p95_s=s.p95_s,
+        p99_s=s.p99_s,
+        mean_s=s.mean_s,
+        top_errors=[
+            TopErrorOut(
+                signature=e.signature,
+                error_class=e.error_class,
+                count=e.occurrences,
+                last_seen=datetime.fromtimestamp(e.last_seen_ns / NS, tz=UTC),
+                example_trace_id=e.example_trace_id,
+            )
+            for e in s.top_errors
+        ],
+        slas=list(s.slas),
+    )
+
+
+def _range(start: datetime | None, end: datetime | None, now_s: float) -> tuple[float, float]:
+    try:
+        to = end if end is not None else datetime.fromtimestamp(now_s, tz=UTC)
+        to = to if to.tzinfo is not None else to.replace(tzinfo=UTC)
+        since = start if start is not None else to - timedelta(hours=1)
+        since = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+        start_s, end_s = since.timestamp(), to.timestamp()
+    except (OverflowError, ValueError):
+        raise ValueError("from and to must be times between 1970 and 9999") from None
+    if start_s < 0 or end_s < 0:
+        raise ValueError("from and to must be after 1970-01-01")
+    if end_s > LAST_NANOSECOND_S:
+        raise ValueError("from and to must be before 2262-04-11 (the store counts nanoseconds in 64 bits)")
+    if start_s >= end_s:
+        raise ValueError("from must be before to")
+    if end_s - start_s > MAX_RANGE.total_seconds():
+        raise ValueError(f"from and to are at most {MAX_RANGE.days} days apart")
+    return start_s, end_s
+
+
+@router.get("/apis", tags=["apis"], responses=BAD)
+def list_apis(
+    *,
+    request: Request,
+    caller: Reader,
+    start: Annotated[datetime | None, Query(alias="from", description="default: 1 hour before to")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
+    by: Annotated[
+        Literal["api", "consumer", "api_consumer"],
+        Query(description="one row per API (all consumers), per consumer, or per API and consumer"),
+    ] = "api",
+    service: Annotated[str | None, Query(max_length=200, description="only this service.name")] = None,
+) -> ApiList:
+    """Request rate, error rates by class, latency percentiles, top errors and covering SLAs."""
+    deps = deps_of(request)
+    start_s, end_s = _range(start, end, deps.clock())
+    start_ns, end_ns = int(start_s * NS), int(end_s * NS)
+    stats = api_stats(
+        deps.engine, start_ns, end_ns, by=by, service=service or None, scopes=sla_scopes(deps.config_dir)
+    )
+    return ApiList(
+        start=datetime.fromtimestamp(start_s, tz=UTC),
+        end=datetime.fromtimestamp(end_s, tz=UTC),
+        by=by,
+        rollup_width_s=width_for(start_ns, end_ns),
+        apis=[_out(s) for s in stats],
+    )
