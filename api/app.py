@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
-from api import admin, alerting, apis, errors, slas
+from api import admin, alerting, apis, errors, exceptions, slas
 from api.deps import ApiDeps
 from api.errors import COMMON, ApiError
 
@@ -57,6 +57,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
     api.include_router(slas.router)
     api.include_router(alerting.router)
     api.include_router(admin.router)
+    api.include_router(exceptions.router)
     api.include_router(apis.router)
     app.include_router(api)
     return app
