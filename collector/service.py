@@ -101,6 +101,9 @@ class ServeOptions:
     #: spreads the connections (``vitals serve --workers N``). Off by default: two collectors
     #: must not share a port by accident.
     reuse_port: bool = False
+    #: The /metrics body from this process's registry (default: its own exposition). ``vitals
+    #: serve --workers N`` gives every worker's, so a scrape covers the instance.
+    metrics_exposition: Callable[[CollectorRegistry], bytes] | None = None
 
 
 def check_exposure(options: ServeOptions, config: CollectorConfig, *, store_tokens: bool = False) -> None:
@@ -303,7 +306,8 @@ class Collector:
                 status=status,
                 headers={"WWW-Authenticate": 'Bearer realm="vitals"'} if status == 401 else None,
             )
-        body = await asyncio.get_running_loop().run_in_executor(None, generate_latest, self.registry)
+        exposition = self.options.metrics_exposition or generate_latest
+        body = await asyncio.get_running_loop().run_in_executor(None, exposition, self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     # -- lifecycle ----------------------------------------------------------------------------

@@ -18,6 +18,10 @@ Every worker installs every component, so whatever answers HTTP (the alerting AP
 only: the queue pollers take no lease and would poll each broker N times, and the others would
 only contend for their leases. Leases still decide between several machines, and the parent
 restarts a dead worker 0 within a second or so. Each response carries a ``Vitals-Worker`` header.
+
+/metrics covers the instance: the worker a scrape lands on returns every worker's metrics, each
+labelled ``worker`` (``vitals.shell.worker_metrics``: the workers serve their own on Unix sockets
+in a directory the parent makes for the instance and removes at exit).
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +50,7 @@ from prometheus_client import Gauge
 from vitals.kernel.runtime import ServiceContext
 from vitals.kernel.settings import Settings
 from vitals.shell.ports import API_PORT
+from vitals.shell.worker_metrics import ExpositionServer, InstanceExposition, socket_path
 
 log = logging.getLogger("vitals.serve")
 
@@ -146,6 +153,9 @@ class WorkerPlan:
     api_port: int = API_PORT
     #: Whether collector.yaml serves TLS (the start-up line then says https).
     tls: bool = False
+    #: The instance's private directory where each worker serves its own metrics (made by
+    #: :func:`supervise`); empty: each worker's /metrics is its own.
+    metrics_dir: str = ""
 
 
 class WorkerRole:
@@ -154,9 +164,10 @@ class WorkerRole:
 
     __name__ = "vitals.shell.workers"
 
-    def __init__(self, index: int, count: int) -> None:
+    def __init__(self, index: int, count: int, metrics_dir: str = "") -> None:
         self.index = index
         self.count = count
+        self.metrics_dir = metrics_dir
 
     def install(self, ctx: ServiceContext) -> None:
         worker = str(self.index)
@@ -167,10 +178,15 @@ class WorkerRole:
         ctx.http_app.on_response_prepare.append(tag)
         Gauge(
             "vitals_serve_worker",
-            "1 for the worker of vitals serve --workers N that answered this scrape (its index)",
+            "1 for each worker of vitals serve --workers N (its index; the Vitals-Worker header "
+            "names the one that answered)",
             ["worker", "workers"],
             registry=ctx.registry,
         ).labels(worker, str(self.count)).set(1)
+        if self.metrics_dir:
+            server = ExpositionServer(ctx.registry, socket_path(self.metrics_dir, self.index))
+            server.start()
+            ctx.on_stop.append(server.stop)
         if self.index == 0:
             ctx.status["worker"] = f"worker 0 of {self.count} (pid {os.getpid()}): runs the scheduled jobs"
             return
@@ -207,7 +223,7 @@ def worker_main(plan: WorkerPlan, index: int, ready: Connection) -> None:
             components=(
                 *assemble(config, plan.components),
                 status,
-                WorkerRole(index, plan.workers),
+                WorkerRole(index, plan.workers, plan.metrics_dir),
                 api_component(
                     plan.host,
                     plan.api_port,
@@ -219,6 +235,9 @@ def worker_main(plan: WorkerPlan, index: int, ready: Connection) -> None:
             ),
             shutdown_timeout=plan.shutdown_timeout,
             reuse_port=True,
+            metrics_exposition=(
+                InstanceExposition(plan.metrics_dir, index, plan.workers) if plan.metrics_dir else None
+            ),
         )
         asyncio.run(_serve(Collector(plan.settings, config, options), ready))
     except (StartupError, ConfigError) as exc:
@@ -417,6 +436,8 @@ def _wakeup_on_signals() -> Iterator[int]:
 def supervise(plan: WorkerPlan) -> int:
     """Reserve the ports, run the workers until a signal; the exit code of ``vitals serve``."""
     held: list[socket.socket] = []
+    # Fresh for each instance (a crashed one's sockets are never read): the workers' own metrics.
+    metrics_dir = tempfile.mkdtemp(prefix="vitals-metrics-")
     try:
         ports = (("OTLP/HTTP", plan.http_port), ("OTLP/gRPC", plan.grpc_port), ("the API", plan.api_port))
         for name, port in ports:
@@ -427,12 +448,19 @@ def supervise(plan: WorkerPlan) -> int:
                 return EXIT_STARTUP
         http_port, grpc_port, api_port = (int(sock.getsockname()[1]) for sock in held)
         ported = WorkerPlan(
-            **{**plan.__dict__, "http_port": http_port, "grpc_port": grpc_port, "api_port": api_port}
+            **{
+                **plan.__dict__,
+                "http_port": http_port,
+                "grpc_port": grpc_port,
+                "api_port": api_port,
+                "metrics_dir": metrics_dir,
+            }
         )
         return Supervisor(ported).run()
     finally:
         for sock in held:
             sock.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 __all__ = [
