@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, str] = {
     "soak": "Minutes at half the maximum rate, components on: RSS and latency at start and end, flat?",
     "burst": "Month-end burst through the JetStream ingest buffer: refused requests, lag, drain time.",
     "capacity": "Back-test of the capacity forecast on simulated history: MAPE vs seasonal naive.",
+    "apis": "The APIs page's query (per API, per consumer) over API rollups of 10M spans; the fold's rate.",
 }
 
 
