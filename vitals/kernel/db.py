@@ -115,7 +115,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA synchronous={os.environ.get('VITALS_SQLITE_SYNCHRONOUS', 'NORMAL')}")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # A bounded page cache per connection (KiB when negative): a process holds a pool of
+    # connections, and each one's cache grows to its bound and stays. The store writer's
+    # connection sets its own, larger one (collector.sql_sink).
+    cursor.execute(f"PRAGMA cache_size=-{sqlite_cache_kib()}")
     cursor.close()
+
+
+#: Environment variable: the page cache of each SQLite connection, in MiB (default 2).
+SQLITE_CACHE_ENV = "VITALS_SQLITE_CACHE_MIB"
+DEFAULT_SQLITE_CACHE_MIB = 2.0
+
+
+def sqlite_cache_kib() -> int:
+    """The bound of each SQLite connection's page cache, in KiB (``VITALS_SQLITE_CACHE_MIB``, 2 MiB
+    by default; an unreadable value falls back to it)."""
+    import os
+
+    raw = os.environ.get(SQLITE_CACHE_ENV, "").strip()
+    try:
+        mib = float(raw) if raw else DEFAULT_SQLITE_CACHE_MIB
+    except ValueError:
+        mib = DEFAULT_SQLITE_CACHE_MIB
+    return max(64, int(mib * 1024))
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:

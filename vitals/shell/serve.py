@@ -27,6 +27,7 @@ from vitals.kernel.options import settings_options
 from vitals.kernel.runtime import Component, ServiceContext
 from vitals.kernel.settings import Settings
 from vitals.shell import status
+from vitals.shell.memory import MemoryComponent, limit_arenas
 from vitals.shell.ports import API_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_option, port_option
 from vitals.shell.serve_lock import AlreadyServed, take_serve_lock
 from vitals.shell.workers import WorkerPlan, parse_workers, sqlite_refusal, supervise
@@ -263,6 +264,7 @@ def serve(
     except ConfigError as exc:
         raise click.ClickException(f"invalid collector config:\n{exc}") from exc
     names = choose_components(components)
+    limit_arenas()  # before any worker or store writer process starts (vitals.shell.memory)
     try:
         count = parse_workers(workers)
     except ValueError as exc:
@@ -293,6 +295,7 @@ def serve(
         components=(
             *wanted,
             status,
+            MemoryComponent(),
             api_component(
                 host,
                 api_port,

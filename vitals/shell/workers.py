@@ -49,6 +49,7 @@ from prometheus_client import Gauge
 
 from vitals.kernel.runtime import ServiceContext
 from vitals.kernel.settings import Settings
+from vitals.shell.memory import MemoryComponent, limit_arenas
 from vitals.shell.ports import API_PORT
 from vitals.shell.worker_metrics import ExpositionServer, InstanceExposition, socket_path
 
@@ -207,6 +208,7 @@ def worker_main(plan: WorkerPlan, index: int, ready: Connection) -> None:
     from vitals.shell.serve import api_component, assemble
 
     _end_with_parent()
+    limit_arenas()  # inherited from the parent's environment; mallopt for this process too
     logging.basicConfig(
         level=plan.log_level, format=f"%(asctime)s %(levelname)s %(name)s [worker {index}]: %(message)s"
     )
@@ -223,6 +225,7 @@ def worker_main(plan: WorkerPlan, index: int, ready: Connection) -> None:
             components=(
                 *assemble(config, plan.components),
                 status,
+                MemoryComponent(),
                 WorkerRole(index, plan.workers, plan.metrics_dir),
                 api_component(
                     plan.host,
