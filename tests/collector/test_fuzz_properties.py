@@ -37,7 +37,7 @@ from collector.redaction import RedactionPolicy, Redactor, marker
 from collector.rows import METRIC_COLUMNS, SPAN_COLUMNS, SPAN_KEY_COLUMNS, WriteBatch
 from collector.self_metrics import CollectorMetrics
 from collector.sink import InMemorySink
-from collector.tables import HexBytes, metric_points, span_keys
+from collector.tables import HexBytes, PackedJson, metric_points, span_keys
 from collector.tables import spans as spans_table
 from collector.writer import GroupCommitWriter
 from tests.collector.otlp import T0, key_values
@@ -122,7 +122,7 @@ def _storable(table: Table, row: tuple[Any, ...], columns: Sequence[str]) -> Non
         kind = column.type
         if value is None:
             assert column.nullable, name
-        elif isinstance(kind, JsonDocument):
+        elif isinstance(kind, JsonDocument | PackedJson):  # packed JSON: bound as JSON text, packed
             assert isinstance(value, str), name
             assert not _has_nul(orjson.loads(value)), name
         elif isinstance(kind, Boolean):
