@@ -23,7 +23,7 @@ from vitals.kernel.units import format_duration
 
 #: Pages each role may open (page keys as in ``dashboards.ui.frame.PAGES``).
 EXECUTIVE_PAGES = ("scorecard", "sla")
-ENGINEER_PAGES = ("scorecard", "sla", "operations", "traces", "dependencies", "alerts")
+ENGINEER_PAGES = ("scorecard", "sla", "operations", "traces", "dependencies", "alerts", "exceptions")
 #: No page is for admins only yet: an admin sees what an engineer sees. (The API's ``admin``
 #: scope is a token's, not a dashboard role's.)
 ADMIN_PAGES = ENGINEER_PAGES

@@ -48,6 +48,7 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "traces": ("screens/traces.py", "Traces", ":material/timeline:"),
     "dependencies": ("screens/dependencies.py", "Dependency map", ":material/hub:"),
     "alerts": ("screens/alerts.py", "Alerts", ":material/notifications:"),
+    "exceptions": ("screens/exceptions.py", "Exceptions", ":material/report:"),
 }
 
 

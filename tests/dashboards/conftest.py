@@ -24,6 +24,7 @@ PAGES = {
     "traces": "screens/traces.py",
     "dependencies": "screens/dependencies.py",
     "alerts": "screens/alerts.py",
+    "exceptions": "screens/exceptions.py",
 }
 
 

@@ -34,6 +34,7 @@ MATRIX: dict[str, tuple[Outcome, ...]] = {
     "traces": (S, F, A, A),
     "dependencies": (S, F, A, A),
     "alerts": (S, F, A, A),
+    "exceptions": (S, F, A, A),
 }
 
 PASSWORD = "matrix-password"
