@@ -81,6 +81,7 @@ STREAM_CURVES: Final[dict[str, str]] = {
     "timecard": "shifts",
     "journal": "business",
     "patient-payment": "emergency",
+    "api.request": "registration",
 }
 
 #: At the ambulatory surgery center some streams follow its own day instead.

@@ -23,11 +23,14 @@ SYSTEM_SERVICES: Final[dict[str, str]] = {
     "erp": "erp-finance",
     "supply": "erp-supply",
     "hr": "erp-hr",
+    "fhir": "fhir-server",  # the EHR's FHIR R4 API (API analytics)
+    "scheduling": "scheduling-api",  # internal REST service (API analytics)
 }
 SERVICE_SYSTEMS: Final[dict[str, str]] = {service: system for system, service in SYSTEM_SERVICES.items()}
 
 EHR, ENGINE, BILLING, CLEARINGHOUSE = "ehr", "integration-engine", "billing", "clearinghouse"
 PAYER_GATEWAY, ERP_FINANCE, ERP_SUPPLY, ERP_HR = "payer-gateway", "erp-finance", "erp-supply", "erp-hr"
+FHIR_SERVER, SCHEDULING_API = "fhir-server", "scheduling-api"
 
 # -- workflows (hc.workflow) -------------------------------------------------------------------
 PATIENT_TO_CASH: Final = "patient-to-cash"
@@ -177,6 +180,7 @@ STREAM_VOLUMES: Final[dict[str, tuple[float, float]]] = {
     "timecard": (1400, 110),
     "journal": (25, 3),  # manual GL journals; bursts at month-end close
     "patient-payment": (160, 12),  # portal, cashier and lockbox payments -> GL
+    "api.request": (2400, 150),  # calls of the FHIR server, the payer API and the scheduling API
 }
 
 # -- payers and denials ------------------------------------------------------------------------
@@ -209,12 +213,14 @@ __all__ = [
     "DENIAL_CODES",
     "FACILITIES",
     "FACILITY_BY_NAME",
+    "FHIR_SERVER",
     "HEALTH_SYSTEM",
     "IMPLANT_LINES",
     "MESSAGING_SYSTEM",
     "PAYERS",
     "PRIOR_AUTH_LINES",
     "QUEUES",
+    "SCHEDULING_API",
     "SERVICE_LINES",
     "STAGES",
     "STREAM_VOLUMES",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from simulator.estate import Facility
-from simulator.workflows import charges, claims, encounters, finance, supply, workforce
+from simulator.workflows import apis, charges, claims, encounters, finance, supply, workforce
 from simulator.workflows.base import Context, Journey
 
 DAY_S = 86400.0
@@ -41,6 +41,7 @@ STREAMS: tuple[Stream, ...] = (
     Stream("labor", workforce.labor_posting, 1 * DAY_S, workforce.labor_origins),
     Stream("payroll", workforce.payroll_run, 1 * DAY_S, workforce.payroll_origins),
     Stream("journal", finance.journal, 1 * DAY_S),
+    Stream("api.request", apis.api_request, 0.01 * DAY_S),
 )
 STREAM_BY_NAME = {stream.name: stream for stream in STREAMS}
 

@@ -77,11 +77,11 @@ def test_simulate_demo_and_the_benchmarks_declare_seed_and_now_alike() -> None:
         commands.append(command)
     seeds = [_option(c, "--seed") for c in commands if any("--seed" in p.opts for p in c.params)]
     assert (
-        len(seeds) == 12
-    )  # simulate, demo and ten benchmarks (burst, scale and soak send live traffic: no --now)
+        len(seeds) == 14
+    )  # simulate, demo and twelve benchmarks (burst, scale and soak send live traffic: no --now)
     assert all(seed.type == click.INT and seed.show_default for seed in seeds)
     nows = [_option(c, "--now") for c in commands if any("--now" in p.opts for p in c.params)]
-    assert len(nows) == 7  # simulate and six benchmarks; the demo always runs at the real now
+    assert len(nows) == 9  # simulate and eight benchmarks; the demo always runs at the real now
     for now in nows:
         assert (
             now.metavar == "TIME" and now.help is not None and now.help.endswith("Default: the current time.")
