@@ -190,9 +190,10 @@ def list_exceptions(
         wanted = {s.strip() for s in state.split(",") if s.strip()}
         if not wanted or wanted - set(STATES):
             raise ValueError(f"state: expected open, all or states among {', '.join(STATES)}")
-    store = SqlExceptionStore(deps_of(request).engine)
-    _refreshed(request, store)
-    groups = sorted(store.groups(), key=lambda g: g.last_seen, reverse=True)
+    deps = deps_of(request)
+    groups = refresh(
+        SqlExceptionStore(deps.engine), deps.alerts_config().route, _config(request), deps.clock()
+    )
     return ExceptionGroupList(groups=[_group(g) for g in groups if g.state in wanted][:limit])
 
 

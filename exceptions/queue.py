@@ -140,14 +140,17 @@ def outcomes(
 
 
 def refresh(store: ExceptionStore, route: Route, config: ExceptionsConfig, now: float) -> list[Group]:
-    """Recompute every group of the window from the stored spans; returns them, newest first."""
+    """Recompute every group of the window from the stored spans; returns them, newest first.
+
+    A group none of whose failures is left in the window keeps its row (its history and state
+    stay readable by id) but is not returned: it is no longer on the queue."""
     attempts = store.attempts(since=now - config.window)
     pending = [a for a in attempts if a.status == "sent" and a.outcome == "pending"]
+    stages = {g.id: g.stage for g in store.groups()}
     by_stage: dict[str, list[Attempt]] = {}
     for a in pending:
-        group = store.group(a.group_id)
-        if group is not None:
-            by_stage.setdefault(group.stage, []).append(a)
+        if a.group_id in stages:
+            by_stage.setdefault(stages[a.group_id], []).append(a)
     decided: list[tuple[int, Outcome, float]] = []
     for stage, items in by_stage.items():
         later: dict[str, list[tuple[bool, float]]] = {}

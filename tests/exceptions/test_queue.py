@@ -221,3 +221,14 @@ def test_the_in_memory_store_behaves_like_the_sql_one(tmp_path: Path) -> None:
     assert (group.count, group.amount, group.team) == (4, 40.0, "finance-systems")
     change_state(store, group.id, "ignore", actor="ana", source="cli", now=T0 + 70)
     assert store.audit[0].action == "exception.ignore"
+
+
+def test_a_group_whose_failures_left_the_window_leaves_the_queue_but_stays_readable(tmp_path: Path) -> None:
+    store = InMemoryExceptionStore()
+    store.spans = [
+        FailedSpan(f"{i:032x}", f"{i:016x}", "charge.post", "erp", "rejected", T0 + i) for i in range(2)
+    ]
+    config = _config("http://127.0.0.1:9", tmp_path)
+    (group,) = refresh(store, _route(), config, now=T0 + 60)
+    assert refresh(store, _route(), config, now=T0 + config.window + 3600) == []
+    assert store.group(group.id) == group
