@@ -22,8 +22,8 @@ from analytics.identity import (
 
 __all__ = ["WIDTHS", "Cell", "CellKey", "ErrorCell", "ErrorKey", "Fold", "SpanFacts"]
 
-#: Rollup widths in seconds: per minute (ranges up to a day or two) and per hour (longer ones).
-WIDTHS = (60, 3600)
+#: Rollup widths in seconds: minutes, hours and days (a range reads the widest that fit).
+WIDTHS = (60, 3600, 86400)
 NS = 1_000_000_000
 
 

@@ -1,8 +1,9 @@
 """Reading the API rollups for a time range: the SQL edge of :mod:`analytics.report`.
 
-Ranges up to :data:`MINUTE_ROWS_UP_TO_S` read the per-minute rows; longer ones the per-hour rows,
-with the range widened to whole hours, so a page reads at most a few hundred buckets per API
-whatever the span volume. The SLA catalog comes from the SLA files (``slas.load_slas``).
+A range is tiled by :func:`analytics.report.cover`: day rows in the middle, hour and minute rows
+toward its ends (ranges up to a day to the minute, longer ones to the hour), so a page reads at
+most a few hundred buckets per API whatever the span volume. The SLA catalog comes from the SLA
+files (``slas.load_slas``).
 """
 
 from __future__ import annotations
@@ -11,29 +12,22 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Engine
 
-from analytics.histogram import decode
 from analytics.identity import ApiKey
-from analytics.report import ApiStats, By, ErrorRow, RollupRow, SlaScope, summarise
+from analytics.report import ApiStats, By, ErrorRow, RollupRow, SlaScope, cover, summarise
 from analytics.tables import KEY_COLUMNS, api_errors, api_rollups
 from slas import load_slas
 from slas.engine import selectors_of
 from vitals.kernel.configfile import ConfigError
 
-__all__ = ["MINUTE_ROWS_UP_TO_S", "api_stats", "sla_scopes", "width_for"]
+__all__ = ["api_stats", "sla_scopes"]
 
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
-#: The longest range read from per-minute rows.
-MINUTE_ROWS_UP_TO_S = 6 * 3600
 _ROUTE_KEYS = ("http.route", "url.template")
 _METHOD_KEYS = ("http.request.method", "http.method")
-
-
-def width_for(start_ns: int, end_ns: int) -> int:
-    return 60 if end_ns - start_ns <= MINUTE_ROWS_UP_TO_S * NS else 3600
 
 
 def sla_scopes(config_dir: Path | str | None) -> list[SlaScope]:
@@ -66,12 +60,13 @@ def api_stats(
     top: int = 5,
 ) -> list[ApiStats]:
     """Figures per API (or consumer) over [start, end), from the rollups."""
-    width = width_for(start_ns, end_ns)
-    size = width * NS
-    lo, hi = start_ns // size * size, end_ns
+    segments = cover(start_ns, end_ns)
+    lo, hi = segments[0].lo_ns, segments[-1].hi_ns
     keys = [api_rollups.c[name] for name in KEY_COLUMNS]
     when = api_rollups.c.bucket_start_ns
-    where = [api_rollups.c.width_s == width, when >= lo, when < hi]
+    where = [
+        or_(*(and_(api_rollups.c.width_s == s.width_s, when >= s.lo_ns, when < s.hi_ns) for s in segments))
+    ]
     if service:
         where.append(api_rollups.c.service == service)
     query = select(
@@ -85,7 +80,9 @@ def api_stats(
     ).where(*where)
     ekeys = [api_errors.c[name] for name in KEY_COLUMNS]
     ewhen = api_errors.c.bucket_start_ns
-    ewhere = [api_errors.c.width_s == width, ewhen >= lo, ewhen < hi]
+    ewhere = [
+        or_(*(and_(api_errors.c.width_s == s.width_s, ewhen >= s.lo_ns, ewhen < s.hi_ns) for s in segments))
+    ]
     if service:
         ewhere.append(api_errors.c.service == service)
     equery = (
@@ -102,11 +99,11 @@ def api_stats(
     )
     with engine.connect() as conn:
         rows = [
-            RollupRow(ApiKey(*r[:7]), int(r[7]), int(r[8]), int(r[9]), int(r[10]), int(r[11]), decode(r[12]))
+            RollupRow(ApiKey(*r[:7]), int(r[7]), int(r[8]), int(r[9]), int(r[10]), int(r[11]), r[12] or ())
             for r in conn.execute(query)
         ]
         errors = [
             ErrorRow(ApiKey(*r[:7]), r[7], r[8], int(r[9]), int(r[10]), str(r[11]))
             for r in conn.execute(equery)
         ]
-    return summarise(rows, (end_ns - start_ns) / NS, by=by, errors=errors, scopes=scopes, top=top)
+    return summarise(rows, (hi - lo) / NS, by=by, errors=errors, scopes=scopes, top=top)

@@ -14,10 +14,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from analytics.histogram import Histogram, merge_all
+from analytics.histogram import Histogram
 from analytics.identity import ApiKey
 
-__all__ = ["ApiStats", "By", "ErrorRow", "RollupRow", "SlaScope", "TopError", "covering", "summarise"]
+__all__ = [
+    "ApiStats",
+    "By",
+    "ErrorRow",
+    "RollupRow",
+    "Segment",
+    "SlaScope",
+    "TopError",
+    "cover",
+    "covering",
+    "precision_for",
+    "summarise",
+]
 
 By = Literal["api", "consumer", "api_consumer"]
 NS = 1_000_000_000
@@ -30,7 +42,56 @@ class RollupRow(NamedTuple):
     errors_5xx: int
     errors_other: int
     duration_sum_ns: int
-    histogram: Histogram
+    #: The stored histogram, ``[[bucket, count], ...]`` (``analytics.histogram.encode``).
+    buckets: Sequence[Sequence[int]]
+
+
+class Segment(NamedTuple):
+    """Rollup rows of one width whose buckets start in [lo, hi)."""
+
+    width_s: int
+    lo_ns: int
+    hi_ns: int
+
+
+#: Ranges up to a day are read to the minute; longer ones to the hour.
+MINUTE_PRECISION_UP_TO_S = 86400
+
+
+def precision_for(start_ns: int, end_ns: int) -> int:
+    """The granularity (s) a range is read at: its ends are rounded outward to it."""
+    return 60 if end_ns - start_ns <= MINUTE_PRECISION_UP_TO_S * NS else 3600
+
+
+def cover(start_ns: int, end_ns: int, widths: Sequence[int] = (60, 3600, 86400)) -> tuple[Segment, ...]:
+    """The fewest rollup buckets that tile [start, end) rounded outward to its precision: whole
+    days in the middle, hours then minutes toward the ends. A page reads at most a few hundred
+    buckets per API (minutes at the ends of ranges up to a day, hours at the ends of longer ones),
+    however long the range and however many spans it holds."""
+    precision = precision_for(start_ns, end_ns)
+    usable = sorted(w for w in widths if w >= precision)
+    step = precision * NS
+    lo = start_ns // step * step
+    hi = -(-end_ns // step) * step
+    out: list[Segment] = []
+
+    def tile(a: int, b: int, level: int) -> None:
+        if a >= b:
+            return
+        size = usable[level] * NS
+        inner_lo, inner_hi = -(-a // size) * size, b // size * size
+        if level == 0 or inner_lo >= inner_hi:
+            if level == 0:
+                out.append(Segment(usable[0], a, b))
+            else:
+                tile(a, b, level - 1)
+            return
+        tile(a, inner_lo, level - 1)
+        out.append(Segment(usable[level], inner_lo, inner_hi))
+        tile(inner_hi, b, level - 1)
+
+    tile(lo, hi, len(usable) - 1)
+    return tuple(out)
 
 
 class ErrorRow(NamedTuple):
@@ -127,16 +188,21 @@ def summarise(
 ) -> list[ApiStats]:
     """One :class:`ApiStats` per group, busiest first."""
     totals: dict[ApiKey, list[int]] = {}
-    histograms: dict[ApiKey, list[Histogram]] = {}
+    histograms: dict[ApiKey, dict[int, int]] = {}
     for row in rows:
         key = _group(row.api, by)
-        acc = totals.setdefault(key, [0, 0, 0, 0, 0])
+        acc = totals.get(key)
+        if acc is None:
+            acc = totals[key] = [0, 0, 0, 0, 0]
+            histograms[key] = {}
         acc[0] += row.requests
         acc[1] += row.errors_4xx
         acc[2] += row.errors_5xx
         acc[3] += row.errors_other
         acc[4] += row.duration_sum_ns
-        histograms.setdefault(key, []).append(row.histogram)
+        merged = histograms[key]
+        for index, count in row.buckets:
+            merged[index] = merged.get(index, 0) + count
     grouped_errors: dict[ApiKey, dict[str, TopError]] = {}
     for err in errors:
         key = _group(err.api, by)
@@ -158,9 +224,9 @@ def summarise(
     minutes = max(span_s / 60.0, 1e-9)
     out = []
     for key, (count, e4, e5, eo, dur) in totals.items():
-        merged = merge_all(histograms[key])
+        histogram = Histogram(histograms[key])
         share = 1.0 / count if count else 0.0
-        p50, p95, p99 = (merged.percentile(q) for q in (0.5, 0.95, 0.99))
+        p50, p95, p99 = (histogram.percentile(q) for q in (0.5, 0.95, 0.99))
         found = grouped_errors.get(key, {}).values()
         top_errors = sorted(found, key=lambda e: (-e.occurrences, e.signature))[:top]
         out.append(

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from analytics.fold import Cell, CellKey, ErrorCell, ErrorKey, Fold, SpanFacts
+from analytics.fold import WIDTHS, Cell, CellKey, ErrorCell, ErrorKey, Fold, SpanFacts
 from analytics.histogram import BUCKETS_PER_OCTAVE, decode, encode
 from analytics.identity import DEFAULT_CONSUMER_ATTRIBUTES, ApiKey
 from analytics.tables import KEY_COLUMNS, api_errors, api_rollup_state, api_rollups
@@ -57,7 +57,8 @@ class Report:
 
 def signature_of(consumer_attributes: Sequence[str]) -> str:
     """The rules' fingerprint: a change rebuilds the rollups from the first span."""
-    return f"apis-v1;buckets={BUCKETS_PER_OCTAVE};consumer={','.join(consumer_attributes)}"
+    widths = ",".join(str(w) for w in WIDTHS)
+    return f"apis-v1;buckets={BUCKETS_PER_OCTAVE};widths={widths};consumer={','.join(consumer_attributes)}"
 
 
 def _facts(row: Any) -> SpanFacts:
@@ -261,12 +262,12 @@ def refresh(
     return Report(True, processed, cursor.watermark, newest)
 
 
-def expire(engine: Engine, *, now_ns: int, minutes_s: float, hours_s: float) -> int:
-    """Delete minute rows older than ``minutes_s`` and hour rows older than ``hours_s``; the count."""
+def expire(engine: Engine, *, now_ns: int, minutes_s: float, hours_s: float, days_s: float) -> int:
+    """Delete minute, hour and day rows older than ``minutes_s``, ``hours_s``, ``days_s``; the count."""
     deleted = 0
     with engine.begin() as conn:
         for table in (api_rollups, api_errors):
-            for width, keep_s in ((60, minutes_s), (3600, hours_s)):
+            for width, keep_s in ((60, minutes_s), (3600, hours_s), (86400, days_s)):
                 cut = now_ns - int(keep_s * NS)
                 old = (table.c.width_s == width, table.c.bucket_start_ns < cut)
                 result = conn.execute(delete(table).where(*old))

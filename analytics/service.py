@@ -8,7 +8,7 @@ folds within the takeover bound (30 s by default, ``VITALS_LEASE_BOUND``).
 
 The consumer attribute is read from ``VITALS_API_CONSUMER_ATTRIBUTES`` (comma-separated, first
 present wins; default ``client.id``); changing it rebuilds the rollups from the spans kept.
-Minute rows are kept 8 days, hour rows 400 days.
+Minute rows are kept 8 days, hour rows 400 days, day rows 800 days.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ INTERVAL_S = 30.0
 MAX_BATCHES_PER_TICK = 20
 KEEP_MINUTES_S = 8 * 86400.0
 KEEP_HOURS_S = 400 * 86400.0
+KEEP_DAYS_S = 800 * 86400.0
 
 
 def consumer_attributes(environ: dict[str, str] | None = None) -> tuple[str, ...]:
@@ -69,7 +70,13 @@ def install(ctx: ServiceContext) -> None:
                 consumer_attributes=consumers,
             )
             if report.claimed and not report.behind:
-                expire(ctx.engine, now_ns=time.time_ns(), minutes_s=KEEP_MINUTES_S, hours_s=KEEP_HOURS_S)
+                expire(
+                    ctx.engine,
+                    now_ns=time.time_ns(),
+                    minutes_s=KEEP_MINUTES_S,
+                    hours_s=KEEP_HOURS_S,
+                    days_s=KEEP_DAYS_S,
+                )
         except Exception as exc:  # a transient database error: try again next tick
             log.warning("API rollups: %s", exc)
             ctx.status["analytics"] = f"API rollups failing: {exc}"

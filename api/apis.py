@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from access.model import Principal
-from analytics.query import api_stats, sla_scopes, width_for
-from analytics.report import ApiStats
+from analytics.query import api_stats, sla_scopes
+from analytics.report import ApiStats, precision_for
 from api.auth import deps_of, needs
 from api.errors import BAD
 from vitals.kernel.units import NS
@@ -62,7 +62,10 @@ class ApiList(BaseModel):
     start: datetime
     end: datetime
     by: str
-    rollup_width_s: int = Field(description="60 (minute rows) or 3600 (hour rows, range widened to hours)")
+    precision_s: int = Field(
+        description="60: the range is read to the minute; 3600 (ranges over a day): its ends are rounded "
+        "outward to whole hours"
+    )
     apis: list[ApiOut]
 
 
@@ -143,6 +146,6 @@ def list_apis(
         start=datetime.fromtimestamp(start_s, tz=UTC),
         end=datetime.fromtimestamp(end_s, tz=UTC),
         by=by,
-        rollup_width_s=width_for(start_ns, end_ns),
+        precision_s=precision_for(start_ns, end_ns),
         apis=[_out(s) for s in stats],
     )

@@ -57,7 +57,7 @@ def test_apis_endpoint(sqlite_engine: Engine, tmp_path: Path) -> None:
             )
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["rollup_width_s"] == 60
+    assert body["precision_s"] == 60
     (one,) = body["apis"]
     assert (one["service"], one["route"], one["method"], one["consumer"]) == (
         "payer-gateway",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 
 from hypothesis import given, settings
@@ -54,3 +55,25 @@ def test_weights_count_as_many_spans() -> None:
     p50 = histogram.percentile(0.5)
     assert p50 is not None and abs(p50 - 1_000_000) / 1_000_000 <= RELATIVE_ERROR
     assert Histogram().percentile(0.5) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=2 * 10**18),
+    st.integers(min_value=1, max_value=400 * 86400 * 10**9),
+)
+def test_cover_tiles_the_range_with_aligned_buckets(start: int, length: int) -> None:
+    from analytics.report import cover, precision_for
+
+    end = start + length
+    step = precision_for(start, end) * 10**9
+    segments = cover(start, end)
+    assert segments[0].lo_ns == start // step * step
+    assert segments[-1].hi_ns == -(-end // step) * step
+    for before, after in itertools.pairwise(segments):
+        assert before.hi_ns == after.lo_ns
+    for segment in segments:
+        size = segment.width_s * 10**9
+        assert segment.lo_ns % size == 0 and segment.hi_ns % size == 0 and segment.lo_ns < segment.hi_ns
+    buckets = sum((s.hi_ns - s.lo_ns) // (s.width_s * 10**9) for s in segments)
+    assert buckets <= 2 * 59 + 2 * 23 + 401

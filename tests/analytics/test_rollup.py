@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from analytics.histogram import RELATIVE_ERROR
-from analytics.query import api_stats, width_for
-from analytics.report import SlaScope
+from analytics.query import api_stats
+from analytics.report import SlaScope, precision_for
 from analytics.rollup import refresh
 from analytics.tables import api_rollups
 from collector.tables import spans
@@ -65,7 +65,7 @@ def test_fold_is_incremental_weighted_and_read_back(engine: Engine) -> None:
     assert refresh(engine, clock=clock, horizon_s=0).processed == 0
 
     start, end = int(T0 * NS) - 20 * NS, int(T0 * NS) + 3600 * NS
-    assert width_for(start, end) == 60
+    assert precision_for(start, end) == 60
     scope = SlaScope("fhir-read-latency", "FHIR reads", ("fhir-*",), None, ("/fhir/r4/Patient/*",), None)
     (api,) = api_stats(engine, start, end, scopes=[scope])
     assert (api.service, api.route, api.method, api.interaction, api.resource_type) == (

@@ -2,11 +2,11 @@
 
 The rollups are written directly (the page never reads spans): ``--spans`` calls spread over
 ``--days`` days, ``--apis`` APIs and ``--consumers`` consumers, with a weekday-shaped daily curve,
-each API with its own log-normal latency and a few error signatures. Hour rows cover the whole
-history (their counts add up to ``--spans``); minute rows cover the last day, as retention keeps
-them. Then it times the query the page and ``/api/v1/apis`` run (``analytics.query.api_stats``)
-over the last hour, 6 hours, day and week, per API and per consumer, and the fold's own rate on
-``--fold-spans`` real spans stored and folded (``analytics.rollup.refresh``).
+each API with its own log-normal latency and a few error signatures. Hour and day rows cover the
+whole history (their counts add up to ``--spans``); minute rows cover the last day. Then it times
+the query the page and ``/api/v1/apis`` run (``analytics.query.api_stats``) over the last hour,
+6 hours, day and week, per API and per consumer, and the fold's own rate on ``--fold-spans`` real
+spans stored and folded (``analytics.rollup.refresh``).
 """
 
 from __future__ import annotations
@@ -117,15 +117,37 @@ def fill(
                     conn.execute(insert(api_errors), errors)
             rows, errors = [], []
 
+    days_acc: dict[tuple[int, int, int], tuple[int, int, int, dict[int, int]]] = {}
+
     def add(bucket: int, width: int, api: int, consumer: int, calls: float) -> int:
-        nonlocal written
         count = round(calls)
         if count <= 0:
             return 0
-        key, _median, error_share = defs[api]
+        error_share = defs[api][2]
         total, histogram = _cell(count, bases[api])
         e5 = round(total * error_share * 0.6)
         e4 = round(total * error_share * 0.4)
+        if width == 3600:  # the day rows are the sums of the hour rows
+            day = bucket // (86400 * NS) * (86400 * NS)
+            n, d4, d5, buckets = days_acc.get((day, api, consumer), (0, 0, 0, {}))
+            for index, c in histogram:
+                buckets[index] = buckets.get(index, 0) + c
+            days_acc[(day, api, consumer)] = (n + total, d4 + e4, d5 + e5, buckets)
+        put(bucket, width, api, consumer, total, e4, e5, histogram)
+        return total
+
+    def put(  # noqa: PLR0917 - one row's figures
+        bucket: int,
+        width: int,
+        api: int,
+        consumer: int,
+        total: int,
+        e4: int,
+        e5: int,
+        histogram: list[list[int]],
+    ) -> None:
+        nonlocal written
+        key = defs[api][0]
         row = {"bucket_start_ns": bucket, "width_s": width, **key, "consumer": consumer_names[consumer]}
         rows.append(
             {
@@ -152,7 +174,6 @@ def fill(
                 )
         written += 1
         flush()
-        return total
 
     for h in range(hours):
         bucket = end_hour - (hours - h) * hour_ns
@@ -163,6 +184,8 @@ def fill(
                 stood_for += add(bucket, 3600, api, consumer, hour_calls * share)
         if h % 24 == 23:
             say(f"hour rows: day {h // 24 + 1} of {days}, {written:,} rows")
+    for (day, api, consumer), (total, e4, e5, buckets) in days_acc.items():
+        put(day, 86400, api, consumer, total, e4, e5, encode(Histogram(buckets)))
     minutes = MINUTE_DAYS * 1440
     end_minute = end_ns // (60 * NS) * (60 * NS)
     for m in range(minutes):
