@@ -72,6 +72,10 @@ SPAN_KEY_COLUMNS: tuple[str, ...] = (
     "hc_stage",
     "event_time_unix_nano",
 )
+#: The columns of ``span_keys`` a key row is stored in: the row without ``hc_stage``, which the
+#: store no longer repeats (migration c0009). Rows keep it, so the row layout that receivers,
+#: the writer process and the buffer exchange (``collector.buffer.LAYOUT``) is unchanged.
+STORED_SPAN_KEY_COLUMNS: tuple[str, ...] = tuple(c for c in SPAN_KEY_COLUMNS if c != "hc_stage")
 
 METRIC_COLUMNS: tuple[str, ...] = (
     "series_id",
@@ -267,6 +271,7 @@ __all__ = [
     "SPAN_KEY_INDEX",
     "SPAN_LIFTED_ATTRIBUTES",
     "SPAN_RESOURCE",
+    "STORED_SPAN_KEY_COLUMNS",
     "UNREPEATED_ATTRIBUTES",
     "Row",
     "WriteBatch",

@@ -41,6 +41,7 @@ from collector.rows import (
     SPAN_KEY_COLUMNS,
     SPAN_KEY_INDEX,
     SPAN_RESOURCE,
+    STORED_SPAN_KEY_COLUMNS,
     Row,
     WriteBatch,
     WriteResult,
@@ -53,6 +54,7 @@ _KEY_TRACE = SPAN_KEY_INDEX["trace_id"]
 _SPAN_PARENT = SPAN_INDEX["parent_span_id"]
 assert (SPAN_INDEX["trace_id"], SPAN_INDEX["span_id"], _SPAN_PARENT) == (0, 1, 2)
 assert SPAN_KEY_COLUMNS[1:4] == ("key_hash", "trace_id", "span_id")
+assert (*SPAN_KEY_COLUMNS[:4], *SPAN_KEY_COLUMNS[5:]) == STORED_SPAN_KEY_COLUMNS
 
 
 def raw(value: Any) -> bytes | None:
@@ -67,7 +69,8 @@ def raw(value: Any) -> bytes | None:
 
 
 def _stored_keys(keys: list[Row]) -> list[Row]:
-    return [(row[0], raw(row[1]), raw(row[2]), raw(row[3]), *row[4:]) for row in keys]
+    """Key rows as stored: hash and ids as bytes, without the stage (``STORED_SPAN_KEY_COLUMNS``)."""
+    return [(row[0], raw(row[1]), raw(row[2]), raw(row[3]), *row[5:]) for row in keys]
 
 
 _ATTRIBUTES, _EVENTS, _LINKS = SPAN_INDEX["attributes"], SPAN_INDEX["events"], SPAN_INDEX["links"]
@@ -121,7 +124,7 @@ class _Table:
 #: A span row as stored: the row's columns with ``resource_attributes`` null, then ``resource_id``.
 SPANS = _Table("spans", (*SPAN_COLUMNS, "resource_id"), "trace_id, span_id, event_time_unix_nano")
 SPAN_RESOURCES = _Table("span_resources", ("resource_id", "attributes"), "resource_id")
-SPAN_KEYS = _Table("span_keys", SPAN_KEY_COLUMNS, None)
+SPAN_KEYS = _Table("span_keys", STORED_SPAN_KEY_COLUMNS, None)
 METRIC_POINTS = _Table("metric_points", METRIC_COLUMNS, "series_id, time_unix_nano")
 _TABLES = (SPANS, SPAN_RESOURCES, SPAN_KEYS, METRIC_POINTS)
 

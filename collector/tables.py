@@ -208,7 +208,8 @@ span_keys = Table(
     Column("key_hash", HexBytes(32), nullable=False),
     Column("trace_id", HexBytes(16), nullable=False),
     Column("span_id", HexBytes(8), nullable=False),
-    Column("hc_stage", Text),
+    # No stage (until c0009 it repeated the span's hc_stage; no reader used it): a reader that
+    # wants it joins the span.
     Column("event_time_unix_nano", BigInteger, nullable=False),
     # The only lookup: a business object's spans by its key's hash (journeys, edges). Lag SLIs
     # read the keys from the span's attributes, so no (key_name, hc_stage, time) index. Only

@@ -34,7 +34,7 @@ from collector.body import BodyError, Encoding, decompress
 from collector.ingest import Ingest, Signal, Undecodable, decode
 from collector.phi import VALUE_DETECTORS
 from collector.redaction import RedactionPolicy, Redactor, marker
-from collector.rows import METRIC_COLUMNS, SPAN_COLUMNS, SPAN_KEY_COLUMNS, WriteBatch
+from collector.rows import METRIC_COLUMNS, SPAN_COLUMNS, SPAN_KEY_COLUMNS, STORED_SPAN_KEY_COLUMNS, WriteBatch
 from collector.self_metrics import CollectorMetrics
 from collector.sink import InMemorySink
 from collector.tables import HexBytes, PackedJson, metric_points, span_keys
@@ -155,7 +155,8 @@ def assert_storable(batch: WriteBatch) -> None:
         amount = row[SPAN_COLUMNS.index("hc_amount")]
         assert amount is None or math.isfinite(amount)
     for row in batch.span_keys:
-        _storable(span_keys, row, SPAN_KEY_COLUMNS)
+        stored = [(c, v) for c, v in zip(SPAN_KEY_COLUMNS, row, strict=True) if c in STORED_SPAN_KEY_COLUMNS]
+        _storable(span_keys, tuple(v for _c, v in stored), [c for c, _v in stored])
     for row in batch.metric_points:
         _storable(metric_points, row, METRIC_COLUMNS)
 

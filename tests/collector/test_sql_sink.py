@@ -13,7 +13,7 @@ from collector.rows import (
     METRIC_COLUMNS,
     SAMPLE_WEIGHT,
     SPAN_COLUMNS,
-    SPAN_KEY_COLUMNS,
+    STORED_SPAN_KEY_COLUMNS,
     WriteBatch,
     metric_row_tuple,
     metric_rows,
@@ -47,7 +47,7 @@ def test_column_lists_match_the_tables(engine: Engine) -> None:
     for table, columns in (
         (spans, (*SPAN_COLUMNS, "resource_id")),  # the row's resource is stored by its id
         (span_resources, ("attributes",)),
-        (span_keys, SPAN_KEY_COLUMNS),
+        (span_keys, STORED_SPAN_KEY_COLUMNS),  # the key row without its span's stage
         (metric_points, METRIC_COLUMNS),
     ):
         stored = [c["name"] for c in inspect(engine).get_columns(table.name)]

@@ -82,7 +82,7 @@ def test_the_collector_stores_exactly_the_generated_history(collector: RunningCo
         ).all()
         keys = db.execute(
             text(
-                "SELECT k.key_hash, k.hc_stage, s.start_time_unix_nano, s.status_code FROM span_keys k "
+                "SELECT k.key_hash, s.hc_stage, s.start_time_unix_nano, s.status_code FROM span_keys k "
                 "JOIN spans s ON s.trace_id = k.trace_id AND s.span_id = k.span_id "
                 "WHERE k.key_name = 'charge'"
             )

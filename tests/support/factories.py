@@ -92,7 +92,6 @@ def key_rows(row: Mapping[str, Any]) -> list[dict[str, Any]]:
             "key_hash": str(value),
             "trace_id": row["trace_id"],
             "span_id": row["span_id"],
-            "hc_stage": row["hc_stage"],
             "event_time_unix_nano": row["event_time_unix_nano"],
         }
         for key, value in attrs.items()
