@@ -22,8 +22,18 @@ from dashboards.config import DashboardConfig, Role
 from vitals.kernel.units import format_duration
 
 #: Pages each role may open (page keys as in ``dashboards.ui.frame.PAGES``).
-EXECUTIVE_PAGES = ("scorecard", "sla")
-ENGINEER_PAGES = ("scorecard", "sla", "operations", "traces", "dependencies", "alerts", "exceptions")
+EXECUTIVE_PAGES = ("scorecard", "sla", "capacity")
+ENGINEER_PAGES = (
+    "scorecard",
+    "sla",
+    "operations",
+    "traces",
+    "dependencies",
+    "apis",
+    "alerts",
+    "capacity",
+    "exceptions",
+)
 #: No page is for admins only yet: an admin sees what an engineer sees. (The API's ``admin``
 #: scope is a token's, not a dashboard role's.)
 ADMIN_PAGES = ENGINEER_PAGES

@@ -47,8 +47,10 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "operations": ("screens/operations.py", "Operations", ":material/monitor_heart:"),
     "traces": ("screens/traces.py", "Traces", ":material/timeline:"),
     "dependencies": ("screens/dependencies.py", "Dependency map", ":material/hub:"),
+    "apis": ("screens/apis.py", "APIs", ":material/api:"),
     "alerts": ("screens/alerts.py", "Alerts", ":material/notifications:"),
     "exceptions": ("screens/exceptions.py", "Exceptions", ":material/report:"),
+    "capacity": ("screens/capacity.py", "Capacity", ":material/speed:"),
 }
 
 

@@ -25,6 +25,7 @@ PAGES = {
     "dependencies": "screens/dependencies.py",
     "alerts": "screens/alerts.py",
     "exceptions": "screens/exceptions.py",
+    "capacity": "screens/capacity.py",
 }
 
 

@@ -35,6 +35,7 @@ MATRIX: dict[str, tuple[Outcome, ...]] = {
     "dependencies": (S, F, A, A),
     "alerts": (S, F, A, A),
     "exceptions": (S, F, A, A),
+    "capacity": (S, A, A, A),
 }
 
 PASSWORD = "matrix-password"
