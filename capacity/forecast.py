@@ -3,7 +3,8 @@
 Method: ordinary least squares (statsmodels ``OLS``) on the logarithm of each local day's volume,
 with weekday effects and calendar regressors (the month's last business day, its first two, claims
 submission days, a trend once there is history enough to tell it from noise), then the day spread
-over its hours by the hourly profile seen on the same kind of day.
+over its hours by the hourly profile seen on the same kind of day (its busiest hour by the share
+the busiest hour really had on such days).
 
 Why this and not MSTL, SARIMAX or an unobserved-components model: the histories are short (a week
 to a few months of telemetry), and month-end close and claims days are calendar events, not
@@ -134,24 +135,35 @@ def _design(
     return np.asarray(rows, dtype=float)
 
 
-def _profiles(by_day: dict[date, dict[int, float]], totals: dict[date, float]) -> dict[str, list[float]]:
-    """Mean share of the day's volume per local hour, per day type (weekday, weekend, all)."""
+def _profiles(
+    by_day: dict[date, dict[int, float]], totals: dict[date, float]
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Mean share of the day's volume per local hour, per day type (weekday, weekend, all); and
+    the mean share of its busiest hour.
+
+    The busiest hour's share is averaged as observed, not read off the mean profile: hour-to-hour
+    noise makes a real day's busiest hour busier than the mean shape's, and capacity has to carry
+    the real one.
+    """
     sums: dict[str, list[float]] = {t: [0.0] * 24 for t in ("weekday", "weekend", "all")}
     counts: dict[str, int] = {t: 0 for t in sums}
+    peaks: dict[str, float] = {t: 0.0 for t in sums}
     for day, total in totals.items():
         if total <= 0:
             continue
         kind = "weekend" if day.weekday() >= 5 else "weekday"
         for t in (kind, "all"):
             counts[t] += 1
+            peaks[t] += max(by_day[day].values()) / total
             for hour, value in by_day[day].items():
                 sums[t][hour] += value / total
     flat = [1 / 24] * 24
     out = {t: [v / counts[t] for v in sums[t]] if counts[t] else flat for t in sums}
+    peak = {t: peaks[t] / counts[t] if counts[t] else 0.0 for t in sums}
     for t in ("weekday", "weekend"):
         if not counts[t]:
-            out[t] = out["all"]
-    return out
+            out[t], peak[t] = out["all"], peak["all"]
+    return out, peak
 
 
 def forecast(
@@ -188,19 +200,21 @@ def forecast(
     z = 1.6448536269514722  # upper 95th percentile of the normal
     leverage = np.einsum("ij,jk,ik->i", x_new, np.linalg.pinv(exog.T @ exog), x_new)
     upper_log = mean + z * resid_sd * np.sqrt(1.0 + np.maximum(leverage, 0.0))
-    profiles = _profiles(by_day, totals)
+    profiles, peak_shares = _profiles(by_day, totals)
     out_days: list[DayForecast] = []
     out_hours: list[tuple[int, float]] = []
     for day, kind, m, u in zip(ahead, ahead_kinds, mean, upper_log, strict=True):
         total = max(0.0, math.expm1(float(m)))
         upper = max(total, math.expm1(float(u)))
-        profile = profiles["weekend" if kind.weekend else "weekday"]
+        day_type = "weekend" if kind.weekend else "weekday"
+        profile = profiles[day_type]
         hours = _local_hours(day, tz)
         shares = [profile[datetime.fromtimestamp(h, tz).hour] for h in hours]
         norm = sum(shares) or 1.0
         per_hour = [(h, total * s / norm) for h, s in zip(hours, shares, strict=True)]
         out_hours.extend(per_hour)
         peak_hour, peak = max(per_hour, key=lambda p: p[1])
+        peak = max(peak, total * peak_shares[day_type])
         out_days.append(
             DayForecast(day, kind, total, upper, peak_hour, peak, peak * (upper / total if total else 1.0))
         )
