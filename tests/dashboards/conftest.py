@@ -23,6 +23,7 @@ PAGES = {
     "operations": "screens/operations.py",
     "traces": "screens/traces.py",
     "dependencies": "screens/dependencies.py",
+    "apis": "screens/apis.py",
     "alerts": "screens/alerts.py",
     "exceptions": "screens/exceptions.py",
     "capacity": "screens/capacity.py",

@@ -33,6 +33,7 @@ MATRIX: dict[str, tuple[Outcome, ...]] = {
     "operations": (S, F, A, A),
     "traces": (S, F, A, A),
     "dependencies": (S, F, A, A),
+    "apis": (S, F, A, A),
     "alerts": (S, F, A, A),
     "exceptions": (S, F, A, A),
     "capacity": (S, A, A, A),
