@@ -301,4 +301,85 @@ def replay(
         click.echo("run it again later to send the deferred ones")
 
 
+@exceptions.command(context_settings={"max_content_width": 110})
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8590, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one)."
+)
+@click.option("--username", default="admin", show_default=True, help="The Mirth user it accepts.")
+@click.option("--password", default="admin", show_default=True, help="That user's password.")
+@click.option(
+    "--down-for",
+    default="0s",
+    show_default=True,
+    metavar="DURATION",
+    help="Answer 503 for this long after starting, as an engine that is not back yet.",
+)
+@click.option(
+    "--otlp-endpoint",
+    default=None,
+    metavar="URL",
+    help="Report each webhook replay it accepts as a successful span of the replayed stage in the "
+    "replayed trace, over OTLP/HTTP (e.g. http://127.0.0.1:4318), so the group shows it succeeded.",
+)
+def standin(
+    *, host: str, port: int, username: str, password: str, down_for: str, otlp_endpoint: str | None
+) -> None:
+    """Run a stand-in integration engine to try replays without one.
+
+    \b
+    It answers what a replay calls: Mirth Connect's REST API (POST /api/users/_login,
+    POST /api/channels/{channelId}/messages/{messageId}/_reprocess, POST /api/users/_logout)
+    and a generic webhook (POST /webhook). Point an interface of exceptions.yaml at it:
+      target: {kind: webhook, url: 'http://127.0.0.1:8590/webhook'}
+      target: {kind: mirth, url: 'http://127.0.0.1:8590/api', channel_id: demo, username: admin,
+               password: admin}
+    Ctrl-C stops it.
+    """
+    import threading
+    import time
+
+    import httpx
+
+    from exceptions.standin import Received, StandIn, replayed_span
+    from vitals.kernel.units import parse_duration
+
+    try:
+        down_s = parse_duration(down_for)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--down-for") from exc
+
+    def report(received: Received) -> None:
+        click.echo(f"replay accepted: {received.path} traceparent {received.headers.get('traceparent', '-')}")
+        if otlp_endpoint is None:
+            return
+        export = replayed_span(received, time.time_ns())
+        if export is None:
+            return
+        try:
+            httpx.post(f"{otlp_endpoint.rstrip('/')}/v1/traces", json=export, timeout=10, trust_env=False)
+        except httpx.HTTPError as exc:
+            click.echo(f"could not report the replayed transaction to {otlp_endpoint}: {exc}", err=True)
+
+    engine = StandIn(username=username, password=password, down=down_s > 0, on_replay=report)
+    url = engine.start(host, port)
+    click.echo(f"stand-in engine on {url}: Mirth API {url}/api, webhook {url}/webhook (Ctrl-C stops it)")
+    if down_s > 0:
+        click.echo(f"answering 503 for {down_for}, then back")
+
+        def back() -> None:
+            engine.down = False
+            click.echo("the stand-in engine is back: replays are accepted")
+
+        timer = threading.Timer(down_s, back)
+        timer.daemon = True
+        timer.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.stop()
+
+
 __all__ = ["exceptions"]

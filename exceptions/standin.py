@@ -144,4 +144,44 @@ def _handler(engine: StandIn) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-__all__ = ["Received", "StandIn"]
+def replayed_span(received: Received, now_ns: int) -> dict[str, Any] | None:
+    """The OTLP/JSON export of the transaction a webhook replay re-drove, as an engine that
+    propagates ``traceparent`` would report it: one span at the replayed stage, in the failed
+    transaction's trace, child of the replay request's parent id, status OK. None for a request
+    that does not say its stage (Mirth's reprocess carries only the message id)."""
+    body = received.body if isinstance(received.body, dict) else {}
+    parts = received.headers.get("traceparent", "").split("-")
+    stage = body.get("stage")
+    if len(parts) != 4 or not isinstance(stage, str) or not stage:
+        return None
+    trace_id, parent = parts[1], parts[2]
+
+    def text(key: str, value: str) -> dict[str, Any]:
+        return {"key": key, "value": {"stringValue": value}}
+
+    attributes = [
+        text("hc.stage", stage),
+        text("vitals.replay.of", f"{body.get('trace_id')}/{body.get('span_id')}"),
+    ]
+    if isinstance(body.get("system"), str) and body["system"]:
+        attributes.append(text("hc.system", body["system"]))
+    span = {
+        "traceId": trace_id,
+        "spanId": secrets.token_hex(8),
+        "parentSpanId": parent,
+        "name": f"replay {stage}",
+        "kind": 1,
+        "startTimeUnixNano": str(now_ns),
+        "endTimeUnixNano": str(now_ns + 1_000_000),
+        "attributes": attributes,
+        "status": {"code": 1},
+    }
+    resource = {"attributes": [text("service.name", "standin-engine")]}
+    return {
+        "resourceSpans": [
+            {"resource": resource, "scopeSpans": [{"scope": {"name": "vitals.standin"}, "spans": [span]}]}
+        ]
+    }
+
+
+__all__ = ["Received", "StandIn", "replayed_span"]
