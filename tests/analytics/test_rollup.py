@@ -104,3 +104,17 @@ def test_a_second_refresher_waits_for_the_lease(engine: Engine) -> None:
         assert take(conn, "analytics.rollup.apis", "someone-else", CLOCK, 60 * NS) is not None
     report = refresh(engine, clock=clock, horizon_s=0)
     assert not report.claimed and report.processed == 0
+
+
+def test_the_tables_are_documented() -> None:
+    from pathlib import Path
+
+    from analytics.tables import api_errors, api_rollup_state, api_rollups
+
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "reference" / "store.md").read_text()
+    for table in (api_rollups, api_errors, api_rollup_state):
+        assert f"`{table.name}`" in reference
+        for column in table.columns:
+            assert f"`{column.name}`" in reference, (
+                f"{table.name}.{column.name} is not in the store reference"
+            )
