@@ -79,6 +79,8 @@ def parse_deadline(text: str, default_zone: str) -> tuple[time, str]:
 
 
 class CapacityConfig(BaseModel):
+    """The whole of ``capacity.yaml``: defaults, the business calendar, targets by name."""
+
     model_config = ConfigDict(extra="forbid")
 
     #: The zone of the business day: daily volumes, month-ends and deadlines are counted in it.
