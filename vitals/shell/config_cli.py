@@ -30,6 +30,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ("slas/*.yaml", "slas.loading:load_slas"),
     ("alerts.yaml", "alerts.config:load_for"),
     ("dashboard.yaml", "dashboards.config:load"),
+    ("exceptions.yaml", "exceptions.config:load_for"),
 )
 
 
