@@ -16,7 +16,7 @@ from capacity.report import CapacityRow, format_duration
 
 
 def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+    return "-" if value is None else f"{value:.0%}".replace("-0%", "0%")
 
 
 def _num(value: float | None) -> str:
@@ -169,7 +169,12 @@ def to_text(rows: Sequence[CapacityRow], zone: str, now_s: float, days: int) -> 
             lines.append(
                 f"  {r.name}: {b.depth:,.0f} waiting, drain {b.drain_per_s:.2f}/s, "
                 f"arrival {b.arrival_per_s:.2f}/s, "
-                f"clears in {format_duration(b.clear_s)}{verdict}"
+                + (
+                    "does not clear at this rate"
+                    if b.clear_s is None
+                    else f"clears in {format_duration(b.clear_s)}"
+                )
+                + verdict
             )
     return "\n".join(lines)
 
