@@ -75,9 +75,7 @@ def test_a_missing_secret_is_an_error_of_its_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         parse(GOOD, tmp_path / "exceptions.yaml", {})
     (issue,) = caught.value.issues
-    assert (
-        issue.field == "interfaces[0].target.password" and "MIRTH_PASSWORD is not set" in issue.message
-    )
+    assert issue.field == "interfaces[0].target.password" and "MIRTH_PASSWORD is not set" in issue.message
 
 
 def test_vitals_config_check_checks_it(tmp_path: Path) -> None:
