@@ -65,7 +65,7 @@ def test_unknown_components_are_refused(tmp_path: Path) -> None:
 
 
 def test_components_are_chosen_by_the_shell_in_installation_order() -> None:
-    assert choose_components("all") == ("queues", "slas", "alerts", "dashboards")
+    assert choose_components("all") == ("queues", "slas", "alerts", "dashboards", "analytics")
     assert choose_components("none") == ()
     # Order is the shell's, not the command line's; module names from earlier releases still work.
     assert choose_components("dashboards, slas.service") == ("slas", "dashboards")
