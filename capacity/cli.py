@@ -40,7 +40,10 @@ def capacity() -> None:
     show_default=True,
     help="text: a table; json: every forecast day too; csv: one row per interface and queue.",
 )
-def report(settings: Settings, now: datetime, days: int, history: int, fmt: str) -> None:
+@click.option(
+    "--hourly", is_flag=True, help="With --format json: every forecast hour too ([local time, messages])."
+)
+def report(*, settings: Settings, now: datetime, days: int, history: int, fmt: str, hourly: bool) -> None:
     """Per queue and interface (hc.stage): capacity (configured, else the best hourly drain rate
     seen), the forecast peak hour and the next month-end close peak with their headroom, the first
     day headroom falls below the margin, and for a queue with a backlog the time to clear it at
@@ -63,7 +66,7 @@ def report(settings: Settings, now: datetime, days: int, history: int, fmt: str)
     finally:
         engine.dispose()
     if fmt == "json":
-        click.echo(to_json(rows, config.time_zone, now_s))
+        click.echo(to_json(rows, config.time_zone, now_s, hourly=hourly))
     elif fmt == "csv":
         click.echo(to_csv(rows), nl=False)
     else:

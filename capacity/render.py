@@ -39,8 +39,9 @@ def _day(d: DayForecast | None, zone: str) -> dict[str, Any] | None:
     }
 
 
-def as_dicts(rows: Sequence[CapacityRow], zone: str) -> list[dict[str, Any]]:
-    out = []
+def as_dicts(rows: Sequence[CapacityRow], zone: str, *, hourly: bool = False) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    tz = ZoneInfo(zone)
     for r in rows:
         b = r.backlog
         out.append(
@@ -76,14 +77,18 @@ def as_dicts(rows: Sequence[CapacityRow], zone: str) -> list[dict[str, Any]]:
                 "days": [_day(d, zone) for d in r.forecast.days],
             }
         )
+        if hourly:
+            out[-1]["hours"] = [
+                [datetime.fromtimestamp(h, tz).isoformat(), round(v, 2)] for h, v in r.forecast.hours
+            ]
     return out
 
 
-def to_json(rows: Sequence[CapacityRow], zone: str, now_s: float) -> str:
+def to_json(rows: Sequence[CapacityRow], zone: str, now_s: float, *, hourly: bool = False) -> str:
     document = {
         "now": datetime.fromtimestamp(now_s, ZoneInfo(zone)).isoformat(),
         "time_zone": zone,
-        "series": as_dicts(rows, zone),
+        "series": as_dicts(rows, zone, hourly=hourly),
     }
     return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
 

@@ -78,12 +78,17 @@ def test_cli_report_text_json_csv(sqlite_engine: Engine, sqlite_url: str, tmp_pa
     text = runner.invoke(main, base)
     assert text.exit_code == 0, text.output
     assert "charges-outbound" in text.output and "MISSES it" in text.output
-    as_json = runner.invoke(main, [*base, "--format", "json", "--days", "10"])
+    as_json = runner.invoke(main, [*base, "--format", "json", "--days", "10", "--hourly"])
     assert as_json.exit_code == 0, as_json.output
     document = json.loads(as_json.stdout)
     by_name = {s["name"]: s for s in document["series"]}
     assert len(by_name["charges-outbound"]["days"]) == 10
     assert by_name["charges-outbound"]["backlog"]["depth"] == 1800
+    hours = by_name["charges-outbound"]["hours"]
+    assert len(hours) == 10 * 24 and hours[0][0].startswith("2026-12-04T00:00:00-06:00")
+    assert sum(v for _, v in hours[:24]) == pytest.approx(
+        by_name["charges-outbound"]["days"][0]["total"], rel=1e-3
+    )
     as_csv = runner.invoke(main, [*base, "--format", "csv"])
     assert as_csv.exit_code == 0
     table = list(csv.DictReader(io.StringIO(as_csv.stdout)))
