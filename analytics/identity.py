@@ -22,6 +22,7 @@ user agent is not a fallback: it names software, not a consumer, and varies per 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -182,6 +183,16 @@ def signature(status: int | None, message: str | None) -> str:
     return f"{head} {text}".strip()
 
 
+@functools.lru_cache(maxsize=4096)
+def _route_facts(raw: str, method: str, fhir: tuple[str, str]) -> tuple[str, str, str]:
+    """The normalised route and FHIR facts: a function of few distinct inputs (templates), so
+    cached; the fold calls it for every span."""
+    route = normalise_route(raw)
+    attributes = {"fhir.interaction": fhir[0], "fhir.resource_type": fhir[1]}
+    interaction, resource = fhir_of(route, method, attributes)
+    return route, interaction, resource
+
+
 def api_of(
     service: str,
     kind: str | None,
@@ -197,9 +208,12 @@ def api_of(
     )
     if not raw:
         return None
-    route = normalise_route(raw)
     method = _text(attributes.get("http.request.method") or attributes.get("http.method")).upper()[:16]
-    interaction, resource = fhir_of(route, method, attributes)
+    fhir = (
+        _text(attributes.get("fhir.interaction")),
+        _text(attributes.get("fhir.resource_type") or attributes.get("fhir.resource.type")),
+    )
+    route, interaction, resource = _route_facts(raw, method, fhir)
     consumer = next((_text(attributes[key]) for key in consumer_attributes if attributes.get(key)), "")
     if _REDACTED.search(consumer):
         consumer = "{redacted}"
