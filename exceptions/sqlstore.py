@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from access.audit import append
 from access.model import AuditEntry
@@ -21,6 +22,9 @@ from exceptions.store import FailedSpan, StageSpan
 from exceptions.tables import exception_groups, exception_replays
 
 NS = 1_000_000_000
+#: What people (and the reopen rule) set; a refresh writes only the figures of a known group, so
+#: a state change made while it computed is never overwritten.
+STATE_COLUMNS = frozenset({"state", "owner", "state_by", "state_at_unix_nano"})
 #: Trace ids per IN list (PostgreSQL and SQLite both take far more; this keeps statements small).
 CHUNK = 500
 
@@ -193,15 +197,47 @@ class SqlExceptionStore:
         return None if row is None else _group(row)
 
     def save_groups(self, groups: Sequence[Group]) -> None:
+        """Two refreshes at once may both insert a new group: the one that loses retries, and
+        then finds it known."""
+        try:
+            self._save_groups(groups)
+        except IntegrityError:
+            self._save_groups(groups)
+
+    def _save_groups(self, groups: Sequence[Group]) -> None:
         if not groups:
             return
         with self.engine.begin() as conn:
             ids = [g.id for g in groups]
+            known: set[str] = set()
             for start in range(0, len(ids), CHUNK):
-                conn.execute(
-                    delete(exception_groups).where(exception_groups.c.id.in_(ids[start : start + CHUNK]))
-                )
-            conn.execute(insert(exception_groups), [_group_row(g) for g in groups])
+                chunk = ids[start : start + CHUNK]
+                known |= {
+                    r.id
+                    for r in conn.execute(
+                        select(exception_groups.c.id).where(exception_groups.c.id.in_(chunk))
+                    )
+                }
+            fresh = [_group_row(g) for g in groups if g.id not in known]
+            if fresh:
+                conn.execute(insert(exception_groups), fresh)
+            for g in groups:
+                if g.id not in known:
+                    continue
+                row = _group_row(g)
+                figures = {k: v for k, v in row.items() if k not in STATE_COLUMNS and k != "id"}
+                conn.execute(update(exception_groups).where(exception_groups.c.id == g.id).values(**figures))
+                if g.state == "new" and g.state_by == "system":
+                    # A reopen: only if the stored group is still closed since before the failure.
+                    conn.execute(
+                        update(exception_groups)
+                        .where(
+                            exception_groups.c.id == g.id,
+                            exception_groups.c.state.in_(("resolved", "ignored")),
+                            exception_groups.c.state_at_unix_nano < row["last_seen_unix_nano"],
+                        )
+                        .values(state="new", state_by="system", state_at_unix_nano=row["state_at_unix_nano"])
+                    )
 
     def update_group(self, group: Group, audit: Sequence[AuditEntry]) -> None:
         with self.engine.begin() as conn:

@@ -58,7 +58,9 @@ class ExceptionStore(Protocol):
     def group(self, group_id: str) -> Group | None: ...
 
     def save_groups(self, groups: Sequence[Group]) -> None:
-        """Insert or replace (the refresh's figures and state together)."""
+        """Insert new groups; for known ones write only the figures (their state is people's,
+        changed meanwhile perhaps), except a reopen (``new`` by ``system``) of a group still
+        closed since before its last failure."""
         ...
 
     def update_group(self, group: Group, audit: Sequence[AuditEntry]) -> None: ...
@@ -111,7 +113,26 @@ class InMemoryExceptionStore:
 
     def save_groups(self, groups: Sequence[Group]) -> None:
         for g in groups:
-            self._groups[g.id] = g
+            stored = self._groups.get(g.id)
+            if stored is None:
+                self._groups[g.id] = g
+                continue
+            reopen = (
+                g.state == "new"
+                and g.state_by == "system"
+                and not stored.open
+                and stored.state_at < g.last_seen
+            )
+            if reopen:
+                self._groups[g.id] = g
+            else:
+                self._groups[g.id] = replace(
+                    g,
+                    state=stored.state,
+                    owner=stored.owner,
+                    state_by=stored.state_by,
+                    state_at=stored.state_at,
+                )
 
     def update_group(self, group: Group, audit: Sequence[AuditEntry]) -> None:
         self._groups[group.id] = group

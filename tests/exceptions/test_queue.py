@@ -14,7 +14,7 @@ from alerts.config import parse as parse_alerts
 from alerts.routing import Route
 from exceptions.config import ExceptionsConfig, parse
 from exceptions.model import GroupNotFound, TransitionError
-from exceptions.queue import change_state, refresh, replay
+from exceptions.queue import build_groups, change_state, refresh, replay
 from exceptions.sqlstore import SqlExceptionStore
 from exceptions.standin import StandIn
 from exceptions.store import FailedSpan, InMemoryExceptionStore
@@ -232,3 +232,23 @@ def test_a_group_whose_failures_left_the_window_leaves_the_queue_but_stays_reada
     (group,) = refresh(store, _route(), config, now=T0 + 60)
     assert refresh(store, _route(), config, now=T0 + config.window + 3600) == []
     assert store.group(group.id) == group
+
+
+def test_a_refresh_never_overwrites_a_state_change_made_while_it_computed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _seed(engine)
+    store = SqlExceptionStore(engine)
+    config = _config("http://127.0.0.1:9", tmp_path)
+    route = _route()
+    group = refresh(store, route, config, now=T0 + 3600)[0]
+    # A refresh reads the groups (all new) ...
+    stale = build_groups(
+        store.failed_spans(T0), previous={}, attempts=[], route=route, config=config, now=T0 + 3700
+    )
+    # ... someone assigns meanwhile ...
+    change_state(store, group.id, "assign", actor="ana", source="cli", now=T0 + 3650, owner="bob")
+    # ... and the refresh writes what it computed: the figures, not the state it read.
+    store.save_groups(stale)
+    kept = store.group(group.id)
+    assert kept is not None and (kept.state, kept.owner, kept.state_by) == ("assigned", "bob", "ana")
