@@ -34,6 +34,10 @@ class TransitionError(ValueError):
     """A change of state the life of a group does not allow (the API answers 400)."""
 
 
+class GroupChanged(TransitionError):
+    """Someone changed the group between reading it and writing the change (400: look again)."""
+
+
 class GroupNotFound(LookupError):
     """No group with that id (the API answers 404)."""
 
@@ -128,6 +132,7 @@ __all__ = [
     "Attempt",
     "AttemptStatus",
     "Group",
+    "GroupChanged",
     "GroupNotFound",
     "GroupState",
     "Outcome",

@@ -197,7 +197,7 @@ def change_state(
     if comment:
         detail["comment"] = comment[:500]
     entry = AuditEntry(now, actor, f"exception.{verb}", f"exception:{group_id}", source, detail=detail)
-    store.update_group(changed, [entry])
+    store.update_group(changed, [entry], before=group)
     return changed
 
 
@@ -327,7 +327,7 @@ def replay(
         "deferred": deferred,
     }
     entry = AuditEntry(now, actor, "exception.replay", f"exception:{group_id}", source, detail=detail)
-    store.add_attempts(made, changed, [entry])
+    store.add_attempts(made, changed, [entry], before=group)
     return ReplayReport(changed, tuple(made), deferred, skipped)
 
 

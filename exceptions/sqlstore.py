@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from access.audit import append
 from access.model import AuditEntry
 from collector.tables import span_keys, spans
-from exceptions.model import Attempt, Group, Outcome
+from exceptions.model import Attempt, Group, GroupChanged, Outcome
 from exceptions.store import FailedSpan, StageSpan
 from exceptions.tables import exception_groups, exception_replays
 
@@ -239,17 +239,33 @@ class SqlExceptionStore:
                         .values(state="new", state_by="system", state_at_unix_nano=row["state_at_unix_nano"])
                     )
 
-    def update_group(self, group: Group, audit: Sequence[AuditEntry]) -> None:
+    def update_group(self, group: Group, audit: Sequence[AuditEntry], *, before: Group) -> None:
         with self.engine.begin() as conn:
-            self._write_group(conn, group)
+            if not self._write_state(conn, group, before):
+                raise GroupChanged(f"group {group.id} changed meanwhile; look at it again and retry")
             self._audit(conn, audit)
 
-    def _write_group(self, conn: Connection, group: Group) -> None:
-        row = _group_row(group)
-        row.pop("id")
-        conn.execute(update(exception_groups).where(exception_groups.c.id == group.id).values(**row))
+    def _write_state(self, conn: Connection, group: Group, before: Group) -> bool:
+        """Compare and set: the state as read (state and its time), else nothing written."""
+        result = conn.execute(
+            update(exception_groups)
+            .where(
+                exception_groups.c.id == group.id,
+                exception_groups.c.state == before.state,
+                exception_groups.c.state_at_unix_nano == _ns(before.state_at),
+            )
+            .values(
+                state=group.state,
+                owner=group.owner,
+                state_by=group.state_by,
+                state_at_unix_nano=_ns(group.state_at),
+            )
+        )
+        return bool(result.rowcount)
 
-    def add_attempts(self, attempts: Sequence[Attempt], group: Group, audit: Sequence[AuditEntry]) -> None:
+    def add_attempts(
+        self, attempts: Sequence[Attempt], group: Group, audit: Sequence[AuditEntry], *, before: Group
+    ) -> None:
         with self.engine.begin() as conn:
             if attempts:
                 conn.execute(
@@ -273,7 +289,14 @@ class SqlExceptionStore:
                         for a in attempts
                     ],
                 )
-            self._write_group(conn, group)
+            # What was sent is recorded whatever happened meanwhile; the state only if unchanged.
+            self._write_state(conn, group, before)
+            sent = sum(1 for a in attempts if a.status == "sent")
+            conn.execute(
+                update(exception_groups)
+                .where(exception_groups.c.id == group.id)
+                .values(replayed=exception_groups.c.replayed + sent)
+            )
             self._audit(conn, audit)
 
     def attempts(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from access.model import AuditEntry
-from exceptions.model import Attempt, Group, Outcome
+from exceptions.model import Attempt, Group, GroupChanged, Outcome
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,15 @@ class ExceptionStore(Protocol):
         closed since before its last failure."""
         ...
 
-    def update_group(self, group: Group, audit: Sequence[AuditEntry]) -> None: ...
+    def update_group(self, group: Group, audit: Sequence[AuditEntry], *, before: Group) -> None:
+        """Write the state change if the group's state is still ``before``'s, else GroupChanged."""
+        ...
 
     def add_attempts(
-        self, attempts: Sequence[Attempt], group: Group, audit: Sequence[AuditEntry]
-    ) -> None: ...
+        self, attempts: Sequence[Attempt], group: Group, audit: Sequence[AuditEntry], *, before: Group
+    ) -> None:
+        """Record the attempts, add the sent ones to ``replayed``, and the state if unchanged."""
+        ...
 
     def attempts(
         self, *, group_id: str | None = None, interface: str | None = None, since: float | None = None
@@ -134,14 +138,28 @@ class InMemoryExceptionStore:
                     state_at=stored.state_at,
                 )
 
-    def update_group(self, group: Group, audit: Sequence[AuditEntry]) -> None:
+    def _unchanged(self, before: Group) -> bool:
+        stored = self._groups.get(before.id)
+        return stored is not None and (stored.state, stored.state_at) == (before.state, before.state_at)
+
+    def update_group(self, group: Group, audit: Sequence[AuditEntry], *, before: Group) -> None:
+        if not self._unchanged(before):
+            raise GroupChanged(f"group {group.id} changed meanwhile; look at it again and retry")
         self._groups[group.id] = group
         self.audit.extend(audit)
 
-    def add_attempts(self, attempts: Sequence[Attempt], group: Group, audit: Sequence[AuditEntry]) -> None:
+    def add_attempts(
+        self, attempts: Sequence[Attempt], group: Group, audit: Sequence[AuditEntry], *, before: Group
+    ) -> None:
         for a in attempts:
             self._attempts.append(replace(a, id=len(self._attempts) + 1))
-        self._groups[group.id] = group
+        stored = self._groups[group.id]
+        sent = sum(1 for a in attempts if a.status == "sent")
+        if self._unchanged(before):
+            stored = replace(
+                stored, state=group.state, owner=group.owner, state_by=group.state_by, state_at=group.state_at
+            )
+        self._groups[group.id] = replace(stored, replayed=stored.replayed + sent)
         self.audit.extend(audit)
 
     def attempts(

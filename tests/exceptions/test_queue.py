@@ -13,7 +13,7 @@ from access.audit import SqlAuditLog
 from alerts.config import parse as parse_alerts
 from alerts.routing import Route
 from exceptions.config import ExceptionsConfig, parse
-from exceptions.model import GroupNotFound, TransitionError
+from exceptions.model import GroupChanged, GroupNotFound, TransitionError, transition
 from exceptions.queue import build_groups, change_state, refresh, replay
 from exceptions.sqlstore import SqlExceptionStore
 from exceptions.standin import StandIn
@@ -252,3 +252,15 @@ def test_a_refresh_never_overwrites_a_state_change_made_while_it_computed(
     store.save_groups(stale)
     kept = store.group(group.id)
     assert kept is not None and (kept.state, kept.owner, kept.state_by) == ("assigned", "bob", "ana")
+
+
+def test_a_change_from_a_stale_read_is_refused(engine: Engine, tmp_path: Path) -> None:
+    _seed(engine)
+    store = SqlExceptionStore(engine)
+    read = refresh(store, _route(), _config("http://127.0.0.1:9", tmp_path), now=T0 + 3600)[0]
+    change_state(store, read.id, "assign", actor="ana", source="cli", now=T0 + 3650, owner="bob")
+    late = transition(read, "ignored", actor="cy", now=T0 + 3660)
+    with pytest.raises(GroupChanged, match="changed meanwhile"):
+        store.update_group(late, [], before=read)
+    kept = store.group(read.id)
+    assert kept is not None and (kept.state, kept.owner) == ("assigned", "bob")
