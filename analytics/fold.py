@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from analytics.histogram import Histogram, bucket_of
 from analytics.identity import (
+    ALL,
     DEFAULT_CONSUMER_ATTRIBUTES,
     ApiKey,
     api_of,
@@ -20,7 +21,7 @@ from analytics.identity import (
     signature,
 )
 
-__all__ = ["WIDTHS", "Cell", "CellKey", "ErrorCell", "ErrorKey", "Fold", "SpanFacts"]
+__all__ = ["WIDTHS", "Cell", "CellKey", "ErrorCell", "ErrorKey", "Fold", "SpanFacts", "variants"]
 
 #: Rollup widths in seconds: minutes, hours and days (a range reads the widest that fit).
 WIDTHS = (60, 3600, 86400)
@@ -52,6 +53,13 @@ class ErrorKey(NamedTuple):
     width_s: int
     api: ApiKey
     signature: str
+
+
+def variants(api: ApiKey) -> tuple[ApiKey, ApiKey, ApiKey]:
+    """The cells one call counts in: the API and consumer, the API over all consumers
+    (``consumer`` = ``*``), and the consumer over all APIs (every API column ``*``). Pages per API
+    or per consumer then read one row per bucket instead of summing every consumer's or API's."""
+    return api, api._replace(consumer=ALL), ApiKey(ALL, ALL, ALL, ALL, ALL, ALL, api.consumer)
 
 
 @dataclass
@@ -111,29 +119,36 @@ class Fold:
         klass = error_class(status, span.span_error)
         weight = max(1, int(span.weight))
         index = bucket_of(span.duration_ns)
+        sig = signature(status, span.status_message) if klass is not None else ""
         for width in self.widths:
             size = width * NS
-            key = CellKey(span.start_ns // size * size, width, api)
-            cell = self.cells.get(key)
-            if cell is None:
-                cell = self.cells[key] = Cell()
-                self._buckets[key] = {}
-            cell.count += weight
-            cell.duration_sum_ns += weight * max(0, span.duration_ns)
-            buckets = self._buckets[key]
-            buckets[index] = buckets.get(index, 0) + weight
-            if klass == "4xx":
-                cell.errors_4xx += weight
-            elif klass == "5xx":
-                cell.errors_5xx += weight
-            elif klass == "other":
-                cell.errors_other += weight
-            if klass is not None:
-                ekey = ErrorKey(key.bucket_start_ns, width, api, signature(status, span.status_message))
-                new = ErrorCell(klass, weight, span.start_ns, span.trace_id)
-                old = self.errors.get(ekey)
-                self.errors[ekey] = new if old is None else old.merge(new)
+            start = span.start_ns // size * size
+            for variant in variants(api):
+                self._count(CellKey(start, width, variant), span, klass, sig, weight, index)
         return True
+
+    def _count(  # noqa: PLR0917 - one span's facts into one cell
+        self, key: CellKey, span: SpanFacts, klass: str | None, sig: str, weight: int, index: int
+    ) -> None:
+        cell = self.cells.get(key)
+        if cell is None:
+            cell = self.cells[key] = Cell()
+            self._buckets[key] = {}
+        cell.count += weight
+        cell.duration_sum_ns += weight * max(0, span.duration_ns)
+        buckets = self._buckets[key]
+        buckets[index] = buckets.get(index, 0) + weight
+        if klass == "4xx":
+            cell.errors_4xx += weight
+        elif klass == "5xx":
+            cell.errors_5xx += weight
+        elif klass == "other":
+            cell.errors_other += weight
+        if klass is not None:
+            ekey = ErrorKey(key.bucket_start_ns, key.width_s, key.api, sig)
+            new = ErrorCell(klass, weight, span.start_ns, span.trace_id)
+            old = self.errors.get(ekey)
+            self.errors[ekey] = new if old is None else old.merge(new)
 
     def finished(self) -> dict[CellKey, Cell]:
         """The cells with their histograms filled in."""

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 __all__ = [
+    "ALL",
     "DEFAULT_CONSUMER_ATTRIBUTES",
     "ERROR_CLASSES",
     "FHIR_INTERACTIONS",
@@ -41,6 +42,9 @@ __all__ = [
     "signature",
 ]
 
+#: A key column's value in rows that sum over it (every consumer, or every API); a span's own
+#: ``*`` is stored as ``{*}`` so the two never mix.
+ALL = "*"
 #: Attributes read for the consumer, first present wins.
 DEFAULT_CONSUMER_ATTRIBUTES: tuple[str, ...] = ("client.id",)
 FHIR_INTERACTIONS = (
@@ -217,4 +221,8 @@ def api_of(
     consumer = next((_text(attributes[key]) for key in consumer_attributes if attributes.get(key)), "")
     if _REDACTED.search(consumer):
         consumer = "{redacted}"
+    if consumer == ALL:
+        consumer = "{*}"
+    if service == ALL:
+        service = "{*}"
     return ApiKey(service, side, route, method, interaction, resource, consumer)

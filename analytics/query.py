@@ -12,10 +12,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.engine import Engine
 
-from analytics.identity import ApiKey
+from analytics.identity import ALL, ApiKey
 from analytics.report import ApiStats, By, ErrorRow, RollupRow, SlaScope, cover, summarise
 from analytics.tables import KEY_COLUMNS, api_errors, api_rollups
 from slas import load_slas
@@ -49,6 +49,19 @@ def sla_scopes(config_dir: Path | str | None) -> list[SlaScope]:
     return out
 
 
+def _variant(table: Table, by: By, service: str | None) -> list[ColumnElement[bool]]:
+    """The rows that answer ``by`` (``analytics.fold.variants``): per API, the rows summed over
+    consumers; per consumer, the rows summed over APIs (or, for one service, its detailed rows,
+    summed here); per API and consumer, the detailed rows."""
+    if service:
+        return [table.c.service == service, table.c.consumer != ALL]
+    if by == "api":
+        return [table.c.consumer == ALL, table.c.service != ALL]
+    if by == "consumer":
+        return [table.c.service == ALL]
+    return [table.c.service != ALL, table.c.consumer != ALL]
+
+
 def api_stats(
     engine: Engine,
     start_ns: int,
@@ -67,8 +80,7 @@ def api_stats(
     where = [
         or_(*(and_(api_rollups.c.width_s == s.width_s, when >= s.lo_ns, when < s.hi_ns) for s in segments))
     ]
-    if service:
-        where.append(api_rollups.c.service == service)
+    where.extend(_variant(api_rollups, by, service))
     query = select(
         *keys,
         api_rollups.c["count"],
@@ -83,8 +95,7 @@ def api_stats(
     ewhere = [
         or_(*(and_(api_errors.c.width_s == s.width_s, ewhen >= s.lo_ns, ewhen < s.hi_ns) for s in segments))
     ]
-    if service:
-        ewhere.append(api_errors.c.service == service)
+    ewhere.extend(_variant(api_errors, by, service))
     equery = (
         select(
             *ekeys,

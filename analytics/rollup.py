@@ -58,7 +58,8 @@ class Report:
 def signature_of(consumer_attributes: Sequence[str]) -> str:
     """The rules' fingerprint: a change rebuilds the rollups from the first span."""
     widths = ",".join(str(w) for w in WIDTHS)
-    return f"apis-v1;buckets={BUCKETS_PER_OCTAVE};widths={widths};consumer={','.join(consumer_attributes)}"
+    rules = f"apis-v2;buckets={BUCKETS_PER_OCTAVE};widths={widths};variants=3"
+    return f"{rules};consumer={','.join(consumer_attributes)}"
 
 
 def _facts(row: Any) -> SpanFacts:

@@ -89,9 +89,15 @@ def test_fold_is_incremental_weighted_and_read_back(engine: Engine) -> None:
     assert consumers == {"portal": 54, "payer-portal": 10}
     # Hour rows hold the same counts.
     with engine.connect() as conn:
-        hourly = select(api_rollups.c["count"]).where(api_rollups.c.width_s == 3600)
+        detailed = (api_rollups.c.consumer != "*", api_rollups.c.service != "*")
+        hourly = select(api_rollups.c["count"]).where(api_rollups.c.width_s == 3600, *detailed)
         hours = conn.execute(hourly).scalars().all()
     assert sum(hours) == 64
+    # Each call also counts in its API's row over all consumers and its consumer's over all APIs.
+    with engine.connect() as conn:
+        daily = select(api_rollups.c["count"]).where(api_rollups.c.width_s == 86400)
+        summed = conn.execute(daily).scalars()
+        assert sorted(summed) == [10, 10, 54, 54, 64]
     week = api_stats(engine, start, start + 7 * 86400 * NS)
     assert [s.requests for s in week] == [64]
 

@@ -22,10 +22,10 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from analytics.histogram import Histogram, encode
-from analytics.identity import normalise_route
+from analytics.identity import ALL, normalise_route
 from analytics.query import api_stats
 from analytics.rollup import refresh
-from analytics.tables import api_errors, api_rollups
+from analytics.tables import KEY_COLUMNS, api_errors, api_rollups
 from simulator.options import now_option, seed_option
 from vitals.shell.bench.common import (
     Figure,
@@ -117,7 +117,24 @@ def fill(
                     conn.execute(insert(api_errors), errors)
             rows, errors = [], []
 
-    days_acc: dict[tuple[int, int, int], tuple[int, int, int, dict[int, int]]] = {}
+    #: (bucket, width, key columns) -> [calls, 4xx, 5xx, histogram]: a bucket's rows, with the
+    #: rows over all consumers and over all APIs (``analytics.fold.variants``) summed as they come.
+    pending: dict[tuple[int, int, tuple[tuple[str, str], ...]], list[Any]] = {}
+
+    def gather(  # noqa: PLR0917 - one cell's figures
+        bucket: int, width: int, key: dict[str, str], total: int, e4: int, e5: int, hist: Any
+    ) -> None:
+        for variant in (
+            key,
+            {**key, "consumer": ALL},
+            {**dict.fromkeys(KEY_COLUMNS, ALL), "consumer": key["consumer"]},
+        ):
+            slot = pending.setdefault((bucket, width, tuple(variant.items())), [0, 0, 0, {}])
+            slot[0] += total
+            slot[1] += e4
+            slot[2] += e5
+            for index, c in hist:
+                slot[3][index] = slot[3].get(index, 0) + c
 
     def add(bucket: int, width: int, api: int, consumer: int, calls: float) -> int:
         count = round(calls)
@@ -127,28 +144,28 @@ def fill(
         total, histogram = _cell(count, bases[api])
         e5 = round(total * error_share * 0.6)
         e4 = round(total * error_share * 0.4)
+        key = {**defs[api][0], "consumer": consumer_names[consumer]}
+        gather(bucket, width, key, total, e4, e5, histogram)
         if width == 3600:  # the day rows are the sums of the hour rows
-            day = bucket // (86400 * NS) * (86400 * NS)
-            n, d4, d5, buckets = days_acc.get((day, api, consumer), (0, 0, 0, {}))
-            for index, c in histogram:
-                buckets[index] = buckets.get(index, 0) + c
-            days_acc[(day, api, consumer)] = (n + total, d4 + e4, d5 + e5, buckets)
-        put(bucket, width, api, consumer, total, e4, e5, histogram)
+            gather(bucket // (86400 * NS) * (86400 * NS), 86400, key, total, e4, e5, histogram)
         return total
+
+    def drain(width: int) -> None:
+        for slot_key in [k for k in pending if k[1] == width]:
+            total, e4, e5, buckets = pending.pop(slot_key)
+            put(slot_key[0], width, dict(slot_key[2]), total, e4, e5, encode(Histogram(buckets)))
 
     def put(  # noqa: PLR0917 - one row's figures
         bucket: int,
         width: int,
-        api: int,
-        consumer: int,
+        key: dict[str, str],
         total: int,
         e4: int,
         e5: int,
         histogram: list[list[int]],
     ) -> None:
         nonlocal written
-        key = defs[api][0]
-        row = {"bucket_start_ns": bucket, "width_s": width, **key, "consumer": consumer_names[consumer]}
+        row = {"bucket_start_ns": bucket, "width_s": width, **key}
         rows.append(
             {
                 **row,
@@ -182,10 +199,10 @@ def fill(
             for consumer in range(consumers):
                 share = api_share[api] / api_norm * consumer_share[consumer] / norm
                 stood_for += add(bucket, 3600, api, consumer, hour_calls * share)
+        drain(3600)
         if h % 24 == 23:
             say(f"hour rows: day {h // 24 + 1} of {days}, {written:,} rows")
-    for (day, api, consumer), (total, e4, e5, buckets) in days_acc.items():
-        put(day, 86400, api, consumer, total, e4, e5, encode(Histogram(buckets)))
+    drain(86400)
     minutes = MINUTE_DAYS * 1440
     end_minute = end_ns // (60 * NS) * (60 * NS)
     for m in range(minutes):
@@ -195,6 +212,7 @@ def fill(
             for consumer in range(consumers):
                 share = api_share[api] / api_norm * consumer_share[consumer] / norm
                 add(bucket, 60, api, consumer, minute_calls * share * (0.7 + 0.6 * rng.random()))
+        drain(60)
         if m % 240 == 239:
             say(f"minute rows: {m + 1:,} of {minutes:,} minutes, {written:,} rows")
     flush(force=True)
@@ -301,7 +319,7 @@ def apis(
             ("1 day", 86400),
             (f"{days} days", days * 86400),
         ):
-            for by in ("api", "consumer"):
+            for by in ("api", "consumer", "api_consumer"):
                 timings = []
                 found = 0
                 for _ in range(repeat):
