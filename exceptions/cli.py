@@ -263,11 +263,14 @@ def replay(
     pending are skipped; the target's rate limit defers the rest to a later run. Fix the cause
     first: a replay repeats the original message.
     """
+    import logging
+
     from exceptions.model import GroupNotFound, TransitionError
     from exceptions.queue import replay as replay_group
 
     now = _now(now_text)
     who = _actor(actor)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 
     def progress(done: int, total: int) -> None:
         if total >= 20 and (done % 10 == 0 or done == total):
@@ -341,7 +344,7 @@ def standin(
 
     import httpx
 
-    from exceptions.standin import Received, StandIn, replayed_span
+    from exceptions.standin import Received, StandIn, post_replayed
     from vitals.kernel.units import parse_duration
 
     try:
@@ -353,11 +356,8 @@ def standin(
         click.echo(f"replay accepted: {received.path} traceparent {received.headers.get('traceparent', '-')}")
         if otlp_endpoint is None:
             return
-        export = replayed_span(received, time.time_ns())
-        if export is None:
-            return
         try:
-            httpx.post(f"{otlp_endpoint.rstrip('/')}/v1/traces", json=export, timeout=10, trust_env=False)
+            post_replayed(otlp_endpoint, received, time.time_ns())
         except httpx.HTTPError as exc:
             click.echo(f"could not report the replayed transaction to {otlp_endpoint}: {exc}", err=True)
 

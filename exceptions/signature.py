@@ -27,7 +27,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
     # A hex id: long enough to be no word, with at least one digit and one letter.
     (re.compile(r"\b(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>"),
-    (re.compile(r"\d+(?:[.,]\d+)*"), "<n>"),
+    # Digits after letters: an id (MRN12345) from 3 digits on; HL7, PV1, X12 are names, kept.
+    (re.compile(r"(?<=[A-Za-z])\d{3,}"), "<n>"),
+    (re.compile(r"(?<![A-Za-z\d])\d+(?:[.,]\d+)*"), "<n>"),
 )
 _SPACE = re.compile(r"\s+")
 

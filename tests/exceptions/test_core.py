@@ -27,6 +27,8 @@ from tests.exceptions.support import ALERTS_YAML
         ("  many\n  spaces ", "many spaces"),
         (None, "(no message)"),
         ("accounting period closed", "accounting period closed"),
+        ("HL7 parse error: segment PV1 field 3", "HL7 parse error: segment PV1 field <n>"),
+        ("no coverage for MRN12345 (X12 271)", "no coverage for MRN<n> (X12 <n>)"),
     ],
 )
 def test_normalise_removes_identifiers(message: str | None, expected: str) -> None:

@@ -36,6 +36,8 @@ from vitals.shell.ports import API_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_op
 DEMO_DB_PATH = Path(".vitals") / "demo.db"
 LOG_DIR = Path(".vitals") / "demo-logs"
 READY_TIMEOUT_S = 90.0
+#: The stand-in integration engine's port: the starter exceptions.yaml's webhook URL names it.
+STANDIN_PORT = 8590
 #: What runs beside the collector during the back-fill: everything but the evaluators.
 BACKFILL_COMPONENTS = ("queues", "dashboards")
 #: Days of history the demo back-fills. A week fills the 7-day window of every rolling starter
@@ -217,6 +219,7 @@ def demo(
         echo=ConsoleFilter(),
     )
     dashboard: Child | None = None
+    standin: Any = None
     stop = threading.Event()
     children: list[Child] = []
 
@@ -249,6 +252,7 @@ def demo(
             )
             dashboard.start()
             children.append(dashboard)
+        standin = _start_standin(base, say)
         endpoint = Endpoint.parse(base, "http")
         try:
             preflight(endpoint)
@@ -312,6 +316,8 @@ def demo(
             exit_code = 1
     finally:
         stop.set()
+        if standin is not None:
+            standin.stop()
         for child in reversed(children):
             code = child.stop()
             say(f"{child.name} stopped (exit code {code})")
@@ -320,6 +326,30 @@ def demo(
     if exit_code:
         raise SystemExit(exit_code)
     say("demo stopped cleanly")
+
+
+def _start_standin(base: str, say: Any) -> Any:
+    """The stand-in integration engine the starter exceptions.yaml replays GL postings to: each
+    replay it accepts comes back to the collector as a successful posting in the replayed trace.
+    On loopback and a fixed port (what exceptions.yaml names); a busy port leaves it off, said once."""
+    import time
+
+    from exceptions.standin import Received, StandIn, post_replayed
+
+    def report(received: Received) -> None:
+        try:
+            post_replayed(base, received, time.time_ns())
+        except Exception as exc:
+            say(f"stand-in engine: could not report a replayed transaction: {exc}")
+
+    engine = StandIn(on_replay=report)
+    try:
+        url = engine.start("127.0.0.1", STANDIN_PORT)
+    except OSError as exc:
+        say(f"port {STANDIN_PORT} is busy ({exc.strerror}): no stand-in engine, replays will fail to send")
+        return None
+    say(f"stand-in integration engine on {url}: replays of `vitals exceptions replay` go there")
+    return engine
 
 
 class _Console:
