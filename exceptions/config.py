@@ -28,6 +28,7 @@ class _Strict(BaseModel):
 class WebhookTarget(_Strict):
     """POSTs one JSON document per transaction: its trace and span ids, key hashes and stage."""
 
+    #: ``webhook``: this kind of target.
     kind: Literal["webhook"] = "webhook"
     #: The URL that receives the replay requests (http or https).
     url: str = Field(pattern=r"^https?://")
@@ -40,6 +41,7 @@ class WebhookTarget(_Strict):
 class MirthTarget(_Strict):
     """Mirth Connect's REST API: logs in, then reprocesses each message of the channel by id."""
 
+    #: ``mirth``: this kind of target.
     kind: Literal["mirth"] = "mirth"
     #: The server's API base, e.g. ``https://mirth.example.org:8443/api``.
     url: str = Field(pattern=r"^https?://")
