@@ -184,4 +184,17 @@ def replayed_span(received: Received, now_ns: int) -> dict[str, Any] | None:
     }
 
 
-__all__ = ["Received", "StandIn", "replayed_span"]
+def post_replayed(endpoint: str, received: Received, now_ns: int) -> bool:
+    """Report the transaction a webhook replay re-drove to a collector (OTLP/HTTP, e.g.
+    ``http://127.0.0.1:4318``). False when the request did not say its stage; httpx errors raise."""
+    import httpx
+
+    export = replayed_span(received, now_ns)
+    if export is None:
+        return False
+    answer = httpx.post(f"{endpoint.rstrip('/')}/v1/traces", json=export, timeout=10, trust_env=False)
+    answer.raise_for_status()
+    return True
+
+
+__all__ = ["Received", "StandIn", "post_replayed", "replayed_span"]
