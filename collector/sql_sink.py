@@ -74,7 +74,8 @@ def _stored_keys(keys: list[Row]) -> list[Row]:
 
 
 _ATTRIBUTES, _EVENTS, _LINKS = SPAN_INDEX["attributes"], SPAN_INDEX["events"], SPAN_INDEX["links"]
-assert _ATTRIBUTES < SPAN_RESOURCE < _EVENTS < _LINKS
+# Adjacent in a row: ``_stored_span`` rebuilds the four in place.
+assert (SPAN_RESOURCE, _EVENTS, _LINKS) == (_ATTRIBUTES + 1, _ATTRIBUTES + 2, _ATTRIBUTES + 3)
 
 
 def packed(value: Any) -> bytes | None:
@@ -93,7 +94,6 @@ def _stored_span(row: Row, resource: int | None) -> Row:
         raw(row[2]),
         *row[3:_ATTRIBUTES],
         packed(row[_ATTRIBUTES]),
-        *row[_ATTRIBUTES + 1 : SPAN_RESOURCE],
         None if resource is not None else row[SPAN_RESOURCE],
         packed(row[_EVENTS]),
         packed(row[_LINKS]),
