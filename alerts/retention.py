@@ -55,7 +55,7 @@ from alerts.tables import (
     alert_slack_actions,
     alerts,
 )
-from vitals.kernel.lease import Lease, hold, new_owner, release, take
+from vitals.kernel.lease import Lease, Timing, hold, new_owner, release, take
 from vitals.kernel.units import NS
 
 if TYPE_CHECKING:
@@ -300,7 +300,7 @@ def run(
     owner: str,
     batch_rows: int = 500,
     max_batches: int = 200,
-    lease_s: float = 300.0,
+    lease_s: float = Timing().lease_s,
     clock: Callable[[], int] = time.time_ns,
     pause: Callable[[float], object] = time.sleep,
     stop: Callable[[], bool] = lambda: False,
@@ -310,7 +310,9 @@ def run(
 
     ``clock`` is for the lease's expiry only (``cut`` carries its own now). ``pause`` gets the
     seconds to wait after each batch on SQLite (as long as the batch took); ``stop`` is checked
-    between batches; ``max_batches`` bounds one run (the next goes on).
+    between batches; ``max_batches`` bounds one run (the next goes on). The lease is the shared
+    take-over bound's (``vitals.kernel.lease.Timing``), renewed by every batch, so a holder that
+    dies mid-run is replaced within the bound; a pause never outlasts a third of it.
     """
     lease_ns = int(lease_s * NS)
     with engine.begin() as conn:
@@ -351,7 +353,7 @@ def run(
                 report.longest_batch_s = max(report.longest_batch_s, took)
                 report.deleted[name] += gone
                 if sqlite:
-                    pause(took)
+                    pause(min(took, lease_s / 3))
                 if len(doomed) < batch_rows:
                     break
         return report
