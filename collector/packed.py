@@ -104,7 +104,10 @@ def unpack(data: bytes | bytearray | memoryview) -> str:
             raise PackedError(f"a damaged packed value: {error}") from None
         if not unpacker.eof:
             raise PackedError("a truncated packed value")
-        return text.decode("utf-8", "surrogatepass")
+        try:
+            return text.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError as error:
+            raise PackedError(f"a damaged packed value: {error}") from None
     if raw[:1] and raw[0] < 0x09:
         raise PackedError(f"a packed value of unknown version {raw[0]}")
     return raw.decode("utf-8", "surrogatepass")

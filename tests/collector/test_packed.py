@@ -93,3 +93,9 @@ def test_the_version_1_dictionary_never_changes() -> None:
     dictionary is a new version byte, never an edit of this one."""
     pinned = "e59328a949d8f41b28894520da10198ba8be77e56645246f2ccf5b5c665666f1"
     assert hashlib.sha256(DICTIONARY_V1).hexdigest() == pinned
+
+
+def test_bytes_that_inflate_to_no_utf_8_are_refused() -> None:
+    # A random 16-byte id can start with the version byte and even inflate; it is not text.
+    with pytest.raises(PackedError, match="damaged"):
+        unpack(b"\x01Cc\xce\x13\x87\x98\n\xe0\xe2u\x89\x14\x84\xd5\xb3")

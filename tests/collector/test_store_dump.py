@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.support.factories import insert_spans, span_row
-from tests.support.store_dump import PACKED_COLUMNS, store_text, table_cells
+from tests.support.store_dump import PACKED_COLUMNS, cell_text, store_text, table_cells
 
 PLANTED = "MRN00424242"
 
@@ -42,3 +42,8 @@ def test_a_planted_identifier_in_packed_columns_is_found(engine: Engine) -> None
         assert f"{PLANTED}{suffix}" in dump
     cells = dict((where, value) for where, value in table_cells(engine) if where.startswith("spans."))
     assert PLANTED in str(cells["spans.attributes"])
+
+
+def test_an_id_that_starts_like_a_packed_value_is_dumped_as_its_text() -> None:
+    id_bytes = b"\x01Cc\xce\x13\x87\x98\n\xe0\xe2u\x89\x14\x84\xd5\xb3"
+    assert cell_text(id_bytes, "spans.trace_id") == id_bytes.decode("utf-8", "replace")

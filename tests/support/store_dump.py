@@ -28,18 +28,22 @@ PACKED_COLUMNS: frozenset[str] = frozenset(
 
 
 def cell_text(value: object, where: str = "") -> object:
-    """A stored value as a scan should see it: packed bytes as their JSON text, other bytes as
-    their UTF-8 text; anything else as it is."""
+    """A stored value as a scan should see it: a packed column's bytes as their JSON text (a
+    value that does not unpack fails the scan); other bytes as their UTF-8 text, followed by
+    their unpacked text if they happen to unpack (a column this list does not know yet); anything
+    else as it is."""
     if not isinstance(value, bytes | bytearray | memoryview):
         return value
     data = bytes(value)
-    if where in PACKED_COLUMNS or data[:1] == b"\x01":
+    if where in PACKED_COLUMNS:
+        return unpack(data)
+    text = data.decode("utf-8", "replace")
+    if data[:1] == b"\x01":
         try:
-            return unpack(data)
+            return f"{text}\n{unpack(data)}"
         except PackedError:
-            if where in PACKED_COLUMNS:
-                raise
-    return data.decode("utf-8", "replace")
+            pass
+    return text
 
 
 def table_cells(engine: Engine) -> Iterator[tuple[str, object]]:
