@@ -31,6 +31,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ("alerts.yaml", "alerts.config:load_for"),
     ("dashboard.yaml", "dashboards.config:load"),
     ("exceptions.yaml", "exceptions.config:load_for"),
+    ("capacity.yaml", "capacity.config:load"),
 )
 
 
