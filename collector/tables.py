@@ -4,7 +4,7 @@ Times are integers in Unix nanoseconds (OTLP's own unit, exact on both databases
 span ids and key hashes are stored as their raw bytes (BLOB, BYTEA: half the hex text, in the
 rows and in the unique index) and read and written through SQLAlchemy as lowercase hex, as in
 every tracing UI (:class:`HexBytes`); a span's ``attributes``, ``events`` and ``links`` are JSON
-packed with a preset dictionary (``collector.packed``; BLOB, BYTEA: about a third of the JSON's
+packed with a preset dictionary (``collector.packed``; BLOB, BYTEA: under half the JSON's
 bytes) and read through SQLAlchemy as Python objects (:class:`PackedJson`); the other JSON
 columns are TEXT on SQLite and JSONB on PostgreSQL.
 The ``hc_*`` columns lift the business attributes of DESIGN.md out of the JSON so SLA and
