@@ -101,6 +101,8 @@ _SHAPE = {
     "soak": {"--out", "--seed", "--db"},
     "fuzz": {"--out", "--seed"},
     "burst": {"--out", "--seed", "--db", "--minutes"},
+    "capacity": {"--out", "--seed", "--now"},
+    "apis": {"--out", "--seed", "--now", "--db"},
 }
 
 
