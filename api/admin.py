@@ -18,17 +18,15 @@ from alerts.schema import AlertsFileModel
 from api.auth import deps_of, needs
 from api.masked import masked
 from api.models import AuditList, AuditOut, ConfigFile, ConfigView
+from api.ranges import LAST_NANOSECOND_S
 from collector.config import FILE_NAME as COLLECTOR_FILE
 from collector.config import load_collector_config
 from slas import load_sla_path
 from vitals.kernel.configfile import ConfigError, load_yaml, validate
-from vitals.kernel.units import NS
 
 router = APIRouter()
 Admin = Annotated[Principal, Depends(needs("admin"))]
 MAX_LIMIT = 5000
-#: The last second a 64-bit count of nanoseconds since 1970 reaches (2262-04-11).
-LAST_NANOSECOND_S = float((2**63 - 1) // NS)
 
 
 def _seconds(moment: datetime | None) -> float | None:

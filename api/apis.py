@@ -18,14 +18,13 @@ from analytics.query import api_stats, sla_scopes
 from analytics.report import ApiStats, precision_for
 from api.auth import deps_of, needs
 from api.errors import BAD
+from api.ranges import resolve_range
 from vitals.kernel.units import NS
 
 __all__ = ["ApiList", "ApiOut", "TopErrorOut", "router"]
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(needs("read"))]
-MAX_RANGE = timedelta(days=400)
-LAST_NANOSECOND_S = float((2**63 - 1) // NS)
 
 
 class TopErrorOut(BaseModel):
@@ -102,26 +101,6 @@ def _out(s: ApiStats) -> ApiOut:
     )
 
 
-def _range(start: datetime | None, end: datetime | None, now_s: float) -> tuple[float, float]:
-    try:
-        to = end if end is not None else datetime.fromtimestamp(now_s, tz=UTC)
-        to = to if to.tzinfo is not None else to.replace(tzinfo=UTC)
-        since = start if start is not None else to - timedelta(hours=1)
-        since = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
-        start_s, end_s = since.timestamp(), to.timestamp()
-    except (OverflowError, ValueError):
-        raise ValueError("from and to must be times between 1970 and 9999") from None
-    if start_s < 0 or end_s < 0:
-        raise ValueError("from and to must be after 1970-01-01")
-    if end_s > LAST_NANOSECOND_S:
-        raise ValueError("from and to must be before 2262-04-11 (the store counts nanoseconds in 64 bits)")
-    if start_s >= end_s:
-        raise ValueError("from must be before to")
-    if end_s - start_s > MAX_RANGE.total_seconds():
-        raise ValueError(f"from and to are at most {MAX_RANGE.days} days apart")
-    return start_s, end_s
-
-
 @router.get("/apis", tags=["apis"], responses=BAD)
 def list_apis(
     *,
@@ -137,7 +116,7 @@ def list_apis(
 ) -> ApiList:
     """Request rate, error rates by class, latency percentiles, top errors and covering SLAs."""
     deps = deps_of(request)
-    start_s, end_s = _range(start, end, deps.clock())
+    start_s, end_s = resolve_range(start, end, deps.clock(), timedelta(hours=1))
     start_ns, end_ns = int(start_s * NS), int(end_s * NS)
     stats = api_stats(
         deps.engine, start_ns, end_ns, by=by, service=service or None, scopes=sla_scopes(deps.config_dir)

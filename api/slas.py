@@ -18,6 +18,7 @@ from alerts.store import NotFound
 from api.auth import deps_of, needs
 from api.errors import BAD, NOT_FOUND
 from api.models import BurnRateOut, HistoryPoint, SlaHistory, SlaList, SlaStatus, SliceStatus
+from api.ranges import resolve_range
 from slas import SLA, Evaluation, current_evaluations, load_slas, sla_history
 from vitals.kernel.configfile import ConfigError
 from vitals.kernel.units import NS
@@ -26,11 +27,8 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 Reader = Annotated[Principal, Depends(needs("read"))]
 Name = Annotated[str, Path(min_length=1, max_length=200, description="the SLA's id")]
-#: History ranges: at most this long, at most this many points.
-MAX_RANGE = timedelta(days=400)
+#: History: at most this many points.
 MAX_POINTS = 1000
-#: The last second a 64-bit count of nanoseconds since 1970 reaches (2262-04-11).
-LAST_NANOSECOND_S = float((2**63 - 1) // NS)
 
 
 def _slas(request: Request) -> dict[str, SLA]:
@@ -142,22 +140,7 @@ def get_history(
     sla = _slas(request).get(name)
     if sla is None:
         raise NotFound(f"no SLA {name!r} in the SLA files")
-    try:
-        to = end if end is not None else datetime.fromtimestamp(deps.clock(), tz=UTC)
-        to = to if to.tzinfo is not None else to.replace(tzinfo=UTC)
-        since = start if start is not None else to - timedelta(hours=24)
-        since = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
-        start_s, end_s = since.timestamp(), to.timestamp()
-    except (OverflowError, ValueError):
-        raise ValueError("from and to must be times between 1970 and 9999") from None
-    if start_s < 0 or end_s < 0:
-        raise ValueError("from and to must be after 1970-01-01")
-    if end_s > LAST_NANOSECOND_S:
-        raise ValueError("from and to must be before 2262-04-11 (the store counts nanoseconds in 64 bits)")
-    if start_s >= end_s:
-        raise ValueError("from must be before to")
-    if end_s - start_s > MAX_RANGE.total_seconds():
-        raise ValueError(f"from and to are at most {MAX_RANGE.days} days apart")
+    start_s, end_s = resolve_range(start, end, deps.clock(), timedelta(hours=24))
     found = sla_history(
         deps.engine, sla, slice, start_ns=int(start_s * NS), end_ns=int(end_s * NS), points=points
     )
