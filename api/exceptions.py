@@ -19,7 +19,7 @@ from api.auth import actor, deps_of, needs, remote
 from api.errors import BAD, NOT_FOUND, ApiError
 from api.models import _In
 from exceptions.config import ExceptionsConfig, load_for
-from exceptions.model import OPEN_STATES, STATES, Attempt, Group, GroupNotFound
+from exceptions.model import Attempt, Group, GroupNotFound, parse_states
 from exceptions.queue import change_state, refresh
 from exceptions.queue import replay as replay_group
 from exceptions.sqlstore import SqlExceptionStore
@@ -181,15 +181,10 @@ def list_exceptions(
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> ExceptionGroupList:
     """Exception groups, the most recent failure first."""
-    wanted: set[str]
-    if state == "open":
-        wanted = set(OPEN_STATES)
-    elif state == "all":
-        wanted = set(STATES)
-    else:
-        wanted = {s.strip() for s in state.split(",") if s.strip()}
-        if not wanted or wanted - set(STATES):
-            raise ValueError(f"state: expected open, all or states among {', '.join(STATES)}")
+    try:
+        wanted = parse_states(state)
+    except ValueError as exc:
+        raise ValueError(f"state: {exc}") from None
     deps = deps_of(request)
     groups = refresh(
         SqlExceptionStore(deps.engine), deps.alerts_config().route, _config(request), deps.clock()

@@ -100,21 +100,13 @@ def exceptions() -> None:
 @settings_options
 def list_groups(*, settings: Settings, state: str, as_json: bool, now_text: str | None) -> None:
     """List the groups, the most recent failure first."""
-    from exceptions.model import OPEN_STATES, STATES
+    from exceptions.model import parse_states
 
     now = _now(now_text)
-    wanted: set[str]
-    if state == "open":
-        wanted = set(OPEN_STATES)
-    elif state == "all":
-        wanted = set(STATES)
-    else:
-        wanted = {s.strip() for s in state.split(",") if s.strip()}
-        unknown = sorted(wanted - set(STATES))
-        if unknown or not wanted:
-            raise click.BadParameter(
-                f"expected open, all or states among {', '.join(STATES)}", param_hint="--state"
-            )
+    try:
+        wanted = parse_states(state)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--state") from None
     with _queue(settings) as queue:
         groups = [g for g in _refresh(queue, now) if g.state in wanted]
     if as_json:

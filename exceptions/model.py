@@ -125,6 +125,19 @@ def transition(group: Group, to: GroupState, *, actor: str, now: float, owner: s
     return replace(group, state=to, owner=new_owner, state_by=actor, state_at=now)
 
 
+def parse_states(text: str) -> frozenset[str]:
+    """``open``, ``all`` or a comma-separated list of states, as ``--state`` and ``?state=`` take
+    it; anything else is a ``ValueError`` naming what is accepted."""
+    if text == "open":
+        return frozenset(OPEN_STATES)
+    if text == "all":
+        return frozenset(STATES)
+    wanted = frozenset(s.strip() for s in text.split(",") if s.strip())
+    if not wanted or wanted - set(STATES):
+        raise ValueError(f"expected open, all or states among {', '.join(STATES)}")
+    return wanted
+
+
 __all__ = [
     "OPEN_STATES",
     "STATES",
@@ -138,5 +151,6 @@ __all__ = [
     "Outcome",
     "Transaction",
     "TransitionError",
+    "parse_states",
     "transition",
 ]
