@@ -55,10 +55,8 @@ def install(ctx: ServiceContext) -> None:
     def tick() -> Report | None:
         if ctx.stop_event.is_set():
             return None
-        if not keeper.holds():
-            keeper.beat()
-        if not keeper.holds():
-            other = keeper.other.owner if keeper.other else "another process"
+        other = keeper.standby()
+        if other is not None:
             ctx.status["analytics"] = f"standby: {other} folds the API rollups"
             return None
         try:

@@ -66,10 +66,8 @@ def install(ctx: ServiceContext) -> None:
     def tick() -> RefreshReport | None:
         if ctx.stop_event.is_set():
             return None
-        if not keeper.holds():
-            keeper.beat()  # a tick before the first heartbeat, or after a lost one
-        if not keeper.holds():
-            other = keeper.other.owner if keeper.other else "another process"
+        other = keeper.standby()
+        if other is not None:
             ctx.status["dashboards"] = f"standby: {other} folds the rollups"
             return None
         try:

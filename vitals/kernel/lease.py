@@ -323,6 +323,17 @@ class Keeper:
         """Whether the last beat left this process holding the lease (and it has not run out)."""
         return self.lease is not None and self.lease.held(self.clock())
 
+    def standby(self) -> str | None:
+        """None when this process may run the job now; else who holds it (for a status line).
+
+        A tick before the first heartbeat, or after a lost one, beats once itself rather than
+        wait a heartbeat to find out."""
+        if not self.holds():
+            self.beat()
+        if self.holds():
+            return None
+        return self.other.owner if self.other else "another process"
+
     def beat(self) -> bool:
         """Renew or take the lease; True when this beat took it (we did not hold it before).
         Never raises: with the store away, the lease we had runs out by itself."""
