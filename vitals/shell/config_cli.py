@@ -32,6 +32,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ("dashboard.yaml", "dashboards.config:load"),
     ("exceptions.yaml", "exceptions.config:load_for"),
     ("capacity.yaml", "capacity.config:load"),
+    ("analytics.yaml", "analytics.config:load"),
 )
 
 
