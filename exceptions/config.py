@@ -8,17 +8,46 @@ Without the file every group is listed and worked, and none can be replayed.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 
 from vitals.kernel.configfile import ConfigError, load_yaml, parse_yaml, validate
-from vitals.kernel.secrets import Secret, sources
+from vitals.kernel.secrets import CONTEXT_KEY, Secret, SecretSources, sources
 
 FILE_NAME = "exceptions.yaml"
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(value: object, info: ValidationInfo) -> object:
+    """``${NAME}`` / ``${NAME:-default}`` in a target URL, from the environment the file is loaded
+    with: one file serves a target whose address is only known at start (the demo's stand-in
+    engine moves off its port when that port is busy). An unset variable without a default is an
+    error naming the field, as for a secret."""
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    found = (info.context or {}).get(CONTEXT_KEY)
+    environ = found.environ if isinstance(found, SecretSources) else os.environ
+
+    def one(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found_value = environ.get(name)
+        if found_value:
+            return found_value
+        if default is None:
+            raise ValueError(f"environment variable {name} is not set (${{{name}:-default}} gives a default)")
+        return default
+
+    return _VARIABLE.sub(one, value)
+
+
+#: A target URL: http or https, with ``${NAME:-default}`` read from the environment.
+Url = Annotated[str, BeforeValidator(_expand), Field(pattern=r"^https?://")]
 
 
 class _Strict(BaseModel):
@@ -30,8 +59,9 @@ class WebhookTarget(_Strict):
 
     #: ``webhook``: this kind of target.
     kind: Literal["webhook"] = "webhook"
-    #: The URL that receives the replay requests (http or https).
-    url: str = Field(pattern=r"^https?://")
+    #: The URL that receives the replay requests (http or https). ``${NAME}`` or
+    #: ``${NAME:-default}`` in it is read from the environment at load.
+    url: Url
     #: An optional bearer token sent as ``Authorization: Bearer``.
     token: Secret | None = None
     #: Seconds to wait for an answer.
@@ -43,8 +73,9 @@ class MirthTarget(_Strict):
 
     #: ``mirth``: this kind of target.
     kind: Literal["mirth"] = "mirth"
-    #: The server's API base, e.g. ``https://mirth.example.org:8443/api``.
-    url: str = Field(pattern=r"^https?://")
+    #: The server's API base, e.g. ``https://mirth.example.org:8443/api`` (``${NAME:-default}``
+    #: in it is read from the environment at load).
+    url: Url
     #: The id (a UUID) of the channel whose messages are reprocessed.
     channel_id: str = Field(min_length=1, max_length=100)
     #: The Mirth user replays log in as (needs the reprocess permission).

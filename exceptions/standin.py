@@ -5,8 +5,9 @@ Mirth documents it: ``POST /api/users/_login`` (form ``username``, ``password``;
 cookie), ``POST /api/channels/{channelId}/messages/{messageId}/_reprocess`` (204), and
 ``POST /api/users/_logout``; every request without ``X-Requested-With`` is refused with 400 as
 Mirth's CSRF guard does. ``POST /webhook`` takes the generic webhook's JSON. While ``down`` is
-set it answers 503, as an engine that has not come back yet. ``on_replay`` is called with each
-accepted request (the demo emits the new transaction's spans from it).
+set, or until ``down_until`` on its ``clock`` (``go_down``: the demo's planted outage), it answers
+503, as an engine that has not come back yet. ``on_replay`` is called with each accepted request
+(the demo emits the new transaction's spans from it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +39,10 @@ class StandIn:
     password: str = "admin"
     channels: frozenset[str] = frozenset()
     down: bool = False
+    #: Down until this reading of ``clock`` as well (None: only ``down`` says).
+    down_until: float | None = None
+    #: The clock ``down_until`` is read on; tests pass their own.
+    clock: Callable[[], float] = time.monotonic
     received: list[Received] = field(default_factory=list)
     logins: int = 0
     on_replay: Callable[[Received], None] | None = None
@@ -59,6 +65,19 @@ class StandIn:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+    def go_down(self, seconds: float) -> float:
+        """Answer 503 for ``seconds`` from now on ``clock`` (0: stay up); returns when it is back."""
+        self.down_until = self.clock() + max(0.0, seconds)
+        return self.down_until
+
+    def down_for(self) -> float:
+        """Seconds it stays down (0 when up; ``inf`` while ``down`` is set)."""
+        if self.down:
+            return float("inf")
+        if self.down_until is None:
+            return 0.0
+        return max(0.0, self.down_until - self.clock())
 
     def _accept(self, item: Received) -> None:
         with self._lock:
@@ -92,8 +111,10 @@ def _handler(engine: StandIn) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             parts = url.path.strip("/").split("/")
             headers = {k.lower(): v for k, v in self.headers.items()}
-            if engine.down:
-                self._answer(503, b"engine unavailable")
+            left = engine.down_for()
+            if left > 0:
+                back = "" if left == float("inf") else f" (back in {left:.0f} s)"
+                self._answer(503, f"engine unavailable: the stand-in engine is down{back}".encode())
                 return
             if url.path == "/webhook":
                 engine._accept(Received(url.path, parse_qs(url.query), headers, json.loads(raw or b"null")))

@@ -85,3 +85,22 @@ def test_vitals_config_check_checks_it(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["config", "check", "--config", str(tmp_path)])
     assert result.exit_code == 1
     assert f"{tmp_path / 'exceptions.yaml'}:4" in result.output and "url" in result.output
+
+
+def test_a_target_url_reads_the_environment_with_a_default(tmp_path: Path) -> None:
+    text = (
+        "interfaces:\n"
+        "  - name: gl\n"
+        "    stage: gl.posted\n"
+        "    target: {kind: webhook, url: '${STANDIN_URL:-http://127.0.0.1:8590}/webhook'}\n"
+    )
+    file = tmp_path / "exceptions.yaml"
+    assert parse(text, file, {}).by_name["gl"].target.url == "http://127.0.0.1:8590/webhook"
+    moved = parse(text, file, {"STANDIN_URL": "http://127.0.0.1:40123"})
+    assert moved.by_name["gl"].target.url == "http://127.0.0.1:40123/webhook"
+    with pytest.raises(
+        ConfigError, match=r"exceptions.yaml:4: .*target.url: environment variable NOPE is not set"
+    ):
+        parse(text.replace("STANDIN_URL:-http://127.0.0.1:8590", "NOPE"), file, {})
+    with pytest.raises(ConfigError, match=r"target\.url"):
+        parse(text.replace("http://127.0.0.1:8590", "ftp://x"), file, {})

@@ -264,3 +264,42 @@ def test_a_change_from_a_stale_read_is_refused(engine: Engine, tmp_path: Path) -
         store.update_group(late, [], before=read)
     kept = store.group(read.id)
     assert kept is not None and (kept.state, kept.owner) == ("assigned", "bob")
+
+
+def test_a_replay_while_the_engine_is_down_fails_to_send_and_succeeds_once_it_is_back(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The demo's planted incident: the stand-in is down for a window on its clock."""
+    clock = [1000.0]
+    standin = StandIn(clock=lambda: clock[0])
+    url = standin.start()
+    try:
+        _seed(engine)
+        store = SqlExceptionStore(engine)
+        config = _config(url, tmp_path, kind="webhook")
+        group = refresh(store, _route(), config, now=T0 + 3600)[0]
+        assert standin.go_down(300) == 1300.0
+        down = replay(store, config, group.id, actor="ana", source="cli", now=T0 + 3600, limit=1)
+        (failed,) = down.attempts
+        assert failed.status == "error"
+        assert failed.result == "HTTP 503: engine unavailable: the stand-in engine is down (back in 300 s)"
+        assert (down.group.replayed, standin.received) == (0, [])
+        clock[0] = 1299.0  # still down a second before the end of the window
+        assert (
+            replay(store, config, group.id, actor="ana", source="cli", now=T0 + 3610, limit=1).count("error")
+            == 1
+        )
+        clock[0] = 1300.0
+        assert standin.down_for() == 0.0
+        back = replay(store, config, group.id, actor="ana", source="cli", now=T0 + 3620, limit=1)
+        assert back.count("sent") == 1 and back.attempts[0].trace_id == failed.trace_id
+        assert [r.body["trace_id"] for r in standin.received] == [failed.trace_id]
+        # The engine processes it again and reports the transaction (as the demo's stand-in does).
+        (row,) = [
+            failed_charge(i, at=T0 + 3630, status="ok") for i in range(3) if f"{i:032x}" == failed.trace_id
+        ]
+        insert_spans(engine, [row])
+        after = refresh(store, _route(), config, now=T0 + 3700)[0]
+        assert (after.replayed, after.succeeded, after.failed_again) == (1, 1, 0)
+    finally:
+        standin.stop()

@@ -11,6 +11,10 @@ while the history is still arriving, the last hours would look silent (every fee
 message is hours old) and page for outages that never happened; evaluated once it is all in,
 the store is like one that Vitals is pointed at in production.
 
+A stand-in integration engine takes the replays of the exception work queue. It is down for a
+planted window at the start of the live phase (``--engine-down-for``): a replay then fails to
+send and can be sent again once the console says the engine is back, when it succeeds.
+
 Every run starts from a fresh demo store (``.vitals/demo.db``): the history is generated relative
 to "now", so topping up an old store would put a second set of incidents next to the first.
 """
@@ -18,6 +22,7 @@ to "now", so topping up an old store would put a second set of incidents next to
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -36,8 +41,12 @@ from vitals.shell.ports import API_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, host_op
 DEMO_DB_PATH = Path(".vitals") / "demo.db"
 LOG_DIR = Path(".vitals") / "demo-logs"
 READY_TIMEOUT_S = 90.0
-#: The stand-in integration engine's port: the starter exceptions.yaml's webhook URL names it.
+#: The stand-in integration engine's port: the default of the starter exceptions.yaml's webhook URL.
 STANDIN_PORT = 8590
+#: The variable the starter exceptions.yaml reads the stand-in's URL from (``${...:-default}``).
+STANDIN_URL_VARIABLE = "VITALS_STANDIN_URL"
+#: How long the stand-in engine is down at the start of the live phase by default.
+ENGINE_DOWN_FOR = "5m"
 #: What runs beside the collector during the back-fill: everything but the evaluators.
 BACKFILL_COMPONENTS = ("queues", "dashboards")
 #: Days of history the demo back-fills. A week fills the 7-day window of every rolling starter
@@ -151,6 +160,15 @@ def _readyz(base: str) -> dict[str, Any]:
     default=True, help="Keep emitting live traffic after the back-fill (else only keep the services up)."
 )
 @rate_scale_option(help="Multiply every simulated volume.", min=0.01, max=10)
+@click.option(
+    "--engine-down-for",
+    default=ENGINE_DOWN_FOR,
+    show_default=True,
+    metavar="DURATION",
+    help="Keep the stand-in integration engine down (503) this long once the history is loaded, "
+    "so replays of the exception queue fail to send until it is back (the console says when); "
+    "0 keeps it up.",
+)
 def demo(
     *,
     days: float,
@@ -166,6 +184,7 @@ def demo(
     with_dashboard: bool,
     live: bool,
     rate_scale: float,
+    engine_down_for: str,
 ) -> None:
     """Run Vitals end to end on a synthetic regional health system (the main job).
 
@@ -177,7 +196,12 @@ def demo(
     from simulator.progress import Progress
     from simulator.runner import RunPlan, run, utc_now
     from simulator.supervisor import Child, choose_port, http_ok, wait_until
+    from vitals.kernel.units import parse_duration
 
+    try:
+        engine_down_s = parse_duration(engine_down_for)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--engine-down-for") from exc
     say = _Console()
     settings = Settings.resolve(db, config)
     _check_days_kept(days, settings.config_dir)
@@ -212,14 +236,17 @@ def demo(
         "--api-port",
         str(ports["API"]),
     ]
+    standin, standin_url = _start_standin(base, say)
+    # Every child reads the starter exceptions.yaml with the port the stand-in really has.
+    child_env = {**os.environ, STANDIN_URL_VARIABLE: standin_url}
     serve = Child(
         "serve",
         [*serve_argv, "--components", ",".join(BACKFILL_COMPONENTS)],
         LOG_DIR / "serve.log",
         echo=ConsoleFilter(),
+        env=child_env,
     )
     dashboard: Child | None = None
-    standin: Any = None
     stop = threading.Event()
     children: list[Child] = []
 
@@ -249,10 +276,10 @@ def demo(
                 [*python, "dashboard", *common, "--host", host, "--port", str(ports["dashboard"])],
                 LOG_DIR / "dashboard.log",
                 echo=lambda line: " ERROR " in line or "Traceback" in line,
+                env=child_env,
             )
             dashboard.start()
             children.append(dashboard)
-        standin = _start_standin(base, say)
         endpoint = Endpoint.parse(base, "http")
         try:
             preflight(endpoint)
@@ -287,6 +314,7 @@ def demo(
                     f"the collector did not come back after the back-fill (exit code "
                     f"{serve.returncode()}); its last lines:\n{serve.last_lines()}"
                 )
+            _plant_engine_outage(standin, engine_down_s, stop, say)
             _print_banner(
                 say=say,
                 base=base,
@@ -298,6 +326,8 @@ def demo(
                 scenario=scenario,
                 live=live,
                 http_ok=http_ok,
+                standin_url=standin_url,
+                standin_down_s=standin.down_for(),
             )
 
         try:
@@ -316,8 +346,7 @@ def demo(
             exit_code = 1
     finally:
         stop.set()
-        if standin is not None:
-            standin.stop()
+        standin.stop()
         for child in reversed(children):
             code = child.stop()
             say(f"{child.name} stopped (exit code {code})")
@@ -328,10 +357,11 @@ def demo(
     say("demo stopped cleanly")
 
 
-def _start_standin(base: str, say: Any) -> Any:
-    """The stand-in integration engine the starter exceptions.yaml replays GL postings to: each
-    replay it accepts comes back to the collector as a successful posting in the replayed trace.
-    On loopback and a fixed port (what exceptions.yaml names); a busy port leaves it off, said once."""
+def _start_standin(base: str, say: Any) -> tuple[Any, str]:
+    """The stand-in integration engine the starter exceptions.yaml replays to, and its URL: each
+    replay it accepts comes back to the collector as a successful transaction in the replayed
+    trace. On loopback, port 8590 (the starter's default) or a free one when that is busy; the
+    children get its URL in ``VITALS_STANDIN_URL``, which the starter's target URLs read."""
     import time
 
     from exceptions.standin import Received, StandIn, post_replayed
@@ -346,10 +376,37 @@ def _start_standin(base: str, say: Any) -> Any:
     try:
         url = engine.start("127.0.0.1", STANDIN_PORT)
     except OSError as exc:
-        say(f"port {STANDIN_PORT} is busy ({exc.strerror}): no stand-in engine, replays will fail to send")
-        return None
-    say(f"stand-in integration engine on {url}: replays of `vitals exceptions replay` go there")
-    return engine
+        url = engine.start("127.0.0.1", 0)
+        say(f"port {STANDIN_PORT} is busy ({exc.strerror}): the stand-in engine uses {url} instead")
+    say(f"stand-in integration engine on {url}: replays of the exception queue go there")
+    return engine, url
+
+
+def _plant_engine_outage(engine: Any, seconds: float, stop: threading.Event, say: Any) -> None:
+    """The planted incident of the exception queue: the stand-in engine answers 503 for
+    ``seconds``, so a replay fails to send (and can be sent again); a thread says when it is back."""
+    from datetime import UTC, datetime, timedelta
+
+    from vitals.kernel.units import format_duration
+
+    if seconds <= 0:
+        return
+    back_at = engine.go_down(seconds)
+    until = datetime.now(UTC) + timedelta(seconds=seconds)
+    say(
+        f"planted incident: the stand-in integration engine is DOWN for {format_duration(seconds)} "
+        f"(until {until:%H:%M:%S} UTC); replays fail to send until it is back"
+    )
+
+    def wait_for_it() -> None:
+        while not stop.is_set():
+            left = back_at - engine.clock()
+            if left <= 0:
+                say("the stand-in integration engine is BACK: replay the failed charges again")
+                return
+            stop.wait(left)
+
+    threading.Thread(target=wait_for_it, name="standin-outage", daemon=True).start()
 
 
 class _Console:
@@ -394,12 +451,20 @@ def _print_banner(
     scenario: Any,
     live: bool,
     http_ok: Any,
+    standin_url: str,
+    standin_down_s: float = 0.0,
 ) -> None:
     from simulator.calendar import ZONE
+    from vitals.kernel.units import format_duration
 
     status = _readyz(base)
     components = status.get("components") if isinstance(status.get("components"), dict) else {}
     lines = ["", "Vitals demo is running. Ctrl-C stops everything.", ""]
+    engine_notes = ["replay target of `vitals exceptions replay`"]
+    if standin_down_s > 0:
+        engine_notes.append(f"DOWN for {format_duration(standin_down_s)} more: the planted incident")
+    if not standin_url.endswith(f":{STANDIN_PORT}"):
+        engine_notes.append(f"other commands: export {STANDIN_URL_VARIABLE}={standin_url}")
     if dashboard is not None:
         url = f"http://{host}:{ports['dashboard']}"
         ready = http_ok(f"{url}/_stcore/health")
@@ -415,6 +480,7 @@ def _print_banner(
         f"  collector        {base}/metrics (Prometheus)  {base}/healthz  {base}/readyz",
         f"  JSON API         http://{host}:{ports['API']}/api/v1/slas  (OpenAPI: /api/v1/openapi.json)",
         f"  store            {db_url}   (other commands: export VITALS_DB={db_url})",
+        f"  stand-in engine  {standin_url}/webhook  ({'; '.join(engine_notes)})",
         f"  logs             {LOG_DIR}/",
         "  alerts           to the console (lines prefixed [serve]) and the collector log, unless Slack is "
         "configured in alerts.yaml",
@@ -467,4 +533,4 @@ def _check_days_kept(days: float, config_dir: Path) -> None:
         )
 
 
-__all__ = ["BACKFILL_COMPONENTS", "DEMO_DAYS", "demo"]
+__all__ = ["BACKFILL_COMPONENTS", "DEMO_DAYS", "ENGINE_DOWN_FOR", "STANDIN_URL_VARIABLE", "demo"]
