@@ -11,11 +11,13 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from analytics import config as analytics_config
 from analytics.query import api_stats, sla_scopes
 from analytics.report import ApiStats, By
 from analytics.tables import api_rollups
+from vitals.kernel.configfile import ConfigError
 
-__all__ = ["ApiPage", "error_frame", "has_rollups", "load", "stats_frame"]
+__all__ = ["ApiPage", "error_frame", "has_rollups", "load", "settings", "stats_frame"]
 
 
 class ApiPage:
@@ -35,6 +37,15 @@ def load(
 ) -> ApiPage:
     stats = api_stats(engine, start_ns, end_ns, by=by, service=service, scopes=sla_scopes(config_dir))
     return ApiPage(stats, by)
+
+
+def settings(config_dir: Path) -> analytics_config.AnalyticsConfig:
+    """``analytics.yaml``, for the page's explanations; its defaults when invalid (its errors are
+    ``vitals config check``'s and ``vitals serve``'s to report)."""
+    try:
+        return analytics_config.load(config_dir)
+    except ConfigError:
+        return analytics_config.AnalyticsConfig()
 
 
 def has_rollups(engine: Engine) -> bool:

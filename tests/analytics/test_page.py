@@ -14,7 +14,7 @@ from analytics.rollup import refresh
 from dashboards.rollup import refresh as refresh_dashboard
 from tests.analytics.test_api import SLAS
 from tests.dashboards import estate
-from tests.dashboards.conftest import no_exceptions, open_page
+from tests.dashboards.conftest import no_exceptions, open_page, texts
 from tests.support.factories import insert_spans, span_row
 
 NS = 1_000_000_000
@@ -86,3 +86,68 @@ def test_apis_page(
     ]
     specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
     assert any("Latency" in str(s["layout"].get("title")) for s in specs)
+
+
+def _two_services(engine: Engine) -> None:
+    """payer-gateway: 30 calls (20 billing, 10 patient-access); fhir-server: 12 (portal)."""
+    start = estate.NOW_S - 1800
+    route = {"http.route": "/eligibility/270", "http.request.method": "POST"}
+    fhir = {"http.route": "/fhir/r4/Patient/{id}", "http.request.method": "GET", "client.id": "portal"}
+    rows = [
+        span_row(
+            service="payer-gateway",
+            kind="server",
+            start_s=start + i * 10,
+            attributes={**route, "client.id": "billing" if i < 20 else "patient-access"},
+        )
+        for i in range(30)
+    ] + [
+        span_row(service="fhir-server", kind="server", start_s=start + i * 10, attributes=fhir)
+        for i in range(12)
+    ]
+    insert_spans(engine, rows)
+    now_ns = int(estate.NOW_S * NS)
+    refresh(engine, clock=lambda: now_ns, horizon_s=0)
+    refresh_dashboard(engine, clock=lambda: now_ns, horizon_s=0)
+
+
+def _range() -> dict[str, str]:
+    return {"range": "custom", "from": _iso(estate.NOW_S - 3600), "to": _iso(estate.NOW_S + 60), "tz": "UTC"}
+
+
+def test_a_link_with_rows_and_service_opens_that_view(
+    sqlite_engine: Engine, sqlite_url: str, tmp_path: Path, app_env: pytest.MonkeyPatch
+) -> None:
+    _two_services(sqlite_engine)
+    params = _range() | {"rows": "per consumer", "service": "payer-gateway"}
+    at = open_page(app_env, sqlite_url, tmp_path, "apis", params)
+    no_exceptions(at)
+    assert at.selectbox(key="service").value == "payer-gateway"
+    assert at.button_group(key="rows").value == "per consumer"
+    frame = at.get_by_key("table-apis").dataframe[0].value
+    assert "service" not in frame.columns
+    assert dict(zip(frame["consumer"], frame["requests"], strict=True)) == {
+        "billing": 20,
+        "patient-access": 10,
+    }
+    # Opened without them, the page shows every service's APIs, one row each.
+    at = open_page(app_env, sqlite_url, tmp_path, "apis", _range())
+    no_exceptions(at)
+    assert at.selectbox(key="service").value == "any"
+    frame = at.get_by_key("table-apis").dataframe[0].value
+    assert sorted(frame["service"]) == ["fhir-server", "payer-gateway"]
+    assert "consumer" not in frame.columns
+
+
+def test_a_linked_service_without_calls_stays_chosen(
+    sqlite_engine: Engine, sqlite_url: str, tmp_path: Path, app_env: pytest.MonkeyPatch
+) -> None:
+    _two_services(sqlite_engine)
+    (tmp_path / "analytics.yaml").write_text("consumer_attributes: [app.client_id, client.id]\n")
+    params = _range() | {"rows": "per API and consumer", "service": "scheduling-api"}
+    at = open_page(app_env, sqlite_url, tmp_path, "apis", params)
+    no_exceptions(at)
+    assert at.selectbox(key="service").value == "scheduling-api"
+    shown = texts(at)
+    assert "No API calls for scheduling-api" in shown
+    assert "consumers from app.client_id, client.id" in shown

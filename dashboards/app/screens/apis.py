@@ -19,6 +19,7 @@ GROUPINGS: dict[str, By] = {
     "per consumer": "consumer",
     "per API and consumer": "api_consumer",
 }
+DEFAULT_GROUPING = "per API"
 ANY = "any"
 ROW_WORDS = {"api": "API", "consumer": "consumer", "api_consumer": "API and consumer"}
 
@@ -34,17 +35,40 @@ def body(ctx: PageContext) -> None:
         return
     tr = ctx.tr
     c1, c2 = st.columns(2)
-    grouping = c1.segmented_control("Rows", list(GROUPINGS), default="per API", key="apis-by") or "per API"
+    # Both controls are in the URL (``rows=per+consumer&service=payer-gateway``): a link opens this view.
+    grouping = (
+        c1.segmented_control(
+            "Rows",
+            list(GROUPINGS),
+            default=DEFAULT_GROUPING,
+            key="rows",
+            bind="query-params",
+            help="One row per API, per consumer, or per API and consumer (kept in the URL).",
+        )
+        or DEFAULT_GROUPING
+    )
     by = GROUPINGS[grouping]
     config_dir = str(ctx.res.settings.config_dir)
     everything = _page(ctx.url, config_dir, tr.start_ns, tr.end_ns, by="api", service=None)
-    service = c2.selectbox("Service", [ANY, *everything.services], key="apis-service")
-    chosen = None if service == ANY else service
+    # A service from a shared link stays selectable even when it made no calls in this range.
+    linked = st.query_params.get("service")
+    services = sorted({*everything.services, linked}) if linked and linked != ANY else everything.services
+    service = c2.selectbox(
+        "Service",
+        [ANY, *services],
+        key="service",
+        bind="query-params",
+        help="service.name of the API (kept in the URL).",
+    )
+    chosen = None if service in (None, ANY) else service
     page = _page(ctx.url, config_dir, tr.start_ns, tr.end_ns, by=by, service=chosen)
     if not page.stats:
+        settings = q.settings(Path(config_dir))
+        where = f" for {chosen}" if chosen else ""
         widgets.no_data(
-            f"No API calls in {tr.label.lower()}. APIs come from server spans with http.route and client "
-            "spans with url.template (vitals serve folds them every 30 s); consumers from client.id."
+            f"No API calls{where} in {tr.label.lower()}. APIs come from server spans with http.route and "
+            f"client spans with url.template (vitals serve folds them every {settings.rollup_interval:g} s); "
+            f"consumers from {', '.join(settings.consumer_attributes)} (analytics.yaml)."
         )
         return
     st.caption(
