@@ -11,7 +11,7 @@ from vitals.kernel.settings import default_config_dir
 
 def test_the_starter_replays_gl_postings_and_charges_and_routes_them_to_their_teams() -> None:
     starter = default_config_dir()
-    config = load_for(starter)
+    config = load_for(starter, {})  # the URLs default to the demo stand-in on 8590
     route = load_alerts(starter, read_secrets=False).route
     owners = {}
     for stage, system in (("gl.posted", "erp"), ("charge.posted", "billing")):

@@ -357,7 +357,7 @@ def demo(
     say("demo stopped cleanly")
 
 
-def _start_standin(base: str, say: Any) -> tuple[Any, str]:
+def _start_standin(base: str, say: Any, port: int = STANDIN_PORT) -> tuple[Any, str]:
     """The stand-in integration engine the starter exceptions.yaml replays to, and its URL: each
     replay it accepts comes back to the collector as a successful transaction in the replayed
     trace. On loopback, port 8590 (the starter's default) or a free one when that is busy; the
@@ -374,23 +374,26 @@ def _start_standin(base: str, say: Any) -> tuple[Any, str]:
 
     engine = StandIn(on_replay=report)
     try:
-        url = engine.start("127.0.0.1", STANDIN_PORT)
+        url = engine.start("127.0.0.1", port)
     except OSError as exc:
         url = engine.start("127.0.0.1", 0)
-        say(f"port {STANDIN_PORT} is busy ({exc.strerror}): the stand-in engine uses {url} instead")
+        say(f"port {port} is busy ({exc.strerror}): the stand-in engine uses {url} instead")
     say(f"stand-in integration engine on {url}: replays of the exception queue go there")
     return engine, url
 
 
-def _plant_engine_outage(engine: Any, seconds: float, stop: threading.Event, say: Any) -> None:
+def _plant_engine_outage(
+    engine: Any, seconds: float, stop: threading.Event, say: Any
+) -> threading.Thread | None:
     """The planted incident of the exception queue: the stand-in engine answers 503 for
-    ``seconds``, so a replay fails to send (and can be sent again); a thread says when it is back."""
+    ``seconds``, so a replay fails to send (and can be sent again); the thread it returns says
+    when it is back."""
     from datetime import UTC, datetime, timedelta
 
     from vitals.kernel.units import format_duration
 
     if seconds <= 0:
-        return
+        return None
     back_at = engine.go_down(seconds)
     until = datetime.now(UTC) + timedelta(seconds=seconds)
     say(
@@ -406,7 +409,9 @@ def _plant_engine_outage(engine: Any, seconds: float, stop: threading.Event, say
                 return
             stop.wait(left)
 
-    threading.Thread(target=wait_for_it, name="standin-outage", daemon=True).start()
+    thread = threading.Thread(target=wait_for_it, name="standin-outage", daemon=True)
+    thread.start()
+    return thread
 
 
 class _Console:
