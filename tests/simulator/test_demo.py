@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -130,6 +131,15 @@ def test_demo_starts_everything_receives_data_and_stops_cleanly_on_sigint(tmp_pa
             with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=5) as response:
                 components = json.load(response)["components"]
             assert {"collector", "slas", "alerts", "queues", "dashboards"} <= set(components)
+            # The planted engine outage: the stand-in answers 503 once the history is loaded.
+            assert "planted incident: the stand-in integration engine is DOWN for 5m" in output.text
+            standin = re.search(r"stand-in engine +(http://\S+/webhook)", output.text)
+            assert standin, output.text
+            request = urllib.request.Request(standin.group(1), data=b"{}", method="POST")
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)  # loopback
+            assert refused.value.code == 503 and b"is down" in refused.value.read()
+            refused.value.close()
         finally:
             process.send_signal(signal.SIGINT)
             code = process.wait(60)
