@@ -7,7 +7,6 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -123,9 +122,8 @@ def test_a_living_holder_keeps_the_lease_through_a_batch_longer_than_it(engine: 
     assert stolen and not any(stolen)
 
 
-def test_a_run_never_pauses_long_enough_to_lose_its_lease(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("only SQLite pauses between batches")
+def test_a_run_never_pauses_long_enough_to_lose_its_lease(sqlite_engine: Engine) -> None:
+    engine = sqlite_engine  # only SQLite pauses between batches
     insert_spans(engine, spans_aged(20, 300, keys=False))
     pauses: list[float] = []
     clock = Clock(NOW_NS)
