@@ -353,14 +353,14 @@ def standin(
         except httpx.HTTPError as exc:
             click.echo(f"could not report the replayed transaction to {otlp_endpoint}: {exc}", err=True)
 
-    engine = StandIn(username=username, password=password, down=down_s > 0, on_replay=report)
+    engine = StandIn(username=username, password=password, on_replay=report)
     url = engine.start(host, port)
     click.echo(f"stand-in engine on {url}: Mirth API {url}/api, webhook {url}/webhook (Ctrl-C stops it)")
     if down_s > 0:
+        engine.go_down(down_s)  # the demo's planted outage: one down window for both
         click.echo(f"answering 503 for {down_for}, then back")
 
         def back() -> None:
-            engine.down = False
             click.echo("the stand-in engine is back: replays are accepted")
 
         timer = threading.Timer(down_s, back)
